@@ -1,0 +1,169 @@
+//! The command line: one subcommand per job.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError, Sources};
+use crate::serve::{self, DemoSeed};
+use crate::sources::demo;
+use crate::store::Store;
+use crate::telemetry;
+
+/// Barometer: business and engineering signals on one weekly axis.
+#[derive(Debug, Parser)]
+#[command(name = "barometer", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML); its keys override the built-in defaults.
+    #[arg(long, short = 'c', global = true, env = "BAROMETER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: HTTP server, /metrics and background work.
+    Serve(ServeArgs),
+    /// Seed the built-in demo organisation into the store.
+    Demo(DemoArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seed the demo data set first if the store is empty (or a seeding was interrupted).
+    #[arg(long)]
+    pub demo: bool,
+    /// Listen address; overrides server.listen.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// RNG seed of the demo data set.
+    #[arg(long, default_value_t = 42, requires = "demo")]
+    pub seed: u64,
+}
+
+/// `demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// RNG seed: the same seed and end date give the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The data ends before the Monday of this date's week (default: this week).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub end: Option<NaiveDate>,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it, secrets redacted. Exits 2 on any problem.
+    Check,
+}
+
+/// Exit code for configuration problems.
+pub const EXIT_CONFIG: u8 = 2;
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    Config::load(&Sources {
+        file: cli.config.clone(),
+        env: None,
+    })
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", config.to_redacted_toml()?);
+            eprintln!("configuration is valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            telemetry::init(&config.log);
+            let store = Store::open(&config.storage.path)?;
+            let end = args.end.unwrap_or_else(|| Utc::now().date_naive());
+            let summary = demo::seed(&store, args.seed, end, &CancellationToken::new())?;
+            store.flush()?;
+            println!(
+                "seeded the demo organisation into {}: {} to {}, {} deployments, {} pull \
+                 requests, {} incidents, {} customers ({} revenue rows), {} points",
+                config.storage.path.display(),
+                summary.start,
+                summary.end,
+                summary.deployments,
+                summary.changes,
+                summary.incidents,
+                summary.customers,
+                summary.revenue_rows,
+                summary.points
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => {
+            telemetry::init(&config.log);
+            if let Some(listen) = args.listen {
+                config.server.listen = listen;
+            }
+            let store = Arc::new(Store::open(&config.storage.path)?);
+            let demo_seed = args.demo.then(|| DemoSeed {
+                seed: args.seed,
+                end: Utc::now().date_naive(),
+            });
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            runtime.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(cancel_on_signal(shutdown.clone()));
+                serve::run(&config, store, demo_seed, shutdown, |_| {}).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+        _ = term => tracing::info!("SIGTERM received; shutting down"),
+    }
+    token.cancel();
+}

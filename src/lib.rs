@@ -1,0 +1,24 @@
+//! Barometer links business and engineering signals on one weekly axis.
+//!
+//! # Layout
+//! Data flows one way: sources → store → analysis → serve.
+//!
+//! - [`config`]: layered configuration, validated into one [`config::Config`].
+//! - [`model`]: the shared vocabulary (series keys, points, deployments, changes, incidents,
+//!   revenue rows).
+//! - [`sources`]: where data comes from; today the built-in [`sources::demo`] organisation.
+//! - [`store`]: the embedded sled store, the only module that touches sled.
+//! - [`serve`]: the daemon — HTTP server, `/metrics`, background tasks, shutdown.
+//! - [`telemetry`]: the tracing subscriber.
+//! - [`cli`]: the command line.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod model;
+pub mod serve;
+pub mod sources;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,320 @@
+//! The shared vocabulary: series keys and points, and the raw events the sources produce.
+//!
+//! Every source (GitHub, Prometheus, revenue CSV, and the built-in demo) maps what it reads into
+//! these types, and the store keeps them as they are. The demo data set produces exactly these
+//! shapes, so whatever runs on the demo runs on real data.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Why a series key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The metric name does not follow the Prometheus data model.
+    #[error("metric name {0:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    BadName(String),
+    /// A label name does not follow the Prometheus data model.
+    #[error("label name {0:?} must match [a-zA-Z_][a-zA-Z0-9_]*")]
+    BadLabelName(String),
+    /// Label values are free text, but NUL is the key encoding's separator.
+    #[error("label {0:?} has a value containing a NUL byte")]
+    NulInValue(String),
+}
+
+/// A time series identity: a metric name and a sorted label set.
+///
+/// Names and labels follow the Prometheus data model
+/// (<https://prometheus.io/docs/concepts/data_model/>) so a series can be exported as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    name: String,
+    labels: BTreeMap<String, String>,
+}
+
+fn valid_name(s: &str, allow_colon: bool) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' || (allow_colon && c == ':') => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (allow_colon && c == ':'))
+}
+
+impl SeriesKey {
+    /// A validated key; labels are sorted by name whatever their order here.
+    pub fn new<I, K, V>(name: &str, labels: I) -> Result<Self, KeyError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        if !valid_name(name, true) {
+            return Err(KeyError::BadName(name.to_owned()));
+        }
+        let mut map = BTreeMap::new();
+        for (k, v) in labels {
+            let (k, v) = (k.into(), v.into());
+            if !valid_name(&k, false) {
+                return Err(KeyError::BadLabelName(k));
+            }
+            if v.contains('\0') {
+                return Err(KeyError::NulInValue(k));
+            }
+            map.insert(k, v);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            labels: map,
+        })
+    }
+
+    /// The metric name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The labels, sorted by name.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// One label's value.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
+    }
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if self.labels.is_empty() {
+            return Ok(());
+        }
+        f.write_str("{")?;
+        for (i, (k, v)) in self.labels.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{k}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// One sample: a time in milliseconds since the Unix epoch (UTC) and a value.
+///
+/// Milliseconds match Prometheus's own resolution; `i64` covers any date a business cares about,
+/// before 1970 included.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Milliseconds since 1970-01-01T00:00:00Z; negative before.
+    pub ts: i64,
+    /// The sample value; NaN and infinities are kept as Prometheus sends them.
+    pub value: f64,
+}
+
+/// A raw event the store keeps by a natural key, so that ingesting it again is an upsert.
+pub trait Event: Serialize + DeserializeOwned {
+    /// The event family, e.g. `deployment`; part of the store key.
+    const KIND: &'static str;
+    /// A key that identifies the event in its source, stable across re-ingestion.
+    fn natural_key(&self) -> String;
+}
+
+/// Where a deployment was observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploySource {
+    /// GitHub's Deployments API (`/repos/{o}/{r}/deployments` and their statuses).
+    DeploymentsApi,
+    /// A successful GitHub Actions workflow run on the default branch.
+    WorkflowRun,
+    /// A published release or a tag that matches the configured pattern.
+    Release,
+}
+
+impl DeploySource {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeploySource::DeploymentsApi => "deployments_api",
+            DeploySource::WorkflowRun => "workflow_run",
+            DeploySource::Release => "release",
+        }
+    }
+}
+
+/// The final state of a deployment, from its latest status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployState {
+    /// A `success` status was posted.
+    Success,
+    /// A `failure` status was posted.
+    Failure,
+    /// An `error` status was posted.
+    Error,
+    /// No final status yet.
+    Pending,
+}
+
+/// A deployment of a service, as the GitHub source records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `owner/name`.
+    pub repo: String,
+    /// The service this deployment belongs to (the repo name unless configured).
+    pub service: String,
+    /// Target environment, e.g. `production`.
+    pub environment: String,
+    /// GitHub's id of the deployment, workflow run or release.
+    pub id: u64,
+    /// Where it was observed.
+    pub source: DeploySource,
+    /// The deployed commit.
+    pub sha: String,
+    /// The ref that was deployed (branch or tag).
+    pub git_ref: String,
+    /// When the deployment was created.
+    pub created_at: DateTime<Utc>,
+    /// Its final state.
+    pub state: DeployState,
+    /// When the final status was posted. A deployment counts at this time, never at
+    /// `updated_at`, which moves whenever anything touches the deployment.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Event for Deployment {
+    const KIND: &'static str = "deployment";
+    fn natural_key(&self) -> String {
+        format!("{}/{}/{}", self.repo, self.source.as_str(), self.id)
+    }
+}
+
+/// A merged pull request with the commits it brought.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `owner/name`.
+    pub repo: String,
+    /// Pull request number.
+    pub number: u64,
+    /// Title; reverts are recognised from it (`Revert "…"`).
+    pub title: String,
+    /// Head branch name (`revert-N-…` branches mark reverts).
+    pub head_ref: String,
+    /// Base branch name.
+    pub base_ref: String,
+    /// Labels (e.g. `hotfix`).
+    pub labels: Vec<String>,
+    /// Paths touched, when known (monorepo services are told apart by path globs).
+    pub files: Vec<String>,
+    /// When the pull request was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it was merged.
+    pub merged_at: DateTime<Utc>,
+    /// The commit the merge produced on the base branch (merge, squash or rebase).
+    pub merge_commit_sha: String,
+    /// The pull request's own commits, oldest first.
+    pub commits: Vec<String>,
+    /// Author time of the pull request's first commit: where lead time starts.
+    pub first_commit_at: DateTime<Utc>,
+}
+
+impl Event for Change {
+    const KIND: &'static str = "change";
+    fn natural_key(&self) -> String {
+        format!("{}#{}", self.repo, self.number)
+    }
+}
+
+/// A commit on a deployed branch; kept so that change sets can be computed from the graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    /// `owner/name`.
+    pub repo: String,
+    /// Full SHA.
+    pub sha: String,
+    /// Parent SHAs.
+    pub parents: Vec<String>,
+    /// Author time.
+    pub authored_at: DateTime<Utc>,
+    /// Committer time.
+    pub committed_at: DateTime<Utc>,
+}
+
+impl Event for Commit {
+    const KIND: &'static str = "commit";
+    fn natural_key(&self) -> String {
+        format!("{}@{}", self.repo, self.sha)
+    }
+}
+
+/// An incident, recorded as a labelled GitHub issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// `owner/name`.
+    pub repo: String,
+    /// Issue number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body text; may name a deployment, a SHA or a pull request.
+    pub body: String,
+    /// Labels (`incident`, `service:<name>` …).
+    pub labels: Vec<String>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it was closed (resolved), if it is.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Event for Incident {
+    const KIND: &'static str = "incident";
+    fn natural_key(&self) -> String {
+        format!("{}#{}", self.repo, self.number)
+    }
+}
+
+/// One customer's monthly recurring revenue in one month (the "snapshot" layout).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevenueRow {
+    /// Which import produced it (a file's source name, or `demo`); a file is authoritative for the
+    /// months it covers within its source.
+    pub source: String,
+    /// The customer's id in the billing system.
+    pub customer_id: String,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// MRR in `currency`, as of the end of the month.
+    pub mrr: f64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Plan name, if known.
+    pub plan: Option<String>,
+    /// Customer segment, if known.
+    pub segment: Option<String>,
+}
+
+impl Event for RevenueRow {
+    const KIND: &'static str = "revenue";
+    fn natural_key(&self) -> String {
+        format!("{}/{}/{}", self.source, self.month, self.customer_id)
+    }
+}
+
+/// Names of the time series the reliability side writes.
+///
+/// Per SLO and per step, the Prometheus source stores the count of good and of all events over
+/// that step (the results of `increase(...)` style queries); ratios are derived from the counts so
+/// that weekly availability is Σgood/Σtotal, not an average of hourly ratios.
+pub mod series {
+    /// Count of all events of an SLO over one step; labels `slo`, `service`.
+    pub const SLO_TOTAL: &str = "slo_total_events";
+    /// Count of good events of an SLO over one step; labels `slo`, `service`.
+    pub const SLO_GOOD: &str = "slo_good_events";
+    /// An extra named query's value (e.g. p95 latency); labels `query`, `service`, `unit`.
+    pub const QUERY: &str = "query_value";
+}

@@ -1,0 +1,137 @@
+//! The daemon: the HTTP server and its background tasks, under one cancellation token.
+
+pub mod http;
+pub mod metrics;
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::sources::demo;
+use crate::store::{Store, StoreError};
+use http::Readiness;
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+    /// Metrics could not be set up.
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Demo seeding for `serve --demo`.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSeed {
+    /// RNG seed.
+    pub seed: u64,
+    /// The Monday the data ends at.
+    pub end: NaiveDate,
+}
+
+/// Runs the daemon until `shutdown` is cancelled, then waits for running work (within
+/// `server.shutdown_grace`) and flushes the store.
+///
+/// `on_listen` receives the bound address (useful with port 0).
+pub async fn run(
+    config: &Config,
+    store: Arc<Store>,
+    demo_seed: Option<DemoSeed>,
+    shutdown: CancellationToken,
+    on_listen: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(ServeError::Http)?;
+    tracing::info!(addr = %local, store = %store.path().display(), "listening");
+    on_listen(local);
+
+    let metrics = Arc::new(metrics::Metrics::new()?);
+    metrics.refresh(&store);
+    let tracker = TaskTracker::new();
+    tracker.spawn(metrics::refresher(
+        metrics.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
+
+    let (ready_tx, ready_rx) = watch::channel(Readiness::Starting("opening the store"));
+    match demo_seed {
+        Some(d) if demo::needs_seeding(&store)? => {
+            let _ = ready_tx.send(Readiness::Starting("seeding the demo data set"));
+            let (store, token, ready_tx) = (store.clone(), shutdown.clone(), ready_tx.clone());
+            tracker.spawn_blocking(move || {
+                tracing::info!(seed = d.seed, end = %d.end, "seeding the demo data set");
+                match demo::seed(&store, d.seed, d.end, &token) {
+                    Ok(summary) if summary.complete => {
+                        tracing::info!(?summary, "demo data set ready");
+                        let _ = ready_tx.send(Readiness::Ready);
+                    }
+                    Ok(_) => tracing::info!("demo seeding stopped by shutdown"),
+                    Err(e) => tracing::error!(error = %e, "demo seeding failed"),
+                }
+            });
+        }
+        _ => {
+            let _ = ready_tx.send(Readiness::Ready);
+        }
+    }
+
+    let app = http::router(http::AppState {
+        metrics,
+        readiness: ready_rx,
+    });
+    let stop = shutdown.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            let _ = ready_tx.send(Readiness::Stopping);
+        })
+        .into_future();
+    // Graceful shutdown waits for open connections; a client that never closes must not hold
+    // the daemon past the grace period.
+    let grace = config.server.shutdown_grace;
+    let served = tokio::select! {
+        r = server => r,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "HTTP connections still open after the grace period");
+            Ok(())
+        }
+    };
+
+    tracker.close();
+    if tokio::time::timeout(config.server.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = ?config.server.shutdown_grace,
+            "background work did not finish within the shutdown grace period"
+        );
+    }
+    store.flush()?;
+    tracing::info!("store flushed; stopped");
+    served.map_err(ServeError::Http)
+}

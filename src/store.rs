@@ -1,0 +1,630 @@
+//! The embedded store: the only module that touches sled.
+//!
+//! Everything lives in sled's default tree, so that one `apply_batch` — sled's atomic unit, also
+//! across a crash — covers points, events and the source cursors that describe them. Keys start with
+//! a one-byte tag:
+//!
+//! | tag | key                                              | value                    |
+//! |-----|--------------------------------------------------|--------------------------|
+//! | 0   | `schema_version`                                 | u32, big-endian          |
+//! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
+//! | 2   | series id (u64 BE), timestamp (i64, sign-flipped BE) | f64 bits, BE         |
+//! | 3   | event kind, NUL, natural key                     | the event as JSON        |
+//! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
+//!
+//! Flipping the sign bit of a two's-complement timestamp and writing it big-endian makes sled's
+//! byte order equal to time order over the whole `i64` range, before 1970 included. Series are
+//! addressed by a small id so that each point key is 17 bytes whatever the labels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::model::{Event, Point, SeriesKey};
+
+/// The on-disk layout version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const TAG_META: u8 = 0;
+const TAG_SERIES: u8 = 1;
+const TAG_POINT: u8 = 2;
+const TAG_EVENT: u8 = 3;
+const TAG_CURSOR: u8 = 4;
+const META_SCHEMA: &[u8] = b"schema_version";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the database lock.
+    #[error(
+        "the data directory {path} is in use by another running barometer (or another process); \
+         stop it, or set storage.path to another directory"
+    )]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// The directory cannot be created, read or written.
+    #[error("cannot open the data directory {path}: {source}")]
+    Unreadable {
+        /// The data directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The store was written by a newer (or foreign) layout.
+    #[error(
+        "the data directory {path} has store schema version {found}, but this barometer reads \
+         version {supported}; use the barometer release that wrote it, or start a new storage.path"
+    )]
+    UnknownSchema {
+        /// The data directory.
+        path: PathBuf,
+        /// Version found on disk.
+        found: u32,
+        /// Version this build supports.
+        supported: u32,
+    },
+    /// Stored bytes that do not decode.
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    /// A batch item that cannot be stored; the whole batch is refused.
+    #[error("refused {what}: {reason}")]
+    Invalid {
+        /// What was refused (e.g. `deployment event "x"`).
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// An event that does not serialize or deserialize.
+    #[error("{kind} event {key:?}: {source}")]
+    Codec {
+        /// Event kind.
+        kind: String,
+        /// Natural key.
+        key: String,
+        /// The serde error.
+        source: serde_json::Error,
+    },
+    /// Any other sled failure.
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+/// Where a source stands in an upstream listing: written in the same batch as the data it covers,
+/// so a crash can never leave a cursor ahead of (or behind) its data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Source-defined position (a timestamp, a page URL, an id).
+    pub position: Option<String>,
+    /// The `ETag` of the last full answer, for conditional requests.
+    pub etag: Option<String>,
+    /// The `Last-Modified` of the last full answer.
+    pub last_modified: Option<String>,
+    /// When the cursor was written.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// An event waiting in a batch: kind, natural key, and its JSON (or why it did not encode).
+type PendingEvent = (&'static str, String, Result<Vec<u8>, String>);
+
+/// Changes to apply together: all of them, or (on any error or crash) none.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    points: Vec<(SeriesKey, Vec<Point>)>,
+    events: Vec<PendingEvent>,
+    cursors: Vec<(String, String, Cursor)>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds points to a series; a point at an existing timestamp replaces it.
+    pub fn put_points(&mut self, key: &SeriesKey, points: impl IntoIterator<Item = Point>) {
+        match self.points.last_mut() {
+            Some((k, v)) if k == key => v.extend(points),
+            _ => self.points.push((key.clone(), points.into_iter().collect())),
+        }
+    }
+
+    /// Adds one point.
+    pub fn put_point(&mut self, key: &SeriesKey, ts: i64, value: f64) {
+        self.put_points(key, [Point { ts, value }]);
+    }
+
+    /// Inserts or replaces an event under its natural key.
+    pub fn upsert_event<E: Event>(&mut self, event: &E) {
+        let bytes = serde_json::to_vec(event).map_err(|e| e.to_string());
+        self.events.push((E::KIND, event.natural_key(), bytes));
+    }
+
+    /// Sets a source's cursor.
+    pub fn set_cursor(&mut self, source: &str, name: &str, cursor: Cursor) {
+        self.cursors
+            .push((source.to_owned(), name.to_owned(), cursor));
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.events.is_empty() && self.cursors.is_empty()
+    }
+
+    /// Number of points in the batch.
+    pub fn point_count(&self) -> usize {
+        self.points.iter().map(|(_, p)| p.len()).sum()
+    }
+}
+
+/// What a commit changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CommitStats {
+    /// Points written (new or replaced).
+    pub points: u64,
+    /// Series created by this batch.
+    pub new_series: u64,
+    /// Events that were not stored before.
+    pub events_inserted: u64,
+    /// Events stored before with other content.
+    pub events_updated: u64,
+    /// Events stored before with the same content (nothing written).
+    pub events_unchanged: u64,
+}
+
+impl CommitStats {
+    /// Whether the commit changed any event or series (points are written without comparing).
+    pub fn changed_events(&self) -> bool {
+        self.events_inserted + self.events_updated + self.new_series > 0
+    }
+}
+
+struct SeriesIndex {
+    ids: HashMap<SeriesKey, u64>,
+    next_id: u64,
+}
+
+/// The store. Cheap to share behind an `Arc`; reads are lock-free, writes are serialised.
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    index: RwLock<SeriesIndex>,
+    event_counts: Mutex<BTreeMap<String, u64>>,
+    write_lock: Mutex<()>,
+    generation: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn ts_bytes(ts: i64) -> [u8; 8] {
+    ((ts as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn ts_from_bytes(b: &[u8]) -> Option<i64> {
+    let arr: [u8; 8] = b.try_into().ok()?;
+    Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+}
+
+fn point_key(id: u64, ts: i64) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[0] = TAG_POINT;
+    k[1..9].copy_from_slice(&id.to_be_bytes());
+    k[9..].copy_from_slice(&ts_bytes(ts));
+    k
+}
+
+fn series_prefix(id: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = TAG_POINT;
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn encode_series(key: &SeriesKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(TAG_SERIES);
+    out.extend_from_slice(key.name().as_bytes());
+    out.push(0);
+    for (k, v) in key.labels() {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn decode_series(bytes: &[u8]) -> Option<SeriesKey> {
+    let body = bytes.strip_prefix(&[TAG_SERIES])?;
+    let mut parts = body.split(|b| *b == 0);
+    let name = std::str::from_utf8(parts.next()?).ok()?;
+    let rest: Vec<&str> = parts
+        .map(std::str::from_utf8)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // The encoding ends in NUL, so the last split part is empty.
+    let rest = rest.split_last()?.1;
+    if rest.len() % 2 != 0 {
+        return None;
+    }
+    SeriesKey::new(name, rest.chunks(2).map(|kv| (kv[0], kv[1]))).ok()
+}
+
+fn tagged(tag: u8, a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + a.len() + b.len());
+    k.push(tag);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+fn is_lock_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+        || e.to_string().contains("could not acquire lock")
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`.
+    ///
+    /// Fails with [`StoreError::Locked`] when another process has it open, and with
+    /// [`StoreError::UnknownSchema`] when it was written by another layout version.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let unreadable = |source| StoreError::Unreadable {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(unreadable)?;
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
+                    path: path.to_owned(),
+                },
+                sled::Error::Io(io) => unreadable(io),
+                other => StoreError::Sled(other),
+            })?;
+        check_schema(&db, path)?;
+
+        let mut ids = HashMap::new();
+        let mut next_id = 0;
+        for kv in db.scan_prefix([TAG_SERIES]) {
+            let (k, v) = kv?;
+            let key = decode_series(&k)
+                .ok_or_else(|| StoreError::Corrupt(format!("undecodable series key {k:?}")))?;
+            let id = u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("bad series id for {key}")))?,
+            );
+            next_id = next_id.max(id + 1);
+            ids.insert(key, id);
+        }
+        let mut counts = BTreeMap::new();
+        for k in db.scan_prefix([TAG_EVENT]).keys() {
+            let k = k?;
+            let kind = k[1..].split(|b| *b == 0).next().unwrap_or_default();
+            *counts
+                .entry(String::from_utf8_lossy(kind).into_owned())
+                .or_insert(0) += 1;
+        }
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+            index: RwLock::new(SeriesIndex { ids, next_id }),
+            event_counts: Mutex::new(counts),
+            write_lock: Mutex::new(()),
+            generation: watch::channel(0).0,
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies a batch atomically and returns what changed.
+    ///
+    /// Everything is checked and encoded before anything is written; a refused item refuses the
+    /// whole batch.
+    pub fn commit(&self, batch: WriteBatch) -> Result<CommitStats, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stats = CommitStats::default();
+        let mut sled_batch = sled::Batch::default();
+        let mut new_series: Vec<(SeriesKey, u64)> = Vec::new();
+        let mut kinds_added: Vec<&'static str> = Vec::new();
+        {
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            let mut next_id = index.next_id;
+            for (key, points) in &batch.points {
+                let id = match index.ids.get(key) {
+                    Some(id) => *id,
+                    None => match new_series.iter().find(|(k, _)| k == key) {
+                        Some((_, id)) => *id,
+                        None => {
+                            let id = next_id;
+                            next_id += 1;
+                            sled_batch.insert(encode_series(key), &id.to_be_bytes());
+                            new_series.push((key.clone(), id));
+                            id
+                        }
+                    },
+                };
+                for p in points {
+                    sled_batch.insert(&point_key(id, p.ts), &p.value.to_bits().to_be_bytes());
+                }
+                stats.points += points.len() as u64;
+            }
+        }
+        for (kind, key, bytes) in &batch.events {
+            if key.is_empty() || key.contains('\0') {
+                return Err(StoreError::Invalid {
+                    what: format!("{kind} event {key:?}"),
+                    reason: "a natural key must be non-empty and contain no NUL".into(),
+                });
+            }
+            let bytes = bytes.as_ref().map_err(|e| StoreError::Invalid {
+                what: format!("{kind} event {key:?}"),
+                reason: format!("does not encode: {e}"),
+            })?;
+            let k = tagged(TAG_EVENT, kind, key);
+            match self.db.get(&k)? {
+                Some(old) if old.as_ref() == bytes.as_slice() => {
+                    stats.events_unchanged += 1;
+                    continue;
+                }
+                Some(_) => stats.events_updated += 1,
+                None => {
+                    stats.events_inserted += 1;
+                    kinds_added.push(kind);
+                }
+            }
+            sled_batch.insert(k, bytes.as_slice());
+        }
+        for (source, name, cursor) in &batch.cursors {
+            if source.contains('\0') || source.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: format!("cursor {source:?}/{name:?}"),
+                    reason: "a source name must be non-empty and contain no NUL".into(),
+                });
+            }
+            let bytes = serde_json::to_vec(cursor).map_err(|source_err| StoreError::Codec {
+                kind: "cursor".into(),
+                key: name.clone(),
+                source: source_err,
+            })?;
+            sled_batch.insert(tagged(TAG_CURSOR, source, name), bytes);
+        }
+        stats.new_series = new_series.len() as u64;
+
+        self.db.apply_batch(sled_batch)?;
+
+        if !new_series.is_empty() {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            for (key, id) in new_series {
+                index.next_id = index.next_id.max(id + 1);
+                index.ids.insert(key, id);
+            }
+        }
+        if !kinds_added.is_empty() {
+            let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
+            for kind in kinds_added {
+                *counts.entry(kind.to_owned()).or_insert(0) += 1;
+            }
+        }
+        if !batch.is_empty() {
+            self.generation.send_modify(|g| *g += 1);
+        }
+        Ok(stats)
+    }
+
+    /// Points of a series with `from <= ts < to`, in time order. Unknown series give nothing.
+    pub fn range(&self, key: &SeriesKey, from: i64, to: i64) -> Result<Vec<Point>, StoreError> {
+        self.range_iter(key, from, to)?.collect()
+    }
+
+    /// Like [`Store::range`], streaming.
+    pub fn range_iter(
+        &self,
+        key: &SeriesKey,
+        from: i64,
+        to: i64,
+    ) -> Result<impl DoubleEndedIterator<Item = Result<Point, StoreError>>, StoreError> {
+        let id = self.series_id(key);
+        let iter = match id {
+            Some(id) if from < to => Some(self.db.range(point_key(id, from)..point_key(id, to))),
+            _ => None,
+        };
+        Ok(iter.into_iter().flatten().map(decode_point))
+    }
+
+    /// The newest point of a series.
+    pub fn latest(&self, key: &SeriesKey) -> Result<Option<Point>, StoreError> {
+        let Some(id) = self.series_id(key) else {
+            return Ok(None);
+        };
+        self.db
+            .scan_prefix(series_prefix(id))
+            .next_back()
+            .map(decode_point)
+            .transpose()
+    }
+
+    fn series_id(&self, key: &SeriesKey) -> Option<u64> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index.ids.get(key).copied()
+    }
+
+    /// Series whose name is `name` (any name when `None`) and that carry every label in `labels`,
+    /// sorted.
+    pub fn series(&self, name: Option<&str>, labels: &[(&str, &str)]) -> Vec<SeriesKey> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<SeriesKey> = index
+            .ids
+            .keys()
+            .filter(|k| name.is_none_or(|n| k.name() == n))
+            .filter(|k| labels.iter().all(|(l, v)| k.label(l) == Some(*v)))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Number of series.
+    pub fn series_count(&self) -> usize {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index.ids.len()
+    }
+
+    /// One event by its natural key.
+    pub fn event<E: Event>(&self, natural_key: &str) -> Result<Option<E>, StoreError> {
+        let Some(bytes) = self.db.get(tagged(TAG_EVENT, E::KIND, natural_key))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::Codec {
+                kind: E::KIND.into(),
+                key: natural_key.into(),
+                source,
+            })
+    }
+
+    /// Every event of a kind, in natural-key order.
+    pub fn events<E: Event>(&self) -> impl Iterator<Item = Result<E, StoreError>> + '_ {
+        let prefix = tagged(TAG_EVENT, E::KIND, "");
+        let skip = prefix.len();
+        self.db.scan_prefix(prefix).map(move |kv| {
+            let (k, v) = kv?;
+            serde_json::from_slice(&v).map_err(|source| StoreError::Codec {
+                kind: E::KIND.into(),
+                key: String::from_utf8_lossy(&k[skip..]).into_owned(),
+                source,
+            })
+        })
+    }
+
+    /// Number of stored events per kind.
+    pub fn event_counts(&self) -> BTreeMap<String, u64> {
+        self.event_counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A source's cursor.
+    pub fn cursor(&self, source: &str, name: &str) -> Result<Option<Cursor>, StoreError> {
+        let Some(bytes) = self.db.get(tagged(TAG_CURSOR, source, name))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source_err| StoreError::Codec {
+                kind: "cursor".into(),
+                key: format!("{source}/{name}"),
+                source: source_err,
+            })
+    }
+
+    /// Whether the store holds no series and no events.
+    pub fn is_empty(&self) -> bool {
+        self.series_count() == 0 && self.event_counts().values().all(|n| *n == 0)
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Writes everything to disk; called on shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A receiver that changes whenever a batch is committed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+}
+
+fn decode_point(kv: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Point, StoreError> {
+    let (k, v) = kv?;
+    let ts = ts_from_bytes(&k[9..])
+        .ok_or_else(|| StoreError::Corrupt(format!("bad point key {k:?}")))?;
+    let bits: [u8; 8] = v
+        .as_ref()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("bad point value at {k:?}")))?;
+    Ok(Point {
+        ts,
+        value: f64::from_bits(u64::from_be_bytes(bits)),
+    })
+}
+
+fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    let mut key = vec![TAG_META];
+    key.extend_from_slice(META_SCHEMA);
+    match db.get(&key)? {
+        Some(v) => {
+            let found = v
+                .as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("schema version is not a u32".into()))?;
+            if found != SCHEMA_VERSION {
+                return Err(StoreError::UnknownSchema {
+                    path: path.to_owned(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        None => {
+            if db.iter().next().is_some() {
+                return Err(StoreError::Corrupt(format!(
+                    "{} holds data but no schema version; it was not written by barometer",
+                    path.display()
+                )));
+            }
+            db.insert(key, &SCHEMA_VERSION.to_be_bytes())?;
+            db.flush()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_encoding_is_order_preserving() {
+        let samples = [i64::MIN, -1_000_000, -1, 0, 1, 1_700_000_000_000, i64::MAX];
+        for w in samples.windows(2) {
+            assert!(ts_bytes(w[0]) < ts_bytes(w[1]), "{} vs {}", w[0], w[1]);
+            assert_eq!(ts_from_bytes(&ts_bytes(w[0])), Some(w[0]));
+        }
+    }
+
+    #[test]
+    fn series_key_round_trips_through_encoding() {
+        let k = SeriesKey::new("slo_good_events", [("slo", "api avail"), ("service", "api")])
+            .expect("valid key");
+        assert_eq!(decode_series(&encode_series(&k)), Some(k));
+        let bare = SeriesKey::new("up", Vec::<(String, String)>::new()).expect("valid key");
+        assert_eq!(decode_series(&encode_series(&bare)), Some(bare));
+    }
+}
