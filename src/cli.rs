@@ -21,7 +21,13 @@ use crate::telemetry;
 #[command(name = "barometer", version, about, long_about = None)]
 pub struct Cli {
     /// Configuration file (TOML); its keys override the built-in defaults.
-    #[arg(long, short = 'c', global = true, env = "BAROMETER_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "BAROMETER_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]

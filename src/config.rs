@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -333,7 +333,9 @@ impl Config {
             .list_separator(",")
             .with_list_parse_key("github.repos");
         if let Some(vars) = &sources.env {
-            env = env.source(Some(vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+            env = env.source(Some(
+                vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ));
         }
         let merged = builder
             .add_source(env)
@@ -343,19 +345,35 @@ impl Config {
             .collect()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
 
+        let file = sources.file.as_deref();
         let mut unknown = Vec::new();
-        let raw: RawConfig = serde_ignored::deserialize(
-            Value::new(None, ValueKind::Table(root.clone())),
-            |path| unknown.push(path.to_string()),
-        )
-        .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let raw: RawConfig =
+            serde_ignored::deserialize(Value::new(None, ValueKind::Table(root.clone())), |path| {
+                unknown.push(path.to_string())
+            })
+            .map_err(|e| match e {
+                config::ConfigError::Type {
+                    unexpected,
+                    expected,
+                    key: Some(key),
+                    ..
+                } => ConfigError::Invalid(vec![Problem {
+                    origin: origin_of(&root, &key, file),
+                    message: format!("invalid type: {unexpected}, expected {expected}"),
+                    key,
+                }]),
+                other => ConfigError::Load(other.to_string()),
+            })?;
 
+        // The merged table is a hash map: sort so that the report is stable.
+        unknown.sort();
         let mut v = Validator {
             root: &root,
+            file,
             problems: unknown
                 .into_iter()
                 .map(|key| Problem {
-                    origin: origin_of(&root, &key),
+                    origin: origin_of(&root, &key, file),
                     key,
                     message: "unknown key".into(),
                 })
@@ -375,8 +393,9 @@ impl Config {
     }
 }
 
-/// The origin of a dotted key's value, for error messages.
-fn origin_of(root: &Map<String, Value>, key: &str) -> String {
+/// The origin of a dotted key's value, for error messages. The `config` crate records files by a
+/// path relative to the working directory; the user file is shown as the user named it.
+fn origin_of(root: &Map<String, Value>, key: &str, file: Option<&Path>) -> String {
     let mut parts = key.split('.');
     let mut value = parts.next().and_then(|p| root.get(p));
     for part in parts {
@@ -385,14 +404,20 @@ fn origin_of(root: &Map<String, Value>, key: &str) -> String {
             _ => None,
         };
     }
-    match value.and_then(|v| v.origin()) {
-        Some(o) => o.to_owned(),
-        None => "built-in defaults".to_owned(),
+    match (value.and_then(|v| v.origin()), file) {
+        (Some(ENV_ORIGIN), _) => ENV_ORIGIN.to_owned(),
+        (Some(_), Some(file)) => file.display().to_string(),
+        (Some(o), None) => o.to_owned(),
+        (None, _) => "built-in defaults".to_owned(),
     }
 }
 
+/// How the `config` crate names values that came from environment variables.
+const ENV_ORIGIN: &str = "the environment";
+
 struct Validator<'a> {
     root: &'a Map<String, Value>,
+    file: Option<&'a Path>,
     problems: Vec<Problem>,
 }
 
@@ -400,7 +425,7 @@ impl Validator<'_> {
     fn problem(&mut self, key: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.to_owned(),
-            origin: origin_of(self.root, key),
+            origin: origin_of(self.root, key, self.file),
             message: message.into(),
         });
     }
@@ -455,7 +480,12 @@ impl Validator<'_> {
             );
             SocketAddr::from(([127, 0, 0, 1], 9750))
         });
-        if raw.server.api_token.as_ref().is_some_and(|t| t.0.len() < 16) {
+        if raw
+            .server
+            .api_token
+            .as_ref()
+            .is_some_and(|t| t.0.len() < 16)
+        {
             self.problem("server.api_token", "must be at least 16 characters long");
         }
         let shutdown_grace = self.duration("server.shutdown_grace", &raw.server.shutdown_grace);
@@ -527,7 +557,10 @@ impl Validator<'_> {
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
             self.problem(
                 "revenue.currency",
-                format!("{:?} is not an ISO 4217 code like \"USD\"", raw.revenue.currency),
+                format!(
+                    "{:?} is not an ISO 4217 code like \"USD\"",
+                    raw.revenue.currency
+                ),
             );
         }
 

@@ -131,7 +131,9 @@ impl WriteBatch {
     pub fn put_points(&mut self, key: &SeriesKey, points: impl IntoIterator<Item = Point>) {
         match self.points.last_mut() {
             Some((k, v)) if k == key => v.extend(points),
-            _ => self.points.push((key.clone(), points.into_iter().collect())),
+            _ => self
+                .points
+                .push((key.clone(), points.into_iter().collect())),
         }
     }
 
@@ -270,8 +272,7 @@ fn tagged(tag: u8, a: &str, b: &str) -> Vec<u8> {
 }
 
 fn is_lock_error(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-        || e.to_string().contains("could not acquire lock")
+    e.kind() == io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
 }
 
 impl Store {
@@ -503,17 +504,26 @@ impl Store {
     }
 
     /// Every event of a kind, in natural-key order.
-    pub fn events<E: Event>(&self) -> impl Iterator<Item = Result<E, StoreError>> + '_ {
-        let prefix = tagged(TAG_EVENT, E::KIND, "");
-        let skip = prefix.len();
-        self.db.scan_prefix(prefix).map(move |kv| {
-            let (k, v) = kv?;
-            serde_json::from_slice(&v).map_err(|source| StoreError::Codec {
-                kind: E::KIND.into(),
-                key: String::from_utf8_lossy(&k[skip..]).into_owned(),
-                source,
+    pub fn events<'a, E: Event + 'a>(&'a self) -> impl Iterator<Item = Result<E, StoreError>> + 'a {
+        self.events_with_prefix("")
+    }
+
+    /// Events of a kind whose natural key starts with `key_prefix`, in key order.
+    pub fn events_with_prefix<'a, E: Event + 'a>(
+        &'a self,
+        key_prefix: &str,
+    ) -> impl Iterator<Item = Result<E, StoreError>> + 'a {
+        let skip = E::KIND.len() + 2;
+        self.db
+            .scan_prefix(tagged(TAG_EVENT, E::KIND, key_prefix))
+            .map(move |kv| {
+                let (k, v) = kv?;
+                serde_json::from_slice(&v).map_err(|source| StoreError::Codec {
+                    kind: E::KIND.into(),
+                    key: String::from_utf8_lossy(&k[skip..]).into_owned(),
+                    source,
+                })
             })
-        })
     }
 
     /// Number of stored events per kind.
@@ -536,6 +546,23 @@ impl Store {
                 key: format!("{source}/{name}"),
                 source: source_err,
             })
+    }
+
+    /// Every cursor of a source, by name.
+    pub fn cursors(&self, source: &str) -> Result<BTreeMap<String, Cursor>, StoreError> {
+        let prefix = tagged(TAG_CURSOR, source, "");
+        let mut out = BTreeMap::new();
+        for kv in self.db.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            let cursor = serde_json::from_slice(&v).map_err(|e| StoreError::Codec {
+                kind: "cursor".into(),
+                key: format!("{source}/{name}"),
+                source: e,
+            })?;
+            out.insert(name, cursor);
+        }
+        Ok(out)
     }
 
     /// Whether the store holds no series and no events.
@@ -621,8 +648,11 @@ mod tests {
 
     #[test]
     fn series_key_round_trips_through_encoding() {
-        let k = SeriesKey::new("slo_good_events", [("slo", "api avail"), ("service", "api")])
-            .expect("valid key");
+        let k = SeriesKey::new(
+            "slo_good_events",
+            [("slo", "api avail"), ("service", "api")],
+        )
+        .expect("valid key");
         assert_eq!(decode_series(&encode_series(&k)), Some(k));
         let bare = SeriesKey::new("up", Vec::<(String, String)>::new()).expect("valid key");
         assert_eq!(decode_series(&encode_series(&bare)), Some(bare));

@@ -39,10 +39,8 @@ impl Metrics {
             "barometer_store_bytes",
             "Bytes the embedded store takes on disk.",
         )?;
-        let store_series = IntGauge::new(
-            "barometer_store_series",
-            "Time series held in the store.",
-        )?;
+        let store_series =
+            IntGauge::new("barometer_store_series", "Time series held in the store.")?;
         let store_events = IntGaugeVec::new(
             Opts::new(
                 "barometer_store_events",
@@ -68,7 +66,9 @@ impl Metrics {
     /// Reads the store's figures and renders the exposition.
     pub fn refresh(&self, store: &Store) {
         match store.size_on_disk() {
-            Ok(bytes) => self.store_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX)),
+            Ok(bytes) => self
+                .store_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX)),
             Err(e) => tracing::warn!(error = %e, "cannot read the store size"),
         }
         self.store_series
@@ -123,7 +123,10 @@ pub async fn refresher(metrics: Arc<Metrics>, store: Arc<Store>, shutdown: Cance
             _ = tick.tick() => {}
         }
         let (m, s) = (metrics.clone(), store.clone());
-        if tokio::task::spawn_blocking(move || m.refresh(&s)).await.is_err() {
+        if tokio::task::spawn_blocking(move || m.refresh(&s))
+            .await
+            .is_err()
+        {
             tracing::error!("metrics refresh panicked");
         }
     }

@@ -134,12 +134,16 @@ fn sha(rng: &mut ChaCha8Rng) -> String {
 }
 
 fn exp_hours(rng: &mut ChaCha8Rng, mean_hours: f64) -> Duration {
-    let e = Exp::new(1.0 / mean_hours).map(|d| d.sample(rng)).unwrap_or(mean_hours);
+    let e = Exp::new(1.0 / mean_hours)
+        .map(|d| d.sample(rng))
+        .unwrap_or(mean_hours);
     Duration::seconds((e * 3600.0) as i64)
 }
 
 fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
-    Poisson::new(mean.max(1e-6)).map(|d| d.sample(rng) as u64).unwrap_or(0)
+    Poisson::new(mean.max(1e-6))
+        .map(|d| d.sample(rng) as u64)
+        .unwrap_or(0)
 }
 
 /// A working-hours moment (Mon–Fri, 09:00–18:00 UTC) in the week starting `monday`.
@@ -302,7 +306,18 @@ fn github_repo(
             if t <= st.last_deploy + Duration::minutes(20) {
                 continue;
             }
-            deploy_one(spec, t, s, w, rng, &mut st, &mut batch, summary, outages, incident_weeks);
+            deploy_one(
+                spec,
+                t,
+                s,
+                w,
+                rng,
+                &mut st,
+                &mut batch,
+                summary,
+                outages,
+                incident_weeks,
+            );
             manifest.deployments += 1;
         }
         summary.deployments += manifest.deployments;
@@ -387,9 +402,7 @@ fn deploy_one(
         let mut parent = st.head.clone();
         for c in 0..n_commits {
             let at = first_commit_at
-                + Duration::seconds(
-                    ((created_at - first_commit_at).num_seconds() * c) / n_commits,
-                );
+                + Duration::seconds(((created_at - first_commit_at).num_seconds() * c) / n_commits);
             let commit = Commit {
                 repo: spec.repo.into(),
                 sha: sha(rng),
@@ -500,7 +513,12 @@ fn deploy_one(
             incident_weeks[w as usize] += 1;
             if spec.slo {
                 let severity = rng.random_range(0.01..0.12) * (1.0 + s);
-                outages.push((spec.service.into(), opened - Duration::minutes(30), closed, severity));
+                outages.push((
+                    spec.service.into(),
+                    opened - Duration::minutes(30),
+                    closed,
+                    severity,
+                ));
             }
         }
     }
@@ -601,7 +619,11 @@ fn revenue(
             manifest.revenue_rows += 1;
         }
         summary.revenue_rows += manifest.revenue_rows;
-        batch.set_cursor(SOURCE, &format!("revenue/{month}"), manifest_cursor(&manifest));
+        batch.set_cursor(
+            SOURCE,
+            &format!("revenue/{month}"),
+            manifest_cursor(&manifest),
+        );
         store.commit(batch)?;
     }
     summary.customers = seen as u64;
@@ -633,7 +655,11 @@ fn reliability(
         what: "demo noise".into(),
         reason: e.to_string(),
     })?;
-    let base = if spec.service == "api" { 42_000.0 } else { 18_000.0 };
+    let base = if spec.service == "api" {
+        42_000.0
+    } else {
+        18_000.0
+    };
     for w in 0..WEEKS {
         let mut batch = WriteBatch::new();
         let mut manifest = ChunkManifest::default();
@@ -642,7 +668,11 @@ fn reliability(
             let t = utc(start) + Duration::weeks(w) + Duration::hours(h);
             let hour = f64::from(t.hour());
             let diurnal = 0.55 + 0.45 * ((hour - 15.0) / 24.0 * std::f64::consts::TAU).cos();
-            let weekday = if t.weekday().num_days_from_monday() >= 5 { 0.6 } else { 1.0 };
+            let weekday = if t.weekday().num_days_from_monday() >= 5 {
+                0.6
+            } else {
+                1.0
+            };
             let growth = 1.0 + 0.9 * (w as f64 / WEEKS as f64);
             let total = (base * diurnal * weekday * growth * (1.0 + noise.sample(rng)))
                 .max(100.0)
@@ -687,7 +717,10 @@ mod tests {
     #[test]
     fn week_start_is_monday() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
-        assert_eq!(week_start(d), NaiveDate::from_ymd_opt(2026, 11, 23).expect("date"));
+        assert_eq!(
+            week_start(d),
+            NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
+        );
         assert_eq!(month_label(month_index(d)), "2026-11");
         assert_eq!(month_label(2026 * 12), "2026-01");
     }

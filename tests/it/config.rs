@@ -1,0 +1,148 @@
+//! Configuration: defaults, the user file, environment overrides, and the exact errors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use barometer::config::{Config, ConfigError, LogFormat, Sources};
+
+fn env(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn with_file(toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("barometer.toml");
+    std::fs::write(&path, toml).unwrap();
+    (dir, path)
+}
+
+fn load(file: Option<PathBuf>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::load(&Sources {
+        file,
+        env: env(vars),
+    })
+}
+
+#[test]
+fn defaults_apply_without_a_file() {
+    let c = load(None, &[]).unwrap();
+    assert_eq!(c.storage.path, PathBuf::from("data/barometer"));
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:9750");
+    assert_eq!(c.log.format, LogFormat::Pretty);
+    assert!(c.server.api_token.is_none());
+    assert!(c.prometheus.url.is_none());
+    assert_eq!(c.analysis.min_points, 12);
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err = load(Some(PathBuf::from("/nonexistent/barometer.toml")), &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "configuration file /nonexistent/barometer.toml does not exist"
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_all_reported_with_their_file() {
+    let (_dir, path) = with_file(
+        "[server]\nlisen = \"127.0.0.1:1\"\nlisten = \"localhost\"\n\n[storage]\npath = \"x\"\n\
+         colour = \"blue\"\n\n[log]\nformat = \"xml\"\n",
+    );
+    let err = load(Some(path.clone()), &[]).unwrap_err();
+    let p = path.display();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "configuration has 4 problems:\n  \
+             - server.lisen (from {p}): unknown key\n  \
+             - storage.colour (from {p}): unknown key\n  \
+             - server.listen (from {p}): \"localhost\" is not a socket address (host:port, e.g. 127.0.0.1:9750)\n  \
+             - log.format (from {p}): \"xml\" is not one of \"pretty\", \"json\""
+        )
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_key_and_file() {
+    let (_dir, path) = with_file("[analysis]\nmin_points = \"many\"\n");
+    let err = load(Some(path.clone()), &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "configuration has 1 problem:\n  - analysis.min_points (from {}): invalid type: \
+             string \"many\", expected an integer",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn environment_overrides_the_file_and_is_named_when_wrong() {
+    let (_dir, path) = with_file("[server]\nlisten = \"127.0.0.1:1111\"\n");
+    let c = load(
+        Some(path.clone()),
+        &[
+            ("BAROMETER__SERVER__LISTEN", "127.0.0.1:2222"),
+            ("BAROMETER__GITHUB__REPOS", "acme/api,acme/web"),
+            ("BAROMETER__LOG__FORMAT", "json"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:2222");
+    assert_eq!(c.github.repos, vec!["acme/api", "acme/web"]);
+    assert_eq!(c.log.format, LogFormat::Json);
+
+    let err = load(Some(path), &[("BAROMETER__GITHUB__INTERVAL", "often")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "configuration has 1 problem:\n  - github.interval (from the environment): \"often\" is \
+         not a duration like \"15m\" (expected number at 0)"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_everywhere() {
+    let token = "s3cr3t-token-0123456789";
+    let c = load(None, &[("BAROMETER__SERVER__API_TOKEN", token)]).unwrap();
+    assert_eq!(c.server.api_token.as_ref().map(|t| t.expose()), Some(token));
+    let shown = c.to_redacted_toml().unwrap();
+    assert!(shown.contains("api_token = \"[redacted]\""), "{shown}");
+    assert!(!shown.contains(token));
+    assert!(!format!("{c:?}").contains(token));
+}
+
+#[test]
+fn config_check_exits_non_zero_and_names_the_key() {
+    let (dir, path) = with_file("[server]\nlisten = \"nowhere\"\n");
+    let out = crate::helpers::barometer(&dir.path().join("store"))
+        .args(["--config"])
+        .arg(&path)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "server.listen (from {}): \"nowhere\" is not a socket address",
+            path.display()
+        )),
+        "{stderr}"
+    );
+
+    let ok = crate::helpers::barometer(&dir.path().join("store"))
+        .env("BAROMETER__SERVER__API_TOKEN", "abcdefghijklmnopqrstuvwxyz")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("listen = \"127.0.0.1:9750\""), "{stdout}");
+    assert!(stdout.contains("[redacted]") && !stdout.contains("abcdefghijklmnop"));
+}

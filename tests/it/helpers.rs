@@ -1,0 +1,103 @@
+//! Shared helpers: temp stores, the built binary, a spawned daemon.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The `barometer` binary Cargo built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_barometer"))
+}
+
+/// A `barometer` command with a clean environment for configuration: no user file, storage in
+/// `store`, and no inherited `BAROMETER__*` overrides.
+pub fn barometer(store: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BAROMETER") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("BAROMETER__STORAGE__PATH", store)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A running daemon, killed on drop if the test did not stop it.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    #[allow(dead_code)] // keeps the log reader alive; tests may read it
+    pub logs: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    /// Starts `barometer serve <args>` on a free loopback port and waits for its address.
+    pub fn start(store: &Path, args: &[&str]) -> Daemon {
+        let mut child = barometer(store)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn barometer serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("addr=").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or_default();
+                        break addr.parse().expect("listen address in the log line");
+                    }
+                    seen.push(line);
+                }
+                Err(_) => panic!("daemon did not report its address; log so far: {seen:#?}"),
+            }
+        };
+        Daemon {
+            child,
+            addr,
+            logs: rx,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("daemon did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

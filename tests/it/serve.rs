@@ -1,0 +1,139 @@
+//! The daemon, black-box: `barometer serve --demo` on a free port.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use barometer::store::Store;
+
+use crate::helpers::Daemon;
+
+async fn wait_ready(client: &reqwest::Client, d: &Daemon) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = client.get(d.url("/readyz")).send().await.unwrap();
+        if r.status() == 200 {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["status"], "ready");
+            return;
+        }
+        assert_eq!(r.status(), 503);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["status"], "starting");
+        assert!(Instant::now() < deadline, "not ready after 120 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let daemon = Daemon::start(&store_path, &["--demo"]);
+    assert!(daemon.addr.ip().is_loopback());
+    let client = reqwest::Client::new();
+
+    let health = client.get(daemon.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    wait_ready(&client, &daemon).await;
+
+    // The exposition is rebuilt shortly after the last demo batch lands.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let r = client.get(daemon.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        let text = r.text().await.unwrap();
+        if metric(&text, "barometer_store_series").unwrap_or(0.0) >= 6.0 {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed the demo data:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        metric(
+            &text,
+            &format!(
+                "barometer_build_info{{version=\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        Some(1.0)
+    );
+    assert!(metric(&text, "barometer_store_bytes").unwrap() > 0.0);
+    assert!(metric(&text, "barometer_store_events{kind=\"deployment\"}").unwrap() > 1000.0);
+    assert!(metric(&text, "barometer_store_events{kind=\"revenue\"}").unwrap() > 1000.0);
+
+    if let Ok(mut promtool) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        promtool
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = promtool.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("promtool not installed: skipping the exposition lint (.ci/run installs it)");
+    }
+
+    let missing = client.get(daemon.url("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(body["error"]["message"], "no route for GET /nope");
+
+    let status = daemon.terminate();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM must stop the daemon with exit code 0"
+    );
+    let store = Store::open(&store_path).expect("store reopens after shutdown");
+    assert!(store.event_counts()["deployment"] > 1000);
+}
+
+#[test]
+fn a_second_daemon_on_the_same_store_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let first = Daemon::start(&store_path, &[]);
+    let out = crate::helpers::barometer(&store_path)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: the data directory {} is in use by another running barometer",
+            store_path.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(first.terminate().code(), Some(0));
+}
