@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError, Sources};
 use crate::serve::{self, DemoSeed};
-use crate::sources::demo;
+use crate::sources::pull::Health;
+use crate::sources::{demo, sync_once, SourceKind};
 use crate::store::Store;
 use crate::telemetry;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Seed the built-in demo organisation into the store.
     Demo(DemoArgs),
+    /// Fetch new data from the configured sources once, then exit.
+    Sync(SyncArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -69,6 +72,17 @@ pub struct DemoArgs {
     /// The data ends before the Monday of this date's week (default: this week).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub end: Option<NaiveDate>,
+}
+
+/// `sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The source to sync (default: every configured source).
+    #[arg(long, value_enum)]
+    pub source: Option<SourceKind>,
+    /// Re-read from this date (UTC) instead of resuming from the stored cursor.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: Option<NaiveDate>,
 }
 
 /// `config` subcommands.
@@ -124,6 +138,54 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sync(args) => {
+            telemetry::init(&config.log);
+            let kinds = match args.source {
+                Some(kind) => vec![kind],
+                None => SourceKind::configured(&config),
+            };
+            if kinds.is_empty() {
+                anyhow::bail!("no source is configured (set prometheus.url)");
+            }
+            if let Some(kind) = args.source {
+                if !SourceKind::configured(&config).contains(&kind) {
+                    anyhow::bail!("the {} source is not configured", kind.name());
+                }
+            }
+            let store = Store::open(&config.storage.path)?;
+            let since = args
+                .since
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc());
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            let health = Health::default();
+            let mut failed = false;
+            for kind in kinds {
+                match runtime.block_on(sync_once(kind, &config, &store, &health, since)) {
+                    Ok(s) => println!(
+                        "{}: {} requests, {} points stored{}",
+                        kind.name(),
+                        s.requests,
+                        s.points,
+                        if s.warnings.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", warnings: {}", s.warnings.join("; "))
+                        }
+                    ),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", kind.name());
+                        failed = true;
+                    }
+                }
+            }
+            store.flush()?;
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Serve(args) => {
             telemetry::init(&config.log);
             if let Some(listen) = args.listen {
@@ -138,7 +200,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(cancel_on_signal(shutdown.clone()));
-                serve::run(&config, store, demo_seed, shutdown, |_| {}).await
+                serve::run(Arc::new(config), store, demo_seed, shutdown, |_| {}).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -146,6 +146,32 @@ struct RawPrometheus {
     step: String,
     backfill_since: String,
     interval: String,
+    bearer_token_env: Option<String>,
+    basic_auth_user: Option<String>,
+    basic_auth_password_env: Option<String>,
+    #[serde(default)]
+    slo: Vec<RawSlo>,
+    #[serde(default)]
+    query: Vec<RawQuery>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSlo {
+    name: String,
+    service: String,
+    good_query: Option<String>,
+    total_query: Option<String>,
+    error_ratio_query: Option<String>,
+    target: f64,
+    window: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawQuery {
+    name: String,
+    query: String,
+    unit: String,
+    service: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,11 +280,68 @@ pub struct GithubConfig {
     pub interval: Duration,
 }
 
+/// How an SLO's indicator is measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sli {
+    /// Two queries: good events and all events per step (e.g. `sum(increase(x[${step}]))`).
+    Counts {
+        /// PromQL for good events per step.
+        good_query: String,
+        /// PromQL for all events per step.
+        total_query: String,
+    },
+    /// One query: the error ratio per step.
+    ErrorRatio {
+        /// PromQL for the ratio of bad events per step.
+        error_ratio_query: String,
+    },
+}
+
+/// `[[prometheus.slo]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloConfig {
+    /// Name (the `slo` label).
+    pub name: String,
+    /// Service (the `service` label).
+    pub service: String,
+    /// The indicator's queries.
+    pub sli: Sli,
+    /// Objective, e.g. 0.999.
+    pub target: f64,
+    /// Rolling window of the error budget.
+    #[serde(with = "humantime_serde_compat")]
+    pub window: Duration,
+}
+
+/// `[[prometheus.query]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryConfig {
+    /// Name (the `query` label).
+    pub name: String,
+    /// PromQL returning one series.
+    pub query: String,
+    /// Unit of the values, e.g. `seconds`.
+    pub unit: String,
+    /// Service the figure belongs to, if any.
+    pub service: Option<String>,
+}
+
 /// `[prometheus]`
 #[derive(Debug, Clone, Serialize)]
 pub struct PrometheusConfig {
     /// Base URL; `None` = off.
     pub url: Option<String>,
+    /// Variable holding a bearer token, if any.
+    pub bearer_token_env: Option<String>,
+    /// Basic-auth user, if any.
+    pub basic_auth_user: Option<String>,
+    /// Variable holding the basic-auth password.
+    pub basic_auth_password_env: Option<String>,
+    /// SLOs.
+    pub slo: Vec<SloConfig>,
+    /// Extra named series.
+    pub query: Vec<QueryConfig>,
     /// Per-request timeout.
     #[serde(with = "humantime_serde_compat")]
     pub timeout: Duration,
@@ -545,8 +628,76 @@ impl Validator<'_> {
             self.url("prometheus.url", &raw.prometheus.url);
             raw.prometheus.url.trim_end_matches('/').to_owned()
         });
+        let mut slos: Vec<SloConfig> = Vec::new();
+        for (i, raw) in raw.prometheus.slo.into_iter().enumerate() {
+            let at = |k: &str| format!("prometheus.slo[{i}].{k}");
+            if raw.name.is_empty() || slos.iter().any(|s| s.name == raw.name) {
+                self.problem(
+                    &at("name"),
+                    format!("{:?} must be non-empty and unique", raw.name),
+                );
+            }
+            if !(raw.target > 0.0 && raw.target < 1.0) {
+                self.problem(
+                    &at("target"),
+                    format!("{} must be between 0 and 1, e.g. 0.999", raw.target),
+                );
+            }
+            let window = self.duration(&at("window"), &raw.window);
+            let sli = match (raw.good_query, raw.total_query, raw.error_ratio_query) {
+                (Some(good_query), Some(total_query), None) => Sli::Counts {
+                    good_query,
+                    total_query,
+                },
+                (None, None, Some(error_ratio_query)) => Sli::ErrorRatio { error_ratio_query },
+                _ => {
+                    self.problem(
+                        &at("good_query"),
+                        "give either good_query and total_query, or error_ratio_query",
+                    );
+                    Sli::ErrorRatio {
+                        error_ratio_query: String::new(),
+                    }
+                }
+            };
+            slos.push(SloConfig {
+                name: raw.name,
+                service: raw.service,
+                sli,
+                target: raw.target,
+                window,
+            });
+        }
+        let mut queries: Vec<QueryConfig> = Vec::new();
+        for (i, raw) in raw.prometheus.query.into_iter().enumerate() {
+            if raw.name.is_empty() || queries.iter().any(|q| q.name == raw.name) {
+                self.problem(
+                    &format!("prometheus.query[{i}].name"),
+                    format!("{:?} must be non-empty and unique", raw.name),
+                );
+            }
+            queries.push(QueryConfig {
+                name: raw.name,
+                query: raw.query,
+                unit: raw.unit,
+                service: raw.service,
+            });
+        }
+        if raw.prometheus.basic_auth_user.is_some()
+            != raw.prometheus.basic_auth_password_env.is_some()
+        {
+            self.problem(
+                "prometheus.basic_auth_user",
+                "basic auth needs both basic_auth_user and basic_auth_password_env",
+            );
+        }
         let prometheus = PrometheusConfig {
             url,
+            bearer_token_env: raw.prometheus.bearer_token_env,
+            basic_auth_user: raw.prometheus.basic_auth_user,
+            basic_auth_password_env: raw.prometheus.basic_auth_password_env,
+            slo: slos,
+            query: queries,
             timeout: self.duration("prometheus.timeout", &raw.prometheus.timeout),
             step: self.duration("prometheus.step", &raw.prometheus.step),
             backfill_since: self.since("prometheus.backfill_since", &raw.prometheus.backfill_since),

@@ -315,6 +315,9 @@ pub mod series {
     pub const SLO_TOTAL: &str = "slo_total_events";
     /// Count of good events of an SLO over one step; labels `slo`, `service`.
     pub const SLO_GOOD: &str = "slo_good_events";
+    /// Ratio of bad events over one step (0..1), for SLOs given by an error-ratio query; labels
+    /// `slo`, `service`.
+    pub const SLO_ERROR_RATIO: &str = "slo_error_ratio";
     /// An extra named query's value (e.g. p95 latency); labels `query`, `service`, `unit`.
     pub const QUERY: &str = "query_value";
 }

@@ -7,10 +7,70 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use chrono::Utc;
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::reliability::{weekly, SliPoints, SloSpec, BURN_WINDOWS_H};
+use crate::analysis::{week_start, WEEK_MS};
+use crate::config::{Config, Sli};
+use crate::model::{series, SeriesKey};
+use crate::sources::demo;
+use crate::sources::pull::Health;
 use crate::store::Store;
+
+/// An SLO whose figures are exported.
+#[derive(Debug, Clone)]
+pub struct SloDef {
+    /// `slo` label.
+    pub name: String,
+    /// `service` label.
+    pub service: String,
+    /// Whether the SLI is stored as an error ratio (else as good/total counts).
+    pub ratio: bool,
+    /// Target, window and step.
+    pub spec: SloSpec,
+}
+
+/// The SLOs to export: the configured ones, and the demo organisation's when serving it.
+pub fn slo_defs(config: &Config, with_demo: bool) -> Vec<SloDef> {
+    let step_ms = i64::try_from(config.prometheus.step.as_millis()).unwrap_or(3_600_000);
+    let mut defs: Vec<SloDef> = config
+        .prometheus
+        .slo
+        .iter()
+        .map(|s| SloDef {
+            name: s.name.clone(),
+            service: s.service.clone(),
+            ratio: matches!(s.sli, Sli::ErrorRatio { .. }),
+            spec: SloSpec {
+                target: s.target,
+                window_ms: i64::try_from(s.window.as_millis()).unwrap_or(i64::MAX),
+                step_ms,
+            },
+        })
+        .collect();
+    if with_demo {
+        for (name, service) in demo::SLOS {
+            if defs.iter().all(|d| d.name != *name) {
+                defs.push(SloDef {
+                    name: (*name).into(),
+                    service: (*service).into(),
+                    ratio: false,
+                    spec: SloSpec {
+                        target: demo::SLO_TARGET,
+                        window_ms: 28 * 86_400_000,
+                        step_ms: 3_600_000,
+                    },
+                });
+            }
+        }
+    }
+    defs
+}
 
 /// The daemon's metrics and their last rendering.
 pub struct Metrics {
@@ -18,12 +78,20 @@ pub struct Metrics {
     store_bytes: IntGauge,
     store_series: IntGauge,
     store_events: IntGaugeVec,
+    source_up: IntGaugeVec,
+    source_last_success: GaugeVec,
+    sync_duration: HistogramVec,
+    slo_availability: GaugeVec,
+    slo_budget: GaugeVec,
+    slo_burn: GaugeVec,
+    health: Arc<Health>,
+    slos: Vec<SloDef>,
     rendered: RwLock<Arc<String>>,
 }
 
 impl Metrics {
     /// Registers every metric.
-    pub fn new() -> Result<Self, prometheus::Error> {
+    pub fn new(health: Arc<Health>, slos: Vec<SloDef>) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let build_info = IntGaugeVec::new(
             Opts::new(
@@ -48,6 +116,57 @@ impl Metrics {
             ),
             &["kind"],
         )?;
+        let source_up = IntGaugeVec::new(
+            Opts::new(
+                "barometer_source_up",
+                "1 when the source's last sync succeeded, 0 when it failed.",
+            ),
+            &["source"],
+        )?;
+        let source_last_success = GaugeVec::new(
+            Opts::new(
+                "barometer_source_last_success_timestamp_seconds",
+                "Unix time of the source's last successful sync.",
+            ),
+            &["source"],
+        )?;
+        let sync_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "barometer_sync_duration_seconds",
+                "Duration of source syncs, successful or not.",
+            )
+            .buckets(vec![0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0]),
+            &["source"],
+        )?;
+        let slo_availability = GaugeVec::new(
+            Opts::new(
+                "barometer_slo_availability_ratio",
+                "Availability (good / total events) over the last complete ISO week.",
+            ),
+            &["slo", "service"],
+        )?;
+        let slo_budget = GaugeVec::new(
+            Opts::new(
+                "barometer_slo_error_budget_remaining_ratio",
+                "Error budget left over the SLO's rolling window at the end of the last complete \
+                 week (negative when overspent).",
+            ),
+            &["slo", "service"],
+        )?;
+        let slo_burn = GaugeVec::new(
+            Opts::new(
+                "barometer_slo_burn_rate",
+                "Error-budget burn rate over a window ending at the end of the last complete week \
+                 (1 = spending exactly the budget).",
+            ),
+            &["slo", "service", "window"],
+        )?;
+        registry.register(Box::new(source_up.clone()))?;
+        registry.register(Box::new(source_last_success.clone()))?;
+        registry.register(Box::new(sync_duration.clone()))?;
+        registry.register(Box::new(slo_availability.clone()))?;
+        registry.register(Box::new(slo_budget.clone()))?;
+        registry.register(Box::new(slo_burn.clone()))?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(store_bytes.clone()))?;
         registry.register(Box::new(store_series.clone()))?;
@@ -57,6 +176,14 @@ impl Metrics {
             store_bytes,
             store_series,
             store_events,
+            source_up,
+            source_last_success,
+            sync_duration,
+            slo_availability,
+            slo_budget,
+            slo_burn,
+            health,
+            slos,
             rendered: RwLock::new(Arc::new(String::new())),
         };
         metrics.render();
@@ -81,7 +208,73 @@ impl Metrics {
                 .with_label_values(&[kind.as_str()])
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+        for (source, h) in self.health.snapshot(true) {
+            self.source_up
+                .with_label_values(&[source.as_str()])
+                .set(i64::from(h.up));
+            if let Some(t) = h.last_success {
+                self.source_last_success
+                    .with_label_values(&[source.as_str()])
+                    .set(t.timestamp_millis() as f64 / 1000.0);
+            }
+            let hist = self.sync_duration.with_label_values(&[source.as_str()]);
+            for d in h.durations {
+                hist.observe(d);
+            }
+        }
+        self.refresh_slos(store);
         self.render();
+    }
+
+    /// SLO figures of the last complete week.
+    fn refresh_slos(&self, store: &Store) {
+        let last_week = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+        for def in &self.slos {
+            let labels = [
+                ("slo", def.name.as_str()),
+                ("service", def.service.as_str()),
+            ];
+            let from = last_week + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
+            let to = last_week + WEEK_MS;
+            let read = |name: &str| -> Vec<crate::model::Point> {
+                SeriesKey::new(name, labels)
+                    .ok()
+                    .and_then(|k| store.range(&k, from, to).ok())
+                    .unwrap_or_default()
+            };
+            let (good, total, ratio);
+            let points = if def.ratio {
+                ratio = read(series::SLO_ERROR_RATIO);
+                SliPoints::Ratio(&ratio)
+            } else {
+                good = read(series::SLO_GOOD);
+                total = read(series::SLO_TOTAL);
+                SliPoints::Counts {
+                    good: &good,
+                    total: &total,
+                }
+            };
+            let Some(week) = weekly(&def.spec, points, &[last_week]).pop() else {
+                continue;
+            };
+            let l = [def.name.as_str(), def.service.as_str()];
+            if let Some(a) = week.availability {
+                self.slo_availability.with_label_values(&l).set(a);
+            }
+            if let Some(b) = week.error_budget_remaining {
+                self.slo_budget.with_label_values(&l).set(b);
+            }
+            for (hours, burn) in BURN_WINDOWS_H.iter().zip(week.burn_rates) {
+                let window = crate::sources::prometheus::prom_duration(Duration::from_secs(
+                    *hours as u64 * 3_600,
+                ));
+                if let Some(b) = burn {
+                    self.slo_burn
+                        .with_label_values(&[l[0], l[1], window.as_str()])
+                        .set(b);
+                }
+            }
+        }
     }
 
     fn render(&self) {
@@ -106,10 +299,16 @@ impl Metrics {
 /// Keeps the rendering current until `shutdown`. Bursts of commits are coalesced.
 pub async fn refresher(metrics: Arc<Metrics>, store: Arc<Store>, shutdown: CancellationToken) {
     let mut changes = store.subscribe();
+    let mut syncs = metrics.health.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(15));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            changed = syncs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
             changed = changes.changed() => {
                 if changed.is_err() {
                     break;

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::sources::demo;
+use crate::sources::pull::Health;
+use crate::sources::{self, demo, SourceKind};
 use crate::store::{Store, StoreError};
 use http::Readiness;
 
@@ -54,7 +55,7 @@ pub struct DemoSeed {
 ///
 /// `on_listen` receives the bound address (useful with port 0).
 pub async fn run(
-    config: &Config,
+    config: Arc<Config>,
     store: Arc<Store>,
     demo_seed: Option<DemoSeed>,
     shutdown: CancellationToken,
@@ -68,9 +69,23 @@ pub async fn run(
     tracing::info!(addr = %local, store = %store.path().display(), "listening");
     on_listen(local);
 
-    let metrics = Arc::new(metrics::Metrics::new()?);
+    let health = Arc::new(Health::default());
+    let metrics = Arc::new(metrics::Metrics::new(
+        health.clone(),
+        metrics::slo_defs(&config, demo_seed.is_some()),
+    )?);
     metrics.refresh(&store);
     let tracker = TaskTracker::new();
+    for kind in SourceKind::configured(&config) {
+        tracing::info!(source = kind.name(), "scheduling syncs");
+        tracker.spawn(sources::schedule(
+            kind,
+            config.clone(),
+            store.clone(),
+            health.clone(),
+            shutdown.clone(),
+        ));
+    }
     tracker.spawn(metrics::refresher(
         metrics.clone(),
         store.clone(),

@@ -74,6 +74,12 @@ const REPOS: &[RepoSpec] = &[
     },
 ];
 
+/// The demo SLOs: (name, service).
+pub const SLOS: &[(&str, &str)] = &[
+    ("storefront-availability", "storefront"),
+    ("api-availability", "api"),
+];
+
 /// Availability target of the demo SLOs (99.9 % over 28 days).
 pub const SLO_TARGET: f64 = 0.999;
 
@@ -512,7 +518,7 @@ fn deploy_one(
             summary.incidents += 1;
             incident_weeks[w as usize] += 1;
             if spec.slo {
-                let severity = rng.random_range(0.01..0.12) * (1.0 + s);
+                let severity = rng.random_range(0.005..0.05) * (1.0 + 3.0 * s);
                 outages.push((
                     spec.service.into(),
                     opened - Duration::minutes(30),

@@ -2,6 +2,9 @@
 
 mod config;
 mod crash;
+mod demo_story;
+mod deploy;
 mod helpers;
+mod prom;
 mod serve;
 mod store;

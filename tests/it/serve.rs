@@ -137,3 +137,57 @@ fn a_second_daemon_on_the_same_store_is_refused_with_a_clear_error() {
     );
     assert_eq!(first.terminate().code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prometheus_that_is_down_shows_in_metrics_while_serving_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::prom::free_port();
+    let config = dir.path().join("barometer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[prometheus]\nurl = \"http://127.0.0.1:{port}\"\ntimeout = \"1s\"\n\
+             [[prometheus.slo]]\nname = \"api\"\nservice = \"api\"\nerror_ratio_query = \"x\"\n\
+             target = 0.999\nwindow = \"28d\"\n"
+        ),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let daemon = Daemon::start(&dir.path().join("store"), &["--config", &config_arg]);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = client
+            .get(daemon.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("barometer_source_up{source=\"prometheus\"}") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no source health after 60 s:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        metric(&text, "barometer_source_up{source=\"prometheus\"}"),
+        Some(0.0)
+    );
+    assert!(text.contains("barometer_sync_duration_seconds_count{source=\"prometheus\"} 1"));
+    assert_eq!(
+        metric(
+            &text,
+            "barometer_source_last_success_timestamp_seconds{source=\"prometheus\"}"
+        ),
+        None,
+        "never succeeded"
+    );
+    let health = client.get(daemon.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the daemon keeps serving");
+    assert_eq!(daemon.terminate().code(), Some(0));
+}

@@ -1,0 +1,38 @@
+//! Pure analysis over slices read from the store: no I/O, no clocks.
+
+pub mod reliability;
+
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+/// Milliseconds in a week.
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+/// 1969-12-29T00:00:00Z, the Monday before the Unix epoch (a Thursday).
+const MONDAY_BEFORE_EPOCH_MS: i64 = -3 * DAY_MS;
+
+/// Monday 00:00 UTC of the ISO week holding `ts` (milliseconds), for any `ts`.
+pub fn week_start(ts: i64) -> i64 {
+    (ts - MONDAY_BEFORE_EPOCH_MS).div_euclid(WEEK_MS) * WEEK_MS + MONDAY_BEFORE_EPOCH_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, TimeZone, Utc, Weekday};
+
+    #[test]
+    fn weeks_start_on_monday_midnight_utc() {
+        for ts in [
+            0,
+            -1,
+            1_764_000_000_000,
+            -5_000_000_000_000,
+            1_795_000_000_123,
+        ] {
+            let w = week_start(ts);
+            let d = Utc.timestamp_millis_opt(w).single().expect("valid");
+            assert_eq!(d.weekday(), Weekday::Mon, "{ts}");
+            assert_eq!(w % DAY_MS, 0);
+            assert!(w <= ts && ts < w + WEEK_MS);
+        }
+    }
+}
