@@ -436,3 +436,102 @@ async fn two_503s_then_success_is_retried_with_backoff() {
         "NaN is kept as Prometheus sent it"
     );
 }
+
+#[test]
+fn the_sync_command_reports_what_it_stored_and_resumes() {
+    let Some(server) = PromServer::start(&history(), None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("barometer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[prometheus]\nurl = \"{}\"\nbackfill_since = \"2025-03-03\"\n\
+             [[prometheus.query]]\nname = \"requests\"\nunit = \"requests\"\n\
+             query = 'sum(increase(http_requests_total[${{step}}]))'\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    let run = || {
+        crate::helpers::barometer(&dir.path().join("store"))
+            .arg("--config")
+            .arg(&config)
+            .args(["sync", "--source", "prometheus"])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    // Data ends 21 days after 2025-03-03; everything after that up to now is an empty answer.
+    assert!(stdout.starts_with("prometheus: "), "{stdout}");
+    assert!(stdout.contains(" 498 points stored"), "{stdout}");
+    let second = run();
+    assert!(second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains(" 0 points stored"),
+        "a re-run stores nothing: {}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bearer_token_is_sent_and_never_shown_in_errors() {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+    const TOKEN: &str = "prom-secret-7f3a9c";
+    let app = axum::Router::new().route(
+        "/api/v1/query_range",
+        post(|headers: HeaderMap| async move {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+            if auth == Some(&format!("Bearer {TOKEN}")) {
+                (
+                    StatusCode::OK,
+                    r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+                )
+            } else {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut config = prom_config(&format!("http://{addr}"), "");
+    config.prometheus.bearer_token_env = Some("BAROMETER_TEST_PROM_TOKEN".into());
+
+    std::env::set_var("BAROMETER_TEST_PROM_TOKEN", TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let prom = Prometheus::new(&config.prometheus, quick_retries()).unwrap();
+    prom.sync(&store, None, t0() + chrono::Duration::hours(3))
+        .await
+        .unwrap();
+
+    std::env::set_var("BAROMETER_TEST_PROM_TOKEN", "wrong-token-0000");
+    let prom = Prometheus::new(&config.prometheus, quick_retries()).unwrap();
+    let err = prom
+        .sync(&store, Some(t0()), t0() + chrono::Duration::hours(3))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "slo api-availability good_query: Prometheus answered HTTP 401: unauthorized"
+    );
+    assert!(!format!("{err:?}").contains("wrong-token") && !format!("{err:?}").contains(TOKEN));
+
+    std::env::remove_var("BAROMETER_TEST_PROM_TOKEN");
+    let missing = Prometheus::new(&config.prometheus, quick_retries())
+        .err()
+        .unwrap();
+    assert_eq!(
+        missing.to_string(),
+        "environment variable BAROMETER_TEST_PROM_TOKEN (named in the prometheus configuration) is not set"
+    );
+}
