@@ -1,7 +1,8 @@
 //! Store throughput against raw sled, in the same run.
 //!
-//! `insert`: 10 M points (229 hourly series × 5 years) in batches of `store::BATCH_ENTRIES` (500) points, through
-//! `Store::commit`, and the same keys and values through plain `sled::Db::apply_batch`. Each
+//! `insert`: 10 M points (228 hourly series × 5 years) in batches of 9 600 points (400 day
+//! blocks), through `Store::commit`, and the same keys and values (the store's day blocks) through
+//! plain `sled::Db::apply_batch`. Each
 //! measured iteration appends the next tenth of the data set (flat sampling, 10 samples plus one
 //! warm-up), so the databases grow to the full size while being measured.
 //! `scan`: one series over 5 years (43 800 points) read back from those full databases.
@@ -11,16 +12,17 @@
 use std::time::{Duration, Instant};
 
 use barometer::model::{Point, SeriesKey};
-use barometer::store::{Store, WriteBatch};
+use barometer::store::{encode_block, Store, WriteBatch};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 
 const HOUR_MS: i64 = 3_600_000;
 const FIVE_YEARS_H: i64 = 5 * 8_760;
-/// Points per commit: `store::BATCH_ENTRIES`, the size past which sled's memory use balloons.
-const BATCH: usize = barometer::store::BATCH_ENTRIES;
-const START_MS: i64 = 1_600_000_000_000;
+/// Points per commit: 400 day blocks of 24 hourly points, under `store::BATCH_ENTRIES` entries.
+const BATCH: usize = 400 * 24;
+/// 2020-09-14T00:00:00Z: block-aligned, so every batch covers whole blocks in both contenders.
+const START_MS: i64 = 1_600_041_600_000;
 
 fn total_points() -> u64 {
     std::env::var("BENCH_POINTS")
@@ -48,14 +50,20 @@ fn value(s: usize, h: i64) -> f64 {
     (s as f64) * 1_000.0 + (h % 977) as f64
 }
 
-/// The same 17-byte key layout the store uses (tag, series id, sign-flipped timestamp), so the
-/// raw-sled baseline writes exactly the same bytes minus the store's bookkeeping.
-fn raw_key(id: u64, ts: i64) -> [u8; 17] {
+/// The same 17-byte block keys the store uses (tag, series id, sign-flipped block start).
+fn raw_key(id: u64, block_start: i64) -> [u8; 17] {
     let mut k = [0u8; 17];
     k[0] = 2;
     k[1..9].copy_from_slice(&id.to_be_bytes());
-    k[9..].copy_from_slice(&((ts as u64) ^ (1 << 63)).to_be_bytes());
+    k[9..].copy_from_slice(&((block_start as u64) ^ (1 << 63)).to_be_bytes());
     k
+}
+
+fn point(s: usize, h: i64) -> Point {
+    Point {
+        ts: START_MS + h * HOUR_MS,
+        value: value(s, h),
+    }
 }
 
 fn sled_config(dir: &std::path::Path) -> sled::Config {
@@ -103,13 +111,7 @@ impl Plan {
 fn write_store(store: &Store, plan: &Plan, slice: usize) {
     for &(s, from, to) in &plan.slices[slice] {
         let mut batch = WriteBatch::new();
-        batch.put_points(
-            &plan.keys[s],
-            (from..to).map(|h| Point {
-                ts: START_MS + h * HOUR_MS,
-                value: value(s, h),
-            }),
-        );
+        batch.put_points(&plan.keys[s], (from..to).map(|h| point(s, h)));
         store.commit(batch).expect("commit");
     }
 }
@@ -117,11 +119,9 @@ fn write_store(store: &Store, plan: &Plan, slice: usize) {
 fn write_raw(db: &sled::Db, plan: &Plan, slice: usize) {
     for &(s, from, to) in &plan.slices[slice] {
         let mut batch = sled::Batch::default();
-        for h in from..to {
-            batch.insert(
-                &raw_key(s as u64, START_MS + h * HOUR_MS),
-                &value(s, h).to_bits().to_be_bytes(),
-            );
+        for day in (from..to).step_by(24) {
+            let points: Vec<Point> = (day..(day + 24).min(to)).map(|h| point(s, h)).collect();
+            batch.insert(&raw_key(s as u64, points[0].ts), encode_block(&points));
         }
         db.apply_batch(batch).expect("apply");
     }
@@ -182,15 +182,20 @@ fn store_vs_sled(c: &mut Criterion) {
     // The store assigned ids in insertion order, so series `probe` has id `probe` in both.
     g.bench_function("raw_sled_range", |b| {
         b.iter(|| {
+            let last_block = START_MS + (plan.per_series - 1) / 24 * 24 * HOUR_MS;
             let points: Vec<Point> = db
-                .range(raw_key(probe as u64, from)..raw_key(probe as u64, to))
-                .map(|kv| {
-                    let (k, v) = kv.expect("read");
-                    let ts = (u64::from_be_bytes(k[9..].try_into().expect("8 bytes")) ^ (1 << 63))
-                        as i64;
-                    let value =
-                        f64::from_bits(u64::from_be_bytes(v.as_ref().try_into().expect("8 bytes")));
-                    Point { ts, value }
+                .range(raw_key(probe as u64, from)..=raw_key(probe as u64, last_block))
+                .flat_map(|kv| {
+                    let (_, v) = kv.expect("read");
+                    v.chunks_exact(16)
+                        .map(|c| Point {
+                            ts: i64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+                            value: f64::from_bits(u64::from_le_bytes(
+                                c[8..].try_into().expect("8 bytes"),
+                            )),
+                        })
+                        .filter(|p| p.ts >= from && p.ts < to)
+                        .collect::<Vec<_>>()
                 })
                 .collect();
             assert_eq!(points.len() as i64, plan.per_series);

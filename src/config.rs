@@ -177,6 +177,31 @@ struct RawQuery {
 #[derive(Debug, Deserialize)]
 struct RawRevenue {
     currency: String,
+    amount_scale: f64,
+    max_reported_errors: usize,
+    retention_window: String,
+    reactivation_as_expansion: bool,
+    watch_dir: Option<String>,
+    watch_interval: String,
+    max_upload_bytes: u64,
+    columns: RawColumns,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RawColumns {
+    customer_id: Vec<String>,
+    month: Vec<String>,
+    date: Vec<String>,
+    mrr: Vec<String>,
+    currency: Vec<String>,
+    plan: Vec<String>,
+    segment: Vec<String>,
+    r#type: Vec<String>,
+    amount: Vec<String>,
+    arr: Vec<String>,
+    nrr: Vec<String>,
+    grr: Vec<String>,
+    customers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +385,54 @@ pub struct PrometheusConfig {
 pub struct RevenueConfig {
     /// ISO 4217 code.
     pub currency: String,
+    /// Factor applied to every amount (0.01 for files in cents).
+    pub amount_scale: f64,
+    /// Bad rows listed in an error before "and N more".
+    pub max_reported_errors: usize,
+    /// Headline NRR/GRR formula.
+    pub retention_window: crate::analysis::revenue::RetentionWindow,
+    /// Whether reactivated MRR counts as expansion.
+    pub reactivation_as_expansion: bool,
+    /// Folder watched for CSV files, if any.
+    pub watch_dir: Option<PathBuf>,
+    /// How often the folder is looked at.
+    #[serde(with = "humantime_serde_compat")]
+    pub watch_interval: Duration,
+    /// Largest CSV body the HTTP endpoint accepts.
+    pub max_upload_bytes: u64,
+    /// Accepted header names per field (case-insensitive).
+    pub columns: Columns,
+}
+
+/// `[revenue.columns]`: for each field, the header names that mean it (case-insensitive).
+#[derive(Debug, Clone, Serialize)]
+pub struct Columns {
+    /// Customer id.
+    pub customer_id: Vec<String>,
+    /// Month `YYYY-MM`.
+    pub month: Vec<String>,
+    /// A date within the month.
+    pub date: Vec<String>,
+    /// MRR.
+    pub mrr: Vec<String>,
+    /// Currency code.
+    pub currency: Vec<String>,
+    /// Plan.
+    pub plan: Vec<String>,
+    /// Segment.
+    pub segment: Vec<String>,
+    /// Movement type.
+    pub r#type: Vec<String>,
+    /// Movement amount.
+    pub amount: Vec<String>,
+    /// ARR (totals).
+    pub arr: Vec<String>,
+    /// NRR (totals).
+    pub nrr: Vec<String>,
+    /// GRR (totals).
+    pub grr: Vec<String>,
+    /// Customer count (totals).
+    pub customers: Vec<String>,
 }
 
 /// `[digest]`
@@ -715,6 +788,69 @@ impl Validator<'_> {
             );
         }
 
+        let retention_window = match raw.revenue.retention_window.as_str() {
+            "12m" => crate::analysis::revenue::RetentionWindow::Cohort12m,
+            "monthly" => crate::analysis::revenue::RetentionWindow::Monthly,
+            other => {
+                self.problem(
+                    "revenue.retention_window",
+                    format!("{other:?} is not one of \"12m\", \"monthly\""),
+                );
+                crate::analysis::revenue::RetentionWindow::Cohort12m
+            }
+        };
+        if !(raw.revenue.amount_scale > 0.0 && raw.revenue.amount_scale.is_finite()) {
+            self.problem("revenue.amount_scale", "must be a positive number");
+        }
+        let watch_interval = self.duration("revenue.watch_interval", &raw.revenue.watch_interval);
+        let c = raw.revenue.columns;
+        for (name, list) in [
+            ("customer_id", &c.customer_id),
+            ("month", &c.month),
+            ("date", &c.date),
+            ("mrr", &c.mrr),
+            ("type", &c.r#type),
+            ("amount", &c.amount),
+            ("arr", &c.arr),
+        ] {
+            if list.is_empty() {
+                self.problem(
+                    &format!("revenue.columns.{name}"),
+                    "needs at least one header name",
+                );
+            }
+        }
+        let lower = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_lowercase()).collect();
+        let revenue = RevenueConfig {
+            currency: currency.clone(),
+            amount_scale: raw.revenue.amount_scale,
+            max_reported_errors: raw.revenue.max_reported_errors.max(1),
+            retention_window,
+            reactivation_as_expansion: raw.revenue.reactivation_as_expansion,
+            watch_dir: raw
+                .revenue
+                .watch_dir
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            watch_interval,
+            max_upload_bytes: raw.revenue.max_upload_bytes,
+            columns: Columns {
+                customer_id: lower(c.customer_id),
+                month: lower(c.month),
+                date: lower(c.date),
+                mrr: lower(c.mrr),
+                currency: lower(c.currency),
+                plan: lower(c.plan),
+                segment: lower(c.segment),
+                r#type: lower(c.r#type),
+                amount: lower(c.amount),
+                arr: lower(c.arr),
+                nrr: lower(c.nrr),
+                grr: lower(c.grr),
+                customers: lower(c.customers),
+            },
+        };
+
         let weekday = raw.digest.weekday.parse().unwrap_or_else(|_| {
             self.problem(
                 "digest.weekday",
@@ -751,7 +887,7 @@ impl Validator<'_> {
             },
             github,
             prometheus,
-            revenue: RevenueConfig { currency },
+            revenue,
             digest: DigestConfig {
                 out_dir: PathBuf::from(raw.digest.out_dir),
                 weekday,

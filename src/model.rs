@@ -278,11 +278,14 @@ impl Event for Incident {
     }
 }
 
-/// One customer's monthly recurring revenue in one month (the "snapshot" layout).
+/// One customer's monthly recurring revenue in one month (the "snapshot" layout, and what the
+/// movements layout is turned into).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueRow {
-    /// Which import produced it (a file's source name, or `demo`); a file is authoritative for the
-    /// months it covers within its source.
+    /// The import that wrote it; only rows of the import active for their (source, month) count.
+    pub import_id: String,
+    /// The revenue source (e.g. `billing`, or `demo`); a file is authoritative for the months it
+    /// covers within its source.
     pub source: String,
     /// The customer's id in the billing system.
     pub customer_id: String,
@@ -301,7 +304,89 @@ pub struct RevenueRow {
 impl Event for RevenueRow {
     const KIND: &'static str = "revenue";
     fn natural_key(&self) -> String {
-        format!("{}/{}/{}", self.source, self.month, self.customer_id)
+        format!("{}/{}/{}", self.import_id, self.month, self.customer_id)
+    }
+}
+
+/// Organisation-wide totals of one month (the "totals" layout): only what the file states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevenueTotal {
+    /// The import that wrote it.
+    pub import_id: String,
+    /// The revenue source.
+    pub source: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// ARR.
+    pub arr: f64,
+    /// MRR, if stated.
+    pub mrr: Option<f64>,
+    /// NRR as a ratio (1.12 = 112 %), if stated.
+    pub nrr: Option<f64>,
+    /// GRR as a ratio, if stated.
+    pub grr: Option<f64>,
+    /// Paying customers, if stated.
+    pub customers: Option<u64>,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl Event for RevenueTotal {
+    const KIND: &'static str = "revenue_total";
+    fn natural_key(&self) -> String {
+        format!("{}/{}", self.import_id, self.month)
+    }
+}
+
+/// Which import is authoritative for a (source, month).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevenueMonth {
+    /// The revenue source.
+    pub source: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The import whose rows count.
+    pub import_id: String,
+    /// `snapshots`, `movements` or `totals`.
+    pub layout: String,
+}
+
+impl Event for RevenueMonth {
+    const KIND: &'static str = "revenue_month";
+    fn natural_key(&self) -> String {
+        format!("{}/{}", self.source, self.month)
+    }
+}
+
+/// One import attempt, for `barometer import list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// Unique per attempt: time and content hash.
+    pub id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// File name (or `upload` for the HTTP endpoint).
+    pub file: String,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// The revenue source.
+    pub source: String,
+    /// Detected or forced layout.
+    pub layout: String,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Months covered, `YYYY-MM`.
+    pub months: Vec<String>,
+    /// `applied`, `unchanged` or `rejected`.
+    pub outcome: String,
+    /// Problems found (rejected imports).
+    pub errors: u64,
+}
+
+impl Event for ImportRecord {
+    const KIND: &'static str = "import";
+    fn natural_key(&self) -> String {
+        self.id.clone()
     }
 }
 

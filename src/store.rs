@@ -8,13 +8,19 @@
 //! |-----|--------------------------------------------------|--------------------------|
 //! | 0   | `schema_version`                                 | u32, big-endian          |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
-//! | 2   | series id (u64 BE), timestamp (i64, sign-flipped BE) | f64 bits, BE         |
+//! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | event kind, NUL, natural key                     | the event as JSON        |
 //! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
 //!
 //! Flipping the sign bit of a two's-complement timestamp and writing it big-endian makes sled's
 //! byte order equal to time order over the whole `i64` range, before 1970 included. Series are
-//! addressed by a small id so that each point key is 17 bytes whatever the labels.
+//! addressed by a small id so that each block key is 17 bytes whatever the labels.
+//!
+//! Points are kept in blocks of one UTC day per series (like the chunks of a TSDB): a block's
+//! value is its points sorted by time, 16 bytes each (timestamp and value, little-endian). sled
+//! spends about 10 µs and ~150 bytes of memory per entry whatever its size, so an hour-resolution
+//! series costs 24 times fewer entries this way; a commit merges new points into the blocks they
+//! fall in (a point at an existing timestamp replaces it).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -119,8 +125,9 @@ pub struct Cursor {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// An event waiting in a batch: kind, natural key, and its JSON (or why it did not encode).
-type PendingEvent = (&'static str, String, Result<Vec<u8>, String>);
+/// An event waiting in a batch: kind, natural key, and its JSON (or why it did not encode), or
+/// `None` to delete it.
+type PendingEvent = (&'static str, String, Option<Result<Vec<u8>, String>>);
 
 /// Changes to apply together: all of them, or (on any error or crash) none.
 #[derive(Debug, Default)]
@@ -154,7 +161,13 @@ impl WriteBatch {
     /// Inserts or replaces an event under its natural key.
     pub fn upsert_event<E: Event>(&mut self, event: &E) {
         let bytes = serde_json::to_vec(event).map_err(|e| e.to_string());
-        self.events.push((E::KIND, event.natural_key(), bytes));
+        self.events
+            .push((E::KIND, event.natural_key(), Some(bytes)));
+    }
+
+    /// Deletes an event (nothing happens if it does not exist).
+    pub fn delete_event<E: Event>(&mut self, natural_key: &str) {
+        self.events.push((E::KIND, natural_key.to_owned(), None));
     }
 
     /// Sets a source's cursor.
@@ -187,12 +200,14 @@ pub struct CommitStats {
     pub events_updated: u64,
     /// Events stored before with the same content (nothing written).
     pub events_unchanged: u64,
+    /// Events deleted.
+    pub events_deleted: u64,
 }
 
 impl CommitStats {
     /// Whether the commit changed any event or series (points are written without comparing).
     pub fn changed_events(&self) -> bool {
-        self.events_inserted + self.events_updated + self.new_series > 0
+        self.events_inserted + self.events_updated + self.events_deleted + self.new_series > 0
     }
 }
 
@@ -221,16 +236,20 @@ fn ts_bytes(ts: i64) -> [u8; 8] {
     ((ts as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn ts_from_bytes(b: &[u8]) -> Option<i64> {
-    let arr: [u8; 8] = b.try_into().ok()?;
-    Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+/// Length of a block of points.
+pub const BLOCK_MS: i64 = 86_400_000;
+
+/// Start of the block holding `ts` (the first block starts at `i64::MIN`).
+fn block_of(ts: i64) -> i64 {
+    let start = i128::from(ts).div_euclid(i128::from(BLOCK_MS)) * i128::from(BLOCK_MS);
+    i64::try_from(start).unwrap_or(i64::MIN)
 }
 
-fn point_key(id: u64, ts: i64) -> [u8; 17] {
+fn block_key(id: u64, start: i64) -> [u8; 17] {
     let mut k = [0u8; 17];
     k[0] = TAG_POINT;
     k[1..9].copy_from_slice(&id.to_be_bytes());
-    k[9..].copy_from_slice(&ts_bytes(ts));
+    k[9..].copy_from_slice(&ts_bytes(start));
     k
 }
 
@@ -239,6 +258,50 @@ fn series_prefix(id: u64) -> [u8; 9] {
     k[0] = TAG_POINT;
     k[1..].copy_from_slice(&id.to_be_bytes());
     k
+}
+
+/// Encodes sorted points: 16 bytes each, timestamp then value bits, little-endian.
+pub fn encode_block(points: &[Point]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(points.len() * 16);
+    for p in points {
+        out.extend_from_slice(&p.ts.to_le_bytes());
+        out.extend_from_slice(&p.value.to_bits().to_le_bytes());
+    }
+    out
+}
+
+fn decode_block(bytes: &[u8]) -> Result<Vec<Point>, StoreError> {
+    if bytes.len() % 16 != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "a block of {} bytes is not a whole number of points",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let mut ts = [0u8; 8];
+            let mut v = [0u8; 8];
+            ts.copy_from_slice(&c[..8]);
+            v.copy_from_slice(&c[8..]);
+            Point {
+                ts: i64::from_le_bytes(ts),
+                value: f64::from_bits(u64::from_le_bytes(v)),
+            }
+        })
+        .collect())
+}
+
+/// Merges `new` (any order; later wins on equal timestamps) into sorted `old`.
+fn merge_points(old: Vec<Point>, new: &[Point]) -> Vec<Point> {
+    let mut by_ts: BTreeMap<i64, f64> = old.into_iter().map(|p| (p.ts, p.value)).collect();
+    for p in new {
+        by_ts.insert(p.ts, p.value);
+    }
+    by_ts
+        .into_iter()
+        .map(|(ts, value)| Point { ts, value })
+        .collect()
 }
 
 fn encode_series(key: &SeriesKey) -> Vec<u8> {
@@ -355,6 +418,9 @@ impl Store {
         let mut sled_batch = sled::Batch::default();
         let mut new_series: Vec<(SeriesKey, u64)> = Vec::new();
         let mut kinds_added: Vec<&'static str> = Vec::new();
+        let mut kinds_removed: Vec<&'static str> = Vec::new();
+        // Blocks touched by this batch, merged in memory before one write each.
+        let mut blocks: BTreeMap<[u8; 17], Vec<Point>> = BTreeMap::new();
         {
             let index = self.index.read().unwrap_or_else(|p| p.into_inner());
             let mut next_id = index.next_id;
@@ -372,11 +438,26 @@ impl Store {
                         }
                     },
                 };
+                let mut by_block: BTreeMap<i64, Vec<Point>> = BTreeMap::new();
                 for p in points {
-                    sled_batch.insert(&point_key(id, p.ts), &p.value.to_bits().to_be_bytes());
+                    by_block.entry(block_of(p.ts)).or_default().push(*p);
+                }
+                for (start, new) in by_block {
+                    let k = block_key(id, start);
+                    let old = match blocks.remove(&k) {
+                        Some(pending) => pending,
+                        None => match self.db.get(k)? {
+                            Some(bytes) => decode_block(&bytes)?,
+                            None => Vec::new(),
+                        },
+                    };
+                    blocks.insert(k, merge_points(old, &new));
                 }
                 stats.points += points.len() as u64;
             }
+        }
+        for (k, points) in blocks {
+            sled_batch.insert(&k, encode_block(&points));
         }
         for (kind, key, bytes) in &batch.events {
             if key.is_empty() || key.contains('\0') {
@@ -385,11 +466,19 @@ impl Store {
                     reason: "a natural key must be non-empty and contain no NUL".into(),
                 });
             }
+            let k = tagged(TAG_EVENT, kind, key);
+            let Some(bytes) = bytes else {
+                if self.db.get(&k)?.is_some() {
+                    stats.events_deleted += 1;
+                    kinds_removed.push(kind);
+                    sled_batch.remove(k);
+                }
+                continue;
+            };
             let bytes = bytes.as_ref().map_err(|e| StoreError::Invalid {
                 what: format!("{kind} event {key:?}"),
                 reason: format!("does not encode: {e}"),
             })?;
-            let k = tagged(TAG_EVENT, kind, key);
             match self.db.get(&k)? {
                 Some(old) if old.as_ref() == bytes.as_slice() => {
                     stats.events_unchanged += 1;
@@ -428,10 +517,14 @@ impl Store {
                 index.ids.insert(key, id);
             }
         }
-        if !kinds_added.is_empty() {
+        if !kinds_added.is_empty() || !kinds_removed.is_empty() {
             let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
             for kind in kinds_added {
                 *counts.entry(kind.to_owned()).or_insert(0) += 1;
+            }
+            for kind in kinds_removed {
+                let n = counts.entry(kind.to_owned()).or_insert(0);
+                *n = n.saturating_sub(1);
             }
         }
         if !batch.is_empty() {
@@ -442,22 +535,21 @@ impl Store {
 
     /// Points of a series with `from <= ts < to`, in time order. Unknown series give nothing.
     pub fn range(&self, key: &SeriesKey, from: i64, to: i64) -> Result<Vec<Point>, StoreError> {
-        self.range_iter(key, from, to)?.collect()
-    }
-
-    /// Like [`Store::range`], streaming.
-    pub fn range_iter(
-        &self,
-        key: &SeriesKey,
-        from: i64,
-        to: i64,
-    ) -> Result<impl DoubleEndedIterator<Item = Result<Point, StoreError>>, StoreError> {
-        let id = self.series_id(key);
-        let iter = match id {
-            Some(id) if from < to => Some(self.db.range(point_key(id, from)..point_key(id, to))),
-            _ => None,
+        let Some(id) = self.series_id(key).filter(|_| from < to) else {
+            return Ok(Vec::new());
         };
-        Ok(iter.into_iter().flatten().map(decode_point))
+        let mut out = Vec::new();
+        let first = block_key(id, block_of(from));
+        let last = block_key(id, block_of(to - 1));
+        for kv in self.db.range(first..=last) {
+            let (_, v) = kv?;
+            out.extend(
+                decode_block(&v)?
+                    .into_iter()
+                    .filter(|p| p.ts >= from && p.ts < to),
+            );
+        }
+        Ok(out)
     }
 
     /// The newest point of a series.
@@ -465,11 +557,10 @@ impl Store {
         let Some(id) = self.series_id(key) else {
             return Ok(None);
         };
-        self.db
-            .scan_prefix(series_prefix(id))
-            .next_back()
-            .map(decode_point)
-            .transpose()
+        match self.db.scan_prefix(series_prefix(id)).next_back() {
+            Some(kv) => Ok(decode_block(&kv?.1)?.pop()),
+            None => Ok(None),
+        }
     }
 
     fn series_id(&self, key: &SeriesKey) -> Option<u64> {
@@ -596,20 +687,6 @@ impl Store {
     }
 }
 
-fn decode_point(kv: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Point, StoreError> {
-    let (k, v) = kv?;
-    let ts = ts_from_bytes(&k[9..])
-        .ok_or_else(|| StoreError::Corrupt(format!("bad point key {k:?}")))?;
-    let bits: [u8; 8] = v
-        .as_ref()
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("bad point value at {k:?}")))?;
-    Ok(Point {
-        ts,
-        value: f64::from_bits(u64::from_be_bytes(bits)),
-    })
-}
-
 fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     let mut key = vec![TAG_META];
     key.extend_from_slice(META_SCHEMA);
@@ -646,6 +723,11 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    fn ts_from_bytes(b: &[u8]) -> Option<i64> {
+        let arr: [u8; 8] = b.try_into().ok()?;
+        Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+    }
+
     #[test]
     fn timestamp_encoding_is_order_preserving() {
         let samples = [i64::MIN, -1_000_000, -1, 0, 1, 1_700_000_000_000, i64::MAX];
@@ -653,6 +735,35 @@ mod tests {
             assert!(ts_bytes(w[0]) < ts_bytes(w[1]), "{} vs {}", w[0], w[1]);
             assert_eq!(ts_from_bytes(&ts_bytes(w[0])), Some(w[0]));
         }
+    }
+
+    #[test]
+    fn blocks_cover_the_whole_timestamp_range() {
+        assert_eq!(block_of(0), 0);
+        assert_eq!(block_of(-1), -BLOCK_MS);
+        assert_eq!(block_of(BLOCK_MS + 5), BLOCK_MS);
+        assert_eq!(block_of(i64::MIN), i64::MIN);
+        assert!(block_of(i64::MAX) <= i64::MAX && block_of(i64::MAX) > i64::MAX - BLOCK_MS);
+        let points = vec![
+            Point {
+                ts: -5,
+                value: f64::NAN,
+            },
+            Point { ts: 7, value: 1.5 },
+        ];
+        let back = decode_block(&encode_block(&points)).expect("decodes");
+        assert_eq!(back[0].ts, -5);
+        assert!(back[0].value.is_nan());
+        assert_eq!(back[1], points[1]);
+        let merged = merge_points(
+            points,
+            &[Point { ts: 7, value: 2.0 }, Point { ts: 0, value: 0.0 }],
+        );
+        assert_eq!(
+            merged.iter().map(|p| p.ts).collect::<Vec<_>>(),
+            vec![-5, 0, 7]
+        );
+        assert_eq!(merged[2].value, 2.0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pure analysis over slices read from the store: no I/O, no clocks.
 
 pub mod reliability;
+pub mod revenue;
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;

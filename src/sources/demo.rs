@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    series, Change, Commit, DeploySource, DeployState, Deployment, Incident, RevenueRow, SeriesKey,
+    series, Change, Commit, DeploySource, DeployState, Deployment, Incident, RevenueMonth,
+    RevenueRow, SeriesKey,
 };
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
 
@@ -614,6 +615,7 @@ fn revenue(
         let month = month_label(m);
         for c in customers.iter().filter(|c| c.mrr > 0.0) {
             batch.upsert_event(&RevenueRow {
+                import_id: SOURCE.into(),
                 source: SOURCE.into(),
                 customer_id: c.id.clone(),
                 month: month.clone(),
@@ -625,6 +627,12 @@ fn revenue(
             manifest.revenue_rows += 1;
         }
         summary.revenue_rows += manifest.revenue_rows;
+        batch.upsert_event(&RevenueMonth {
+            source: SOURCE.into(),
+            month: month.clone(),
+            import_id: SOURCE.into(),
+            layout: "snapshots".into(),
+        });
         batch.set_cursor(
             SOURCE,
             &format!("revenue/{month}"),

@@ -4,6 +4,8 @@
 pub mod demo;
 pub mod prometheus;
 pub mod pull;
+pub mod revenue_csv;
+pub mod revenue_import;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

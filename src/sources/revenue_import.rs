@@ -1,0 +1,365 @@
+//! Applying revenue files to the store, all or nothing, and reading the authoritative rows back.
+//!
+//! A file's rows are written under an import id (the hash of source and content) in store-sized
+//! chunks that nothing reads yet; then one small batch points each (source, month) the file
+//! covers at the new import and records the import. Only that batch makes the file visible, so a
+//! crash or error before it leaves the previous data exactly as it was; afterwards the rows of the
+//! imports it replaced are deleted. Importing the same file again finds every month already
+//! pointing at it and writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::revenue_csv::{self, FileErrors, Layout, Parsed};
+use crate::analysis::revenue::{month_label, parse_month, CustomerMonth, Snapshots};
+use crate::config::RevenueConfig;
+use crate::model::{ImportRecord, RevenueMonth, RevenueRow, RevenueTotal};
+use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file has problems; nothing was applied.
+    #[error(transparent)]
+    Invalid(#[from] FileErrors),
+    /// The file cannot be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store failed; nothing was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did (or, on a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportSummary {
+    /// The file.
+    pub file: String,
+    /// The layout.
+    pub layout: Layout,
+    /// Data rows.
+    pub rows: u64,
+    /// Months covered.
+    pub months: Vec<String>,
+    /// Months whose data changes (new, or replaced by different content).
+    pub months_changed: Vec<String>,
+    /// `applied`, `unchanged`, or `dry-run`.
+    pub outcome: &'static str,
+    /// SHA-256 of the content.
+    pub sha256: String,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let span = match (self.months.first(), self.months.last()) {
+            (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
+            (Some(a), _) => a.clone(),
+            _ => "no months".into(),
+        };
+        write!(
+            f,
+            "{}: {} ({} layout, {} rows, {} months {span}, {} changed)",
+            self.file,
+            self.outcome,
+            self.layout,
+            self.rows,
+            self.months.len(),
+            self.months_changed.len()
+        )
+    }
+}
+
+/// Options of one import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The revenue source the file belongs to.
+    pub source: String,
+    /// Force a layout instead of detecting it.
+    pub layout: Option<Layout>,
+    /// Validate and report without writing.
+    pub dry_run: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Validates `bytes` whole, then applies them atomically (see the module docs).
+pub fn import(
+    store: &Store,
+    config: &RevenueConfig,
+    file: &str,
+    bytes: &[u8],
+    options: &ImportOptions,
+    progress: impl FnMut(u64),
+) -> Result<ImportSummary, ImportError> {
+    let sha256 = hex(&Sha256::digest(bytes));
+    let parsed = match revenue_csv::parse(file, bytes, options.layout, config, progress) {
+        Ok(p) => p,
+        Err(errors) => {
+            if !options.dry_run {
+                record(
+                    store,
+                    file,
+                    &sha256,
+                    options,
+                    "?",
+                    0,
+                    vec![],
+                    "rejected",
+                    errors.errors.len(),
+                )?;
+            }
+            return Err(errors.into());
+        }
+    };
+    let layout = parsed.layout();
+    let mut id_hash = Sha256::new();
+    id_hash.update(options.source.as_bytes());
+    id_hash.update([0]);
+    id_hash.update(layout.to_string().as_bytes());
+    id_hash.update([0]);
+    id_hash.update(bytes);
+    let import_id = hex(&id_hash.finalize()[..12]);
+    let months: Vec<String> = parsed.months().into_iter().map(month_label).collect();
+
+    let mut months_changed = Vec::new();
+    let mut replaced: BTreeSet<(String, String)> = BTreeSet::new();
+    for month in &months {
+        let current = store.event::<RevenueMonth>(&format!("{}/{month}", options.source))?;
+        match current {
+            Some(c) if c.import_id == import_id => {}
+            Some(c) => {
+                replaced.insert((c.import_id, month.clone()));
+                months_changed.push(month.clone());
+            }
+            None => months_changed.push(month.clone()),
+        }
+    }
+    let mut summary = ImportSummary {
+        file: file.to_owned(),
+        layout,
+        rows: parsed.rows() as u64,
+        months: months.clone(),
+        months_changed: months_changed.clone(),
+        outcome: "applied",
+        sha256: sha256.clone(),
+    };
+    if options.dry_run {
+        summary.outcome = "dry-run";
+        return Ok(summary);
+    }
+    if months_changed.is_empty() {
+        summary.outcome = "unchanged";
+        return Ok(summary);
+    }
+
+    // 1. Stage the rows under the new import id: invisible until step 2.
+    stage(store, config, &parsed, &import_id, &options.source)?;
+
+    // 2. One batch flips the months to the new import and records it.
+    let mut flip = WriteBatch::new();
+    for month in &months {
+        flip.upsert_event(&RevenueMonth {
+            source: options.source.clone(),
+            month: month.clone(),
+            import_id: import_id.clone(),
+            layout: layout.to_string(),
+        });
+    }
+    flip.upsert_event(&ImportRecord {
+        id: format!(
+            "{}-{}",
+            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            &sha256[..12]
+        ),
+        at: Utc::now(),
+        file: file.to_owned(),
+        sha256,
+        source: options.source.clone(),
+        layout: layout.to_string(),
+        rows: parsed.rows() as u64,
+        months,
+        outcome: "applied".into(),
+        errors: 0,
+    });
+    store.commit(flip)?;
+
+    // 3. Drop the rows the new import replaced. A crash here leaves unreachable rows, never
+    //    wrong figures.
+    for (old, month) in replaced {
+        purge(store, &old, &month)?;
+    }
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    store: &Store,
+    file: &str,
+    sha256: &str,
+    options: &ImportOptions,
+    layout: &str,
+    rows: u64,
+    months: Vec<String>,
+    outcome: &str,
+    errors: usize,
+) -> Result<(), StoreError> {
+    let mut b = WriteBatch::new();
+    b.upsert_event(&ImportRecord {
+        id: format!(
+            "{}-{}",
+            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            &sha256[..12]
+        ),
+        at: Utc::now(),
+        file: file.to_owned(),
+        sha256: sha256.to_owned(),
+        source: options.source.clone(),
+        layout: layout.to_owned(),
+        rows,
+        months,
+        outcome: outcome.to_owned(),
+        errors: errors as u64,
+    });
+    store.commit(b).map(|_| ())
+}
+
+fn stage(
+    store: &Store,
+    config: &RevenueConfig,
+    parsed: &Parsed,
+    import_id: &str,
+    source: &str,
+) -> Result<(), StoreError> {
+    let mut batch = WriteBatch::new();
+    let mut n = 0;
+    let flush = |batch: &mut WriteBatch, n: &mut usize, force: bool| {
+        if *n >= BATCH_ENTRIES || (force && *n > 0) {
+            *n = 0;
+            store.commit(std::mem::take(batch)).map(|_| ())
+        } else {
+            Ok(())
+        }
+    };
+    match parsed {
+        Parsed::Totals(rows) => {
+            for r in rows {
+                batch.upsert_event(&RevenueTotal {
+                    import_id: import_id.into(),
+                    source: source.into(),
+                    month: month_label(r.month),
+                    arr: r.arr,
+                    mrr: r.mrr,
+                    nrr: r.nrr,
+                    grr: r.grr,
+                    customers: r.customers,
+                    currency: config.currency.clone(),
+                });
+                n += 1;
+                flush(&mut batch, &mut n, false)?;
+            }
+        }
+        _ => {
+            for (month, customers) in parsed.customer_months().unwrap_or_default() {
+                for (customer, s) in customers {
+                    batch.upsert_event(&RevenueRow {
+                        import_id: import_id.into(),
+                        source: source.into(),
+                        customer_id: customer,
+                        month: month_label(month),
+                        mrr: s.mrr,
+                        currency: config.currency.clone(),
+                        plan: s.plan,
+                        segment: s.segment,
+                    });
+                    n += 1;
+                    flush(&mut batch, &mut n, false)?;
+                }
+            }
+        }
+    }
+    flush(&mut batch, &mut n, true)
+}
+
+fn purge(store: &Store, import_id: &str, month: &str) -> Result<(), StoreError> {
+    let prefix = format!("{import_id}/{month}/");
+    loop {
+        let keys: Vec<String> = store
+            .events_with_prefix::<RevenueRow>(&prefix)
+            .take(BATCH_ENTRIES)
+            .map(|r| r.map(|r| crate::model::Event::natural_key(&r)))
+            .collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            break;
+        }
+        let mut b = WriteBatch::new();
+        for k in &keys {
+            b.delete_event::<RevenueRow>(k);
+        }
+        store.commit(b)?;
+    }
+    let mut b = WriteBatch::new();
+    b.delete_event::<RevenueTotal>(&format!("{import_id}/{month}"));
+    store.commit(b)?;
+    Ok(())
+}
+
+/// The authoritative customer MRR per month, across sources (a customer is `source:id` when
+/// several sources exist).
+pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
+    let months: Vec<RevenueMonth> = store.events().collect::<Result<_, _>>()?;
+    let sources: BTreeSet<&str> = months.iter().map(|m| m.source.as_str()).collect();
+    let qualify = sources.len() > 1;
+    let mut out = Snapshots::new();
+    for m in months.iter().filter(|m| m.layout != "totals") {
+        let Some(idx) = parse_month(&m.month) else {
+            continue;
+        };
+        let entry = out.entry(idx).or_default();
+        for row in store.events_with_prefix::<RevenueRow>(&format!("{}/{}/", m.import_id, m.month))
+        {
+            let row = row?;
+            let key = if qualify {
+                format!("{}:{}", row.source, row.customer_id)
+            } else {
+                row.customer_id
+            };
+            entry.insert(
+                key,
+                CustomerMonth {
+                    mrr: row.mrr,
+                    segment: row.segment,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The authoritative totals rows per month.
+pub fn totals(store: &Store) -> Result<BTreeMap<String, RevenueTotal>, StoreError> {
+    let mut out = BTreeMap::new();
+    for m in store.events::<RevenueMonth>() {
+        let m = m?;
+        if m.layout == "totals" {
+            if let Some(t) = store.event::<RevenueTotal>(&format!("{}/{}", m.import_id, m.month))? {
+                out.insert(m.month.clone(), t);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The import history, oldest first.
+pub fn history(store: &Store) -> Result<Vec<ImportRecord>, StoreError> {
+    store.events().collect()
+}
