@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ConfigError, Sources};
 use crate::serve::{self, DemoSeed};
 use crate::sources::pull::Health;
+use crate::sources::revenue_csv::Layout;
+use crate::sources::revenue_import::{self, ImportOptions};
 use crate::sources::{demo, sync_once, SourceKind};
 use crate::store::Store;
 use crate::telemetry;
@@ -44,6 +46,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Fetch new data from the configured sources once, then exit.
     Sync(SyncArgs),
+    /// Import data files.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -83,6 +88,57 @@ pub struct SyncArgs {
     /// Re-read from this date (UTC) instead of resuming from the stored cursor.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub since: Option<NaiveDate>,
+}
+
+/// `import` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import revenue CSV files (snapshots, movements or totals). Each file is validated whole
+    /// and applied atomically; on any error nothing is applied and every bad row is listed.
+    Revenue(ImportRevenueArgs),
+    /// Show the import history.
+    List,
+}
+
+/// `import revenue` options.
+#[derive(Debug, Args)]
+pub struct ImportRevenueArgs {
+    /// CSV files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The layout; `auto` detects it from the header.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// The revenue source the files belong to; a file replaces the months it covers within it.
+    #[arg(long, default_value = "default")]
+    pub source: String,
+    /// Validate and show what would change, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Detect from the header.
+    Auto,
+    /// customer_id, month, mrr.
+    Snapshots,
+    /// date, customer_id, type, amount.
+    Movements,
+    /// month, arr.
+    Totals,
+}
+
+impl FormatArg {
+    fn layout(self) -> Option<Layout> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Snapshots => Some(Layout::Snapshots),
+            FormatArg::Movements => Some(Layout::Movements),
+            FormatArg::Totals => Some(Layout::Totals),
+        }
+    }
 }
 
 /// `config` subcommands.
@@ -137,6 +193,75 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.points
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(ImportCommand::List) => {
+            let store = Store::open(&config.storage.path)?;
+            println!(
+                "{:<27} {:<9} {:<10} {:<9} {:>8} {:<17} {:<12} file",
+                "when", "outcome", "source", "layout", "rows", "months", "sha256"
+            );
+            for r in revenue_import::history(&store)? {
+                let months = match (r.months.first(), r.months.last()) {
+                    (Some(a), Some(b)) => format!("{a}..{b}"),
+                    _ => "-".into(),
+                };
+                println!(
+                    "{:<27} {:<9} {:<10} {:<9} {:>8} {:<17} {:<12} {}",
+                    r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    r.outcome,
+                    r.source,
+                    r.layout,
+                    r.rows,
+                    months,
+                    &r.sha256[..12],
+                    r.file
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(ImportCommand::Revenue(args)) => {
+            telemetry::init(&config.log);
+            let store = Store::open(&config.storage.path)?;
+            let options = ImportOptions {
+                source: args.source.clone(),
+                layout: args.format.layout(),
+                dry_run: args.dry_run,
+            };
+            let mut failed = false;
+            for path in &args.files {
+                let name = path.display().to_string();
+                let bytes = match std::fs::read(path) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("error: {name}: cannot read: {e}");
+                        failed = true;
+                        continue;
+                    }
+                };
+                let bar = progress_bar(&bytes);
+                let result = revenue_import::import(
+                    &store,
+                    &config.revenue,
+                    &name,
+                    &bytes,
+                    &options,
+                    |line| bar.set_position(line),
+                );
+                bar.finish_and_clear();
+                match result {
+                    Ok(summary) => println!("{summary}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            store.flush()?;
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Sync(args) => {
             telemetry::init(&config.log);
@@ -205,6 +330,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A line-count progress bar on a terminal for files big enough to wait for; hidden otherwise
+/// (the summary line is printed either way).
+fn progress_bar(bytes: &[u8]) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if bytes.len() < 4 << 20 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let bar = indicatif::ProgressBar::new(lines);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} validating {pos}/{len} lines [{bar:30}] {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -294,14 +294,34 @@ fn decode_block(bytes: &[u8]) -> Result<Vec<Point>, StoreError> {
 
 /// Merges `new` (any order; later wins on equal timestamps) into sorted `old`.
 fn merge_points(old: Vec<Point>, new: &[Point]) -> Vec<Point> {
-    let mut by_ts: BTreeMap<i64, f64> = old.into_iter().map(|p| (p.ts, p.value)).collect();
+    let mut new = new.to_vec();
+    // Stable sort keeps the input order among equal timestamps; keep the last of each run.
+    new.sort_by_key(|p| p.ts);
+    let mut fresh: Vec<Point> = Vec::with_capacity(new.len());
     for p in new {
-        by_ts.insert(p.ts, p.value);
+        match fresh.last_mut() {
+            Some(last) if last.ts == p.ts => *last = p,
+            _ => fresh.push(p),
+        }
     }
-    by_ts
-        .into_iter()
-        .map(|(ts, value)| Point { ts, value })
-        .collect()
+    if old.is_empty() {
+        return fresh;
+    }
+    let mut out = Vec::with_capacity(old.len() + fresh.len());
+    let (mut a, mut b) = (old.into_iter().peekable(), fresh.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.ts < y.ts => out.extend(a.next()),
+            (Some(x), Some(y)) if x.ts == y.ts => {
+                a.next();
+                out.extend(b.next());
+            }
+            (_, Some(_)) => out.extend(b.next()),
+            (Some(_), None) => out.extend(a.next()),
+            (None, None) => break,
+        }
+    }
+    out
 }
 
 fn encode_series(key: &SeriesKey) -> Vec<u8> {

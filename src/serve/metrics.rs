@@ -15,11 +15,13 @@ use prometheus::{
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::reliability::{weekly, SliPoints, SloSpec, BURN_WINDOWS_H};
+use crate::analysis::revenue::{monthly, RetentionWindow, RevenueSettings};
 use crate::analysis::{week_start, WEEK_MS};
-use crate::config::{Config, Sli};
+use crate::config::{Config, RevenueConfig, Sli};
 use crate::model::{series, SeriesKey};
 use crate::sources::demo;
 use crate::sources::pull::Health;
+use crate::sources::revenue_import;
 use crate::store::Store;
 
 /// An SLO whose figures are exported.
@@ -84,6 +86,13 @@ pub struct Metrics {
     slo_availability: GaugeVec,
     slo_budget: GaugeVec,
     slo_burn: GaugeVec,
+    revenue_arr: GaugeVec,
+    revenue_mrr: GaugeVec,
+    revenue_nrr: GaugeVec,
+    revenue_grr: GaugeVec,
+    revenue_customers: IntGauge,
+    revenue_settings: RevenueSettings,
+    currency: String,
     health: Arc<Health>,
     slos: Vec<SloDef>,
     rendered: RwLock<Arc<String>>,
@@ -91,7 +100,11 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric.
-    pub fn new(health: Arc<Health>, slos: Vec<SloDef>) -> Result<Self, prometheus::Error> {
+    pub fn new(
+        health: Arc<Health>,
+        slos: Vec<SloDef>,
+        revenue: &RevenueConfig,
+    ) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let build_info = IntGaugeVec::new(
             Opts::new(
@@ -161,6 +174,43 @@ impl Metrics {
             ),
             &["slo", "service", "window"],
         )?;
+        let revenue_arr = GaugeVec::new(
+            Opts::new(
+                "barometer_revenue_arr",
+                "Annual recurring revenue (12 × MRR) of the latest month with data.",
+            ),
+            &["currency"],
+        )?;
+        let revenue_mrr = GaugeVec::new(
+            Opts::new(
+                "barometer_revenue_mrr",
+                "Monthly recurring revenue of the latest month with data.",
+            ),
+            &["currency"],
+        )?;
+        let revenue_nrr = GaugeVec::new(
+            Opts::new(
+                "barometer_revenue_nrr_ratio",
+                "Net revenue retention of the latest month (formula in the label).",
+            ),
+            &["formula"],
+        )?;
+        let revenue_grr = GaugeVec::new(
+            Opts::new(
+                "barometer_revenue_grr_ratio",
+                "Gross revenue retention of the latest month (formula in the label).",
+            ),
+            &["formula"],
+        )?;
+        let revenue_customers = IntGauge::new(
+            "barometer_revenue_customers",
+            "Paying customers in the latest month with data.",
+        )?;
+        registry.register(Box::new(revenue_arr.clone()))?;
+        registry.register(Box::new(revenue_mrr.clone()))?;
+        registry.register(Box::new(revenue_nrr.clone()))?;
+        registry.register(Box::new(revenue_grr.clone()))?;
+        registry.register(Box::new(revenue_customers.clone()))?;
         registry.register(Box::new(source_up.clone()))?;
         registry.register(Box::new(source_last_success.clone()))?;
         registry.register(Box::new(sync_duration.clone()))?;
@@ -182,6 +232,16 @@ impl Metrics {
             slo_availability,
             slo_budget,
             slo_burn,
+            revenue_arr,
+            revenue_mrr,
+            revenue_nrr,
+            revenue_grr,
+            revenue_customers,
+            revenue_settings: RevenueSettings {
+                window: revenue.retention_window,
+                reactivation_as_expansion: revenue.reactivation_as_expansion,
+            },
+            currency: revenue.currency.clone(),
             health,
             slos,
             rendered: RwLock::new(Arc::new(String::new())),
@@ -223,7 +283,50 @@ impl Metrics {
             }
         }
         self.refresh_slos(store);
+        self.refresh_revenue(store);
         self.render();
+    }
+
+    /// Revenue figures of the latest month: customer-level data when there is any, else the
+    /// totals a file stated (never derived ones).
+    fn refresh_revenue(&self, store: &Store) {
+        let snapshots = match revenue_import::snapshots(store) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read revenue");
+                return;
+            }
+        };
+        let currency = [self.currency.as_str()];
+        if let Some(last) = monthly(&snapshots, self.revenue_settings, None).pop() {
+            self.revenue_arr.with_label_values(&currency).set(last.arr);
+            self.revenue_mrr.with_label_values(&currency).set(last.mrr);
+            self.revenue_customers
+                .set(i64::try_from(last.customers).unwrap_or(i64::MAX));
+            let formula = match self.revenue_settings.window {
+                RetentionWindow::Cohort12m => "cohort_12m",
+                RetentionWindow::Monthly => "monthly",
+            };
+            if let Some(n) = last.nrr {
+                self.revenue_nrr.with_label_values(&[formula]).set(n);
+            }
+            if let Some(g) = last.grr {
+                self.revenue_grr.with_label_values(&[formula]).set(g);
+            }
+        } else if let Ok(totals) = revenue_import::totals(store) {
+            if let Some(t) = totals.values().last() {
+                self.revenue_arr.with_label_values(&currency).set(t.arr);
+                if let Some(m) = t.mrr {
+                    self.revenue_mrr.with_label_values(&currency).set(m);
+                }
+                if let Some(n) = t.nrr {
+                    self.revenue_nrr.with_label_values(&["stated"]).set(n);
+                }
+                if let Some(g) = t.grr {
+                    self.revenue_grr.with_label_values(&["stated"]).set(g);
+                }
+            }
+        }
     }
 
     /// SLO figures of the last complete week.

@@ -1,5 +1,6 @@
 //! The daemon: the HTTP server and its background tasks, under one cancellation token.
 
+pub mod api;
 pub mod http;
 pub mod metrics;
 
@@ -73,6 +74,7 @@ pub async fn run(
     let metrics = Arc::new(metrics::Metrics::new(
         health.clone(),
         metrics::slo_defs(&config, demo_seed.is_some()),
+        &config.revenue,
     )?);
     metrics.refresh(&store);
     let tracker = TaskTracker::new();
@@ -114,10 +116,22 @@ pub async fn run(
         }
     }
 
+    if config.revenue.watch_dir.is_some() {
+        tracker.spawn(sources::revenue_watch::watch(
+            config.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
+
     let app = http::router(http::AppState {
         metrics,
         readiness: ready_rx,
-    });
+    })
+    .merge(api::routes(api::ApiState {
+        config: config.clone(),
+        store: store.clone(),
+    }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

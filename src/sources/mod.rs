@@ -6,6 +6,7 @@ pub mod prometheus;
 pub mod pull;
 pub mod revenue_csv;
 pub mod revenue_import;
+pub mod revenue_watch;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -314,6 +314,14 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
     let s = raw.trim();
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .or_else(|_| DateTime::parse_from_rfc3339(s).map(|d| d.naive_utc().date()))
+        .or_else(|_| {
+            // Warehouse exports (e.g. ChartMogul's TIMESTAMP columns) write UTC without a zone.
+            chrono::NaiveDateTime::parse_from_str(
+                s.trim_end_matches(" UTC"),
+                "%Y-%m-%d %H:%M:%S%.f",
+            )
+            .map(|d| d.date())
+        })
         .map_err(|_| "is not a date (YYYY-MM-DD) or an RFC 3339 time".to_owned())
 }
 
@@ -335,11 +343,12 @@ fn parse_ratio(raw: &str) -> Result<f64, String> {
 
 fn parse_movement_type(raw: &str) -> Result<MovementType, String> {
     Ok(match raw.trim().to_lowercase().as_str() {
+        // Aliases: ChartMogul (`new_biz`) and ProfitWell/Paddle activity labels.
         "new" | "new_biz" | "new_business" => MovementType::New,
-        "expansion" | "upgrade" => MovementType::Expansion,
-        "contraction" | "downgrade" => MovementType::Contraction,
-        "churn" | "cancellation" => MovementType::Churn,
-        "reactivation" => MovementType::Reactivation,
+        "expansion" | "upgrade" | "increase" => MovementType::Expansion,
+        "contraction" | "downgrade" | "decrease" => MovementType::Contraction,
+        "churn" | "cancellation" | "cancelled" | "churn_delinquent" => MovementType::Churn,
+        "reactivation" | "reactivated" => MovementType::Reactivation,
         _ => {
             return Err(
                 "is not a movement type (new, expansion, contraction, churn, reactivation)".into(),
@@ -551,17 +560,21 @@ pub fn parse(
                 if let Some(m) = mrr.filter(|m| *m < 0.0) {
                     row.error("mrr", &m.to_string(), "MRR cannot be negative".into());
                 }
-                if let (Some(customer), Some(month), Some(mrr)) = (customer, month, mrr) {
+                if let (Some(customer), Some(month)) = (&customer, month) {
                     if let Some(first) = seen.insert((customer.clone(), month), line) {
                         row.error(
                             "customer_id",
-                            &customer,
+                            customer,
                             format!(
                                 "duplicate row for customer {customer} in {} (first on line {first})",
                                 month_label(month)
                             ),
                         );
-                    } else if mrr >= 0.0 {
+                        continue;
+                    }
+                }
+                if let (Some(customer), Some(month), Some(mrr)) = (customer, month, mrr) {
+                    if mrr >= 0.0 {
                         snapshots.push(Snapshot {
                             line,
                             customer_id: customer,

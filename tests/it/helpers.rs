@@ -38,7 +38,13 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `barometer serve <args>` on a free loopback port and waits for its address.
     pub fn start(store: &Path, args: &[&str]) -> Daemon {
+        Self::start_with_env(store, args, &mut Vec::new())
+    }
+
+    /// Like [`Daemon::start`], with extra environment variables.
+    pub fn start_with_env(store: &Path, args: &[&str], env: &mut Vec<(&str, &str)>) -> Daemon {
         let mut child = barometer(store)
+            .envs(env.drain(..))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::null())

@@ -6,5 +6,6 @@ mod demo_story;
 mod deploy;
 mod helpers;
 mod prom;
+mod revenue;
 mod serve;
 mod store;

@@ -1,0 +1,213 @@
+//! The JSON API under `/api/v1/`: revenue figures, revenue imports and their history.
+//!
+//! With `server.api_token` set, every route here needs `Authorization: Bearer <token>`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::http::error;
+use crate::analysis::revenue::{monthly, RevenueSettings};
+use crate::config::Config;
+use crate::sources::revenue_csv::Layout;
+use crate::sources::revenue_import::{self, ImportError, ImportOptions};
+use crate::store::Store;
+
+/// State of the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<Store>,
+}
+
+/// The `/api/v1` routes.
+pub fn routes(state: ApiState) -> Router {
+    let limit = usize::try_from(state.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/revenue", get(revenue))
+        .route("/api/v1/imports", get(imports))
+        .route(
+            "/api/v1/imports/revenue",
+            post(import_revenue).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// Checks the bearer token when one is configured. The comparison does not stop at the first
+/// differing byte, so its timing says nothing about the token.
+async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.config.server.api_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let want = token.expose().as_bytes();
+        let same = given.len() == want.len()
+            && given
+                .as_bytes()
+                .iter()
+                .zip(want)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this API needs an Authorization: Bearer <server.api_token> header",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevenueQuery {
+    segment: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad_request", message)
+}
+
+async fn revenue(
+    State(state): State<ApiState>,
+    query: Result<Query<RevenueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    for (name, v) in [("from", &q.from), ("to", &q.to)] {
+        if let Some(v) = v {
+            if crate::analysis::revenue::parse_month(v).is_none() {
+                return bad_request(format!("{name}={v:?} is not a month (YYYY-MM)"));
+            }
+        }
+    }
+    let settings = RevenueSettings {
+        window: state.config.revenue.retention_window,
+        reactivation_as_expansion: state.config.revenue.reactivation_as_expansion,
+    };
+    let store = state.store.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let snapshots = revenue_import::snapshots(&store)?;
+        let totals = revenue_import::totals(&store)?;
+        Ok::<_, crate::store::StoreError>((snapshots, totals))
+    })
+    .await;
+    let (snapshots, totals) = match result {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    let in_range = |m: &str| {
+        q.from.as_deref().is_none_or(|f| m >= f) && q.to.as_deref().is_none_or(|t| m <= t)
+    };
+    let months: Vec<_> = monthly(&snapshots, settings, q.segment.as_deref())
+        .into_iter()
+        .filter(|m| in_range(&m.month))
+        .collect();
+    let totals: BTreeMap<_, _> = totals.into_iter().filter(|(m, _)| in_range(m)).collect();
+    Json(json!({
+        "currency": state.config.revenue.currency,
+        "segment": q.segment,
+        "segments": crate::analysis::revenue::segments(&snapshots),
+        "months": months,
+        "totals": totals,
+    }))
+    .into_response()
+}
+
+async fn imports(State(state): State<ApiState>) -> Response {
+    match revenue_import::history(&state.store) {
+        Ok(h) => Json(json!({ "imports": h })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    source: Option<String>,
+    format: Option<String>,
+    dry_run: Option<bool>,
+    name: Option<String>,
+}
+
+async fn import_revenue(
+    State(state): State<ApiState>,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the CSV body is larger than revenue.max_upload_bytes ({} bytes)",
+                    state.config.revenue.max_upload_bytes
+                ),
+            )
+        }
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let layout = match q.format.as_deref() {
+        None | Some("auto") => None,
+        Some("snapshots") => Some(Layout::Snapshots),
+        Some("movements") => Some(Layout::Movements),
+        Some("totals") => Some(Layout::Totals),
+        Some(other) => {
+            return bad_request(format!(
+                "format={other:?} is not one of auto, snapshots, movements, totals"
+            ))
+        }
+    };
+    let options = ImportOptions {
+        source: q.source.unwrap_or_else(|| "default".into()),
+        layout,
+        dry_run: q.dry_run.unwrap_or(false),
+    };
+    let name = q.name.unwrap_or_else(|| "upload".into());
+    let (store, config) = (state.store.clone(), state.config.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        revenue_import::import(&store, &config.revenue, &name, &body, &options, |_| {})
+    })
+    .await;
+    match result {
+        Ok(Ok(summary)) => Json(json!({ "import": summary })).into_response(),
+        Ok(Err(ImportError::Invalid(errors))) => {
+            let body = json!({"error": {
+                "code": "invalid_csv",
+                "message": errors.to_string(),
+                "problems": errors.errors,
+            }});
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
