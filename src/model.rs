@@ -281,30 +281,44 @@ impl Event for Incident {
 /// One customer's monthly recurring revenue in one month (the "snapshot" layout, and what the
 /// movements layout is turned into).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RevenueRow {
-    /// The import that wrote it; only rows of the import active for their (source, month) count.
+pub struct CustomerMrr {
+    /// The customer's id in the billing system.
+    #[serde(rename = "c")]
+    pub customer_id: String,
+    /// MRR as of the end of the month.
+    #[serde(rename = "m")]
+    pub mrr: f64,
+    /// Plan name, if known.
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Customer segment, if known.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+}
+
+/// Every paying customer of one month, as one import stated them.
+///
+/// Kept as one record per (import, month) rather than one per customer: a month is what an
+/// import replaces, and a million customer-months are then fifty store entries, not a million.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevenueMonthRows {
+    /// The import that wrote it; only the import active for its (source, month) counts.
     pub import_id: String,
     /// The revenue source (e.g. `billing`, or `demo`); a file is authoritative for the months it
     /// covers within its source.
     pub source: String,
-    /// The customer's id in the billing system.
-    pub customer_id: String,
     /// The month, `YYYY-MM`.
     pub month: String,
-    /// MRR in `currency`, as of the end of the month.
-    pub mrr: f64,
-    /// ISO 4217 code.
+    /// ISO 4217 code of every amount.
     pub currency: String,
-    /// Plan name, if known.
-    pub plan: Option<String>,
-    /// Customer segment, if known.
-    pub segment: Option<String>,
+    /// The customers with MRR > 0, by id.
+    pub rows: Vec<CustomerMrr>,
 }
 
-impl Event for RevenueRow {
+impl Event for RevenueMonthRows {
     const KIND: &'static str = "revenue";
     fn natural_key(&self) -> String {
-        format!("{}/{}/{}", self.import_id, self.month, self.customer_id)
+        format!("{}/{}", self.import_id, self.month)
     }
 }
 

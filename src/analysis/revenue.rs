@@ -286,6 +286,49 @@ pub fn monthly(
     out
 }
 
+/// One ISO week's revenue: the figures of the month that holds the week's Thursday (the ISO
+/// rule for which month a week belongs to), carried as they are with their "as of" month.
+/// Monthly data is never interpolated into weekly detail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekRevenue {
+    /// Monday 00:00 UTC, milliseconds.
+    pub week_start: i64,
+    /// The month the figures are from, `YYYY-MM`.
+    pub as_of: String,
+    /// MRR of that month.
+    pub mrr: f64,
+    /// ARR of that month.
+    pub arr: f64,
+    /// Headline NRR of that month.
+    pub nrr: Option<f64>,
+    /// Headline GRR of that month.
+    pub grr: Option<f64>,
+}
+
+/// Weekly view of `months` for the weeks starting at each of `weeks` (Mondays, ms); weeks whose
+/// month has no data are left out.
+pub fn weekly(months: &[MonthRevenue], weeks: &[i64]) -> Vec<WeekRevenue> {
+    use chrono::{Datelike, TimeZone, Utc};
+    let by_month: BTreeMap<&str, &MonthRevenue> =
+        months.iter().map(|m| (m.month.as_str(), m)).collect();
+    weeks
+        .iter()
+        .filter_map(|&ws| {
+            let thursday = Utc.timestamp_millis_opt(ws + 3 * 86_400_000).single()?;
+            let label = format!("{:04}-{:02}", thursday.year(), thursday.month());
+            let m = by_month.get(label.as_str())?;
+            Some(WeekRevenue {
+                week_start: ws,
+                as_of: label,
+                mrr: m.mrr,
+                arr: m.arr,
+                nrr: m.nrr,
+                grr: m.grr,
+            })
+        })
+        .collect()
+}
+
 /// The segments present in the data.
 pub fn segments(data: &Snapshots) -> BTreeSet<String> {
     data.values()
@@ -332,6 +375,24 @@ mod tests {
         assert!((mv.net() - (m[1].mrr - m[0].mrr)).abs() < 1e-9);
         assert_eq!(m[1].logo_churn, Some(1.0 / 3.0));
         assert_eq!(m[0].movements, None);
+    }
+
+    #[test]
+    fn weeks_take_the_month_of_their_thursday() {
+        let s = snap(&[("a", 2025 * 12, 100.0), ("a", 2025 * 12 + 1, 200.0)]);
+        let m = monthly(&s, RevenueSettings::default(), None);
+        // 2025-01-27 (Monday): its Thursday is 2025-01-30 → January.
+        // 2025-02-03: Thursday 2025-02-06 → February. 2025-03-03: no March data → left out.
+        let day = |y, mo, d| {
+            chrono::NaiveDate::from_ymd_opt(y, mo, d)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc().timestamp_millis())
+                .expect("valid date")
+        };
+        let w = weekly(&m, &[day(2025, 1, 27), day(2025, 2, 3), day(2025, 3, 3)]);
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].as_of.as_str(), w[0].mrr), ("2025-01", 100.0));
+        assert_eq!((w[1].as_of.as_str(), w[1].arr), ("2025-02", 2400.0));
     }
 
     #[test]

@@ -79,6 +79,7 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
 #[serde(deny_unknown_fields)]
 struct RevenueQuery {
     segment: Option<String>,
+    granularity: Option<String>,
     from: Option<String>,
     to: Option<String>,
 }
@@ -126,6 +127,45 @@ async fn revenue(
         .filter(|m| in_range(&m.month))
         .collect();
     let totals: BTreeMap<_, _> = totals.into_iter().filter(|(m, _)| in_range(m)).collect();
+    let weeks = match q.granularity.as_deref() {
+        None | Some("month") => None,
+        Some("week") => {
+            let (Some(first), Some(last)) = (months.first(), months.last()) else {
+                return Json(json!({"weeks": []})).into_response();
+            };
+            let bound = |label: &str, day: u32| {
+                crate::analysis::revenue::parse_month(label)
+                    .and_then(|m| {
+                        chrono::NaiveDate::from_ymd_opt(
+                            m.div_euclid(12),
+                            m.rem_euclid(12) as u32 + 1,
+                            day,
+                        )
+                    })
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc().timestamp_millis())
+                    .unwrap_or(0)
+            };
+            let start = crate::analysis::week_start(bound(&first.month, 1));
+            let end = bound(&last.month, 28) + 7 * 86_400_000;
+            let weeks: Vec<i64> = (0..)
+                .map(|i| start + i * crate::analysis::WEEK_MS)
+                .take_while(|w| *w <= end)
+                .collect();
+            Some(crate::analysis::revenue::weekly(&months, &weeks))
+        }
+        Some(other) => {
+            return bad_request(format!("granularity={other:?} is not one of month, week"))
+        }
+    };
+    if let Some(weeks) = weeks {
+        return Json(json!({
+            "currency": state.config.revenue.currency,
+            "segment": q.segment,
+            "weeks": weeks,
+        }))
+        .into_response();
+    }
     Json(json!({
         "currency": state.config.revenue.currency,
         "segment": q.segment,

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    series, Change, Commit, DeploySource, DeployState, Deployment, Incident, RevenueMonth,
-    RevenueRow, SeriesKey,
+    series, Change, Commit, CustomerMrr, DeploySource, DeployState, Deployment, Incident,
+    RevenueMonth, RevenueMonthRows, SeriesKey,
 };
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
 
@@ -613,19 +613,24 @@ fn revenue(
         let mut batch = WriteBatch::new();
         let mut manifest = ChunkManifest::default();
         let month = month_label(m);
-        for c in customers.iter().filter(|c| c.mrr > 0.0) {
-            batch.upsert_event(&RevenueRow {
-                import_id: SOURCE.into(),
-                source: SOURCE.into(),
+        let rows: Vec<CustomerMrr> = customers
+            .iter()
+            .filter(|c| c.mrr > 0.0)
+            .map(|c| CustomerMrr {
                 customer_id: c.id.clone(),
-                month: month.clone(),
                 mrr: c.mrr,
-                currency: "USD".into(),
                 plan: Some(c.plan.into()),
                 segment: Some(c.segment.into()),
-            });
-            manifest.revenue_rows += 1;
-        }
+            })
+            .collect();
+        manifest.revenue_rows = rows.len() as u64;
+        batch.upsert_event(&RevenueMonthRows {
+            import_id: SOURCE.into(),
+            source: SOURCE.into(),
+            month: month.clone(),
+            currency: "USD".into(),
+            rows,
+        });
         summary.revenue_rows += manifest.revenue_rows;
         batch.upsert_event(&RevenueMonth {
             source: SOURCE.into(),

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::revenue_csv::{self, FileErrors, Layout, Parsed};
 use crate::analysis::revenue::{month_label, parse_month, CustomerMonth, Snapshots};
 use crate::config::RevenueConfig;
-use crate::model::{ImportRecord, RevenueMonth, RevenueRow, RevenueTotal};
+use crate::model::{CustomerMrr, ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// Why an import failed.
@@ -270,20 +270,24 @@ fn stage(
         }
         _ => {
             for (month, customers) in parsed.customer_months().unwrap_or_default() {
-                for (customer, s) in customers {
-                    batch.upsert_event(&RevenueRow {
-                        import_id: import_id.into(),
-                        source: source.into(),
-                        customer_id: customer,
-                        month: month_label(month),
-                        mrr: s.mrr,
-                        currency: config.currency.clone(),
-                        plan: s.plan,
-                        segment: s.segment,
-                    });
-                    n += 1;
-                    flush(&mut batch, &mut n, false)?;
-                }
+                batch.upsert_event(&RevenueMonthRows {
+                    import_id: import_id.into(),
+                    source: source.into(),
+                    month: month_label(month),
+                    currency: config.currency.clone(),
+                    rows: customers
+                        .into_values()
+                        .map(|s| CustomerMrr {
+                            customer_id: s.customer_id,
+                            mrr: s.mrr,
+                            plan: s.plan,
+                            segment: s.segment,
+                        })
+                        .collect(),
+                });
+                // A month of customers is one entry, but can be megabytes: commit every few.
+                n += BATCH_ENTRIES / 16;
+                flush(&mut batch, &mut n, false)?;
             }
         }
     }
@@ -291,23 +295,8 @@ fn stage(
 }
 
 fn purge(store: &Store, import_id: &str, month: &str) -> Result<(), StoreError> {
-    let prefix = format!("{import_id}/{month}/");
-    loop {
-        let keys: Vec<String> = store
-            .events_with_prefix::<RevenueRow>(&prefix)
-            .take(BATCH_ENTRIES)
-            .map(|r| r.map(|r| crate::model::Event::natural_key(&r)))
-            .collect::<Result<_, _>>()?;
-        if keys.is_empty() {
-            break;
-        }
-        let mut b = WriteBatch::new();
-        for k in &keys {
-            b.delete_event::<RevenueRow>(k);
-        }
-        store.commit(b)?;
-    }
     let mut b = WriteBatch::new();
+    b.delete_event::<RevenueMonthRows>(&format!("{import_id}/{month}"));
     b.delete_event::<RevenueTotal>(&format!("{import_id}/{month}"));
     store.commit(b)?;
     Ok(())
@@ -325,11 +314,14 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
             continue;
         };
         let entry = out.entry(idx).or_default();
-        for row in store.events_with_prefix::<RevenueRow>(&format!("{}/{}/", m.import_id, m.month))
-        {
-            let row = row?;
+        let Some(month) =
+            store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
+        else {
+            continue;
+        };
+        for row in month.rows {
             let key = if qualify {
-                format!("{}:{}", row.source, row.customer_id)
+                format!("{}:{}", month.source, row.customer_id)
             } else {
                 row.customer_id
             };

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use barometer::model::{series, DeployState, Deployment, Incident, RevenueRow, SeriesKey};
+use barometer::model::{series, DeployState, Deployment, Incident, RevenueMonthRows, SeriesKey};
 use barometer::sources::demo;
 use barometer::store::Store;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -40,13 +40,13 @@ fn growth_then_strain() {
 
     // Revenue: ARR rises and NRR > 110 % while growing; NRR < 100 % at the end.
     let mut by_month: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-    for row in store.events::<RevenueRow>() {
-        let row = row.unwrap();
-        assert_eq!(row.currency, "USD");
-        by_month
-            .entry(row.month)
-            .or_default()
-            .insert(row.customer_id, row.mrr);
+    for month in store.events::<RevenueMonthRows>() {
+        let month = month.unwrap();
+        assert_eq!(month.currency, "USD");
+        let entry = by_month.entry(month.month).or_default();
+        for row in month.rows {
+            entry.insert(row.customer_id, row.mrr);
+        }
     }
     let months: Vec<BTreeMap<String, f64>> = by_month.into_values().collect();
     assert_eq!(months.len(), 24, "two years of monthly snapshots");

@@ -53,7 +53,9 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
             .unwrap()
             .starts_with("text/plain"));
         let text = r.text().await.unwrap();
-        if metric(&text, "barometer_store_series").unwrap_or(0.0) >= 6.0 {
+        if text.contains("barometer_slo_availability_ratio{service=\"api\"")
+            && text.contains("barometer_revenue_nrr_ratio")
+        {
             break text;
         }
         assert!(
@@ -74,7 +76,23 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     );
     assert!(metric(&text, "barometer_store_bytes").unwrap() > 0.0);
     assert!(metric(&text, "barometer_store_events{kind=\"deployment\"}").unwrap() > 1000.0);
-    assert!(metric(&text, "barometer_store_events{kind=\"revenue\"}").unwrap() > 1000.0);
+    // Two years of monthly revenue: one record per month.
+    assert_eq!(
+        metric(&text, "barometer_store_events{kind=\"revenue\"}"),
+        Some(24.0)
+    );
+    assert!(metric(&text, "barometer_revenue_arr{currency=\"USD\"}").unwrap() > 1e6);
+    // The demo ends in strain: NRR below 100 %; SLO figures for the last complete week.
+    assert!(metric(&text, "barometer_revenue_nrr_ratio{formula=\"cohort_12m\"}").unwrap() < 1.0);
+    let availability = metric(
+        &text,
+        "barometer_slo_availability_ratio{service=\"api\",slo=\"api-availability\"}",
+    )
+    .unwrap();
+    assert!(availability > 0.9 && availability <= 1.0, "{availability}");
+    assert!(text.contains(
+        "barometer_slo_burn_rate{service=\"api\",slo=\"api-availability\",window=\"1h\"}"
+    ));
 
     if let Ok(mut promtool) = Command::new("promtool")
         .args(["check", "metrics"])
