@@ -49,6 +49,8 @@ pub enum Command {
     /// Import data files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Show monthly revenue figures: MRR, ARR, movements, growth, NRR and GRR.
+    Revenue(RevenueArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -115,6 +117,26 @@ pub struct ImportRevenueArgs {
     /// Validate and show what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `revenue` options.
+#[derive(Debug, Args)]
+pub struct RevenueArgs {
+    /// Only customers of this segment.
+    #[arg(long)]
+    pub segment: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// Output formats of report commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document.
+    Json,
 }
 
 /// `--format` values.
@@ -192,6 +214,49 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.revenue_rows,
                 summary.points
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Revenue(args) => {
+            let store = Store::open(&config.storage.path)?;
+            let settings = crate::analysis::revenue::RevenueSettings {
+                window: config.revenue.retention_window,
+                reactivation_as_expansion: config.revenue.reactivation_as_expansion,
+            };
+            let months = crate::analysis::revenue::monthly(
+                &revenue_import::snapshots(&store)?,
+                settings,
+                args.segment.as_deref(),
+            );
+            match args.format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&months)?),
+                OutputFormat::Table => {
+                    let pct =
+                        |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1}%", 100.0 * v));
+                    println!(
+                        "{:<8} {:>14} {:>14} {:>9} {:>8} {:>8} {:>8} {:>8}",
+                        "month", "MRR", "ARR", "customers", "MoM", "YoY", "NRR", "GRR"
+                    );
+                    for m in &months {
+                        println!(
+                            "{:<8} {:>14.2} {:>14.2} {:>9} {:>8} {:>8} {:>8} {:>8}",
+                            m.month,
+                            m.mrr,
+                            m.arr,
+                            m.customers,
+                            pct(m.mom_growth),
+                            pct(m.yoy_growth),
+                            pct(m.nrr),
+                            pct(m.grr)
+                        );
+                    }
+                    if let Some(m) = months.last() {
+                        println!(
+                            "NRR/GRR: {} ({})",
+                            m.retention_formula, config.revenue.currency
+                        );
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(ImportCommand::List) => {

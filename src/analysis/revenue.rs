@@ -20,7 +20,7 @@
 //! Months with no data are missing: nothing is interpolated, and a figure that needs a missing
 //! month is absent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -39,17 +39,168 @@ pub fn month_label(m: MonthIdx) -> String {
     format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1)
 }
 
-/// One customer in one month.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CustomerMonth {
-    /// MRR (> 0 for a paying customer).
-    pub mrr: f64,
-    /// Segment, if known.
-    pub segment: Option<String>,
+/// One customer's row in one month of a [`Snapshots`] table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entry {
+    customer: u32,
+    mrr: f64,
+    plan: Option<u32>,
+    segment: Option<u32>,
+    line: u64,
 }
 
-/// MRR per customer per month; a customer missing from a month paid nothing in it.
-pub type Snapshots = BTreeMap<MonthIdx, BTreeMap<String, CustomerMonth>>;
+#[derive(Debug, Clone, Default)]
+struct MonthData {
+    entries: Vec<Entry>,
+    /// Position in `entries` by customer index (`u32::MAX` = absent): duplicate checks and
+    /// look-ups without hashing.
+    pos: Vec<u32>,
+}
+
+/// Interned strings: each distinct value once, addressed by index.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Names {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.index.get(s) {
+            return *i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(s.to_owned());
+        self.index.insert(s.to_owned(), i);
+        i
+    }
+}
+
+/// MRR per customer per month, as a compact table: customer ids, plans and segments are interned
+/// once, and each month holds its rows. A customer missing from a month paid nothing in it.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    customers: Names,
+    plans: Names,
+    segments: Names,
+    months: BTreeMap<MonthIdx, MonthData>,
+    rows: usize,
+}
+
+/// One row of a [`Snapshots`] table, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowRef<'a> {
+    /// Customer id.
+    pub customer_id: &'a str,
+    /// MRR.
+    pub mrr: f64,
+    /// Plan.
+    pub plan: Option<&'a str>,
+    /// Segment.
+    pub segment: Option<&'a str>,
+    /// Line of the file it came from (0 when not from a file).
+    pub line: u64,
+}
+
+impl Snapshots {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a customer's MRR for a month. A second row for the same (customer, month) is refused
+    /// with the line of the first.
+    pub fn insert(
+        &mut self,
+        month: MonthIdx,
+        customer_id: &str,
+        mrr: f64,
+        plan: Option<&str>,
+        segment: Option<&str>,
+        line: u64,
+    ) -> Result<(), u64> {
+        let customer = self.customers.intern(customer_id);
+        let data = self.months.entry(month).or_default();
+        let c = customer as usize;
+        if data.pos.len() <= c {
+            data.pos.resize(c + 1, u32::MAX);
+        }
+        if let Some(e) = data.entries.get(data.pos[c] as usize) {
+            return Err(e.line);
+        }
+        data.pos[c] = u32::try_from(data.entries.len()).unwrap_or(u32::MAX);
+        data.entries.push(Entry {
+            customer,
+            mrr,
+            plan: plan.map(|p| self.plans.intern(p)),
+            segment: segment.map(|s| self.segments.intern(s)),
+            line,
+        });
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Makes `month` present even if nobody paid in it.
+    pub fn touch(&mut self, month: MonthIdx) {
+        self.months.entry(month).or_default();
+    }
+
+    /// Rows in the table.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the table has no month.
+    pub fn is_empty(&self) -> bool {
+        self.months.is_empty()
+    }
+
+    /// The months with data, in order.
+    pub fn months(&self) -> impl Iterator<Item = MonthIdx> + '_ {
+        self.months.keys().copied()
+    }
+
+    /// The rows of a month, in insertion order.
+    pub fn month_rows(&self, month: MonthIdx) -> impl Iterator<Item = RowRef<'_>> + '_ {
+        fn name(names: &Names, i: Option<u32>) -> Option<&str> {
+            i.map(|i| names.names[i as usize].as_str())
+        }
+        self.months
+            .get(&month)
+            .into_iter()
+            .flat_map(|d| d.entries.iter())
+            .map(move |e| RowRef {
+                customer_id: &self.customers.names[e.customer as usize],
+                mrr: e.mrr,
+                plan: name(&self.plans, e.plan),
+                segment: name(&self.segments, e.segment),
+                line: e.line,
+            })
+    }
+
+    /// Dense MRR of a month by customer index (0 for customers absent that month).
+    fn dense(&self, month: MonthIdx) -> Option<Vec<f64>> {
+        let d = self.months.get(&month)?;
+        let mut v = vec![0.0; self.customers.names.len()];
+        for e in &d.entries {
+            v[e.customer as usize] = e.mrr.max(0.0);
+        }
+        Some(v)
+    }
+
+    /// Each customer's latest segment.
+    fn latest_segments(&self) -> Vec<Option<u32>> {
+        let mut v = vec![None; self.customers.names.len()];
+        for d in self.months.values() {
+            for e in &d.entries {
+                if e.segment.is_some() {
+                    v[e.customer as usize] = e.segment;
+                }
+            }
+        }
+        v
+    }
+}
 
 /// How NRR and GRR are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,12 +302,6 @@ fn formula_name(window: RetentionWindow) -> &'static str {
     }
 }
 
-fn mrr_of(month: Option<&BTreeMap<String, CustomerMonth>>, customer: &str) -> f64 {
-    month
-        .and_then(|m| m.get(customer))
-        .map_or(0.0, |c| c.mrr.max(0.0))
-}
-
 /// Monthly figures for every month of `data`, optionally restricted to one segment (a customer's
 /// segment is the latest one it was given).
 pub fn monthly(
@@ -164,42 +309,43 @@ pub fn monthly(
     settings: RevenueSettings,
     segment: Option<&str>,
 ) -> Vec<MonthRevenue> {
-    let latest_segment: BTreeMap<&str, Option<&str>> = data
-        .values()
-        .flat_map(|m| m.iter())
-        .map(|(c, cm)| (c.as_str(), cm.segment.as_deref()))
-        .collect();
-    let keep =
-        |c: &str| segment.is_none_or(|s| latest_segment.get(c).copied().flatten() == Some(s));
-    let filtered: Snapshots = data
-        .iter()
-        .map(|(m, cs)| {
-            (
-                *m,
-                cs.iter()
-                    .filter(|(c, cm)| cm.mrr > 0.0 && keep(c))
-                    .map(|(c, cm)| (c.clone(), cm.clone()))
-                    .collect(),
-            )
+    let n = data.customers.names.len();
+    let keep: Vec<bool> = match segment {
+        None => vec![true; n],
+        Some(s) => {
+            let wanted = data.segments.index.get(s).copied();
+            data.latest_segments()
+                .into_iter()
+                .map(|seg| seg.is_some() && seg == wanted)
+                .collect()
+        }
+    };
+    let dense: BTreeMap<MonthIdx, Vec<f64>> = data
+        .months()
+        .filter_map(|m| {
+            data.dense(m).map(|mut v| {
+                for (x, k) in v.iter_mut().zip(&keep) {
+                    if !k {
+                        *x = 0.0;
+                    }
+                }
+                (m, v)
+            })
         })
         .collect();
+    let total = |v: &[f64]| v.iter().sum::<f64>();
 
-    let mut seen_before: BTreeSet<&str> = BTreeSet::new();
+    let mut seen_before = vec![false; n];
     let mut out = Vec::new();
-    for (&t, current) in &filtered {
-        let mrr: f64 = current.values().map(|c| c.mrr).sum();
-        let prev = filtered.get(&(t - 1));
+    for (&t, current) in &dense {
+        let mrr = total(current);
+        let prev = dense.get(&(t - 1));
         let movements = prev.map(|prev| {
             let mut mv = Movements::default();
-            let customers: BTreeSet<&str> = prev
-                .keys()
-                .chain(current.keys())
-                .map(String::as_str)
-                .collect();
-            for c in customers {
-                let (a, b) = (mrr_of(Some(prev), c), mrr_of(Some(current), c));
+            for c in 0..n {
+                let (a, b) = (prev[c], current[c]);
                 if a == 0.0 && b > 0.0 {
-                    if seen_before.contains(c) {
+                    if seen_before[c] {
                         mv.reactivation += b;
                     } else {
                         mv.new += b;
@@ -216,23 +362,19 @@ pub fn monthly(
             }
             mv
         });
-        let prev_mrr = prev.map(|p| p.values().map(|c| c.mrr).sum::<f64>());
-        let year_ago = filtered.get(&(t - 12));
+        let prev_mrr = prev.map(|p| total(p));
+        let year_ago = dense.get(&(t - 12));
 
         let (nrr_cohort, grr_cohort) = match year_ago {
-            Some(cohort) if !cohort.is_empty() => {
-                let start: f64 = cohort.values().map(|c| c.mrr).sum();
+            Some(cohort) if total(cohort) > 0.0 => {
+                let start = total(cohort);
                 let (mut now, mut kept) = (0.0, 0.0);
-                for (c, cm) in cohort {
+                for c in (0..n).filter(|c| cohort[*c] > 0.0) {
                     let churned_between = !settings.reactivation_as_expansion
-                        && (t - 11..t).any(|m| mrr_of(filtered.get(&m), c) == 0.0);
-                    let cur = if churned_between {
-                        0.0
-                    } else {
-                        mrr_of(Some(current), c)
-                    };
+                        && (t - 11..t).any(|m| dense.get(&m).is_none_or(|v| v[c] == 0.0));
+                    let cur = if churned_between { 0.0 } else { current[c] };
                     now += cur;
-                    kept += cur.min(cm.mrr);
+                    kept += cur.min(cohort[c]);
                 }
                 (Some(now / start), Some(kept / start))
             }
@@ -253,7 +395,7 @@ pub fn monthly(
             }
             _ => (None, None),
         };
-        let customers_at_start = prev.map(|p| p.len() as f64);
+        let customers_at_start = prev.map(|p| p.iter().filter(|v| **v > 0.0).count() as f64);
         let (nrr, grr) = match settings.window {
             RetentionWindow::Cohort12m => (nrr_cohort, grr_cohort),
             RetentionWindow::Monthly => (nrr_monthly, grr_monthly),
@@ -262,7 +404,7 @@ pub fn monthly(
             month: month_label(t),
             mrr,
             arr: 12.0 * mrr,
-            customers: current.len() as u64,
+            customers: current.iter().filter(|v| **v > 0.0).count() as u64,
             logo_churn: match (&movements, customers_at_start) {
                 (Some(mv), Some(n)) if n > 0.0 => Some(mv.churned_customers as f64 / n),
                 _ => None,
@@ -270,7 +412,7 @@ pub fn monthly(
             movements,
             mom_growth: prev_mrr.filter(|p| *p > 0.0).map(|p| mrr / p - 1.0),
             yoy_growth: year_ago
-                .map(|y| y.values().map(|c| c.mrr).sum::<f64>())
+                .map(|y| total(y))
                 .filter(|p| *p > 0.0)
                 .map(|p| mrr / p - 1.0),
             nrr_cohort_12m: nrr_cohort,
@@ -281,7 +423,9 @@ pub fn monthly(
             grr,
             retention_formula: formula_name(settings.window),
         });
-        seen_before.extend(current.keys().map(String::as_str));
+        for (s, v) in seen_before.iter_mut().zip(current) {
+            *s |= *v > 0.0;
+        }
     }
     out
 }
@@ -331,10 +475,7 @@ pub fn weekly(months: &[MonthRevenue], weeks: &[i64]) -> Vec<WeekRevenue> {
 
 /// The segments present in the data.
 pub fn segments(data: &Snapshots) -> BTreeSet<String> {
-    data.values()
-        .flat_map(|m| m.values())
-        .filter_map(|c| c.segment.clone())
-        .collect()
+    data.segments.names.iter().cloned().collect()
 }
 
 #[cfg(test)]
@@ -344,13 +485,7 @@ mod tests {
     fn snap(rows: &[(&str, i32, f64)]) -> Snapshots {
         let mut s = Snapshots::new();
         for (c, m, mrr) in rows {
-            s.entry(*m).or_default().insert(
-                (*c).to_owned(),
-                CustomerMonth {
-                    mrr: *mrr,
-                    segment: None,
-                },
-            );
+            s.insert(*m, c, *mrr, None, None, 0).expect("no duplicates");
         }
         s
     }

@@ -3,13 +3,14 @@
 //! Parsing is pure (bytes in, rows or every problem out); [`super::revenue_import`] applies the
 //! result to the store.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::analysis::revenue::{month_label, parse_month, MonthIdx};
+use crate::analysis::revenue::{month_label, parse_month, MonthIdx, Snapshots};
 use crate::config::{Columns, RevenueConfig};
 
 /// The three accepted layouts.
@@ -106,23 +107,6 @@ impl fmt::Display for FileErrors {
     }
 }
 
-/// A snapshot row, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
-    /// Line in the file.
-    pub line: u64,
-    /// Customer.
-    pub customer_id: String,
-    /// Month.
-    pub month: MonthIdx,
-    /// MRR.
-    pub mrr: f64,
-    /// Plan.
-    pub plan: Option<String>,
-    /// Segment.
-    pub segment: Option<String>,
-}
-
 /// A movement row, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Movement {
@@ -156,10 +140,10 @@ pub struct Total {
 }
 
 /// A parsed file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Parsed {
     /// Customer MRR per month.
-    Snapshots(Vec<Snapshot>),
+    Snapshots(Box<Snapshots>),
     /// MRR movements.
     Movements(Vec<Movement>),
     /// Organisation totals.
@@ -179,7 +163,7 @@ impl Parsed {
     /// Data rows.
     pub fn rows(&self) -> usize {
         match self {
-            Parsed::Snapshots(r) => r.len(),
+            Parsed::Snapshots(t) => t.rows(),
             Parsed::Movements(r) => r.len(),
             Parsed::Totals(r) => r.len(),
         }
@@ -188,29 +172,21 @@ impl Parsed {
     /// MRR per customer per month: snapshots as given; movements accumulated per customer from
     /// the file's first month (the file is authoritative for its months, so a customer's MRR
     /// before the file starts is taken as 0); `None` for totals.
-    pub fn customer_months(&self) -> Option<BTreeMap<MonthIdx, BTreeMap<String, Snapshot>>> {
+    pub fn snapshots(&self) -> Option<Cow<'_, Snapshots>> {
         match self {
-            Parsed::Snapshots(rows) => {
-                let mut out: BTreeMap<MonthIdx, BTreeMap<String, Snapshot>> = BTreeMap::new();
-                for r in rows {
-                    out.entry(r.month)
-                        .or_default()
-                        .insert(r.customer_id.clone(), r.clone());
-                }
-                Some(out)
-            }
+            Parsed::Snapshots(t) => Some(Cow::Borrowed(&**t)),
             Parsed::Movements(rows) => {
                 let mut sorted: Vec<&Movement> = rows.iter().collect();
                 sorted.sort_by_key(|m| (m.date, m.line));
                 let first = month_of(sorted.first()?.date);
                 let last = month_of(sorted.last()?.date);
-                let mut running: BTreeMap<String, f64> = BTreeMap::new();
-                let mut out = BTreeMap::new();
+                let mut running: BTreeMap<&str, f64> = BTreeMap::new();
+                let mut out = Snapshots::new();
                 let mut i = 0;
                 for month in first..=last {
                     while i < sorted.len() && month_of(sorted[i].date) == month {
                         let m = sorted[i];
-                        let v = running.entry(m.customer_id.clone()).or_insert(0.0);
+                        let v = running.entry(m.customer_id.as_str()).or_insert(0.0);
                         *v = if m.kind == MovementType::Churn {
                             0.0
                         } else {
@@ -218,26 +194,13 @@ impl Parsed {
                         };
                         i += 1;
                     }
-                    let snapshot: BTreeMap<String, Snapshot> = running
-                        .iter()
-                        .filter(|(_, v)| **v > 0.0)
-                        .map(|(c, v)| {
-                            (
-                                c.clone(),
-                                Snapshot {
-                                    line: 0,
-                                    customer_id: c.clone(),
-                                    month,
-                                    mrr: *v,
-                                    plan: None,
-                                    segment: None,
-                                },
-                            )
-                        })
-                        .collect();
-                    out.insert(month, snapshot);
+                    out.touch(month);
+                    for (c, v) in running.iter().filter(|(_, v)| **v > 0.0) {
+                        // Running totals are unique per customer, so this cannot collide.
+                        let _ = out.insert(month, c, *v, None, None, 0);
+                    }
                 }
-                Some(out)
+                Some(Cow::Owned(out))
             }
             Parsed::Totals(_) => None,
         }
@@ -253,8 +216,8 @@ impl Parsed {
                 m
             }
             _ => self
-                .customer_months()
-                .map(|c| c.keys().copied().collect())
+                .snapshots()
+                .map(|t| t.months().collect())
                 .unwrap_or_default(),
         }
     }
@@ -499,10 +462,9 @@ pub fn parse(
     }
 
     let mut errors = Vec::new();
-    let mut snapshots = Vec::new();
+    let mut snapshots = Snapshots::new();
     let mut movements = Vec::new();
     let mut totals = Vec::new();
-    let mut seen: HashMap<(String, MonthIdx), u64> = HashMap::new();
     let mut seen_months: HashMap<MonthIdx, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -538,9 +500,9 @@ pub fn parse(
             line,
             errors: &mut errors,
         };
-        let currency = row.opt("currency").map(|c| c.to_uppercase());
-        if let Some(c) = &currency {
-            if *c != config.currency {
+        let currency = row.opt("currency");
+        if let Some(c) = currency {
+            if !c.eq_ignore_ascii_case(&config.currency) {
                 row.error(
                     "currency",
                     c,
@@ -560,8 +522,11 @@ pub fn parse(
                 if let Some(m) = mrr.filter(|m| *m < 0.0) {
                     row.error("mrr", &m.to_string(), "MRR cannot be negative".into());
                 }
-                if let (Some(customer), Some(month)) = (&customer, month) {
-                    if let Some(first) = seen.insert((customer.clone(), month), line) {
+                if let (Some(customer), Some(month)) = (customer, month) {
+                    let (plan, segment) = (row.opt("plan"), row.opt("segment"));
+                    let mrr = mrr.unwrap_or(0.0).max(0.0);
+                    if let Err(first) = snapshots.insert(month, customer, mrr, plan, segment, line)
+                    {
                         row.error(
                             "customer_id",
                             customer,
@@ -570,30 +535,13 @@ pub fn parse(
                                 month_label(month)
                             ),
                         );
-                        continue;
-                    }
-                }
-                if let (Some(customer), Some(month), Some(mrr)) = (customer, month, mrr) {
-                    if mrr >= 0.0 {
-                        snapshots.push(Snapshot {
-                            line,
-                            customer_id: customer,
-                            month,
-                            mrr,
-                            plan: row.opt("plan"),
-                            segment: row.opt("segment"),
-                        });
                     }
                 }
             }
             Layout::Movements => {
                 let customer = row.required("customer_id");
                 let date = row.date();
-                let kind = row.field("type").and_then(|(col, v)| {
-                    parse_movement_type(&v)
-                        .map_err(|reason| row.error_at(col, &v, reason))
-                        .ok()
-                });
+                let kind = row.parsed("type", parse_movement_type);
                 let amount = row.amount("amount", config.amount_scale);
                 if let (Some(customer), Some(date), Some(kind), Some(amount)) =
                     (customer, date, kind, amount)
@@ -604,7 +552,7 @@ pub fn parse(
                     };
                     movements.push(Movement {
                         line,
-                        customer_id: customer,
+                        customer_id: customer.to_owned(),
                         date,
                         kind,
                         amount,
@@ -619,12 +567,11 @@ pub fn parse(
                     .and_then(|_| row.amount("mrr", config.amount_scale));
                 let nrr = row.ratio("nrr");
                 let grr = row.ratio("grr");
-                let customers = row.field("customers").and_then(|(col, v)| {
+                let customers = row.parsed("customers", |v| {
                     v.trim()
                         .replace(',', "")
                         .parse::<u64>()
-                        .map_err(|_| row.error_at(col, &v, "is not a whole number".into()))
-                        .ok()
+                        .map_err(|_| "is not a whole number".to_owned())
                 });
                 if let (Some(month), Some(arr)) = (month, arr) {
                     if let Some(first) = seen_months.insert(month, line) {
@@ -652,7 +599,7 @@ pub fn parse(
         return Err(fail(errors));
     }
     let parsed = match layout {
-        Layout::Snapshots => Parsed::Snapshots(snapshots),
+        Layout::Snapshots => Parsed::Snapshots(Box::new(snapshots)),
         Layout::Movements => Parsed::Movements(movements),
         Layout::Totals => Parsed::Totals(totals),
     };
@@ -669,7 +616,7 @@ struct Row<'a> {
     errors: &'a mut Vec<RowError>,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
     fn col_name(&self, field: &str) -> String {
         self.header
             .idx
@@ -679,7 +626,8 @@ impl Row<'_> {
             .unwrap_or_else(|| field.to_owned())
     }
 
-    fn error_at(&mut self, column: String, value: &str, reason: String) {
+    fn error(&mut self, field: &str, value: &str, reason: String) {
+        let column = self.col_name(field);
         self.errors.push(RowError {
             line: self.line,
             column: Some(column),
@@ -688,54 +636,40 @@ impl Row<'_> {
         });
     }
 
-    fn error(&mut self, field: &str, value: &str, reason: String) {
-        let column = self.col_name(field);
-        self.error_at(column, value, reason);
-    }
-
     /// The raw value of a field present in the header (`None` when the column is absent).
-    fn field(&self, field: &str) -> Option<(String, String)> {
+    fn raw(&self, field: &str) -> Option<&'a str> {
         let i = self.header.idx.get(field)?;
-        Some((
-            self.col_name(field),
-            self.record.get(*i).unwrap_or("").to_owned(),
-        ))
+        Some(self.record.get(*i).unwrap_or(""))
     }
 
-    fn opt(&self, field: &str) -> Option<String> {
-        self.field(field)
-            .map(|(_, v)| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    fn opt(&self, field: &str) -> Option<&'a str> {
+        self.raw(field).map(str::trim).filter(|v| !v.is_empty())
     }
 
-    fn required(&mut self, field: &str) -> Option<String> {
-        let (col, v) = self.field(field)?;
-        let v = v.trim().to_owned();
+    fn required(&mut self, field: &str) -> Option<&'a str> {
+        let v = self.raw(field)?.trim();
         if v.is_empty() {
-            self.error_at(col, "", "is empty".into());
+            self.error(field, "", "is empty".into());
             None
         } else {
             Some(v)
         }
     }
 
+    fn parsed<T>(&mut self, field: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let v = self.raw(field)?;
+        f(v).map_err(|reason| self.error(field, v, reason)).ok()
+    }
+
     fn amount(&mut self, field: &str, scale: f64) -> Option<f64> {
-        let (col, v) = self.field(field)?;
-        match parse_amount(&v) {
-            Ok(a) => Some(a * scale),
-            Err(reason) => {
-                self.error_at(col, &v, reason);
-                None
-            }
-        }
+        self.parsed(field, parse_amount).map(|a| a * scale)
     }
 
     fn ratio(&mut self, field: &str) -> Option<f64> {
-        let (col, v) = self.field(field)?;
-        if v.trim().is_empty() {
+        if self.raw(field)?.trim().is_empty() {
             return None;
         }
-        parse_ratio(&v).map_err(|r| self.error_at(col, &v, r)).ok()
+        self.parsed(field, parse_ratio)
     }
 
     fn month(&mut self) -> Option<MonthIdx> {
@@ -744,34 +678,20 @@ impl Row<'_> {
         } else {
             "date"
         };
-        let (col, v) = self.field(field)?;
-        parse_month_field(&v)
-            .map_err(|r| self.error_at(col, &v, r))
-            .ok()
+        self.parsed(field, parse_month_field)
     }
 
     fn date(&mut self) -> Option<NaiveDate> {
-        let field = if self.header.has("date") {
-            "date"
-        } else {
-            "month"
-        };
-        let (col, v) = self.field(field)?;
-        let parsed = if field == "month" {
-            parse_month(v.trim()).and_then(|m| {
-                NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
-            })
-        } else {
-            parse_date(&v).ok()
-        };
-        if parsed.is_none() {
-            self.error_at(
-                col,
-                &v,
-                "is not a date (YYYY-MM-DD) or an RFC 3339 time".into(),
-            );
+        if self.header.has("date") {
+            return self.parsed("date", parse_date);
         }
-        parsed
+        self.parsed("month", |v| {
+            parse_month(v.trim())
+                .and_then(|m| {
+                    NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
+                })
+                .ok_or_else(|| "is not a month (YYYY-MM)".to_owned())
+        })
     }
 }
 

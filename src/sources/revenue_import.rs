@@ -7,6 +7,7 @@
 //! imports it replaced are deleted. Importing the same file again finds every month already
 //! pointing at it and writes nothing.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
@@ -14,7 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::revenue_csv::{self, FileErrors, Layout, Parsed};
-use crate::analysis::revenue::{month_label, parse_month, CustomerMonth, Snapshots};
+use crate::analysis::revenue::{month_label, parse_month, Snapshots};
 use crate::config::RevenueConfig;
 use crate::model::{CustomerMrr, ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
@@ -269,19 +270,20 @@ fn stage(
             }
         }
         _ => {
-            for (month, customers) in parsed.customer_months().unwrap_or_default() {
+            let table = parsed.snapshots().unwrap_or_default();
+            for month in table.months() {
                 batch.upsert_event(&RevenueMonthRows {
                     import_id: import_id.into(),
                     source: source.into(),
                     month: month_label(month),
                     currency: config.currency.clone(),
-                    rows: customers
-                        .into_values()
-                        .map(|s| CustomerMrr {
-                            customer_id: s.customer_id,
-                            mrr: s.mrr,
-                            plan: s.plan,
-                            segment: s.segment,
+                    rows: table
+                        .month_rows(month)
+                        .map(|r| CustomerMrr {
+                            customer_id: r.customer_id.to_owned(),
+                            mrr: r.mrr,
+                            plan: r.plan.map(str::to_owned),
+                            segment: r.segment.map(str::to_owned),
                         })
                         .collect(),
                 });
@@ -313,24 +315,26 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
         let Some(idx) = parse_month(&m.month) else {
             continue;
         };
-        let entry = out.entry(idx).or_default();
         let Some(month) =
             store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
         else {
             continue;
         };
-        for row in month.rows {
+        out.touch(idx);
+        for row in &month.rows {
             let key = if qualify {
-                format!("{}:{}", month.source, row.customer_id)
+                Cow::Owned(format!("{}:{}", month.source, row.customer_id))
             } else {
-                row.customer_id
+                Cow::Borrowed(row.customer_id.as_str())
             };
-            entry.insert(
-                key,
-                CustomerMonth {
-                    mrr: row.mrr,
-                    segment: row.segment,
-                },
+            // One row per customer and month within an import; across sources ids are qualified.
+            let _ = out.insert(
+                idx,
+                &key,
+                row.mrr,
+                row.plan.as_deref(),
+                row.segment.as_deref(),
+                0,
             );
         }
     }
