@@ -304,13 +304,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 };
                 let bar = progress_bar(&bytes);
+                let show = !bar.is_hidden();
                 let result = revenue_import::import(
                     &store,
                     &config.revenue,
                     &name,
                     &bytes,
                     &options,
-                    |line| bar.set_position(line),
+                    |line| {
+                        if show && line % 4096 == 0 {
+                            bar.set_position(line);
+                        }
+                    },
                 );
                 bar.finish_and_clear();
                 match result {

@@ -278,28 +278,12 @@ impl Event for Incident {
     }
 }
 
-/// One customer's monthly recurring revenue in one month (the "snapshot" layout, and what the
-/// movements layout is turned into).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomerMrr {
-    /// The customer's id in the billing system.
-    #[serde(rename = "c")]
-    pub customer_id: String,
-    /// MRR as of the end of the month.
-    #[serde(rename = "m")]
-    pub mrr: f64,
-    /// Plan name, if known.
-    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<String>,
-    /// Customer segment, if known.
-    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
-    pub segment: Option<String>,
-}
-
 /// Every paying customer of one month, as one import stated them.
 ///
 /// Kept as one record per (import, month) rather than one per customer: a month is what an
 /// import replaces, and a million customer-months are then fifty store entries, not a million.
+/// The rows are stored column by column (ids, MRR, and plan/segment as indexes into small
+/// lists), which halves the size and the decoding time of a row-per-object layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueMonthRows {
     /// The import that wrote it; only the import active for its (source, month) counts.
@@ -311,8 +295,81 @@ pub struct RevenueMonthRows {
     pub month: String,
     /// ISO 4217 code of every amount.
     pub currency: String,
-    /// The customers with MRR > 0, by id.
-    pub rows: Vec<CustomerMrr>,
+    /// Customer ids.
+    pub customers: Vec<String>,
+    /// MRR of each customer, as of the end of the month.
+    pub mrr: Vec<f64>,
+    /// Distinct plan names.
+    pub plans: Vec<String>,
+    /// Each customer's plan, as 1 + an index into `plans` (0 = unknown).
+    pub plan: Vec<u32>,
+    /// Distinct segment names.
+    pub segments: Vec<String>,
+    /// Each customer's segment, as 1 + an index into `segments` (0 = unknown).
+    pub segment: Vec<u32>,
+}
+
+impl RevenueMonthRows {
+    /// An empty month.
+    pub fn new(import_id: &str, source: &str, month: &str, currency: &str) -> Self {
+        Self {
+            import_id: import_id.into(),
+            source: source.into(),
+            month: month.into(),
+            currency: currency.into(),
+            customers: Vec::new(),
+            mrr: Vec::new(),
+            plans: Vec::new(),
+            plan: Vec::new(),
+            segments: Vec::new(),
+            segment: Vec::new(),
+        }
+    }
+
+    /// Adds a customer.
+    pub fn push(&mut self, customer_id: &str, mrr: f64, plan: Option<&str>, segment: Option<&str>) {
+        fn code(names: &mut Vec<String>, v: Option<&str>) -> u32 {
+            let Some(v) = v else { return 0 };
+            let i = names.iter().position(|n| n == v).unwrap_or_else(|| {
+                names.push(v.to_owned());
+                names.len() - 1
+            });
+            u32::try_from(i + 1).unwrap_or(0)
+        }
+        self.customers.push(customer_id.to_owned());
+        self.mrr.push(mrr);
+        let p = code(&mut self.plans, plan);
+        self.plan.push(p);
+        let s = code(&mut self.segments, segment);
+        self.segment.push(s);
+    }
+
+    /// The rows: (customer id, MRR, plan, segment).
+    pub fn rows(&self) -> impl Iterator<Item = (&str, f64, Option<&str>, Option<&str>)> + '_ {
+        let name = |names: &'_ [String], code: Option<&u32>| -> Option<usize> {
+            code.and_then(|c| c.checked_sub(1))
+                .map(|c| c as usize)
+                .filter(|c| *c < names.len())
+        };
+        (0..self.customers.len()).map(move |i| {
+            (
+                self.customers[i].as_str(),
+                self.mrr.get(i).copied().unwrap_or(0.0),
+                name(&self.plans, self.plan.get(i)).map(|c| self.plans[c].as_str()),
+                name(&self.segments, self.segment.get(i)).map(|c| self.segments[c].as_str()),
+            )
+        })
+    }
+
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Whether nobody paid.
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
 }
 
 impl Event for RevenueMonthRows {

@@ -221,7 +221,9 @@ pub struct Store {
     db: sled::Db,
     path: PathBuf,
     index: RwLock<SeriesIndex>,
-    event_counts: Mutex<BTreeMap<String, u64>>,
+    /// Events per kind; counted from disk on first use (a scan reads every value, which a
+    /// one-shot command should not pay for), then kept up to date by commits.
+    event_counts: Mutex<Option<BTreeMap<String, u64>>>,
     write_lock: Mutex<()>,
     generation: watch::Sender<u64>,
 }
@@ -405,19 +407,11 @@ impl Store {
             next_id = next_id.max(id + 1);
             ids.insert(key, id);
         }
-        let mut counts = BTreeMap::new();
-        for k in db.scan_prefix([TAG_EVENT]).keys() {
-            let k = k?;
-            let kind = k[1..].split(|b| *b == 0).next().unwrap_or_default();
-            *counts
-                .entry(String::from_utf8_lossy(kind).into_owned())
-                .or_insert(0) += 1;
-        }
         Ok(Self {
             db,
             path: path.to_owned(),
             index: RwLock::new(SeriesIndex { ids, next_id }),
-            event_counts: Mutex::new(counts),
+            event_counts: Mutex::new(None),
             write_lock: Mutex::new(()),
             generation: watch::channel(0).0,
         })
@@ -528,6 +522,9 @@ impl Store {
         }
         stats.new_series = new_series.len() as u64;
 
+        // Held across the write so that a first count from disk cannot see this batch and then
+        // have it added again below.
+        let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
         self.db.apply_batch(sled_batch)?;
 
         if !new_series.is_empty() {
@@ -537,8 +534,7 @@ impl Store {
                 index.ids.insert(key, id);
             }
         }
-        if !kinds_added.is_empty() || !kinds_removed.is_empty() {
-            let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(counts) = counts.as_mut() {
             for kind in kinds_added {
                 *counts.entry(kind.to_owned()).or_insert(0) += 1;
             }
@@ -547,6 +543,7 @@ impl Store {
                 *n = n.saturating_sub(1);
             }
         }
+        drop(counts);
         if !batch.is_empty() {
             self.generation.send_modify(|g| *g += 1);
         }
@@ -648,10 +645,22 @@ impl Store {
 
     /// Number of stored events per kind.
     pub fn event_counts(&self) -> BTreeMap<String, u64> {
-        self.event_counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let mut guard = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let mut counts = BTreeMap::new();
+            for k in self.db.scan_prefix([TAG_EVENT]).keys() {
+                let Ok(k) = k else {
+                    tracing::error!("cannot read the store while counting events");
+                    return counts;
+                };
+                let kind = k[1..].split(|b| *b == 0).next().unwrap_or_default();
+                *counts
+                    .entry(String::from_utf8_lossy(kind).into_owned())
+                    .or_insert(0) += 1;
+            }
+            *guard = Some(counts);
+        }
+        guard.clone().unwrap_or_default()
     }
 
     /// A source's cursor.

@@ -20,7 +20,7 @@
 //! Months with no data are missing: nothing is interpolated, and a figure that needs a missing
 //! month is absent.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -57,11 +57,12 @@ struct MonthData {
     pos: Vec<u32>,
 }
 
-/// Interned strings: each distinct value once, addressed by index.
+/// Interned strings: each distinct value once, addressed by index. (FxHash: the keys are ids
+/// from our own files, not attacker-chosen, and SipHash was the largest cost of an import.)
 #[derive(Debug, Clone, Default)]
 struct Names {
     names: Vec<String>,
-    index: HashMap<String, u32>,
+    index: rustc_hash::FxHashMap<String, u32>,
 }
 
 impl Names {
@@ -108,15 +109,25 @@ impl Snapshots {
         Self::default()
     }
 
-    /// Adds a customer's MRR for a month. A second row for the same (customer, month) is refused
-    /// with the line of the first.
-    pub fn insert(
+    /// Interns a plan name for [`Snapshots::insert_coded`].
+    pub fn plan_code(&mut self, plan: &str) -> u32 {
+        self.plans.intern(plan)
+    }
+
+    /// Interns a segment name for [`Snapshots::insert_coded`].
+    pub fn segment_code(&mut self, segment: &str) -> u32 {
+        self.segments.intern(segment)
+    }
+
+    /// Like [`Snapshots::insert`] with plan and segment already interned (a month's rows share
+    /// a handful of them).
+    pub fn insert_coded(
         &mut self,
         month: MonthIdx,
         customer_id: &str,
         mrr: f64,
-        plan: Option<&str>,
-        segment: Option<&str>,
+        plan: Option<u32>,
+        segment: Option<u32>,
         line: u64,
     ) -> Result<(), u64> {
         let customer = self.customers.intern(customer_id);
@@ -132,12 +143,28 @@ impl Snapshots {
         data.entries.push(Entry {
             customer,
             mrr,
-            plan: plan.map(|p| self.plans.intern(p)),
-            segment: segment.map(|s| self.segments.intern(s)),
+            plan,
+            segment,
             line,
         });
         self.rows += 1;
         Ok(())
+    }
+
+    /// Adds a customer's MRR for a month. A second row for the same (customer, month) is refused
+    /// with the line of the first.
+    pub fn insert(
+        &mut self,
+        month: MonthIdx,
+        customer_id: &str,
+        mrr: f64,
+        plan: Option<&str>,
+        segment: Option<&str>,
+        line: u64,
+    ) -> Result<(), u64> {
+        let plan = plan.map(|p| self.plans.intern(p));
+        let segment = segment.map(|s| self.segments.intern(s));
+        self.insert_coded(month, customer_id, mrr, plan, segment, line)
     }
 
     /// Makes `month` present even if nobody paid in it.

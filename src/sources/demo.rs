@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    series, Change, Commit, CustomerMrr, DeploySource, DeployState, Deployment, Incident,
-    RevenueMonth, RevenueMonthRows, SeriesKey,
+    series, Change, Commit, DeploySource, DeployState, Deployment, Incident, RevenueMonth,
+    RevenueMonthRows, SeriesKey,
 };
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
 
@@ -613,24 +613,12 @@ fn revenue(
         let mut batch = WriteBatch::new();
         let mut manifest = ChunkManifest::default();
         let month = month_label(m);
-        let rows: Vec<CustomerMrr> = customers
-            .iter()
-            .filter(|c| c.mrr > 0.0)
-            .map(|c| CustomerMrr {
-                customer_id: c.id.clone(),
-                mrr: c.mrr,
-                plan: Some(c.plan.into()),
-                segment: Some(c.segment.into()),
-            })
-            .collect();
+        let mut rows = RevenueMonthRows::new(SOURCE, SOURCE, &month, "USD");
+        for c in customers.iter().filter(|c| c.mrr > 0.0) {
+            rows.push(&c.id, c.mrr, Some(c.plan), Some(c.segment));
+        }
         manifest.revenue_rows = rows.len() as u64;
-        batch.upsert_event(&RevenueMonthRows {
-            import_id: SOURCE.into(),
-            source: SOURCE.into(),
-            month: month.clone(),
-            currency: "USD".into(),
-            rows,
-        });
+        batch.upsert_event(&rows);
         summary.revenue_rows += manifest.revenue_rows;
         batch.upsert_event(&RevenueMonth {
             source: SOURCE.into(),

@@ -230,6 +230,16 @@ fn month_of(d: NaiveDate) -> MonthIdx {
 /// Parses an amount: `1234.5`, `1,234.50`, `$1,234.50`, `-12`, `(120.00)` (negative).
 pub fn parse_amount(raw: &str) -> Result<f64, String> {
     let s = raw.trim();
+    // The common case, per row: plain digits with an optional fraction.
+    if !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && s.bytes().filter(|b| *b == b'.').count() <= 1
+        && s != "."
+    {
+        if let Ok(v) = s.parse::<f64>() {
+            return Ok(v);
+        }
+    }
     let (negative, s) = match s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
         Some(inner) => (true, inner.trim()),
         None => (false, s),
@@ -263,8 +273,37 @@ pub fn parse_amount(raw: &str) -> Result<f64, String> {
     Ok(if negative { -v } else { sign * v })
 }
 
+/// `YYYY-MM` or `YYYY-MM-DD` without going through a format parser (the common case, per row).
+fn quick_ymd(s: &str) -> Option<(i32, u32, Option<u32>)> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() < 7 || b[4] != b'-' {
+        return None;
+    }
+    let (y, m) = (digits(0..4)? as i32, digits(5..7)?);
+    match b.len() {
+        7 => Some((y, m, None)),
+        10 if b[7] == b'-' => Some((y, m, Some(digits(8..10)?))),
+        _ => None,
+    }
+}
+
 /// Parses a month: `YYYY-MM`, `YYYY-MM-DD` or an RFC 3339 time (its UTC date).
 pub fn parse_month_field(raw: &str) -> Result<MonthIdx, String> {
+    let s = raw.trim();
+    match quick_ymd(s) {
+        Some((y, m, None)) if (1..=12).contains(&m) => return Ok(y * 12 + m as i32 - 1),
+        Some((y, m, Some(d))) => {
+            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                return Ok(month_of(date));
+            }
+        }
+        _ => {}
+    }
     parse_date(raw).map(month_of).or_else(|_| {
         parse_month(raw.trim()).ok_or_else(|| {
             "is not a month (YYYY-MM), a date (YYYY-MM-DD) or an RFC 3339 time".to_owned()
@@ -275,6 +314,11 @@ pub fn parse_month_field(raw: &str) -> Result<MonthIdx, String> {
 /// Parses a day: `YYYY-MM-DD` or an RFC 3339 time (its UTC date).
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
     let s = raw.trim();
+    if let Some((y, m, Some(d))) = quick_ymd(s) {
+        if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+            return Ok(date);
+        }
+    }
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .or_else(|_| DateTime::parse_from_rfc3339(s).map(|d| d.naive_utc().date()))
         .or_else(|_| {
@@ -320,17 +364,41 @@ fn parse_movement_type(raw: &str) -> Result<MovementType, String> {
     })
 }
 
+/// The fields a file can have, in the order of [`Header::idx`].
+const FIELDS: [&str; 13] = [
+    "customer_id",
+    "month",
+    "date",
+    "mrr",
+    "currency",
+    "plan",
+    "segment",
+    "type",
+    "amount",
+    "arr",
+    "nrr",
+    "grr",
+    "customers",
+];
+
+fn field_no(field: &str) -> usize {
+    FIELDS
+        .iter()
+        .position(|f| *f == field)
+        .unwrap_or(FIELDS.len())
+}
+
 /// Header positions of the fields a layout uses.
 struct Header {
     names: Vec<String>,
-    idx: HashMap<&'static str, usize>,
+    idx: [Option<usize>; FIELDS.len() + 1],
 }
 
 impl Header {
     fn new(record: &csv::StringRecord, columns: &Columns) -> Self {
         let names: Vec<String> = record.iter().map(|h| h.trim().to_owned()).collect();
         let lower: Vec<String> = names.iter().map(|h| h.to_lowercase()).collect();
-        let mut idx = HashMap::new();
+        let mut idx = [None; FIELDS.len() + 1];
         for (field, accepted) in [
             ("customer_id", &columns.customer_id),
             ("month", &columns.month),
@@ -350,14 +418,18 @@ impl Header {
                 .iter()
                 .find_map(|a| lower.iter().position(|h| h == a))
             {
-                idx.insert(field, i);
+                idx[field_no(field)] = Some(i);
             }
         }
         Self { names, idx }
     }
 
+    fn get(&self, f: &str) -> Option<usize> {
+        self.idx[field_no(f)]
+    }
+
     fn has(&self, f: &str) -> bool {
-        self.idx.contains_key(f)
+        self.get(f).is_some()
     }
 
     fn detect(&self) -> Option<Layout> {
@@ -619,9 +691,8 @@ struct Row<'a> {
 impl<'a> Row<'a> {
     fn col_name(&self, field: &str) -> String {
         self.header
-            .idx
             .get(field)
-            .and_then(|i| self.header.names.get(*i))
+            .and_then(|i| self.header.names.get(i))
             .cloned()
             .unwrap_or_else(|| field.to_owned())
     }
@@ -638,8 +709,8 @@ impl<'a> Row<'a> {
 
     /// The raw value of a field present in the header (`None` when the column is absent).
     fn raw(&self, field: &str) -> Option<&'a str> {
-        let i = self.header.idx.get(field)?;
-        Some(self.record.get(*i).unwrap_or(""))
+        let i = self.header.get(field)?;
+        Some(self.record.get(i).unwrap_or(""))
     }
 
     fn opt(&self, field: &str) -> Option<&'a str> {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::revenue_csv::{self, FileErrors, Layout, Parsed};
 use crate::analysis::revenue::{month_label, parse_month, Snapshots};
 use crate::config::RevenueConfig;
-use crate::model::{CustomerMrr, ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
+use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// Why an import failed.
@@ -102,8 +102,16 @@ pub fn import(
     options: &ImportOptions,
     progress: impl FnMut(u64),
 ) -> Result<ImportSummary, ImportError> {
-    let sha256 = hex(&Sha256::digest(bytes));
-    let parsed = match revenue_csv::parse(file, bytes, options.layout, config, progress) {
+    // Hash on a second core while this one parses: both read the whole file.
+    let (sha256, parsed) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(|| hex(&Sha256::digest(bytes)));
+        let parsed = revenue_csv::parse(file, bytes, options.layout, config, progress);
+        let sha256 = hasher
+            .join()
+            .unwrap_or_else(|_| hex(&Sha256::digest(bytes)));
+        (sha256, parsed)
+    });
+    let parsed = match parsed {
         Ok(p) => p,
         Err(errors) => {
             if !options.dry_run {
@@ -123,12 +131,13 @@ pub fn import(
         }
     };
     let layout = parsed.layout();
+    // Same content, source and layout → same id: a re-import finds its months already current.
     let mut id_hash = Sha256::new();
     id_hash.update(options.source.as_bytes());
     id_hash.update([0]);
     id_hash.update(layout.to_string().as_bytes());
     id_hash.update([0]);
-    id_hash.update(bytes);
+    id_hash.update(sha256.as_bytes());
     let import_id = hex(&id_hash.finalize()[..12]);
     let months: Vec<String> = parsed.months().into_iter().map(month_label).collect();
 
@@ -272,21 +281,12 @@ fn stage(
         _ => {
             let table = parsed.snapshots().unwrap_or_default();
             for month in table.months() {
-                batch.upsert_event(&RevenueMonthRows {
-                    import_id: import_id.into(),
-                    source: source.into(),
-                    month: month_label(month),
-                    currency: config.currency.clone(),
-                    rows: table
-                        .month_rows(month)
-                        .map(|r| CustomerMrr {
-                            customer_id: r.customer_id.to_owned(),
-                            mrr: r.mrr,
-                            plan: r.plan.map(str::to_owned),
-                            segment: r.segment.map(str::to_owned),
-                        })
-                        .collect(),
-                });
+                let mut rows =
+                    RevenueMonthRows::new(import_id, source, &month_label(month), &config.currency);
+                for r in table.month_rows(month) {
+                    rows.push(r.customer_id, r.mrr, r.plan, r.segment);
+                }
+                batch.upsert_event(&rows);
                 // A month of customers is one entry, but can be megabytes: commit every few.
                 n += BATCH_ENTRIES / 16;
                 flush(&mut batch, &mut n, false)?;
@@ -321,19 +321,26 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
             continue;
         };
         out.touch(idx);
-        for row in &month.rows {
+        let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
+        let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
+        let decode = |names: &[u32], code: Option<&u32>| {
+            code.and_then(|c| c.checked_sub(1))
+                .and_then(|c| names.get(c as usize).copied())
+        };
+        for (i, customer) in month.customers.iter().enumerate() {
             let key = if qualify {
-                Cow::Owned(format!("{}:{}", month.source, row.customer_id))
+                Cow::Owned(format!("{}:{customer}", month.source))
             } else {
-                Cow::Borrowed(row.customer_id.as_str())
+                Cow::Borrowed(customer.as_str())
             };
+            let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
             // One row per customer and month within an import; across sources ids are qualified.
-            let _ = out.insert(
+            let _ = out.insert_coded(
                 idx,
                 &key,
-                row.mrr,
-                row.plan.as_deref(),
-                row.segment.as_deref(),
+                mrr,
+                decode(&plans, month.plan.get(i)),
+                decode(&segments, month.segment.get(i)),
                 0,
             );
         }

@@ -95,7 +95,7 @@ fn check_chunks(store: &Store) -> (usize, usize) {
         let rows = store
             .event::<RevenueMonthRows>(&format!("demo/{month}"))
             .unwrap()
-            .map_or(0, |m| m.rows.len() as u64);
+            .map_or(0, |m| m.len() as u64);
         assert_eq!(
             manifest(store, &format!("revenue/{month}"))
                 .unwrap()

@@ -43,9 +43,9 @@ fn growth_then_strain() {
     for month in store.events::<RevenueMonthRows>() {
         let month = month.unwrap();
         assert_eq!(month.currency, "USD");
-        let entry = by_month.entry(month.month).or_default();
-        for row in month.rows {
-            entry.insert(row.customer_id, row.mrr);
+        let entry = by_month.entry(month.month.clone()).or_default();
+        for (customer, mrr, _, _) in month.rows() {
+            entry.insert(customer.to_owned(), mrr);
         }
     }
     let months: Vec<BTreeMap<String, f64>> = by_month.into_values().collect();

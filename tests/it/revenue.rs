@@ -373,7 +373,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
     assert_eq!(m[12].mrr, 1335.0, "other months untouched");
     let rows: usize = store
         .events::<barometer::model::RevenueMonthRows>()
-        .map(|m| m.unwrap().rows.len())
+        .map(|m| m.unwrap().len())
         .sum();
     let expected: usize = (0..13)
         .map(|m| "ABCDEFGHIJ".chars().filter(|c| mrr_of(*c, m) > 0.0).count())
