@@ -500,6 +500,62 @@ pub fn weekly(months: &[MonthRevenue], weeks: &[i64]) -> Vec<WeekRevenue> {
         .collect()
 }
 
+/// A month of an organisation-wide totals file: what the file states, and growth computed from
+/// its ARR. NRR and GRR are only ever the file's own figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TotalsMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// ARR as stated.
+    pub arr: f64,
+    /// MRR as stated (else ARR / 12).
+    pub mrr: f64,
+    /// Customers, if stated.
+    pub customers: Option<u64>,
+    /// ARRₜ / ARRₜ₋₁ − 1.
+    pub mom_growth: Option<f64>,
+    /// ARRₜ / ARRₜ₋₁₂ − 1.
+    pub yoy_growth: Option<f64>,
+    /// NRR, if stated.
+    pub nrr: Option<f64>,
+    /// GRR, if stated.
+    pub grr: Option<f64>,
+    /// Where NRR and GRR come from.
+    pub retention_formula: &'static str,
+}
+
+/// Growth per month of a totals series, with the retention figures exactly as stated.
+pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
+    let arr: BTreeMap<MonthIdx, f64> = rows
+        .iter()
+        .filter_map(|r| Some((parse_month(&r.month)?, r.arr)))
+        .collect();
+    let growth = |t: MonthIdx, back: MonthIdx| {
+        arr.get(&(t - back))
+            .filter(|p| **p > 0.0)
+            .and_then(|p| arr.get(&t).map(|a| a / p - 1.0))
+    };
+    let mut out: Vec<TotalsMonth> = rows
+        .iter()
+        .filter_map(|r| {
+            let t = parse_month(&r.month)?;
+            Some(TotalsMonth {
+                month: r.month.clone(),
+                arr: r.arr,
+                mrr: r.mrr.unwrap_or(r.arr / 12.0),
+                customers: r.customers,
+                mom_growth: growth(t, 1),
+                yoy_growth: growth(t, 12),
+                nrr: r.nrr,
+                grr: r.grr,
+                retention_formula: "as stated in the imported totals file (never derived)",
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.month.cmp(&b.month));
+    out
+}
+
 /// The segments present in the data.
 pub fn segments(data: &Snapshots) -> BTreeSet<String> {
     data.segments.names.iter().cloned().collect()

@@ -2,7 +2,6 @@
 //!
 //! With `server.api_token` set, every route here needs `Authorization: Bearer <token>`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -110,7 +109,7 @@ async fn revenue(
     let store = state.store.clone();
     let result = tokio::task::spawn_blocking(move || {
         let snapshots = revenue_import::snapshots(&store)?;
-        let totals = revenue_import::totals(&store)?;
+        let totals = revenue_import::totals_view(&store)?;
         Ok::<_, crate::store::StoreError>((snapshots, totals))
     })
     .await;
@@ -126,7 +125,7 @@ async fn revenue(
         .into_iter()
         .filter(|m| in_range(&m.month))
         .collect();
-    let totals: BTreeMap<_, _> = totals.into_iter().filter(|(m, _)| in_range(m)).collect();
+    let totals: Vec<_> = totals.into_iter().filter(|t| in_range(&t.month)).collect();
     let weeks = match q.granularity.as_deref() {
         None | Some("month") => None,
         Some("week") => {

@@ -362,6 +362,14 @@ pub fn totals(store: &Store) -> Result<BTreeMap<String, RevenueTotal>, StoreErro
     Ok(out)
 }
 
+/// Totals with growth, for views: see [`crate::analysis::revenue::totals_monthly`].
+pub fn totals_view(
+    store: &Store,
+) -> Result<Vec<crate::analysis::revenue::TotalsMonth>, StoreError> {
+    let rows: Vec<RevenueTotal> = totals(store)?.into_values().collect();
+    Ok(crate::analysis::revenue::totals_monthly(&rows))
+}
+
 /// The import history, oldest first.
 pub fn history(store: &Store) -> Result<Vec<ImportRecord>, StoreError> {
     store.events().collect()

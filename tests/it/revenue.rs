@@ -300,6 +300,11 @@ fn totals_give_arr_and_only_the_retention_the_file_states() {
     assert_eq!(totals["2025-01"].nrr, Some(0.779));
     assert_eq!(totals["2025-01"].grr, Some(0.7458));
     assert_eq!(totals["2025-02"].nrr, None, "never invented");
+    let view = revenue_import::totals_view(&store).unwrap();
+    assert_eq!(view[12].yoy_growth, Some(1335.0 / 1495.0 - 1.0));
+    assert_eq!(view[13].mom_growth, Some(1210.0 / 1335.0 - 1.0));
+    assert_eq!(view[12].nrr, Some(0.779));
+    assert_eq!(view[13].nrr, None);
     assert!(
         revenue_import::snapshots(&store).unwrap().is_empty(),
         "no customer detail made up"
