@@ -279,14 +279,35 @@ pub struct LogConfig {
 }
 
 /// A point in time to read back to: a fixed date, or a span before "now".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Since {
     /// From this date (UTC midnight).
     Date(NaiveDate),
     /// From this long before now.
-    #[serde(with = "humantime_serde_compat")]
     Ago(Duration),
+}
+
+impl Serialize for Since {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Since::Date(d) => s.serialize_str(&d.to_string()),
+            Since::Ago(d) => s.serialize_str(&format_duration(*d)),
+        }
+    }
+}
+
+/// A duration as it is written in the configuration: the largest of d, h, m, s that divides it.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 || secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs % len == 0 {
+            return format!("{}{unit}", secs / len);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// `[github]`
@@ -458,7 +479,7 @@ mod humantime_serde_compat {
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+        s.serialize_str(&super::format_duration(*d))
     }
 }
 

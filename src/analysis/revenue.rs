@@ -234,6 +234,7 @@ impl Snapshots {
 #[serde(rename_all = "snake_case")]
 pub enum RetentionWindow {
     /// Trailing-12-month cohort.
+    #[serde(rename = "12m")]
     Cohort12m,
     /// Month-over-month movements.
     Monthly,

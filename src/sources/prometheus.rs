@@ -229,16 +229,8 @@ pub fn targets(config: &PrometheusConfig) -> Result<Vec<Target>, StoreError> {
     Ok(out)
 }
 
-/// A duration in Prometheus's notation (`1h`, `90s`).
-pub fn prom_duration(d: Duration) -> String {
-    let s = d.as_secs().max(1);
-    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if s % len == 0 {
-            return format!("{}{unit}", s / len);
-        }
-    }
-    format!("{s}s")
-}
+/// A duration in Prometheus's notation (`1h`, `90s`), which is also the configuration's.
+pub use crate::config::format_duration as prom_duration;
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -146,3 +146,26 @@ fn config_check_exits_non_zero_and_names_the_key() {
     assert!(stdout.contains("listen = \"127.0.0.1:9750\""), "{stdout}");
     assert!(stdout.contains("[redacted]") && !stdout.contains("abcdefghijklmnop"));
 }
+
+#[test]
+fn the_printed_configuration_writes_values_as_a_file_would() {
+    let (_dir, path) = with_file(
+        "[prometheus]\nurl = \"http://127.0.0.1:9090\"\nbackfill_since = \"2024-01-01\"\n\
+         [[prometheus.slo]]\nname = \"api\"\nservice = \"api\"\nerror_ratio_query = \"x\"\n\
+         target = 0.999\nwindow = \"28d\"\n",
+    );
+    let c = load(Some(path), &[]).unwrap();
+    let shown = c.to_redacted_toml().unwrap();
+    for line in [
+        "backfill_since = \"730d\"",
+        "backfill_since = \"2024-01-01\"",
+        "window = \"28d\"",
+        "retention_window = \"12m\"",
+        "shutdown_grace = \"10s\"",
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "{line} missing from:\n{shown}"
+        );
+    }
+}
