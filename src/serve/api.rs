@@ -29,6 +29,8 @@ pub struct ApiState {
     pub config: Arc<Config>,
     /// The store.
     pub store: Arc<Store>,
+    /// The SLOs whose figures are served.
+    pub slos: Arc<Vec<super::metrics::SloDef>>,
 }
 
 /// The `/api/v1` routes.
@@ -36,6 +38,7 @@ pub fn routes(state: ApiState) -> Router {
     let limit = usize::try_from(state.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/revenue", get(revenue))
+        .route("/api/v1/reliability", get(reliability))
         .route("/api/v1/imports", get(imports))
         .route(
             "/api/v1/imports/revenue",
@@ -173,6 +176,87 @@ async fn revenue(
         "totals": totals,
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeeksQuery {
+    from: Option<String>,
+    to: Option<String>,
+    slo: Option<String>,
+}
+
+/// Parses `from`/`to` (`YYYY-MM-DD`) into the Mondays of their ISO weeks; by default the 26 weeks
+/// up to the last complete one.
+fn week_range(from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>, String> {
+    use crate::analysis::{week_start, WEEK_MS};
+    let day = |name: &str, v: &str| {
+        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| week_start(d.and_utc().timestamp_millis()))
+            .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
+    };
+    let last = match to {
+        Some(v) => day("to", v)?,
+        None => week_start(chrono::Utc::now().timestamp_millis()) - WEEK_MS,
+    };
+    let first = match from {
+        Some(v) => day("from", v)?,
+        None => last - 25 * WEEK_MS,
+    };
+    if first > last {
+        return Err("from is after to".into());
+    }
+    if (last - first) / WEEK_MS > 520 {
+        return Err("at most 520 weeks at a time".into());
+    }
+    Ok((0..=(last - first) / WEEK_MS)
+        .map(|i| first + i * WEEK_MS)
+        .collect())
+}
+
+async fn reliability(
+    State(state): State<ApiState>,
+    query: Result<Query<WeeksQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let weeks = match week_range(q.from.as_deref(), q.to.as_deref()) {
+        Ok(w) => w,
+        Err(message) => return bad_request(message),
+    };
+    if let Some(name) = &q.slo {
+        if state.slos.iter().all(|d| &d.name != name) {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no SLO named {name:?}"),
+            );
+        }
+    }
+    let (store, slos) = (state.store.clone(), state.slos.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        slos.iter()
+            .filter(|d| q.slo.as_ref().is_none_or(|n| &d.name == n))
+            .map(|d| {
+                json!({
+                    "slo": d.name,
+                    "service": d.service,
+                    "target": d.spec.target,
+                    "window_days": d.spec.window_ms / 86_400_000,
+                    "weeks": super::metrics::slo_weeks(&store, d, &weeks),
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match result {
+        Ok(slos) => Json(json!({ "slos": slos })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }
 
 async fn imports(State(state): State<ApiState>) -> Response {

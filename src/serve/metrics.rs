@@ -14,7 +14,7 @@ use prometheus::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::analysis::reliability::{weekly, SliPoints, SloSpec, BURN_WINDOWS_H};
+use crate::analysis::reliability::{weekly, SliPoints, SloSpec, WeekReliability, BURN_WINDOWS_H};
 use crate::analysis::revenue::{monthly, RetentionWindow, RevenueSettings};
 use crate::analysis::{week_start, WEEK_MS};
 use crate::config::{Config, RevenueConfig, Sli};
@@ -35,6 +35,40 @@ pub struct SloDef {
     pub ratio: bool,
     /// Target, window and step.
     pub spec: SloSpec,
+}
+
+/// Weekly figures of one SLO for the given weeks (Mondays, ms), read from the store: the samples
+/// from one budget window before the first week to the end of the last.
+pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliability> {
+    let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
+        return Vec::new();
+    };
+    let from = first + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
+    let to = last + WEEK_MS;
+    let labels = [
+        ("slo", def.name.as_str()),
+        ("service", def.service.as_str()),
+    ];
+    let read = |name: &str| -> Vec<crate::model::Point> {
+        SeriesKey::new(name, labels)
+            .ok()
+            .and_then(|k| store.range(&k, from, to).ok())
+            .unwrap_or_default()
+    };
+    if def.ratio {
+        let ratio = read(series::SLO_ERROR_RATIO);
+        weekly(&def.spec, SliPoints::Ratio(&ratio), weeks)
+    } else {
+        let (good, total) = (read(series::SLO_GOOD), read(series::SLO_TOTAL));
+        weekly(
+            &def.spec,
+            SliPoints::Counts {
+                good: &good,
+                total: &total,
+            },
+            weeks,
+        )
+    }
 }
 
 /// The SLOs to export: the configured ones, and the demo organisation's when serving it.
@@ -333,31 +367,7 @@ impl Metrics {
     fn refresh_slos(&self, store: &Store) {
         let last_week = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
         for def in &self.slos {
-            let labels = [
-                ("slo", def.name.as_str()),
-                ("service", def.service.as_str()),
-            ];
-            let from = last_week + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
-            let to = last_week + WEEK_MS;
-            let read = |name: &str| -> Vec<crate::model::Point> {
-                SeriesKey::new(name, labels)
-                    .ok()
-                    .and_then(|k| store.range(&k, from, to).ok())
-                    .unwrap_or_default()
-            };
-            let (good, total, ratio);
-            let points = if def.ratio {
-                ratio = read(series::SLO_ERROR_RATIO);
-                SliPoints::Ratio(&ratio)
-            } else {
-                good = read(series::SLO_GOOD);
-                total = read(series::SLO_TOTAL);
-                SliPoints::Counts {
-                    good: &good,
-                    total: &total,
-                }
-            };
-            let Some(week) = weekly(&def.spec, points, &[last_week]).pop() else {
+            let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
                 continue;
             };
             let l = [def.name.as_str(), def.service.as_str()];

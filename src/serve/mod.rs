@@ -71,9 +71,10 @@ pub async fn run(
     on_listen(local);
 
     let health = Arc::new(Health::default());
+    let slos = Arc::new(metrics::slo_defs(&config, demo_seed.is_some()));
     let metrics = Arc::new(metrics::Metrics::new(
         health.clone(),
-        metrics::slo_defs(&config, demo_seed.is_some()),
+        slos.to_vec(),
         &config.revenue,
     )?);
     metrics.refresh(&store);
@@ -131,6 +132,7 @@ pub async fn run(
     .merge(api::routes(api::ApiState {
         config: config.clone(),
         store: store.clone(),
+        slos,
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)

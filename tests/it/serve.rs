@@ -119,6 +119,36 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
         eprintln!("promtool not installed: skipping the exposition lint (.ci/run installs it)");
     }
 
+    // Weekly reliability per SLO, the last 26 complete weeks by default.
+    let rel: serde_json::Value = client
+        .get(daemon.url("/api/v1/reliability"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slos = rel["slos"].as_array().unwrap();
+    assert_eq!(slos.len(), 2);
+    let weeks = slos[0]["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 26);
+    assert_eq!(weeks[25]["coverage"], 1.0);
+    assert!(weeks
+        .iter()
+        .all(|w| w["status"] == "met" || w["status"] == "breached"));
+    let bad = client
+        .get(daemon.url("/api/v1/reliability?from=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert_eq!(
+        body["error"]["message"],
+        "from=\"yesterday\" is not a date (YYYY-MM-DD)"
+    );
+
     let missing = client.get(daemon.url("/nope")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
