@@ -327,11 +327,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             store.flush()?;
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(exit_code(failed))
         }
         Command::Sync(args) => {
             telemetry::init(&config.log);
@@ -375,11 +371,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             store.flush()?;
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(exit_code(failed))
         }
         Command::Serve(args) => {
             telemetry::init(&config.log);
@@ -399,6 +391,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn exit_code(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -115,17 +115,16 @@ pub fn import(
         Ok(p) => p,
         Err(errors) => {
             if !options.dry_run {
-                record(
-                    store,
+                let mut b = WriteBatch::new();
+                b.upsert_event(&history_entry(
                     file,
                     &sha256,
                     options,
-                    "?",
-                    0,
+                    ("rejected", None, 0),
                     vec![],
-                    "rejected",
                     errors.errors.len(),
-                )?;
+                ));
+                store.commit(b)?;
             }
             return Err(errors.into());
         }
@@ -185,22 +184,14 @@ pub fn import(
             layout: layout.to_string(),
         });
     }
-    flip.upsert_event(&ImportRecord {
-        id: format!(
-            "{}-{}",
-            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            &sha256[..12]
-        ),
-        at: Utc::now(),
-        file: file.to_owned(),
-        sha256,
-        source: options.source.clone(),
-        layout: layout.to_string(),
-        rows: parsed.rows() as u64,
+    flip.upsert_event(&history_entry(
+        file,
+        &sha256,
+        options,
+        ("applied", Some(layout), parsed.rows() as u64),
         months,
-        outcome: "applied".into(),
-        errors: 0,
-    });
+        0,
+    ));
     store.commit(flip)?;
 
     // 3. Drop the rows the new import replaced. A crash here leaves unreachable rows, never
@@ -211,36 +202,28 @@ pub fn import(
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    store: &Store,
+/// One entry of the import history.
+fn history_entry(
     file: &str,
     sha256: &str,
     options: &ImportOptions,
-    layout: &str,
-    rows: u64,
+    outcome: (&str, Option<Layout>, u64),
     months: Vec<String>,
-    outcome: &str,
     errors: usize,
-) -> Result<(), StoreError> {
-    let mut b = WriteBatch::new();
-    b.upsert_event(&ImportRecord {
-        id: format!(
-            "{}-{}",
-            Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            &sha256[..12]
-        ),
-        at: Utc::now(),
+) -> ImportRecord {
+    let now = Utc::now();
+    ImportRecord {
+        id: format!("{}-{}", now.format("%Y%m%dT%H%M%S%.6fZ"), &sha256[..12]),
+        at: now,
         file: file.to_owned(),
         sha256: sha256.to_owned(),
         source: options.source.clone(),
-        layout: layout.to_owned(),
-        rows,
+        layout: outcome.1.map_or("?".to_owned(), |l| l.to_string()),
+        rows: outcome.2,
         months,
-        outcome: outcome.to_owned(),
+        outcome: outcome.0.to_owned(),
         errors: errors as u64,
-    });
-    store.commit(b).map(|_| ())
+    }
 }
 
 fn stage(
