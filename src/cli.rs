@@ -51,6 +51,9 @@ pub enum Command {
     Import(ImportCommand),
     /// Show monthly revenue figures: MRR, ARR, movements, growth, NRR and GRR.
     Revenue(RevenueArgs),
+    /// Write the stored history in another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -117,6 +120,18 @@ pub struct ImportRevenueArgs {
     /// Validate and show what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `export` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The weekly history as OpenMetrics with timestamps, on stdout, for
+    /// `promtool tsdb create-blocks-from openmetrics`.
+    Openmetrics {
+        /// From the ISO week holding this date (default: all history).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<NaiveDate>,
+    },
 }
 
 /// `revenue` options.
@@ -257,6 +272,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportCommand::Openmetrics { since }) => {
+            let store = Store::open(&config.storage.path)?;
+            let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
+            let since = since
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc().timestamp_millis());
+            let text = crate::serve::export::openmetrics(
+                &store,
+                &config,
+                &slos,
+                since,
+                Utc::now().timestamp_millis(),
+            )?;
+            use std::io::Write;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(ImportCommand::List) => {

@@ -569,6 +569,17 @@ impl Store {
         Ok(out)
     }
 
+    /// The oldest point of a series.
+    pub fn first(&self, key: &SeriesKey) -> Result<Option<Point>, StoreError> {
+        let Some(id) = self.series_id(key) else {
+            return Ok(None);
+        };
+        match self.db.scan_prefix(series_prefix(id)).next() {
+            Some(kv) => Ok(decode_block(&kv?.1)?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+
     /// The newest point of a series.
     pub fn latest(&self, key: &SeriesKey) -> Result<Option<Point>, StoreError> {
         let Some(id) = self.series_id(key) else {

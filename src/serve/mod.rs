@@ -1,6 +1,7 @@
 //! The daemon: the HTTP server and its background tasks, under one cancellation token.
 
 pub mod api;
+pub mod export;
 pub mod http;
 pub mod metrics;
 
@@ -71,7 +72,8 @@ pub async fn run(
     on_listen(local);
 
     let health = Arc::new(Health::default());
-    let slos = Arc::new(metrics::slo_defs(&config, demo_seed.is_some()));
+    let with_demo = demo_seed.is_some() || demo::is_seeded(&store)?;
+    let slos = Arc::new(metrics::slo_defs(&config, with_demo));
     let metrics = Arc::new(metrics::Metrics::new(
         health.clone(),
         slos.to_vec(),

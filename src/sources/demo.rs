@@ -184,6 +184,11 @@ pub fn needs_seeding(store: &Store) -> Result<bool, StoreError> {
         && (store.is_empty() || store.cursor(SOURCE, &first_chunk)?.is_some()))
 }
 
+/// Whether the store holds a completely seeded demo organisation.
+pub fn is_seeded(store: &Store) -> Result<bool, StoreError> {
+    Ok(store.cursor(SOURCE, COMPLETE)?.is_some())
+}
+
 /// Cursor name written after the last chunk.
 pub const COMPLETE: &str = "complete";
 

@@ -4,6 +4,7 @@ mod config;
 mod crash;
 mod demo_story;
 mod deploy;
+mod export;
 mod helpers;
 mod prom;
 mod revenue;

@@ -1,0 +1,192 @@
+//! `barometer export openmetrics`: the stored weekly history in the OpenMetrics text format, with
+//! timestamps, for `promtool tsdb create-blocks-from openmetrics` — so that a central Prometheus,
+//! Thanos or Mimir can hold the history once one machine is outgrown.
+//!
+//! Each weekly value is stamped at its week's Monday 00:00 UTC (the `week_start` the JSON API
+//! uses). Metric names are the ones `/metrics` exports, so dashboards work on either.
+
+use std::fmt::Write as _;
+
+use super::metrics::{slo_weeks, SloDef};
+use crate::analysis::revenue::{
+    monthly, weekly as revenue_weekly, RetentionWindow, RevenueSettings,
+};
+use crate::analysis::{week_start, WEEK_MS};
+use crate::config::Config;
+use crate::sources::revenue_import;
+use crate::store::{Store, StoreError};
+
+/// One metric family being written: its samples, grouped as OpenMetrics requires.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    lines: Vec<String>,
+}
+
+impl Family {
+    fn new(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            help,
+            lines: Vec::new(),
+        }
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64, week: i64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        self.lines.push(format!(
+            "{}{{{}}} {} {}",
+            self.name,
+            labels.join(","),
+            number(value),
+            week / 1000
+        ));
+    }
+
+    fn write(&self, out: &mut String) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# TYPE {} gauge", self.name);
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        for l in &self.lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        // Rust prints the shortest representation that reads back to the same f64.
+        format!("{v}")
+    }
+}
+
+/// The weekly history from the week holding `since` (ms) to the last complete week before
+/// `now` (ms), as an OpenMetrics document ending in `# EOF`.
+pub fn openmetrics(
+    store: &Store,
+    config: &Config,
+    slos: &[SloDef],
+    since: Option<i64>,
+    now: i64,
+) -> Result<String, StoreError> {
+    let last = week_start(now) - WEEK_MS;
+    let snapshots = revenue_import::snapshots(store)?;
+    let first_data = snapshots
+        .months()
+        .next()
+        .map(|m| {
+            chrono::NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(last, |d| d.and_utc().timestamp_millis())
+        })
+        .into_iter()
+        .chain(slos.iter().filter_map(|d| first_sli_point(store, d)))
+        .min()
+        .unwrap_or(last);
+    let first = week_start(since.unwrap_or(first_data).max(first_data));
+    let weeks: Vec<i64> = (0..)
+        .map(|i| first + i * WEEK_MS)
+        .take_while(|w| *w <= last)
+        .collect();
+
+    let mut availability = Family::new(
+        "barometer_slo_availability_ratio",
+        "Availability (good / total events) over the ISO week.",
+    );
+    let mut budget = Family::new(
+        "barometer_slo_error_budget_remaining_ratio",
+        "Error budget left over the SLO's rolling window at the end of the week.",
+    );
+    let mut bad = Family::new(
+        "barometer_slo_bad_time_seconds",
+        "Time in the week whose steps missed the SLO.",
+    );
+    for def in slos {
+        let labels = [
+            ("slo", def.name.as_str()),
+            ("service", def.service.as_str()),
+        ];
+        for w in slo_weeks(store, def, &weeks) {
+            if let Some(a) = w.availability {
+                availability.sample(&labels, a, w.week_start);
+            }
+            if let Some(b) = w.error_budget_remaining {
+                budget.sample(&labels, b, w.week_start);
+            }
+            if let Some(m) = w.bad_minutes {
+                bad.sample(&labels, m * 60.0, w.week_start);
+            }
+        }
+    }
+
+    let settings = RevenueSettings {
+        window: config.revenue.retention_window,
+        reactivation_as_expansion: config.revenue.reactivation_as_expansion,
+    };
+    let formula = match settings.window {
+        RetentionWindow::Cohort12m => "cohort_12m",
+        RetentionWindow::Monthly => "monthly",
+    };
+    let currency = config.revenue.currency.as_str();
+    let mut arr = Family::new(
+        "barometer_revenue_arr",
+        "Annual recurring revenue, as of the month holding the week's Thursday.",
+    );
+    let mut mrr = Family::new(
+        "barometer_revenue_mrr",
+        "Monthly recurring revenue, as of the month holding the week's Thursday.",
+    );
+    let mut nrr = Family::new("barometer_revenue_nrr_ratio", "Net revenue retention.");
+    let mut grr = Family::new("barometer_revenue_grr_ratio", "Gross revenue retention.");
+    for w in revenue_weekly(&monthly(&snapshots, settings, None), &weeks) {
+        arr.sample(&[("currency", currency)], w.arr, w.week_start);
+        mrr.sample(&[("currency", currency)], w.mrr, w.week_start);
+        if let Some(v) = w.nrr {
+            nrr.sample(&[("formula", formula)], v, w.week_start);
+        }
+        if let Some(v) = w.grr {
+            grr.sample(&[("formula", formula)], v, w.week_start);
+        }
+    }
+
+    let mut out = String::new();
+    for f in [&availability, &budget, &bad, &arr, &mrr, &nrr, &grr] {
+        f.write(&mut out);
+    }
+    out.push_str("# EOF\n");
+    Ok(out)
+}
+
+fn first_sli_point(store: &Store, def: &SloDef) -> Option<i64> {
+    use crate::model::{series, SeriesKey};
+    let name = if def.ratio {
+        series::SLO_ERROR_RATIO
+    } else {
+        series::SLO_TOTAL
+    };
+    let key = SeriesKey::new(
+        name,
+        [
+            ("slo", def.name.as_str()),
+            ("service", def.service.as_str()),
+        ],
+    )
+    .ok()?;
+    store.first(&key).ok()?.map(|p| p.ts)
+}

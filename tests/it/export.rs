@@ -1,0 +1,89 @@
+//! `barometer export openmetrics`: promtool backfills it, and a Prometheus started on those blocks
+//! answers the same weekly values the API computes.
+
+use barometer::analysis::{week_start, WEEK_MS};
+use barometer::config::{Config, Sources};
+use barometer::serve::metrics::{slo_defs, slo_weeks};
+use barometer::sources::demo;
+use barometer::store::Store;
+use chrono::Utc;
+
+use crate::prom::PromServer;
+
+async fn instant(url: &str, query: &str, at: i64) -> Option<f64> {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/query"))
+        .form(&[("query", query), ("time", &(at / 1000).to_string())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(|v| v.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exported_history_backfills_into_prometheus_with_the_same_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    {
+        let store = Store::open(&store_path).unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        demo::seed(&store, 42, Utc::now().date_naive(), &token).unwrap();
+        store.flush().unwrap();
+    }
+    let out = crate::helpers::barometer(&store_path)
+        .args(["export", "openmetrics"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with("# EOF\n"));
+
+    let Some(server) = PromServer::start(&text, None) else {
+        return;
+    };
+    let store = Store::open(&store_path).unwrap();
+    let config = Config::load(&Sources {
+        file: None,
+        env: Some(Default::default()),
+    })
+    .unwrap();
+    let slos = slo_defs(&config, true);
+    let api = slos.iter().find(|d| d.name == "api-availability").unwrap();
+    let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+    let weeks = [last - 60 * WEEK_MS, last - 10 * WEEK_MS, last];
+    let expected = slo_weeks(&store, api, &weeks);
+    for w in &expected {
+        let got = instant(
+            &server.url,
+            "barometer_slo_availability_ratio{slo=\"api-availability\"}",
+            w.week_start,
+        )
+        .await;
+        assert_eq!(got, w.availability, "week {}", w.week_start);
+        let budget = instant(
+            &server.url,
+            "barometer_slo_error_budget_remaining_ratio{slo=\"api-availability\"}",
+            w.week_start,
+        )
+        .await;
+        assert_eq!(budget, w.error_budget_remaining);
+    }
+    // Revenue is monthly: the recent weeks of a month not yet closed have none.
+    let arr = instant(
+        &server.url,
+        "barometer_revenue_arr{currency=\"USD\"}",
+        last - 8 * WEEK_MS,
+    )
+    .await;
+    assert!(arr.unwrap() > 1e6);
+}
