@@ -31,6 +31,10 @@ pub struct ApiState {
     pub store: Arc<Store>,
     /// The SLOs whose figures are served.
     pub slos: Arc<Vec<super::metrics::SloDef>>,
+    /// Runs on-demand syncs.
+    pub syncer: Arc<crate::sources::Syncer>,
+    /// The daemon's task tracker, so shutdown waits for on-demand syncs too.
+    pub tracker: tokio_util::task::TaskTracker,
 }
 
 /// The `/api/v1` routes.
@@ -40,6 +44,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/revenue", get(revenue))
         .route("/api/v1/reliability", get(reliability))
         .route("/api/v1/imports", get(imports))
+        .route("/api/v1/sync/{source}", post(trigger_sync))
         .route(
             "/api/v1/imports/revenue",
             post(import_revenue).layer(DefaultBodyLimit::max(limit)),
@@ -256,6 +261,33 @@ async fn reliability(
     match result {
         Ok(slos) => Json(json!({ "slos": slos })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+async fn trigger_sync(
+    State(state): State<ApiState>,
+    axum::extract::Path(source): axum::extract::Path<String>,
+) -> Response {
+    use clap::ValueEnum;
+    let Ok(kind) = crate::sources::SourceKind::from_str(&source, true) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no source named {source:?}"),
+        );
+    };
+    match state.syncer.trigger(kind, &state.tracker) {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "started", "source": kind.name()})),
+        )
+            .into_response(),
+        Err(e @ crate::sources::TriggerError::Running(_)) => {
+            error(StatusCode::CONFLICT, "sync_running", e.to_string())
+        }
+        Err(e @ crate::sources::TriggerError::NotConfigured(_)) => {
+            error(StatusCode::CONFLICT, "not_configured", e.to_string())
+        }
     }
 }
 

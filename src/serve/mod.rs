@@ -81,21 +81,16 @@ pub async fn run(
     )?);
     metrics.refresh(&store);
     let tracker = TaskTracker::new();
-    for kind in SourceKind::configured(&config) {
-        tracing::info!(source = kind.name(), "scheduling syncs");
-        tracker.spawn(sources::schedule(
-            kind,
-            config.clone(),
-            store.clone(),
-            health.clone(),
-            shutdown.clone(),
-        ));
-    }
     tracker.spawn(metrics::refresher(
         metrics.clone(),
         store.clone(),
         shutdown.clone(),
     ));
+    let syncer = sources::Syncer::new(config.clone(), store.clone(), health.clone());
+    for kind in SourceKind::configured(&config) {
+        tracing::info!(source = kind.name(), "scheduling syncs");
+        tracker.spawn(syncer.clone().schedule(kind, shutdown.clone()));
+    }
 
     let (ready_tx, ready_rx) = watch::channel(Readiness::Starting("opening the store"));
     match demo_seed {
@@ -135,6 +130,8 @@ pub async fn run(
         config: config.clone(),
         store: store.clone(),
         slos,
+        syncer,
+        tracker: tracker.clone(),
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)

@@ -20,7 +20,7 @@ use crate::store::Store;
 use pull::{Health, RetryPolicy};
 
 /// The sources that can be synced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum SourceKind {
     /// Prometheus's HTTP API.
     Prometheus,
@@ -112,27 +112,103 @@ pub async fn sync_once(
     result
 }
 
-/// Syncs `kind` every `interval` (± 10 % jitter, first run soon after start) until `shutdown`.
-/// One sync of a source runs at a time; a failure is recorded and retried at the next tick, while
-/// the daemon keeps serving what is stored.
-pub async fn schedule(
-    kind: SourceKind,
+/// Runs the daemon's syncs, on each source's schedule and on demand, never two of one source at
+/// a time.
+pub struct Syncer {
     config: Arc<Config>,
     store: Arc<Store>,
     health: Arc<Health>,
-    shutdown: CancellationToken,
-) {
-    let interval = kind.interval(&config);
-    let mut delay = Duration::from_millis(rand::rng().random_range(100..2_000));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(delay) => {}
+    running: std::sync::Mutex<std::collections::HashSet<SourceKind>>,
+}
+
+/// Why an on-demand sync did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    /// The source has no configuration.
+    #[error("the {0} source is not configured")]
+    NotConfigured(&'static str),
+    /// A sync of the source is running.
+    #[error("a {0} sync is already running")]
+    Running(&'static str),
+}
+
+/// Removes a source from the running set when its sync ends, however it ends.
+struct RunningGuard<'a>(&'a Syncer, SourceKind);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
+    }
+}
+
+impl Syncer {
+    /// A syncer over the daemon's configuration, store and health.
+    pub fn new(config: Arc<Config>, store: Arc<Store>, health: Arc<Health>) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            store,
+            health,
+            running: std::sync::Mutex::default(),
+        })
+    }
+
+    fn claim(&self, kind: SourceKind) -> Result<RunningGuard<'_>, TriggerError> {
+        if !SourceKind::configured(&self.config).contains(&kind) {
+            return Err(TriggerError::NotConfigured(kind.name()));
         }
-        // A running sync is not interrupted: its batches are atomic, and shutdown waits for it
-        // within the grace period.
-        let _ = sync_once(kind, &config, &store, &health, None).await;
-        let jitter = rand::rng().random_range(0.9..1.1);
-        delay = interval.mul_f64(jitter);
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if !running.insert(kind) {
+            return Err(TriggerError::Running(kind.name()));
+        }
+        Ok(RunningGuard(self, kind))
+    }
+
+    async fn run(&self, kind: SourceKind) -> Result<(), TriggerError> {
+        let _guard = self.claim(kind)?;
+        // The outcome is recorded in the health and the log by `sync_once`.
+        let _ = sync_once(kind, &self.config, &self.store, &self.health, None).await;
+        Ok(())
+    }
+
+    /// Starts a sync of `kind` on `tracker` now, unless one is running.
+    pub fn trigger(
+        self: &Arc<Self>,
+        kind: SourceKind,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> Result<(), TriggerError> {
+        // Claim here, so that the caller learns at once whether it started.
+        drop(self.claim(kind)?);
+        let this = self.clone();
+        tracker.spawn(async move {
+            if let Err(e) = this.run(kind).await {
+                tracing::info!(source = kind.name(), reason = %e, "on-demand sync skipped");
+            }
+        });
+        Ok(())
+    }
+
+    /// Syncs `kind` every `interval` (± 10 % jitter, first run soon after start) until
+    /// `shutdown`. A failure is recorded and retried at the next tick, while the daemon keeps
+    /// serving what is stored; a tick that finds a sync running skips.
+    pub async fn schedule(self: Arc<Self>, kind: SourceKind, shutdown: CancellationToken) {
+        let interval = kind.interval(&self.config);
+        let mut delay = Duration::from_millis(rand::rng().random_range(100..2_000));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            // A running sync is not interrupted: its batches are atomic, and shutdown waits for
+            // it within the grace period.
+            if let Err(e) = self.run(kind).await {
+                tracing::debug!(source = kind.name(), reason = %e, "scheduled sync skipped");
+            }
+            let jitter = rand::rng().random_range(0.9..1.1);
+            delay = interval.mul_f64(jitter);
+        }
     }
 }

@@ -237,5 +237,75 @@ async fn a_prometheus_that_is_down_shows_in_metrics_while_serving_goes_on() {
     );
     let health = client.get(daemon.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200, "the daemon keeps serving");
+
+    // On-demand syncs: one at a time per source; unknown sources are 404.
+    let first = client
+        .post(daemon.url("/api/v1/sync/prometheus"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 202);
+    let second = client
+        .post(daemon.url("/api/v1/sync/prometheus"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        second.status(),
+        409,
+        "a sync is running (it retries a server that is down)"
+    );
+    let body: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "sync_running");
+    let unknown = client
+        .post(daemon.url("/api/v1/sync/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_prometheus_scrapes_the_demo_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&dir.path().join("store"), &["--demo"]);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &daemon).await;
+    let Some(prom) = crate::prom::PromServer::start("", Some(&daemon.addr.to_string())) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body: serde_json::Value = client
+            .post(format!("{}/api/v1/query", prom.url))
+            .form(&[(
+                "query",
+                "barometer_revenue_arr or barometer_slo_availability_ratio",
+            )])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let names: std::collections::BTreeSet<String> = body["data"]["result"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|s| s["metric"]["__name__"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the figures: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(prom);
     assert_eq!(daemon.terminate().code(), Some(0));
 }
