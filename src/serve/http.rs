@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(state)
 }
@@ -77,6 +78,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.text().as_str().to_owned(),
     )
+}
+
+/// The OpenAPI description of every route, kept beside the code in `docs/openapi.json`.
+const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {

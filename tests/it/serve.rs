@@ -149,6 +149,60 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
         "from=\"yesterday\" is not a date (YYYY-MM-DD)"
     );
 
+    // Every metric the Grafana dashboard queries is one the daemon exports.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy/grafana/dashboards/barometer.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let exported: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("barometer_").map(|_| word) {
+                    let family = ["_bucket", "_count", "_sum"]
+                        .iter()
+                        .find_map(|s| name.strip_suffix(s))
+                        .unwrap_or(name);
+                    assert!(
+                        exported.contains(family),
+                        "{family} (in {expr:?}) is not exported"
+                    );
+                    queried += 1;
+                }
+            }
+        }
+    }
+    assert!(queried >= 10, "the dashboard queries {queried} metrics");
+
+    // The OpenAPI document lists the routes that answer.
+    let openapi: serde_json::Value = client
+        .get(daemon.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths: Vec<&String> = openapi["paths"].as_object().unwrap().keys().collect();
+    for path in &paths {
+        if path.contains('{') || path.starts_with("/api/v1/imports/") {
+            continue;
+        }
+        let r = client.get(daemon.url(path)).send().await.unwrap();
+        assert_ne!(r.status(), 404, "{path} is documented but not served");
+    }
+    assert!(paths.len() >= 9);
+
     let missing = client.get(daemon.url("/nope")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
