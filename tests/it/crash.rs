@@ -20,8 +20,13 @@ fn manifest(store: &Store, name: &str) -> Option<ChunkManifest> {
 }
 
 /// Checks each demo chunk: its manifest cursor is there and matches the data, or neither is.
-fn check_chunks(store: &Store) -> (usize, usize) {
-    let end = demo::week_start(NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap());
+pub fn check_chunks(store: &Store) -> (usize, usize) {
+    check_chunks_until(store, NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap())
+}
+
+/// [`check_chunks`] for a demo seeded with another end date.
+pub fn check_chunks_until(store: &Store, end: NaiveDate) -> (usize, usize) {
+    let end = demo::week_start(end);
     let start = end - Days::weeks(demo::WEEKS);
     let (mut whole, mut absent) = (0, 0);
     let deployments: Vec<Deployment> = store.events().collect::<Result<_, _>>().unwrap();

@@ -363,3 +363,30 @@ async fn a_real_prometheus_scrapes_the_demo_daemon() {
     drop(prom);
     assert_eq!(daemon.terminate().code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let daemon = Daemon::start(&store_path, &["--demo"]);
+    // Seeding takes seconds in a debug build; stop it in the middle.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(daemon.terminate().code(), Some(0));
+    {
+        let store = Store::open(&store_path).expect("consistent store after SIGTERM");
+        let end = chrono::Utc::now().date_naive();
+        let (whole, absent) = crate::crash::check_chunks_until(&store, end);
+        assert!(
+            whole > 0 && absent > 0,
+            "stopped mid-way: {whole} whole, {absent} absent"
+        );
+        assert!(barometer::sources::demo::needs_seeding(&store).unwrap());
+    }
+    // The next start finishes the seeding.
+    let again = Daemon::start(&store_path, &["--demo"]);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &again).await;
+    assert_eq!(again.terminate().code(), Some(0));
+    let store = Store::open(&store_path).unwrap();
+    assert!(!barometer::sources::demo::needs_seeding(&store).unwrap());
+}
