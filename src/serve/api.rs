@@ -35,6 +35,8 @@ pub struct ApiState {
     pub syncer: Arc<crate::sources::Syncer>,
     /// The daemon's task tracker, so shutdown waits for on-demand syncs too.
     pub tracker: tokio_util::task::TaskTracker,
+    /// Health of the sources.
+    pub health: Arc<crate::sources::pull::Health>,
 }
 
 /// The `/api/v1` routes.
@@ -45,6 +47,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/reliability", get(reliability))
         .route("/api/v1/imports", get(imports))
         .route("/api/v1/sync/{source}", post(trigger_sync))
+        .route("/api/v1/sources", get(sources))
         .route(
             "/api/v1/imports/revenue",
             post(import_revenue).layer(DefaultBodyLimit::max(limit)),
@@ -262,6 +265,40 @@ async fn reliability(
         Ok(slos) => Json(json!({ "slos": slos })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
+}
+
+/// Every configured source: whether its last sync worked, when it last succeeded, its last error,
+/// and where its cursors stand.
+async fn sources(State(state): State<ApiState>) -> Response {
+    let health = state.health.snapshot(false);
+    let mut out = Vec::new();
+    let mut names: Vec<&str> = crate::sources::SourceKind::configured(&state.config)
+        .into_iter()
+        .map(|k| k.name())
+        .collect();
+    names.extend(health.keys().map(String::as_str));
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let cursors = match state.store.cursors(name) {
+            Ok(c) => c,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        };
+        let h = health.get(name);
+        out.push(json!({
+            "source": name,
+            "configured": crate::sources::SourceKind::configured(&state.config)
+                .iter()
+                .any(|k| k.name() == name),
+            "up": h.map(|h| h.up),
+            "last_success": h.and_then(|h| h.last_success),
+            "last_error": h.and_then(|h| h.last_error.clone()).map(|(at, message)| json!({"at": at, "message": message})),
+            "failures": h.map_or(0, |h| h.failures),
+            "cursors": cursors.len(),
+            "last_cursor_update": cursors.values().filter_map(|c| c.updated_at).max(),
+        }));
+    }
+    Json(json!({ "sources": out })).into_response()
 }
 
 async fn trigger_sync(

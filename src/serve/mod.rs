@@ -139,6 +139,7 @@ pub async fn run(
         slos,
         syncer,
         tracker: tracker.clone(),
+        health: health.clone(),
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)
