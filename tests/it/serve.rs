@@ -369,8 +369,24 @@ async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("store");
     let daemon = Daemon::start(&store_path, &["--demo"]);
-    // Seeding takes seconds in a debug build; stop it in the middle.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Seeding takes seconds in a debug build: stop it once the first batches are in.
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = client
+            .get(daemon.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metric(&text, "barometer_store_events{kind=\"deployment\"}").unwrap_or(0.0) > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "seeding wrote nothing in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(daemon.terminate().code(), Some(0));
     {
         let store = Store::open(&store_path).expect("consistent store after SIGTERM");
@@ -384,7 +400,6 @@ async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
     }
     // The next start finishes the seeding.
     let again = Daemon::start(&store_path, &["--demo"]);
-    let client = reqwest::Client::new();
     wait_ready(&client, &again).await;
     assert_eq!(again.terminate().code(), Some(0));
     let store = Store::open(&store_path).unwrap();
