@@ -84,6 +84,30 @@ impl Daemon {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Polls `/metrics` until `done` accepts the text (or `secs` pass) and returns it. The
+    /// exposition is rebuilt shortly after data changes, so tests wait for it.
+    pub async fn metrics_when(&self, secs: u64, done: impl Fn(&str) -> bool) -> String {
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = client.get(self.url("/metrics")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"));
+            let text = r.text().await.unwrap();
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "/metrics not as expected after {secs} s:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
@@ -106,4 +130,16 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// GET `url` and parse the JSON body.
+pub async fn get_json(client: &reqwest::Client, url: impl AsRef<str>) -> serde_json::Value {
+    client
+        .get(url.as_ref())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -706,28 +706,9 @@ mod daemon {
         assert_eq!(bad_query.status(), 400);
 
         // /metrics stays open and shows the latest month.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = client
-                .get(daemon.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            if text.contains(&format!(
-                "barometer_revenue_arr{{currency=\"USD\"}} {}",
-                12 * 1210
-            )) {
-                assert!(
-                    text.contains("barometer_revenue_nrr_ratio{formula=\"cohort_12m\"} 0.695652")
-                );
-                break;
-            }
-            assert!(Instant::now() < deadline, "{text}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let arr = format!("barometer_revenue_arr{{currency=\"USD\"}} {}", 12 * 1210);
+        let text = daemon.metrics_when(10, |t| t.contains(&arr)).await;
+        assert!(text.contains("barometer_revenue_nrr_ratio{formula=\"cohort_12m\"} 0.695652"));
         assert_eq!(daemon.terminate().code(), Some(0));
     }
 

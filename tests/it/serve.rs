@@ -44,26 +44,12 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     wait_ready(&client, &daemon).await;
 
     // The exposition is rebuilt shortly after the last demo batch lands.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let r = client.get(daemon.url("/metrics")).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"));
-        let text = r.text().await.unwrap();
-        if text.contains("barometer_slo_availability_ratio{service=\"api\"")
-            && text.contains("barometer_revenue_nrr_ratio")
-        {
-            break text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "metrics never showed the demo data:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let text = daemon
+        .metrics_when(10, |t| {
+            t.contains("barometer_slo_availability_ratio{service=\"api\"")
+                && t.contains("barometer_revenue_nrr_ratio")
+        })
+        .await;
     assert_eq!(
         metric(
             &text,
@@ -120,14 +106,8 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     }
 
     // Weekly reliability per SLO, the last 26 complete weeks by default.
-    let rel: serde_json::Value = client
-        .get(daemon.url("/api/v1/reliability"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rel: serde_json::Value =
+        crate::helpers::get_json(&client, daemon.url("/api/v1/reliability")).await;
     let slos = rel["slos"].as_array().unwrap();
     assert_eq!(slos.len(), 2);
     let weeks = slos[0]["weeks"].as_array().unwrap();
@@ -185,14 +165,8 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     assert!(queried >= 10, "the dashboard queries {queried} metrics");
 
     // The OpenAPI document lists the routes that answer.
-    let openapi: serde_json::Value = client
-        .get(daemon.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi: serde_json::Value =
+        crate::helpers::get_json(&client, daemon.url("/api/openapi.json")).await;
     let paths: Vec<&String> = openapi["paths"].as_object().unwrap().keys().collect();
     for path in &paths {
         if path.contains('{') || path.starts_with("/api/v1/imports/") {
@@ -257,25 +231,11 @@ async fn a_prometheus_that_is_down_shows_in_metrics_while_serving_goes_on() {
     let config_arg = config.display().to_string();
     let daemon = Daemon::start(&dir.path().join("store"), &["--config", &config_arg]);
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let text = loop {
-        let text = client
-            .get(daemon.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("barometer_source_up{source=\"prometheus\"}") {
-            break text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no source health after 60 s:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let text = daemon
+        .metrics_when(60, |t| {
+            t.contains("barometer_source_up{source=\"prometheus\"}")
+        })
+        .await;
     assert_eq!(
         metric(&text, "barometer_source_up{source=\"prometheus\"}"),
         Some(0.0)
@@ -370,23 +330,11 @@ async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
     let store_path = dir.path().join("store");
     let daemon = Daemon::start(&store_path, &["--demo"]);
     // Seeding takes seconds in a debug build: stop it once the first batches are in.
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = client
-            .get(daemon.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metric(&text, "barometer_store_events{kind=\"deployment\"}").unwrap_or(0.0) > 0.0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "seeding wrote nothing in 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .metrics_when(30, |t| {
+            metric(t, "barometer_store_events{kind=\"deployment\"}").unwrap_or(0.0) > 0.0
+        })
+        .await;
     assert_eq!(daemon.terminate().code(), Some(0));
     {
         let store = Store::open(&store_path).expect("consistent store after SIGTERM");
@@ -400,7 +348,7 @@ async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
     }
     // The next start finishes the seeding.
     let again = Daemon::start(&store_path, &["--demo"]);
-    wait_ready(&client, &again).await;
+    wait_ready(&reqwest::Client::new(), &again).await;
     assert_eq!(again.terminate().code(), Some(0));
     let store = Store::open(&store_path).unwrap();
     assert!(!barometer::sources::demo::needs_seeding(&store).unwrap());
