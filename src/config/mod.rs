@@ -1,0 +1,455 @@
+//! Configuration: layered raw values, then one validated [`Config`].
+//!
+//! Stage one merges the built-in `config/default.toml`, the user's file and `BAROMETER__…`
+//! environment variables with the `config` crate and deserializes them into raw structs. Stage two
+//! checks every value and collects *all* problems, each naming its key and where the value came
+//! from, into a single [`ConfigError::Invalid`]. Unknown keys are found with `serde_ignored`
+//! instead of `deny_unknown_fields`, because the latter stops at the first one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use config::{Environment, File, FileFormat, Source, Value, ValueKind};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The built-in defaults; also the documented reference of every key.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// A secret string: never printed by `Debug`, `Display` or `Serialize`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// One bad key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `server.listen`.
+    pub key: String,
+    /// Where the value came from: a file path, `the environment` or `built-in defaults`.
+    pub origin: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (from {}): {}", self.key, self.origin, self.message)
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The user file does not exist.
+    #[error("configuration file {0} does not exist")]
+    Missing(PathBuf),
+    /// The file does not parse, or a value has the wrong type.
+    #[error("configuration error: {0}")]
+    Load(String),
+    /// One or more keys are wrong.
+    #[error("{}", format_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    let mut s = format!(
+        "configuration has {} problem{}:",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        s.push_str("\n  - ");
+        s.push_str(&p.to_string());
+    }
+    s
+}
+
+mod raw;
+mod validate;
+
+use raw::RawConfig;
+use validate::{origin_of, Validator};
+
+/// The validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// `[storage]`
+    pub storage: StorageConfig,
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[log]`
+    pub log: LogConfig,
+    /// `[github]`
+    pub github: GithubConfig,
+    /// `[prometheus]`
+    pub prometheus: PrometheusConfig,
+    /// `[revenue]`
+    pub revenue: RevenueConfig,
+    /// `[digest]`
+    pub digest: DigestConfig,
+    /// `[analysis]`
+    pub analysis: AnalysisConfig,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageConfig {
+    /// Data directory.
+    pub path: PathBuf,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    /// Bind address.
+    pub listen: SocketAddr,
+    /// Bearer token for the API, if any.
+    pub api_token: Option<Secret>,
+    /// Grace period for shutdown.
+    #[serde(with = "humantime_serde_compat")]
+    pub shutdown_grace: Duration,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// Filter directive.
+    pub level: String,
+}
+
+/// A point in time to read back to: a fixed date, or a span before "now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From this date (UTC midnight).
+    Date(NaiveDate),
+    /// From this long before now.
+    Ago(Duration),
+}
+
+impl Serialize for Since {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Since::Date(d) => s.serialize_str(&d.to_string()),
+            Since::Ago(d) => s.serialize_str(&format_duration(*d)),
+        }
+    }
+}
+
+/// A duration as it is written in the configuration: the largest of d, h, m, s that divides it.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 || secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs % len == 0 {
+            return format!("{}{unit}", secs / len);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// `[github]`
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubConfig {
+    /// API base URL.
+    pub api_url: String,
+    /// Name of the variable holding the token.
+    pub token_env: String,
+    /// `owner/name` list.
+    pub repos: Vec<String>,
+    /// First-sync horizon.
+    pub backfill_since: Since,
+    /// Sync interval.
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+}
+
+/// How an SLO's indicator is measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sli {
+    /// Two queries: good events and all events per step (e.g. `sum(increase(x[${step}]))`).
+    Counts {
+        /// PromQL for good events per step.
+        good_query: String,
+        /// PromQL for all events per step.
+        total_query: String,
+    },
+    /// One query: the error ratio per step.
+    ErrorRatio {
+        /// PromQL for the ratio of bad events per step.
+        error_ratio_query: String,
+    },
+}
+
+/// `[[prometheus.slo]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloConfig {
+    /// Name (the `slo` label).
+    pub name: String,
+    /// Service (the `service` label).
+    pub service: String,
+    /// The indicator's queries.
+    pub sli: Sli,
+    /// Objective, e.g. 0.999.
+    pub target: f64,
+    /// Rolling window of the error budget.
+    #[serde(with = "humantime_serde_compat")]
+    pub window: Duration,
+}
+
+/// `[[prometheus.query]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryConfig {
+    /// Name (the `query` label).
+    pub name: String,
+    /// PromQL returning one series.
+    pub query: String,
+    /// Unit of the values, e.g. `seconds`.
+    pub unit: String,
+    /// Service the figure belongs to, if any.
+    pub service: Option<String>,
+}
+
+/// `[prometheus]`
+#[derive(Debug, Clone, Serialize)]
+pub struct PrometheusConfig {
+    /// Base URL; `None` = off.
+    pub url: Option<String>,
+    /// Variable holding a bearer token, if any.
+    pub bearer_token_env: Option<String>,
+    /// Basic-auth user, if any.
+    pub basic_auth_user: Option<String>,
+    /// Variable holding the basic-auth password.
+    pub basic_auth_password_env: Option<String>,
+    /// SLOs.
+    pub slo: Vec<SloConfig>,
+    /// Extra named series.
+    pub query: Vec<QueryConfig>,
+    /// Per-request timeout.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    /// Sample resolution.
+    #[serde(with = "humantime_serde_compat")]
+    pub step: Duration,
+    /// First-sync horizon.
+    pub backfill_since: Since,
+    /// Sync interval.
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+}
+
+/// `[revenue]`
+#[derive(Debug, Clone, Serialize)]
+pub struct RevenueConfig {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Factor applied to every amount (0.01 for files in cents).
+    pub amount_scale: f64,
+    /// Bad rows listed in an error before "and N more".
+    pub max_reported_errors: usize,
+    /// Headline NRR/GRR formula.
+    pub retention_window: crate::analysis::revenue::RetentionWindow,
+    /// Whether reactivated MRR counts as expansion.
+    pub reactivation_as_expansion: bool,
+    /// Folder watched for CSV files, if any.
+    pub watch_dir: Option<PathBuf>,
+    /// How often the folder is looked at.
+    #[serde(with = "humantime_serde_compat")]
+    pub watch_interval: Duration,
+    /// Largest CSV body the HTTP endpoint accepts.
+    pub max_upload_bytes: u64,
+    /// Accepted header names per field (case-insensitive).
+    pub columns: Columns,
+}
+
+/// `[revenue.columns]`: for each field, the header names that mean it (case-insensitive).
+#[derive(Debug, Clone, Serialize)]
+pub struct Columns {
+    /// Customer id.
+    pub customer_id: Vec<String>,
+    /// Month `YYYY-MM`.
+    pub month: Vec<String>,
+    /// A date within the month.
+    pub date: Vec<String>,
+    /// MRR.
+    pub mrr: Vec<String>,
+    /// Currency code.
+    pub currency: Vec<String>,
+    /// Plan.
+    pub plan: Vec<String>,
+    /// Segment.
+    pub segment: Vec<String>,
+    /// Movement type.
+    pub r#type: Vec<String>,
+    /// Movement amount.
+    pub amount: Vec<String>,
+    /// ARR (totals).
+    pub arr: Vec<String>,
+    /// NRR (totals).
+    pub nrr: Vec<String>,
+    /// GRR (totals).
+    pub grr: Vec<String>,
+    /// Customer count (totals).
+    pub customers: Vec<String>,
+}
+
+/// `[digest]`
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestConfig {
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Day of the week.
+    pub weekday: chrono::Weekday,
+}
+
+/// `[analysis]`
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisConfig {
+    /// Week boundary time zone (UTC only).
+    pub timezone: String,
+    /// Minimum weekly points.
+    pub min_points: u32,
+}
+
+mod humantime_serde_compat {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_duration(*d))
+    }
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// The user's file (`--config` / `BAROMETER_CONFIG`).
+    pub file: Option<PathBuf>,
+    /// Environment variables to read `BAROMETER__…` overrides from; `None` = the process's.
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+impl Config {
+    /// Loads and validates the configuration from its layers.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let mut builder =
+            config::Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = &sources.file {
+            if !path.exists() {
+                return Err(ConfigError::Missing(path.clone()));
+            }
+            builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml));
+        }
+        let mut env = Environment::with_prefix("BAROMETER")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("github.repos");
+        if let Some(vars) = &sources.env {
+            env = env.source(Some(
+                vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ));
+        }
+        let merged = builder
+            .add_source(env)
+            .build()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let root = merged
+            .collect()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+
+        let file = sources.file.as_deref();
+        let mut unknown = Vec::new();
+        let raw: RawConfig =
+            serde_ignored::deserialize(Value::new(None, ValueKind::Table(root.clone())), |path| {
+                unknown.push(path.to_string())
+            })
+            .map_err(|e| match e {
+                config::ConfigError::Type {
+                    unexpected,
+                    expected,
+                    key: Some(key),
+                    ..
+                } => ConfigError::Invalid(vec![Problem {
+                    origin: origin_of(&root, &key, file),
+                    message: format!("invalid type: {unexpected}, expected {expected}"),
+                    key,
+                }]),
+                other => ConfigError::Load(other.to_string()),
+            })?;
+
+        // The merged table is a hash map: sort so that the report is stable.
+        unknown.sort();
+        let mut v = Validator {
+            root: &root,
+            file,
+            problems: unknown
+                .into_iter()
+                .map(|key| Problem {
+                    origin: origin_of(&root, &key, file),
+                    key,
+                    message: "unknown key".into(),
+                })
+                .collect(),
+        };
+        let config = v.validate(raw);
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(v.problems))
+        }
+    }
+
+    /// The effective configuration as TOML, with secrets redacted.
+    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+}

@@ -1,0 +1,121 @@
+//! Stage one: the configuration's raw values as written, before any check.
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawConfig {
+    pub(super) storage: RawStorage,
+    pub(super) server: RawServer,
+    pub(super) log: RawLog,
+    pub(super) github: RawGithub,
+    pub(super) prometheus: RawPrometheus,
+    pub(super) revenue: RawRevenue,
+    pub(super) digest: RawDigest,
+    pub(super) analysis: RawAnalysis,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawStorage {
+    pub(super) path: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawServer {
+    pub(super) listen: String,
+    pub(super) api_token: Option<Secret>,
+    pub(super) shutdown_grace: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawLog {
+    pub(super) format: String,
+    pub(super) level: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawGithub {
+    pub(super) api_url: String,
+    pub(super) token_env: String,
+    pub(super) repos: Vec<String>,
+    pub(super) backfill_since: String,
+    pub(super) interval: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawPrometheus {
+    pub(super) url: String,
+    pub(super) timeout: String,
+    pub(super) step: String,
+    pub(super) backfill_since: String,
+    pub(super) interval: String,
+    pub(super) bearer_token_env: Option<String>,
+    pub(super) basic_auth_user: Option<String>,
+    pub(super) basic_auth_password_env: Option<String>,
+    #[serde(default)]
+    pub(super) slo: Vec<RawSlo>,
+    #[serde(default)]
+    pub(super) query: Vec<RawQuery>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSlo {
+    pub(super) name: String,
+    pub(super) service: String,
+    pub(super) good_query: Option<String>,
+    pub(super) total_query: Option<String>,
+    pub(super) error_ratio_query: Option<String>,
+    pub(super) target: f64,
+    pub(super) window: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawQuery {
+    pub(super) name: String,
+    pub(super) query: String,
+    pub(super) unit: String,
+    pub(super) service: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRevenue {
+    pub(super) currency: String,
+    pub(super) amount_scale: f64,
+    pub(super) max_reported_errors: usize,
+    pub(super) retention_window: String,
+    pub(super) reactivation_as_expansion: bool,
+    pub(super) watch_dir: Option<String>,
+    pub(super) watch_interval: String,
+    pub(super) max_upload_bytes: u64,
+    pub(super) columns: RawColumns,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct RawColumns {
+    pub(super) customer_id: Vec<String>,
+    pub(super) month: Vec<String>,
+    pub(super) date: Vec<String>,
+    pub(super) mrr: Vec<String>,
+    pub(super) currency: Vec<String>,
+    pub(super) plan: Vec<String>,
+    pub(super) segment: Vec<String>,
+    pub(super) r#type: Vec<String>,
+    pub(super) amount: Vec<String>,
+    pub(super) arr: Vec<String>,
+    pub(super) nrr: Vec<String>,
+    pub(super) grr: Vec<String>,
+    pub(super) customers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawDigest {
+    pub(super) out_dir: String,
+    pub(super) weekday: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawAnalysis {
+    pub(super) timezone: String,
+    pub(super) min_points: u32,
+}

@@ -1,0 +1,362 @@
+//! Stage two: every raw value checked, every problem collected with its key and origin.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use config::{Map, Value, ValueKind};
+
+use super::raw::RawConfig;
+use super::*;
+
+/// The origin of a dotted key's value, for error messages. The `config` crate records files by a
+/// path relative to the working directory; the user file is shown as the user named it.
+pub(super) fn origin_of(root: &Map<String, Value>, key: &str, file: Option<&Path>) -> String {
+    let mut parts = key.split('.');
+    let mut value = parts.next().and_then(|p| root.get(p));
+    for part in parts {
+        value = match value.map(|v| &v.kind) {
+            Some(ValueKind::Table(t)) => t.get(part),
+            _ => None,
+        };
+    }
+    match (value.and_then(|v| v.origin()), file) {
+        (Some(ENV_ORIGIN), _) => ENV_ORIGIN.to_owned(),
+        (Some(_), Some(file)) => file.display().to_string(),
+        (Some(o), None) => o.to_owned(),
+        (None, _) => "built-in defaults".to_owned(),
+    }
+}
+
+/// How the `config` crate names values that came from environment variables.
+pub(super) const ENV_ORIGIN: &str = "the environment";
+
+pub(super) struct Validator<'a> {
+    pub(super) root: &'a Map<String, Value>,
+    pub(super) file: Option<&'a Path>,
+    pub(super) problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.to_owned(),
+            origin: origin_of(self.root, key, self.file),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, key: &str, s: &str) -> Duration {
+        match humantime::parse_duration(s) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.problem(key, "must be longer than zero");
+                Duration::from_secs(1)
+            }
+            Err(e) => {
+                self.problem(key, format!("{s:?} is not a duration like \"15m\" ({e})"));
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    fn since(&mut self, key: &str, s: &str) -> Since {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Since::Date(d);
+        }
+        match humantime::parse_duration(s) {
+            Ok(d) => Since::Ago(d),
+            Err(_) => {
+                self.problem(
+                    key,
+                    format!("{s:?} is neither a date (2024-01-31) nor a duration (730d)"),
+                );
+                Since::Ago(Duration::ZERO)
+            }
+        }
+    }
+
+    fn url(&mut self, key: &str, s: &str) {
+        if !(s.starts_with("http://") || s.starts_with("https://")) || s.len() < 10 {
+            self.problem(key, format!("{s:?} is not an http:// or https:// URL"));
+        }
+    }
+
+    pub(super) fn validate(&mut self, raw: RawConfig) -> Config {
+        if raw.storage.path.trim().is_empty() {
+            self.problem("storage.path", "must not be empty");
+        }
+        let listen = raw.server.listen.parse().unwrap_or_else(|_| {
+            self.problem(
+                "server.listen",
+                format!(
+                    "{:?} is not a socket address (host:port, e.g. 127.0.0.1:9750)",
+                    raw.server.listen
+                ),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 9750))
+        });
+        if raw
+            .server
+            .api_token
+            .as_ref()
+            .is_some_and(|t| t.0.len() < 16)
+        {
+            self.problem("server.api_token", "must be at least 16 characters long");
+        }
+        let shutdown_grace = self.duration("server.shutdown_grace", &raw.server.shutdown_grace);
+
+        let format = match raw.log.format.as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                self.problem(
+                    "log.format",
+                    format!("{other:?} is not one of \"pretty\", \"json\""),
+                );
+                LogFormat::Pretty
+            }
+        };
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
+            self.problem("log.level", format!("{:?}: {e}", raw.log.level));
+        }
+
+        self.url("github.api_url", &raw.github.api_url);
+        if raw.github.token_env.is_empty()
+            || !raw
+                .github
+                .token_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            self.problem(
+                "github.token_env",
+                format!(
+                    "{:?} is not an environment variable name (it names the variable that holds \
+                     the token, not the token)",
+                    raw.github.token_env
+                ),
+            );
+        }
+        for (i, repo) in raw.github.repos.iter().enumerate() {
+            let ok = repo.split_once('/').is_some_and(|(o, n)| {
+                !o.is_empty() && !n.is_empty() && !n.contains('/') && !repo.contains(' ')
+            });
+            if !ok {
+                self.problem(
+                    &format!("github.repos[{i}]"),
+                    format!("{repo:?} is not \"owner/name\""),
+                );
+            }
+        }
+        let github = GithubConfig {
+            api_url: raw.github.api_url.trim_end_matches('/').to_owned(),
+            token_env: raw.github.token_env,
+            repos: raw.github.repos,
+            backfill_since: self.since("github.backfill_since", &raw.github.backfill_since),
+            interval: self.duration("github.interval", &raw.github.interval),
+        };
+
+        let url = (!raw.prometheus.url.is_empty()).then(|| {
+            self.url("prometheus.url", &raw.prometheus.url);
+            raw.prometheus.url.trim_end_matches('/').to_owned()
+        });
+        let mut slos: Vec<SloConfig> = Vec::new();
+        for (i, raw) in raw.prometheus.slo.into_iter().enumerate() {
+            let at = |k: &str| format!("prometheus.slo[{i}].{k}");
+            if raw.name.is_empty() || slos.iter().any(|s| s.name == raw.name) {
+                self.problem(
+                    &at("name"),
+                    format!("{:?} must be non-empty and unique", raw.name),
+                );
+            }
+            if !(raw.target > 0.0 && raw.target < 1.0) {
+                self.problem(
+                    &at("target"),
+                    format!("{} must be between 0 and 1, e.g. 0.999", raw.target),
+                );
+            }
+            let window = self.duration(&at("window"), &raw.window);
+            let sli = match (raw.good_query, raw.total_query, raw.error_ratio_query) {
+                (Some(good_query), Some(total_query), None) => Sli::Counts {
+                    good_query,
+                    total_query,
+                },
+                (None, None, Some(error_ratio_query)) => Sli::ErrorRatio { error_ratio_query },
+                _ => {
+                    self.problem(
+                        &at("good_query"),
+                        "give either good_query and total_query, or error_ratio_query",
+                    );
+                    Sli::ErrorRatio {
+                        error_ratio_query: String::new(),
+                    }
+                }
+            };
+            slos.push(SloConfig {
+                name: raw.name,
+                service: raw.service,
+                sli,
+                target: raw.target,
+                window,
+            });
+        }
+        let mut queries: Vec<QueryConfig> = Vec::new();
+        for (i, raw) in raw.prometheus.query.into_iter().enumerate() {
+            if raw.name.is_empty() || queries.iter().any(|q| q.name == raw.name) {
+                self.problem(
+                    &format!("prometheus.query[{i}].name"),
+                    format!("{:?} must be non-empty and unique", raw.name),
+                );
+            }
+            queries.push(QueryConfig {
+                name: raw.name,
+                query: raw.query,
+                unit: raw.unit,
+                service: raw.service,
+            });
+        }
+        if raw.prometheus.basic_auth_user.is_some()
+            != raw.prometheus.basic_auth_password_env.is_some()
+        {
+            self.problem(
+                "prometheus.basic_auth_user",
+                "basic auth needs both basic_auth_user and basic_auth_password_env",
+            );
+        }
+        let prometheus = PrometheusConfig {
+            url,
+            bearer_token_env: raw.prometheus.bearer_token_env,
+            basic_auth_user: raw.prometheus.basic_auth_user,
+            basic_auth_password_env: raw.prometheus.basic_auth_password_env,
+            slo: slos,
+            query: queries,
+            timeout: self.duration("prometheus.timeout", &raw.prometheus.timeout),
+            step: self.duration("prometheus.step", &raw.prometheus.step),
+            backfill_since: self.since("prometheus.backfill_since", &raw.prometheus.backfill_since),
+            interval: self.duration("prometheus.interval", &raw.prometheus.interval),
+        };
+
+        let currency = raw.revenue.currency.to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+            self.problem(
+                "revenue.currency",
+                format!(
+                    "{:?} is not an ISO 4217 code like \"USD\"",
+                    raw.revenue.currency
+                ),
+            );
+        }
+
+        let retention_window = match raw.revenue.retention_window.as_str() {
+            "12m" => crate::analysis::revenue::RetentionWindow::Cohort12m,
+            "monthly" => crate::analysis::revenue::RetentionWindow::Monthly,
+            other => {
+                self.problem(
+                    "revenue.retention_window",
+                    format!("{other:?} is not one of \"12m\", \"monthly\""),
+                );
+                crate::analysis::revenue::RetentionWindow::Cohort12m
+            }
+        };
+        if !(raw.revenue.amount_scale > 0.0 && raw.revenue.amount_scale.is_finite()) {
+            self.problem("revenue.amount_scale", "must be a positive number");
+        }
+        let watch_interval = self.duration("revenue.watch_interval", &raw.revenue.watch_interval);
+        let c = raw.revenue.columns;
+        for (name, list) in [
+            ("customer_id", &c.customer_id),
+            ("month", &c.month),
+            ("date", &c.date),
+            ("mrr", &c.mrr),
+            ("type", &c.r#type),
+            ("amount", &c.amount),
+            ("arr", &c.arr),
+        ] {
+            if list.is_empty() {
+                self.problem(
+                    &format!("revenue.columns.{name}"),
+                    "needs at least one header name",
+                );
+            }
+        }
+        let lower = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_lowercase()).collect();
+        let revenue = RevenueConfig {
+            currency: currency.clone(),
+            amount_scale: raw.revenue.amount_scale,
+            max_reported_errors: raw.revenue.max_reported_errors.max(1),
+            retention_window,
+            reactivation_as_expansion: raw.revenue.reactivation_as_expansion,
+            watch_dir: raw
+                .revenue
+                .watch_dir
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            watch_interval,
+            max_upload_bytes: raw.revenue.max_upload_bytes,
+            columns: Columns {
+                customer_id: lower(c.customer_id),
+                month: lower(c.month),
+                date: lower(c.date),
+                mrr: lower(c.mrr),
+                currency: lower(c.currency),
+                plan: lower(c.plan),
+                segment: lower(c.segment),
+                r#type: lower(c.r#type),
+                amount: lower(c.amount),
+                arr: lower(c.arr),
+                nrr: lower(c.nrr),
+                grr: lower(c.grr),
+                customers: lower(c.customers),
+            },
+        };
+
+        let weekday = raw.digest.weekday.parse().unwrap_or_else(|_| {
+            self.problem(
+                "digest.weekday",
+                format!("{:?} is not a day of the week", raw.digest.weekday),
+            );
+            chrono::Weekday::Mon
+        });
+
+        if raw.analysis.timezone != "UTC" {
+            self.problem(
+                "analysis.timezone",
+                format!(
+                    "{:?} is not supported; weeks are ISO weeks in \"UTC\"",
+                    raw.analysis.timezone
+                ),
+            );
+        }
+        if raw.analysis.min_points < 4 {
+            self.problem("analysis.min_points", "must be at least 4");
+        }
+
+        Config {
+            storage: StorageConfig {
+                path: PathBuf::from(raw.storage.path),
+            },
+            server: ServerConfig {
+                listen,
+                api_token: raw.server.api_token,
+                shutdown_grace,
+            },
+            log: LogConfig {
+                format,
+                level: raw.log.level,
+            },
+            github,
+            prometheus,
+            revenue,
+            digest: DigestConfig {
+                out_dir: PathBuf::from(raw.digest.out_dir),
+                weekday,
+            },
+            analysis: AnalysisConfig {
+                timezone: raw.analysis.timezone,
+                min_points: raw.analysis.min_points,
+            },
+        }
+    }
+}
