@@ -250,17 +250,30 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(path).map_err(unreadable)?;
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
-                    path: path.to_owned(),
-                },
-                sled::Error::Io(io) => unreadable(io),
-                other => StoreError::Sled(other),
-            })?;
+        // sled releases its file lock when its background flusher ends, a moment after the last
+        // handle is dropped; a restart in the same process (or a quick service restart) must not
+        // read that moment as "in use by another process".
+        let mut attempts = 0;
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if is_lock_error(&io) && attempts < 40 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                    return Err(StoreError::Locked {
+                        path: path.to_owned(),
+                    })
+                }
+                Err(sled::Error::Io(io)) => return Err(unreadable(io)),
+                Err(other) => return Err(StoreError::Sled(other)),
+            }
+        };
         check_schema(&db, path)?;
 
         let mut ids = HashMap::new();
