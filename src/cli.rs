@@ -51,6 +51,8 @@ pub enum Command {
     Import(ImportCommand),
     /// Show monthly revenue figures: MRR, ARR, movements, growth, NRR and GRR.
     Revenue(RevenueArgs),
+    /// Show weekly SLO figures: availability, error ratio, bad time, error budget, burn rates.
+    Reliability(ReliabilityArgs),
     /// Write the stored history in another format.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -140,6 +142,17 @@ pub struct RevenueArgs {
     /// Only customers of this segment.
     #[arg(long)]
     pub segment: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `reliability` options.
+#[derive(Debug, Args)]
+pub struct ReliabilityArgs {
+    /// Weeks to show, ending with the last complete one.
+    #[arg(long, default_value_t = 13)]
+    pub weeks: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -269,6 +282,65 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             "NRR/GRR: {} ({})",
                             m.retention_formula, config.revenue.currency
                         );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reliability(args) => {
+            use crate::analysis::{week_start, WEEK_MS};
+            let store = Store::open(&config.storage.path)?;
+            let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
+            let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+            let weeks: Vec<i64> = (0..i64::from(args.weeks.clamp(1, 520)))
+                .rev()
+                .map(|i| last - i * WEEK_MS)
+                .collect();
+            let rows: Vec<_> = slos
+                .iter()
+                .map(|d| (d, crate::serve::metrics::slo_weeks(&store, d, &weeks)))
+                .collect();
+            match args.format {
+                OutputFormat::Json => {
+                    let doc: Vec<_> = rows
+                        .iter()
+                        .map(|(d, w)| serde_json::json!({"slo": d.name, "service": d.service, "target": d.spec.target, "weeks": w}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                }
+                OutputFormat::Table => {
+                    let pct = |v: Option<f64>, digits: usize| {
+                        v.map_or("-".to_owned(), |v| format!("{:.*}%", digits, 100.0 * v))
+                    };
+                    for (d, weeks) in &rows {
+                        println!(
+                            "{} ({}), target {}",
+                            d.name,
+                            d.service,
+                            pct(Some(d.spec.target), 2)
+                        );
+                        println!(
+                            "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                            "week", "avail.", "bad min", "budget", "burn 1d", "status"
+                        );
+                        for w in weeks {
+                            let day = chrono::DateTime::from_timestamp_millis(w.week_start)
+                                .map(|t| t.date_naive().to_string())
+                                .unwrap_or_default();
+                            println!(
+                                "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                                day,
+                                pct(w.availability, 3),
+                                w.bad_minutes.map_or("-".into(), |m| format!("{m:.0}")),
+                                pct(w.error_budget_remaining, 0),
+                                w.burn_rates[2].map_or("-".into(), |b| format!("{b:.2}")),
+                                match w.status {
+                                    crate::analysis::reliability::SloStatus::Met => "met",
+                                    crate::analysis::reliability::SloStatus::Breached => "breached",
+                                    crate::analysis::reliability::SloStatus::NoData => "no data",
+                                }
+                            );
+                        }
                     }
                 }
             }

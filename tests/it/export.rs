@@ -87,3 +87,45 @@ async fn exported_history_backfills_into_prometheus_with_the_same_values() {
     .await;
     assert!(arr.unwrap() > 1e6);
 }
+
+#[test]
+fn the_reliability_command_reports_the_last_complete_weeks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    {
+        let store = Store::open(&store_path).unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        demo::seed(&store, 42, Utc::now().date_naive(), &token).unwrap();
+        store.flush().unwrap();
+    }
+    let out = crate::helpers::barometer(&store_path)
+        .args(["reliability", "--weeks", "3", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let slos = doc.as_array().unwrap();
+    assert_eq!(slos.len(), 2);
+    let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+    let weeks: Vec<i64> = slos[1]["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["week_start"].as_i64().unwrap())
+        .collect();
+    assert_eq!(weeks, vec![last - 2 * WEEK_MS, last - WEEK_MS, last]);
+
+    let table = crate::helpers::barometer(&store_path)
+        .args(["reliability", "--weeks", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.starts_with("storefront-availability (storefront), target 99.90%"),
+        "{text}"
+    );
+}
