@@ -138,7 +138,12 @@ pub fn import(
     id_hash.update([0]);
     id_hash.update(sha256.as_bytes());
     let import_id = hex(&id_hash.finalize()[..12]);
-    let months: Vec<String> = parsed.months().into_iter().map(month_label).collect();
+    // Movements become a table once, here; staging writes that same table.
+    let table = parsed.snapshots();
+    let months: Vec<String> = match &table {
+        Some(t) => t.months().map(month_label).collect(),
+        None => parsed.months().into_iter().map(month_label).collect(),
+    };
 
     let mut months_changed = Vec::new();
     let mut replaced: BTreeSet<(String, String)> = BTreeSet::new();
@@ -172,7 +177,14 @@ pub fn import(
     }
 
     // 1. Stage the rows under the new import id: invisible until step 2.
-    stage(store, config, &parsed, &import_id, &options.source)?;
+    stage(
+        store,
+        config,
+        &parsed,
+        table.as_deref(),
+        &import_id,
+        &options.source,
+    )?;
 
     // 2. One batch flips the months to the new import and records it.
     let mut flip = WriteBatch::new();
@@ -230,6 +242,7 @@ fn stage(
     store: &Store,
     config: &RevenueConfig,
     parsed: &Parsed,
+    table: Option<&Snapshots>,
     import_id: &str,
     source: &str,
 ) -> Result<(), StoreError> {
@@ -262,8 +275,10 @@ fn stage(
             }
         }
         _ => {
-            let table = parsed.snapshots().unwrap_or_default();
-            for month in table.months() {
+            let months = table
+                .into_iter()
+                .flat_map(|t| t.months().map(move |m| (t, m)));
+            for (table, month) in months {
                 let mut rows =
                     RevenueMonthRows::new(import_id, source, &month_label(month), &config.currency);
                 for r in table.month_rows(month) {

@@ -11,31 +11,26 @@ use chrono::Utc;
 use crate::prom::PromServer;
 
 async fn instant(url: &str, query: &str, at: i64) -> Option<f64> {
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/api/v1/query"))
-        .form(&[("query", query), ("time", &(at / 1000).to_string())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["status"], "success", "{body}");
+    let body = crate::prom::query(url, query, Some(at)).await;
     body["data"]["result"][0]["value"][1]
         .as_str()
         .map(|v| v.parse().unwrap())
 }
 
+/// A store in `dir` holding the demo organisation up to this week.
+fn seeded_store(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("store");
+    let store = Store::open(&path).unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    demo::seed(&store, 42, Utc::now().date_naive(), &token).unwrap();
+    store.flush().unwrap();
+    path
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exported_history_backfills_into_prometheus_with_the_same_values() {
     let dir = tempfile::tempdir().unwrap();
-    let store_path = dir.path().join("store");
-    {
-        let store = Store::open(&store_path).unwrap();
-        let token = tokio_util::sync::CancellationToken::new();
-        demo::seed(&store, 42, Utc::now().date_naive(), &token).unwrap();
-        store.flush().unwrap();
-    }
+    let store_path = seeded_store(dir.path());
     let out = crate::helpers::barometer(&store_path)
         .args(["export", "openmetrics"])
         .output()
@@ -91,13 +86,7 @@ async fn exported_history_backfills_into_prometheus_with_the_same_values() {
 #[test]
 fn the_reliability_command_reports_the_last_complete_weeks() {
     let dir = tempfile::tempdir().unwrap();
-    let store_path = dir.path().join("store");
-    {
-        let store = Store::open(&store_path).unwrap();
-        let token = tokio_util::sync::CancellationToken::new();
-        demo::seed(&store, 42, Utc::now().date_naive(), &token).unwrap();
-        store.flush().unwrap();
-    }
+    let store_path = seeded_store(dir.path());
     let out = crate::helpers::barometer(&store_path)
         .args(["reliability", "--weeks", "3", "--format", "json"])
         .output()

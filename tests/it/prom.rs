@@ -31,6 +31,25 @@ impl Drop for PromServer {
     }
 }
 
+/// An instant query (at `at` ms, or now); the answer must be a success.
+pub async fn query(url: &str, promql: &str, at: Option<i64>) -> serde_json::Value {
+    let mut form = vec![("query", promql.to_owned())];
+    if let Some(at) = at {
+        form.push(("time", (at / 1000).to_string()));
+    }
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/query"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "success", "{body}");
+    body
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -20,6 +20,17 @@ pub fn revenue_config(extra_toml: &str) -> RevenueConfig {
     .revenue
 }
 
+/// An import without a progress callback.
+fn import(
+    store: &Store,
+    config: &RevenueConfig,
+    file: &str,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<revenue_import::ImportSummary, ImportError> {
+    revenue_import::import(store, config, file, bytes, options, |_| {})
+}
+
 fn opts(source: &str) -> ImportOptions {
     ImportOptions {
         source: source.into(),
@@ -206,13 +217,12 @@ fn snapshots_give_the_worked_out_answers() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let config = revenue_config("");
-    let s = revenue_import::import(
+    let s = import(
         &store,
         &config,
         "snap.csv",
         snapshots_csv().as_bytes(),
         &opts("billing"),
-        |_| {},
     )
     .unwrap();
     assert_eq!(
@@ -254,13 +264,12 @@ fn snapshots_give_the_worked_out_answers() {
 fn movements_give_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let s = revenue_import::import(
+    let s = import(
         &store,
         &revenue_config(""),
         "mv.csv",
         MOVEMENTS_CSV.as_bytes(),
         &opts("billing"),
-        |_| {},
     )
     .unwrap();
     assert_eq!((s.layout, s.months.len()), (Layout::Movements, 14));
@@ -284,13 +293,12 @@ fn totals_give_arr_and_only_the_retention_the_file_states() {
             12.0 * mrr
         ));
     }
-    let s = revenue_import::import(
+    let s = import(
         &store,
         &revenue_config(""),
         "totals.csv",
         csv.as_bytes(),
         &opts("finance"),
-        |_| {},
     )
     .unwrap();
     assert_eq!(s.layout, Layout::Totals);
@@ -317,25 +325,9 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
     let store = Store::open(dir.path()).unwrap();
     let config = revenue_config("");
     let csv = snapshots_csv();
-    revenue_import::import(
-        &store,
-        &config,
-        "a.csv",
-        csv.as_bytes(),
-        &opts("billing"),
-        |_| {},
-    )
-    .unwrap();
+    import(&store, &config, "a.csv", csv.as_bytes(), &opts("billing")).unwrap();
     let counts = store.event_counts();
-    let again = revenue_import::import(
-        &store,
-        &config,
-        "a.csv",
-        csv.as_bytes(),
-        &opts("billing"),
-        |_| {},
-    )
-    .unwrap();
+    let again = import(&store, &config, "a.csv", csv.as_bytes(), &opts("billing")).unwrap();
     assert_eq!(again.outcome, "unchanged");
     assert!(again.months_changed.is_empty());
     assert_eq!(store.event_counts(), counts);
@@ -343,7 +335,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
     // A corrected re-export of 2025-02 only: D is 55 now, and K appears.
     let fix = "customer_id,month,mrr\nA,2025-02,150\nB,2025-02,120\nD,2025-02,55\nE,2025-02,80\n\
                F,2025-02,400\nG,2025-02,120\nH,2025-02,90\nI,2025-02,200\nK,2025-02,10\n";
-    let dry = revenue_import::import(
+    let dry = import(
         &store,
         &config,
         "fix.csv",
@@ -352,7 +344,6 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
             dry_run: true,
             ..opts("billing")
         },
-        |_| {},
     )
     .unwrap();
     assert_eq!(
@@ -364,15 +355,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
         1210.0,
         "dry run wrote nothing"
     );
-    revenue_import::import(
-        &store,
-        &config,
-        "fix.csv",
-        fix.as_bytes(),
-        &opts("billing"),
-        |_| {},
-    )
-    .unwrap();
+    import(&store, &config, "fix.csv", fix.as_bytes(), &opts("billing")).unwrap();
     let m = derived(&store, RevenueSettings::default());
     assert_eq!(m[13].mrr, 1210.0 + 5.0 + 10.0);
     assert_eq!(m[12].mrr, 1335.0, "other months untouched");
@@ -392,7 +375,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
 fn rejected(csv: &[u8], config: &RevenueConfig, layout: Option<Layout>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let err = revenue_import::import(
+    let err = import(
         &store,
         config,
         "in.csv",
@@ -401,7 +384,6 @@ fn rejected(csv: &[u8], config: &RevenueConfig, layout: Option<Layout>) -> Strin
             layout,
             ..opts("billing")
         },
-        |_| {},
     )
     .unwrap_err();
     assert!(matches!(err, ImportError::Invalid(_)), "{err:?}");
@@ -479,13 +461,12 @@ fn crlf_and_bom_files_import_like_plain_ones() {
     let store = Store::open(dir.path()).unwrap();
     let mut bytes = b"\xEF\xBB\xBF".to_vec();
     bytes.extend_from_slice(snapshots_csv().replace('\n', "\r\n").as_bytes());
-    revenue_import::import(
+    import(
         &store,
         &revenue_config(""),
         "win.csv",
         &bytes,
         &opts("billing"),
-        |_| {},
     )
     .unwrap();
     check_known_answers(&derived(&store, RevenueSettings::default()));
@@ -502,13 +483,12 @@ fn chartmogul_mrr_movements_export_maps_through_the_columns() {
     let config = revenue_config("[revenue]\namount_scale = 0.01\n[revenue.columns]\ncustomer_id = [\"customer_external_id\"]\n");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let s = revenue_import::import(
+    let s = import(
         &store,
         &config,
         "chartmogul.csv",
         csv.as_bytes(),
         &opts("chartmogul"),
-        |_| {},
     )
     .unwrap();
     assert_eq!((s.layout, s.rows), (Layout::Movements, 4));
@@ -523,15 +503,7 @@ fn chartmogul_mrr_movements_export_maps_through_the_columns() {
     let cmrr = "CUSTOMER_UUID,CUSTOMER_NAME,CMRR_MOVEMENT_UUID,ACTIVE_SUBSCRIPTION_QUANTITY,CMRR_MOVEMENT,CURRENT_CMRR,CURRENT_CARR,DESCRIPTION,EFFECTIVE_DATE,EVENT_DATE,MOVEMENT_TYPE,ORDERING_KEY,PLAN_UUID,SUBSCRIPTION_UUID\n\
 cus_1,Acme,m1,1,20000,200.0,2400.0,New,2025-01-05 00:00:00,2025-01-05 00:00:00,new_biz,1,pl_1,sub_1\n";
     let config = revenue_config("[revenue]\namount_scale = 0.01\n");
-    let s = revenue_import::import(
-        &store,
-        &config,
-        "cmrr.csv",
-        cmrr.as_bytes(),
-        &opts("cmrr"),
-        |_| {},
-    )
-    .unwrap();
+    let s = import(&store, &config, "cmrr.csv", cmrr.as_bytes(), &opts("cmrr")).unwrap();
     assert_eq!(s.layout, Layout::Movements);
 }
 
@@ -571,7 +543,7 @@ mod properties {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(dir.path()).unwrap();
             let config = revenue_config("");
-            match revenue_import::import(&store, &config, "p.csv", csv.as_bytes(), &opts("p"), |_| {}) {
+            match import(&store, &config, "p.csv", csv.as_bytes(), &opts("p")) {
                 Ok(_) => {}
                 // A month in which nobody pays leaves a gap: legal, but then skip.
                 Err(e) => return Err(TestCaseError::fail(e.to_string())),
@@ -591,7 +563,7 @@ mod properties {
                 }
             }
             let counts = store.event_counts();
-            let again = revenue_import::import(&store, &config, "p.csv", csv.as_bytes(), &opts("p"), |_| {}).unwrap();
+            let again = import(&store, &config, "p.csv", csv.as_bytes(), &opts("p")).unwrap();
             prop_assert_eq!(again.outcome, "unchanged");
             prop_assert_eq!(store.event_counts(), counts);
         }

@@ -291,18 +291,12 @@ async fn a_real_prometheus_scrapes_the_demo_daemon() {
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let body: serde_json::Value = client
-            .post(format!("{}/api/v1/query", prom.url))
-            .form(&[(
-                "query",
-                "barometer_revenue_arr or barometer_slo_availability_ratio",
-            )])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = crate::prom::query(
+            &prom.url,
+            "barometer_revenue_arr or barometer_slo_availability_ratio",
+            None,
+        )
+        .await;
         let names: std::collections::BTreeSet<String> = body["data"]["result"]
             .as_array()
             .map(|r| {
