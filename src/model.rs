@@ -221,6 +221,9 @@ pub struct Change {
     pub commits: Vec<String>,
     /// Author time of the pull request's first commit: where lead time starts.
     pub first_commit_at: DateTime<Utc>,
+    /// Description; `Reverts owner/repo#N` and `#N` references to incidents are read from it.
+    #[serde(default)]
+    pub body: String,
 }
 
 impl Event for Change {
@@ -243,6 +246,10 @@ pub struct Commit {
     pub authored_at: DateTime<Utc>,
     /// Committer time.
     pub committed_at: DateTime<Utc>,
+    /// Pull requests GitHub associates with the commit (`commits/{sha}/pulls`), when asked;
+    /// `None` when not asked. Rebase merges are resolved through it.
+    #[serde(default)]
+    pub pulls: Option<Vec<u64>>,
 }
 
 impl Event for Commit {

@@ -302,6 +302,7 @@ fn github_repo(
         parents: vec![],
         authored_at: st.last_deploy - Duration::days(30),
         committed_at: st.last_deploy - Duration::days(30),
+        pulls: None,
     };
     let mut batch = WriteBatch::new();
     batch.upsert_event(&root);
@@ -421,6 +422,7 @@ fn deploy_one(
                 parents: vec![parent.clone()],
                 authored_at: at,
                 committed_at: at,
+                pulls: None,
             };
             parent = commit.sha.clone();
             commits.push(commit.sha.clone());
@@ -432,6 +434,7 @@ fn deploy_one(
             parents: vec![st.head.clone(), parent],
             authored_at: *merged_at,
             committed_at: *merged_at,
+            pulls: None,
         };
         st.head = merge.sha.clone();
         batch.upsert_event(&merge);
@@ -448,6 +451,7 @@ fn deploy_one(
             merge_commit_sha: st.head.clone(),
             commits,
             first_commit_at,
+            body: String::new(),
         });
         summary.changes += 1;
     }

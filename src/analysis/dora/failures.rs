@@ -1,0 +1,434 @@
+//! Failure signals (statuses, incidents, reverts, rollbacks), recovery, and unplanned work.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::changes::{is_revert, Graph};
+use super::{
+    DeployFacts, DoraInput, DoraSettings, FailureSignal, IncidentFacts, Recovery, ServiceSpec,
+};
+use crate::model::{Change, DeployState, Incident};
+
+static DEPLOYMENT_REF: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\bdeployment\s+#?(\d+)\b").ok());
+static SHA_REF: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\b[0-9a-f]{7,40}\b").ok());
+/// `#N` or `owner/repo#N`.
+static PR_REF: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?:([\w.-]+/[\w.-]+))?#(\d+)\b").ok());
+static REVERT_BRANCH: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^revert-(\d+)-").ok());
+static REVERTS_BODY: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"Reverts ([\w.-]+/[\w.-]+)#(\d+)").ok());
+
+fn captures<'t>(re: &LazyLock<Option<Regex>>, text: &'t str) -> Vec<regex::Captures<'t>> {
+    re.as_ref()
+        .map(|r| r.captures_iter(text).collect())
+        .unwrap_or_default()
+}
+
+/// The PR a revert undoes: from `revert-N-` branches, `Reverts owner/repo#N`, or the title
+/// `Revert "<title>"` of an earlier PR of the same repository.
+fn reverted_pr(c: &Change, titles: &HashMap<(&str, &str), Vec<&Change>>) -> Option<u64> {
+    if let Some(n) = captures(&REVERT_BRANCH, &c.head_ref)
+        .first()
+        .and_then(|m| m.get(1)?.as_str().parse().ok())
+    {
+        return Some(n);
+    }
+    for m in captures(&REVERTS_BODY, &c.body) {
+        if m.get(1).map(|r| r.as_str()) == Some(c.repo.as_str()) {
+            if let Some(n) = m.get(2).and_then(|n| n.as_str().parse().ok()) {
+                return Some(n);
+            }
+        }
+    }
+    let title = c.title.strip_prefix("Revert \"")?.strip_suffix('"')?;
+    titles
+        .get(&(c.repo.as_str(), title))?
+        .iter()
+        .filter(|p| p.merged_at <= c.merged_at)
+        .max_by_key(|p| p.merged_at)
+        .map(|p| p.number)
+}
+
+/// Indexes of deployments by (repo, id).
+fn index(deployments: &[DeployFacts]) -> HashMap<(&str, u64), usize> {
+    deployments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| ((d.repo.as_str(), d.id), i))
+        .collect()
+}
+
+/// The first successful deployment that shipped each pull request: (repo, PR) → index.
+fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(String, u64), usize> {
+    let mut out = HashMap::new();
+    for (i, d) in deployments.iter().enumerate() {
+        if !d.succeeded() {
+            continue;
+        }
+        for c in &d.changes {
+            if let Some(n) = c.pr {
+                out.entry((d.repo.clone(), n)).or_insert(i);
+            }
+        }
+    }
+    out
+}
+
+/// Adds every failure signal and attributes the incidents; returns what happened to each incident.
+pub(super) fn attribute(
+    deployments: &mut [DeployFacts],
+    input: DoraInput<'_>,
+    graph: &Graph<'_>,
+    services: &[ServiceSpec],
+    settings: &DoraSettings,
+) -> Vec<IncidentFacts> {
+    // 1. Final status failure / error.
+    for d in deployments.iter_mut() {
+        if matches!(d.state, DeployState::Failure | DeployState::Error) {
+            d.failures.push(FailureSignal::Status { state: d.state });
+        }
+    }
+    let by_id: HashMap<(String, u64), usize> = index(deployments)
+        .into_iter()
+        .map(|((r, id), i)| ((r.to_owned(), id), i))
+        .collect();
+    let shipped = shipped_by(deployments);
+
+    // 2. Rollbacks: the deployment rolled back failed.
+    let rollbacks: Vec<(usize, u64)> = deployments
+        .iter()
+        .filter_map(|d| {
+            let target = by_id.get(&(d.repo.clone(), d.rollback_of?))?;
+            Some((*target, d.id))
+        })
+        .collect();
+    for (i, by) in rollbacks {
+        deployments[i]
+            .failures
+            .push(FailureSignal::RolledBack { by });
+    }
+
+    // 3. Reverts merged after the deployment that shipped the reverted change.
+    let mut titles: HashMap<(&str, &str), Vec<&Change>> = HashMap::new();
+    for p in graph.prs() {
+        titles
+            .entry((p.repo.as_str(), p.title.as_str()))
+            .or_default()
+            .push(p);
+    }
+    for c in input.changes.iter().filter(|c| is_revert(c)) {
+        let Some(reverted) = reverted_pr(c, &titles) else {
+            continue;
+        };
+        if let Some(&i) = shipped.get(&(c.repo.clone(), reverted)) {
+            let d = &mut deployments[i];
+            if d.at_ms <= c.merged_at.timestamp_millis()
+                && !d
+                    .failures
+                    .iter()
+                    .any(|f| matches!(f, FailureSignal::Revert { by, .. } if *by == c.number))
+            {
+                d.failures.push(FailureSignal::Revert {
+                    by: c.number,
+                    reverted,
+                });
+            }
+        }
+    }
+
+    // 4. Incidents.
+    let mut incidents: Vec<&Incident> = input.incidents.iter().collect();
+    incidents.sort_by_key(|i| (i.created_at, i.number));
+    let mut incident_numbers: HashMap<&str, Vec<u64>> = HashMap::new();
+    let found: Vec<(&Incident, Vec<String>, Vec<usize>, String)> = {
+        let index = DeployIndex::new(deployments);
+        incidents
+            .into_iter()
+            .map(|inc| {
+                let candidates = candidate_services(inc, services);
+                let (targets, how) =
+                    incident_targets(inc, &candidates, deployments, &index, &shipped, settings);
+                (inc, candidates, targets, how)
+            })
+            .collect()
+    };
+    let mut out = Vec::with_capacity(found.len());
+    for (inc, candidates, targets, how) in found {
+        incident_numbers
+            .entry(inc.repo.as_str())
+            .or_default()
+            .push(inc.number);
+        for &i in &targets {
+            deployments[i].failures.push(FailureSignal::Incident {
+                number: inc.number,
+                how: how.clone(),
+            });
+        }
+        out.push(IncidentFacts {
+            repo: inc.repo.clone(),
+            number: inc.number,
+            service: match candidates.as_slice() {
+                [one] => Some(one.clone()),
+                _ => targets.first().map(|&i| deployments[i].service.clone()),
+            },
+            opened_ms: inc.created_at.timestamp_millis(),
+            closed_ms: inc.closed_at.map(|t| t.timestamp_millis()),
+            deployments: targets.iter().map(|&i| deployments[i].id).collect(),
+            how: if targets.is_empty() {
+                "unattributed: no reference and no deployment in the window before it".into()
+            } else {
+                how
+            },
+        });
+    }
+
+    // 5. Unplanned work: incident fixes, then whole deployments.
+    for d in deployments.iter_mut() {
+        let numbers = incident_numbers.get(d.repo.as_str());
+        for c in &mut d.changes {
+            if c.unplanned.is_some() {
+                continue;
+            }
+            let Some(pr) = c.pr.and_then(|n| graph.pr(&d.repo, n)) else {
+                continue;
+            };
+            if pr.labels.iter().any(|l| l.eq_ignore_ascii_case("incident")) {
+                c.unplanned = Some("incident fix".into());
+                continue;
+            }
+            let text = format!("{}\n{}", pr.title, pr.body);
+            for m in captures(&PR_REF, &text) {
+                let same_repo = m.get(1).is_none_or(|r| r.as_str() == d.repo);
+                let n: Option<u64> = m.get(2).and_then(|n| n.as_str().parse().ok());
+                if let (true, Some(n), Some(nums)) = (same_repo, n, numbers) {
+                    if nums.contains(&n) {
+                        c.unplanned = Some(format!("incident fix (#{n})"));
+                        break;
+                    }
+                }
+            }
+        }
+        d.unplanned = if let Some(r) = d.rollback_of {
+            Some(format!("rollback of deployment {r}"))
+        } else if !d.changes.is_empty() && d.changes.iter().all(|c| c.unplanned.is_some()) {
+            let mut kinds: Vec<&str> = d
+                .changes
+                .iter()
+                .filter_map(|c| c.unplanned.as_deref())
+                .map(|k| k.split(' ').next().unwrap_or(k))
+                .collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            Some(format!("only {}", kinds.join(", ")))
+        } else {
+            None
+        };
+    }
+    out
+}
+
+/// The services an incident may belong to: those its `service:<name>` labels name, else the
+/// services of its repository.
+fn candidate_services(inc: &Incident, services: &[ServiceSpec]) -> Vec<String> {
+    let labelled: Vec<String> = inc
+        .labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("service:"))
+        .filter(|name| services.iter().any(|s| s.name == *name))
+        .map(str::to_owned)
+        .collect();
+    if !labelled.is_empty() {
+        return labelled;
+    }
+    services
+        .iter()
+        .filter(|s| s.repo == inc.repo)
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Deployments indexed for incident attribution: by service (a contiguous, time-sorted range),
+/// by id and by SHA, so that attributing an incident does not scan every deployment.
+struct DeployIndex<'a> {
+    by_service: HashMap<&'a str, std::ops::Range<usize>>,
+    by_id: HashMap<u64, Vec<usize>>,
+    by_sha: std::collections::BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> DeployIndex<'a> {
+    fn new(deployments: &'a [DeployFacts]) -> Self {
+        let mut by_service: HashMap<&str, std::ops::Range<usize>> = HashMap::new();
+        let mut by_id: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_sha: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (i, d) in deployments.iter().enumerate() {
+            by_service
+                .entry(d.service.as_str())
+                .and_modify(|r| r.end = i + 1)
+                .or_insert(i..i + 1);
+            by_id.entry(d.id).or_default().push(i);
+            by_sha.entry(d.sha.as_str()).or_default().push(i);
+        }
+        Self {
+            by_service,
+            by_id,
+            by_sha,
+        }
+    }
+
+    /// Deployments whose SHA starts with `prefix`.
+    fn with_sha_prefix<'s>(&'s self, prefix: &'s str) -> impl Iterator<Item = usize> + 's {
+        self.by_sha
+            .range(prefix..)
+            .take_while(move |(sha, _)| sha.starts_with(prefix))
+            .flat_map(|(_, v)| v.iter().copied())
+    }
+}
+
+/// The deployments an incident marks: those it names (a deployment id, a deployed SHA or a 7+
+/// character prefix, or a PR a deployment shipped), otherwise only the latest deployment of its
+/// service within the window before it.
+fn incident_targets(
+    inc: &Incident,
+    candidates: &[String],
+    deployments: &[DeployFacts],
+    index: &DeployIndex<'_>,
+    shipped: &HashMap<(String, u64), usize>,
+    settings: &DoraSettings,
+) -> (Vec<usize>, String) {
+    let opened = inc.created_at.timestamp_millis();
+    let text = format!("{}\n{}", inc.title, inc.body);
+    let in_scope =
+        |d: &DeployFacts| candidates.contains(&d.service) && d.at_ms <= opened;
+    let mut targets: Vec<usize> = Vec::new();
+    let mut how: Vec<String> = Vec::new();
+    let mut add = |i: usize, why: String, targets: &mut Vec<usize>| {
+        if !targets.contains(&i) {
+            targets.push(i);
+            how.push(why);
+        }
+    };
+    for m in captures(&DEPLOYMENT_REF, &text) {
+        let Some(id) = m.get(1).and_then(|n| n.as_str().parse::<u64>().ok()) else {
+            continue;
+        };
+        let hit = index.by_id.get(&id).into_iter().flatten().copied();
+        if let Some(i) = hit.filter(|&i| in_scope(&deployments[i])).max() {
+            add(i, format!("names deployment {id}"), &mut targets);
+        }
+    }
+    for m in captures(&SHA_REF, &text) {
+        let Some(prefix) = m.get(0).map(|p| p.as_str()) else {
+            continue;
+        };
+        // The latest deployment of that SHA before the incident (a SHA can be redeployed).
+        if let Some(i) = index
+            .with_sha_prefix(prefix)
+            .filter(|&i| in_scope(&deployments[i]))
+            .max_by_key(|&i| deployments[i].at_ms)
+        {
+            add(i, format!("names commit {prefix}"), &mut targets);
+        }
+    }
+    for m in captures(&PR_REF, &text) {
+        if m.get(1).is_some_and(|r| r.as_str() != inc.repo) {
+            continue;
+        }
+        let Some(n) = m.get(2).and_then(|n| n.as_str().parse::<u64>().ok()) else {
+            continue;
+        };
+        if let Some(&i) = shipped.get(&(inc.repo.clone(), n)) {
+            if in_scope(&deployments[i]) {
+                add(i, format!("names pull request #{n}"), &mut targets);
+            }
+        }
+    }
+    if !targets.is_empty() {
+        return (targets, how.join("; "));
+    }
+    // The latest deployment of a candidate service at or before the incident, if inside the
+    // window. Each service's deployments are a time-sorted range: binary search.
+    let window = settings.incident_window_ms;
+    let latest = candidates
+        .iter()
+        .filter_map(|s| index.by_service.get(s.as_str()))
+        .filter_map(|r| {
+            let slice = &deployments[r.clone()];
+            let n = slice.partition_point(|d| d.at_ms <= opened);
+            (n > 0).then(|| r.start + n - 1)
+        })
+        .filter(|&i| deployments[i].at_ms >= opened - window)
+        .max_by_key(|&i| deployments[i].at_ms);
+    match latest {
+        Some(i) => (
+            vec![i],
+            format!(
+                "latest deployment of {} within {} h before it",
+                deployments[i].service,
+                window / 3_600_000
+            ),
+        ),
+        None => (Vec::new(), String::new()),
+    }
+}
+
+/// Recovery of every failed deployment: the next healthy deployment of the same service, or the
+/// moment its incidents were all resolved, whichever comes first.
+pub(super) fn recovery(deployments: &mut [DeployFacts], incidents: &[IncidentFacts]) {
+    let closed: HashMap<(&str, u64), Option<i64>> = incidents
+        .iter()
+        .map(|i| ((i.repo.as_str(), i.number), i.closed_ms))
+        .collect();
+    let mut results = Vec::new();
+    for (i, d) in deployments.iter().enumerate() {
+        if !d.failed() {
+            continue;
+        }
+        let next_healthy = deployments[i + 1..]
+            .iter()
+            .take_while(|n| n.service == d.service)
+            .find(|n| n.succeeded() && !n.failed() && n.at_ms > d.at_ms)
+            .map(|n| (n.at_ms, format!("deployment {}", n.id)));
+        let incident_numbers: Vec<u64> = d
+            .failures
+            .iter()
+            .filter_map(|f| match f {
+                FailureSignal::Incident { number, .. } => Some(*number),
+                _ => None,
+            })
+            .collect();
+        let resolved = if incident_numbers.is_empty() {
+            None
+        } else {
+            let times: Option<Vec<i64>> = incident_numbers
+                .iter()
+                .map(|n| closed.get(&(d.repo.as_str(), *n)).copied().flatten())
+                .collect();
+            times.and_then(|t| t.into_iter().max()).map(|t| {
+                let names: Vec<String> = incident_numbers.iter().map(|n| format!("#{n}")).collect();
+                (
+                    t.max(d.at_ms),
+                    format!("incident {} closed", names.join(", ")),
+                )
+            })
+        };
+        let end = match (next_healthy, resolved) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        results.push((
+            i,
+            end.map(|(end_ms, by)| Recovery {
+                end_ms,
+                duration_ms: end_ms - d.at_ms,
+                by,
+            }),
+        ));
+    }
+    for (i, r) in results {
+        deployments[i].recovery = r;
+    }
+}

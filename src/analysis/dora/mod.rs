@@ -1,0 +1,317 @@
+//! The five DORA metrics, computed from raw deployments, pull requests, commits and incidents,
+//! with the chain behind every figure kept so that it can be explained.
+//!
+//! Definitions follow DORA's own (<https://dora.dev/guides/dora-metrics-four-keys/>, and the
+//! 2024 report for rework rate):
+//! 1. **deployment frequency**: successful production deployments per week (and deploy-days);
+//! 2. **lead time for changes**: deployment time − first commit time of each change it shipped;
+//! 3. **change failure rate**: deployments with at least one failure signal / deployments that
+//!    reached a final state;
+//! 4. **failed-deployment recovery time**: failed deployment → next healthy deployment of the same
+//!    service, or the attributed incidents resolved, whichever comes first;
+//! 5. **rework rate**: unplanned deployments (only reverts, hotfixes, incident fixes, rollbacks) /
+//!    successful deployments.
+//!
+//! What the tools people use get wrong, and what is done here instead:
+//! - change sets are exact: the commits reachable from a deployment's SHA and not from the
+//!   previous successful deployment of the same service ([`changes`]), so a pull request is never
+//!   tied to the wrong deployment, and squash and rebase merges keep their first-commit time;
+//! - an incident marks the deployments it names, else only the **latest** deployment within the
+//!   window before it ([`failures`]), never every deployment in the window;
+//! - monorepos: services are told apart by path globs.
+
+pub mod bands;
+mod changes;
+mod failures;
+mod figures;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::model::{Change, Commit, DeployState, Deployment, Incident};
+
+pub use bands::{Band, BandTable};
+pub use figures::{
+    explain, weekly, window, Coverage, DoraFigures, DoraWeek, Explanation, Metric, Quantiles, Ratio,
+};
+
+/// How a failed deployment recovered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recovery {
+    /// When service was restored, ms.
+    pub end_ms: i64,
+    /// Restored − failed deployment, ms.
+    pub duration_ms: i64,
+    /// What restored it: "deployment N" or "incident #N closed".
+    pub by: String,
+}
+
+/// A service whose DORA metrics are computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceSpec {
+    /// Name (the `service` of its deployments).
+    pub name: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// Path globs of a monorepo service; empty = every change of the repo.
+    pub paths: Vec<String>,
+}
+
+/// Settings of the computation.
+#[derive(Debug, Clone)]
+pub struct DoraSettings {
+    /// How long before an incident a deployment may have caused it, milliseconds.
+    pub incident_window_ms: i64,
+    /// Most commits the first deployment ever seen of a service is credited with.
+    pub first_lookback_commits: usize,
+    /// The band table.
+    pub bands: BandTable,
+}
+
+impl Default for DoraSettings {
+    fn default() -> Self {
+        Self {
+            incident_window_ms: 24 * 3_600_000,
+            first_lookback_commits: 100,
+            bands: bands::table(2023).unwrap_or_else(|| BandTable {
+                year: 0,
+                source: String::new(),
+                url: String::new(),
+                deployment_frequency: fallback_thresholds(),
+                lead_time: fallback_thresholds(),
+                change_failure_rate: fallback_thresholds(),
+                recovery_time: fallback_thresholds(),
+            }),
+        }
+    }
+}
+
+fn fallback_thresholds() -> bands::Thresholds {
+    bands::Thresholds {
+        better: bands::Better::Lower,
+        elite: f64::NAN,
+        high: f64::NAN,
+        medium: f64::NAN,
+    }
+}
+
+/// The raw events, as read from the store.
+#[derive(Debug, Clone, Copy)]
+pub struct DoraInput<'a> {
+    /// Deployments (any state; pending ones are ignored).
+    pub deployments: &'a [Deployment],
+    /// Merged pull requests.
+    pub changes: &'a [Change],
+    /// The commit graph.
+    pub commits: &'a [Commit],
+    /// Incident issues.
+    pub incidents: &'a [Incident],
+}
+
+/// How a deployment's change set was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeSet {
+    /// Commits reachable from this SHA and not from the previous successful deployment's.
+    Exact,
+    /// The first deployment seen: a bounded walk back from its SHA.
+    Lookback,
+    /// The same SHA as the previous deployment, or an ancestor of it: nothing new shipped.
+    Empty,
+    /// The SHA is not in the stored commit graph.
+    Unresolved,
+}
+
+/// One change a deployment shipped: a pull request, or a commit pushed without one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShippedChange {
+    /// Pull request number; `None` for a direct commit.
+    pub pr: Option<u64>,
+    /// PR title, or the commit SHA.
+    pub title: String,
+    /// Commits of the change found in the deployment's change set.
+    pub commits: Vec<String>,
+    /// First commit time, ms.
+    pub first_commit_ms: i64,
+    /// PR opened, ms.
+    pub opened_ms: Option<i64>,
+    /// PR merged, ms.
+    pub merged_ms: Option<i64>,
+    /// Lead time, ms: deployment − first commit.
+    pub lead_ms: i64,
+    /// Why the change was unplanned (revert, hotfix, incident fix), if it was.
+    pub unplanned: Option<String>,
+}
+
+/// A signal that a deployment failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FailureSignal {
+    /// Its final deployment status was `failure` or `error`.
+    Status {
+        /// The state.
+        state: DeployState,
+    },
+    /// An incident was attributed to it.
+    Incident {
+        /// Issue number.
+        number: u64,
+        /// How: the reference found in the issue, or "latest deployment within N h".
+        how: String,
+    },
+    /// A later pull request reverted a change it shipped.
+    Revert {
+        /// The revert PR.
+        by: u64,
+        /// The reverted PR.
+        reverted: u64,
+    },
+    /// A later deployment went back to an ancestor of its SHA.
+    RolledBack {
+        /// The id of the rollback deployment.
+        by: u64,
+    },
+}
+
+/// Everything known about one deployment, after the analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployFacts {
+    /// Service.
+    pub service: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// GitHub's id.
+    pub id: u64,
+    /// Deployed SHA.
+    pub sha: String,
+    /// Time of its final status, ms.
+    pub at_ms: i64,
+    /// Final state.
+    pub state: DeployState,
+    /// How its change set was found.
+    pub change_set: ChangeSet,
+    /// Changes shipped (for failed deployments: what it tried to ship).
+    pub changes: Vec<ShippedChange>,
+    /// Failure signals; empty = healthy.
+    pub failures: Vec<FailureSignal>,
+    /// Whether it was unplanned work, and why.
+    pub unplanned: Option<String>,
+    /// For a rollback: the deployment it rolled back.
+    pub rollback_of: Option<u64>,
+    /// Recovery, for a failed deployment.
+    pub recovery: Option<Recovery>,
+}
+
+impl DeployFacts {
+    /// Reached a final state with a `success` status.
+    pub fn succeeded(&self) -> bool {
+        self.state == DeployState::Success
+    }
+
+    /// Has at least one failure signal.
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+}
+
+/// What happened to one incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentFacts {
+    /// `owner/name`.
+    pub repo: String,
+    /// Issue number.
+    pub number: u64,
+    /// Service, when known.
+    pub service: Option<String>,
+    /// Opened, ms.
+    pub opened_ms: i64,
+    /// Closed, ms.
+    pub closed_ms: Option<i64>,
+    /// Deployment ids it was attributed to; empty = unattributed.
+    pub deployments: Vec<u64>,
+    /// How.
+    pub how: String,
+}
+
+/// The analysed delivery history.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DoraModel {
+    /// Services, in configuration order.
+    pub services: Vec<ServiceSpec>,
+    /// Deployments that reached a final state, by service then time.
+    pub deployments: Vec<DeployFacts>,
+    /// Incidents.
+    pub incidents: Vec<IncidentFacts>,
+}
+
+impl DoraModel {
+    /// Deployments of a service (`None` = all), in time order within each service.
+    pub fn deployments_of<'a>(
+        &'a self,
+        service: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a DeployFacts> + 'a {
+        self.deployments
+            .iter()
+            .filter(move |d| service.is_none_or(|s| d.service == s))
+    }
+
+    /// The repository of a service.
+    pub fn repo_of(&self, service: &str) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|s| s.name == service)
+            .map(|s| s.repo.as_str())
+    }
+}
+
+/// Services seen in the deployments, for when none are configured: one per (repo, service).
+pub fn services_from(deployments: &[Deployment]) -> Vec<ServiceSpec> {
+    let mut out: Vec<ServiceSpec> = Vec::new();
+    for d in deployments {
+        if !out.iter().any(|s| s.name == d.service) {
+            out.push(ServiceSpec {
+                name: d.service.clone(),
+                repo: d.repo.clone(),
+                paths: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Analyses the raw events: change sets, failure signals, recovery and rework.
+pub fn analyse(
+    input: DoraInput<'_>,
+    services: &[ServiceSpec],
+    settings: &DoraSettings,
+) -> DoraModel {
+    let graph = changes::Graph::new(input.commits, input.changes);
+    let mut by_service: HashMap<&str, Vec<&Deployment>> = HashMap::new();
+    for d in input.deployments {
+        if d.state == DeployState::Pending || d.finished_at.is_none() {
+            continue;
+        }
+        if services.iter().any(|s| s.name == d.service) {
+            by_service.entry(d.service.as_str()).or_default().push(d);
+        }
+    }
+    let mut deployments = Vec::new();
+    for spec in services {
+        let Some(list) = by_service.get_mut(spec.name.as_str()) else {
+            continue;
+        };
+        list.sort_by_key(|d| (d.finished_at, d.id));
+        deployments.extend(changes::change_sets(&graph, spec, list, settings));
+    }
+    let incidents = failures::attribute(&mut deployments, input, &graph, services, settings);
+    failures::recovery(&mut deployments, &incidents);
+    DoraModel {
+        services: services.to_vec(),
+        deployments,
+        incidents,
+    }
+}
+
+#[cfg(test)]
+mod tests;
