@@ -15,7 +15,7 @@ use crate::serve::{self, DemoSeed};
 use crate::sources::pull::Health;
 use crate::sources::revenue_csv::Layout;
 use crate::sources::revenue_import::{self, ImportOptions};
-use crate::sources::{demo, sync_once, SourceKind};
+use crate::sources::{demo, sync_once, SourceKind, SyncOptions};
 use crate::store::Store;
 use crate::telemetry;
 
@@ -95,6 +95,9 @@ pub struct SyncArgs {
     /// Re-read from this date (UTC) instead of resuming from the stored cursor.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub since: Option<NaiveDate>,
+    /// Only this repository (`owner/name`, GitHub).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
 }
 
 /// `import` subcommands.
@@ -440,7 +443,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => SourceKind::configured(&config),
             };
             if kinds.is_empty() {
-                anyhow::bail!("no source is configured (set prometheus.url)");
+                anyhow::bail!("no source is configured (set prometheus.url or github.repos)");
             }
             if let Some(kind) = args.source {
                 if !SourceKind::configured(&config).contains(&kind) {
@@ -455,13 +458,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let health = Health::default();
             let mut failed = false;
+            if let Some(repo) = &args.repo {
+                if !config.github.repos().contains(&repo.as_str()) {
+                    anyhow::bail!("{repo} is not a configured GitHub repository");
+                }
+            }
+            let options = SyncOptions {
+                since,
+                repo: args.repo.clone(),
+                progress: true,
+            };
             for kind in kinds {
-                match runtime.block_on(sync_once(kind, &config, &store, &health, since)) {
+                match runtime.block_on(sync_once(kind, &config, &store, &health, &options)) {
                     Ok(s) => println!(
-                        "{}: {} requests, {} points stored{}",
+                        "{}: {} requests ({} not modified), {} points and {} events stored{}",
                         kind.name(),
                         s.requests,
+                        s.not_modified,
                         s.points,
+                        s.events,
                         if s.warnings.is_empty() {
                             String::new()
                         } else {

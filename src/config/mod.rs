@@ -171,6 +171,16 @@ pub enum Since {
     Ago(Duration),
 }
 
+impl Since {
+    /// The point in time, relative to `now` for a span.
+    pub fn resolve(self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Since::Date(d) => d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+            Since::Ago(d) => now - chrono::Duration::from_std(d).unwrap_or_default(),
+        }
+    }
+}
+
 impl Serialize for Since {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -208,6 +218,72 @@ pub struct GithubConfig {
     /// Sync interval.
     #[serde(with = "humantime_serde_compat")]
     pub interval: Duration,
+    /// Incident issues carry this label.
+    pub incident_label: String,
+    /// How long before an incident a deployment may have caused it.
+    #[serde(with = "humantime_serde_compat")]
+    pub incident_window: Duration,
+    /// Most commits credited to the first deployment seen of a service.
+    pub first_deploy_lookback: u32,
+    /// Timeout of one request.
+    #[serde(with = "humantime_serde_compat")]
+    pub request_timeout: Duration,
+    /// Below this many remaining requests, pause until the rate limit resets.
+    pub rate_limit_floor: u32,
+    /// Longest pause for a rate limit before the sync gives up (and resumes next time).
+    #[serde(with = "humantime_serde_compat")]
+    pub max_rate_limit_wait: Duration,
+    /// Every service: the configured ones, and one per listed repo that has none.
+    pub services: Vec<GithubService>,
+}
+
+impl GithubConfig {
+    /// Whether the GitHub source is on.
+    pub fn enabled(&self) -> bool {
+        !self.services.is_empty()
+    }
+
+    /// The repositories to read, each once, in configuration order.
+    pub fn repos(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.services {
+            if !out.contains(&s.repo.as_str()) {
+                out.push(&s.repo);
+            }
+        }
+        out
+    }
+}
+
+/// Where a service's deployments are read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentsFrom {
+    /// The Deployments API, environments matching a regex.
+    Deployments,
+    /// Successful GitHub Actions runs on the default branch of workflows matching a regex.
+    WorkflowRuns,
+    /// Releases whose tag matches a regex.
+    Releases,
+}
+
+/// A service whose deployments and changes are tracked (`[[github.service]]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubService {
+    /// Name.
+    pub name: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// Path globs (monorepos); empty = the whole repository.
+    pub paths: Vec<String>,
+    /// Where deployments come from.
+    pub deployments_from: DeploymentsFrom,
+    /// Environment regex (Deployments API), anchored.
+    pub environment: String,
+    /// Workflow name or path regex (workflow runs).
+    pub workflow: String,
+    /// Tag regex (releases).
+    pub release_pattern: String,
 }
 
 /// How an SLO's indicator is measured.
@@ -356,6 +432,8 @@ pub struct AnalysisConfig {
     pub timezone: String,
     /// Minimum weekly points.
     pub min_points: u32,
+    /// Year of the DORA report whose band table is used.
+    pub dora_report_year: u16,
 }
 
 mod humantime_serde_compat {

@@ -41,6 +41,30 @@ pub(super) struct RawGithub {
     pub(super) repos: Vec<String>,
     pub(super) backfill_since: String,
     pub(super) interval: String,
+    pub(super) deployments_from: String,
+    pub(super) environment: String,
+    pub(super) workflow: String,
+    pub(super) release_pattern: String,
+    pub(super) incident_label: String,
+    pub(super) incident_window: String,
+    pub(super) first_deploy_lookback: u32,
+    pub(super) request_timeout: String,
+    pub(super) rate_limit_floor: u32,
+    pub(super) max_rate_limit_wait: String,
+    #[serde(default)]
+    pub(super) service: Vec<RawGithubService>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawGithubService {
+    pub(super) name: String,
+    pub(super) repo: String,
+    #[serde(default)]
+    pub(super) paths: Vec<String>,
+    pub(super) environment: Option<String>,
+    pub(super) deployments_from: Option<String>,
+    pub(super) workflow: Option<String>,
+    pub(super) release_pattern: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,4 +142,5 @@ pub(super) struct RawDigest {
 pub(super) struct RawAnalysis {
     pub(super) timezone: String,
     pub(super) min_points: u32,
+    pub(super) dora_report_year: u16,
 }

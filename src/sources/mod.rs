@@ -2,6 +2,7 @@
 //! them to the [`crate::store::Store`] in atomic batches, with its cursor in the same batch.
 
 pub mod demo;
+pub mod github;
 pub mod prometheus;
 pub mod pull;
 pub mod revenue_csv;
@@ -24,6 +25,8 @@ use pull::{Health, RetryPolicy};
 pub enum SourceKind {
     /// Prometheus's HTTP API.
     Prometheus,
+    /// GitHub's REST API.
+    Github,
 }
 
 impl SourceKind {
@@ -31,6 +34,7 @@ impl SourceKind {
     pub fn name(self) -> &'static str {
         match self {
             SourceKind::Prometheus => prometheus::SOURCE,
+            SourceKind::Github => github::SOURCE,
         }
     }
 
@@ -40,12 +44,16 @@ impl SourceKind {
         if config.prometheus.url.is_some() {
             out.push(SourceKind::Prometheus);
         }
+        if config.github.enabled() {
+            out.push(SourceKind::Github);
+        }
         out
     }
 
     fn interval(self, config: &Config) -> Duration {
         match self {
             SourceKind::Prometheus => config.prometheus.interval,
+            SourceKind::Github => config.github.interval,
         }
     }
 }
@@ -57,6 +65,10 @@ pub struct SyncSummary {
     pub requests: u64,
     /// Points stored.
     pub points: u64,
+    /// Events written (deployments, pull requests, commits, incidents).
+    pub events: u64,
+    /// Requests answered `304 Not Modified`.
+    pub not_modified: u64,
     /// Upstream warnings.
     pub warnings: Vec<String>,
 }
@@ -67,6 +79,20 @@ pub enum SyncError {
     /// The Prometheus source failed.
     #[error(transparent)]
     Prometheus(#[from] prometheus::PromError),
+    /// The GitHub source failed.
+    #[error(transparent)]
+    Github(#[from] github::GithubError),
+}
+
+/// What to sync, beyond the source.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Re-read from here instead of resuming.
+    pub since: Option<DateTime<Utc>>,
+    /// Only this repository (GitHub).
+    pub repo: Option<String>,
+    /// Show progress bars (on a terminal).
+    pub progress: bool,
 }
 
 /// Runs one sync of `kind` and records its outcome in `health` (and the log) in the same call.
@@ -75,8 +101,9 @@ pub async fn sync_once(
     config: &Config,
     store: &Store,
     health: &Health,
-    since: Option<DateTime<Utc>>,
+    options: &SyncOptions,
 ) -> Result<SyncSummary, SyncError> {
+    let since = options.since;
     let started = Instant::now();
     let result = match kind {
         SourceKind::Prometheus => {
@@ -87,6 +114,26 @@ pub async fn sync_once(
                     requests: r.requests,
                     points: r.points,
                     warnings: r.warnings,
+                    ..SyncSummary::default()
+                })
+            }
+            .await
+        }
+        SourceKind::Github => {
+            async {
+                let sync = github::GithubSync::new(&config.github, store, since, options.progress)?;
+                let rate = sync.rate();
+                let r = sync.run(options.repo.as_deref()).await;
+                let remaining = rate.remaining.load(std::sync::atomic::Ordering::Relaxed);
+                if remaining >= 0 {
+                    health.set_gauge(github::SOURCE, "rate_limit_remaining", remaining as f64);
+                }
+                let r = r?;
+                Ok::<_, SyncError>(SyncSummary {
+                    requests: r.requests,
+                    events: r.deployments + r.changes + r.commits + r.incidents,
+                    not_modified: r.not_modified,
+                    ..SyncSummary::default()
                 })
             }
             .await
@@ -170,7 +217,14 @@ impl Syncer {
     async fn run(&self, kind: SourceKind) -> Result<(), TriggerError> {
         let _guard = self.claim(kind)?;
         // The outcome is recorded in the health and the log by `sync_once`.
-        let _ = sync_once(kind, &self.config, &self.store, &self.health, None).await;
+        let _ = sync_once(
+            kind,
+            &self.config,
+            &self.store,
+            &self.health,
+            &SyncOptions::default(),
+        )
+        .await;
         Ok(())
     }
 

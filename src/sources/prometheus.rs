@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::pull::{with_retry, RetryPolicy, Retryable};
-use crate::config::{PrometheusConfig, Since, Sli};
+use crate::config::{PrometheusConfig, Sli};
 use crate::model::{series, Point, SeriesKey};
 use crate::store::{Cursor, Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
@@ -301,10 +301,7 @@ impl Prometheus {
         let step_ms = i64::try_from(self.config.step.as_millis())
             .unwrap_or(i64::MAX)
             .max(1);
-        let backfill = match self.config.backfill_since {
-            Since::Date(d) => Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()),
-            Since::Ago(d) => now - chrono::Duration::from_std(d).unwrap_or_default(),
-        };
+        let backfill = self.config.backfill_since.resolve(now);
         // The last evaluation time whose whole step lies in the past.
         let last_eval = now.timestamp_millis().div_euclid(step_ms) * step_ms;
         let mut report = SyncReport::default();

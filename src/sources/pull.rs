@@ -103,6 +103,7 @@ pub struct SourceHealth {
 #[derive(Debug)]
 pub struct Health {
     sources: Mutex<BTreeMap<String, SourceHealth>>,
+    gauges: Mutex<BTreeMap<(String, String), f64>>,
     changed: tokio::sync::watch::Sender<u64>,
 }
 
@@ -110,6 +111,7 @@ impl Default for Health {
     fn default() -> Self {
         Self {
             sources: Mutex::default(),
+            gauges: Mutex::default(),
             changed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -134,6 +136,23 @@ impl Health {
         }
         drop(all);
         self.changed.send_modify(|g| *g += 1);
+    }
+
+    /// Sets a source's gauge (e.g. GitHub's remaining rate limit).
+    pub fn set_gauge(&self, source: &str, name: &str, value: f64) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((source.to_owned(), name.to_owned()), value);
+    }
+
+    /// A source's gauge, if set.
+    pub fn gauge(&self, source: &str, name: &str) -> Option<f64> {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(source.to_owned(), name.to_owned()))
+            .copied()
     }
 
     /// A receiver that changes whenever a sync finishes.

@@ -301,8 +301,7 @@ fn incident_targets(
 ) -> (Vec<usize>, String) {
     let opened = inc.created_at.timestamp_millis();
     let text = format!("{}\n{}", inc.title, inc.body);
-    let in_scope =
-        |d: &DeployFacts| candidates.contains(&d.service) && d.at_ms <= opened;
+    let in_scope = |d: &DeployFacts| candidates.contains(&d.service) && d.at_ms <= opened;
     let mut targets: Vec<usize> = Vec::new();
     let mut how: Vec<String> = Vec::new();
     let mut add = |i: usize, why: String, targets: &mut Vec<usize>| {

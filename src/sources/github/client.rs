@@ -1,0 +1,322 @@
+//! GitHub requests through octocrab: conditional requests, `Link` pagination, rate limits,
+//! retries with backoff and jitter, and a timeout per request.
+//!
+//! octocrab's own retry layer retries at once without backoff and knows nothing of our ETags, so
+//! it is left out (see `../shared/NOTES.md`); every request goes through [`Client::get`], which
+//! owns the policy:
+//! - `304 Not Modified` costs no rate-limit points (GitHub docs, "Best practices for using the REST
+//!   API": conditional requests);
+//! - when `x-ratelimit-remaining` falls under the floor, pause until `x-ratelimit-reset`;
+//! - `403`/`429` with `retry-after` (secondary limit) wait that long; with
+//!   `x-ratelimit-remaining: 0` wait until the reset — both up to `max_rate_limit_wait`;
+//! - `5xx`, timeouts and connection errors retry with exponential backoff and full jitter.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, ETAG, IF_NONE_MATCH};
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::GithubError;
+use crate::config::GithubConfig;
+use crate::sources::pull::RetryPolicy;
+
+/// One answer.
+#[derive(Debug)]
+pub enum Fetched<T> {
+    /// `200`: the body, its `ETag`, and the next page.
+    Fresh {
+        /// Parsed body.
+        body: T,
+        /// `ETag`, for the next conditional request.
+        etag: Option<String>,
+        /// `Link: rel="next"`.
+        next: Option<String>,
+    },
+    /// `304`: unchanged since the `ETag` sent.
+    NotModified,
+}
+
+/// Rate-limit state shared with `/metrics`.
+#[derive(Debug)]
+pub struct RateLimit {
+    /// `x-ratelimit-remaining` of the last answer; −1 before any.
+    pub remaining: AtomicI64,
+    /// `x-ratelimit-reset` (Unix seconds) of the last answer.
+    pub reset: AtomicI64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            remaining: AtomicI64::new(-1),
+            reset: AtomicI64::new(0),
+        }
+    }
+}
+
+/// Request counters, for the sync summary, tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests sent (retries included).
+    pub requests: AtomicU64,
+    /// Of which answered `304`.
+    pub not_modified: AtomicU64,
+    /// Requests sent with `If-None-Match`.
+    pub conditional: AtomicU64,
+    /// Retries and rate-limit waits.
+    pub retries: AtomicU64,
+}
+
+/// A GitHub client.
+pub struct Client {
+    octo: octocrab::Octocrab,
+    base: http::Uri,
+    policy: RetryPolicy,
+    timeout: Duration,
+    floor: i64,
+    max_wait: Duration,
+    /// Rate-limit state.
+    pub rate: Arc<RateLimit>,
+    /// Counters.
+    pub counters: Arc<Counters>,
+}
+
+fn header_i64(h: &HeaderMap, name: &str) -> Option<i64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The `rel="next"` URL of a `Link` header (RFC 8288).
+pub fn next_link(h: &HeaderMap) -> Option<String> {
+    let link = h.get(http::header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        is_next.then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+impl Client {
+    /// A client for `config`, authenticated with the token in `config.token_env` when set.
+    pub fn new(config: &GithubConfig, policy: RetryPolicy) -> Result<Self, GithubError> {
+        let base: http::Uri = config
+            .api_url
+            .parse()
+            .map_err(|e| GithubError::Config(format!("github.api_url: {e}")))?;
+        let mut builder = octocrab::Octocrab::builder()
+            .base_uri(config.api_url.as_str())
+            .map_err(|e| GithubError::Config(format!("github.api_url: {e}")))?
+            .add_header(
+                HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".into(),
+            )
+            .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
+            .set_connect_timeout(Some(config.request_timeout))
+            .set_read_timeout(Some(config.request_timeout));
+        match std::env::var(&config.token_env) {
+            Ok(token) if !token.trim().is_empty() => {
+                builder = builder.personal_token(token.trim().to_owned());
+            }
+            _ => tracing::warn!(
+                variable = %config.token_env,
+                "no GitHub token set: unauthenticated requests have a rate limit of 60 an hour"
+            ),
+        }
+        let octo = builder
+            .build()
+            .map_err(|e| GithubError::Config(format!("GitHub client: {e}")))?;
+        Ok(Self {
+            octo,
+            base,
+            policy,
+            timeout: config.request_timeout,
+            floor: i64::from(config.rate_limit_floor),
+            max_wait: config.max_rate_limit_wait,
+            rate: Arc::default(),
+            counters: Arc::default(),
+        })
+    }
+
+    /// The path and query of a URL, to name an endpoint in logs and errors.
+    fn endpoint(url: &str) -> String {
+        match url.parse::<http::Uri>() {
+            Ok(u) => u
+                .path_and_query()
+                .map_or_else(|| url.to_owned(), |p| p.as_str().to_owned()),
+            Err(_) => url.to_owned(),
+        }
+    }
+
+    /// Waits until the rate-limit window resets when too few requests remain.
+    async fn pause_if_low(&self, endpoint: &str) -> Result<(), GithubError> {
+        let remaining = self.rate.remaining.load(Ordering::Relaxed);
+        if remaining < 0 || remaining >= self.floor {
+            return Ok(());
+        }
+        let reset = self.rate.reset.load(Ordering::Relaxed);
+        self.wait_for_reset(endpoint, reset).await?;
+        // Assume a fresh window; the next answer tells the truth.
+        self.rate.remaining.store(-1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn wait_for_reset(&self, endpoint: &str, reset: i64) -> Result<(), GithubError> {
+        let now = chrono::Utc::now().timestamp();
+        let wait = Duration::from_secs(u64::try_from(reset - now).unwrap_or(0) + 1);
+        if wait > self.max_wait {
+            return Err(GithubError::RateLimited {
+                endpoint: endpoint.to_owned(),
+                reset: chrono::DateTime::from_timestamp(reset, 0).unwrap_or_default(),
+            });
+        }
+        tracing::warn!(%endpoint, ?wait, "GitHub rate limit low: pausing until it resets");
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// GETs `url` (a path under the API base, or a full `Link` URL on the same host), sending
+    /// `If-None-Match` when an `ETag` is given, and parses a fresh answer as `T`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> Result<Fetched<T>, GithubError> {
+        let endpoint = Self::endpoint(url);
+        let uri: http::Uri = url.parse().map_err(|e| GithubError::Malformed {
+            endpoint: endpoint.clone(),
+            message: format!("bad URL: {e}"),
+        })?;
+        // A `Link` must stay on the API host: the token must never travel elsewhere.
+        if uri.authority().is_some() && uri.authority() != self.base.authority() {
+            return Err(GithubError::Malformed {
+                endpoint,
+                message: "a pagination link points to another host".into(),
+            });
+        }
+        let mut attempt = 1;
+        let mut waits = 0;
+        loop {
+            self.pause_if_low(&endpoint).await?;
+            let mut headers = HeaderMap::new();
+            if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+                headers.insert(IF_NONE_MATCH, tag);
+                self.counters.conditional.fetch_add(1, Ordering::Relaxed);
+            }
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = tokio::time::timeout(
+                self.timeout,
+                self.octo._get_with_headers(uri.clone(), Some(headers)),
+            )
+            .await;
+            let outcome = match sent {
+                Err(_) => Err(GithubError::Unavailable {
+                    endpoint: endpoint.clone(),
+                    message: format!("no answer within {:?}", self.timeout),
+                }),
+                Ok(Err(e)) => Err(GithubError::Unavailable {
+                    endpoint: endpoint.clone(),
+                    message: e.to_string(),
+                }),
+                Ok(Ok(resp)) => self.answer(&endpoint, resp, &mut waits).await,
+            };
+            match outcome {
+                Ok(Some(f)) => return Ok(f),
+                // A rate-limit wait happened: ask again without spending an attempt.
+                Ok(None) => continue,
+                Err(e) if e.retryable() && attempt < self.policy.attempts => {
+                    attempt += 1;
+                    let delay = self.policy.delay(attempt);
+                    tracing::warn!(%endpoint, error = %e, attempt, ?delay, "retrying GitHub request");
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads one answer: `Some` when done, `None` after a rate-limit wait (ask again).
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        resp: http::Response<http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>>,
+        waits: &mut u32,
+    ) -> Result<Option<Fetched<T>>, GithubError> {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(r) = header_i64(&headers, "x-ratelimit-remaining") {
+            self.rate.remaining.store(r, Ordering::Relaxed);
+        }
+        if let Some(r) = header_i64(&headers, "x-ratelimit-reset") {
+            self.rate.reset.store(r, Ordering::Relaxed);
+        }
+        if status == StatusCode::NOT_MODIFIED {
+            self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(Fetched::NotModified));
+        }
+        let body = self
+            .octo
+            .body_to_string(resp)
+            .await
+            .map_err(|e| GithubError::Unavailable {
+                endpoint: endpoint.to_owned(),
+                message: format!("reading the body: {e}"),
+            })?;
+        if status.is_success() {
+            let parsed: T = serde_json::from_str(&body).map_err(|e| GithubError::Malformed {
+                endpoint: endpoint.to_owned(),
+                message: e.to_string(),
+            })?;
+            return Ok(Some(Fetched::Fresh {
+                body: parsed,
+                etag: headers
+                    .get(ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                next: next_link(&headers),
+            }));
+        }
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        let limited = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN;
+        if limited && *waits < 5 {
+            if let Some(secs) = header_i64(&headers, "retry-after") {
+                *waits += 1;
+                let wait = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
+                if wait > self.max_wait {
+                    return Err(GithubError::RateLimited {
+                        endpoint: endpoint.to_owned(),
+                        reset: chrono::Utc::now() + chrono::Duration::seconds(secs),
+                    });
+                }
+                tracing::warn!(%endpoint, ?wait, %status, "GitHub secondary rate limit: waiting as asked");
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                return Ok(None);
+            }
+            if header_i64(&headers, "x-ratelimit-remaining") == Some(0) {
+                *waits += 1;
+                let reset = header_i64(&headers, "x-ratelimit-reset").unwrap_or(0);
+                self.wait_for_reset(endpoint, reset).await?;
+                return Ok(None);
+            }
+        }
+        Err(GithubError::Status {
+            endpoint: endpoint.to_owned(),
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
