@@ -10,6 +10,7 @@ use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::{week_start, WEEK_MS};
 use crate::config::{Config, ConfigError, Sources};
 use crate::serve::{self, DemoSeed};
 use crate::sources::pull::Health;
@@ -53,6 +54,12 @@ pub enum Command {
     Revenue(RevenueArgs),
     /// Show weekly SLO figures: availability, error ratio, bad time, error budget, burn rates.
     Reliability(ReliabilityArgs),
+    /// Show weekly DORA figures per service: deployment frequency, lead time, change failure
+    /// rate, recovery time and rework rate, with their DORA bands.
+    Dora(DoraArgs),
+    /// Explain one DORA figure: the deployments, changes, pull requests, commits and failure
+    /// signals behind it.
+    Explain(ExplainArgs),
     /// Write the stored history in another format.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -159,6 +166,132 @@ pub struct ReliabilityArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+/// `dora` options.
+#[derive(Debug, Args)]
+pub struct DoraArgs {
+    /// Weeks to show, ending with the last complete one.
+    #[arg(long, default_value_t = 13)]
+    pub weeks: u32,
+    /// Only this service (default: the organisation, then every service).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `explain` options.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The service (default: the whole organisation).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Any day of the ISO week (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub week: NaiveDate,
+    /// deployment_frequency, lead_time, change_failure_rate, recovery_time or rework_rate.
+    #[arg(long)]
+    pub metric: crate::analysis::dora::Metric,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+fn day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.date_naive().to_string())
+        .unwrap_or_default()
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn hours(secs: Option<f64>) -> String {
+    secs.map_or("-".to_owned(), |s| format!("{:.1} h", s / 3600.0))
+}
+
+fn print_explanation(e: &crate::analysis::dora::Explanation) {
+    use crate::analysis::dora::FailureSignal;
+    println!(
+        "{} of {} in the week of {}: {}",
+        e.metric.as_str(),
+        e.service.as_deref().unwrap_or("the organisation"),
+        day(e.week_ms),
+        e.value.map_or("no value".to_owned(), |v| format!("{v:.4}"))
+    );
+    println!("  = {}", e.formula);
+    let c = &e.figures.coverage;
+    println!(
+        "  coverage: change sets resolved {}, incidents attributed {}",
+        c.change_sets_resolved
+            .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
+        c.incidents_attributed
+            .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
+    );
+    for d in &e.deployments {
+        println!(
+            "\n  deployment {} of {} at {} ({:?}), sha {}, change set {:?}",
+            d.id,
+            d.service,
+            when(d.at_ms),
+            d.state,
+            &d.sha[..d.sha.len().min(12)],
+            d.change_set
+        );
+        for ch in &d.changes {
+            let who = ch.pr.map_or(
+                format!("commit {}", &ch.title[..ch.title.len().min(12)]),
+                |n| format!("PR #{n} {:?}", ch.title),
+            );
+            println!(
+                "    {who}: {} commit(s), first {}, lead {}{}",
+                ch.commits.len(),
+                when(ch.first_commit_ms),
+                hours(Some(ch.lead_ms as f64 / 1000.0)),
+                ch.unplanned
+                    .as_ref()
+                    .map_or(String::new(), |u| format!(", unplanned: {u}"))
+            );
+        }
+        for f in &d.failures {
+            let text = match f {
+                FailureSignal::Status { state } => format!("status {state:?}"),
+                FailureSignal::Incident { number, how } => format!("incident #{number} ({how})"),
+                FailureSignal::Revert { by, reverted } => {
+                    format!("revert: PR #{by} reverted #{reverted}")
+                }
+                FailureSignal::RolledBack { by } => format!("rolled back by deployment {by}"),
+            };
+            println!("    failure: {text}");
+        }
+        if let Some(u) = &d.unplanned {
+            println!("    unplanned: {u}");
+        }
+        if let Some(r) = &d.recovery {
+            println!(
+                "    recovered after {} by {}",
+                hours(Some(r.duration_ms as f64 / 1000.0)),
+                r.by
+            );
+        }
+    }
+    for i in &e.incidents {
+        println!(
+            "\n  incident #{} opened {}: {}",
+            i.number,
+            when(i.opened_ms),
+            if i.deployments.is_empty() {
+                i.how.clone()
+            } else {
+                format!("deployments {:?} ({})", i.deployments, i.how)
+            }
+        );
+    }
 }
 
 /// Output formats of report commands.
@@ -290,8 +423,119 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dora(args) => {
+            let store = Store::open(&config.storage.path)?;
+            let model = crate::serve::views::dora_model(&store, &config)?;
+            let bands = crate::serve::views::band_table(&config);
+            let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+            let weeks: Vec<i64> = (0..i64::from(args.weeks.clamp(1, 520)))
+                .rev()
+                .map(|i| last - i * WEEK_MS)
+                .collect();
+            let scopes: Vec<Option<String>> = match &args.service {
+                Some(s) => {
+                    if !model.services.iter().any(|x| x.name == *s) {
+                        anyhow::bail!(
+                            "no service {s:?}; known: {}",
+                            model
+                                .services
+                                .iter()
+                                .map(|x| x.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    vec![Some(s.clone())]
+                }
+                None => std::iter::once(None)
+                    .chain(model.services.iter().map(|s| Some(s.name.clone())))
+                    .collect(),
+            };
+            let rows: Vec<_> = scopes
+                .iter()
+                .map(|s| crate::analysis::dora::weekly(&model, s.as_deref(), &weeks, &bands))
+                .collect();
+            match args.format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+                OutputFormat::Table => {
+                    println!("DORA bands: {} ({})", bands.source, bands.url);
+                    for (scope, weeks) in scopes.iter().zip(&rows) {
+                        println!("\n{}", scope.as_deref().unwrap_or("organisation"));
+                        println!(
+                            "  {:<10} {:>7} {:>6} {:>10} {:>10} {:>13} {:>10} {:>7}",
+                            "week",
+                            "deploys",
+                            "days",
+                            "lead p50",
+                            "lead p90",
+                            "CFR (n)",
+                            "recovery",
+                            "rework"
+                        );
+                        for w in weeks {
+                            let f = &w.week;
+                            println!(
+                                "  {:<10} {:>7} {:>6} {:>10} {:>10} {:>13} {:>10} {:>7}",
+                                day(w.week_ms),
+                                f.deployments,
+                                f.deploy_days,
+                                hours(f.lead_time.map(|q| q.p50)),
+                                hours(f.lead_time.map(|q| q.p90)),
+                                f.change_failure_rate.map_or("-".to_owned(), |r| format!(
+                                    "{:.0}% ({}){}",
+                                    100.0 * r.value,
+                                    r.n,
+                                    if r.low_n { "*" } else { "" }
+                                )),
+                                hours(f.recovery_time.map(|q| q.p50)),
+                                f.rework_rate
+                                    .map_or("-".to_owned(), |r| format!("{:.0}%", 100.0 * r.value)),
+                            );
+                        }
+                        if let Some(w) = weeks.last() {
+                            let b: Vec<String> = w
+                                .rolling_13w
+                                .bands
+                                .iter()
+                                .map(|(m, b)| format!("{} {}", m.as_str(), b.as_str()))
+                                .collect();
+                            println!("  13-week bands: {}", b.join(", "));
+                        }
+                    }
+                    println!("\n* fewer than 5 deployments: the rate says little");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain(args) => {
+            let store = Store::open(&config.storage.path)?;
+            let model = crate::serve::views::dora_model(&store, &config)?;
+            if let Some(s) = &args.service {
+                if !model.services.iter().any(|x| x.name == *s) {
+                    anyhow::bail!("no service {s:?}");
+                }
+            }
+            let bands = crate::serve::views::band_table(&config);
+            let week = args
+                .week
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp_millis();
+            let e = crate::analysis::dora::explain(
+                &model,
+                args.service.as_deref(),
+                week,
+                args.metric,
+                &bands,
+            );
+            match args.format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+                OutputFormat::Table => print_explanation(&e),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reliability(args) => {
-            use crate::analysis::{week_start, WEEK_MS};
             let store = Store::open(&config.storage.path)?;
             let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
             let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;

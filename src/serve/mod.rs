@@ -4,6 +4,7 @@ pub mod api;
 pub mod export;
 pub mod http;
 pub mod metrics;
+pub mod views;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@ mod crash;
 mod demo_story;
 mod deploy;
 mod export;
+mod github;
 mod helpers;
 mod prom;
 mod revenue;

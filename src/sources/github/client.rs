@@ -200,7 +200,11 @@ impl Client {
         if uri.authority().is_some() && uri.authority() != self.base.authority() {
             return Err(GithubError::Malformed {
                 endpoint,
-                message: "a pagination link points to another host".into(),
+                message: format!(
+                    "a pagination link points to another host ({:?}, expected {:?})",
+                    uri.authority().map(|a| a.as_str()),
+                    self.base.authority().map(|a| a.as_str())
+                ),
             });
         }
         let mut attempt = 1;

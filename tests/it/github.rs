@@ -1,0 +1,875 @@
+//! The GitHub source against a fake GitHub (wiremock on 127.0.0.1) serving payloads built from
+//! GitHub's documented examples (`tests/fixtures/github/`), with `Link` pagination, rate-limit
+//! headers, `ETag`/304 and error answers.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use barometer::analysis::dora::{self, DoraInput, DoraSettings, Metric, ServiceSpec};
+use barometer::analysis::WEEK_MS;
+use barometer::config::{Config, Sources};
+use barometer::model::{Change, Commit, Deployment, Incident};
+use barometer::sources::github::{GithubError, GithubSync};
+use barometer::store::Store;
+
+const REPO: &str = "acme/shop";
+const TOKEN: &str = "ghp_FAKEtoken0123456789abcdefFAKE";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/github/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn first(v: Value) -> Value {
+    match v {
+        Value::Array(mut a) => a.remove(0),
+        other => other,
+    }
+}
+
+/// Monday 2026-01-05 plus hours.
+fn t(hours: f64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
+        + chrono::Duration::seconds((hours * 3600.0) as i64)
+}
+
+fn ts(hours: f64) -> String {
+    t(hours).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A canned answer.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+#[derive(Default)]
+struct FakeState {
+    /// "path" or "path#page" → body.
+    routes: HashMap<String, String>,
+    /// One-shot answers served before the route.
+    faults: HashMap<String, VecDeque<Answer>>,
+    /// (key, had If-None-Match, status) of every request.
+    log: Vec<(String, bool, u16)>,
+    auth: Vec<Option<String>>,
+    remaining: i64,
+    /// The server's own address, for `Link` URLs (as GitHub writes its own host into them).
+    base: String,
+}
+
+#[derive(Clone)]
+struct Fake(Arc<Mutex<FakeState>>);
+
+fn etag(body: &str) -> String {
+    let h = Sha256::digest(body.as_bytes());
+    format!("W/\"{:x}\"", h)[..20].to_owned() + "\""
+}
+
+fn key_of(req: &Request) -> String {
+    let page = req
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "page")
+        .map(|(_, v)| v.into_owned());
+    match page {
+        Some(p) if p != "1" => format!("{}#{p}", req.url.path()),
+        _ => req.url.path().to_owned(),
+    }
+}
+
+impl Respond for Fake {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let key = key_of(req);
+        let mut st = self.0.lock().unwrap();
+        st.auth.push(
+            req.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        );
+        let inm = req
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let reset = (Utc::now().timestamp() + 3600).to_string();
+        if let Some(a) = st.faults.get_mut(&key).and_then(VecDeque::pop_front) {
+            st.log.push((key, inm.is_some(), a.status));
+            let mut r = ResponseTemplate::new(a.status).set_body_raw(a.body, "application/json");
+            for (k, v) in a.headers {
+                r = r.insert_header(k.as_str(), v.as_str());
+            }
+            return r;
+        }
+        let Some(body) = st.routes.get(&key).cloned() else {
+            st.log.push((key, inm.is_some(), 404));
+            return ResponseTemplate::new(404).set_body_raw(
+                r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#,
+                "application/json",
+            );
+        };
+        let tag = etag(&body);
+        let not_modified = inm.as_deref() == Some(tag.as_str());
+        if !not_modified {
+            st.remaining -= 1;
+        }
+        let status = if not_modified { 304 } else { 200 };
+        st.log.push((key.clone(), inm.is_some(), status));
+        let mut r = ResponseTemplate::new(status)
+            .insert_header("etag", tag.as_str())
+            .insert_header("x-ratelimit-limit", "5000")
+            .insert_header("x-ratelimit-remaining", st.remaining.to_string().as_str())
+            .insert_header("x-ratelimit-reset", reset.as_str());
+        if !not_modified {
+            r = r.set_body_raw(body, "application/json");
+        }
+        // Pagination: "path#2" exists → Link to page 2, and so on.
+        let (path, page) = match key.split_once('#') {
+            Some((p, n)) => (p.to_owned(), n.parse::<u32>().unwrap_or(1)),
+            None => (key.clone(), 1),
+        };
+        if st.routes.contains_key(&format!("{path}#{}", page + 1)) {
+            let mut next = req.url.clone();
+            let own: url::Url = st.base.parse().unwrap();
+            next.set_host(own.host_str()).unwrap();
+            next.set_port(own.port()).unwrap();
+            let query: Vec<(String, String)> = req
+                .url
+                .query_pairs()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            next.query_pairs_mut().clear();
+            for (k, v) in &query {
+                next.query_pairs_mut().append_pair(k, v);
+            }
+            next.query_pairs_mut()
+                .append_pair("page", &(page + 1).to_string());
+            let link = format!("<{next}>; rel=\"next\"");
+            r = r.insert_header("link", link.as_str());
+        }
+        r
+    }
+}
+
+impl Fake {
+    fn route(&self, key: &str, body: Value) {
+        self.0
+            .lock()
+            .unwrap()
+            .routes
+            .insert(key.to_owned(), body.to_string());
+    }
+    fn fault(&self, key: &str, status: u16, headers: &[(&str, String)], body: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .faults
+            .entry(key.to_owned())
+            .or_default()
+            .push_back(Answer {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+                body: body.to_owned(),
+            });
+    }
+    fn log(&self) -> Vec<(String, bool, u16)> {
+        std::mem::take(&mut self.0.lock().unwrap().log)
+    }
+}
+
+fn commit_json(sha: &str, parents: &[&str], hours: f64) -> Value {
+    let mut c = first(fixture("pulls-list-commits.json"));
+    c["sha"] = json!(sha);
+    c["commit"]["author"]["date"] = json!(ts(hours));
+    c["commit"]["committer"]["date"] = json!(ts(hours));
+    c["parents"] = Value::Array(
+        parents
+            .iter()
+            .map(|p| json!({"url": "", "sha": p}))
+            .collect(),
+    );
+    c
+}
+
+struct Pr {
+    number: u64,
+    title: &'static str,
+    head: &'static str,
+    labels: &'static [&'static str],
+    commits: &'static [(&'static str, f64)],
+    opened: f64,
+    merged: Option<f64>,
+    merge_sha: &'static str,
+}
+
+fn pr_json(p: &Pr) -> Value {
+    let mut v = first(fixture("pulls-list.json"));
+    let label = v["labels"][0].clone();
+    v["number"] = json!(p.number);
+    v["title"] = json!(p.title);
+    v["body"] = json!(format!("Change {}", p.number));
+    v["state"] = json!("closed");
+    v["labels"] = Value::Array(
+        p.labels
+            .iter()
+            .map(|l| {
+                let mut x = label.clone();
+                x["name"] = json!(l);
+                x
+            })
+            .collect(),
+    );
+    v["created_at"] = json!(ts(p.opened));
+    let done = p.merged.unwrap_or(p.opened + 1.0);
+    v["updated_at"] = json!(ts(done));
+    v["closed_at"] = json!(ts(done));
+    v["merged_at"] = p.merged.map_or(Value::Null, |m| json!(ts(m)));
+    v["merge_commit_sha"] = json!(p.merge_sha);
+    v["head"]["ref"] = json!(p.head);
+    v["base"]["ref"] = json!("main");
+    v
+}
+
+/// The scenario of `src/analysis/dora/tests.rs`, served the way GitHub serves it.
+const PRS: &[Pr] = &[
+    Pr {
+        number: 1,
+        title: "Feature one",
+        head: "f1",
+        labels: &[],
+        commits: &[("a1", 0.0), ("a2", 2.0)],
+        opened: 3.0,
+        merged: Some(5.0),
+        merge_sha: "s1",
+    },
+    Pr {
+        number: 2,
+        title: "Feature two",
+        head: "f2",
+        labels: &[],
+        commits: &[("b1", 1.0), ("b2", 4.0)],
+        opened: 6.0,
+        merged: Some(8.0),
+        merge_sha: "m2",
+    },
+    Pr {
+        number: 3,
+        title: "Feature three",
+        head: "f3",
+        labels: &[],
+        commits: &[("c1", 11.0), ("c2", 12.0)],
+        opened: 12.5,
+        merged: Some(14.0),
+        merge_sha: "c2x",
+    },
+    Pr {
+        number: 4,
+        title: "Fix checkout",
+        head: "fix",
+        labels: &["hotfix"],
+        commits: &[("h1", 21.0)],
+        opened: 21.5,
+        merged: Some(22.0),
+        merge_sha: "h4",
+    },
+    Pr {
+        number: 5,
+        title: "Feature five",
+        head: "f5",
+        labels: &[],
+        commits: &[("e1", 30.0)],
+        opened: 31.0,
+        merged: Some(32.0),
+        merge_sha: "f5",
+    },
+    Pr {
+        number: 6,
+        title: "Revert \"Feature five\"",
+        head: "revert-5-f5",
+        labels: &[],
+        commits: &[("rv", 36.0)],
+        opened: 36.1,
+        merged: Some(36.5),
+        merge_sha: "r6",
+    },
+    Pr {
+        number: 7,
+        title: "Feature seven",
+        head: "f7",
+        labels: &[],
+        commits: &[("g1", 40.0)],
+        opened: 41.0,
+        merged: Some(42.0),
+        merge_sha: "g7",
+    },
+    // Closed without merging: not a change.
+    Pr {
+        number: 9,
+        title: "Abandoned",
+        head: "x",
+        labels: &[],
+        commits: &[("x1", 20.0)],
+        opened: 20.0,
+        merged: None,
+        merge_sha: "",
+    },
+];
+
+/// (id, sha, hours, environment, statuses newest first)
+type Dep = (
+    u64,
+    &'static str,
+    f64,
+    &'static str,
+    &'static [(&'static str, f64)],
+);
+const DEPLOYS: &[Dep] = &[
+    (8, "r6", 46.0, "production", &[("success", 46.0)]),
+    (
+        7,
+        "g7",
+        44.0,
+        "production",
+        &[("inactive", 46.0), ("success", 44.0)],
+    ),
+    (6, "r6", 38.0, "production", &[("success", 38.0)]),
+    (5, "f5", 33.0, "production", &[("success", 33.0)]),
+    (30, "f5", 32.5, "staging", &[("success", 32.5)]),
+    (4, "h4", 23.0, "production", &[("success", 23.0)]),
+    (
+        3,
+        "c2x",
+        20.0,
+        "production",
+        &[("failure", 20.0), ("in_progress", 19.9)],
+    ),
+    (2, "m2", 10.0, "production", &[("success", 10.0)]),
+    (1, "r0", -50.0, "production", &[("success", -50.0)]),
+];
+
+async fn fake_github() -> (MockServer, Fake) {
+    let server = MockServer::start().await;
+    let fake = Fake(Arc::new(Mutex::new(FakeState {
+        remaining: 5000,
+        ..FakeState::default()
+    })));
+    fake.0.lock().unwrap().base = server.uri();
+    Mock::given(wiremock::matchers::any())
+        .respond_with(fake.clone())
+        .mount(&server)
+        .await;
+    let base = format!("/repos/{REPO}");
+    // Pull requests: two pages, most recently updated first.
+    let mut prs: Vec<&Pr> = PRS.iter().collect();
+    prs.sort_by(|a, b| {
+        b.merged
+            .unwrap_or(b.opened)
+            .total_cmp(&a.merged.unwrap_or(a.opened))
+    });
+    let pages: Vec<Value> = prs.iter().map(|p| pr_json(p)).collect();
+    fake.route(&format!("{base}/pulls"), Value::Array(pages[..5].to_vec()));
+    fake.route(
+        &format!("{base}/pulls#2"),
+        Value::Array(pages[5..].to_vec()),
+    );
+    for p in PRS {
+        let mut parent = "r0".to_owned();
+        let commits: Vec<Value> = p
+            .commits
+            .iter()
+            .map(|(sha, h)| {
+                let c = commit_json(sha, &[&parent], *h);
+                parent = (*sha).to_owned();
+                c
+            })
+            .collect();
+        fake.route(
+            &format!("{base}/pulls/{}/commits", p.number),
+            Value::Array(commits),
+        );
+    }
+    // Deployments: two pages, newest first, with their statuses.
+    let dep_tpl = first(fixture("repos-list-deployments.json"));
+    let status_tpl = first(fixture("repos-list-deployment-statuses.json"));
+    let deps: Vec<Value> = DEPLOYS
+        .iter()
+        .map(|(id, sha, h, env, _)| {
+            let mut d = dep_tpl.clone();
+            d["id"] = json!(id);
+            d["sha"] = json!(sha);
+            d["ref"] = json!("main");
+            d["environment"] = json!(env);
+            d["original_environment"] = json!(env);
+            d["created_at"] = json!(ts(h - 0.1));
+            d["updated_at"] = json!(ts(*h));
+            d
+        })
+        .collect();
+    fake.route(
+        &format!("{base}/deployments"),
+        Value::Array(deps[..5].to_vec()),
+    );
+    fake.route(
+        &format!("{base}/deployments#2"),
+        Value::Array(deps[5..].to_vec()),
+    );
+    for (id, _, _, _, statuses) in DEPLOYS {
+        let s: Vec<Value> = statuses
+            .iter()
+            .map(|(state, h)| {
+                let mut s = status_tpl.clone();
+                s["state"] = json!(state);
+                s["created_at"] = json!(ts(*h));
+                s["updated_at"] = json!(ts(*h));
+                s
+            })
+            .collect();
+        fake.route(
+            &format!("{base}/deployments/{id}/statuses"),
+            Value::Array(s),
+        );
+    }
+    // The commit graph on main.
+    let graph: &[(&str, &[&str], f64)] = &[
+        ("r0", &[], -100.0),
+        ("s1", &["r0"], 5.0),
+        ("b1", &["r0"], 1.0),
+        ("b2", &["b1"], 4.0),
+        ("m2", &["s1", "b2"], 8.0),
+        ("c1x", &["m2"], 14.0),
+        ("c2x", &["c1x"], 14.0),
+        ("h4", &["c2x"], 22.0),
+        ("f5", &["h4"], 32.0),
+        ("r6", &["f5"], 36.5),
+        ("g7", &["r6"], 42.0),
+    ];
+    let c = |sha: &str| {
+        let (s, p, h) = graph.iter().find(|g| g.0 == sha).unwrap();
+        commit_json(s, p, *h)
+    };
+    let compare = |status: &str, base_sha: &str, commits: &[&str]| {
+        json!({
+            "url": "", "html_url": "", "status": status,
+            "ahead_by": commits.len(), "behind_by": 0, "total_commits": commits.len(),
+            "base_commit": c(base_sha), "merge_base_commit": c(base_sha),
+            "commits": commits.iter().map(|s| c(s)).collect::<Vec<_>>(), "files": []
+        })
+    };
+    fake.route(&format!("{base}/commits"), json!([c("r0")]));
+    fake.route(
+        &format!("{base}/compare/r0...m2"),
+        compare("ahead", "r0", &["b1", "s1", "b2", "m2"]),
+    );
+    fake.route(
+        &format!("{base}/compare/m2...c2x"),
+        compare("ahead", "m2", &["c1x", "c2x"]),
+    );
+    fake.route(
+        &format!("{base}/compare/m2...h4"),
+        compare("ahead", "m2", &["c1x", "c2x", "h4"]),
+    );
+    fake.route(
+        &format!("{base}/compare/h4...f5"),
+        compare("ahead", "h4", &["f5"]),
+    );
+    fake.route(
+        &format!("{base}/compare/f5...r6"),
+        compare("ahead", "f5", &["r6"]),
+    );
+    fake.route(
+        &format!("{base}/compare/r6...g7"),
+        compare("ahead", "r6", &["g7"]),
+    );
+    // Rollback: r6 is behind g7; the merge base is r6 itself.
+    let mut behind = compare("behind", "r6", &[]);
+    behind["base_commit"] = c("g7");
+    fake.route(&format!("{base}/compare/g7...r6"), behind);
+    // Rebase merge: GitHub associates the rewritten c1x with #3.
+    let mut pr3 = pr_json(&PRS[2]);
+    pr3["merged_at"] = json!(ts(14.0));
+    fake.route(&format!("{base}/commits/c1x/pulls"), json!([pr3]));
+    // Incidents (and a pull request, which the issues API lists too).
+    let issue_tpl = first(fixture("issues-list-for-repo.json"));
+    let issue = |n: u64, body: &str, opened: f64, closed: Option<f64>, pr: bool| {
+        let mut i = issue_tpl.clone();
+        i["number"] = json!(n);
+        i["title"] = json!("Elevated errors");
+        i["body"] = json!(body);
+        i["labels"] = json!([{"id": 1, "name": "incident", "color": "f00", "default": false, "url": "", "node_id": "", "description": ""}]);
+        i["created_at"] = json!(ts(opened));
+        i["updated_at"] = json!(ts(closed.unwrap_or(opened)));
+        i["closed_at"] = closed.map_or(Value::Null, |c| json!(ts(c)));
+        i["state"] = json!(if closed.is_some() { "closed" } else { "open" });
+        if !pr {
+            i["pull_request"] = Value::Null;
+        }
+        i
+    };
+    fake.route(
+        &format!("{base}/issues"),
+        json!([
+            issue(101, "Slow pages", 76.0, Some(80.0), false),
+            issue(
+                102,
+                "Started after deployment 2 went out.",
+                47.0,
+                None,
+                false
+            ),
+            issue(100, "Checkout errors", 35.0, Some(37.0), false),
+            issue(7, "A pull request", 41.0, Some(42.0), true),
+        ]),
+    );
+    (server, fake)
+}
+
+fn github_config(dir: &std::path::Path, url: &str, extra: &str) -> Config {
+    let path = dir.join("barometer.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{url}\"\ntoken_env = \"BAROMETER_TEST_GH_TOKEN\"\n\
+             repos = [\"{REPO}\"]\nbackfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{extra}",
+            dir.join("store").display()
+        ),
+    )
+    .unwrap();
+    let mut env = BTreeMap::new();
+    env.insert("BAROMETER_TEST_GH_TOKEN".to_owned(), TOKEN.to_owned());
+    Config::load(&Sources {
+        file: Some(path),
+        env: Some(env),
+    })
+    .unwrap()
+}
+
+fn set_token() {
+    // The client reads the token from the variable the configuration names; every test uses the
+    // same value, so setting it from several threads is harmless.
+    std::env::set_var("BAROMETER_TEST_GH_TOKEN", TOKEN);
+}
+
+fn load<E: barometer::model::Event>(store: &Store) -> Vec<E> {
+    store.events::<E>().map(Result::unwrap).collect()
+}
+
+fn model(store: &Store) -> dora::DoraModel {
+    let (d, c, k, i) = (
+        load::<Deployment>(store),
+        load::<Change>(store),
+        load::<Commit>(store),
+        load::<Incident>(store),
+    );
+    dora::analyse(
+        DoraInput {
+            deployments: &d,
+            changes: &c,
+            commits: &k,
+            incidents: &i,
+        },
+        &[ServiceSpec {
+            name: "shop".into(),
+            repo: REPO.into(),
+            paths: vec![],
+        }],
+        &DoraSettings::default(),
+    )
+}
+
+/// The worked answer of the scenario (see `src/analysis/dora/tests.rs`).
+fn assert_known_answer(store: &Store) {
+    let m = model(store);
+    let week = t(0.0).timestamp_millis();
+    let bands = DoraSettings::default().bands;
+    let f = dora::window(&m, Some("shop"), week, week + WEEK_MS, &bands);
+    assert_eq!((f.attempted, f.deployments, f.deploy_days), (7, 6, 2));
+    let cfr = f.change_failure_rate.unwrap();
+    assert_eq!((cfr.k, cfr.n), (4, 7));
+    let lt = f.lead_time.unwrap();
+    assert_eq!(lt.n, 7);
+    assert!((lt.p50 - 4.0 * 3600.0).abs() < 1e-6, "{}", lt.p50);
+    assert!((lt.p90 - 10.8 * 3600.0).abs() < 1e-6, "{}", lt.p90);
+    let rt = f.recovery_time.unwrap();
+    assert!((rt.p50 - 3.5 * 3600.0).abs() < 1e-6, "{}", rt.p50);
+    let rw = f.rework_rate.unwrap();
+    assert_eq!((rw.k, rw.n), (2, 6));
+    assert_eq!(f.coverage.change_sets_resolved, Some(1.0));
+    assert_eq!(f.coverage.incidents_attributed, Some(2.0 / 3.0));
+    // The explanation of the week's CFR lists every deployment with its chain.
+    let e = dora::explain(&m, Some("shop"), week, Metric::ChangeFailureRate, &bands);
+    assert_eq!(e.deployments.len(), 7);
+    assert!(e
+        .deployments
+        .iter()
+        .any(|d| d.id == 5 && d.failures.len() == 2));
+}
+
+#[tokio::test]
+async fn sync_reads_every_endpoint_and_gives_the_worked_dora_answer() {
+    set_token();
+    let (server, fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(dir.path(), &server.uri(), "");
+    let store = Store::open(&config.storage.path).unwrap();
+    let report = GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    let log = fake.log();
+    // Both pages of the paginated listings were read.
+    assert!(log.iter().any(|(k, _, _)| k.ends_with("/deployments#2")));
+    assert!(log.iter().any(|(k, _, _)| k.ends_with("/pulls#2")));
+    assert!(log.iter().all(|(_, _, s)| *s == 200), "{log:?}");
+    // Staging, the unmerged PR and the PR listed as an issue are not stored.
+    assert_eq!(load::<Deployment>(&store).len(), 8);
+    assert_eq!(load::<Change>(&store).len(), 7);
+    assert_eq!(load::<Incident>(&store).len(), 3);
+    assert_eq!(report.deployments, 8);
+    // The token went to GitHub as a bearer token.
+    let auth = fake.0.lock().unwrap().auth.clone();
+    assert!(auth
+        .iter()
+        .all(|a| a.as_deref() == Some(&format!("Bearer {TOKEN}") as &str)));
+    assert_eq!(
+        report.rate_limit_remaining,
+        Some(5000 - report.requests as i64)
+    );
+    assert_known_answer(&store);
+}
+
+#[tokio::test]
+async fn a_second_sync_with_nothing_new_sends_only_conditional_requests() {
+    set_token();
+    let (server, fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(dir.path(), &server.uri(), "");
+    let store = Store::open(&config.storage.path).unwrap();
+    let sync = || async {
+        GithubSync::new(&config.github, &store, None, false)
+            .unwrap()
+            .run(None)
+            .await
+            .unwrap()
+    };
+    sync().await;
+    let before = (store.event_counts(), store.cursors("github").unwrap());
+    fake.log();
+    let second = sync().await;
+    let log = fake.log();
+    assert!(!log.is_empty());
+    assert!(
+        log.iter()
+            .all(|(_, conditional, status)| *conditional && *status == 304),
+        "{log:?}"
+    );
+    assert_eq!(second.not_modified, second.requests);
+    assert_eq!(
+        (
+            second.deployments,
+            second.changes,
+            second.commits,
+            second.incidents
+        ),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(
+        (store.event_counts(), store.cursors("github").unwrap()),
+        before
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_waited_out() {
+    set_token();
+    let (server, fake) = fake_github().await;
+    let base = format!("/repos/{REPO}");
+    let reset = (Utc::now().timestamp() + 1).to_string();
+    // Primary rate limit exhausted: 403, remaining 0, reset in a second.
+    fake.fault(
+        &format!("{base}/deployments"),
+        403,
+        &[
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", reset),
+        ],
+        r#"{"message":"API rate limit exceeded"}"#,
+    );
+    // Secondary limit: 429 with retry-after.
+    fake.fault(
+        &format!("{base}/pulls"),
+        429,
+        &[("retry-after", "1".into())],
+        r#"{"message":"You have exceeded a secondary rate limit"}"#,
+    );
+    // A 502, then the real answer.
+    fake.fault(
+        &format!("{base}/deployments/4/statuses"),
+        502,
+        &[],
+        "<html>Bad Gateway</html>",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(dir.path(), &server.uri(), "");
+    let store = Store::open(&config.storage.path).unwrap();
+    let started = Instant::now();
+    let report = GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for the reset and retry-after"
+    );
+    assert!(report.retries >= 3, "{report:?}");
+    let statuses: Vec<u16> = fake.log().iter().map(|l| l.2).collect();
+    assert!(statuses.contains(&403) && statuses.contains(&429) && statuses.contains(&502));
+    assert_known_answer(&store);
+}
+
+#[tokio::test]
+async fn malformed_json_names_the_endpoint_stores_nothing_half_and_resumes() {
+    set_token();
+    let (server, fake) = fake_github().await;
+    let base = format!("/repos/{REPO}");
+    fake.fault(
+        &format!("{base}/deployments#2"),
+        200,
+        &[],
+        r#"[{"id": 1, "sha": "#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(dir.path(), &server.uri(), "");
+    let store = Store::open(&config.storage.path).unwrap();
+    let err = GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, GithubError::Malformed { .. }), "{msg}");
+    assert!(msg.contains("/repos/acme/shop/deployments"), "{msg}");
+    assert!(!msg.contains(TOKEN));
+    // Page 1 landed whole (5 production deployments minus staging = 4), page 2 not at all.
+    assert_eq!(load::<Deployment>(&store).len(), 4);
+    // The next sync resumes at page 2 and ends with exactly the clean answer.
+    GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    assert_eq!(load::<Deployment>(&store).len(), 8);
+    assert_known_answer(&store);
+}
+
+#[tokio::test]
+async fn errors_name_the_endpoint_and_never_the_token() {
+    set_token();
+    let (server, fake) = fake_github().await;
+    fake.fault(
+        &format!("/repos/{REPO}/pulls"),
+        401,
+        &[],
+        r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(dir.path(), &server.uri(), "");
+    let store = Store::open(&config.storage.path).unwrap();
+    let err = GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("HTTP 401") && msg.contains("Bad credentials") && msg.contains("/pulls"),
+        "{msg}"
+    );
+    assert!(!msg.contains(TOKEN));
+    // Server down: a closed port on loopback.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = github_config(dir.path(), &format!("http://127.0.0.1:{port}"), "");
+    drop(store);
+    let store = Store::open(&config.storage.path).unwrap();
+    let err = GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GithubError::Unavailable { .. }), "{err}");
+    assert!(!err.to_string().contains(TOKEN));
+}
+
+#[test]
+fn cli_sync_runs_against_the_fake_and_explain_lists_the_chain() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (server, _fake) = rt.block_on(fake_github());
+    let dir = tempfile::tempdir().unwrap();
+    let _ = github_config(dir.path(), &server.uri(), "");
+    let cfg = dir.path().join("barometer.toml");
+    let out = crate::helpers::barometer(&dir.path().join("store"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "sync",
+            "--source",
+            "github",
+            "--repo",
+            REPO,
+        ])
+        .env("BAROMETER_TEST_GH_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+    assert!(stdout.contains("github:"), "{stdout}");
+    let out = crate::helpers::barometer(&dir.path().join("store"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "explain",
+            "--service",
+            "shop",
+            "--week",
+            "2026-01-05",
+            "--metric",
+            "change_failure_rate",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("4 deployments with a failure signal / 7"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("incident #100"), "{stdout}");
+    assert!(stdout.contains("revert"), "{stdout}");
+    drop(server);
+}
