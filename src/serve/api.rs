@@ -45,6 +45,8 @@ pub fn routes(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/revenue", get(revenue))
         .route("/api/v1/reliability", get(reliability))
+        .route("/api/v1/dora", get(dora))
+        .route("/api/v1/dora/explain", get(dora_explain))
         .route("/api/v1/imports", get(imports))
         .route("/api/v1/sync/{source}", post(trigger_sync))
         .route("/api/v1/sources", get(sources))
@@ -92,6 +94,165 @@ struct RevenueQuery {
     granularity: Option<String>,
     from: Option<String>,
     to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoraQuery {
+    from: Option<String>,
+    to: Option<String>,
+    service: Option<String>,
+    repo: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainQuery {
+    service: Option<String>,
+    week: String,
+    metric: String,
+}
+
+fn parse_day(name: &str, v: &str) -> Result<i64, Response> {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp_millis())
+        .ok_or_else(|| bad_request(format!("{name}={v:?} is not a date (YYYY-MM-DD)")))
+}
+
+async fn dora_model(state: &ApiState) -> Result<crate::analysis::dora::DoraModel, Response> {
+    let (store, config) = (state.store.clone(), state.config.clone());
+    match tokio::task::spawn_blocking(move || super::views::dora_model(&store, &config)).await {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
+        Err(e) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        )),
+    }
+}
+
+/// Weekly DORA figures (with rolling 4- and 13-week figures and bands) of the organisation and
+/// each service, or of the services of one repo, between `from` and `to` (default: 13 weeks).
+async fn dora(
+    State(state): State<ApiState>,
+    query: Result<Query<DoraQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    use crate::analysis::{week_start, WEEK_MS};
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let last = week_start(chrono::Utc::now().timestamp_millis()) - WEEK_MS;
+    let to = match q.to.as_deref().map(|v| parse_day("to", v)).transpose() {
+        Ok(v) => v.map_or(last, week_start),
+        Err(r) => return r,
+    };
+    let from = match q.from.as_deref().map(|v| parse_day("from", v)).transpose() {
+        Ok(v) => v.map_or(to - 12 * WEEK_MS, week_start),
+        Err(r) => return r,
+    };
+    if from > to {
+        return bad_request("from is after to");
+    }
+    if (to - from) / WEEK_MS > 520 {
+        return bad_request("at most 520 weeks at a time");
+    }
+    let model = match dora_model(&state).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let mut scopes: Vec<Option<String>> = Vec::new();
+    for s in &model.services {
+        let wanted = q.service.as_deref().is_none_or(|x| x == s.name)
+            && q.repo.as_deref().is_none_or(|r| r == s.repo);
+        if wanted {
+            scopes.push(Some(s.name.clone()));
+        }
+    }
+    if scopes.is_empty() && (q.service.is_some() || q.repo.is_some()) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such service or repo",
+        );
+    }
+    if q.service.is_none() && q.repo.is_none() {
+        scopes.insert(0, None);
+    }
+    let weeks: Vec<i64> = (0..=(to - from) / WEEK_MS)
+        .map(|i| from + i * WEEK_MS)
+        .collect();
+    let bands = super::views::band_table(&state.config);
+    let series: Vec<_> = scopes
+        .iter()
+        .map(|s| {
+            json!({
+                "service": s,
+                "repo": s.as_deref().and_then(|s| model.repo_of(s)),
+                "weeks": crate::analysis::dora::weekly(&model, s.as_deref(), &weeks, &bands),
+            })
+        })
+        .collect();
+    Json(json!({
+        "bands": {"year": bands.year, "source": bands.source, "url": bands.url},
+        "definitions": {
+            "deployment_frequency": "successful production deployments per week",
+            "lead_time": "deployment time − first commit time of each change (seconds; median p50 and p90)",
+            "change_failure_rate": "deployments with a failure signal / deployments that reached a final state (Wilson 95 % interval)",
+            "recovery_time": "failed deployment → next healthy deployment or incidents resolved (seconds, median)",
+            "rework_rate": "unplanned deployments (only reverts, hotfixes, incident fixes, rollbacks) / successful deployments",
+        },
+        "series": series,
+    }))
+    .into_response()
+}
+
+/// The chain behind one figure.
+async fn dora_explain(
+    State(state): State<ApiState>,
+    query: Result<Query<ExplainQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let week = match parse_day("week", &q.week) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let metric: crate::analysis::dora::Metric = match q.metric.parse() {
+        Ok(m) => m,
+        Err(e) => return bad_request(e),
+    };
+    let model = match dora_model(&state).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    if let Some(s) = &q.service {
+        if !model.services.iter().any(|x| x.name == *s) {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no service {s:?}"),
+            );
+        }
+    }
+    let bands = super::views::band_table(&state.config);
+    Json(crate::analysis::dora::explain(
+        &model,
+        q.service.as_deref(),
+        week,
+        metric,
+        &bands,
+    ))
+    .into_response()
 }
 
 fn bad_request(message: impl Into<String>) -> Response {

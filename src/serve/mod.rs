@@ -78,7 +78,7 @@ pub async fn run(
     let metrics = Arc::new(metrics::Metrics::new(
         health.clone(),
         slos.to_vec(),
-        &config.revenue,
+        config.clone(),
     )?);
     metrics.refresh(&store);
     let tracker = TaskTracker::new();

@@ -79,6 +79,42 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     assert!(text.contains(
         "barometer_slo_burn_rate{service=\"api\",slo=\"api-availability\",window=\"1h\"}"
     ));
+    // DORA figures over the last 4 weeks, per service and org-wide, with their bands.
+    let per_week = metric(
+        &text,
+        "barometer_dora_deployments_per_week{repo=\"all\",service=\"all\"}",
+    )
+    .unwrap();
+    let services: f64 = ["storefront", "api", "billing", "mobile"]
+        .iter()
+        .map(|s| {
+            let repo = format!("acme/{s}");
+            metric(
+                &text,
+                &format!("barometer_dora_deployments_per_week{{repo=\"{repo}\",service=\"{s}\"}}"),
+            )
+            .unwrap()
+        })
+        .sum();
+    assert!(
+        per_week > 1.0 && (per_week - services).abs() < 1e-9,
+        "{per_week} vs {services}"
+    );
+    let cfr = metric(
+        &text,
+        "barometer_dora_change_failure_ratio{repo=\"all\",service=\"all\"}",
+    )
+    .unwrap();
+    assert!((0.0..=1.0).contains(&cfr));
+    assert!(text.contains(
+        "barometer_dora_lead_time_seconds{percentile=\"90\",repo=\"acme/api\",service=\"api\"}"
+    ));
+    let band = metric(
+        &text,
+        "barometer_dora_band{metric=\"deployment_frequency\",repo=\"all\",report_year=\"2023\",service=\"all\"}",
+    )
+    .unwrap_or_else(|| panic!("{}", text.lines().filter(|l| l.contains("dora_band")).collect::<Vec<_>>().join("\n")));
+    assert!((1.0..=4.0).contains(&band));
 
     if let Ok(mut promtool) = Command::new("promtool")
         .args(["check", "metrics"])
@@ -128,6 +164,43 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
         body["error"]["message"],
         "from=\"yesterday\" is not a date (YYYY-MM-DD)"
     );
+
+    // DORA views: weekly figures per service with rolling windows, and the chain behind one.
+    let dora: serde_json::Value = crate::helpers::get_json(
+        &client,
+        daemon.url("/api/v1/dora?repo=acme/api&from=2026-01-05&to=2026-03-02"),
+    )
+    .await;
+    let series = dora["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0]["service"], "api");
+    assert_eq!(series[0]["weeks"].as_array().unwrap().len(), 9);
+    assert_eq!(dora["bands"]["year"], 2023);
+    let week = &series[0]["weeks"][8];
+    let ok = week["week"]["deployments"].as_u64().unwrap();
+    let explain: serde_json::Value = crate::helpers::get_json(
+        &client,
+        daemon.url("/api/v1/dora/explain?service=api&week=2026-03-02&metric=deployment_frequency"),
+    )
+    .await;
+    assert_eq!(explain["deployments"].as_array().unwrap().len() as u64, ok);
+    assert_eq!(explain["value"].as_f64().unwrap(), ok as f64);
+    for bad in [
+        "/api/v1/dora?from=2026-13-01",
+        "/api/v1/dora?window=4",
+        "/api/v1/dora/explain?service=api&week=2026-03-02&metric=speed",
+    ] {
+        let r = client.get(daemon.url(bad)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{bad}");
+    }
+    let r = client
+        .get(daemon.url("/api/v1/dora?service=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 
     // Every metric the Grafana dashboard queries is one the daemon exports.
     let dashboard: serde_json::Value = serde_json::from_str(
@@ -293,7 +366,7 @@ async fn a_real_prometheus_scrapes_the_demo_daemon() {
     loop {
         let body = crate::prom::query(
             &prom.url,
-            "barometer_revenue_arr or barometer_slo_availability_ratio",
+            "barometer_revenue_arr or barometer_slo_availability_ratio or barometer_dora_deployments_per_week",
             None,
         )
         .await;
@@ -305,7 +378,7 @@ async fn a_real_prometheus_scrapes_the_demo_daemon() {
                     .collect()
             })
             .unwrap_or_default();
-        if names.len() == 2 {
+        if names.len() == 3 {
             break;
         }
         assert!(
