@@ -113,12 +113,12 @@ struct ExplainQuery {
     metric: String,
 }
 
-fn parse_day(name: &str, v: &str) -> Result<i64, Response> {
+fn parse_day(name: &str, v: &str) -> Result<i64, String> {
     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc().timestamp_millis())
-        .ok_or_else(|| bad_request(format!("{name}={v:?} is not a date (YYYY-MM-DD)")))
+        .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }
 
 async fn dora_model(state: &ApiState) -> Result<crate::analysis::dora::DoraModel, Response> {
@@ -152,11 +152,11 @@ async fn dora(
     let last = week_start(chrono::Utc::now().timestamp_millis()) - WEEK_MS;
     let to = match q.to.as_deref().map(|v| parse_day("to", v)).transpose() {
         Ok(v) => v.map_or(last, week_start),
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let from = match q.from.as_deref().map(|v| parse_day("from", v)).transpose() {
         Ok(v) => v.map_or(to - 12 * WEEK_MS, week_start),
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     if from > to {
         return bad_request("from is after to");
@@ -225,7 +225,7 @@ async fn dora_explain(
     };
     let week = match parse_day("week", &q.week) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let metric: crate::analysis::dora::Metric = match q.metric.parse() {
         Ok(m) => m,
