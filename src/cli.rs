@@ -715,12 +715,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for kind in kinds {
                 match runtime.block_on(sync_once(kind, &config, &store, &health, &options)) {
                     Ok(s) => println!(
-                        "{}: {} requests ({} not modified), {} points and {} events stored{}",
+                        "{}: {} requests ({} not modified), {} stored{}",
                         kind.name(),
                         s.requests,
                         s.not_modified,
-                        s.points,
-                        s.events,
+                        match kind {
+                            SourceKind::Prometheus => format!("{} points", s.points),
+                            SourceKind::Github => format!("{} events", s.events),
+                        },
                         if s.warnings.is_empty() {
                             String::new()
                         } else {

@@ -6,7 +6,8 @@
 //! - [`config`]: layered configuration, validated into one [`config::Config`].
 //! - [`model`]: the shared vocabulary (series keys, points, deployments, changes, incidents,
 //!   revenue rows).
-//! - [`sources`]: where data comes from; today the built-in [`sources::demo`] organisation.
+//! - [`sources`]: where data comes from: GitHub, Prometheus, revenue CSV files, and the built-in
+//!   [`sources::demo`] organisation.
 //! - [`store`]: the embedded sled store, the only module that touches sled.
 //! - [`serve`]: the daemon — HTTP server, `/metrics`, background tasks, shutdown.
 //! - [`telemetry`]: the tracing subscriber.
