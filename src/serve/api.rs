@@ -37,6 +37,8 @@ pub struct ApiState {
     pub tracker: tokio_util::task::TaskTracker,
     /// Health of the sources.
     pub health: Arc<crate::sources::pull::Health>,
+    /// The analysed delivery history, shared with `/metrics`.
+    pub dora: Arc<super::views::DoraCache>,
 }
 
 /// The `/api/v1` routes.
@@ -121,9 +123,13 @@ fn parse_day(name: &str, v: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }
 
-async fn dora_model(state: &ApiState) -> Result<crate::analysis::dora::DoraModel, Response> {
-    let (store, config) = (state.store.clone(), state.config.clone());
-    match tokio::task::spawn_blocking(move || super::views::dora_model(&store, &config)).await {
+async fn dora_model(state: &ApiState) -> Result<Arc<crate::analysis::dora::DoraModel>, Response> {
+    let (store, config, cache) = (
+        state.store.clone(),
+        state.config.clone(),
+        state.dora.clone(),
+    );
+    match tokio::task::spawn_blocking(move || cache.get(&store, &config)).await {
         Ok(Ok(m)) => Ok(m),
         Ok(Err(e)) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -173,11 +173,17 @@ impl DoraGauges {
         })
     }
 
-    fn refresh(&self, store: &Store, config: &Config, health: &Health) {
+    fn refresh(
+        &self,
+        store: &Store,
+        config: &Config,
+        health: &Health,
+        cache: &crate::serve::views::DoraCache,
+    ) {
         if let Some(v) = health.gauge(crate::sources::github::SOURCE, "rate_limit_remaining") {
             self.rate_limit.with_label_values(&["github"]).set(v);
         }
-        let model = match crate::serve::views::dora_model(store, config) {
+        let model = match cache.get(store, config) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read delivery events");
@@ -256,6 +262,7 @@ pub struct Metrics {
     revenue_settings: RevenueSettings,
     currency: String,
     dora: DoraGauges,
+    dora_cache: Arc<crate::serve::views::DoraCache>,
     config: Arc<Config>,
     health: Arc<Health>,
     slos: Vec<SloDef>,
@@ -268,6 +275,7 @@ impl Metrics {
         health: Arc<Health>,
         slos: Vec<SloDef>,
         config: Arc<Config>,
+        dora_cache: Arc<crate::serve::views::DoraCache>,
     ) -> Result<Self, prometheus::Error> {
         let revenue: &RevenueConfig = &config.revenue;
         let registry = Registry::new();
@@ -409,6 +417,7 @@ impl Metrics {
             },
             currency: revenue.currency.clone(),
             dora,
+            dora_cache,
             config: config.clone(),
             health,
             slos,
@@ -452,7 +461,8 @@ impl Metrics {
         }
         self.refresh_slos(store);
         self.refresh_revenue(store);
-        self.dora.refresh(store, &self.config, &self.health);
+        self.dora
+            .refresh(store, &self.config, &self.health, &self.dora_cache);
         self.render();
     }
 

@@ -75,10 +75,12 @@ pub async fn run(
     let health = Arc::new(Health::default());
     let with_demo = demo_seed.is_some() || demo::is_seeded(&store)?;
     let slos = Arc::new(metrics::slo_defs(&config, with_demo));
+    let dora = Arc::new(views::DoraCache::default());
     let metrics = Arc::new(metrics::Metrics::new(
         health.clone(),
         slos.to_vec(),
         config.clone(),
+        dora.clone(),
     )?);
     metrics.refresh(&store);
     let tracker = TaskTracker::new();
@@ -141,6 +143,7 @@ pub async fn run(
         syncer,
         tracker: tracker.clone(),
         health: health.clone(),
+        dora,
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)

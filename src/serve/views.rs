@@ -1,5 +1,7 @@
 //! Views the API, `/metrics` and the CLI share: store reads handed to the pure analysis.
 
+use std::sync::{Arc, Mutex};
+
 use crate::analysis::dora::{
     self, bands, BandTable, DoraInput, DoraModel, DoraSettings, ServiceSpec,
 };
@@ -64,4 +66,29 @@ pub fn dora_model(store: &Store, config: &Config) -> Result<DoraModel, StoreErro
         &services,
         &dora_settings(config),
     ))
+}
+
+/// The analysed delivery history shared by `/metrics` and the API: recomputed only when a batch
+/// was committed since the last computation, so neither a scrape-side refresh nor an API call
+/// re-reads every event of an unchanged store.
+#[derive(Default)]
+pub struct DoraCache {
+    last: Mutex<Option<(u64, Arc<DoraModel>)>>,
+}
+
+impl DoraCache {
+    /// The model of the store as it is now.
+    pub fn get(&self, store: &Store, config: &Config) -> Result<Arc<DoraModel>, StoreError> {
+        let generation = store.generation();
+        if let Some((g, m)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *g == generation {
+                return Ok(m.clone());
+            }
+        }
+        // Computed outside the lock: a concurrent caller may compute the same model once more,
+        // which is cheaper than making every reader wait.
+        let model = Arc::new(dora_model(store, config)?);
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, model.clone()));
+        Ok(model)
+    }
 }

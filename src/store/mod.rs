@@ -604,6 +604,12 @@ impl Store {
         Ok(())
     }
 
+    /// How many non-empty batches were committed since the store was opened: a cheap "has
+    /// anything changed" check for caches.
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
     /// A receiver that changes whenever a batch is committed.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()

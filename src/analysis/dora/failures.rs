@@ -53,15 +53,6 @@ fn reverted_pr(c: &Change, titles: &HashMap<(&str, &str), Vec<&Change>>) -> Opti
         .map(|p| p.number)
 }
 
-/// Indexes of deployments by (repo, id).
-fn index(deployments: &[DeployFacts]) -> HashMap<(&str, u64), usize> {
-    deployments
-        .iter()
-        .enumerate()
-        .map(|(i, d)| ((d.repo.as_str(), d.id), i))
-        .collect()
-}
-
 /// The first successful deployment that shipped each pull request: (repo, PR) → index.
 fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(String, u64), usize> {
     let mut out = HashMap::new();
@@ -92,20 +83,20 @@ pub(super) fn attribute(
             d.failures.push(FailureSignal::Status { state: d.state });
         }
     }
-    let by_id: HashMap<(String, u64), usize> = index(deployments)
-        .into_iter()
-        .map(|((r, id), i)| ((r.to_owned(), id), i))
-        .collect();
     let shipped = shipped_by(deployments);
 
     // 2. Rollbacks: the deployment rolled back failed.
-    let rollbacks: Vec<(usize, u64)> = deployments
-        .iter()
-        .filter_map(|d| {
-            let target = by_id.get(&(d.repo.clone(), d.rollback_of?))?;
-            Some((*target, d.id))
-        })
-        .collect();
+    let rollbacks: Vec<(usize, u64)> = {
+        let by_id: HashMap<(&str, u64), usize> = deployments
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.repo.as_str(), d.id), i))
+            .collect();
+        deployments
+            .iter()
+            .filter_map(|d| Some((*by_id.get(&(d.repo.as_str(), d.rollback_of?))?, d.id)))
+            .collect()
+    };
     for (i, by) in rollbacks {
         deployments[i]
             .failures

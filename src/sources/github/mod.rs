@@ -130,9 +130,11 @@ struct ListState {
     pending_high: Option<DateTime<Utc>>,
 }
 
-/// A walk over a newest-first listing, page by page.
+/// A walk over a newest-first listing, page by page: first the rest of an interrupted walk (if
+/// the cursor holds one), then from page 1 down to the previous walk's high-water mark.
 struct Walk {
     name: String,
+    head_url: String,
     url: Option<String>,
     /// `ETag` to send with the first page (only for a walk from the head).
     etag: Option<String>,
@@ -160,10 +162,11 @@ impl Walk {
             .unwrap_or_default();
         let (url, etag, head) = match &state.resume {
             Some(r) => (r.clone(), None, false),
-            None => (head_url, cursor.etag.clone(), true),
+            None => (head_url.clone(), cursor.etag.clone(), true),
         };
         Ok(Self {
             name,
+            head_url,
             url: Some(url),
             etag,
             head,
@@ -200,9 +203,26 @@ impl Walk {
         }
     }
 
-    /// Decides whether to go on after a page whose items have these stamps, and returns the
-    /// cursor to write with the page's data.
-    fn after_page(&mut self, stamps: &[DateTime<Utc>], next: Option<String>) -> Cursor {
+    /// Decides whether to go on after a page whose items have these stamps, and puts the cursor
+    /// in the batch that holds the page's data.
+    fn after_page(
+        &mut self,
+        stamps: &[DateTime<Utc>],
+        next: Option<String>,
+        batch: &mut WriteBatch,
+    ) {
+        let cursor = self.cursor_after(stamps, next);
+        batch.set_cursor(SOURCE, &self.name, cursor);
+        if self.url.is_none() && !self.head {
+            // The interrupted walk is finished; what is new since then is read from the head
+            // (unconditionally: the old page-1 ETag was dropped when the walk was interrupted).
+            self.head = true;
+            self.url = Some(self.head_url.clone());
+            self.pages = 0;
+        }
+    }
+
+    fn cursor_after(&mut self, stamps: &[DateTime<Utc>], next: Option<String>) -> Cursor {
         let newest = stamps.iter().max().copied();
         self.state.pending_high = self.state.pending_high.max(newest);
         let cutoff = self
@@ -363,13 +383,8 @@ impl<'a> GithubSync<'a> {
         Ok(())
     }
 
-    async fn walk_open(
-        &self,
-        name: String,
-        url: String,
-        overlap: Duration,
-    ) -> Result<Walk, GithubError> {
-        Ok(Walk::open(self.store, name, url, self.since, overlap)?)
+    fn walk_open(&self, name: String, url: String, overlap: Duration) -> Result<Walk, StoreError> {
+        Walk::open(self.store, name, url, self.since, overlap)
     }
 
     // ---- deployments ------------------------------------------------------------------------
@@ -385,26 +400,16 @@ impl<'a> GithubSync<'a> {
             .min();
         let last_fail = statuses
             .iter()
-            .filter(|s| s.state == "failure" || s.state == "error")
-            .max_by_key(|s| s.created_at);
+            .filter_map(|s| match s.state.as_str() {
+                "failure" => Some((s.created_at, DeployState::Failure)),
+                "error" => Some((s.created_at, DeployState::Error)),
+                _ => None,
+            })
+            .max_by_key(|(at, _)| *at);
         match (first_success, last_fail) {
-            (Some(ok), Some(f)) if f.created_at > ok => (
-                if f.state == "error" {
-                    DeployState::Error
-                } else {
-                    DeployState::Failure
-                },
-                Some(ok),
-            ),
+            (Some(ok), Some((at, state))) if at > ok => (state, Some(ok)),
             (Some(ok), _) => (DeployState::Success, Some(ok)),
-            (None, Some(f)) => (
-                if f.state == "error" {
-                    DeployState::Error
-                } else {
-                    DeployState::Failure
-                },
-                Some(f.created_at),
-            ),
+            (None, Some((at, state))) => (state, Some(at)),
             (None, None) => (DeployState::Pending, None),
         }
     }
@@ -451,12 +456,11 @@ impl<'a> GithubSync<'a> {
 
     async fn poll_pending(&mut self, repo: &str) -> Result<(), GithubError> {
         let horizon = Utc::now() - Duration::days(PENDING_POLL_DAYS);
-        let pending: Vec<Deployment> = self
+        let mut pending: Vec<Deployment> = self
             .store
             .events_with_prefix::<Deployment>(&format!("{repo}/deployments_api/"))
-            .filter_map(Result::ok)
-            .filter(|d| d.state == DeployState::Pending && d.created_at >= horizon)
-            .collect();
+            .collect::<Result<_, _>>()?;
+        pending.retain(|d| d.state == DeployState::Pending && d.created_at >= horizon);
         for d in pending {
             let mut batch = WriteBatch::new();
             self.statuses(repo, d, &mut batch).await?;
@@ -473,56 +477,45 @@ impl<'a> GithubSync<'a> {
             .filter_map(|s| Some((s.name.clone(), anchored(&s.environment)?)))
             .collect();
         let bar = self.progress.bar(repo, "deployments");
-        loop {
-            let mut walk = self
-                .walk_open(
-                    format!("{repo}/deployments"),
-                    format!("/repos/{repo}/deployments?per_page=100"),
-                    Duration::zero(),
-                )
-                .await?;
-            let head = walk.head;
-            while let Some((page, next)) =
-                walk.next::<Vec<payload::Deployment>>(&self.client).await?
-            {
-                let mut batch = WriteBatch::new();
-                let stamps: Vec<_> = page.iter().map(|d| d.created_at).collect();
-                for d in page {
-                    bar.inc(1);
-                    if d.created_at < self.since {
-                        continue;
-                    }
-                    let Some((service, _)) =
-                        matchers.iter().find(|(_, re)| re.is_match(&d.environment))
-                    else {
-                        continue;
-                    };
-                    let key = format!("{repo}/deployments_api/{}", d.id);
-                    let known = self.store.event::<Deployment>(&key)?;
-                    if known.is_some_and(|k| k.state != DeployState::Pending) {
-                        continue;
-                    }
-                    let dep = Deployment {
-                        repo: repo.to_owned(),
-                        service: service.clone(),
-                        environment: d.environment,
-                        id: d.id,
-                        source: DeploySource::DeploymentsApi,
-                        sha: d.sha,
-                        git_ref: d.git_ref,
-                        created_at: d.created_at,
-                        state: DeployState::Pending,
-                        finished_at: None,
-                    };
-                    self.statuses(repo, dep, &mut batch).await?;
+        let mut walk = self.walk_open(
+            format!("{repo}/deployments"),
+            format!("/repos/{repo}/deployments?per_page=100"),
+            Duration::zero(),
+        )?;
+        while let Some((page, next)) = walk.next::<Vec<payload::Deployment>>(&self.client).await? {
+            let mut batch = WriteBatch::new();
+            let stamps: Vec<_> = page.iter().map(|d| d.created_at).collect();
+            for d in page {
+                bar.inc(1);
+                if d.created_at < self.since {
+                    continue;
                 }
-                let cursor = walk.after_page(&stamps, next);
-                batch.set_cursor(SOURCE, &walk.name, cursor);
-                self.commit(batch)?;
+                let Some((service, _)) =
+                    matchers.iter().find(|(_, re)| re.is_match(&d.environment))
+                else {
+                    continue;
+                };
+                let key = format!("{repo}/deployments_api/{}", d.id);
+                let known = self.store.event::<Deployment>(&key)?;
+                if known.is_some_and(|k| k.state != DeployState::Pending) {
+                    continue;
+                }
+                let dep = Deployment {
+                    repo: repo.to_owned(),
+                    service: service.clone(),
+                    environment: d.environment,
+                    id: d.id,
+                    source: DeploySource::DeploymentsApi,
+                    sha: d.sha,
+                    git_ref: d.git_ref,
+                    created_at: d.created_at,
+                    state: DeployState::Pending,
+                    finished_at: None,
+                };
+                self.statuses(repo, dep, &mut batch).await?;
             }
-            if head {
-                break;
-            }
+            walk.after_page(&stamps, next, &mut batch);
+            self.commit(batch)?;
         }
         bar.finish();
         Ok(())
@@ -565,58 +558,47 @@ impl<'a> GithubSync<'a> {
             .collect();
         let branch = self.default_branch(repo).await?;
         let bar = self.progress.bar(repo, "workflow runs");
-        loop {
-            let mut walk = self
-                .walk_open(
-                    format!("{repo}/workflow_runs"),
-                    format!(
-                        "/repos/{repo}/actions/runs?branch={branch}&status=success&per_page=100"
-                    ),
-                    Duration::hours(RUN_OVERLAP_HOURS),
-                )
-                .await?;
-            let head = walk.head;
-            while let Some((page, next)) = walk.next::<payload::WorkflowRuns>(&self.client).await? {
-                let mut batch = WriteBatch::new();
-                let stamps: Vec<_> = page.workflow_runs.iter().map(|r| r.created_at).collect();
-                for r in page.workflow_runs {
-                    bar.inc(1);
-                    let done = r.status.as_deref() == Some("completed")
-                        && r.conclusion.as_deref() == Some("success")
-                        && r.head_branch.as_deref() == Some(branch.as_str());
-                    if !done || r.created_at < self.since {
-                        continue;
-                    }
-                    let name = r.name.clone().unwrap_or_default();
-                    let Some((service, _)) = matchers
-                        .iter()
-                        .find(|(_, re)| re.is_match(&name) || re.is_match(&r.path))
-                    else {
-                        continue;
-                    };
-                    batch.upsert_event(&Deployment {
-                        repo: repo.to_owned(),
-                        service: service.clone(),
-                        environment: "production".into(),
-                        id: r.id,
-                        source: DeploySource::WorkflowRun,
-                        sha: r.head_sha,
-                        git_ref: branch.clone(),
-                        created_at: r.created_at,
-                        state: DeployState::Success,
-                        // A completed run does not change again: its last update is when it
-                        // completed.
-                        finished_at: Some(r.updated_at),
-                    });
-                    self.report.deployments += 1;
+        let mut walk = self.walk_open(
+            format!("{repo}/workflow_runs"),
+            format!("/repos/{repo}/actions/runs?branch={branch}&status=success&per_page=100"),
+            Duration::hours(RUN_OVERLAP_HOURS),
+        )?;
+        while let Some((page, next)) = walk.next::<payload::WorkflowRuns>(&self.client).await? {
+            let mut batch = WriteBatch::new();
+            let stamps: Vec<_> = page.workflow_runs.iter().map(|r| r.created_at).collect();
+            for r in page.workflow_runs {
+                bar.inc(1);
+                let done = r.status.as_deref() == Some("completed")
+                    && r.conclusion.as_deref() == Some("success")
+                    && r.head_branch.as_deref() == Some(branch.as_str());
+                if !done || r.created_at < self.since {
+                    continue;
                 }
-                let cursor = walk.after_page(&stamps, next);
-                batch.set_cursor(SOURCE, &walk.name, cursor);
-                self.commit(batch)?;
+                let name = r.name.clone().unwrap_or_default();
+                let Some((service, _)) = matchers
+                    .iter()
+                    .find(|(_, re)| re.is_match(&name) || re.is_match(&r.path))
+                else {
+                    continue;
+                };
+                batch.upsert_event(&Deployment {
+                    repo: repo.to_owned(),
+                    service: service.clone(),
+                    environment: "production".into(),
+                    id: r.id,
+                    source: DeploySource::WorkflowRun,
+                    sha: r.head_sha,
+                    git_ref: branch.clone(),
+                    created_at: r.created_at,
+                    state: DeployState::Success,
+                    // A completed run does not change again: its last update is when it
+                    // completed.
+                    finished_at: Some(r.updated_at),
+                });
+                self.report.deployments += 1;
             }
-            if head {
-                break;
-            }
+            walk.after_page(&stamps, next, &mut batch);
+            self.commit(batch)?;
         }
         bar.finish();
         Ok(())
@@ -630,67 +612,57 @@ impl<'a> GithubSync<'a> {
             .filter_map(|s| Some((s.name.clone(), Regex::new(&s.release_pattern).ok()?)))
             .collect();
         let bar = self.progress.bar(repo, "releases");
-        loop {
-            let mut walk = self
-                .walk_open(
-                    format!("{repo}/releases"),
-                    format!("/repos/{repo}/releases?per_page=100"),
-                    Duration::zero(),
-                )
-                .await?;
-            let head = walk.head;
-            while let Some((page, next)) = walk.next::<Vec<payload::Release>>(&self.client).await? {
-                let mut batch = WriteBatch::new();
-                let stamps: Vec<_> = page.iter().map(|r| r.created_at).collect();
-                for r in page {
-                    bar.inc(1);
-                    let Some(published) = r.published_at.filter(|_| !r.draft) else {
-                        continue;
-                    };
-                    if published < self.since {
-                        continue;
-                    }
-                    let Some((service, _)) =
-                        matchers.iter().find(|(_, re)| re.is_match(&r.tag_name))
-                    else {
-                        continue;
-                    };
-                    let key = format!("{repo}/release/{}", r.id);
-                    if self.store.event::<Deployment>(&key)?.is_some() {
-                        continue;
-                    }
-                    // The tag's commit: the release names only its tag.
-                    let url = format!("/repos/{repo}/commits/{}", r.tag_name);
-                    let Fetched::Fresh { body: c, .. } =
-                        self.client.get::<payload::Commit>(&url, None).await?
-                    else {
-                        continue;
-                    };
-                    if let Some(m) = c.to_model(repo) {
-                        batch.upsert_event(&m);
-                        self.report.commits += 1;
-                    }
-                    batch.upsert_event(&Deployment {
-                        repo: repo.to_owned(),
-                        service: service.clone(),
-                        environment: "production".into(),
-                        id: r.id,
-                        source: DeploySource::Release,
-                        sha: c.sha,
-                        git_ref: r.tag_name,
-                        created_at: r.created_at,
-                        state: DeployState::Success,
-                        finished_at: Some(published),
-                    });
-                    self.report.deployments += 1;
+        let mut walk = self.walk_open(
+            format!("{repo}/releases"),
+            format!("/repos/{repo}/releases?per_page=100"),
+            Duration::zero(),
+        )?;
+        while let Some((page, next)) = walk.next::<Vec<payload::Release>>(&self.client).await? {
+            let mut batch = WriteBatch::new();
+            let stamps: Vec<_> = page.iter().map(|r| r.created_at).collect();
+            for r in page {
+                bar.inc(1);
+                let Some(published) = r.published_at.filter(|_| !r.draft) else {
+                    continue;
+                };
+                if published < self.since {
+                    continue;
                 }
-                let cursor = walk.after_page(&stamps, next);
-                batch.set_cursor(SOURCE, &walk.name, cursor);
-                self.commit(batch)?;
+                let Some((service, _)) = matchers.iter().find(|(_, re)| re.is_match(&r.tag_name))
+                else {
+                    continue;
+                };
+                let key = format!("{repo}/release/{}", r.id);
+                if self.store.event::<Deployment>(&key)?.is_some() {
+                    continue;
+                }
+                // The tag's commit: the release names only its tag.
+                let url = format!("/repos/{repo}/commits/{}", r.tag_name);
+                let Fetched::Fresh { body: c, .. } =
+                    self.client.get::<payload::Commit>(&url, None).await?
+                else {
+                    continue;
+                };
+                if let Some(m) = c.to_model(repo) {
+                    batch.upsert_event(&m);
+                    self.report.commits += 1;
+                }
+                batch.upsert_event(&Deployment {
+                    repo: repo.to_owned(),
+                    service: service.clone(),
+                    environment: "production".into(),
+                    id: r.id,
+                    source: DeploySource::Release,
+                    sha: c.sha,
+                    git_ref: r.tag_name,
+                    created_at: r.created_at,
+                    state: DeployState::Success,
+                    finished_at: Some(published),
+                });
+                self.report.deployments += 1;
             }
-            if head {
-                break;
-            }
+            walk.after_page(&stamps, next, &mut batch);
+            self.commit(batch)?;
         }
         bar.finish();
         Ok(())
@@ -721,98 +693,87 @@ impl<'a> GithubSync<'a> {
     async fn pulls(&mut self, repo: &str) -> Result<(), GithubError> {
         let with_files = self.services(repo).iter().any(|s| !s.paths.is_empty());
         let bar = self.progress.bar(repo, "pull requests");
-        loop {
-            let mut walk = self
-                .walk_open(
-                    format!("{repo}/pulls"),
-                    format!(
-                        "/repos/{repo}/pulls?state=closed&sort=updated&direction=desc&per_page=100"
-                    ),
-                    Duration::zero(),
-                )
-                .await?;
-            let head = walk.head;
-            while let Some((page, next)) = walk.next::<Vec<payload::Pull>>(&self.client).await? {
-                let mut batch = WriteBatch::new();
-                let stamps: Vec<_> = page.iter().map(|p| p.updated_at).collect();
-                for p in page {
-                    bar.inc(1);
-                    let Some(merged_at) = p.merged_at else {
-                        continue;
-                    };
-                    if p.updated_at < self.since {
-                        continue;
-                    }
-                    let key = format!("{repo}#{}", p.number);
-                    let known = self.store.event::<Change>(&key)?;
-                    let labels: Vec<String> = p.labels.iter().map(|l| l.name.clone()).collect();
-                    let body = p.body.clone().unwrap_or_default();
-                    let change = match known {
-                        // A merged PR's commits never change; titles, labels and bodies can.
-                        Some(k) => {
-                            if k.title == p.title && k.labels == labels && k.body == body {
-                                continue;
-                            }
-                            Change {
-                                title: p.title,
-                                labels,
-                                body,
-                                ..k
-                            }
-                        }
-                        None => {
-                            let commits: Vec<payload::Commit> = self
-                                .all_pages(format!(
-                                    "/repos/{repo}/pulls/{}/commits?per_page=100",
-                                    p.number
-                                ))
-                                .await?;
-                            let files: Vec<String> = if with_files {
-                                self.all_pages::<payload::File>(format!(
-                                    "/repos/{repo}/pulls/{}/files?per_page=100",
-                                    p.number
-                                ))
-                                .await?
-                                .into_iter()
-                                .map(|f| f.filename)
-                                .collect()
-                            } else {
-                                Vec::new()
-                            };
-                            // Lead time starts at the PR's first commit, which survives squash and
-                            // rebase merges because it is read from the PR, not from the branch.
-                            let first = commits
-                                .iter()
-                                .filter_map(payload::Commit::authored_at)
-                                .min()
-                                .unwrap_or(p.created_at);
-                            Change {
-                                repo: repo.to_owned(),
-                                number: p.number,
-                                title: p.title,
-                                head_ref: p.head.git_ref,
-                                base_ref: p.base.git_ref,
-                                labels,
-                                files,
-                                created_at: p.created_at,
-                                merged_at,
-                                merge_commit_sha: p.merge_commit_sha.unwrap_or_default(),
-                                commits: commits.into_iter().map(|c| c.sha).collect(),
-                                first_commit_at: first,
-                                body,
-                            }
-                        }
-                    };
-                    batch.upsert_event(&change);
-                    self.report.changes += 1;
+        let mut walk = self.walk_open(
+            format!("{repo}/pulls"),
+            format!("/repos/{repo}/pulls?state=closed&sort=updated&direction=desc&per_page=100"),
+            Duration::zero(),
+        )?;
+        while let Some((page, next)) = walk.next::<Vec<payload::Pull>>(&self.client).await? {
+            let mut batch = WriteBatch::new();
+            let stamps: Vec<_> = page.iter().map(|p| p.updated_at).collect();
+            for p in page {
+                bar.inc(1);
+                let Some(merged_at) = p.merged_at else {
+                    continue;
+                };
+                if p.updated_at < self.since {
+                    continue;
                 }
-                let cursor = walk.after_page(&stamps, next);
-                batch.set_cursor(SOURCE, &walk.name, cursor);
-                self.commit(batch)?;
+                let key = format!("{repo}#{}", p.number);
+                let known = self.store.event::<Change>(&key)?;
+                let labels: Vec<String> = p.labels.iter().map(|l| l.name.clone()).collect();
+                let body = p.body.clone().unwrap_or_default();
+                let change = match known {
+                    // A merged PR's commits never change; titles, labels and bodies can.
+                    Some(k) => {
+                        if k.title == p.title && k.labels == labels && k.body == body {
+                            continue;
+                        }
+                        Change {
+                            title: p.title,
+                            labels,
+                            body,
+                            ..k
+                        }
+                    }
+                    None => {
+                        let commits: Vec<payload::Commit> = self
+                            .all_pages(format!(
+                                "/repos/{repo}/pulls/{}/commits?per_page=100",
+                                p.number
+                            ))
+                            .await?;
+                        let files: Vec<String> = if with_files {
+                            self.all_pages::<payload::File>(format!(
+                                "/repos/{repo}/pulls/{}/files?per_page=100",
+                                p.number
+                            ))
+                            .await?
+                            .into_iter()
+                            .map(|f| f.filename)
+                            .collect()
+                        } else {
+                            Vec::new()
+                        };
+                        // Lead time starts at the PR's first commit, which survives squash and
+                        // rebase merges because it is read from the PR, not from the branch.
+                        let first = commits
+                            .iter()
+                            .filter_map(payload::Commit::authored_at)
+                            .min()
+                            .unwrap_or(p.created_at);
+                        Change {
+                            repo: repo.to_owned(),
+                            number: p.number,
+                            title: p.title,
+                            head_ref: p.head.git_ref,
+                            base_ref: p.base.git_ref,
+                            labels,
+                            files,
+                            created_at: p.created_at,
+                            merged_at,
+                            merge_commit_sha: p.merge_commit_sha.unwrap_or_default(),
+                            commits: commits.into_iter().map(|c| c.sha).collect(),
+                            first_commit_at: first,
+                            body,
+                        }
+                    }
+                };
+                batch.upsert_event(&change);
+                self.report.changes += 1;
             }
-            if head {
-                break;
-            }
+            walk.after_page(&stamps, next, &mut batch);
+            self.commit(batch)?;
         }
         bar.finish();
         Ok(())
@@ -823,47 +784,38 @@ impl<'a> GithubSync<'a> {
     async fn incidents(&mut self, repo: &str) -> Result<(), GithubError> {
         let label = self.config.incident_label.clone();
         let bar = self.progress.bar(repo, "incidents");
-        loop {
-            let mut walk = self
-                .walk_open(
-                    format!("{repo}/incidents"),
-                    format!(
-                        "/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=desc&per_page=100"
-                    ),
-                    Duration::zero(),
-                )
-                .await?;
-            let head = walk.head;
-            while let Some((page, next)) = walk.next::<Vec<payload::Issue>>(&self.client).await? {
-                let mut batch = WriteBatch::new();
-                let stamps: Vec<_> = page.iter().map(|i| i.updated_at).collect();
-                for i in page {
-                    bar.inc(1);
-                    if i.pull_request.is_some() || i.updated_at < self.since {
-                        continue;
-                    }
-                    let inc = Incident {
-                        repo: repo.to_owned(),
-                        number: i.number,
-                        title: i.title,
-                        body: i.body.unwrap_or_default(),
-                        labels: i.labels.into_iter().map(|l| l.name).collect(),
-                        created_at: i.created_at,
-                        closed_at: i.closed_at,
-                    };
-                    if self.store.event::<Incident>(&inc.natural_key())?.as_ref() == Some(&inc) {
-                        continue;
-                    }
-                    batch.upsert_event(&inc);
-                    self.report.incidents += 1;
+        let mut walk = self.walk_open(
+                format!("{repo}/incidents"),
+                format!(
+                    "/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=desc&per_page=100"
+                ),
+                Duration::zero(),
+        )?;
+        while let Some((page, next)) = walk.next::<Vec<payload::Issue>>(&self.client).await? {
+            let mut batch = WriteBatch::new();
+            let stamps: Vec<_> = page.iter().map(|i| i.updated_at).collect();
+            for i in page {
+                bar.inc(1);
+                if i.pull_request.is_some() || i.updated_at < self.since {
+                    continue;
                 }
-                let cursor = walk.after_page(&stamps, next);
-                batch.set_cursor(SOURCE, &walk.name, cursor);
-                self.commit(batch)?;
+                let inc = Incident {
+                    repo: repo.to_owned(),
+                    number: i.number,
+                    title: i.title,
+                    body: i.body.unwrap_or_default(),
+                    labels: i.labels.into_iter().map(|l| l.name).collect(),
+                    created_at: i.created_at,
+                    closed_at: i.closed_at,
+                };
+                if self.store.event::<Incident>(&inc.natural_key())?.as_ref() == Some(&inc) {
+                    continue;
+                }
+                batch.upsert_event(&inc);
+                self.report.incidents += 1;
             }
-            if head {
-                break;
-            }
+            walk.after_page(&stamps, next, &mut batch);
+            self.commit(batch)?;
         }
         bar.finish();
         Ok(())
@@ -878,16 +830,12 @@ impl<'a> GithubSync<'a> {
         let mut deployments: Vec<Deployment> = self
             .store
             .events_with_prefix::<Deployment>(&format!("{repo}/"))
-            .filter_map(Result::ok)
-            .filter(|d| d.state != DeployState::Pending && d.finished_at.is_some())
-            .collect();
+            .collect::<Result<_, _>>()?;
+        deployments.retain(|d| d.state != DeployState::Pending && d.finished_at.is_some());
         deployments.sort_by_key(|d| (d.finished_at, d.id));
-        let claimed: HashSet<String> = self
-            .store
-            .events_with_prefix::<Change>(&format!("{repo}#"))
-            .filter_map(Result::ok)
-            .flat_map(|c| std::iter::once(c.merge_commit_sha).chain(c.commits))
-            .collect();
+        // Commits some stored PR already claims; read only once a deployment needs its graph
+        // (a sync with nothing new never does).
+        let mut claimed: Option<HashSet<String>> = None;
         let bar = self.progress.bar(repo, "commit graph");
         let lookback = self.config.first_deploy_lookback.clamp(1, 100);
         for service in self.services(repo) {
@@ -930,6 +878,22 @@ impl<'a> GithubSync<'a> {
                             }
                         }
                     }
+                    let claimed = match &mut claimed {
+                        Some(c) => &*c,
+                        None => {
+                            let set = self
+                                .store
+                                .events_with_prefix::<Change>(&format!("{repo}#"))
+                                .map(|c| {
+                                    c.map(|c| std::iter::once(c.merge_commit_sha).chain(c.commits))
+                                })
+                                .collect::<Result<Vec<_>, _>>()?
+                                .into_iter()
+                                .flatten()
+                                .collect();
+                            &*claimed.insert(set)
+                        }
+                    };
                     let mut batch = WriteBatch::new();
                     for c in &commits {
                         let Some(mut m) = c.to_model(repo) else {
