@@ -199,6 +199,15 @@ pub struct ExplainArgs {
     pub format: OutputFormat,
 }
 
+/// The Mondays (ms) of the last `n` complete ISO weeks, oldest first (at most ten years).
+fn last_weeks(n: u32) -> Vec<i64> {
+    let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+    (0..i64::from(n.clamp(1, 520)))
+        .rev()
+        .map(|i| last - i * WEEK_MS)
+        .collect()
+}
+
 fn day(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.date_naive().to_string())
@@ -427,11 +436,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::open(&config.storage.path)?;
             let model = crate::serve::views::dora_model(&store, &config)?;
             let bands = crate::serve::views::band_table(&config);
-            let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
-            let weeks: Vec<i64> = (0..i64::from(args.weeks.clamp(1, 520)))
-                .rev()
-                .map(|i| last - i * WEEK_MS)
-                .collect();
+            let weeks = last_weeks(args.weeks);
             let scopes: Vec<Option<String>> = match &args.service {
                 Some(s) => {
                     if !model.services.iter().any(|x| x.name == *s) {
@@ -538,11 +543,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reliability(args) => {
             let store = Store::open(&config.storage.path)?;
             let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
-            let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
-            let weeks: Vec<i64> = (0..i64::from(args.weeks.clamp(1, 520)))
-                .rev()
-                .map(|i| last - i * WEEK_MS)
-                .collect();
+            let weeks = last_weeks(args.weeks);
             let rows: Vec<_> = slos
                 .iter()
                 .map(|d| (d, crate::serve::metrics::slo_weeks(&store, d, &weeks)))
