@@ -538,13 +538,20 @@ async fn fake_github() -> (MockServer, Fake) {
     (server, fake)
 }
 
-fn github_config(dir: &std::path::Path, url: &str, extra: &str) -> Config {
+/// A configuration reading the fake at `url`: the scenario's repository, or the repositories
+/// and services `repos` states (TOML after `[github]`'s own keys).
+fn github_config(dir: &std::path::Path, url: &str, repos: &str) -> Config {
     let path = dir.join("barometer.toml");
+    let repos = if repos.is_empty() {
+        format!("repos = [\"{REPO}\"]\n")
+    } else {
+        repos.to_owned()
+    };
     std::fs::write(
         &path,
         format!(
             "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{url}\"\ntoken_env = \"BAROMETER_TEST_GH_TOKEN\"\n\
-             repos = [\"{REPO}\"]\nbackfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{extra}",
+             backfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{repos}",
             dir.join("store").display()
         ),
     )
@@ -872,4 +879,246 @@ fn cli_sync_runs_against_the_fake_and_explain_lists_the_chain() {
     assert!(stdout.contains("incident #100"), "{stdout}");
     assert!(stdout.contains("revert"), "{stdout}");
     drop(server);
+}
+
+/// Deployments from workflow runs and releases, and two services of one monorepo told apart by
+/// environment and path globs, all through the sync.
+#[tokio::test]
+async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
+    set_token();
+    let server = MockServer::start().await;
+    let fake = Fake(Arc::new(Mutex::new(FakeState {
+        remaining: 5000,
+        base: server.uri(),
+        ..FakeState::default()
+    })));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(fake.clone())
+        .mount(&server)
+        .await;
+    let pr = |number: u64, merge_sha: &'static str, first: f64, opened: f64, merged: f64| {
+        pr_json(&Pr {
+            number,
+            title: "Change",
+            head: "branch",
+            labels: &[],
+            commits: &[],
+            opened,
+            merged: Some(merged),
+            merge_sha,
+        })
+    };
+    let commits_of = |sha: &str, h: f64| json!([commit_json(&format!("{sha}-work"), &[], h)]);
+
+    // acme/runs: successful "Deploy" runs on the default branch are deployments; CI runs, runs on
+    // other branches and unfinished runs are not.
+    let run_tpl = fixture("actions-list-workflow-runs-for-repo.json")["workflow_runs"][0].clone();
+    let run = |id: u64,
+               name: &str,
+               branch: &str,
+               status: &str,
+               conclusion: Option<&str>,
+               sha: &str,
+               created: f64,
+               done: f64| {
+        let mut r = run_tpl.clone();
+        r["id"] = json!(id);
+        r["name"] = json!(name);
+        r["path"] = json!(format!(".github/workflows/{}.yml", name.to_lowercase()));
+        r["head_branch"] = json!(branch);
+        r["head_sha"] = json!(sha);
+        r["status"] = json!(status);
+        r["conclusion"] = json!(conclusion);
+        r["created_at"] = json!(ts(created));
+        r["updated_at"] = json!(ts(done));
+        r
+    };
+    fake.route(
+        "/repos/acme/runs",
+        json!({"id": 1, "name": "runs", "full_name": "acme/runs", "default_branch": "trunk"}),
+    );
+    fake.route(
+        "/repos/acme/runs/actions/runs",
+        json!({"total_count": 4, "workflow_runs": [
+            run(14, "Deploy", "trunk", "in_progress", None, "w2", 11.0, 11.1),
+            run(13, "Deploy", "feature", "completed", Some("success"), "w2", 10.5, 10.6),
+            run(12, "CI", "trunk", "completed", Some("success"), "w2", 10.0, 10.1),
+            run(11, "Deploy", "trunk", "completed", Some("success"), "w2", 10.0, 10.5),
+        ]}),
+    );
+    fake.route(
+        "/repos/acme/runs/commits",
+        json!([commit_json("w2", &["w1"], 9.0), commit_json("w1", &[], 1.0)]),
+    );
+    fake.route(
+        "/repos/acme/runs/pulls",
+        json!([pr(1, "w2", 2.0, 6.0, 9.0)]),
+    );
+    fake.route("/repos/acme/runs/pulls/1/commits", commits_of("r", 2.0));
+
+    // acme/mobile: published releases whose tag matches are deployments; drafts and other tags
+    // are not. The tag's commit comes from commits/{tag}.
+    let rel_tpl = first(fixture("repos-list-releases.json"));
+    let rel = |id: u64, tag: &str, draft: bool, published: f64| {
+        let mut r = rel_tpl.clone();
+        r["id"] = json!(id);
+        r["tag_name"] = json!(tag);
+        r["draft"] = json!(draft);
+        r["created_at"] = json!(ts(published - 1.0));
+        r["published_at"] = if draft {
+            Value::Null
+        } else {
+            json!(ts(published))
+        };
+        r
+    };
+    fake.route(
+        "/repos/acme/mobile/releases",
+        json!([
+            rel(23, "v1.1.0", true, 30.0),
+            rel(22, "nightly-7", false, 25.0),
+            rel(21, "v1.0.0", false, 20.0)
+        ]),
+    );
+    let mut tagged = first(fixture("repos-get-commit.json"));
+    tagged["sha"] = json!("t1");
+    tagged["commit"]["author"]["date"] = json!(ts(15.0));
+    tagged["commit"]["committer"]["date"] = json!(ts(15.0));
+    tagged["parents"] = json!([]);
+    fake.route("/repos/acme/mobile/commits/v1.0.0", tagged);
+    fake.route(
+        "/repos/acme/mobile/commits",
+        json!([commit_json("t1", &[], 15.0)]),
+    );
+    fake.route(
+        "/repos/acme/mobile/pulls",
+        json!([pr(5, "t1", 12.0, 13.0, 15.0)]),
+    );
+    fake.route("/repos/acme/mobile/pulls/5/commits", commits_of("m", 12.0));
+
+    // acme/mono: web and api deploy the same commit to their own environments; each ships only
+    // the pull request whose files match its globs.
+    let dep_tpl = first(fixture("repos-list-deployments.json"));
+    let status_tpl = first(fixture("repos-list-deployment-statuses.json"));
+    let dep = |id: u64, env: &str, h: f64| {
+        let mut d = dep_tpl.clone();
+        d["id"] = json!(id);
+        d["sha"] = json!("m2");
+        d["environment"] = json!(env);
+        d["created_at"] = json!(ts(h - 0.1));
+        d
+    };
+    fake.route(
+        "/repos/acme/mono/deployments",
+        json!([
+            dep(32, "production-api", 7.0),
+            dep(31, "production-web", 6.0)
+        ]),
+    );
+    for (id, h) in [(31, 6.0), (32, 7.0)] {
+        let mut s = status_tpl.clone();
+        s["state"] = json!("success");
+        s["created_at"] = json!(ts(h));
+        fake.route(
+            &format!("/repos/acme/mono/deployments/{id}/statuses"),
+            json!([s]),
+        );
+    }
+    fake.route(
+        "/repos/acme/mono/commits",
+        json!([
+            commit_json("m2", &["m1"], 4.0),
+            commit_json("m1", &["m0"], 2.0),
+            commit_json("m0", &[], -50.0)
+        ]),
+    );
+    fake.route(
+        "/repos/acme/mono/pulls",
+        json!([pr(8, "m2", 3.0, 3.5, 4.0), pr(7, "m1", 1.0, 1.5, 2.0)]),
+    );
+    fake.route("/repos/acme/mono/pulls/7/commits", commits_of("a", 1.0));
+    fake.route("/repos/acme/mono/pulls/8/commits", commits_of("b", 3.0));
+    fake.route(
+        "/repos/acme/mono/pulls/7/files",
+        json!([{"filename": "web/index.ts", "status": "modified"}]),
+    );
+    fake.route(
+        "/repos/acme/mono/pulls/8/files",
+        json!([{"filename": "api/route.rs", "status": "added"}]),
+    );
+    for repo in ["acme/runs", "acme/mobile", "acme/mono"] {
+        fake.route(&format!("/repos/{repo}/issues"), json!([]));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(
+        dir.path(),
+        &server.uri(),
+        "\n[[github.service]]\nname = \"runs\"\nrepo = \"acme/runs\"\ndeployments_from = \"workflow_runs\"\nworkflow = \"^Deploy$\"\n\
+         [[github.service]]\nname = \"mobile\"\nrepo = \"acme/mobile\"\ndeployments_from = \"releases\"\nrelease_pattern = \"^v\"\n\
+         [[github.service]]\nname = \"web\"\nrepo = \"acme/mono\"\npaths = [\"web/**\"]\nenvironment = \"production-web\"\n\
+         [[github.service]]\nname = \"api\"\nrepo = \"acme/mono\"\npaths = [\"api/**\"]\nenvironment = \"production-api\"\n",
+    );
+    let store = Store::open(&config.storage.path).unwrap();
+    GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    let log = fake.log();
+    assert!(log.iter().all(|(_, _, s)| *s == 200), "{log:?}");
+    // Files are read only for the monorepo, whose services have globs.
+    assert!(log
+        .iter()
+        .any(|(k, _, _)| k == "/repos/acme/mono/pulls/7/files"));
+    assert!(!log
+        .iter()
+        .any(|(k, _, _)| k.starts_with("/repos/acme/runs/pulls/1/files")));
+
+    let mut deployments = load::<Deployment>(&store);
+    deployments.sort_by_key(|d| d.id);
+    let summary: Vec<(u64, &str, &str, DateTime<Utc>)> = deployments
+        .iter()
+        .map(|d| {
+            (
+                d.id,
+                d.service.as_str(),
+                d.sha.as_str(),
+                d.finished_at.unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            // The run counts when it completed (10.5 h), not when it started.
+            (11, "runs", "w2", t(10.5)),
+            // The release counts when it was published, at its tag's commit.
+            (21, "mobile", "t1", t(20.0)),
+            (31, "web", "m2", t(6.0)),
+            (32, "api", "m2", t(7.0)),
+        ]
+    );
+
+    let model = barometer::serve::views::dora_model(&store, &config).unwrap();
+    let shipped = |id: u64| -> Vec<(Option<u64>, i64)> {
+        model
+            .deployments
+            .iter()
+            .find(|d| d.id == id)
+            .unwrap()
+            .changes
+            .iter()
+            .map(|c| (c.pr, c.lead_ms / 360_000))
+            .collect()
+    };
+    // Leads in tenths of an hour. The run is the first deployment of its service, so its
+    // lookback also credits w1, pushed straight to trunk at 1 h (10.5 − 1 = 9.5 h), beside #1
+    // (10.5 − 2 = 8.5 h); release 20 − 12 = 8 h; web ships #7 (6 − 1 = 5 h) and api ships #8
+    // (7 − 3 = 4 h), though both deployed m2 (a monorepo counts no direct commits: their paths
+    // are unknown).
+    assert_eq!(shipped(11), vec![(None, 95), (Some(1), 85)]);
+    assert_eq!(shipped(21), vec![(Some(5), 80)]);
+    assert_eq!(shipped(31), vec![(Some(7), 50)]);
+    assert_eq!(shipped(32), vec![(Some(8), 40)]);
 }
