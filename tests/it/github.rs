@@ -896,7 +896,8 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
         .respond_with(fake.clone())
         .mount(&server)
         .await;
-    let pr = |number: u64, merge_sha: &'static str, first: f64, opened: f64, merged: f64| {
+    // The first commit time comes from the PR's commits route.
+    let pr = |number: u64, merge_sha: &'static str, opened: f64, merged: f64| {
         pr_json(&Pr {
             number,
             title: "Change",
@@ -950,10 +951,7 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
         "/repos/acme/runs/commits",
         json!([commit_json("w2", &["w1"], 9.0), commit_json("w1", &[], 1.0)]),
     );
-    fake.route(
-        "/repos/acme/runs/pulls",
-        json!([pr(1, "w2", 2.0, 6.0, 9.0)]),
-    );
+    fake.route("/repos/acme/runs/pulls", json!([pr(1, "w2", 6.0, 9.0)]));
     fake.route("/repos/acme/runs/pulls/1/commits", commits_of("r", 2.0));
 
     // acme/mobile: published releases whose tag matches are deployments; drafts and other tags
@@ -990,10 +988,7 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
         "/repos/acme/mobile/commits",
         json!([commit_json("t1", &[], 15.0)]),
     );
-    fake.route(
-        "/repos/acme/mobile/pulls",
-        json!([pr(5, "t1", 12.0, 13.0, 15.0)]),
-    );
+    fake.route("/repos/acme/mobile/pulls", json!([pr(5, "t1", 13.0, 15.0)]));
     fake.route("/repos/acme/mobile/pulls/5/commits", commits_of("m", 12.0));
 
     // acme/mono: web and api deploy the same commit to their own environments; each ships only
@@ -1034,7 +1029,7 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
     );
     fake.route(
         "/repos/acme/mono/pulls",
-        json!([pr(8, "m2", 3.0, 3.5, 4.0), pr(7, "m1", 1.0, 1.5, 2.0)]),
+        json!([pr(8, "m2", 3.5, 4.0), pr(7, "m1", 1.5, 2.0)]),
     );
     fake.route("/repos/acme/mono/pulls/7/commits", commits_of("a", 1.0));
     fake.route("/repos/acme/mono/pulls/8/commits", commits_of("b", 3.0));
