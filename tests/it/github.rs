@@ -2,14 +2,14 @@
 //! GitHub's documented examples (`tests/fixtures/github/`), with `Link` pagination, rate-limit
 //! headers, `ETag`/304 and error answers.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::MockServer;
+
+use crate::fake_github::{commit_json, first, fixture, pr_json, t, ts, Fake, Pr};
 
 use barometer::analysis::dora::{self, DoraInput, DoraSettings, Metric, ServiceSpec};
 use barometer::analysis::WEEK_MS;
@@ -20,230 +20,6 @@ use barometer::store::Store;
 
 const REPO: &str = "acme/shop";
 const TOKEN: &str = "ghp_FAKEtoken0123456789abcdefFAKE";
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/github/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn first(v: Value) -> Value {
-    match v {
-        Value::Array(mut a) => a.remove(0),
-        other => other,
-    }
-}
-
-/// Monday 2026-01-05 plus hours.
-fn t(hours: f64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
-        + chrono::Duration::seconds((hours * 3600.0) as i64)
-}
-
-fn ts(hours: f64) -> String {
-    t(hours).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A canned answer.
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-#[derive(Default)]
-struct FakeState {
-    /// "path" or "path#page" → body.
-    routes: HashMap<String, String>,
-    /// One-shot answers served before the route.
-    faults: HashMap<String, VecDeque<Answer>>,
-    /// (key, had If-None-Match, status) of every request.
-    log: Vec<(String, bool, u16)>,
-    auth: Vec<Option<String>>,
-    remaining: i64,
-    /// The server's own address, for `Link` URLs (as GitHub writes its own host into them).
-    base: String,
-}
-
-#[derive(Clone)]
-struct Fake(Arc<Mutex<FakeState>>);
-
-fn etag(body: &str) -> String {
-    let h = Sha256::digest(body.as_bytes());
-    format!("W/\"{:x}\"", h)[..20].to_owned() + "\""
-}
-
-fn key_of(req: &Request) -> String {
-    let page = req
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "page")
-        .map(|(_, v)| v.into_owned());
-    match page {
-        Some(p) if p != "1" => format!("{}#{p}", req.url.path()),
-        _ => req.url.path().to_owned(),
-    }
-}
-
-impl Respond for Fake {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let key = key_of(req);
-        let mut st = self.0.lock().unwrap();
-        st.auth.push(
-            req.headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        );
-        let inm = req
-            .headers
-            .get("if-none-match")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let reset = (Utc::now().timestamp() + 3600).to_string();
-        if let Some(a) = st.faults.get_mut(&key).and_then(VecDeque::pop_front) {
-            st.log.push((key, inm.is_some(), a.status));
-            let mut r = ResponseTemplate::new(a.status).set_body_raw(a.body, "application/json");
-            for (k, v) in a.headers {
-                r = r.insert_header(k.as_str(), v.as_str());
-            }
-            return r;
-        }
-        let Some(body) = st.routes.get(&key).cloned() else {
-            st.log.push((key, inm.is_some(), 404));
-            return ResponseTemplate::new(404).set_body_raw(
-                r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#,
-                "application/json",
-            );
-        };
-        let tag = etag(&body);
-        let not_modified = inm.as_deref() == Some(tag.as_str());
-        if !not_modified {
-            st.remaining -= 1;
-        }
-        let status = if not_modified { 304 } else { 200 };
-        st.log.push((key.clone(), inm.is_some(), status));
-        let mut r = ResponseTemplate::new(status)
-            .insert_header("etag", tag.as_str())
-            .insert_header("x-ratelimit-limit", "5000")
-            .insert_header("x-ratelimit-remaining", st.remaining.to_string().as_str())
-            .insert_header("x-ratelimit-reset", reset.as_str());
-        if !not_modified {
-            r = r.set_body_raw(body, "application/json");
-        }
-        // Pagination: "path#2" exists → Link to page 2, and so on.
-        let (path, page) = match key.split_once('#') {
-            Some((p, n)) => (p.to_owned(), n.parse::<u32>().unwrap_or(1)),
-            None => (key.clone(), 1),
-        };
-        if st.routes.contains_key(&format!("{path}#{}", page + 1)) {
-            let mut next = req.url.clone();
-            let own: url::Url = st.base.parse().unwrap();
-            next.set_host(own.host_str()).unwrap();
-            next.set_port(own.port()).unwrap();
-            let query: Vec<(String, String)> = req
-                .url
-                .query_pairs()
-                .filter(|(k, _)| k != "page")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            next.query_pairs_mut().clear();
-            for (k, v) in &query {
-                next.query_pairs_mut().append_pair(k, v);
-            }
-            next.query_pairs_mut()
-                .append_pair("page", &(page + 1).to_string());
-            let link = format!("<{next}>; rel=\"next\"");
-            r = r.insert_header("link", link.as_str());
-        }
-        r
-    }
-}
-
-impl Fake {
-    fn route(&self, key: &str, body: Value) {
-        self.0
-            .lock()
-            .unwrap()
-            .routes
-            .insert(key.to_owned(), body.to_string());
-    }
-    fn fault(&self, key: &str, status: u16, headers: &[(&str, String)], body: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .faults
-            .entry(key.to_owned())
-            .or_default()
-            .push_back(Answer {
-                status,
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                    .collect(),
-                body: body.to_owned(),
-            });
-    }
-    fn log(&self) -> Vec<(String, bool, u16)> {
-        std::mem::take(&mut self.0.lock().unwrap().log)
-    }
-}
-
-fn commit_json(sha: &str, parents: &[&str], hours: f64) -> Value {
-    let mut c = first(fixture("pulls-list-commits.json"));
-    c["sha"] = json!(sha);
-    c["commit"]["author"]["date"] = json!(ts(hours));
-    c["commit"]["committer"]["date"] = json!(ts(hours));
-    c["parents"] = Value::Array(
-        parents
-            .iter()
-            .map(|p| json!({"url": "", "sha": p}))
-            .collect(),
-    );
-    c
-}
-
-struct Pr {
-    number: u64,
-    title: &'static str,
-    head: &'static str,
-    labels: &'static [&'static str],
-    commits: &'static [(&'static str, f64)],
-    opened: f64,
-    merged: Option<f64>,
-    merge_sha: &'static str,
-}
-
-fn pr_json(p: &Pr) -> Value {
-    let mut v = first(fixture("pulls-list.json"));
-    let label = v["labels"][0].clone();
-    v["number"] = json!(p.number);
-    v["title"] = json!(p.title);
-    v["body"] = json!(format!("Change {}", p.number));
-    v["state"] = json!("closed");
-    v["labels"] = Value::Array(
-        p.labels
-            .iter()
-            .map(|l| {
-                let mut x = label.clone();
-                x["name"] = json!(l);
-                x
-            })
-            .collect(),
-    );
-    v["created_at"] = json!(ts(p.opened));
-    let done = p.merged.unwrap_or(p.opened + 1.0);
-    v["updated_at"] = json!(ts(done));
-    v["closed_at"] = json!(ts(done));
-    v["merged_at"] = p.merged.map_or(Value::Null, |m| json!(ts(m)));
-    v["merge_commit_sha"] = json!(p.merge_sha);
-    v["head"]["ref"] = json!(p.head);
-    v["base"]["ref"] = json!("main");
-    v
-}
 
 /// The scenario of `src/analysis/dora/tests.rs`, served the way GitHub serves it.
 const PRS: &[Pr] = &[
@@ -363,16 +139,7 @@ const DEPLOYS: &[Dep] = &[
 ];
 
 async fn fake_github() -> (MockServer, Fake) {
-    let server = MockServer::start().await;
-    let fake = Fake(Arc::new(Mutex::new(FakeState {
-        remaining: 5000,
-        ..FakeState::default()
-    })));
-    fake.0.lock().unwrap().base = server.uri();
-    Mock::given(wiremock::matchers::any())
-        .respond_with(fake.clone())
-        .mount(&server)
-        .await;
+    let (server, fake) = Fake::start().await;
     let base = format!("/repos/{REPO}");
     // Pull requests: two pages, most recently updated first.
     let mut prs: Vec<&Pr> = PRS.iter().collect();
@@ -886,16 +653,7 @@ fn cli_sync_runs_against_the_fake_and_explain_lists_the_chain() {
 #[tokio::test]
 async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
     set_token();
-    let server = MockServer::start().await;
-    let fake = Fake(Arc::new(Mutex::new(FakeState {
-        remaining: 5000,
-        base: server.uri(),
-        ..FakeState::default()
-    })));
-    Mock::given(wiremock::matchers::any())
-        .respond_with(fake.clone())
-        .mount(&server)
-        .await;
+    let (server, fake) = Fake::start().await;
     // The first commit time comes from the PR's commits route.
     let pr = |number: u64, merge_sha: &'static str, opened: f64, merged: f64| {
         pr_json(&Pr {

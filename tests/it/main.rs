@@ -5,6 +5,7 @@ mod crash;
 mod demo_story;
 mod deploy;
 mod export;
+mod fake_github;
 mod github;
 mod helpers;
 mod prom;
