@@ -456,10 +456,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .chain(model.services.iter().map(|s| Some(s.name.clone())))
                     .collect(),
             };
-            let rows: Vec<_> = scopes
-                .iter()
-                .map(|s| crate::analysis::dora::weekly(&model, s.as_deref(), &weeks, &bands))
-                .collect();
+            let rows = crate::analysis::dora::weekly_each(&model, &scopes, &weeks, &bands);
             match args.format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
                 OutputFormat::Table => {

@@ -198,11 +198,14 @@ async fn dora(
     let bands = super::views::band_table(&state.config);
     let series: Vec<_> = scopes
         .iter()
-        .map(|s| {
+        .zip(crate::analysis::dora::weekly_each(
+            &model, &scopes, &weeks, &bands,
+        ))
+        .map(|(s, weeks)| {
             json!({
                 "service": s,
                 "repo": s.as_deref().and_then(|s| model.repo_of(s)),
-                "weeks": crate::analysis::dora::weekly(&model, s.as_deref(), &weeks, &bands),
+                "weeks": weeks,
             })
         })
         .collect();

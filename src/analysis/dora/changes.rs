@@ -1,6 +1,9 @@
 //! Exact change sets: which pull requests and commits each deployment shipped.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -14,24 +17,36 @@ const MAX_WALK: usize = 10_000;
 /// The commit graph and the commit → pull request index of every repository.
 pub(super) struct Graph<'a> {
     commits: HashMap<(&'a str, &'a str), &'a Commit>,
-    /// Commit → pull requests, from merge commits and the PRs' own commits.
-    prs_by_sha: HashMap<(&'a str, &'a str), Vec<&'a Change>>,
+    /// Commit → pull request, from merge commits and the PRs' own commits.
+    pr_by_sha: HashMap<(&'a str, &'a str), &'a Change>,
+    /// The rare commits more than one PR claims (a commit in two PRs' histories): all of them.
+    shared: HashMap<(&'a str, &'a str), Vec<&'a Change>>,
     prs: HashMap<(&'a str, u64), &'a Change>,
 }
 
 impl<'a> Graph<'a> {
     pub(super) fn new(commits: &'a [Commit], changes: &'a [Change]) -> Self {
-        let mut prs_by_sha: HashMap<(&str, &str), Vec<&Change>> = HashMap::new();
-        let mut prs = HashMap::new();
+        let mut pr_by_sha: HashMap<(&str, &str), &Change> = HashMap::default();
+        let mut shared: HashMap<(&str, &str), Vec<&Change>> = HashMap::default();
+        let mut prs = HashMap::default();
+        pr_by_sha.reserve(changes.len() * 2);
+        prs.reserve(changes.len());
         for c in changes {
             prs.insert((c.repo.as_str(), c.number), c);
             let shas = std::iter::once(&c.merge_commit_sha).chain(c.commits.iter());
             for sha in shas {
-                let e = prs_by_sha
-                    .entry((c.repo.as_str(), sha.as_str()))
-                    .or_default();
-                if !e.iter().any(|x| x.number == c.number) {
-                    e.push(c);
+                let key = (c.repo.as_str(), sha.as_str());
+                match pr_by_sha.get(&key) {
+                    None => {
+                        pr_by_sha.insert(key, c);
+                    }
+                    Some(first) if first.number != c.number => {
+                        let all = shared.entry(key).or_insert_with(|| vec![*first]);
+                        if !all.iter().any(|x| x.number == c.number) {
+                            all.push(c);
+                        }
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -40,7 +55,8 @@ impl<'a> Graph<'a> {
                 .iter()
                 .map(|c| ((c.repo.as_str(), c.sha.as_str()), c))
                 .collect(),
-            prs_by_sha,
+            pr_by_sha,
+            shared,
             prs,
         }
     }
@@ -59,14 +75,19 @@ impl<'a> Graph<'a> {
 
     /// The pull requests a commit belongs to: by merge commit or PR commit, else GitHub's own
     /// association (`commits/{sha}/pulls`), which resolves the rewritten SHAs of rebase merges.
-    fn prs_of(&self, repo: &str, sha: &str) -> Vec<&'a Change> {
-        if let Some(v) = self.prs_by_sha.get(&(repo, sha)) {
-            return v.clone();
+    fn prs_of(&self, repo: &'a str, sha: &'a str) -> Cow<'_, [&'a Change]> {
+        if let Some(all) = self.shared.get(&(repo, sha)) {
+            return Cow::Borrowed(all.as_slice());
         }
-        self.commit(repo, sha)
-            .and_then(|c| c.pulls.as_ref())
-            .map(|nums| nums.iter().filter_map(|n| self.pr(repo, *n)).collect())
-            .unwrap_or_default()
+        if let Some(one) = self.pr_by_sha.get(&(repo, sha)) {
+            return Cow::Borrowed(std::slice::from_ref(one));
+        }
+        Cow::Owned(
+            self.commit(repo, sha)
+                .and_then(|c| c.pulls.as_ref())
+                .map(|nums| nums.iter().filter_map(|n| self.pr(repo, *n)).collect())
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -111,11 +132,11 @@ fn walk<'a>(
     graph: &Graph<'a>,
     repo: &str,
     sha: &str,
-    seen: &HashSet<String>,
+    seen: &HashSet<&str>,
     limit: usize,
 ) -> Vec<&'a Commit> {
     let mut out = Vec::new();
-    let mut queued: HashSet<&str> = HashSet::new();
+    let mut queued: HashSet<&str> = HashSet::default();
     let mut queue = VecDeque::new();
     if let Some(c) = graph.commit(repo, sha) {
         queue.push_back(c);
@@ -127,7 +148,7 @@ fn walk<'a>(
             break;
         }
         for p in &c.parents {
-            if seen.contains(p) || queued.contains(p.as_str()) {
+            if seen.contains(p.as_str()) || queued.contains(p.as_str()) {
                 continue;
             }
             if let Some(pc) = graph.commit(repo, p) {
@@ -141,15 +162,15 @@ fn walk<'a>(
 
 /// The change sets of one service's deployments (sorted by time): the commits reachable from a
 /// deployment's SHA and not from the previous successful one's, mapped to pull requests.
-pub(super) fn change_sets(
-    graph: &Graph<'_>,
+pub(super) fn change_sets<'a>(
+    graph: &Graph<'a>,
     spec: &ServiceSpec,
-    deployments: &[&Deployment],
+    deployments: &[&'a Deployment],
     settings: &DoraSettings,
 ) -> Vec<DeployFacts> {
     let globs = globs(spec);
     // Commits reachable from the previous successful deployments.
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::default();
     let mut prev: Option<&Deployment> = None;
     let mut out = Vec::with_capacity(deployments.len());
     for d in deployments {
@@ -157,7 +178,7 @@ pub(super) fn change_sets(
         let mut rollback_of = None;
         let (kind, walked) = if graph.commit(&d.repo, &d.sha).is_none() {
             (ChangeSet::Unresolved, Vec::new())
-        } else if seen.contains(&d.sha) {
+        } else if seen.contains(d.sha.as_str()) {
             if let Some(p) = prev.filter(|p| p.sha != d.sha) {
                 rollback_of = Some(p.id);
             }
@@ -179,7 +200,8 @@ pub(super) fn change_sets(
         };
 
         let mut changes: Vec<ShippedChange> = Vec::new();
-        let mut pr_index: HashMap<u64, usize> = HashMap::new();
+        // (PR, index in `changes`): a deployment ships a handful of PRs, a scan beats hashing.
+        let mut pr_index: Vec<(u64, usize)> = Vec::new();
         for c in &walked {
             let prs = graph.prs_of(&d.repo, &c.sha);
             if prs.is_empty() {
@@ -200,17 +222,17 @@ pub(super) fn change_sets(
                 }
                 continue;
             }
-            for pr in prs {
+            for &pr in prs.iter() {
                 if let Some(g) = &globs {
                     if !pr.files.iter().any(|f| g.is_match(f)) {
                         continue;
                     }
                 }
-                if let Some(&i) = pr_index.get(&pr.number) {
+                if let Some(&(_, i)) = pr_index.iter().find(|(n, _)| *n == pr.number) {
                     changes[i].commits.push(c.sha.clone());
                     continue;
                 }
-                pr_index.insert(pr.number, changes.len());
+                pr_index.push((pr.number, changes.len()));
                 let first = ms(pr.first_commit_at).min(ms(pr.created_at));
                 changes.push(ShippedChange {
                     pr: Some(pr.number),
@@ -227,7 +249,7 @@ pub(super) fn change_sets(
         changes.sort_by_key(|c| (c.first_commit_ms, c.pr));
 
         if d.state == DeployState::Success {
-            seen.extend(walked.iter().map(|c| c.sha.clone()));
+            seen.extend(walked.iter().map(|c| c.sha.as_str()));
             prev = Some(d);
         }
         out.push(DeployFacts {

@@ -1,6 +1,6 @@
 //! Failure signals (statuses, incidents, reverts, rollbacks), recovery, and unplanned work.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -28,9 +28,12 @@ fn captures<'t>(re: &LazyLock<Option<Regex>>, text: &'t str) -> Vec<regex::Captu
         .unwrap_or_default()
 }
 
+/// Stored PRs by (repo, title), built the first time a revert names its PR only by title.
+type Titles<'a> = Option<HashMap<(&'a str, &'a str), Vec<&'a Change>>>;
+
 /// The PR a revert undoes: from `revert-N-` branches, `Reverts owner/repo#N`, or the title
 /// `Revert "<title>"` of an earlier PR of the same repository.
-fn reverted_pr(c: &Change, titles: &HashMap<(&str, &str), Vec<&Change>>) -> Option<u64> {
+fn reverted_pr<'a>(c: &Change, titles: &mut Titles<'a>, graph: &Graph<'a>) -> Option<u64> {
     if let Some(n) = captures(&REVERT_BRANCH, &c.head_ref)
         .first()
         .and_then(|m| m.get(1)?.as_str().parse().ok())
@@ -45,6 +48,15 @@ fn reverted_pr(c: &Change, titles: &HashMap<(&str, &str), Vec<&Change>>) -> Opti
         }
     }
     let title = c.title.strip_prefix("Revert \"")?.strip_suffix('"')?;
+    let titles = titles.get_or_insert_with(|| {
+        let mut map: HashMap<(&str, &str), Vec<&Change>> = HashMap::default();
+        for p in graph.prs() {
+            map.entry((p.repo.as_str(), p.title.as_str()))
+                .or_default()
+                .push(p);
+        }
+        map
+    });
     titles
         .get(&(c.repo.as_str(), title))?
         .iter()
@@ -54,15 +66,15 @@ fn reverted_pr(c: &Change, titles: &HashMap<(&str, &str), Vec<&Change>>) -> Opti
 }
 
 /// The first successful deployment that shipped each pull request: (repo, PR) → index.
-fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(String, u64), usize> {
-    let mut out = HashMap::new();
+fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(&str, u64), usize> {
+    let mut out = HashMap::default();
     for (i, d) in deployments.iter().enumerate() {
         if !d.succeeded() {
             continue;
         }
         for c in &d.changes {
             if let Some(n) = c.pr {
-                out.entry((d.repo.clone(), n)).or_insert(i);
+                out.entry((d.repo.as_str(), n)).or_insert(i);
             }
         }
     }
@@ -70,111 +82,104 @@ fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(String, u64), usize> {
 }
 
 /// Adds every failure signal and attributes the incidents; returns what happened to each incident.
-pub(super) fn attribute(
+///
+/// The signals are found first, over the deployments as they are (so indexes can borrow them),
+/// and added afterwards, in a fixed order: status, rollback, revert, incident.
+pub(super) fn attribute<'a>(
     deployments: &mut [DeployFacts],
-    input: DoraInput<'_>,
-    graph: &Graph<'_>,
+    input: DoraInput<'a>,
+    graph: &Graph<'a>,
     services: &[ServiceSpec],
     settings: &DoraSettings,
 ) -> Vec<IncidentFacts> {
-    // 1. Final status failure / error.
-    for d in deployments.iter_mut() {
-        if matches!(d.state, DeployState::Failure | DeployState::Error) {
-            d.failures.push(FailureSignal::Status { state: d.state });
+    let mut signals: Vec<(usize, FailureSignal)> = Vec::new();
+    let mut incident_numbers: HashMap<&str, HashSet<u64>> = HashMap::default();
+    let mut out = Vec::with_capacity(input.incidents.len());
+    {
+        let deployments: &[DeployFacts] = deployments;
+        // 1. Final status failure / error.
+        for (i, d) in deployments.iter().enumerate() {
+            if matches!(d.state, DeployState::Failure | DeployState::Error) {
+                signals.push((i, FailureSignal::Status { state: d.state }));
+            }
         }
-    }
-    let shipped = shipped_by(deployments);
+        let shipped = shipped_by(deployments);
 
-    // 2. Rollbacks: the deployment rolled back failed.
-    let rollbacks: Vec<(usize, u64)> = {
+        // 2. Rollbacks: the deployment rolled back failed.
         let by_id: HashMap<(&str, u64), usize> = deployments
             .iter()
             .enumerate()
             .map(|(i, d)| ((d.repo.as_str(), d.id), i))
             .collect();
-        deployments
-            .iter()
-            .filter_map(|d| Some((*by_id.get(&(d.repo.as_str(), d.rollback_of?))?, d.id)))
-            .collect()
-    };
-    for (i, by) in rollbacks {
-        deployments[i]
-            .failures
-            .push(FailureSignal::RolledBack { by });
-    }
-
-    // 3. Reverts merged after the deployment that shipped the reverted change.
-    let mut titles: HashMap<(&str, &str), Vec<&Change>> = HashMap::new();
-    for p in graph.prs() {
-        titles
-            .entry((p.repo.as_str(), p.title.as_str()))
-            .or_default()
-            .push(p);
-    }
-    for c in input.changes.iter().filter(|c| is_revert(c)) {
-        let Some(reverted) = reverted_pr(c, &titles) else {
-            continue;
-        };
-        if let Some(&i) = shipped.get(&(c.repo.clone(), reverted)) {
-            let d = &mut deployments[i];
-            if d.at_ms <= c.merged_at.timestamp_millis()
-                && !d
-                    .failures
-                    .iter()
-                    .any(|f| matches!(f, FailureSignal::Revert { by, .. } if *by == c.number))
-            {
-                d.failures.push(FailureSignal::Revert {
-                    by: c.number,
-                    reverted,
-                });
+        for d in deployments {
+            if let Some(&i) = d.rollback_of.and_then(|r| by_id.get(&(d.repo.as_str(), r))) {
+                signals.push((i, FailureSignal::RolledBack { by: d.id }));
             }
         }
-    }
 
-    // 4. Incidents.
-    let mut incidents: Vec<&Incident> = input.incidents.iter().collect();
-    incidents.sort_by_key(|i| (i.created_at, i.number));
-    let mut incident_numbers: HashMap<&str, Vec<u64>> = HashMap::new();
-    let found: Vec<(&Incident, Vec<String>, Vec<usize>, String)> = {
+        // 3. Reverts merged after the deployment that shipped the reverted change.
+        let mut titles: Titles<'a> = None;
+        let mut seen: HashSet<(usize, u64)> = HashSet::default();
+        for c in input.changes.iter().filter(|c| is_revert(c)) {
+            let Some(reverted) = reverted_pr(c, &mut titles, graph) else {
+                continue;
+            };
+            if let Some(&i) = shipped.get(&(c.repo.as_str(), reverted)) {
+                if deployments[i].at_ms <= c.merged_at.timestamp_millis()
+                    && seen.insert((i, c.number))
+                {
+                    signals.push((
+                        i,
+                        FailureSignal::Revert {
+                            by: c.number,
+                            reverted,
+                        },
+                    ));
+                }
+            }
+        }
+
+        // 4. Incidents.
+        let mut incidents: Vec<&Incident> = input.incidents.iter().collect();
+        incidents.sort_by_key(|i| (i.created_at, i.number));
         let index = DeployIndex::new(deployments);
-        incidents
-            .into_iter()
-            .map(|inc| {
-                let candidates = candidate_services(inc, services);
-                let (targets, how) =
-                    incident_targets(inc, &candidates, deployments, &index, &shipped, settings);
-                (inc, candidates, targets, how)
-            })
-            .collect()
-    };
-    let mut out = Vec::with_capacity(found.len());
-    for (inc, candidates, targets, how) in found {
-        incident_numbers
-            .entry(inc.repo.as_str())
-            .or_default()
-            .push(inc.number);
-        for &i in &targets {
-            deployments[i].failures.push(FailureSignal::Incident {
+        for inc in incidents {
+            let candidates = candidate_services(inc, services);
+            let (targets, how) =
+                incident_targets(inc, &candidates, deployments, &index, &shipped, settings);
+            incident_numbers
+                .entry(inc.repo.as_str())
+                .or_default()
+                .insert(inc.number);
+            for &i in &targets {
+                signals.push((
+                    i,
+                    FailureSignal::Incident {
+                        number: inc.number,
+                        how: how.clone(),
+                    },
+                ));
+            }
+            out.push(IncidentFacts {
+                repo: inc.repo.clone(),
                 number: inc.number,
-                how: how.clone(),
+                service: match candidates.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => targets.first().map(|&i| deployments[i].service.clone()),
+                },
+                opened_ms: inc.created_at.timestamp_millis(),
+                closed_ms: inc.closed_at.map(|t| t.timestamp_millis()),
+                deployments: targets.iter().map(|&i| deployments[i].id).collect(),
+                how: if targets.is_empty() {
+                    "unattributed: no reference and no deployment in the window before it".into()
+                } else {
+                    how
+                },
             });
         }
-        out.push(IncidentFacts {
-            repo: inc.repo.clone(),
-            number: inc.number,
-            service: match candidates.as_slice() {
-                [one] => Some(one.clone()),
-                _ => targets.first().map(|&i| deployments[i].service.clone()),
-            },
-            opened_ms: inc.created_at.timestamp_millis(),
-            closed_ms: inc.closed_at.map(|t| t.timestamp_millis()),
-            deployments: targets.iter().map(|&i| deployments[i].id).collect(),
-            how: if targets.is_empty() {
-                "unattributed: no reference and no deployment in the window before it".into()
-            } else {
-                how
-            },
-        });
+    }
+    for (i, signal) in signals {
+        deployments[i].failures.push(signal);
     }
 
     // 5. Unplanned work: incident fixes, then whole deployments.
@@ -191,11 +196,17 @@ pub(super) fn attribute(
                 c.unplanned = Some("incident fix".into());
                 continue;
             }
+            let Some(nums) = numbers else {
+                continue;
+            };
+            if !pr.title.contains('#') && !pr.body.contains('#') {
+                continue;
+            }
             let text = format!("{}\n{}", pr.title, pr.body);
             for m in captures(&PR_REF, &text) {
                 let same_repo = m.get(1).is_none_or(|r| r.as_str() == d.repo);
                 let n: Option<u64> = m.get(2).and_then(|n| n.as_str().parse().ok());
-                if let (true, Some(n), Some(nums)) = (same_repo, n, numbers) {
+                if let (true, Some(n)) = (same_repo, n) {
                     if nums.contains(&n) {
                         c.unplanned = Some(format!("incident fix (#{n})"));
                         break;
@@ -252,8 +263,8 @@ struct DeployIndex<'a> {
 
 impl<'a> DeployIndex<'a> {
     fn new(deployments: &'a [DeployFacts]) -> Self {
-        let mut by_service: HashMap<&str, std::ops::Range<usize>> = HashMap::new();
-        let mut by_id: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_service: HashMap<&str, std::ops::Range<usize>> = HashMap::default();
+        let mut by_id: HashMap<u64, Vec<usize>> = HashMap::default();
         let mut by_sha: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
         for (i, d) in deployments.iter().enumerate() {
             by_service
@@ -287,7 +298,7 @@ fn incident_targets(
     candidates: &[String],
     deployments: &[DeployFacts],
     index: &DeployIndex<'_>,
-    shipped: &HashMap<(String, u64), usize>,
+    shipped: &HashMap<(&str, u64), usize>,
     settings: &DoraSettings,
 ) -> (Vec<usize>, String) {
     let opened = inc.created_at.timestamp_millis();
@@ -330,7 +341,7 @@ fn incident_targets(
         let Some(n) = m.get(2).and_then(|n| n.as_str().parse::<u64>().ok()) else {
             continue;
         };
-        if let Some(&i) = shipped.get(&(inc.repo.clone(), n)) {
+        if let Some(&i) = shipped.get(&(inc.repo.as_str(), n)) {
             if in_scope(&deployments[i]) {
                 add(i, format!("names pull request #{n}"), &mut targets);
             }

@@ -294,6 +294,7 @@ pub fn window(
 ) -> DoraFigures {
     let deps = model
         .deployments_of(service)
+        .iter()
         .filter(|d| d.at_ms >= from_ms && d.at_ms < to_ms);
     let incs = model.incidents.iter().filter(|i| {
         i.opened_ms >= from_ms
@@ -364,6 +365,16 @@ pub fn weekly(
         .collect()
 }
 
+/// [`weekly`] for several services (`None` = the organisation) at once, on every core.
+pub fn weekly_each(
+    model: &DoraModel,
+    scopes: &[Option<String>],
+    weeks: &[i64],
+    bands: &BandTable,
+) -> Vec<Vec<DoraWeek>> {
+    super::parallel_map(scopes, |s| weekly(model, s.as_deref(), weeks, bands))
+}
+
 /// The chain behind a figure: the week's figures, and every deployment with its changes, pull
 /// requests, commits, failure signals and recovery, and the week's incidents.
 #[derive(Debug, Clone, Serialize)]
@@ -430,6 +441,7 @@ pub fn explain(
     };
     let deployments = model
         .deployments_of(service)
+        .iter()
         .filter(|d| d.at_ms >= week_ms && d.at_ms < to)
         .filter(|d| match metric {
             Metric::RecoveryTime => d.failed(),

@@ -25,7 +25,7 @@ mod changes;
 mod failures;
 mod figures;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
@@ -33,7 +33,8 @@ use crate::model::{Change, Commit, DeployState, Deployment, Incident};
 
 pub use bands::{Band, BandTable};
 pub use figures::{
-    explain, weekly, window, Coverage, DoraFigures, DoraWeek, Explanation, Metric, Quantiles, Ratio,
+    explain, weekly, weekly_each, window, Coverage, DoraFigures, DoraWeek, Explanation, Metric,
+    Quantiles, Ratio,
 };
 
 /// How a failed deployment recovered.
@@ -243,17 +244,22 @@ pub struct DoraModel {
     pub deployments: Vec<DeployFacts>,
     /// Incidents.
     pub incidents: Vec<IncidentFacts>,
+    /// Where each service's deployments are in `deployments` (they are contiguous).
+    #[serde(skip)]
+    ranges: HashMap<String, std::ops::Range<usize>>,
 }
 
 impl DoraModel {
     /// Deployments of a service (`None` = all), in time order within each service.
-    pub fn deployments_of<'a>(
-        &'a self,
-        service: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a DeployFacts> + 'a {
-        self.deployments
-            .iter()
-            .filter(move |d| service.is_none_or(|s| d.service == s))
+    pub fn deployments_of(&self, service: Option<&str>) -> &[DeployFacts] {
+        match service {
+            None => &self.deployments,
+            Some(s) => self
+                .ranges
+                .get(s)
+                .and_then(|r| self.deployments.get(r.clone()))
+                .unwrap_or(&[]),
+        }
     }
 
     /// The repository of a service.
@@ -263,6 +269,30 @@ impl DoraModel {
             .find(|s| s.name == service)
             .map(|s| s.repo.as_str())
     }
+}
+
+/// `f` over `items` on every available core (scoped threads, contiguous chunks), results in
+/// order.
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Services seen in the deployments, for when none are configured: one per (repo, service).
@@ -287,7 +317,7 @@ pub fn analyse(
     settings: &DoraSettings,
 ) -> DoraModel {
     let graph = changes::Graph::new(input.commits, input.changes);
-    let mut by_service: HashMap<&str, Vec<&Deployment>> = HashMap::new();
+    let mut by_service: HashMap<&str, Vec<&Deployment>> = HashMap::default();
     for d in input.deployments {
         if d.state == DeployState::Pending || d.finished_at.is_none() {
             continue;
@@ -296,18 +326,29 @@ pub fn analyse(
             by_service.entry(d.service.as_str()).or_default().push(d);
         }
     }
-    let mut deployments = Vec::new();
-    for spec in services {
-        let Some(list) = by_service.get_mut(spec.name.as_str()) else {
-            continue;
-        };
+    for list in by_service.values_mut() {
         list.sort_by_key(|d| (d.finished_at, d.id));
-        deployments.extend(changes::change_sets(&graph, spec, list, settings));
+    }
+    // Services are independent: their change sets are computed on every core, then joined in
+    // configuration order.
+    let per_service = parallel_map(services, |spec| {
+        by_service
+            .get(spec.name.as_str())
+            .map(|list| changes::change_sets(&graph, spec, list, settings))
+            .unwrap_or_default()
+    });
+    let mut deployments = Vec::with_capacity(per_service.iter().map(Vec::len).sum());
+    let mut ranges = HashMap::default();
+    for (spec, facts) in services.iter().zip(per_service) {
+        let start = deployments.len();
+        deployments.extend(facts);
+        ranges.insert(spec.name.clone(), start..deployments.len());
     }
     let incidents = failures::attribute(&mut deployments, input, &graph, services, settings);
     failures::recovery(&mut deployments, &incidents);
     DoraModel {
         services: services.to_vec(),
+        ranges,
         deployments,
         incidents,
     }
