@@ -26,6 +26,36 @@ pub(super) struct Graph<'a> {
 
 impl<'a> Graph<'a> {
     pub(super) fn new(commits: &'a [Commit], changes: &'a [Change]) -> Self {
+        // The commit index and the PR indexes are independent: built side by side.
+        let ((pr_by_sha, shared, prs), commits) = std::thread::scope(|scope| {
+            let by_commit = scope.spawn(|| {
+                commits
+                    .iter()
+                    .map(|c| ((c.repo.as_str(), c.sha.as_str()), c))
+                    .collect::<HashMap<_, _>>()
+            });
+            let prs = Self::pr_indexes(changes);
+            let commits = by_commit
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (prs, commits)
+        });
+        Self {
+            commits,
+            pr_by_sha,
+            shared,
+            prs,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn pr_indexes(
+        changes: &'a [Change],
+    ) -> (
+        HashMap<(&'a str, &'a str), &'a Change>,
+        HashMap<(&'a str, &'a str), Vec<&'a Change>>,
+        HashMap<(&'a str, u64), &'a Change>,
+    ) {
         let mut pr_by_sha: HashMap<(&str, &str), &Change> = HashMap::default();
         let mut shared: HashMap<(&str, &str), Vec<&Change>> = HashMap::default();
         let mut prs = HashMap::default();
@@ -50,15 +80,7 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-        Self {
-            commits: commits
-                .iter()
-                .map(|c| ((c.repo.as_str(), c.sha.as_str()), c))
-                .collect(),
-            pr_by_sha,
-            shared,
-            prs,
-        }
+        (pr_by_sha, shared, prs)
     }
 
     pub(super) fn commit(&self, repo: &str, sha: &str) -> Option<&'a Commit> {
@@ -128,16 +150,25 @@ pub(super) fn is_revert(c: &Change) -> bool {
 }
 
 /// Walks the graph from `sha`, skipping commits already shipped, up to `limit` commits.
+/// Buffers a service's walks reuse, so that a walk of a few commits allocates nothing.
+#[derive(Default)]
+struct WalkBuffers<'a> {
+    queued: HashSet<&'a str>,
+    queue: VecDeque<&'a Commit>,
+}
+
 fn walk<'a>(
     graph: &Graph<'a>,
     repo: &str,
     sha: &str,
     seen: &HashSet<&str>,
     limit: usize,
+    buffers: &mut WalkBuffers<'a>,
 ) -> Vec<&'a Commit> {
     let mut out = Vec::new();
-    let mut queued: HashSet<&str> = HashSet::default();
-    let mut queue = VecDeque::new();
+    let WalkBuffers { queued, queue } = buffers;
+    queued.clear();
+    queue.clear();
     if let Some(c) = graph.commit(repo, sha) {
         queue.push_back(c);
         queued.insert(c.sha.as_str());
@@ -172,6 +203,7 @@ pub(super) fn change_sets<'a>(
     // Commits reachable from the previous successful deployments.
     let mut seen: HashSet<&str> = HashSet::default();
     let mut prev: Option<&Deployment> = None;
+    let mut buffers = WalkBuffers::default();
     let mut out = Vec::with_capacity(deployments.len());
     for d in deployments {
         let at_ms = d.finished_at.map(ms).unwrap_or_else(|| ms(d.created_at));
@@ -190,12 +222,13 @@ pub(super) fn change_sets<'a>(
                 &d.sha,
                 &seen,
                 settings.first_lookback_commits.max(1),
+                &mut buffers,
             );
             (ChangeSet::Lookback, w)
         } else {
             (
                 ChangeSet::Exact,
-                walk(graph, &d.repo, &d.sha, &seen, MAX_WALK),
+                walk(graph, &d.repo, &d.sha, &seen, MAX_WALK, &mut buffers),
             )
         };
 

@@ -256,34 +256,54 @@ fn candidate_services(inc: &Incident, services: &[ServiceSpec]) -> Vec<String> {
 /// Deployments indexed for incident attribution: by service (a contiguous, time-sorted range),
 /// by id and by SHA, so that attributing an incident does not scan every deployment.
 struct DeployIndex<'a> {
+    deployments: &'a [DeployFacts],
     by_service: HashMap<&'a str, std::ops::Range<usize>>,
-    by_id: HashMap<u64, Vec<usize>>,
-    by_sha: std::collections::BTreeMap<&'a str, Vec<usize>>,
+    /// Built the first time an incident names a deployment id.
+    by_id: std::cell::OnceCell<HashMap<u64, Vec<usize>>>,
+    /// Built the first time an incident names a SHA.
+    by_sha: std::cell::OnceCell<std::collections::BTreeMap<&'a str, Vec<usize>>>,
 }
 
 impl<'a> DeployIndex<'a> {
     fn new(deployments: &'a [DeployFacts]) -> Self {
         let mut by_service: HashMap<&str, std::ops::Range<usize>> = HashMap::default();
-        let mut by_id: HashMap<u64, Vec<usize>> = HashMap::default();
-        let mut by_sha: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
         for (i, d) in deployments.iter().enumerate() {
             by_service
                 .entry(d.service.as_str())
                 .and_modify(|r| r.end = i + 1)
                 .or_insert(i..i + 1);
-            by_id.entry(d.id).or_default().push(i);
-            by_sha.entry(d.sha.as_str()).or_default().push(i);
         }
         Self {
+            deployments,
             by_service,
-            by_id,
-            by_sha,
+            by_id: std::cell::OnceCell::new(),
+            by_sha: std::cell::OnceCell::new(),
         }
+    }
+
+    fn with_id(&self, id: u64) -> &[usize] {
+        self.by_id
+            .get_or_init(|| {
+                let mut m: HashMap<u64, Vec<usize>> = HashMap::default();
+                for (i, d) in self.deployments.iter().enumerate() {
+                    m.entry(d.id).or_default().push(i);
+                }
+                m
+            })
+            .get(&id)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Deployments whose SHA starts with `prefix`.
     fn with_sha_prefix<'s>(&'s self, prefix: &'s str) -> impl Iterator<Item = usize> + 's {
         self.by_sha
+            .get_or_init(|| {
+                let mut m: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+                for (i, d) in self.deployments.iter().enumerate() {
+                    m.entry(d.sha.as_str()).or_default().push(i);
+                }
+                m
+            })
             .range(prefix..)
             .take_while(move |(sha, _)| sha.starts_with(prefix))
             .flat_map(|(_, v)| v.iter().copied())
@@ -316,7 +336,7 @@ fn incident_targets(
         let Some(id) = m.get(1).and_then(|n| n.as_str().parse::<u64>().ok()) else {
             continue;
         };
-        let hit = index.by_id.get(&id).into_iter().flatten().copied();
+        let hit = index.with_id(id).iter().copied();
         if let Some(i) = hit.filter(|&i| in_scope(&deployments[i])).max() {
             add(i, format!("names deployment {id}"), &mut targets);
         }
