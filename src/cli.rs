@@ -60,6 +60,9 @@ pub enum Command {
     /// Explain one DORA figure: the deployments, changes, pull requests, commits and failure
     /// signals behind it.
     Explain(ExplainArgs),
+    /// The weekly view: revenue, reliability and delivery on one axis, the pressure index
+    /// (growth momentum against resilience need), the regime and the shifts.
+    Report(ReportArgs),
     /// Write the stored history in another format.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -182,6 +185,31 @@ pub struct DoraArgs {
     pub format: OutputFormat,
 }
 
+/// `report` options.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// First week (any day of it, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<NaiveDate>,
+    /// Last week (any day of it, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// `report --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One CSV row per week.
+    Csv,
+}
+
 /// `explain` options.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -222,6 +250,124 @@ fn when(ms: i64) -> String {
 
 fn hours(secs: Option<f64>) -> String {
     secs.map_or("-".to_owned(), |s| format!("{:.1} h", s / 3600.0))
+}
+
+fn print_report(
+    w: &crate::serve::views::Weekly,
+    from: i64,
+    to: i64,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    let rows: Vec<_> = w
+        .weeks
+        .iter()
+        .zip(&w.pressure.weeks)
+        .filter(|(r, _)| r.signals.week_ms >= from && r.signals.week_ms <= to)
+        .collect();
+    let shifts: Vec<_> = w
+        .pressure
+        .shifts
+        .iter()
+        .filter(|s| s.week_ms >= from && s.week_ms <= to)
+        .collect();
+    let num = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    match format {
+        ReportFormat::Json => {
+            let weeks: Vec<_> = rows
+                .iter()
+                .map(|(r, p)| serde_json::json!({"week": day(r.signals.week_ms), "signals": r, "pressure": p}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"weeks": weeks, "shifts": shifts})
+                )?
+            );
+        }
+        ReportFormat::Csv => {
+            let mut out = csv::Writer::from_writer(std::io::stdout());
+            out.write_record([
+                "week",
+                "status",
+                "revenue_as_of",
+                "mrr",
+                "nrr",
+                "grr",
+                "deployments",
+                "lead_time_s",
+                "cfr_4w",
+                "recovery_4w_s",
+                "incidents",
+                "burn_rate",
+                "budget_consumed_4w",
+                "growth",
+                "resilience",
+                "p",
+                "regime",
+            ])?;
+            for (r, p) in &rows {
+                let s = &r.signals;
+                out.write_record([
+                    day(s.week_ms),
+                    p.status.clone(),
+                    s.revenue_as_of.clone().unwrap_or_default(),
+                    num(s.mrr, 2),
+                    num(s.nrr, 4),
+                    num(s.grr, 4),
+                    num(s.deployments, 0),
+                    num(s.lead_time_s, 0),
+                    num(s.cfr_4w, 4),
+                    num(s.recovery_4w_s, 0),
+                    num(s.incidents, 0),
+                    num(s.burn_rate, 3),
+                    num(s.budget_consumed_4w, 3),
+                    num(p.growth, 3),
+                    num(p.resilience, 3),
+                    num(p.p, 3),
+                    p.regime.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+                ])?;
+            }
+            out.flush()?;
+        }
+        ReportFormat::Table => {
+            println!(
+                "{:<10} {:>8} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}  regime",
+                "week", "as of", "NRR", "GRR", "deploys", "CFR4w", "burn", "G", "R", "P"
+            );
+            for (r, p) in &rows {
+                let s = &r.signals;
+                let pct =
+                    |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", 100.0 * v));
+                let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.2}"));
+                println!(
+                    "{:<10} {:>8} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}  {}",
+                    day(s.week_ms),
+                    s.revenue_as_of.as_deref().unwrap_or("-"),
+                    pct(s.nrr),
+                    pct(s.grr),
+                    s.deployments.map_or("-".to_owned(), |v| format!("{v:.0}")),
+                    pct(s.cfr_4w),
+                    s.burn_rate.map_or("-".to_owned(), |v| format!("{v:.2}")),
+                    f(p.growth),
+                    f(p.resilience),
+                    f(p.p),
+                    match p.regime {
+                        Some(r) if p.status == "scored" => r.as_str().to_owned(),
+                        _ => p.status.clone(),
+                    }
+                );
+            }
+            println!("\nshifts:");
+            if shifts.is_empty() {
+                println!("  none in these weeks");
+            }
+            for s in shifts {
+                println!("  {}", s.summary);
+            }
+            println!("\nP = R - G (docs/pressure.md): R = resilience need 0..1, G = growth momentum -1..1; negative P: growth pressure dominates.");
+        }
+    }
+    Ok(())
 }
 
 fn print_explanation(e: &crate::analysis::dora::Explanation) {
@@ -507,6 +653,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("\n* fewer than 5 deployments: the rate says little");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let store = Store::open(&config.storage.path)?;
+            let model = crate::serve::views::dora_model(&store, &config)?;
+            let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
+            let now = Utc::now().timestamp_millis();
+            let w = crate::serve::views::weekly(&store, &config, &model, &slos, now)?;
+            let ms = |d: Option<NaiveDate>, default: i64| {
+                d.and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map_or(default, |t| week_start(t.and_utc().timestamp_millis()))
+            };
+            let (from, to) = (ms(args.from, i64::MIN), ms(args.to, i64::MAX));
+            print_report(&w, from, to, args.format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain(args) => {

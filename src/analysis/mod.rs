@@ -1,6 +1,7 @@
 //! Pure analysis over slices read from the store: no I/O, no clocks.
 
 pub mod dora;
+pub mod pressure;
 pub mod reliability;
 pub mod revenue;
 

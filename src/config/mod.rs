@@ -434,6 +434,10 @@ pub struct AnalysisConfig {
     pub min_points: u32,
     /// Year of the DORA report whose band table is used.
     pub dora_report_year: u16,
+    /// Planned annual ARR growth (the anchor of growth momentum).
+    pub growth_plan: f64,
+    /// Weights of the pressure index's components, by name.
+    pub weights: std::collections::BTreeMap<String, f64>,
 }
 
 mod humantime_serde_compat {

@@ -143,4 +143,6 @@ pub(super) struct RawAnalysis {
     pub(super) timezone: String,
     pub(super) min_points: u32,
     pub(super) dora_report_year: u16,
+    pub(super) growth_plan: f64,
+    pub(super) weights: std::collections::BTreeMap<String, f64>,
 }

@@ -492,6 +492,38 @@ impl Validator<'_> {
                     }
                     y
                 },
+                growth_plan: {
+                    let g = raw.analysis.growth_plan;
+                    if !(g > 0.0 && g <= 10.0) {
+                        self.problem(
+                            "analysis.growth_plan",
+                            format!(
+                                "{g} is not an annual growth rate between 0 and 10 (0.3 = 30 %)"
+                            ),
+                        );
+                    }
+                    g
+                },
+                weights: {
+                    let known: Vec<&str> = crate::analysis::pressure::Component::ALL
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect();
+                    for (k, w) in &raw.analysis.weights {
+                        if !known.contains(&k.as_str()) {
+                            self.problem(
+                                &format!("analysis.weights.{k}"),
+                                format!("unknown component; expected one of {}", known.join(", ")),
+                            );
+                        } else if !(w.is_finite() && *w >= 0.0) {
+                            self.problem(
+                                &format!("analysis.weights.{k}"),
+                                format!("{w} must be a weight of 0 or more"),
+                            );
+                        }
+                    }
+                    raw.analysis.weights.clone()
+                },
             },
         }
     }

@@ -48,6 +48,9 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/revenue", get(revenue))
         .route("/api/v1/reliability", get(reliability))
         .route("/api/v1/dora", get(dora))
+        .route("/api/v1/weeks", get(weeks))
+        .route("/api/v1/pressure", get(pressure))
+        .route("/api/v1/shifts", get(shifts))
         .route("/api/v1/dora/explain", get(dora_explain))
         .route("/api/v1/imports", get(imports))
         .route("/api/v1/sync/{source}", post(trigger_sync))
@@ -123,14 +126,12 @@ fn parse_day(name: &str, v: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }
 
-async fn dora_model(state: &ApiState) -> Result<Arc<crate::analysis::dora::DoraModel>, Response> {
-    let (store, config, cache) = (
-        state.store.clone(),
-        state.config.clone(),
-        state.dora.clone(),
-    );
-    match tokio::task::spawn_blocking(move || cache.get(&store, &config)).await {
-        Ok(Ok(m)) => Ok(m),
+/// Runs store reads off the async workers; a store error or a panic is a 500 with its body.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "store",
@@ -142,6 +143,15 @@ async fn dora_model(state: &ApiState) -> Result<Arc<crate::analysis::dora::DoraM
             e.to_string(),
         )),
     }
+}
+
+async fn dora_model(state: &ApiState) -> Result<Arc<crate::analysis::dora::DoraModel>, Response> {
+    let (store, config, cache) = (
+        state.store.clone(),
+        state.config.clone(),
+        state.dora.clone(),
+    );
+    blocking(move || cache.get(&store, &config)).await
 }
 
 /// Weekly DORA figures (with rolling 4- and 13-week figures and bands) of the organisation and
@@ -223,6 +233,101 @@ async fn dora(
     .into_response()
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The weekly table and index, and the `[from, to]` week range a query asks for.
+async fn weekly_in_range(
+    state: &ApiState,
+    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<(Arc<super::views::Weekly>, i64, i64), Response> {
+    use crate::analysis::week_start;
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    let from = match q.from.as_deref().map(|v| parse_day("from", v)).transpose() {
+        Ok(v) => v.map_or(i64::MIN, week_start),
+        Err(m) => return Err(bad_request(m)),
+    };
+    let to = match q.to.as_deref().map(|v| parse_day("to", v)).transpose() {
+        Ok(v) => v.map_or(i64::MAX, week_start),
+        Err(m) => return Err(bad_request(m)),
+    };
+    if from > to {
+        return Err(bad_request("from is after to"));
+    }
+    let (store, config, cache, slos) = (
+        state.store.clone(),
+        state.config.clone(),
+        state.dora.clone(),
+        state.slos.clone(),
+    );
+    let w = blocking(move || cache.weekly(&store, &config, &slos)).await?;
+    Ok((w, from, to))
+}
+
+/// One row per ISO week (organisation-wide): every signal with its coverage.
+async fn weeks(
+    State(state): State<ApiState>,
+    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match weekly_in_range(&state, query).await {
+        Ok((w, from, to)) => {
+            let rows: Vec<_> = w
+                .weeks
+                .iter()
+                .filter(|r| r.signals.week_ms >= from && r.signals.week_ms <= to)
+                .collect();
+            Json(json!({ "weeks": rows })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// The pressure index per week: both sides, their components, P, the regime.
+async fn pressure(
+    State(state): State<ApiState>,
+    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match weekly_in_range(&state, query).await {
+        Ok((w, from, to)) => {
+            let rows: Vec<_> = w
+                .pressure
+                .weeks
+                .iter()
+                .filter(|r| r.week_ms >= from && r.week_ms <= to)
+                .collect();
+            Json(json!({
+                "model": "docs/pressure.md: P = R - G; R (resilience need, 0..1) and G (growth momentum, -1..1) are weighted means of components scored against fixed anchors",
+                "weeks": rows,
+            }))
+            .into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Regime changes with their evidence.
+async fn shifts(
+    State(state): State<ApiState>,
+    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match weekly_in_range(&state, query).await {
+        Ok((w, from, to)) => {
+            let rows: Vec<_> = w
+                .pressure
+                .shifts
+                .iter()
+                .filter(|s| s.week_ms >= from && s.week_ms <= to)
+                .collect();
+            Json(json!({ "shifts": rows })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
 /// The chain behind one figure.
 async fn dora_explain(
     State(state): State<ApiState>,
@@ -288,16 +393,15 @@ async fn revenue(
         reactivation_as_expansion: state.config.revenue.reactivation_as_expansion,
     };
     let store = state.store.clone();
-    let result = tokio::task::spawn_blocking(move || {
+    let result = blocking(move || {
         let snapshots = revenue_import::snapshots(&store)?;
         let totals = revenue_import::totals_view(&store)?;
-        Ok::<_, crate::store::StoreError>((snapshots, totals))
+        Ok((snapshots, totals))
     })
     .await;
     let (snapshots, totals) = match result {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let in_range = |m: &str| {
         q.from.as_deref().is_none_or(|f| m >= f) && q.to.as_deref().is_none_or(|t| m <= t)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 use tokio_util::sync::CancellationToken;
@@ -242,6 +242,94 @@ impl DoraGauges {
     }
 }
 
+/// The pressure index of the last complete, scored week.
+struct PressureGauges {
+    index: Gauge,
+    growth: Gauge,
+    resilience: Gauge,
+    regime: IntGaugeVec,
+    component: GaugeVec,
+}
+
+impl PressureGauges {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let gauge = |name: &str, help: &str| -> Result<Gauge, prometheus::Error> {
+            let g = Gauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let regime = IntGaugeVec::new(
+            Opts::new(
+                "barometer_regime",
+                "1 for the regime of the last complete week (growth, balanced, resilience), 0 for the others.",
+            ),
+            &["regime"],
+        )?;
+        registry.register(Box::new(regime.clone()))?;
+        let component = GaugeVec::new(
+            Opts::new(
+                "barometer_pressure_component_score",
+                "Score of each component of the pressure index in the last complete week (resilience side 0..1, growth side -1..1).",
+            ),
+            &["component", "side"],
+        )?;
+        registry.register(Box::new(component.clone()))?;
+        Ok(Self {
+            index: gauge(
+                "barometer_pressure_index",
+                "Pressure index P = resilience need - growth momentum, smoothed, of the last complete week (negative: growth pressure dominates; see docs/pressure.md).",
+            )?,
+            growth: gauge(
+                "barometer_pressure_growth_momentum",
+                "Growth momentum G of the last complete week (-1..1).",
+            )?,
+            resilience: gauge(
+                "barometer_pressure_resilience_need",
+                "Resilience need R of the last complete week (0..1).",
+            )?,
+            regime,
+            component,
+        })
+    }
+
+    fn refresh(&self, report: &crate::analysis::pressure::PressureReport) {
+        use crate::analysis::pressure::Regime;
+        let Some(last) = report
+            .weeks
+            .iter()
+            .rev()
+            .find(|w| w.p.is_some() && w.regime.is_some())
+        else {
+            return;
+        };
+        if let Some(p) = last.p {
+            self.index.set(p);
+        }
+        if let Some(g) = last.growth {
+            self.growth.set(g);
+        }
+        if let Some(r) = last.resilience {
+            self.resilience.set(r);
+        }
+        for r in [Regime::Growth, Regime::Balanced, Regime::Resilience] {
+            self.regime
+                .with_label_values(&[r.as_str()])
+                .set(i64::from(last.regime == Some(r)));
+        }
+        self.component.reset();
+        for c in &last.components {
+            let side = if c.component.is_growth() {
+                "growth"
+            } else {
+                "resilience"
+            };
+            self.component
+                .with_label_values(&[c.component.as_str(), side])
+                .set(c.score);
+        }
+    }
+}
+
 /// The daemon's metrics and their last rendering.
 pub struct Metrics {
     registry: Registry,
@@ -262,6 +350,7 @@ pub struct Metrics {
     revenue_settings: RevenueSettings,
     currency: String,
     dora: DoraGauges,
+    pressure: PressureGauges,
     dora_cache: Arc<crate::serve::views::DoraCache>,
     config: Arc<Config>,
     health: Arc<Health>,
@@ -280,6 +369,7 @@ impl Metrics {
         let revenue: &RevenueConfig = &config.revenue;
         let registry = Registry::new();
         let dora = DoraGauges::new(&registry)?;
+        let pressure = PressureGauges::new(&registry)?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "barometer_build_info",
@@ -417,6 +507,7 @@ impl Metrics {
             },
             currency: revenue.currency.clone(),
             dora,
+            pressure,
             dora_cache,
             config: config.clone(),
             health,
@@ -463,6 +554,10 @@ impl Metrics {
         self.refresh_revenue(store);
         self.dora
             .refresh(store, &self.config, &self.health, &self.dora_cache);
+        match self.dora_cache.weekly(store, &self.config, &self.slos) {
+            Ok(w) => self.pressure.refresh(&w.pressure),
+            Err(e) => tracing::warn!(error = %e, "cannot compute the pressure index"),
+        }
         self.render();
     }
 

@@ -528,7 +528,8 @@ fn deploy_one(
             summary.incidents += 1;
             incident_weeks[w as usize] += 1;
             if spec.slo {
-                let severity = rng.random_range(0.005..0.05) * (1.0 + 3.0 * s);
+                // Mild while growing (the budget holds), severe under strain.
+                let severity = rng.random_range(0.002..0.02) * (1.0 + 5.0 * s);
                 outages.push((
                     spec.service.into(),
                     opened - Duration::minutes(30),

@@ -165,6 +165,46 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
         "from=\"yesterday\" is not a date (YYYY-MM-DD)"
     );
 
+    // The pressure index: the demo ends under strain, so the regime is resilience, and the
+    // shift to it is explained by its components.
+    let p = metric(&text, "barometer_pressure_index").unwrap();
+    assert!(p > 0.25, "P = {p}");
+    assert_eq!(
+        metric(&text, "barometer_regime{regime=\"resilience\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&text, "barometer_regime{regime=\"growth\"}"),
+        Some(0.0)
+    );
+    let shifts: serde_json::Value =
+        crate::helpers::get_json(&client, daemon.url("/api/v1/shifts")).await;
+    let last = shifts["shifts"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["to"], "resilience");
+    assert!(!last["evidence"].as_array().unwrap().is_empty());
+    let weeks: serde_json::Value =
+        crate::helpers::get_json(&client, daemon.url("/api/v1/weeks?from=2026-01-05")).await;
+    let rows = weeks["weeks"].as_array().unwrap();
+    assert!(rows.len() > 40);
+    assert_eq!(rows.last().unwrap()["coverage"]["cfr_4w"], "partial week");
+    assert_eq!(rows[0]["coverage"]["mrr"], "complete");
+    let pressure: serde_json::Value = crate::helpers::get_json(
+        &client,
+        daemon.url("/api/v1/pressure?from=2026-03-02&to=2026-03-30"),
+    )
+    .await;
+    let pw = pressure["weeks"].as_array().unwrap();
+    assert_eq!(pw.len(), 5);
+    assert!(pw
+        .iter()
+        .all(|w| w["status"] == "scored" && w["regime"] == "resilience"));
+    let r = client
+        .get(daemon.url("/api/v1/pressure?from=2026-03-40"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
     // DORA views: weekly figures per service with rolling windows, and the chain behind one.
     let dora: serde_json::Value = crate::helpers::get_json(
         &client,

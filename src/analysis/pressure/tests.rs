@@ -1,0 +1,436 @@
+//! Planted scenarios with a known truth, many seeds each.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal, Poisson};
+
+use super::*;
+use crate::analysis::dora::bands;
+
+const WEEKS: usize = 104;
+const SHIFT: usize = 60;
+
+/// How an organisation behaves in a phase.
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    /// Monthly MRR growth.
+    growth: f64,
+    nrr: f64,
+    grr: f64,
+    new_logos: f64,
+    /// Error budget spent per week (a 28-day budget: 0.25 a week spends it all in 4 weeks).
+    budget_per_week: f64,
+    burn: f64,
+    cfr: f64,
+    recovery_h: f64,
+    incidents: f64,
+}
+
+const GROWTH: Phase = Phase {
+    growth: 0.03,
+    nrr: 1.12,
+    grr: 0.94,
+    new_logos: 20.0,
+    budget_per_week: 0.05,
+    burn: 0.2,
+    cfr: 0.07,
+    recovery_h: 3.0,
+    incidents: 1.0,
+};
+
+const STRAIN: Phase = Phase {
+    growth: 0.005,
+    nrr: 1.0,
+    grr: 0.88,
+    new_logos: 12.0,
+    budget_per_week: 0.18,
+    burn: 1.3,
+    cfr: 0.22,
+    recovery_h: 20.0,
+    incidents: 3.5,
+};
+
+/// Growth slows, nothing else changes.
+const SLOWDOWN: Phase = Phase {
+    growth: 0.004,
+    nrr: GROWTH.nrr,
+    grr: GROWTH.grr,
+    new_logos: 9.0,
+    ..GROWTH
+};
+
+/// Odd events in an otherwise steady organisation.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tails {
+    outage_week: Option<usize>,
+    failed_deploys_week: Option<usize>,
+    churn_month: Option<usize>,
+}
+
+/// 104 weeks: `before` until `shift`, then `after`, with noise; monthly revenue carried over its
+/// weeks (a month = 4.345 weeks), weekly engineering signals with 4-week rolling windows.
+fn organisation(
+    seed: u64,
+    before: Phase,
+    after: Phase,
+    shift: usize,
+    tails: Tails,
+) -> Vec<WeekSignals> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = |rng: &mut ChaCha8Rng, sd: f64| Normal::new(0.0, sd).map_or(0.0, |d| d.sample(rng));
+    let pois = |rng: &mut ChaCha8Rng, mean: f64| Poisson::new(mean).map_or(0.0, |d| d.sample(rng));
+    let month_of = |w: usize| (w as f64 / 4.345) as usize;
+    let months = month_of(WEEKS) + 1;
+    // Monthly revenue: a month takes the phase of its first week.
+    let mut mrr = vec![100_000.0f64];
+    let mut logos = Vec::new();
+    let mut nrr = Vec::new();
+    let mut grr = Vec::new();
+    for m in 0..months {
+        let phase = if (m as f64 * 4.345) as usize >= shift {
+            after
+        } else {
+            before
+        };
+        let prev = *mrr.last().unwrap_or(&100_000.0);
+        mrr.push(prev * (1.0 + phase.growth + n(&mut rng, 0.004)));
+        logos.push(pois(&mut rng, phase.new_logos));
+        nrr.push(phase.nrr + n(&mut rng, 0.01));
+        let mut g = phase.grr + n(&mut rng, 0.005);
+        if tails.churn_month == Some(m) {
+            g -= 0.05;
+        }
+        grr.push(g);
+    }
+    let mut spent = Vec::new();
+    let mut cfr = Vec::new();
+    let mut out = Vec::new();
+    for w in 0..WEEKS {
+        let p = if w >= shift { after } else { before };
+        let m = month_of(w);
+        let mut burn = (p.burn + n(&mut rng, 0.1 * p.burn.max(0.2))).max(0.0);
+        let mut week_spent = (p.budget_per_week + n(&mut rng, 0.02)).max(0.0);
+        if tails.outage_week == Some(w) {
+            // One long outage: a burn rate of 8 for the week, 60 % of the budget, not all of it.
+            burn = 8.0;
+            week_spent = 0.6;
+        }
+        spent.push(week_spent);
+        let mut week_cfr = (p.cfr + n(&mut rng, 0.03)).clamp(0.0, 1.0);
+        if tails.failed_deploys_week == Some(w) {
+            week_cfr = 0.6;
+        }
+        cfr.push(week_cfr);
+        let from = w.saturating_sub(3);
+        let roll = |v: &[f64]| v[from..=w].iter().sum::<f64>();
+        out.push(WeekSignals {
+            week_ms: w as i64 * WEEK_MS,
+            partial: false,
+            mrr: Some(mrr[m + 1]),
+            mrr_3m_ago: m.checked_sub(2).map(|k| mrr[k]),
+            net_new_mrr: Some(mrr[m + 1] - mrr[m]),
+            nrr: Some(nrr[m]),
+            grr: Some(grr[m]),
+            new_logos: Some(logos[m]),
+            revenue_as_of: Some(format!("m{m}")),
+            budget_consumed_4w: Some(roll(&spent)),
+            burn_rate: Some(burn),
+            cfr_4w: Some(roll(&cfr) / (w - from + 1) as f64),
+            recovery_4w_s: Some(p.recovery_h * 3600.0 * (1.0 + n(&mut rng, 0.2)).max(0.2)),
+            incidents: Some(pois(&mut rng, p.incidents)),
+            deployments: Some(rng.random_range(5.0..15.0)),
+            lead_time_s: None,
+        });
+    }
+    out
+}
+
+fn settings() -> PressureSettings {
+    PressureSettings::with_bands(bands::table(2023).expect("2023 bands"))
+}
+
+fn first_shift(r: &PressureReport, up: bool) -> Option<&Shift> {
+    r.shifts
+        .iter()
+        .find(|s| (s.to.rank() > s.from.rank()) == up)
+}
+
+fn week_of(ms: i64) -> i64 {
+    ms / WEEK_MS
+}
+
+#[test]
+fn growth_then_resilience_is_found_within_two_weeks_with_its_evidence() {
+    let s = settings();
+    let mut found = 0;
+    let mut named = 0;
+    for seed in 0..20 {
+        let r = pressure(
+            &organisation(seed, GROWTH, STRAIN, SHIFT, Tails::default()),
+            &s,
+        );
+        let Some(shift) = first_shift(&r, true) else {
+            continue;
+        };
+        if (week_of(shift.since_ms) - SHIFT as i64).abs() <= 2 {
+            found += 1;
+        }
+        // The evidence names resilience-side components that moved (the planted ones: budget,
+        // availability, CFR, recovery, incidents, churn), not only the revenue slowdown.
+        if shift
+            .evidence
+            .iter()
+            .any(|m| !m.component.is_growth() && m.push > 0.1)
+        {
+            named += 1;
+        }
+        // It ends in resilience, with both sides shown.
+        let last = r.weeks.last().expect("weeks");
+        assert_eq!(last.regime, Some(Regime::Resilience), "seed {seed}");
+        assert!(last.growth.is_some() && last.resilience.is_some());
+        // Before the shift the organisation was in growth.
+        assert_eq!(
+            r.weeks[SHIFT - 1].regime,
+            Some(Regime::Growth),
+            "seed {seed}"
+        );
+    }
+    assert!(found >= 19, "found within ±2 weeks in {found}/20 runs");
+    assert!(
+        named >= 19,
+        "resilience components named in {named}/20 runs"
+    );
+}
+
+#[test]
+fn an_exhausted_budget_forces_resilience() {
+    let s = settings();
+    let exhausted = Phase {
+        budget_per_week: 0.4,
+        ..STRAIN
+    };
+    for seed in 0..20 {
+        let r = pressure(
+            &organisation(seed, GROWTH, exhausted, SHIFT, Tails::default()),
+            &s,
+        );
+        let shift = first_shift(&r, true).expect("a shift");
+        assert!(
+            (week_of(shift.since_ms) - SHIFT as i64).abs() <= 2,
+            "seed {seed}: {}",
+            shift.summary
+        );
+        // From the first week the 4-week budget is spent, the regime is resilience.
+        let out = r
+            .weeks
+            .iter()
+            .position(|w| w.forced.is_some())
+            .expect("a forced week");
+        assert!(
+            r.weeks[out..]
+                .iter()
+                .all(|w| w.regime == Some(Regime::Resilience)),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_shift_is_caught_while_the_budget_still_holds() {
+    // Churn, incidents and CFR rise; the budget is strained but never exhausted: the one-line
+    // rule "budget exhausted → resilience" would say nothing.
+    let s = settings();
+    let held = Phase {
+        budget_per_week: 0.12,
+        ..STRAIN
+    };
+    let mut found = 0;
+    for seed in 0..20 {
+        let weeks = organisation(seed, GROWTH, held, SHIFT, Tails::default());
+        assert!(weeks
+            .iter()
+            .all(|w| w.budget_consumed_4w.is_some_and(|c| c < 1.0)));
+        let r = pressure(&weeks, &s);
+        if first_shift(&r, true).is_some_and(|sh| (week_of(sh.since_ms) - SHIFT as i64).abs() <= 2)
+        {
+            found += 1;
+        }
+        assert!(r.weeks.iter().all(|w| w.forced.is_none()));
+    }
+    assert!(found >= 19, "{found}/20");
+}
+
+#[test]
+fn resilience_that_recovers_shifts_back_to_growth() {
+    let s = settings();
+    let mut found = 0;
+    for seed in 0..20 {
+        let r = pressure(
+            &organisation(seed, STRAIN, GROWTH, SHIFT, Tails::default()),
+            &s,
+        );
+        // Long strain: incidents and new logos, scored against their own (strained) history,
+        // settle, so the regime may ease to balanced; it is never growth.
+        assert_ne!(
+            r.weeks[SHIFT - 1].regime,
+            Some(Regime::Growth),
+            "seed {seed}"
+        );
+        if first_shift(&r, false).is_some_and(|sh| (week_of(sh.since_ms) - SHIFT as i64).abs() <= 2)
+        {
+            found += 1;
+        }
+        assert_eq!(
+            r.weeks.last().and_then(|w| w.regime),
+            Some(Regime::Growth),
+            "seed {seed}"
+        );
+    }
+    assert!(found >= 19, "{found}/20");
+}
+
+#[test]
+fn a_slowdown_in_new_business_alone_is_balanced_never_resilience() {
+    let s = settings();
+    let mut balanced = 0;
+    for seed in 0..20 {
+        let r = pressure(
+            &organisation(seed, GROWTH, SLOWDOWN, SHIFT, Tails::default()),
+            &s,
+        );
+        assert!(
+            r.weeks.iter().all(|w| w.regime != Some(Regime::Resilience)),
+            "seed {seed}: {:?}",
+            r.shifts.iter().map(|s| &s.summary).collect::<Vec<_>>()
+        );
+        if r.weeks.last().and_then(|w| w.regime) == Some(Regime::Balanced) {
+            balanced += 1;
+            // The evidence names the growth side that moved.
+            let shift = r.shifts.last().expect("a shift");
+            assert!(
+                shift.evidence.iter().any(|m| m.component.is_growth()),
+                "{}",
+                shift.summary
+            );
+        }
+    }
+    assert!(balanced >= 19, "{balanced}/20");
+}
+
+#[test]
+fn pure_noise_rarely_flags_a_shift_even_with_heavy_tails() {
+    let s = settings();
+    let runs = 100;
+    let mut flagged = 0;
+    let mut flagged_tails = 0;
+    for seed in 0..runs {
+        let r = pressure(
+            &organisation(seed, GROWTH, GROWTH, WEEKS, Tails::default()),
+            &s,
+        );
+        flagged += usize::from(!r.shifts.is_empty());
+        let tails = Tails {
+            outage_week: Some(40 + (seed % 20) as usize),
+            failed_deploys_week: Some(70 + (seed % 10) as usize),
+            churn_month: Some(15 + (seed % 5) as usize),
+        };
+        let r = pressure(&organisation(1000 + seed, GROWTH, GROWTH, WEEKS, tails), &s);
+        flagged_tails += usize::from(!r.shifts.is_empty());
+    }
+    assert!(
+        flagged * 20 <= runs as usize,
+        "{flagged}/{runs} noise runs flagged a shift"
+    );
+    assert!(
+        flagged_tails * 20 <= runs as usize,
+        "{flagged_tails}/{runs} heavy-tail runs flagged a shift"
+    );
+}
+
+#[test]
+fn an_alternating_series_does_not_flip_the_regime_every_week() {
+    let s = settings();
+    // P alternates between clearly resilient and clearly growing weeks.
+    let weeks: Vec<WeekSignals> = (0..WEEKS)
+        .map(|w| {
+            let bad = w % 2 == 1;
+            WeekSignals {
+                week_ms: w as i64 * WEEK_MS,
+                mrr: Some(100.0),
+                mrr_3m_ago: Some(if bad { 100.0 } else { 90.0 }),
+                nrr: Some(if bad { 0.95 } else { 1.15 }),
+                burn_rate: Some(if bad { 2.5 } else { 0.1 }),
+                cfr_4w: Some(if bad { 0.4 } else { 0.05 }),
+                ..WeekSignals::default()
+            }
+        })
+        .collect();
+    let r = pressure(&weeks, &s);
+    let flips = r
+        .weeks
+        .windows(2)
+        .filter(|w| w[0].regime.is_some() && w[0].regime != w[1].regime)
+        .count();
+    assert!(flips <= 2, "{flips} flips");
+}
+
+#[test]
+fn missing_weeks_and_a_late_source_neither_break_nor_bias_the_index() {
+    let s = settings();
+    for seed in 0..20 {
+        let mut weeks = organisation(seed, GROWTH, STRAIN, SHIFT, Tails::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 77);
+        // Revenue only starts in week 20; one week in ten has no engineering data at all.
+        for (i, w) in weeks.iter_mut().enumerate() {
+            if i < 20 {
+                w.mrr = None;
+                w.mrr_3m_ago = None;
+                w.net_new_mrr = None;
+                w.nrr = None;
+                w.grr = None;
+                w.new_logos = None;
+            }
+            if rng.random_bool(0.1) {
+                *w = WeekSignals {
+                    week_ms: w.week_ms,
+                    ..WeekSignals::default()
+                };
+            }
+        }
+        let r = pressure(&weeks, &s);
+        // Until revenue arrives there is no P: never a made-up number.
+        assert!(r.weeks[..20].iter().all(|w| w.p.is_none()));
+        assert!(r.weeks[20..31]
+            .iter()
+            .any(|w| w.status.starts_with("warming up")));
+        // No shift before the planted one, and the planted one is found (a week of slack: a
+        // tenth of the weeks are missing, which blurs the estimate of when it began).
+        assert!(
+            r.shifts
+                .iter()
+                .all(|sh| week_of(sh.since_ms) >= SHIFT as i64 - 3),
+            "seed {seed}: {:?}",
+            r.shifts
+                .iter()
+                .map(|s| (week_of(s.since_ms), week_of(s.week_ms), &s.summary))
+                .collect::<Vec<_>>()
+        );
+        let sh = first_shift(&r, true).expect("found");
+        assert!(
+            (week_of(sh.since_ms) - SHIFT as i64).abs() <= 3,
+            "seed {seed}: {}",
+            sh.summary
+        );
+    }
+}
+
+#[test]
+fn warming_up_says_so_instead_of_a_number() {
+    let s = settings();
+    let r = pressure(
+        &organisation(1, GROWTH, GROWTH, WEEKS, Tails::default())[..8],
+        &s,
+    );
+    assert_eq!(r.weeks[0].status, "warming up (1/12)");
+    assert!(r.weeks.iter().all(|w| w.regime.is_none()));
+}
