@@ -51,6 +51,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/weeks", get(weeks))
         .route("/api/v1/pressure", get(pressure))
         .route("/api/v1/shifts", get(shifts))
+        .route("/api/v1/correlations", get(correlations))
         .route("/api/v1/dora/explain", get(dora_explain))
         .route("/api/v1/imports", get(imports))
         .route("/api/v1/sync/{source}", post(trigger_sync))
@@ -233,6 +234,11 @@ async fn dora(
     .into_response()
 }
 
+/// A route that takes no parameters (an unknown one is a 400, not silently ignored).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoQuery {}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RangeQuery {
@@ -324,6 +330,32 @@ async fn shifts(
                 .collect();
             Json(json!({ "shifts": rows })).into_response()
         }
+        Err(r) => r,
+    }
+}
+
+/// Lagged associations between business and engineering signals (monthly, differenced,
+/// Spearman, permutation p-value over the lag search).
+async fn correlations(
+    State(state): State<ApiState>,
+    query: Result<Query<NoQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(e) = query {
+        return bad_request(e.body_text());
+    }
+    let (store, config, cache, slos) = (
+        state.store.clone(),
+        state.config.clone(),
+        state.dora.clone(),
+        state.slos.clone(),
+    );
+    match blocking(move || cache.weekly(&store, &config, &slos)).await {
+        Ok(w) => Json(json!({
+            "method": "both series differenced; Spearman rank correlation at lags 0..6 months (x leads y); p-value by permutation over the whole lag search; effective n by Bartlett's approximation; associations, not causes",
+            "min_months": state.config.analysis.min_points * 2,
+            "correlations": w.correlations,
+        }))
+        .into_response(),
         Err(r) => r,
     }
 }

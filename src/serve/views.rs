@@ -149,6 +149,8 @@ pub struct Weekly {
     pub weeks: Vec<WeekRow>,
     /// The pressure index, regimes and shifts.
     pub pressure: PressureReport,
+    /// Lagged associations between business and engineering signals, month by month.
+    pub correlations: Vec<crate::analysis::correlate::Correlation>,
 }
 
 /// The pressure settings of the configuration.
@@ -347,10 +349,77 @@ pub fn weekly(
     }
     let signals: Vec<WeekSignals> = rows.iter().map(|r| r.signals.clone()).collect();
     let pressure = crate::analysis::pressure::pressure(&signals, &pressure_settings(config));
+    let correlations = monthly_correlations(&signals, config.analysis.min_points as usize * 2);
     Ok(Weekly {
         weeks: rows,
         pressure,
+        correlations,
     })
+}
+
+/// Business signals (monthly by nature) against engineering signals averaged over the same
+/// months, at lags of 0 to 6 months; only complete months count.
+fn monthly_correlations(
+    weeks: &[WeekSignals],
+    min_months: usize,
+) -> Vec<crate::analysis::correlate::Correlation> {
+    type Pick = fn(&WeekSignals) -> Option<f64>;
+    let business: [(&str, Pick); 4] = [
+        ("mrr", |w| w.mrr),
+        ("nrr", |w| w.nrr),
+        ("grr", |w| w.grr),
+        ("new_logos", |w| w.new_logos),
+    ];
+    let engineering: [(&str, Pick); 4] = [
+        ("incidents_per_week", |w| w.incidents),
+        ("change_failure_rate", |w| w.cfr_4w),
+        ("burn_rate", |w| w.burn_rate),
+        ("deployments_per_week", |w| w.deployments),
+    ];
+    // Months by their Thursday rule, in order; the current partial week is left out.
+    let mut months: Vec<(i32, Vec<&WeekSignals>)> = Vec::new();
+    for w in weeks.iter().filter(|w| !w.partial) {
+        let m = month_of_ms(w.week_ms + 3 * 86_400_000);
+        match months.last_mut() {
+            Some((last, v)) if *last == m => v.push(w),
+            _ => months.push((m, vec![w])),
+        }
+    }
+    let series = |pick: Pick, mean: bool| -> Vec<Option<f64>> {
+        months
+            .iter()
+            .map(|(_, ws)| {
+                let v: Vec<f64> = ws.iter().filter_map(|w| pick(w)).collect();
+                if v.is_empty() {
+                    None
+                } else if mean {
+                    Some(v.iter().sum::<f64>() / v.len() as f64)
+                } else {
+                    v.last().copied()
+                }
+            })
+            .collect()
+    };
+    let lags: Vec<i32> = (0..=6).collect();
+    let mut out = Vec::new();
+    for (i, (bx, pick_x)) in business.iter().enumerate() {
+        let x = series(*pick_x, false);
+        for (j, (ey, pick_y)) in engineering.iter().enumerate() {
+            let y = series(*pick_y, true);
+            out.push(crate::analysis::correlate::correlate(
+                bx,
+                &x,
+                ey,
+                &y,
+                &lags,
+                "month",
+                min_months,
+                499,
+                (i * 16 + j) as u64,
+            ));
+        }
+    }
+    out
 }
 
 /// What the weekly table reads of one month of revenue.

@@ -205,6 +205,24 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(r.status(), 400);
 
+    // Correlations: 16 business × engineering pairs; the demo's two years give 23 monthly
+    // changes, under the 24 needed, so each says so instead of a number.
+    let corr: serde_json::Value =
+        crate::helpers::get_json(&client, daemon.url("/api/v1/correlations")).await;
+    let pairs = corr["correlations"].as_array().unwrap();
+    assert_eq!(pairs.len(), 16);
+    for p in pairs {
+        assert!(
+            p["enough_data"] == true
+                || p["summary"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("not enough data"),
+            "{p}"
+        );
+        assert!(p["rho"].is_null() || p["summary"].as_str().unwrap().contains("lag"));
+    }
+
     // DORA views: weekly figures per service with rolling windows, and the chain behind one.
     let dora: serde_json::Value = crate::helpers::get_json(
         &client,
