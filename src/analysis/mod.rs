@@ -5,6 +5,7 @@ pub mod dora;
 pub mod pressure;
 pub mod reliability;
 pub mod revenue;
+pub mod trend;
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;

@@ -286,7 +286,15 @@ async fn weeks(
                 .iter()
                 .filter(|r| r.signals.week_ms >= from && r.signals.week_ms <= to)
                 .collect();
-            Json(json!({ "weeks": rows })).into_response()
+            Json(json!({
+                "weeks": rows,
+                "trends": {
+                    "as_of": "the last complete week",
+                    "method": "means of the last 4 and 13 weeks present; week-over-week and quarter-over-quarter (13 weeks against the 13 before) relative change; Theil-Sen slope per week over 13 weeks",
+                    "signals": w.trends,
+                },
+            }))
+            .into_response()
         }
         Err(r) => r,
     }

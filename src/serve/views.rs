@@ -151,6 +151,8 @@ pub struct Weekly {
     pub pressure: PressureReport,
     /// Lagged associations between business and engineering signals, month by month.
     pub correlations: Vec<crate::analysis::correlate::Correlation>,
+    /// Trend of each signal as of the last complete week.
+    pub trends: BTreeMap<&'static str, crate::analysis::trend::Trend>,
 }
 
 /// The pressure settings of the configuration.
@@ -350,10 +352,37 @@ pub fn weekly(
     let signals: Vec<WeekSignals> = rows.iter().map(|r| r.signals.clone()).collect();
     let pressure = crate::analysis::pressure::pressure(&signals, &pressure_settings(config));
     let correlations = monthly_correlations(&signals, config.analysis.min_points as usize * 2);
+    let complete: Vec<&WeekSignals> = signals.iter().filter(|w| !w.partial).collect();
+    type Pick = fn(&WeekSignals) -> Option<f64>;
+    let picks: [(&'static str, Pick); 10] = [
+        ("mrr", |w| w.mrr),
+        ("nrr", |w| w.nrr),
+        ("grr", |w| w.grr),
+        ("deployments", |w| w.deployments),
+        ("lead_time", |w| w.lead_time_s),
+        ("cfr_4w", |w| w.cfr_4w),
+        ("recovery_4w", |w| w.recovery_4w_s),
+        ("incidents", |w| w.incidents),
+        ("burn_rate", |w| w.burn_rate),
+        ("budget_consumed_4w", |w| w.budget_consumed_4w),
+    ];
+    let mut trends = BTreeMap::new();
+    for (name, pick) in picks {
+        let series: Vec<Option<f64>> = complete.iter().map(|w| pick(w)).collect();
+        trends.insert(name, crate::analysis::trend::trend(&series));
+    }
+    let p: Vec<Option<f64>> = pressure
+        .weeks
+        .iter()
+        .filter(|w| w.status != "partial week")
+        .map(|w| w.p)
+        .collect();
+    trends.insert("pressure_index", crate::analysis::trend::trend(&p));
     Ok(Weekly {
         weeks: rows,
         pressure,
         correlations,
+        trends,
     })
 }
 

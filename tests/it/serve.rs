@@ -188,6 +188,10 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     assert!(rows.len() > 40);
     assert_eq!(rows.last().unwrap()["coverage"]["cfr_4w"], "partial week");
     assert_eq!(rows[0]["coverage"]["mrr"], "complete");
+    // Trends as of the last complete week: under strain CFR is far above a year of growth.
+    let cfr = &weeks["trends"]["signals"]["cfr_4w"];
+    assert!(cfr["mean_13w"].as_f64().unwrap() > 0.15, "{cfr}");
+    assert!(cfr["slope_13w"].is_number());
     let pressure: serde_json::Value = crate::helpers::get_json(
         &client,
         daemon.url("/api/v1/pressure?from=2026-03-02&to=2026-03-30"),
