@@ -265,8 +265,9 @@ pub struct Moved {
 pub struct Shift {
     /// The week the change was detected (and adopted), ms.
     pub week_ms: i64,
-    /// The week the change began (the CUSUM run's start, or the first week the budget was
-    /// exhausted).
+    /// The week the change began: the most likely start of a single shift in P over the last 20
+    /// weeks, the first week the budget was exhausted, or (when the budget is back) the first week
+    /// P pointed at the new regime.
     pub since_ms: i64,
     /// Previous regime.
     pub from: Regime,
@@ -510,24 +511,16 @@ fn threshold_regime(p: f64, current: Option<Regime>, t: f64, margin: f64) -> Reg
     }
 }
 
-/// Two-sided CUSUM of one week (Page 1954): standardised against a baseline of P, returns the
-/// updated (up, down) statistics and their run starts.
+/// Two-sided CUSUM (Page 1954) of P standardised against its baseline: the upward and downward
+/// statistics.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cusum {
     up: f64,
     down: f64,
-    up_start: usize,
-    down_start: usize,
 }
 
 impl Cusum {
-    fn step(&mut self, i: usize, z: f64, k: f64) {
-        if self.up == 0.0 {
-            self.up_start = i;
-        }
-        if self.down == 0.0 {
-            self.down_start = i;
-        }
+    fn step(&mut self, z: f64, k: f64) {
         self.up = (self.up + z - k).max(0.0);
         self.down = (self.down - z - k).max(0.0);
     }
@@ -547,8 +540,8 @@ pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
     let mut cusum = Cusum::default();
     // P of scored weeks (index, raw P), for the CUSUM baseline.
     let mut history: Vec<(usize, f64)> = Vec::new();
-    // The most recent CUSUM alarm: (week index, direction, run start, statistic).
-    let mut alarm: Option<(usize, i8, usize, f64)> = None;
+    // The most recent CUSUM alarm: (week index, direction, statistic).
+    let mut alarm: Option<(usize, i8, f64)> = None;
     let mut budget_out_since: Option<usize> = None;
     // Whether the current regime was forced by an exhausted budget (not chosen by P): once the
     // budget is back, P decides again without waiting for a CUSUM alarm.
@@ -601,14 +594,14 @@ pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
             .collect();
         if base.len() >= BASELINE_MIN {
             if let Some((m, sd)) = robust(&base, 0.1) {
-                cusum.step(i, (p_raw - m) / sd, s.cusum_k);
+                cusum.step((p_raw - m) / sd, s.cusum_k);
                 // An alarm is remembered and the CUSUM restarts (the usual practice after a
                 // signal), so a level that stays up signals again rather than piling up.
                 if cusum.up > s.cusum_h {
-                    alarm = Some((i, 1, cusum.up_start, cusum.up));
+                    alarm = Some((i, 1, cusum.up));
                     cusum = Cusum::default();
                 } else if cusum.down > s.cusum_h {
-                    alarm = Some((i, -1, cusum.down_start, cusum.down));
+                    alarm = Some((i, -1, cusum.down));
                     cusum = Cusum::default();
                 }
             }
@@ -665,12 +658,12 @@ pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
             // A CUSUM alarm in the same direction within the last 8 weeks backs the move (the
             // same alarm may back two steps, growth → balanced → resilience).
             let confirmed = alarm
-                .filter(|(at, d, _, _)| *d == dir && *at + 8 >= i)
-                .map(|(_, _, start, stat)| (start, stat));
+                .filter(|(at, d, _)| *d == dir && *at + 8 >= i)
+                .map(|(_, _, stat)| stat);
             if i + 1 >= held_from + s.hold_weeks {
                 if forced {
                     next = Some((candidate, held_from, "error budget restored".into(), 0.0));
-                } else if let Some((_, stat)) = confirmed {
+                } else if let Some(stat) = confirmed {
                     let since = step_week(&history, i);
                     next = Some((candidate, since, "cusum".into(), stat));
                 }
