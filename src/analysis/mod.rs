@@ -1,5 +1,6 @@
 //! Pure analysis over slices read from the store: no I/O, no clocks.
 
+pub mod changepoints;
 pub mod correlate;
 pub mod dora;
 pub mod pressure;

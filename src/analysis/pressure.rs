@@ -283,6 +283,9 @@ pub struct Shift {
     pub p_after: Option<f64>,
     /// The components that moved most, strongest push first.
     pub evidence: Vec<Moved>,
+    /// The change point of P (BOCPD) backing the shift, if one lies within 3 weeks of `since`:
+    /// its week, levels, and the posterior probability that a change happened.
+    pub change_point: Option<super::changepoints::ChangePoint>,
     /// In words.
     pub summary: String,
 }
@@ -683,6 +686,23 @@ pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
         row.regime = regime;
         out.push(row);
     }
+    // Back each shift with the change points of P itself (computed once over the whole series).
+    let p_series: Vec<(i64, f64)> = out
+        .iter()
+        .filter_map(|w| Some((w.week_ms, w.p_raw?)))
+        .collect();
+    let cps = super::changepoints::change_points(
+        "pressure_index",
+        &p_series,
+        super::changepoints::Kind::Continuous,
+    );
+    for sh in &mut shifts {
+        sh.change_point = cps
+            .iter()
+            .filter(|c| (c.week_ms - sh.since_ms).abs() <= 3 * WEEK_MS)
+            .min_by_key(|c| (c.week_ms - sh.since_ms).abs())
+            .cloned();
+    }
     PressureReport { weeks: out, shifts }
 }
 
@@ -792,6 +812,7 @@ fn shift(
         p_before: mean(&mut before.iter().filter_map(|r| r.p_raw)),
         p_after: mean(&mut after.iter().filter_map(|r| r.p_raw)),
         evidence,
+        change_point: None,
     }
 }
 

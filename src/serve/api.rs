@@ -336,7 +336,19 @@ async fn shifts(
                 .iter()
                 .filter(|s| s.week_ms >= from && s.week_ms <= to)
                 .collect();
-            Json(json!({ "shifts": rows })).into_response()
+            let cps: Vec<_> = w
+                .change_points
+                .iter()
+                .filter(|c| c.week_ms >= from && c.week_ms <= to)
+                .collect();
+            Json(json!({
+                "shifts": rows,
+                "change_points": {
+                    "method": "BOCPD (Adams & MacKay 2007), hazard 1/26 weeks; Poisson-Gamma for counts, Normal-Gamma on standardised values otherwise; MAP segmentation; levels over 8 weeks each side with a 95 % bootstrap interval of the difference",
+                    "points": cps,
+                },
+            }))
+            .into_response()
         }
         Err(r) => r,
     }

@@ -153,6 +153,8 @@ pub struct Weekly {
     pub correlations: Vec<crate::analysis::correlate::Correlation>,
     /// Trend of each signal as of the last complete week.
     pub trends: BTreeMap<&'static str, crate::analysis::trend::Trend>,
+    /// Change points of each weekly signal (BOCPD), with their event study.
+    pub change_points: Vec<crate::analysis::changepoints::ChangePoint>,
 }
 
 /// The pressure settings of the configuration.
@@ -378,11 +380,35 @@ pub fn weekly(
         .map(|w| w.p)
         .collect();
     trends.insert("pressure_index", crate::analysis::trend::trend(&p));
+    use crate::analysis::changepoints::{change_points as detect, Kind};
+    let signals_for_cp: [(&str, Pick, Kind); 5] = [
+        ("deployments", |w| w.deployments, Kind::Counts),
+        ("incidents", |w| w.incidents, Kind::Counts),
+        ("lead_time", |w| w.lead_time_s, Kind::Continuous),
+        ("burn_rate", |w| w.burn_rate, Kind::Continuous),
+        ("cfr_4w", |w| w.cfr_4w, Kind::Continuous),
+    ];
+    let mut change_points = Vec::new();
+    for (name, pick, kind) in signals_for_cp {
+        let series: Vec<(i64, f64)> = complete
+            .iter()
+            .filter_map(|w| Some((w.week_ms, pick(w)?)))
+            .collect();
+        change_points.extend(detect(name, &series, kind));
+    }
+    let p_raw: Vec<(i64, f64)> = pressure
+        .weeks
+        .iter()
+        .filter(|w| w.status != "partial week")
+        .filter_map(|w| Some((w.week_ms, w.p_raw?)))
+        .collect();
+    change_points.extend(detect("pressure_index", &p_raw, Kind::Continuous));
     Ok(Weekly {
         weeks: rows,
         pressure,
         correlations,
         trends,
+        change_points,
     })
 }
 

@@ -182,6 +182,14 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     let last = shifts["shifts"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["to"], "resilience");
     assert!(!last["evidence"].as_array().unwrap().is_empty());
+    // Change points: the strain shows as a rise in the 4-week CFR, with an interval above 0.
+    let cps = shifts["change_points"]["points"].as_array().unwrap();
+    assert!(
+        cps.iter().any(|c| c["signal"] == "cfr_4w"
+            && c["after"].as_f64().unwrap() > c["before"].as_f64().unwrap()
+            && c["interval"][0].as_f64().unwrap() > 0.0),
+        "{cps:?}"
+    );
     let weeks: serde_json::Value =
         crate::helpers::get_json(&client, daemon.url("/api/v1/weeks?from=2026-01-05")).await;
     let rows = weeks["weeks"].as_array().unwrap();
