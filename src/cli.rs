@@ -194,6 +194,10 @@ pub struct ReportArgs {
     /// Last week (any day of it, UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<NaiveDate>,
+    /// One service's delivery and reliability weeks and change points, instead of the
+    /// organisation's (the pressure index is organisation-wide).
+    #[arg(long)]
+    pub service: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -254,22 +258,53 @@ fn hours(secs: Option<f64>) -> String {
 
 fn print_report(
     w: &crate::serve::views::Weekly,
+    service: Option<&str>,
     from: i64,
     to: i64,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
-    let rows: Vec<_> = w
-        .weeks
+    use crate::analysis::pressure::PressureWeek;
+    let scope = match service {
+        None => &w.org,
+        Some(s) => w.services.get(s).ok_or_else(|| {
+            let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
+            anyhow::anyhow!("no service {s:?}; known: {}", known.join(", "))
+        })?,
+    };
+    // The pressure index is the organisation's: a service's rows have none.
+    let none = PressureWeek {
+        week_ms: 0,
+        status: "-".into(),
+        growth: None,
+        resilience: None,
+        p_raw: None,
+        p: None,
+        regime: None,
+        forced: None,
+        components: Vec::new(),
+        cusum_up: 0.0,
+        cusum_down: 0.0,
+    };
+    let rows: Vec<_> = scope
+        .rows
         .iter()
-        .zip(&w.pressure.weeks)
+        .enumerate()
+        .map(|(i, r)| {
+            let p = match service {
+                None => w.pressure.weeks.get(i).unwrap_or(&none),
+                Some(_) => &none,
+            };
+            (r, p)
+        })
         .filter(|(r, _)| r.signals.week_ms >= from && r.signals.week_ms <= to)
         .collect();
     let shifts: Vec<_> = w
         .pressure
         .shifts
         .iter()
-        .filter(|s| s.week_ms >= from && s.week_ms <= to)
+        .filter(|s| service.is_none() && s.week_ms >= from && s.week_ms <= to)
         .collect();
+    let change_points = scope.change_points_in(from, to);
     let num = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
     match format {
         ReportFormat::Json => {
@@ -279,9 +314,13 @@ fn print_report(
                 .collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"weeks": weeks, "shifts": shifts})
-                )?
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "scope": service.unwrap_or("organisation"),
+                    "weeks": weeks,
+                    "shifts": shifts,
+                    "change_points": change_points,
+                    "trends": scope.trends,
+                }))?
             );
         }
         ReportFormat::Csv => {
@@ -357,12 +396,30 @@ fn print_report(
                     }
                 );
             }
-            println!("\nshifts:");
-            if shifts.is_empty() {
+            if service.is_none() {
+                println!("\nshifts:");
+                if shifts.is_empty() {
+                    println!("  none in these weeks");
+                }
+                for s in shifts {
+                    println!("  {}", s.summary);
+                }
+            }
+            println!("\nchange points:");
+            if change_points.is_empty() {
                 println!("  none in these weeks");
             }
-            for s in shifts {
-                println!("  {}", s.summary);
+            for c in change_points {
+                println!(
+                    "  {} from the week of {}: {:.3} -> {:.3} (95% interval of the change {:+.3} to {:+.3}; probability {:.2})",
+                    c.signal,
+                    day(c.week_ms),
+                    c.before,
+                    c.after,
+                    c.interval.0,
+                    c.interval.1,
+                    c.probability
+                );
             }
             println!("\nP = R - G (docs/pressure.md): R = resilience need 0..1, G = growth momentum -1..1; negative P: growth pressure dominates.");
         }
@@ -660,13 +717,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let model = crate::serve::views::dora_model(&store, &config)?;
             let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
             let now = Utc::now().timestamp_millis();
-            let w = crate::serve::views::weekly(&store, &config, &model, &slos, now)?;
+            let w = crate::serve::views::weekly(
+                &store,
+                &config,
+                &model,
+                &slos,
+                now,
+                args.service.as_deref(),
+            )?;
             let ms = |d: Option<NaiveDate>, default: i64| {
                 d.and_then(|d| d.and_hms_opt(0, 0, 0))
                     .map_or(default, |t| week_start(t.and_utc().timestamp_millis()))
             };
             let (from, to) = (ms(args.from, i64::MIN), ms(args.to, i64::MAX));
-            print_report(&w, from, to, args.format)?;
+            print_report(&w, args.service.as_deref(), from, to, args.format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain(args) => {

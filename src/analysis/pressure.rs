@@ -529,9 +529,8 @@ impl Cusum {
     }
 }
 
-/// Computes the index, the regimes and the shifts for consecutive weeks (ascending, one row per
-/// week; weeks without data are rows with every field `None`).
-pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
+/// [`pressure`] without the change points of P (which an incremental caller keeps itself).
+pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
     let hist = History::new(weeks);
     let mut out: Vec<PressureWeek> = Vec::with_capacity(weeks.len());
     let mut shifts = Vec::new();
@@ -686,24 +685,42 @@ pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
         row.regime = regime;
         out.push(row);
     }
-    // Back each shift with the change points of P itself (computed once over the whole series).
-    let p_series: Vec<(i64, f64)> = out
-        .iter()
-        .filter_map(|w| Some((w.week_ms, w.p_raw?)))
-        .collect();
+    PressureReport { weeks: out, shifts }
+}
+
+/// Computes the index, the regimes and the shifts for consecutive weeks (ascending, one row per
+/// week; weeks without data are rows with every field `None`), each shift backed by the change
+/// points of P itself.
+pub fn pressure(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
+    let mut report = pressure_unbacked(weeks, s);
     let cps = super::changepoints::change_points(
         "pressure_index",
-        &p_series,
+        &p_series(&report),
         super::changepoints::Kind::Continuous,
     );
-    for sh in &mut shifts {
+    back_shifts(&mut report, &cps);
+    report
+}
+
+/// (week, raw P) of the complete weeks with a P: the series P's change points are found in.
+pub fn p_series(report: &PressureReport) -> Vec<(i64, f64)> {
+    report
+        .weeks
+        .iter()
+        .filter(|w| w.status != "partial week")
+        .filter_map(|w| Some((w.week_ms, w.p_raw?)))
+        .collect()
+}
+
+/// Backs each shift with the change point of P within 3 weeks of its start, if there is one.
+pub fn back_shifts(report: &mut PressureReport, cps: &[super::changepoints::ChangePoint]) {
+    for sh in &mut report.shifts {
         sh.change_point = cps
             .iter()
             .filter(|c| (c.week_ms - sh.since_ms).abs() <= 3 * WEEK_MS)
             .min_by_key(|c| (c.week_ms - sh.since_ms).abs())
             .cloned();
     }
-    PressureReport { weeks: out, shifts }
 }
 
 /// The week a level shift most likely began, among the last 20 scored weeks up to `now`: the

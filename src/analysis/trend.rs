@@ -54,7 +54,12 @@ fn relative(new: Option<f64>, old: Option<f64>) -> Option<f64> {
     }
 }
 
-/// The trend of a weekly series (one slot per week, oldest first, `None` where missing).
+/// How many of the latest weeks [`trend`] reads: the quarter-over-quarter change compares the
+/// last 13 weeks with the 13 before.
+pub const WEEKS_READ: usize = 26;
+
+/// The trend of a weekly series (one slot per week, oldest first, `None` where missing); only
+/// the last [`WEEKS_READ`] slots matter.
 pub fn trend(series: &[Option<f64>]) -> Trend {
     let n = series.len();
     let window = |len: usize, end: usize| -> Vec<f64> {
@@ -115,5 +120,13 @@ mod tests {
         assert_eq!(t.wow, Some(0.0));
         assert!((t.qoq.expect("qoq") - 0.2).abs() < 1e-12);
         assert_eq!(t.slope_13w, Some(0.0));
+    }
+
+    #[test]
+    fn only_the_last_26_weeks_matter() {
+        let s: Vec<Option<f64>> = (0..60)
+            .map(|i| (i % 7 != 3).then_some((i * i % 17) as f64))
+            .collect();
+        assert_eq!(trend(&s), trend(&s[s.len() - WEEKS_READ..]));
     }
 }

@@ -274,30 +274,72 @@ async fn weekly_in_range(
     Ok((w, from, to))
 }
 
-/// One row per ISO week (organisation-wide): every signal with its coverage.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeQuery {
+    from: Option<String>,
+    to: Option<String>,
+    service: Option<String>,
+}
+
+/// One row per ISO week, organisation-wide or of one service (`?service=`): every signal with
+/// its coverage, the trends, and the change points.
 async fn weeks(
     State(state): State<ApiState>,
-    query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ScopeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    match weekly_in_range(&state, query).await {
-        Ok((w, from, to)) => {
-            let rows: Vec<_> = w
-                .weeks
-                .iter()
-                .filter(|r| r.signals.week_ms >= from && r.signals.week_ms <= to)
-                .collect();
-            Json(json!({
-                "weeks": rows,
-                "trends": {
-                    "as_of": "the last complete week",
-                    "method": "means of the last 4 and 13 weeks present; week-over-week and quarter-over-quarter (13 weeks against the 13 before) relative change; Theil-Sen slope per week over 13 weeks",
-                    "signals": w.trends,
-                },
-            }))
-            .into_response()
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let range = Ok(Query(RangeQuery {
+        from: q.from,
+        to: q.to,
+    }));
+    let (w, from, to) = match weekly_in_range(&state, range).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let scope = match &q.service {
+        None => w.org.clone(),
+        Some(name) => {
+            if !w.services.contains_key(name) {
+                let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
+                return bad_request(format!("no service {name:?}; known: {}", known.join(", ")));
+            }
+            let (store, config, cache, slos, name) = (
+                state.store.clone(),
+                state.config.clone(),
+                state.dora.clone(),
+                state.slos.clone(),
+                name.clone(),
+            );
+            let cps =
+                match blocking(move || cache.service_change_points(&store, &config, &slos, &name))
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(r) => return r,
+                };
+            let mut scope = w.services[q.service.as_deref().unwrap_or_default()].clone();
+            scope.change_points = cps;
+            scope
         }
-        Err(r) => r,
-    }
+    };
+    let rows = scope.rows_in(from, to);
+    let cps = scope.change_points_in(from, to);
+    Json(json!({
+        "scope": q.service.as_deref().unwrap_or("organisation"),
+        "services": w.services.keys().collect::<Vec<_>>(),
+        "weeks": rows,
+        "trends": {
+            "as_of": "the last complete week",
+            "method": "means of the last 4 and 13 weeks present; week-over-week and quarter-over-quarter (13 weeks against the 13 before) relative change; Theil-Sen slope per week over 13 weeks",
+            "signals": scope.trends,
+        },
+        "change_points": cps,
+    }))
+    .into_response()
 }
 
 /// The pressure index per week: both sides, their components, P, the regime.
@@ -336,11 +378,7 @@ async fn shifts(
                 .iter()
                 .filter(|s| s.week_ms >= from && s.week_ms <= to)
                 .collect();
-            let cps: Vec<_> = w
-                .change_points
-                .iter()
-                .filter(|c| c.week_ms >= from && c.week_ms <= to)
-                .collect();
+            let cps = w.org.change_points_in(from, to);
             Json(json!({
                 "shifts": rows,
                 "change_points": {

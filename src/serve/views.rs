@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::metrics::{slo_weeks, SloDef};
-use crate::analysis::pressure::{
-    week_range, Component, PressureReport, PressureSettings, WeekSignals,
-};
+use crate::analysis::changepoints::ChangePoint;
+use crate::analysis::pressure::{week_range, Component, PressureSettings, WeekSignals};
+use crate::analysis::reliability::WeekReliability;
 use crate::analysis::revenue::{monthly as revenue_monthly, totals_monthly, RevenueSettings};
+pub use crate::analysis::weekly::Weekly;
+use crate::analysis::weekly::{month_of_ms, Engine, ServiceRows, ViewSettings, WeekRow};
 use crate::analysis::{week_start, WEEK_MS};
 use crate::model::{series, SeriesKey};
 use crate::sources::revenue_import;
@@ -81,14 +83,21 @@ pub fn dora_model(store: &Store, config: &Config) -> Result<DoraModel, StoreErro
 /// (store generation, Monday of the current week).
 type WeeklyKey = (u64, i64);
 
-/// The analysed delivery history shared by `/metrics` and the API: recomputed only when a batch
-/// was committed since the last computation, so neither a scrape-side refresh nor an API call
-/// re-reads every event of an unchanged store.
+/// The live weekly engine and the snapshot readers share.
+struct Live {
+    key: WeeklyKey,
+    engine: Engine,
+    snapshot: Arc<Weekly>,
+}
+
+/// The analysed delivery history and weekly view shared by `/metrics` and the API: recomputed
+/// only when a batch was committed since the last computation (or a new week began), so neither
+/// a scrape-side refresh nor an API call re-reads every event of an unchanged store; and then
+/// the weekly view is updated incrementally ([`Engine`]).
 #[derive(Default)]
 pub struct DoraCache {
     last: Mutex<Option<(u64, Arc<DoraModel>)>>,
-    /// The weekly table and the index, with the (store generation, current week) they are of.
-    weekly: Mutex<Option<(WeeklyKey, Arc<Weekly>)>>,
+    weekly: Mutex<Option<Live>>,
 }
 
 impl DoraCache {
@@ -107,8 +116,8 @@ impl DoraCache {
         Ok(model)
     }
 
-    /// The weekly table and the pressure index as of now, recomputed when the store changed or
-    /// a new week began.
+    /// The weekly view as of now, brought up to date when the store changed or a new week
+    /// began.
     pub fn weekly(
         &self,
         store: &Store,
@@ -117,45 +126,50 @@ impl DoraCache {
     ) -> Result<Arc<Weekly>, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
         let key = (store.generation(), week_start(now));
-        if let Some((k, w)) = &*self.weekly.lock().unwrap_or_else(|p| p.into_inner()) {
-            if *k == key {
-                return Ok(w.clone());
+        let mut live = self.weekly.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = &*live {
+            if l.key == key {
+                return Ok(l.snapshot.clone());
             }
         }
+        // Updated under the lock: the engine is one state, and two callers updating it at once
+        // would do the same work twice.
         let model = self.get(store, config)?;
-        let w = Arc::new(weekly(store, config, &model, slos, now)?);
-        *self.weekly.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, w.clone()));
-        Ok(w)
+        let (org, services) = rows(store, config, &model, slos, now)?;
+        let l = live.get_or_insert_with(|| Live {
+            key,
+            engine: Engine::new(view_settings(config)),
+            snapshot: Arc::default(),
+        });
+        let done = l.engine.update(org, services);
+        tracing::debug!(?done, "weekly view updated");
+        l.key = key;
+        l.snapshot = Arc::new(l.engine.snapshot());
+        Ok(l.snapshot.clone())
+    }
+
+    /// The change points of one service (computed the first time they are asked for); `None`
+    /// for an unknown service.
+    pub fn service_change_points(
+        &self,
+        store: &Store,
+        config: &Config,
+        slos: &[SloDef],
+        service: &str,
+    ) -> Result<Option<Arc<Vec<ChangePoint>>>, StoreError> {
+        self.weekly(store, config, slos)?;
+        let mut live = self.weekly.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(l) = &mut *live else {
+            return Ok(None);
+        };
+        let cps = l.engine.service_change_points(service);
+        l.snapshot = Arc::new(l.engine.snapshot());
+        Ok(cps)
     }
 }
 
 /// Revenue carried into a week goes stale after this many weeks without a newer month.
 const REVENUE_STALE_WEEKS: i64 = 5;
-
-/// One week of the organisation-wide table: the index's inputs, with where each came from.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct WeekRow {
-    /// The signals (the index's inputs and the responses it is related to).
-    #[serde(flatten)]
-    pub signals: WeekSignals,
-    /// Coverage of each signal: "complete", "partial week", "missing" or "stale".
-    pub coverage: BTreeMap<&'static str, &'static str>,
-}
-
-/// Everything on the weekly axis, for the API, `/metrics`, the report and the digest.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Weekly {
-    /// One row per ISO week, oldest first; the last is the current, partial week.
-    pub weeks: Vec<WeekRow>,
-    /// The pressure index, regimes and shifts.
-    pub pressure: PressureReport,
-    /// Lagged associations between business and engineering signals, month by month.
-    pub correlations: Vec<crate::analysis::correlate::Correlation>,
-    /// Trend of each signal as of the last complete week.
-    pub trends: BTreeMap<&'static str, crate::analysis::trend::Trend>,
-    /// Change points of each weekly signal (BOCPD), with their event study.
-    pub change_points: Vec<crate::analysis::changepoints::ChangePoint>,
-}
 
 /// The pressure settings of the configuration.
 pub fn pressure_settings(config: &Config) -> PressureSettings {
@@ -170,15 +184,42 @@ pub fn pressure_settings(config: &Config) -> PressureSettings {
     s
 }
 
-/// The organisation's weeks from the first with data to the current one, and the index over
-/// them. Reads revenue and SLO samples from the store; delivery comes from `model`.
+/// The weekly view's settings of the configuration.
+pub fn view_settings(config: &Config) -> ViewSettings {
+    ViewSettings {
+        pressure: pressure_settings(config),
+        min_months: config.analysis.min_points as usize * 2,
+    }
+}
+
+/// The weekly view computed once (for the CLI); `service` also computes that service's change
+/// points.
 pub fn weekly(
     store: &Store,
     config: &Config,
     model: &DoraModel,
     slos: &[SloDef],
     now_ms: i64,
+    service: Option<&str>,
 ) -> Result<Weekly, StoreError> {
+    let (org, services) = rows(store, config, model, slos, now_ms)?;
+    let mut engine = Engine::new(view_settings(config));
+    engine.update(org, services);
+    if let Some(s) = service {
+        engine.service_change_points(s);
+    }
+    Ok(engine.snapshot())
+}
+
+/// Rows of the organisation and of each service, from the first week with data to the current
+/// one: revenue and SLO samples read from the store, delivery from `model`.
+pub fn rows(
+    store: &Store,
+    config: &Config,
+    model: &DoraModel,
+    slos: &[SloDef],
+    now_ms: i64,
+) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
     let current = week_start(now_ms);
     // Revenue by month, customer-level first, else a totals file.
     let snapshots = revenue_import::snapshots(store)?;
@@ -252,229 +293,159 @@ pub fn weekly(
         }
     }
     let Some(start) = first.into_iter().min() else {
-        return Ok(Weekly::default());
+        return Ok((Vec::new(), BTreeMap::new()));
     };
     let weeks = week_range(start, current);
-    let dora_weeks = (!model.services.is_empty())
-        .then(|| crate::analysis::dora::weekly(model, None, &weeks, &band_table(config)));
-    let slo_rows: Vec<(f64, Vec<crate::analysis::reliability::WeekReliability>)> = slos
+    let bands = band_table(config);
+    // Delivery of the organisation (None) and of each service, on every core.
+    let scopes: Vec<Option<String>> = std::iter::once(None)
+        .chain(model.services.iter().map(|s| Some(s.name.clone())))
+        .collect();
+    let delivery = crate::analysis::dora::weekly_each(model, &scopes, &weeks, &bands);
+    let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
         .iter()
-        .map(|d| (d.spec.target, slo_weeks(store, d, &weeks)))
+        .map(|d| (d, slo_weeks(store, d, &weeks)))
         .collect();
 
-    let mut rows = Vec::with_capacity(weeks.len());
-    for (i, &w) in weeks.iter().enumerate() {
-        let partial = w == current;
-        let mut cov: BTreeMap<&'static str, &'static str> = BTreeMap::new();
-        let mut s = WeekSignals {
-            week_ms: w,
-            partial,
-            ..WeekSignals::default()
-        };
-        // Revenue: the month holding the week's Thursday, else the latest earlier month while it
-        // is less than 5 weeks old; never interpolated.
-        let thursday = w + 3 * 86_400_000;
-        let month = month_of_ms(thursday);
-        let carried = months.range(..=month).next_back().filter(|(m, _)| {
-            **m == month || thursday - month_start_ms(**m + 1) < REVENUE_STALE_WEEKS * WEEK_MS
-        });
-        let revenue_cov = match carried {
-            None => "missing",
-            Some((m, _)) if *m != month => "stale",
-            _ if partial => "partial week",
-            _ => "complete",
-        };
-        if let Some((m, f)) = carried {
-            s.revenue_as_of = Some(f.label.clone());
-            s.mrr = Some(f.mrr);
-            s.mrr_3m_ago = months.get(&(m - 3)).map(|x| x.mrr);
-            s.net_new_mrr = f.net_new;
-            s.nrr = f.nrr;
-            s.grr = f.grr;
-            s.new_logos = f.new_logos;
-        }
-        for k in ["mrr", "net_new_mrr", "nrr", "grr", "new_logos"] {
-            cov.insert(k, revenue_cov);
-        }
-        // Delivery.
-        if let Some(d) = &dora_weeks {
-            let d = &d[i];
-            s.deployments = Some(d.week.deployments as f64);
-            s.incidents = Some(d.week.incidents as f64);
-            s.lead_time_s = d.week.lead_time.map(|q| q.p50);
-            s.cfr_4w = d.rolling_4w.change_failure_rate.map(|r| r.value);
-            s.recovery_4w_s = d.rolling_4w.recovery_time.map(|q| q.p50);
-        }
-        let delivery_cov = if dora_weeks.is_none() {
-            "missing"
-        } else if partial {
-            "partial week"
-        } else {
-            "complete"
-        };
-        for k in [
-            "deployments",
-            "incidents",
-            "lead_time",
-            "cfr_4w",
-            "recovery_4w",
-        ] {
-            cov.insert(k, delivery_cov);
-        }
-        // Reliability: the worst SLO.
-        let mut rel_cov = "missing";
-        for (target, rows) in &slo_rows {
-            let Some(r) = rows.iter().find(|r| r.week_start == w) else {
-                continue;
-            };
-            if let Some(a) = r.availability {
-                let burn = (1.0 - a) / (1.0 - target).max(1e-9);
-                s.burn_rate = Some(s.burn_rate.map_or(burn, |b: f64| b.max(burn)));
-            }
-            if let Some(left) = r.error_budget_remaining {
-                let spent = 1.0 - left;
-                s.budget_consumed_4w =
-                    Some(s.budget_consumed_4w.map_or(spent, |b: f64| b.max(spent)));
-            }
-            rel_cov = if partial || r.coverage < 0.99 {
-                "partial week"
-            } else if rel_cov == "partial week" {
-                rel_cov
-            } else {
-                "complete"
-            };
-        }
-        cov.insert("burn_rate", rel_cov);
-        cov.insert("budget_consumed_4w", rel_cov);
-        rows.push(WeekRow {
-            signals: s,
-            coverage: cov,
-        });
+    let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();
+    let mut org = scope_rows(&weeks, current, delivery.first(), &org_slos);
+    for (row, w) in org.iter_mut().zip(&weeks) {
+        revenue_into(row, *w, &months);
     }
-    let signals: Vec<WeekSignals> = rows.iter().map(|r| r.signals.clone()).collect();
-    let pressure = crate::analysis::pressure::pressure(&signals, &pressure_settings(config));
-    let correlations = monthly_correlations(&signals, config.analysis.min_points as usize * 2);
-    let complete: Vec<&WeekSignals> = signals.iter().filter(|w| !w.partial).collect();
-    type Pick = fn(&WeekSignals) -> Option<f64>;
-    let picks: [(&'static str, Pick); 10] = [
-        ("mrr", |w| w.mrr),
-        ("nrr", |w| w.nrr),
-        ("grr", |w| w.grr),
-        ("deployments", |w| w.deployments),
-        ("lead_time", |w| w.lead_time_s),
-        ("cfr_4w", |w| w.cfr_4w),
-        ("recovery_4w", |w| w.recovery_4w_s),
-        ("incidents", |w| w.incidents),
-        ("burn_rate", |w| w.burn_rate),
-        ("budget_consumed_4w", |w| w.budget_consumed_4w),
-    ];
-    let mut trends = BTreeMap::new();
-    for (name, pick) in picks {
-        let series: Vec<Option<f64>> = complete.iter().map(|w| pick(w)).collect();
-        trends.insert(name, crate::analysis::trend::trend(&series));
-    }
-    let p: Vec<Option<f64>> = pressure
-        .weeks
-        .iter()
-        .filter(|w| w.status != "partial week")
-        .map(|w| w.p)
-        .collect();
-    trends.insert("pressure_index", crate::analysis::trend::trend(&p));
-    use crate::analysis::changepoints::{change_points as detect, Kind};
-    let signals_for_cp: [(&str, Pick, Kind); 5] = [
-        ("deployments", |w| w.deployments, Kind::Counts),
-        ("incidents", |w| w.incidents, Kind::Counts),
-        ("lead_time", |w| w.lead_time_s, Kind::Continuous),
-        ("burn_rate", |w| w.burn_rate, Kind::Continuous),
-        ("cfr_4w", |w| w.cfr_4w, Kind::Continuous),
-    ];
-    let mut change_points = Vec::new();
-    for (name, pick, kind) in signals_for_cp {
-        let series: Vec<(i64, f64)> = complete
+    let mut services = BTreeMap::new();
+    for (scope, d) in scopes.iter().zip(&delivery).skip(1) {
+        let Some(name) = scope else { continue };
+        let own: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows
             .iter()
-            .filter_map(|w| Some((w.week_ms, pick(w)?)))
+            .filter(|(def, _)| def.service == *name)
             .collect();
-        change_points.extend(detect(name, &series, kind));
+        services.insert(name.clone(), scope_rows(&weeks, current, Some(d), &own));
     }
-    let p_raw: Vec<(i64, f64)> = pressure
-        .weeks
-        .iter()
-        .filter(|w| w.status != "partial week")
-        .filter_map(|w| Some((w.week_ms, w.p_raw?)))
-        .collect();
-    change_points.extend(detect("pressure_index", &p_raw, Kind::Continuous));
-    Ok(Weekly {
-        weeks: rows,
-        pressure,
-        correlations,
-        trends,
-        change_points,
-    })
+    // Services with SLOs but no deployments.
+    for (def, _) in &slo_rows {
+        if !services.contains_key(&def.service) {
+            let own: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows
+                .iter()
+                .filter(|(d, _)| d.service == def.service)
+                .collect();
+            services.insert(def.service.clone(), scope_rows(&weeks, current, None, &own));
+        }
+    }
+    Ok((org, services))
 }
 
-/// Business signals (monthly by nature) against engineering signals averaged over the same
-/// months, at lags of 0 to 6 months; only complete months count.
-fn monthly_correlations(
-    weeks: &[WeekSignals],
-    min_months: usize,
-) -> Vec<crate::analysis::correlate::Correlation> {
-    type Pick = fn(&WeekSignals) -> Option<f64>;
-    let business: [(&str, Pick); 4] = [
-        ("mrr", |w| w.mrr),
-        ("nrr", |w| w.nrr),
-        ("grr", |w| w.grr),
-        ("new_logos", |w| w.new_logos),
-    ];
-    let engineering: [(&str, Pick); 4] = [
-        ("incidents_per_week", |w| w.incidents),
-        ("change_failure_rate", |w| w.cfr_4w),
-        ("burn_rate", |w| w.burn_rate),
-        ("deployments_per_week", |w| w.deployments),
-    ];
-    // Months by their Thursday rule, in order; the current partial week is left out.
-    let mut months: Vec<(i32, Vec<&WeekSignals>)> = Vec::new();
-    for w in weeks.iter().filter(|w| !w.partial) {
-        let m = month_of_ms(w.week_ms + 3 * 86_400_000);
-        match months.last_mut() {
-            Some((last, v)) if *last == m => v.push(w),
-            _ => months.push((m, vec![w])),
-        }
-    }
-    let series = |pick: Pick, mean: bool| -> Vec<Option<f64>> {
-        months
-            .iter()
-            .map(|(_, ws)| {
-                let v: Vec<f64> = ws.iter().filter_map(|w| pick(w)).collect();
-                if v.is_empty() {
-                    None
-                } else if mean {
-                    Some(v.iter().sum::<f64>() / v.len() as f64)
-                } else {
-                    v.last().copied()
+/// Delivery and reliability rows of one scope. Delivery counts as missing (never zero) before
+/// the scope's first deployment.
+fn scope_rows(
+    weeks: &[i64],
+    current: i64,
+    delivery: Option<&Vec<crate::analysis::dora::DoraWeek>>,
+    slos: &[&(&SloDef, Vec<WeekReliability>)],
+) -> Vec<WeekRow> {
+    let first_deploy =
+        delivery.and_then(|d| d.iter().find(|w| w.week.attempted > 0).map(|w| w.week_ms));
+    weeks
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            let partial = w == current;
+            let mut cov: BTreeMap<&'static str, &'static str> = BTreeMap::new();
+            let mut s = WeekSignals {
+                week_ms: w,
+                partial,
+                ..WeekSignals::default()
+            };
+            let mut cfr_4w_detail = None;
+            let delivered = delivery
+                .map(|d| &d[i])
+                .filter(|_| first_deploy.is_some_and(|f| w >= f));
+            if let Some(d) = delivered {
+                s.deployments = Some(d.week.deployments as f64);
+                s.incidents = Some(d.week.incidents as f64);
+                s.lead_time_s = d.week.lead_time.map(|q| q.p50);
+                cfr_4w_detail = d.rolling_4w.change_failure_rate;
+                s.cfr_4w = cfr_4w_detail.map(|r| r.value);
+                s.recovery_4w_s = d.rolling_4w.recovery_time.map(|q| q.p50);
+            }
+            let delivery_cov = match delivered {
+                None => "missing",
+                Some(_) if partial => "partial week",
+                Some(_) => "complete",
+            };
+            for k in [
+                "deployments",
+                "incidents",
+                "lead_time",
+                "cfr_4w",
+                "recovery_4w",
+            ] {
+                cov.insert(k, delivery_cov);
+            }
+            // Reliability: the worst SLO.
+            let mut rel_cov = "missing";
+            for (def, rows) in slos {
+                let Some(r) = rows.get(i).filter(|r| r.week_start == w) else {
+                    continue;
+                };
+                if r.coverage <= 0.0 {
+                    continue;
                 }
-            })
-            .collect()
+                let target = def.spec.target;
+                if let Some(a) = r.availability {
+                    let burn = (1.0 - a) / (1.0 - target).max(1e-9);
+                    s.burn_rate = Some(s.burn_rate.map_or(burn, |b: f64| b.max(burn)));
+                }
+                if let Some(left) = r.error_budget_remaining {
+                    let spent = 1.0 - left;
+                    s.budget_consumed_4w =
+                        Some(s.budget_consumed_4w.map_or(spent, |b: f64| b.max(spent)));
+                }
+                rel_cov = if partial || r.coverage < 0.99 {
+                    "partial week"
+                } else if rel_cov == "partial week" {
+                    rel_cov
+                } else {
+                    "complete"
+                };
+            }
+            cov.insert("burn_rate", rel_cov);
+            cov.insert("budget_consumed_4w", rel_cov);
+            WeekRow {
+                signals: s,
+                coverage: cov,
+                cfr_4w_detail,
+            }
+        })
+        .collect()
+}
+
+/// Revenue of the month holding the week's Thursday, else of the latest earlier month while it
+/// is less than 5 weeks old; never interpolated.
+fn revenue_into(row: &mut WeekRow, w: i64, months: &BTreeMap<i32, MonthFacts>) {
+    let thursday = w + 3 * 86_400_000;
+    let month = month_of_ms(thursday);
+    let carried = months.range(..=month).next_back().filter(|(m, _)| {
+        **m == month || thursday - month_start_ms(**m + 1) < REVENUE_STALE_WEEKS * WEEK_MS
+    });
+    let revenue_cov = match carried {
+        None => "missing",
+        Some((m, _)) if *m != month => "stale",
+        _ if row.signals.partial => "partial week",
+        _ => "complete",
     };
-    let lags: Vec<i32> = (0..=6).collect();
-    let mut out = Vec::new();
-    for (i, (bx, pick_x)) in business.iter().enumerate() {
-        let x = series(*pick_x, false);
-        for (j, (ey, pick_y)) in engineering.iter().enumerate() {
-            let y = series(*pick_y, true);
-            out.push(crate::analysis::correlate::correlate(
-                bx,
-                &x,
-                ey,
-                &y,
-                &lags,
-                "month",
-                min_months,
-                499,
-                (i * 16 + j) as u64,
-            ));
-        }
+    if let Some((m, f)) = carried {
+        let s = &mut row.signals;
+        s.revenue_as_of = Some(f.label.clone());
+        s.mrr = Some(f.mrr);
+        s.mrr_3m_ago = months.get(&(m - 3)).map(|x| x.mrr);
+        s.net_new_mrr = f.net_new;
+        s.nrr = f.nrr;
+        s.grr = f.grr;
+        s.new_logos = f.new_logos;
     }
-    out
+    for k in ["mrr", "net_new_mrr", "nrr", "grr", "new_logos"] {
+        row.coverage.insert(k, revenue_cov);
+    }
 }
 
 /// What the weekly table reads of one month of revenue.
@@ -492,11 +463,6 @@ fn month_index(label: &str) -> Option<i32> {
     let (y, m) = label.split_once('-')?;
     let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
     (1..=12).contains(&m).then_some(y * 12 + m - 1)
-}
-
-fn month_of_ms(ms: i64) -> i32 {
-    use chrono::Datelike;
-    chrono::DateTime::from_timestamp_millis(ms).map_or(0, |t| t.year() * 12 + t.month0() as i32)
 }
 
 fn month_start_ms(index: i32) -> i64 {

@@ -200,6 +200,54 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     let cfr = &weeks["trends"]["signals"]["cfr_4w"];
     assert!(cfr["mean_13w"].as_f64().unwrap() > 0.15, "{cfr}");
     assert!(cfr["slope_13w"].is_number());
+    // The CFR's n, Wilson interval and low-n flag ride along.
+    let detail = &rows[0]["cfr_4w_detail"];
+    assert!(detail["n"].as_u64().unwrap() > 0, "{detail}");
+    assert!(detail["lo"].as_f64().unwrap() <= detail["value"].as_f64().unwrap());
+    assert_eq!(detail["low_n"], detail["n"].as_u64().unwrap() < 5);
+
+    // Per service: the same table for one service, its change points computed on request.
+    let services: Vec<String> = weeks["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(services.len() >= 4, "{services:?}");
+    let mut service_deploys = 0.0;
+    let mut service_cps = 0;
+    for name in &services {
+        let one: serde_json::Value = crate::helpers::get_json(
+            &client,
+            daemon.url(&format!("/api/v1/weeks?from=2026-01-05&service={name}")),
+        )
+        .await;
+        assert_eq!(one["scope"], name.as_str());
+        let srows = one["weeks"].as_array().unwrap();
+        assert_eq!(srows.len(), rows.len(), "{name}: the same weeks");
+        assert!(
+            srows.iter().all(|r| r["mrr"].is_null()),
+            "revenue is org-wide"
+        );
+        service_deploys += srows[0]["deployments"].as_f64().unwrap_or(0.0);
+        service_cps += one["change_points"].as_array().unwrap().len();
+    }
+    // Services whose deployments are not in any SLO-only scope add up to the organisation.
+    assert!(service_deploys <= rows[0]["deployments"].as_f64().unwrap());
+    assert!(service_deploys > 0.0);
+    assert!(service_cps > 0, "the strain shows in some service");
+    let r = client
+        .get(daemon.url("/api/v1/weeks?service=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("known:"));
+
     let pressure: serde_json::Value = crate::helpers::get_json(
         &client,
         daemon.url("/api/v1/pressure?from=2026-03-02&to=2026-03-30"),

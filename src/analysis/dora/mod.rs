@@ -25,6 +25,7 @@ mod changes;
 mod failures;
 mod figures;
 
+pub(crate) use super::parallel_map;
 use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
@@ -269,30 +270,6 @@ impl DoraModel {
             .find(|s| s.name == service)
             .map(|s| s.repo.as_str())
     }
-}
-
-/// `f` over `items` on every available core (scoped threads, contiguous chunks), results in
-/// order.
-pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len().max(1));
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 /// Services seen in the deployments, for when none are configured: one per (repo, service).
