@@ -63,6 +63,9 @@ pub enum Command {
     /// The weekly view: revenue, reliability and delivery on one axis, the pressure index
     /// (growth momentum against resilience need), the regime and the shifts.
     Report(ReportArgs),
+    /// Produce the weekly digest for architects: write its files (digest.out_dir) and post the
+    /// webhook (digest.webhook_url_env), or print it.
+    Digest(DigestArgs),
     /// Write the stored history in another format.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -201,6 +204,31 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
+}
+
+/// `digest` options.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// The week (any day of it, UTC; default: the last complete week).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub week: Option<NaiveDate>,
+    /// Print the digest in this format instead of delivering it.
+    #[arg(long, value_enum)]
+    pub print: Option<DigestFormat>,
+    /// Post the webhook even if it already got this week's digest.
+    #[arg(long)]
+    pub resend: bool,
+}
+
+/// `digest --print` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestFormat {
+    /// Markdown.
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+    /// Every figure as JSON.
+    Json,
 }
 
 /// `report --format` values.
@@ -731,6 +759,50 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let (from, to) = (ms(args.from, i64::MIN), ms(args.to, i64::MAX));
             print_report(&w, args.service.as_deref(), from, to, args.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Digest(args) => {
+            telemetry::init(&config.log);
+            let store = Arc::new(Store::open(&config.storage.path)?);
+            let slos = Arc::new(crate::serve::metrics::slo_defs(
+                &config,
+                demo::is_seeded(&store)?,
+            ));
+            let week = match args.week {
+                Some(d) => week_start(
+                    d.and_hms_opt(0, 0, 0)
+                        .map_or(0, |t| t.and_utc().timestamp_millis()),
+                ),
+                None => crate::digest::week_for(Utc::now().timestamp_millis()),
+            };
+            let cache = Arc::new(crate::serve::views::DoraCache::default());
+            if let Some(format) = args.print {
+                let d = crate::digest::build(&store, &config, &cache, &slos, week)?;
+                let out = match format {
+                    DigestFormat::Markdown => crate::digest::render::markdown(&d),
+                    DigestFormat::Html => crate::digest::render::html(&d),
+                    DigestFormat::Json => serde_json::to_string_pretty(&d)? + "\n",
+                };
+                print!("{out}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let job = crate::digest::deliver::DigestJob {
+                config: Arc::new(config.clone()),
+                store,
+                cache,
+                slos,
+                health: Arc::new(Health::default()),
+            };
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            let done = runtime.block_on(job.run(week, args.resend))?;
+            for f in &done.files {
+                println!("wrote {}", f.display());
+            }
+            if done.webhook {
+                println!("posted the webhook");
+            } else if done.webhook_already_sent {
+                println!("the webhook already got this week's digest (--resend to post again)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain(args) => {

@@ -1,7 +1,7 @@
 //! Barometer links business and engineering signals on one weekly axis.
 //!
 //! # Layout
-//! Data flows one way: sources → store → analysis → serve.
+//! Data flows one way: sources → store → analysis → serve / digest.
 //!
 //! - [`config`]: layered configuration, validated into one [`config::Config`].
 //! - [`model`]: the shared vocabulary (series keys, points, deployments, changes, incidents,
@@ -10,6 +10,7 @@
 //!   [`sources::demo`] organisation.
 //! - [`store`]: the embedded sled store, the only module that touches sled.
 //! - [`serve`]: the daemon — HTTP server, `/metrics`, background tasks, shutdown.
+//! - [`digest`]: the weekly digest for architects (Markdown, HTML, JSON; files and webhook).
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`cli`]: the command line.
 
@@ -19,6 +20,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod model;
 pub mod serve;
 pub mod sources;

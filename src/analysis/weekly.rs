@@ -159,7 +159,7 @@ impl Scope {
             return (false, 0);
         }
         self.view.rows = Arc::new(rows);
-        self.view.trends = Arc::new(trends(&self.view.rows));
+        self.view.trends = Arc::new(trends_of(&self.view.rows));
         let stepped = self.refresh_change_points();
         (true, stepped)
     }
@@ -194,9 +194,11 @@ fn series(rows: &[WeekRow], pick: Pick) -> Vec<(i64, f64)> {
         .collect()
 }
 
+/// Trend of each signal as of the last complete week of `rows`.
+///
 /// Trends read at most the last 26 weeks (13 against the 13 before), so only those are handed
 /// over: a new week costs the same however long the history.
-fn trends(rows: &[WeekRow]) -> BTreeMap<&'static str, Trend> {
+pub fn trends_of(rows: &[WeekRow]) -> BTreeMap<&'static str, Trend> {
     let complete: Vec<&WeekSignals> = rows
         .iter()
         .rev()

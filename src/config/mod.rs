@@ -419,10 +419,44 @@ pub struct Columns {
 /// `[digest]`
 #[derive(Debug, Clone, Serialize)]
 pub struct DigestConfig {
+    /// Whether the daemon runs the schedule.
+    pub enabled: bool,
     /// Output directory.
     pub out_dir: PathBuf,
+    /// Write Markdown.
+    pub markdown: bool,
+    /// Write HTML.
+    pub html: bool,
+    /// Write JSON.
+    pub json: bool,
     /// Day of the week.
     pub weekday: chrono::Weekday,
+    /// Hour of that day (UTC) from which the digest is due.
+    pub hour: u32,
+    /// The webhook, if any.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[digest]` webhook keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookConfig {
+    /// Variable holding the URL.
+    pub url_env: String,
+    /// Payload shape.
+    pub format: WebhookFormat,
+    /// Timeout of one request.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+}
+
+/// The payload a webhook gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// `{"text": markdown}`.
+    Slack,
+    /// Everything.
+    Json,
 }
 
 /// `[analysis]`

@@ -134,8 +134,14 @@ pub(super) struct RawColumns {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct RawDigest {
+    pub(super) enabled: bool,
     pub(super) out_dir: String,
+    pub(super) formats: Vec<String>,
     pub(super) weekday: String,
+    pub(super) hour: u32,
+    pub(super) webhook_url_env: String,
+    pub(super) webhook_format: String,
+    pub(super) webhook_timeout: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -61,6 +61,61 @@ impl Validator<'_> {
         }
     }
 
+    fn digest(&mut self, raw: &super::raw::RawDigest, weekday: chrono::Weekday) -> DigestConfig {
+        let (mut markdown, mut html, mut json) = (false, false, false);
+        for f in &raw.formats {
+            match f.as_str() {
+                "markdown" => markdown = true,
+                "html" => html = true,
+                "json" => json = true,
+                other => self.problem(
+                    "digest.formats",
+                    format!("{other:?} is not one of \"markdown\", \"html\", \"json\""),
+                ),
+            }
+        }
+        if raw.hour > 23 {
+            self.problem("digest.hour", format!("{} is not an hour (0-23)", raw.hour));
+        }
+        let format = match raw.webhook_format.as_str() {
+            "slack" => WebhookFormat::Slack,
+            "json" => WebhookFormat::Json,
+            other => {
+                self.problem(
+                    "digest.webhook_format",
+                    format!("{other:?} is not \"slack\" or \"json\""),
+                );
+                WebhookFormat::Slack
+            }
+        };
+        let timeout = self.duration("digest.webhook_timeout", &raw.webhook_timeout);
+        let url_env = raw.webhook_url_env.trim();
+        if !url_env.is_empty()
+            && !url_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            self.problem(
+                "digest.webhook_url_env",
+                format!("{url_env:?} is not an environment variable name"),
+            );
+        }
+        DigestConfig {
+            enabled: raw.enabled,
+            out_dir: PathBuf::from(&raw.out_dir),
+            markdown,
+            html,
+            json,
+            weekday,
+            hour: raw.hour.min(23),
+            webhook: (!url_env.is_empty()).then(|| WebhookConfig {
+                url_env: url_env.to_owned(),
+                format,
+                timeout,
+            }),
+        }
+    }
+
     fn since(&mut self, key: &str, s: &str) -> Since {
         if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             return Since::Date(d);
@@ -443,6 +498,8 @@ impl Validator<'_> {
             chrono::Weekday::Mon
         });
 
+        let digest = self.digest(&raw.digest, weekday);
+
         if raw.analysis.timezone != "UTC" {
             self.problem(
                 "analysis.timezone",
@@ -472,10 +529,7 @@ impl Validator<'_> {
             github,
             prometheus,
             revenue,
-            digest: DigestConfig {
-                out_dir: PathBuf::from(raw.digest.out_dir),
-                weekday,
-            },
+            digest,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 min_points: raw.analysis.min_points,

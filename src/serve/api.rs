@@ -52,6 +52,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/pressure", get(pressure))
         .route("/api/v1/shifts", get(shifts))
         .route("/api/v1/correlations", get(correlations))
+        .route("/api/v1/digest", get(digest))
         .route("/api/v1/dora/explain", get(dora_explain))
         .route("/api/v1/imports", get(imports))
         .route("/api/v1/sync/{source}", post(trigger_sync))
@@ -389,6 +390,64 @@ async fn shifts(
             .into_response()
         }
         Err(r) => r,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DigestQuery {
+    week: Option<String>,
+    format: Option<String>,
+}
+
+/// The weekly digest of a week (default: the last complete one) as JSON, Markdown or HTML.
+async fn digest(
+    State(state): State<ApiState>,
+    query: Result<Query<DigestQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    use crate::digest::{build, render, week_for, DigestError};
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let week = match q.week.as_deref().map(|v| parse_day("week", v)).transpose() {
+        Ok(Some(ms)) => crate::analysis::week_start(ms),
+        Ok(None) => week_for(chrono::Utc::now().timestamp_millis()),
+        Err(m) => return bad_request(m),
+    };
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !matches!(format.as_str(), "json" | "markdown" | "html") {
+        return bad_request(format!(
+            "format={format:?} is not one of json, markdown, html"
+        ));
+    }
+    let (store, config, cache, slos) = (
+        state.store.clone(),
+        state.config.clone(),
+        state.dora.clone(),
+        state.slos.clone(),
+    );
+    let built =
+        tokio::task::spawn_blocking(move || build(&store, &config, &cache, &slos, week)).await;
+    let d = match built {
+        Ok(Ok(d)) => d,
+        Ok(Err(e @ (DigestError::NoWeek(..) | DigestError::Empty))) => {
+            return error(StatusCode::NOT_FOUND, "no_data", e.to_string())
+        }
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "digest", e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "panic", e.to_string()),
+    };
+    match format.as_str() {
+        "markdown" => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            render::markdown(&d),
+        )
+            .into_response(),
+        "html" => axum::response::Html(render::html(&d)).into_response(),
+        _ => Json(d).into_response(),
     }
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -352,6 +352,8 @@ pub struct Metrics {
     dora: DoraGauges,
     pressure: PressureGauges,
     dora_cache: Arc<crate::serve::views::DoraCache>,
+    digest_last_success: Gauge,
+    digest_failures: IntCounter,
     config: Arc<Config>,
     health: Arc<Health>,
     slos: Vec<SloDef>,
@@ -485,8 +487,20 @@ impl Metrics {
         registry.register(Box::new(store_bytes.clone()))?;
         registry.register(Box::new(store_series.clone()))?;
         registry.register(Box::new(store_events.clone()))?;
+        let digest_last_success = Gauge::new(
+            "barometer_digest_last_success_timestamp_seconds",
+            "Unix time the weekly digest was last delivered (files and webhook).",
+        )?;
+        let digest_failures = IntCounter::new(
+            "barometer_digest_failures_total",
+            "Weekly digest runs that failed (building, writing or the webhook) since start.",
+        )?;
+        registry.register(Box::new(digest_last_success.clone()))?;
+        registry.register(Box::new(digest_failures.clone()))?;
         let metrics = Self {
             registry,
+            digest_last_success,
+            digest_failures,
             store_bytes,
             store_series,
             store_events,
@@ -550,6 +564,16 @@ impl Metrics {
                 hist.observe(d);
             }
         }
+        if let Some(t) = self
+            .health
+            .gauge("digest", "last_success_timestamp_seconds")
+        {
+            self.digest_last_success.set(t);
+        }
+        // The counter follows the failures the digest job has counted.
+        let failures = self.health.gauge("digest", "failures").unwrap_or(0.0) as u64;
+        self.digest_failures
+            .inc_by(failures.saturating_sub(self.digest_failures.get()));
         self.refresh_slos(store);
         self.refresh_revenue(store);
         self.dora

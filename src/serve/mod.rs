@@ -132,6 +132,20 @@ pub async fn run(
         ));
     }
 
+    if config.digest.enabled {
+        tracker.spawn(crate::digest::deliver::schedule(
+            crate::digest::deliver::DigestJob {
+                config: config.clone(),
+                store: store.clone(),
+                cache: dora.clone(),
+                slos: slos.clone(),
+                health: health.clone(),
+            },
+            ready_rx.clone(),
+            shutdown.clone(),
+        ));
+    }
+
     let app = http::router(http::AppState {
         metrics,
         readiness: ready_rx,

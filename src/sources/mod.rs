@@ -203,7 +203,8 @@ impl Syncer {
         })
     }
 
-    fn claim(&self, kind: SourceKind) -> Result<RunningGuard<'_>, TriggerError> {
+    /// Marks `kind` running; whoever claims releases it with a [`RunningGuard`].
+    fn claim(&self, kind: SourceKind) -> Result<(), TriggerError> {
         if !SourceKind::configured(&self.config).contains(&kind) {
             return Err(TriggerError::NotConfigured(kind.name()));
         }
@@ -211,11 +212,17 @@ impl Syncer {
         if !running.insert(kind) {
             return Err(TriggerError::Running(kind.name()));
         }
-        Ok(RunningGuard(self, kind))
+        Ok(())
     }
 
     async fn run(&self, kind: SourceKind) -> Result<(), TriggerError> {
-        let _guard = self.claim(kind)?;
+        self.claim(kind)?;
+        let _guard = RunningGuard(self, kind);
+        self.sync(kind).await;
+        Ok(())
+    }
+
+    async fn sync(&self, kind: SourceKind) {
         // The outcome is recorded in the health and the log by `sync_once`.
         let _ = sync_once(
             kind,
@@ -225,7 +232,6 @@ impl Syncer {
             &SyncOptions::default(),
         )
         .await;
-        Ok(())
     }
 
     /// Starts a sync of `kind` on `tracker` now, unless one is running.
@@ -234,13 +240,13 @@ impl Syncer {
         kind: SourceKind,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Result<(), TriggerError> {
-        // Claim here, so that the caller learns at once whether it started.
-        drop(self.claim(kind)?);
+        // Claimed here, so that the caller learns at once whether it started, and held by the
+        // task until the sync ends, so that no second trigger slips in before it begins.
+        self.claim(kind)?;
         let this = self.clone();
         tracker.spawn(async move {
-            if let Err(e) = this.run(kind).await {
-                tracing::info!(source = kind.name(), reason = %e, "on-demand sync skipped");
-            }
+            let _guard = RunningGuard(&this, kind);
+            this.sync(kind).await;
         });
         Ok(())
     }

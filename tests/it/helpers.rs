@@ -21,7 +21,12 @@ pub fn barometer(store: &Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    // Digests of daemons under test go beside their store, not into the working directory.
     cmd.env("BAROMETER__STORAGE__PATH", store)
+        .env(
+            "BAROMETER__DIGEST__OUT_DIR",
+            store.with_extension("digests"),
+        )
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
     cmd

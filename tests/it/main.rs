@@ -4,6 +4,7 @@ mod config;
 mod crash;
 mod demo_story;
 mod deploy;
+mod digest;
 mod export;
 mod fake_github;
 mod github;

@@ -1,0 +1,307 @@
+//! Delivering the digest: files written atomically, a webhook posted with retries, a record in
+//! the store of what went out, and the weekly schedule of the daemon.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Utc};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use super::{build, render, week_for, Digest, DigestError};
+use crate::config::{Config, DigestConfig, Secret, WebhookConfig, WebhookFormat};
+use crate::serve::http::Readiness;
+use crate::serve::metrics::SloDef;
+use crate::serve::views::DoraCache;
+use crate::sources::pull::Health;
+use crate::store::{Cursor, Store, WriteBatch};
+
+/// The store's cursor source for digests; the cursor names are the targets.
+const SOURCE: &str = "digest";
+/// Attempts of a webhook post.
+const ATTEMPTS: u32 = 4;
+
+/// What a run delivered.
+#[derive(Debug, Clone, Default)]
+pub struct Delivered {
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// Whether the webhook was posted.
+    pub webhook: bool,
+    /// Whether the webhook was skipped because this week's digest already went out.
+    pub webhook_already_sent: bool,
+}
+
+/// Writes the configured formats into `dir`; each file appears whole or not at all (written
+/// beside and renamed), and a rerun for the same week and data writes the same bytes.
+pub fn write_files(
+    dir: &Path,
+    config: &DigestConfig,
+    d: &Digest,
+) -> Result<Vec<PathBuf>, DigestError> {
+    let io = |path: &Path, source| DigestError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let mut out = Vec::new();
+    let mut files: Vec<(&str, String)> = Vec::new();
+    if config.markdown {
+        files.push(("md", render::markdown(d)));
+    }
+    if config.html {
+        files.push(("html", render::html(d)));
+    }
+    if config.json {
+        let json =
+            serde_json::to_string_pretty(d).map_err(|e| io(dir, std::io::Error::other(e)))?;
+        files.push(("json", json + "\n"));
+    }
+    for (ext, body) in files {
+        let path = dir.join(format!("barometer-digest-{}.{ext}", d.iso_week));
+        let tmp = dir.join(format!(".barometer-digest-{}.{ext}.tmp", d.iso_week));
+        std::fs::write(&tmp, body).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// The webhook's URL, from its environment variable.
+fn webhook_url(hook: &WebhookConfig) -> Result<(Secret, reqwest::Url), DigestError> {
+    let raw = std::env::var(&hook.url_env).map_err(|_| {
+        DigestError::WebhookConfig(format!(
+            "digest.webhook_url_env names {}, which is not set",
+            hook.url_env
+        ))
+    })?;
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
+        DigestError::WebhookConfig(format!(
+            "the variable {} does not hold a URL ({e})",
+            hook.url_env
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(DigestError::WebhookConfig(format!(
+            "the variable {} holds a {} URL; http or https is needed",
+            hook.url_env,
+            url.scheme()
+        )));
+    }
+    Ok((Secret::new(raw), url))
+}
+
+/// The body a webhook gets.
+pub fn payload(format: WebhookFormat, d: &Digest) -> serde_json::Value {
+    match format {
+        WebhookFormat::Slack => serde_json::json!({"text": render::markdown(d)}),
+        WebhookFormat::Json => serde_json::json!({
+            "iso_week": d.iso_week,
+            "week": d.week,
+            "markdown": render::markdown(d),
+            "html": render::html(d),
+            "digest": d,
+        }),
+    }
+}
+
+/// Posts the digest; retries timeouts, transport errors, 429 and 5xx with exponential backoff
+/// and jitter (honouring `Retry-After` up to a minute); a 4xx other than 429 fails at once.
+pub async fn post_webhook(hook: &WebhookConfig, d: &Digest) -> Result<(), DigestError> {
+    let (_secret, url) = webhook_url(hook)?;
+    let host = url.host_str().unwrap_or("?").to_owned();
+    let fail = |reason: String| DigestError::Webhook {
+        host: host.clone(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(hook.timeout)
+        .user_agent(concat!("barometer/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| fail(e.without_url().to_string()))?;
+    let body = payload(hook.format, d);
+    let mut last = String::new();
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            let base = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+            let jitter = Duration::from_millis(rand::rng().random_range(0..250));
+            tokio::time::sleep(base + jitter).await;
+        }
+        match client.post(url.clone()).json(&body).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => {
+                let status = r.status();
+                last = format!("HTTP {status}");
+                let retryable = status.as_u16() == 429 || status.is_server_error();
+                if !retryable {
+                    return Err(fail(last));
+                }
+                if let Some(wait) = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                {
+                    tokio::time::sleep(Duration::from_secs(wait.min(60))).await;
+                }
+                tracing::warn!(host = %host, %status, attempt, "webhook refused the digest; retrying");
+            }
+            Err(e) => {
+                // `without_url`: the URL may hold the webhook's secret.
+                last = e.without_url().to_string();
+                tracing::warn!(host = %host, error = %last, attempt, "webhook unreachable; retrying");
+            }
+        }
+    }
+    Err(fail(format!("{last} after {ATTEMPTS} attempts")))
+}
+
+/// The ISO week a target last received, from the store.
+fn last_sent(store: &Store, target: &str) -> Result<Option<String>, DigestError> {
+    Ok(store.cursor(SOURCE, target)?.and_then(|c| c.position))
+}
+
+fn mark(store: &Store, target: &str, iso_week: &str) -> Result<(), DigestError> {
+    let mut batch = WriteBatch::new();
+    batch.set_cursor(
+        SOURCE,
+        target,
+        Cursor {
+            position: Some(iso_week.to_owned()),
+            updated_at: Some(Utc::now()),
+            ..Cursor::default()
+        },
+    );
+    store.commit(batch)?;
+    Ok(())
+}
+
+/// Everything a run needs.
+#[derive(Clone)]
+pub struct DigestJob {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The shared weekly view.
+    pub cache: Arc<DoraCache>,
+    /// SLO definitions.
+    pub slos: Arc<Vec<SloDef>>,
+    /// Where outcomes are reported (`/metrics`).
+    pub health: Arc<Health>,
+}
+
+impl DigestJob {
+    /// Builds the digest of `week_ms`, writes its files and posts the webhook — unless the
+    /// webhook already got this week's digest and `resend` is false. Records what went out.
+    pub async fn run(&self, week_ms: i64, resend: bool) -> Result<Delivered, DigestError> {
+        let job = self.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            build(&job.store, &job.config, &job.cache, &job.slos, week_ms)
+        })
+        .await
+        .map_err(|e| DigestError::WebhookConfig(format!("digest task failed: {e}")))?;
+        let outcome = self.deliver(built, resend).await;
+        let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+        match &outcome {
+            Ok(_) => self
+                .health
+                .set_gauge(SOURCE, "last_success_timestamp_seconds", now),
+            Err(e) => {
+                let failures = self.health.gauge(SOURCE, "failures").unwrap_or(0.0) + 1.0;
+                self.health.set_gauge(SOURCE, "failures", failures);
+                tracing::error!(error = %e, week = %super::day(week_ms), "weekly digest failed");
+            }
+        }
+        outcome
+    }
+
+    async fn deliver(
+        &self,
+        built: Result<Digest, DigestError>,
+        resend: bool,
+    ) -> Result<Delivered, DigestError> {
+        let d = built?;
+        let mut done = Delivered {
+            files: write_files(&self.config.digest.out_dir, &self.config.digest, &d)?,
+            ..Delivered::default()
+        };
+        mark(&self.store, "files", &d.iso_week)?;
+        if let Some(hook) = &self.config.digest.webhook {
+            if !resend && last_sent(&self.store, "webhook")?.as_deref() == Some(&d.iso_week) {
+                done.webhook_already_sent = true;
+            } else {
+                post_webhook(hook, &d).await?;
+                mark(&self.store, "webhook", &d.iso_week)?;
+                done.webhook = true;
+            }
+        }
+        tracing::info!(
+            week = %d.iso_week,
+            files = done.files.len(),
+            webhook = done.webhook,
+            "weekly digest delivered"
+        );
+        Ok(done)
+    }
+
+    /// Whether this week's digest is due at `now` and not yet delivered everywhere.
+    fn due(&self, now: DateTime<Utc>) -> Result<Option<i64>, DigestError> {
+        let week = week_for(now.timestamp_millis());
+        let iso = super::iso_week(week);
+        if now < due_at(&self.config.digest, now) {
+            return Ok(None);
+        }
+        let files_done = last_sent(&self.store, "files")?.is_some_and(|w| w >= iso);
+        let hook_done = self.config.digest.webhook.is_none()
+            || last_sent(&self.store, "webhook")?.is_some_and(|w| w >= iso);
+        Ok((!files_done || !hook_done).then_some(week))
+    }
+}
+
+/// When the digest of the week before `now`'s is due: `weekday` at `hour` UTC of `now`'s week.
+pub fn due_at(config: &DigestConfig, now: DateTime<Utc>) -> DateTime<Utc> {
+    let monday =
+        now.date_naive() - chrono::Days::new(u64::from(now.weekday().num_days_from_monday()));
+    let day = monday + chrono::Days::new(u64::from(config.weekday.num_days_from_monday()));
+    day.and_hms_opt(config.hour, 0, 0)
+        .map_or(now, |t| t.and_utc())
+}
+
+/// The daemon's digest schedule: checks every few minutes whether the last complete week's
+/// digest is due and not yet delivered (so a daemon that was down catches up when it starts),
+/// retries a failure at the next check, and stops when `shutdown` is cancelled.
+pub async fn schedule(
+    job: DigestJob,
+    mut ready: tokio::sync::watch::Receiver<Readiness>,
+    shutdown: CancellationToken,
+) {
+    const CHECK: Duration = Duration::from_secs(300);
+    // Wait for the data (the demo seeding) before the first check.
+    loop {
+        if *ready.borrow() == Readiness::Ready {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = ready.changed() => if changed.is_err() { return },
+        }
+    }
+    loop {
+        match job.due(Utc::now()) {
+            Ok(Some(week)) => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = job.run(week, false) => {}
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check the digest schedule"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(CHECK) => {}
+        }
+    }
+}

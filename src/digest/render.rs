@@ -1,0 +1,298 @@
+//! The digest as Markdown (the source of truth) and as an HTML page rendered from it with
+//! `pulldown-cmark` (CommonMark with GitHub tables).
+
+use std::fmt::Write;
+
+use super::{component_name, Digest};
+
+fn pct(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{:.digits$} %", 100.0 * v))
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))
+}
+
+/// A duration in seconds the way people read it.
+fn duration(s: Option<f64>) -> String {
+    match s {
+        None => "–".into(),
+        Some(s) if s < 3600.0 => format!("{:.0} min", s / 60.0),
+        Some(s) if s < 2.0 * 86_400.0 => format!("{:.1} h", s / 3600.0),
+        Some(s) => format!("{:.1} d", s / 86_400.0),
+    }
+}
+
+fn money(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.0}"))
+}
+
+/// Escapes what Markdown would read as markup in names that come from data.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '\\'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The digest in Markdown.
+pub fn markdown(d: &Digest) -> String {
+    let mut m = String::new();
+    // Writing to a String cannot fail; the results are ignored on purpose.
+    let _ = writeln!(
+        m,
+        "# Barometer weekly digest: {} (week of {})\n",
+        d.iso_week, d.week
+    );
+
+    // The headline: regime and pressure.
+    let _ = writeln!(m, "## Pressure\n");
+    match &d.pressure {
+        Some(p) if p.status == "scored" => {
+            let regime = p.regime.map_or("–", |r| r.as_str());
+            let change = match (p.p, d.p_before) {
+                (Some(now), Some(before)) => format!(" ({:+.2} on the week before)", now - before),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                m,
+                "**Regime: {regime}.** Pressure index P = {}{change}; resilience need R = {}, growth momentum G = {}.",
+                num(p.p, 2),
+                num(p.resilience, 2),
+                num(p.growth, 2)
+            );
+            if let Some(f) = &p.forced {
+                let _ = writeln!(m, "\nThe regime is forced: {f}.");
+            }
+        }
+        Some(p) => {
+            let _ = writeln!(m, "The index is not scored this week: {}.", p.status);
+        }
+        None => {
+            let _ = writeln!(m, "No index for this week.");
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\nP = R − G: positive means resilience work (stability, availability, support) presses harder than growth; see docs/pressure.md.\n"
+    );
+    match (&d.shift, &d.last_shift) {
+        (Some(s), _) => {
+            let _ = writeln!(m, "**Shift this week:** {}\n", esc(&s.summary));
+            for e in &s.evidence {
+                let _ = writeln!(
+                    m,
+                    "- {}: score {:.2} → {:.2} (push on P {:+.2})",
+                    component_name(e.component),
+                    e.before,
+                    e.after,
+                    e.push
+                );
+            }
+            if let Some(cp) = &s.change_point {
+                let _ = writeln!(
+                    m,
+                    "- backed by a change point of P in the week of {} (probability {:.2})",
+                    super::day(cp.week_ms),
+                    cp.probability
+                );
+            }
+            m.push('\n');
+        }
+        (None, Some(s)) => {
+            let _ = writeln!(
+                m,
+                "No shift this week. Last shift: {} → {} in the week of {} (since {}).\n",
+                s.from.as_str(),
+                s.to.as_str(),
+                super::day(s.week_ms),
+                super::day(s.since_ms)
+            );
+        }
+        (None, None) => {
+            let _ = writeln!(m, "No shift so far.\n");
+        }
+    }
+    if !d.drivers.is_empty() {
+        let _ = writeln!(m, "| component | side | value | score | anchor |");
+        let _ = writeln!(m, "|---|---|---:|---:|---|");
+        for s in &d.drivers {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {:+.2} | {} |",
+                component_name(s.component),
+                if s.component.is_growth() {
+                    "growth"
+                } else {
+                    "resilience"
+                },
+                num(Some(s.value), 3),
+                s.score,
+                esc(s.anchor)
+            );
+        }
+        m.push('\n');
+    }
+
+    let _ = writeln!(m, "## Reliability\n");
+    if d.slos.is_empty() {
+        let _ = writeln!(m, "No SLOs configured.\n");
+    } else {
+        let _ = writeln!(
+            m,
+            "| SLO | service | target | availability | burn rate | budget left |"
+        );
+        let _ = writeln!(m, "|---|---|---:|---:|---:|---:|");
+        for s in &d.slos {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} |",
+                esc(&s.slo),
+                esc(&s.service),
+                pct(Some(s.target), 2),
+                pct(s.availability, 3),
+                num(s.burn_rate, 2),
+                pct(s.budget_remaining, 0)
+            );
+        }
+        m.push('\n');
+    }
+
+    let _ = writeln!(m, "## Delivery (DORA, 4 weeks to this one)\n");
+    if d.delivery.is_empty() {
+        let _ = writeln!(m, "No deployments stored.\n");
+    } else {
+        let _ = writeln!(
+            m,
+            "| scope | deploys/week | lead time (median) | change failure rate | recovery (median) | bands ({}) |",
+            d.band_year
+        );
+        let _ = writeln!(m, "|---|---:|---:|---:|---:|---|");
+        for l in &d.delivery {
+            let cfr = l.change_failure_rate.map_or_else(
+                || "–".into(),
+                |r| {
+                    format!(
+                        "{:.0} % ({}/{}, 95 % CI {:.0}–{:.0} %{})",
+                        100.0 * r.value,
+                        r.k,
+                        r.n,
+                        100.0 * r.lo,
+                        100.0 * r.hi,
+                        if r.low_n { ", low n" } else { "" }
+                    )
+                },
+            );
+            let bands: Vec<String> = l
+                .bands
+                .iter()
+                .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+                .collect();
+            let _ = writeln!(
+                m,
+                "| {} | {:.1} | {} | {} | {} | {} |",
+                esc(&l.scope),
+                l.deployments_per_week,
+                duration(l.lead_time_p50_s),
+                cfr,
+                duration(l.recovery_p50_s),
+                esc(&bands.join(", "))
+            );
+        }
+        m.push('\n');
+    }
+
+    let _ = writeln!(m, "## Revenue\n");
+    let s = &d.row.signals;
+    match &s.revenue_as_of {
+        Some(month) => {
+            let _ = writeln!(
+                m,
+                "As of {month}: MRR {}, net new MRR {}, NRR {}, GRR {}, new logos {}.\n",
+                money(s.mrr),
+                money(s.net_new_mrr),
+                pct(s.nrr, 1),
+                pct(s.grr, 1),
+                num(s.new_logos, 0)
+            );
+        }
+        None => {
+            let _ = writeln!(m, "No revenue data for this week.\n");
+        }
+    }
+
+    let _ = writeln!(m, "## What moved\n");
+    if d.movers.is_empty() {
+        let _ = writeln!(
+            m,
+            "No signal's last 13 weeks differ from the 13 before by 10 % or more.\n"
+        );
+    }
+    for (name, q, worse) in &d.movers {
+        let _ = writeln!(
+            m,
+            "- {}: {:+.0} % quarter over quarter ({})",
+            esc(name),
+            100.0 * q,
+            if *worse { "worse" } else { "better" }
+        );
+    }
+    if !d.movers.is_empty() {
+        m.push('\n');
+    }
+    if !d.change_points.is_empty() {
+        let _ = writeln!(
+            m,
+            "Change points of the last half-year (each confirmed by the 8 weeks after it):\n"
+        );
+        for c in &d.change_points {
+            let _ = writeln!(
+                m,
+                "- {} from the week of {}: {:.3} → {:.3} (95 % interval of the change {:+.3} to {:+.3}; probability {:.2})",
+                esc(&c.signal.replace('_', " ")),
+                super::day(c.week_ms),
+                c.before,
+                c.after,
+                c.interval.0,
+                c.interval.1,
+                c.probability
+            );
+        }
+        m.push('\n');
+    }
+    if !d.associations.is_empty() {
+        let _ = writeln!(m, "Associations (not causes):\n");
+        for a in &d.associations {
+            let _ = writeln!(m, "- {}", esc(&a.summary));
+        }
+        m.push('\n');
+    }
+    if !d.gaps.is_empty() {
+        let _ = writeln!(m, "## Data gaps\n");
+        let _ = writeln!(
+            m,
+            "Missing or stale this week (never counted as zero): {}.\n",
+            esc(&d.gaps.join(", "))
+        );
+    }
+    m
+}
+
+/// The digest as a standalone HTML page.
+pub fn html(d: &Digest) -> String {
+    use pulldown_cmark::{html::push_html, Options, Parser};
+    let md = markdown(d);
+    let mut body = String::new();
+    push_html(&mut body, Parser::new_ext(&md, Options::ENABLE_TABLES));
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Barometer digest {}</title>\n<style>\nbody {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1d2733; }}\ntable {{ border-collapse: collapse; margin: 0.5rem 0 1rem; }}\nth, td {{ border: 1px solid #d0d7de; padding: 0.25rem 0.6rem; }}\nth {{ background: #f3f5f7; }}\ntd:not(:first-child) {{ font-variant-numeric: tabular-nums; }}\n</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        d.iso_week
+    )
+}
