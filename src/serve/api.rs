@@ -281,6 +281,7 @@ struct ScopeQuery {
     from: Option<String>,
     to: Option<String>,
     service: Option<String>,
+    repo: Option<String>,
 }
 
 /// One row per ISO week, organisation-wide or of one service (`?service=`): every signal with
@@ -289,10 +290,41 @@ async fn weeks(
     State(state): State<ApiState>,
     query: Result<Query<ScopeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Query(q) = match query {
+    let Query(mut q) = match query {
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
+    if let Some(repo) = q.repo.take() {
+        // A repository stands for its one service; a monorepo's services are named one by one.
+        if q.service.is_some() {
+            return bad_request("give service or repo, not both");
+        }
+        let (store, config, cache) = (
+            state.store.clone(),
+            state.config.clone(),
+            state.dora.clone(),
+        );
+        let model = match blocking(move || cache.get(&store, &config)).await {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        let of_repo: Vec<&str> = model
+            .services
+            .iter()
+            .filter(|s| s.repo == repo)
+            .map(|s| s.name.as_str())
+            .collect();
+        match of_repo.as_slice() {
+            [one] => q.service = Some((*one).to_owned()),
+            [] => return bad_request(format!("no service is deployed from {repo:?}")),
+            many => {
+                return bad_request(format!(
+                    "{repo:?} holds several services ({}); name one with service=",
+                    many.join(", ")
+                ))
+            }
+        }
+    }
     let range = Ok(Query(RangeQuery {
         from: q.from,
         to: q.to,

@@ -236,6 +236,30 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     assert!(service_deploys <= rows[0]["deployments"].as_f64().unwrap());
     assert!(service_deploys > 0.0);
     assert!(service_cps > 0, "the strain shows in some service");
+    // By repository: the one service deployed from it.
+    let dora = crate::helpers::get_json(&client, daemon.url("/api/v1/dora")).await;
+    let svc = dora["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"].is_string())
+        .unwrap();
+    let (name, repo) = (
+        svc["service"].as_str().unwrap(),
+        svc["repo"].as_str().unwrap(),
+    );
+    let by_repo = crate::helpers::get_json(
+        &client,
+        daemon.url(&format!("/api/v1/weeks?from=2026-01-05&repo={repo}")),
+    )
+    .await;
+    assert_eq!(by_repo["scope"], name, "{by_repo}");
+    let r = client
+        .get(daemon.url("/api/v1/weeks?repo=nobody/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     let r = client
         .get(daemon.url("/api/v1/weeks?service=nope"))
         .send()
