@@ -268,10 +268,9 @@ fn last_weeks(n: u32) -> Vec<i64> {
         .collect()
 }
 
+/// The date of an instant in the analysis time zone.
 fn day(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.date_naive().to_string())
-        .unwrap_or_default()
+    crate::analysis::local_date(ms).to_string()
 }
 
 fn when(ms: i64) -> String {
@@ -593,6 +592,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
+    crate::analysis::set_week_offset_ms(i64::from(config.analysis.utc_offset_s) * 1000);
     match cli.command {
         Command::Config(ConfigCommand::Check) => {
             print!("{}", config.to_redacted_toml()?);
@@ -754,8 +754,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.service.as_deref(),
             )?;
             let ms = |d: Option<NaiveDate>, default: i64| {
-                d.and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map_or(default, |t| week_start(t.and_utc().timestamp_millis()))
+                d.map_or(default, |d| week_start(crate::analysis::local_midnight(d)))
             };
             let (from, to) = (ms(args.from, i64::MIN), ms(args.to, i64::MAX));
             print_report(&w, args.service.as_deref(), from, to, args.format)?;
@@ -769,10 +768,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 demo::is_seeded(&store)?,
             ));
             let week = match args.week {
-                Some(d) => week_start(
-                    d.and_hms_opt(0, 0, 0)
-                        .map_or(0, |t| t.and_utc().timestamp_millis()),
-                ),
+                Some(d) => week_start(crate::analysis::local_midnight(d)),
                 None => crate::digest::week_for(Utc::now().timestamp_millis()),
             };
             let cache = Arc::new(crate::serve::views::DoraCache::default());
@@ -814,12 +810,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let bands = crate::serve::views::band_table(&config);
-            let week = args
-                .week
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc()
-                .timestamp_millis();
+            let week = crate::analysis::local_midnight(args.week);
             let e = crate::analysis::dora::explain(
                 &model,
                 args.service.as_deref(),
@@ -890,9 +881,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(ExportCommand::Openmetrics { since }) => {
             let store = Store::open(&config.storage.path)?;
             let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
-            let since = since
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc().timestamp_millis());
+            let since = since.map(crate::analysis::local_midnight);
             let text = crate::serve::export::openmetrics(
                 &store,
                 &config,

@@ -801,11 +801,7 @@ fn shift(
         .iter()
         .map(|m| format!("{} ({:+.2})", m.component.as_str(), m.push))
         .collect();
-    let day = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.date_naive().to_string())
-            .unwrap_or_default()
-    };
+    let day = |ms: i64| super::local_date(ms).to_string();
     Shift {
         week_ms: now.week_ms,
         since_ms,

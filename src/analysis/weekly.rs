@@ -389,10 +389,11 @@ fn monthly_correlations(inputs: &[Vec<Option<f64>>], min_months: usize) -> Vec<C
     })
 }
 
-/// Months since year 0 of a UTC instant.
+/// Months since year 0 of an instant, in the analysis time zone.
 pub fn month_of_ms(ms: i64) -> i32 {
     use chrono::Datelike;
-    chrono::DateTime::from_timestamp_millis(ms).map_or(0, |t| t.year() * 12 + t.month0() as i32)
+    let d = super::local_date(ms);
+    d.year() * 12 + d.month0() as i32
 }
 
 #[cfg(test)]

@@ -462,8 +462,10 @@ pub enum WebhookFormat {
 /// `[analysis]`
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalysisConfig {
-    /// Week boundary time zone (UTC only).
+    /// Week boundary time zone, as written.
     pub timezone: String,
+    /// Its offset from UTC, seconds east.
+    pub utc_offset_s: i32,
     /// Minimum weekly points.
     pub min_points: u32,
     /// Year of the DORA report whose band table is used.

@@ -500,15 +500,16 @@ impl Validator<'_> {
 
         let digest = self.digest(&raw.digest, weekday);
 
-        if raw.analysis.timezone != "UTC" {
+        let utc_offset_s = parse_offset(&raw.analysis.timezone).unwrap_or_else(|| {
             self.problem(
                 "analysis.timezone",
                 format!(
-                    "{:?} is not supported; weeks are ISO weeks in \"UTC\"",
+                    "{:?} is not \"UTC\" or a UTC offset like \"+01:00\" or \"-05:00\"",
                     raw.analysis.timezone
                 ),
             );
-        }
+            0
+        });
         if raw.analysis.min_points < 4 {
             self.problem("analysis.min_points", "must be at least 4");
         }
@@ -532,6 +533,7 @@ impl Validator<'_> {
             digest,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
+                utc_offset_s,
                 min_points: raw.analysis.min_points,
                 dora_report_year: {
                     let y = raw.analysis.dora_report_year;
@@ -581,4 +583,23 @@ impl Validator<'_> {
             },
         }
     }
+}
+
+/// "UTC", "Z" or "±HH:MM" (up to ±14:00) → seconds east of UTC.
+fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60 && h * 60 + m <= 14 * 60).then_some(sign * (h * 3600 + m * 60))
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
@@ -260,13 +260,14 @@ impl DigestJob {
     }
 }
 
-/// When the digest of the week before `now`'s is due: `weekday` at `hour` UTC of `now`'s week.
+/// When the digest of the week before `now`'s is due: `weekday` at `hour` of `now`'s week, in
+/// the analysis time zone.
 pub fn due_at(config: &DigestConfig, now: DateTime<Utc>) -> DateTime<Utc> {
-    let monday =
-        now.date_naive() - chrono::Days::new(u64::from(now.weekday().num_days_from_monday()));
-    let day = monday + chrono::Days::new(u64::from(config.weekday.num_days_from_monday()));
-    day.and_hms_opt(config.hour, 0, 0)
-        .map_or(now, |t| t.and_utc())
+    let week = crate::analysis::week_start(now.timestamp_millis());
+    let due = week
+        + i64::from(config.weekday.num_days_from_monday()) * crate::analysis::DAY_MS
+        + i64::from(config.hour) * 3_600_000;
+    DateTime::from_timestamp_millis(due).unwrap_or(now)
 }
 
 /// The daemon's digest schedule: checks every few minutes whether the last complete week's

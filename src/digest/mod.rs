@@ -138,15 +138,13 @@ pub fn week_for(now_ms: i64) -> i64 {
 /// ISO week label of a Monday.
 pub fn iso_week(week_ms: i64) -> String {
     use chrono::Datelike;
-    chrono::DateTime::from_timestamp_millis(week_ms).map_or_else(String::new, |t| {
-        let w = t.iso_week();
-        format!("{}-W{:02}", w.year(), w.week())
-    })
+    let w = crate::analysis::local_date(week_ms).iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
 }
 
+/// The date of an instant in the analysis time zone.
 fn day(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
+    crate::analysis::local_date(ms).to_string()
 }
 
 /// Whether a higher value of a trend signal is worse (for the movers).

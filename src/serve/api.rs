@@ -123,8 +123,7 @@ struct ExplainQuery {
 fn parse_day(name: &str, v: &str) -> Result<i64, String> {
     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc().timestamp_millis())
+        .map(crate::analysis::local_midnight)
         .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }
 
@@ -656,8 +655,7 @@ fn week_range(from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>, String> 
     let day = |name: &str, v: &str| {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| week_start(d.and_utc().timestamp_millis()))
+            .map(|d| week_start(crate::analysis::local_midnight(d)))
             .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
     };
     let last = match to {

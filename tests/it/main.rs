@@ -13,3 +13,4 @@ mod prom;
 mod revenue;
 mod serve;
 mod store;
+mod weeks;
