@@ -53,6 +53,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/shifts", get(shifts))
         .route("/api/v1/correlations", get(correlations))
         .route("/api/v1/digest", get(digest))
+        .route("/", get(super::dashboard::page))
         .route("/api/v1/dora/explain", get(dora_explain))
         .route("/api/v1/imports", get(imports))
         .route("/api/v1/sync/{source}", post(trigger_sync))

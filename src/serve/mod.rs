@@ -1,6 +1,7 @@
 //! The daemon: the HTTP server and its background tasks, under one cancellation token.
 
 pub mod api;
+pub mod dashboard;
 pub mod export;
 pub mod http;
 pub mod metrics;

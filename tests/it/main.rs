@@ -2,6 +2,7 @@
 
 mod config;
 mod crash;
+mod dashboard;
 mod demo_story;
 mod deploy;
 mod digest;

@@ -1,0 +1,435 @@
+//! The dashboard: delivery health next to revenue and the pressure index on one weekly axis,
+//! for product managers. Rendered on the server — charts are SVG drawn with `plotters` — so the
+//! page needs no JavaScript, no assets and no network beyond itself, and shows the same figures
+//! as the API it links to.
+
+use std::fmt::Write;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use plotters::prelude::*;
+use serde::Deserialize;
+
+use super::api::ApiState;
+use super::http::error;
+use crate::analysis::pressure::{PressureWeek, Regime};
+use crate::analysis::weekly::{WeekRow, Weekly};
+use crate::analysis::{local_date, week_start, WEEK_MS};
+
+/// Weeks shown when the query names none.
+const DEFAULT_WEEKS: i64 = 52;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DashboardQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /`: the dashboard page (`?from=&to=` pick the weeks; default the last 52).
+pub(super) async fn page(
+    State(state): State<ApiState>,
+    query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.body_text()),
+    };
+    let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
+        v.as_deref()
+            .map(|v| {
+                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map(|d| week_start(crate::analysis::local_midnight(d)))
+                    .map_err(|_| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
+            })
+            .transpose()
+    };
+    let (from, to) = match (parse("from", &q.from), parse("to", &q.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
+    };
+    let (store, config, cache, slos) = (
+        state.store.clone(),
+        state.config.clone(),
+        state.dora.clone(),
+        state.slos.clone(),
+    );
+    match tokio::task::spawn_blocking(move || cache.weekly(&store, &config, &slos)).await {
+        Ok(Ok(w)) => Html(render(&w, from, to)).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "panic", e.to_string()),
+    }
+}
+
+/// HTML-escapes text from data.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{:.1} %", 100.0 * v))
+}
+
+/// One line of a chart: name, colour, (week, value) with gaps where missing.
+struct Line {
+    name: &'static str,
+    colour: RGBColor,
+    points: Vec<(i64, Option<f64>)>,
+}
+
+fn line(
+    name: &'static str,
+    colour: RGBColor,
+    rows: &[&WeekRow],
+    pick: fn(&WeekRow) -> Option<f64>,
+) -> Line {
+    Line {
+        name,
+        colour,
+        points: rows.iter().map(|r| (r.signals.week_ms, pick(r))).collect(),
+    }
+}
+
+/// Regime backgrounds of the pressure chart.
+fn regime_colour(r: Regime) -> RGBColor {
+    match r {
+        Regime::Growth => RGBColor(214, 240, 218),
+        Regime::Balanced => RGBColor(236, 236, 236),
+        Regime::Resilience => RGBColor(250, 218, 214),
+    }
+}
+
+/// An SVG line chart; `bands` shades weeks (the regime). Returns the SVG, or a note when there
+/// is nothing to draw.
+fn chart(
+    title: &str,
+    lines: &[Line],
+    bands: &[(i64, RGBColor)],
+    y_format: fn(f64) -> String,
+) -> String {
+    let values: Vec<f64> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .collect();
+    let weeks: Vec<i64> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .collect();
+    let (Some(x0), Some(x1)) = (weeks.iter().min(), weeks.iter().max()) else {
+        return format!(
+            "<p class=\"empty\">{}: no data in these weeks.</p>",
+            esc(title)
+        );
+    };
+    if values.is_empty() {
+        return format!(
+            "<p class=\"empty\">{}: no data in these weeks.</p>",
+            esc(title)
+        );
+    }
+    let (mut lo, mut hi) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    if hi - lo < 1e-9 {
+        (lo, hi) = (lo - 1.0, hi + 1.0);
+    }
+    let pad = (hi - lo) * 0.08;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (560, 240)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut c = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(56)
+            .build_cartesian_2d(*x0..*x1 + WEEK_MS, lo..hi)?;
+        for &(w, colour) in bands {
+            c.draw_series(std::iter::once(Rectangle::new(
+                [(w, lo), (w + WEEK_MS, hi)],
+                colour.filled(),
+            )))?;
+        }
+        c.configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(WHITE)
+            .x_labels(6)
+            .y_labels(5)
+            .x_label_formatter(&|ms| local_date(*ms).format("%Y-%m").to_string())
+            .y_label_formatter(&|v| y_format(*v))
+            .draw()?;
+        for l in lines {
+            // A missing week breaks the line: missing is never drawn as zero.
+            let mut runs: Vec<Vec<(i64, f64)>> = vec![Vec::new()];
+            for &(w, v) in &l.points {
+                match v.filter(|v| v.is_finite()) {
+                    Some(v) => runs
+                        .last_mut()
+                        .map(|r| r.push((w + WEEK_MS / 2, v)))
+                        .unwrap_or(()),
+                    None => runs.push(Vec::new()),
+                }
+            }
+            let colour = l.colour;
+            let mut first = true;
+            for run in runs.into_iter().filter(|r| !r.is_empty()) {
+                let series = c.draw_series(LineSeries::new(run, colour.stroke_width(2)))?;
+                if first {
+                    series.label(l.name).legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
+                    });
+                    first = false;
+                }
+            }
+        }
+        if lines.len() > 1 {
+            c.configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()?;
+        }
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => format!("<figure class=\"chart\">{svg}</figure>"),
+        Err(e) => format!(
+            "<p class=\"empty\">{}: cannot draw ({})</p>",
+            esc(title),
+            esc(&e.to_string())
+        ),
+    }
+}
+
+/// The whole page.
+pub fn render(w: &Weekly, from: Option<i64>, to: Option<i64>) -> String {
+    let rows: &[WeekRow] = &w.org.rows;
+    let last = rows.last().map_or(0, |r| r.signals.week_ms);
+    let to = to.unwrap_or(last);
+    let from = from.unwrap_or(to - (DEFAULT_WEEKS - 1) * WEEK_MS);
+    // Complete weeks only: the current week's count so far would look like a collapse.
+    let shown: Vec<&WeekRow> = rows
+        .iter()
+        .filter(|r| !r.signals.partial && (from..=to).contains(&r.signals.week_ms))
+        .collect();
+    let pressure: Vec<&PressureWeek> = w
+        .pressure
+        .weeks
+        .iter()
+        .filter(|p| p.status != "partial week" && (from..=to).contains(&p.week_ms))
+        .collect();
+    let current: Option<&PressureWeek> = w
+        .pressure
+        .weeks
+        .iter()
+        .rev()
+        .find(|p| p.status == "scored" && p.week_ms <= to);
+
+    let mut h = String::new();
+    // Writing to a String cannot fail; the results are ignored on purpose.
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Barometer</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>{CSS}</style>\n</head>\n<body>\n<header><h1>Barometer</h1><p>Business and engineering signals on one weekly axis, {} to {}.</p></header>\n",
+        local_date(from),
+        local_date(to)
+    );
+
+    // The headline.
+    let _ = write!(h, "<section class=\"headline\">");
+    match current {
+        Some(p) => {
+            let regime = p.regime.map_or("–", |r| r.as_str());
+            let _ = write!(
+                h,
+                "<div class=\"regime {regime}\" id=\"regime\">Regime: <strong>{regime}</strong></div><div class=\"kpi\"><span>Pressure P</span><strong>{}</strong></div><div class=\"kpi\"><span>Resilience need R</span><strong>{}</strong></div><div class=\"kpi\"><span>Growth momentum G</span><strong>{}</strong></div><p class=\"note\">Week of {}. P = R − G: above +0.25 resilience work presses harder than growth, below −0.25 growth dominates (<a href=\"/api/v1/pressure\">data</a>).</p>",
+                p.p.map_or("–".into(), |v| format!("{v:+.2}")),
+                p.resilience.map_or("–".into(), |v| format!("{v:.2}")),
+                p.growth.map_or("–".into(), |v| format!("{v:+.2}")),
+                local_date(p.week_ms)
+            );
+        }
+        None => {
+            let status = w
+                .pressure
+                .weeks
+                .last()
+                .map_or("no data yet".to_owned(), |p| p.status.clone());
+            let _ = write!(
+                h,
+                "<div class=\"regime\" id=\"regime\">Pressure index: {}</div>",
+                esc(&status)
+            );
+        }
+    }
+    h.push_str("</section>\n");
+
+    // Charts.
+    let bands: Vec<(i64, RGBColor)> = pressure
+        .iter()
+        .filter_map(|p| Some((p.week_ms, regime_colour(p.regime?))))
+        .collect();
+    let p_line = Line {
+        name: "P (smoothed)",
+        colour: RGBColor(33, 33, 33),
+        points: pressure.iter().map(|p| (p.week_ms, p.p)).collect(),
+    };
+    let r_line = Line {
+        name: "R",
+        colour: RGBColor(200, 60, 50),
+        points: pressure.iter().map(|p| (p.week_ms, p.resilience)).collect(),
+    };
+    let g_line = Line {
+        name: "G",
+        colour: RGBColor(40, 140, 70),
+        points: pressure.iter().map(|p| (p.week_ms, p.growth)).collect(),
+    };
+    let _ = write!(h, "<section class=\"charts\">");
+    h.push_str(&chart(
+        "Pressure index (background: regime)",
+        &[p_line, r_line, g_line],
+        &bands,
+        |v| format!("{v:+.1}"),
+    ));
+    h.push_str(&chart(
+        "Revenue: MRR",
+        &[line("MRR", RGBColor(40, 100, 180), &shown, |r| {
+            r.signals.mrr
+        })],
+        &[],
+        |v| format!("{:.0}k", v / 1000.0),
+    ));
+    h.push_str(&chart(
+        "Retention: NRR and GRR",
+        &[
+            line("NRR", RGBColor(40, 100, 180), &shown, |r| r.signals.nrr),
+            line("GRR", RGBColor(120, 80, 160), &shown, |r| r.signals.grr),
+        ],
+        &[],
+        |v| format!("{:.0} %", 100.0 * v),
+    ));
+    h.push_str(&chart(
+        "Delivery: deployments per week",
+        &[line("deployments", RGBColor(40, 140, 70), &shown, |r| {
+            r.signals.deployments
+        })],
+        &[],
+        |v| format!("{v:.0}"),
+    ));
+    h.push_str(&chart(
+        "Change failure rate (4 weeks)",
+        &[line("CFR", RGBColor(200, 60, 50), &shown, |r| {
+            r.signals.cfr_4w
+        })],
+        &[],
+        |v| format!("{:.0} %", 100.0 * v),
+    ));
+    h.push_str(&chart(
+        "Reliability: worst SLO's burn rate (1 = on budget)",
+        &[line("burn rate", RGBColor(230, 120, 20), &shown, |r| {
+            r.signals.burn_rate
+        })],
+        &[],
+        |v| format!("{v:.1}"),
+    ));
+    h.push_str("</section>\n");
+
+    // Services, latest complete week.
+    let _ = write!(
+        h,
+        "<section><h2>Services (last complete week, 4-week figures)</h2><table id=\"services\"><thead><tr><th>service</th><th>deploys/week</th><th>lead time (median)</th><th>change failure rate</th><th>recovery (median)</th><th>worst SLO burn</th></tr></thead><tbody>"
+    );
+    for (name, scope) in &w.services {
+        let Some(r) = scope
+            .rows
+            .iter()
+            .rev()
+            .find(|r| !r.signals.partial && r.signals.week_ms <= to)
+        else {
+            continue;
+        };
+        let s = &r.signals;
+        let cfr = r.cfr_4w_detail.map_or("–".into(), |c| {
+            format!(
+                "{:.0} % <small>({}/{}{})</small>",
+                100.0 * c.value,
+                c.k,
+                c.n,
+                if c.low_n { ", low n" } else { "" }
+            )
+        });
+        let hours = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.1} h", s / 3600.0));
+        let _ = write!(
+            h,
+            "<tr><td><a href=\"/api/v1/weeks?service={n}\">{n}</a></td><td>{}</td><td>{}</td><td>{cfr}</td><td>{}</td><td>{}</td></tr>",
+            s.deployments.map_or("–".into(), |v| format!("{v:.0}")),
+            hours(s.lead_time_s),
+            hours(s.recovery_4w_s),
+            s.burn_rate.map_or("–".into(), |v| format!("{v:.2}")),
+            n = esc(name),
+        );
+    }
+    h.push_str("</tbody></table></section>\n");
+
+    // Shifts and associations.
+    let _ = write!(h, "<section><h2>Regime shifts</h2><ul id=\"shifts\">");
+    let shifts: Vec<_> = w
+        .pressure
+        .shifts
+        .iter()
+        .filter(|s| s.week_ms <= to)
+        .collect();
+    if shifts.is_empty() {
+        let _ = write!(h, "<li>None so far.</li>");
+    }
+    for s in shifts.iter().rev() {
+        let _ = write!(h, "<li>{}</li>", esc(&s.summary));
+    }
+    let _ = write!(h, "</ul>");
+    let assoc: Vec<_> = w
+        .correlations
+        .iter()
+        .filter(|c| c.p_value.is_some_and(|p| p <= 0.05))
+        .collect();
+    if !assoc.is_empty() {
+        let _ = write!(h, "<h2>Associations (not causes)</h2><ul>");
+        for c in assoc {
+            let _ = write!(h, "<li>{}</li>", esc(&c.summary));
+        }
+        let _ = write!(h, "</ul>");
+    }
+    let latest = shown.iter().rev().find(|r| !r.signals.partial);
+    if let Some(r) = latest {
+        let _ = write!(
+            h,
+            "<p class=\"note\">Revenue as of {}: NRR {}, GRR {}. Missing weeks are gaps, never zero.</p>",
+            esc(r.signals.revenue_as_of.as_deref().unwrap_or("–")),
+            pct(r.signals.nrr),
+            pct(r.signals.grr)
+        );
+    }
+    let _ = write!(
+        h,
+        "</section>\n<footer>JSON: <a href=\"/api/v1/weeks\">weeks</a> · <a href=\"/api/v1/dora\">DORA</a> · <a href=\"/api/v1/reliability\">reliability</a> · <a href=\"/api/v1/revenue\">revenue</a> · <a href=\"/api/v1/shifts\">shifts</a> · <a href=\"/api/v1/digest?format=html\">weekly digest</a> · <a href=\"/metrics\">/metrics</a> · <a href=\"/api/openapi.json\">OpenAPI</a></footer>\n</body>\n</html>\n"
+    );
+    h
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}\
+header,section,footer{max-width:1180px;margin:0 auto;padding:0.5rem 1rem}\
+h1{margin:0.6rem 0 0}h2{font-size:1.1rem}\
+.headline{display:flex;flex-wrap:wrap;gap:1rem;align-items:center}\
+.regime{padding:0.6rem 1rem;border-radius:6px;background:#ececec;font-size:1.2rem}\
+.regime.growth{background:#d6f0da}.regime.resilience{background:#fadad6}\
+.kpi{display:flex;flex-direction:column;background:#fff;padding:0.4rem 0.8rem;border-radius:6px}\
+.kpi span{font-size:0.8rem;color:#5b6670}.note{color:#5b6670;font-size:0.9rem;flex-basis:100%}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:0.6rem}\
+figure.chart{margin:0;background:#fff;border-radius:6px;padding:4px}figure.chart svg{width:100%;height:auto}\
+table{border-collapse:collapse;background:#fff}th,td{border:1px solid #d0d7de;padding:0.25rem 0.6rem;text-align:right}\
+th:first-child,td:first-child{text-align:left}footer{color:#5b6670;font-size:0.9rem;padding-bottom:2rem}";

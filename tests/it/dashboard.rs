@@ -1,0 +1,107 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium`) loads it from a
+//! running `serve --demo`, the charts are drawn, and the console stays clean.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::helpers::Daemon;
+
+/// Loads `url` in headless Chromium; returns (DOM, Chromium's log).
+fn chromium(url: &str) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--window-size=1280,2000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .expect("chromium is installed (.ci/run installs Debian's chromium)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&dir.path().join("store"), &["--demo"]);
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while client
+        .get(daemon.url("/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(std::time::Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let url = daemon.url("/");
+    let (dom, log) = tokio::task::spawn_blocking(move || chromium(&url))
+        .await
+        .unwrap();
+
+    // Six charts, each with lines drawn (polylines), not an empty frame.
+    let charts: Vec<&str> = dom.split("<figure class=\"chart\">").skip(1).collect();
+    assert_eq!(charts.len(), 6, "{dom}");
+    for c in &charts {
+        assert!(
+            c.contains("<svg") && c.contains("<polyline"),
+            "a chart without lines: {c}"
+        );
+    }
+    assert!(!dom.contains("class=\"empty\""), "a chart had no data");
+    // The headline and the tables.
+    assert!(dom.contains("Regime: <strong>resilience</strong>"), "{dom}");
+    let services = dom.split("id=\"services\"").nth(1).unwrap();
+    assert!(
+        services.matches("<tr>").count() >= 5,
+        "header and 4 services"
+    );
+    assert!(
+        dom.contains("growth → resilience"),
+        "the demo's shift is listed"
+    );
+    // Nothing on the console: Chromium logs every console message, errors and uncaught
+    // exceptions included, as `INFO:CONSOLE` lines, and this page has no reason to log at all.
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console output: {console:#?}");
+
+    // A bad range is a 400 with the JSON error body.
+    let r = client
+        .get(daemon.url("/?from=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("from"));
+    // A narrower range draws fewer weeks.
+    let r = client
+        .get(daemon.url("/?from=2026-06-01&to=2026-08-31"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("2026-06-01 to 2026-08-31"));
+    assert!(daemon.terminate().success());
+}
