@@ -610,6 +610,18 @@ mod daemon {
         assert_eq!(anon.status(), 401);
         let body: serde_json::Value = anon.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unauthorized");
+        // The dashboard shows the same data: protected alike; /metrics stays open.
+        let page = client.get(daemon.url("/")).send().await.unwrap();
+        assert_eq!(page.status(), 401);
+        let page = client
+            .get(daemon.url("/"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let metrics = client.get(daemon.url("/metrics")).send().await.unwrap();
+        assert_eq!(metrics.status(), 200);
 
         let ok = client
             .post(&url)
