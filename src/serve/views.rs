@@ -101,9 +101,10 @@ pub struct DoraCache {
 }
 
 impl DoraCache {
-    /// The model of the store as it is now.
+    /// The model of the store as it is now: rebuilt only when an event changed (a sync that
+    /// wrote only points, or a cursor, leaves it be).
     pub fn get(&self, store: &Store, config: &Config) -> Result<Arc<DoraModel>, StoreError> {
-        let generation = store.generation();
+        let generation = store.event_generation();
         if let Some((g, m)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner()) {
             if *g == generation {
                 return Ok(m.clone());

@@ -227,6 +227,8 @@ pub struct Store {
     event_counts: Mutex<Option<BTreeMap<String, u64>>>,
     write_lock: Mutex<()>,
     generation: watch::Sender<u64>,
+    /// Commits that inserted, changed or deleted an event.
+    event_generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -297,6 +299,7 @@ impl Store {
             event_counts: Mutex::new(None),
             write_lock: Mutex::new(()),
             generation: watch::channel(0).0,
+            event_generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -427,6 +430,10 @@ impl Store {
             }
         }
         drop(counts);
+        if stats.events_inserted + stats.events_updated + stats.events_deleted > 0 {
+            self.event_generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if !batch.is_empty() {
             self.generation.send_modify(|g| *g += 1);
         }
@@ -608,6 +615,14 @@ impl Store {
     /// anything changed" check for caches.
     pub fn generation(&self) -> u64 {
         *self.generation.borrow()
+    }
+
+    /// How many commits since the store was opened changed an event (deployment, pull request,
+    /// incident, revenue month …): caches of what events say need not be rebuilt when only
+    /// points or cursors were written.
+    pub fn event_generation(&self) -> u64 {
+        self.event_generation
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A receiver that changes whenever a batch is committed.

@@ -199,6 +199,7 @@ fn re_ingesting_the_same_event_changes_nothing() {
     batch.upsert_event(&incident(2, "second"));
     let first = store.commit(batch).unwrap();
     assert_eq!(first.events_inserted, 2);
+    assert_eq!(store.event_generation(), 1);
 
     let mut again = WriteBatch::new();
     again.upsert_event(&incident(1, "first"));
@@ -213,11 +214,21 @@ fn re_ingesting_the_same_event_changes_nothing() {
         (0, 0, 2)
     );
     assert!(!second.changed_events());
+    // Caches of what events say stay valid: neither an unchanged re-ingest nor points alone
+    // move the event generation (the store generation moves for both).
+    assert_eq!(store.event_generation(), 1);
+    let generation = store.generation();
+    let mut points = WriteBatch::new();
+    points.put_point(&SeriesKey::new("x", [("a", "b")]).unwrap(), 1_000, 1.0);
+    store.commit(points).unwrap();
+    assert_eq!(store.event_generation(), 1);
+    assert!(store.generation() > generation);
 
     let mut edit = WriteBatch::new();
     edit.upsert_event(&incident(2, "second, retitled"));
     let third = store.commit(edit).unwrap();
     assert_eq!((third.events_inserted, third.events_updated), (0, 1));
+    assert_eq!(store.event_generation(), 2);
     assert_eq!(store.event_counts().get(Incident::KIND), Some(&2));
     let all: Vec<Incident> = store.events().collect::<Result<_, _>>().unwrap();
     assert_eq!(all.len(), 2);
