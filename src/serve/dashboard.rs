@@ -25,9 +25,11 @@ const DEFAULT_WEEKS: i64 = 52;
 pub(super) struct DashboardQuery {
     from: Option<String>,
     to: Option<String>,
+    service: Option<String>,
 }
 
-/// `GET /`: the dashboard page (`?from=&to=` pick the weeks; default the last 52).
+/// `GET /`: the dashboard page (`?from=&to=` pick the weeks, default the last 52; `?service=`
+/// shows one service's delivery and reliability beside the organisation's pressure).
 pub(super) async fn page(
     State(state): State<ApiState>,
     query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
@@ -56,7 +58,17 @@ pub(super) async fn page(
         state.slos.clone(),
     );
     match tokio::task::spawn_blocking(move || cache.weekly(&store, &config, &slos)).await {
-        Ok(Ok(w)) => Html(render(&w, from, to)).into_response(),
+        Ok(Ok(w)) => match q.service.as_deref() {
+            Some(name) if !w.services.contains_key(name) => {
+                let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("no service {name:?}; known: {}", known.join(", ")),
+                )
+            }
+            service => Html(render(&w, service, from, to)).into_response(),
+        },
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "panic", e.to_string()),
     }
@@ -209,8 +221,11 @@ fn chart(
 }
 
 /// The whole page.
-pub fn render(w: &Weekly, from: Option<i64>, to: Option<i64>) -> String {
-    let rows: &[WeekRow] = &w.org.rows;
+pub fn render(w: &Weekly, service: Option<&str>, from: Option<i64>, to: Option<i64>) -> String {
+    let rows: &[WeekRow] = match service.and_then(|s| w.services.get(s)) {
+        Some(scope) => &scope.rows,
+        None => &w.org.rows,
+    };
     let last = rows.last().map_or(0, |r| r.signals.week_ms);
     let to = to.unwrap_or(last);
     let from = from.unwrap_or(to - (DEFAULT_WEEKS - 1) * WEEK_MS);
@@ -236,9 +251,15 @@ pub fn render(w: &Weekly, from: Option<i64>, to: Option<i64>) -> String {
     // Writing to a String cannot fail; the results are ignored on purpose.
     let _ = write!(
         h,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Barometer</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>{CSS}</style>\n</head>\n<body>\n<header><h1>Barometer</h1><p>Business and engineering signals on one weekly axis, {} to {}.</p></header>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Barometer</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>{CSS}</style>\n</head>\n<body>\n<header><h1>Barometer{}</h1><p>Business and engineering signals on one weekly axis, {} to {}.{}</p></header>\n",
+        service.map_or(String::new(), |s| format!(": {}", esc(s))),
         local_date(from),
-        local_date(to)
+        local_date(to),
+        if service.is_some() {
+            " Delivery and reliability of this service; the pressure index is the organisation's (<a href=\"/\">organisation</a>)."
+        } else {
+            ""
+        }
     );
 
     // The headline.
@@ -297,23 +318,42 @@ pub fn render(w: &Weekly, from: Option<i64>, to: Option<i64>) -> String {
         &bands,
         |v| format!("{v:+.1}"),
     ));
-    h.push_str(&chart(
-        "Revenue: MRR",
-        &[line("MRR", RGBColor(40, 100, 180), &shown, |r| {
-            r.signals.mrr
-        })],
-        &[],
-        |v| format!("{:.0}k", v / 1000.0),
-    ));
-    h.push_str(&chart(
-        "Retention: NRR and GRR",
-        &[
-            line("NRR", RGBColor(40, 100, 180), &shown, |r| r.signals.nrr),
-            line("GRR", RGBColor(120, 80, 160), &shown, |r| r.signals.grr),
-        ],
-        &[],
-        |v| format!("{:.0} %", 100.0 * v),
-    ));
+    if service.is_none() {
+        h.push_str(&chart(
+            "Revenue: MRR",
+            &[line("MRR", RGBColor(40, 100, 180), &shown, |r| {
+                r.signals.mrr
+            })],
+            &[],
+            |v| format!("{:.0}k", v / 1000.0),
+        ));
+        h.push_str(&chart(
+            "Retention: NRR and GRR",
+            &[
+                line("NRR", RGBColor(40, 100, 180), &shown, |r| r.signals.nrr),
+                line("GRR", RGBColor(120, 80, 160), &shown, |r| r.signals.grr),
+            ],
+            &[],
+            |v| format!("{:.0} %", 100.0 * v),
+        ));
+    } else {
+        h.push_str(&chart(
+            "Lead time for changes (median, hours)",
+            &[line("lead time", RGBColor(40, 100, 180), &shown, |r| {
+                r.signals.lead_time_s.map(|s| s / 3600.0)
+            })],
+            &[],
+            |v| format!("{v:.0} h"),
+        ));
+        h.push_str(&chart(
+            "Failed-deployment recovery (median over 4 weeks, hours)",
+            &[line("recovery", RGBColor(120, 80, 160), &shown, |r| {
+                r.signals.recovery_4w_s.map(|s| s / 3600.0)
+            })],
+            &[],
+            |v| format!("{v:.0} h"),
+        ));
+    }
     h.push_str(&chart(
         "Delivery: deployments per week",
         &[line("deployments", RGBColor(40, 140, 70), &shown, |r| {
@@ -367,12 +407,13 @@ pub fn render(w: &Weekly, from: Option<i64>, to: Option<i64>) -> String {
         let hours = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.1} h", s / 3600.0));
         let _ = write!(
             h,
-            "<tr><td><a href=\"/api/v1/weeks?service={n}\">{n}</a></td><td>{}</td><td>{}</td><td>{cfr}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/?service={q}\">{n}</a></td><td>{}</td><td>{}</td><td>{cfr}</td><td>{}</td><td>{}</td></tr>",
             s.deployments.map_or("–".into(), |v| format!("{v:.0}")),
             hours(s.lead_time_s),
             hours(s.recovery_4w_s),
             s.burn_rate.map_or("–".into(), |v| format!("{v:.2}")),
             n = esc(name),
+            q = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC),
         );
     }
     h.push_str("</tbody></table></section>\n");

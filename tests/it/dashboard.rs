@@ -103,5 +103,29 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("2026-06-01 to 2026-08-31"));
+
+    // One service: its delivery and reliability beside the organisation's pressure, in the
+    // browser too; an unknown one is a 400 naming the known ones.
+    let url = daemon.url("/?service=api");
+    let (dom, log) = tokio::task::spawn_blocking(move || chromium(&url))
+        .await
+        .unwrap();
+    assert!(dom.contains("<h1>Barometer: api</h1>"), "{dom}");
+    let charts: Vec<&str> = dom.split("<figure class=\"chart\">").skip(1).collect();
+    assert_eq!(charts.len(), 6);
+    assert!(charts.iter().all(|c| c.contains("<polyline")));
+    assert!(dom.contains("Lead time for changes") && !dom.contains("Revenue: MRR"));
+    assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
+    let r = client
+        .get(daemon.url("/?service=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("known: api"));
     assert!(daemon.terminate().success());
 }
