@@ -201,13 +201,17 @@ impl DigestJob {
             build(&job.store, &job.config, &job.cache, &job.slos, week_ms)
         })
         .await
-        .map_err(|e| DigestError::WebhookConfig(format!("digest task failed: {e}")))?;
+        .map_err(|e| DigestError::Task(e.to_string()))?;
         let outcome = self.deliver(built, resend).await;
         let now = Utc::now().timestamp_millis() as f64 / 1000.0;
         match &outcome {
             Ok(_) => self
                 .health
                 .set_gauge(SOURCE, "last_success_timestamp_seconds", now),
+            // Nothing stored for the week yet (a new install): nothing has failed.
+            Err(e @ (DigestError::Empty | DigestError::NoWeek(..))) => {
+                tracing::info!(reason = %e, week = %super::day(week_ms), "no weekly digest yet");
+            }
             Err(e) => {
                 let failures = self.health.gauge(SOURCE, "failures").unwrap_or(0.0) + 1.0;
                 self.health.set_gauge(SOURCE, "failures", failures);

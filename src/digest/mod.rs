@@ -52,6 +52,9 @@ pub enum DigestError {
         /// Why (status or transport error, without the URL).
         reason: String,
     },
+    /// The digest task panicked or was cancelled.
+    #[error("the digest task failed: {0}")]
+    Task(String),
     /// The webhook's URL variable is not set or not a URL.
     #[error("{0}")]
     WebhookConfig(String),
