@@ -92,10 +92,47 @@ fn webhook_url(hook: &WebhookConfig) -> Result<(Secret, reqwest::Url), DigestErr
     Ok((Secret::new(raw), url))
 }
 
+/// Slack's limit on a `markdown` block's text (docs.slack.dev, "Markdown block").
+const SLACK_MARKDOWN_MAX: usize = 12_000;
+
+/// The digest cut to whole sections within `max` characters, saying what was left out.
+fn cap_markdown(md: &str, max: usize) -> String {
+    if md.chars().count() <= max {
+        return md.to_owned();
+    }
+    const NOTE: &str = "\n_The rest of this digest is in its file and at /api/v1/digest._\n";
+    let budget = max.saturating_sub(NOTE.chars().count());
+    let mut out = String::new();
+    for (i, section) in md.split("\n## ").enumerate() {
+        let piece = if i == 0 {
+            section.to_owned()
+        } else {
+            format!("\n## {section}")
+        };
+        if out.chars().count() + piece.chars().count() > budget {
+            break;
+        }
+        out.push_str(&piece);
+    }
+    if out.is_empty() {
+        out = md.chars().take(budget).collect();
+    }
+    out + NOTE
+}
+
 /// The body a webhook gets.
 pub fn payload(format: WebhookFormat, d: &Digest) -> serde_json::Value {
     match format {
-        WebhookFormat::Slack => serde_json::json!({"text": render::markdown(d)}),
+        WebhookFormat::Slack => {
+            // `text` for chat servers that render Markdown in it (Mattermost, Rocket.Chat) and
+            // as Slack's notification fallback; Slack itself renders the `markdown` block
+            // (standard Markdown, tables included), which holds at most 12 000 characters.
+            let md = render::markdown(d);
+            serde_json::json!({
+                "text": md,
+                "blocks": [{"type": "markdown", "text": cap_markdown(&md, SLACK_MARKDOWN_MAX)}],
+            })
+        }
         WebhookFormat::Json => serde_json::json!({
             "iso_week": d.iso_week,
             "week": d.week,
@@ -308,5 +345,24 @@ pub async fn schedule(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(CHECK) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cap_markdown;
+
+    #[test]
+    fn a_long_digest_is_cut_at_a_section_within_the_limit() {
+        let md = format!(
+            "# Digest\n\n## A\n{}\n## B\n{}\n",
+            "a".repeat(50),
+            "b".repeat(100)
+        );
+        assert_eq!(cap_markdown(&md, 1_000), md);
+        let cut = cap_markdown(&md, 150);
+        assert!(cut.chars().count() <= 150, "{}", cut.len());
+        assert!(cut.contains("## A") && !cut.contains("## B"), "{cut}");
+        assert!(cut.ends_with("at /api/v1/digest._\n"));
     }
 }

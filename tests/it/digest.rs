@@ -189,6 +189,11 @@ async fn the_webhook_gets_the_digest_once_after_a_retry_and_its_secret_never_sho
     let got = hook.received_requests().await.unwrap();
     assert_eq!(got.len(), 2, "one 503, then the delivery");
     let body: serde_json::Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(body["blocks"][0]["type"], "markdown");
+    assert_eq!(
+        body["blocks"][0]["text"], body["text"],
+        "a short digest fits whole"
+    );
     let text = body["text"].as_str().unwrap();
     assert!(
         text.starts_with("# Barometer weekly digest: 2026-W08"),
