@@ -54,7 +54,12 @@ fn weeks_start_on_monday_midnight_of_the_configured_zone() {
             .collect()
     };
 
-    for (zone, offset) in [("UTC", 0), ("+05:00", 5 * HOUR), ("-08:00", -8 * HOUR)] {
+    for (zone, offset) in [
+        ("UTC", 0),
+        ("+05:00", 5 * HOUR),
+        ("-08:00", -8 * HOUR),
+        ("Asia/Kolkata", 5 * HOUR + HOUR / 2),
+    ] {
         let r = report(&path, zone);
         let weeks = r["weeks"].as_array().unwrap();
         assert!(weeks.len() > 40, "{zone}");
