@@ -272,13 +272,8 @@ pub fn build(
         .filter(|c| c.p_value.is_some_and(|p| p <= 0.05))
         .cloned()
         .collect();
-    // Trends as of the digest's week: the complete weeks up to it.
-    let upto: Vec<WeekRow> = rows[..=i]
-        .iter()
-        .filter(|r| !r.signals.partial)
-        .cloned()
-        .collect();
-    let mut movers: Vec<(String, f64, bool)> = crate::analysis::weekly::trends_of(&upto)
+    // Trends as of the digest's week (`trends_of` reads the complete weeks of what it is given).
+    let mut movers: Vec<(String, f64, bool)> = crate::analysis::weekly::trends_of(&rows[..=i])
         .into_iter()
         .filter_map(|(name, t)| {
             let worse_up = higher_is_worse(name)?;

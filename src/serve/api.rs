@@ -121,7 +121,8 @@ struct ExplainQuery {
     metric: String,
 }
 
-fn parse_day(name: &str, v: &str) -> Result<i64, String> {
+/// A `YYYY-MM-DD` query value: 00:00 of that date in the analysis time zone, ms.
+pub(super) fn parse_day(name: &str, v: &str) -> Result<i64, String> {
     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
         .map(crate::analysis::local_midnight)

@@ -40,11 +40,7 @@ pub(super) async fn page(
     };
     let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
         v.as_deref()
-            .map(|v| {
-                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .map(|d| week_start(crate::analysis::local_midnight(d)))
-                    .map_err(|_| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
-            })
+            .map(|v| super::api::parse_day(name, v).map(week_start))
             .transpose()
     };
     let (from, to) = match (parse("from", &q.from), parse("to", &q.to)) {

@@ -313,23 +313,23 @@ pub fn rows(
     for (row, w) in org.iter_mut().zip(&weeks) {
         revenue_into(row, *w, &months);
     }
+    // Each service with deployments, then each with SLOs only; a service's reliability is that
+    // of its own SLOs.
+    let slos_of = |name: &str| -> Vec<&(&SloDef, Vec<WeekReliability>)> {
+        slo_rows.iter().filter(|(d, _)| d.service == name).collect()
+    };
     let mut services = BTreeMap::new();
     for (scope, d) in scopes.iter().zip(&delivery).skip(1) {
         let Some(name) = scope else { continue };
-        let own: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows
-            .iter()
-            .filter(|(def, _)| def.service == *name)
-            .collect();
-        services.insert(name.clone(), scope_rows(&weeks, current, Some(d), &own));
+        services.insert(
+            name.clone(),
+            scope_rows(&weeks, current, Some(d), &slos_of(name)),
+        );
     }
-    // Services with SLOs but no deployments.
     for (def, _) in &slo_rows {
         if !services.contains_key(&def.service) {
-            let own: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows
-                .iter()
-                .filter(|(d, _)| d.service == def.service)
-                .collect();
-            services.insert(def.service.clone(), scope_rows(&weeks, current, None, &own));
+            let rows = scope_rows(&weeks, current, None, &slos_of(&def.service));
+            services.insert(def.service.clone(), rows);
         }
     }
     Ok((org, services))

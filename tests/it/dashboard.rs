@@ -2,7 +2,6 @@
 //! running `serve --demo`, the charts are drawn, and the console stays clean.
 
 use std::process::Command;
-use std::time::Duration;
 
 use crate::helpers::Daemon;
 
@@ -44,17 +43,7 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(&dir.path().join("store"), &["--demo"]);
     let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while client
-        .get(daemon.url("/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(std::time::Instant::now() < deadline, "not ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    daemon.wait_ready().await;
     let url = daemon.url("/");
     let (dom, log) = tokio::task::spawn_blocking(move || chromium(&url))
         .await

@@ -363,17 +363,7 @@ async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart()
 
     // Restarted on the same store: the week's digest already went out.
     let daemon = start();
-    let ready = std::time::Instant::now() + Duration::from_secs(60);
-    while client
-        .get(daemon.url("/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(std::time::Instant::now() < ready);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    daemon.wait_ready().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(hook.received_requests().await.unwrap().len(), 1);
     assert!(daemon.terminate().success());

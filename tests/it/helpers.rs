@@ -89,6 +89,28 @@ impl Daemon {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Waits (up to 120 s) until `/readyz` says ready; until then it must say "starting".
+    pub async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = client.get(self.url("/readyz")).send().await.unwrap();
+            if r.status() == 200 {
+                let body: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(body["status"], "ready");
+                return;
+            }
+            assert_eq!(r.status(), 503);
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["status"], "starting");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not ready after 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Polls `/metrics` until `done` accepts the text (or `secs` pass) and returns it. The
     /// exposition is rebuilt shortly after data changes, so tests wait for it.
     pub async fn metrics_when(&self, secs: u64, done: impl Fn(&str) -> bool) -> String {

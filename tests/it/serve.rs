@@ -7,23 +7,6 @@ use barometer::store::Store;
 
 use crate::helpers::Daemon;
 
-async fn wait_ready(client: &reqwest::Client, d: &Daemon) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = client.get(d.url("/readyz")).send().await.unwrap();
-        if r.status() == 200 {
-            let body: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(body["status"], "ready");
-            return;
-        }
-        assert_eq!(r.status(), 503);
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(body["status"], "starting");
-        assert!(Instant::now() < deadline, "not ready after 120 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
@@ -41,7 +24,7 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
 
     let health = client.get(daemon.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    wait_ready(&client, &daemon).await;
+    daemon.wait_ready().await;
 
     // The exposition is rebuilt shortly after the last demo batch lands.
     let text = daemon
@@ -531,8 +514,7 @@ async fn a_prometheus_that_is_down_shows_in_metrics_while_serving_goes_on() {
 async fn a_real_prometheus_scrapes_the_demo_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(&dir.path().join("store"), &["--demo"]);
-    let client = reqwest::Client::new();
-    wait_ready(&client, &daemon).await;
+    daemon.wait_ready().await;
     let Some(prom) = crate::prom::PromServer::start("", Some(&daemon.addr.to_string())) else {
         return;
     };
@@ -589,7 +571,7 @@ async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
     }
     // The next start finishes the seeding.
     let again = Daemon::start(&store_path, &["--demo"]);
-    wait_ready(&reqwest::Client::new(), &again).await;
+    again.wait_ready().await;
     assert_eq!(again.terminate().code(), Some(0));
     let store = Store::open(&store_path).unwrap();
     assert!(!barometer::sources::demo::needs_seeding(&store).unwrap());
