@@ -17,8 +17,9 @@ use crate::serve::views::DoraCache;
 use crate::sources::pull::Health;
 use crate::store::{Cursor, Store, WriteBatch};
 
-/// The store's cursor source for digests; the cursor names are the targets.
-const SOURCE: &str = "digest";
+/// The store's cursor source for digests (the cursor names are the targets), and the name its
+/// outcomes go under in [`Health`].
+pub const SOURCE: &str = "digest";
 /// Attempts of a webhook post.
 const ATTEMPTS: u32 = 4;
 

@@ -564,14 +564,17 @@ impl Metrics {
                 hist.observe(d);
             }
         }
-        if let Some(t) = self
-            .health
-            .gauge("digest", "last_success_timestamp_seconds")
-        {
+        if let Some(t) = self.health.gauge(
+            crate::digest::deliver::SOURCE,
+            "last_success_timestamp_seconds",
+        ) {
             self.digest_last_success.set(t);
         }
         // The counter follows the failures the digest job has counted.
-        let failures = self.health.gauge("digest", "failures").unwrap_or(0.0) as u64;
+        let failures = self
+            .health
+            .gauge(crate::digest::deliver::SOURCE, "failures")
+            .unwrap_or(0.0) as u64;
         self.digest_failures
             .inc_by(failures.saturating_sub(self.digest_failures.get()));
         self.refresh_slos(store);
