@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +33,10 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub config: Option<PathBuf>,
+    /// Pin business time (the last complete week, the digest's schedule, the demo's end) to this
+    /// instant (RFC 3339) or date (at 12:00 UTC), to reproduce a run on a later day.
+    #[arg(long, global = true, env = "BAROMETER_NOW", value_name = "WHEN", value_parser = crate::clock::parse)]
+    pub now: Option<DateTime<Utc>>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -261,7 +265,7 @@ pub struct ExplainArgs {
 
 /// The Mondays (ms) of the last `n` complete ISO weeks, oldest first (at most ten years).
 fn last_weeks(n: u32) -> Vec<i64> {
-    let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+    let last = week_start(crate::clock::now_ms()) - WEEK_MS;
     (0..i64::from(n.clamp(1, 520)))
         .rev()
         .map(|i| last - i * WEEK_MS)
@@ -585,6 +589,9 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(at) = cli.now {
+        crate::clock::pin(at);
+    }
     let mut config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -602,7 +609,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => {
             telemetry::init(&config.log);
             let store = Store::open(&config.storage.path)?;
-            let end = args.end.unwrap_or_else(|| Utc::now().date_naive());
+            let end = args.end.unwrap_or_else(|| crate::clock::now().date_naive());
             let summary = demo::seed(&store, args.seed, end, &CancellationToken::new())?;
             store.flush()?;
             println!(
@@ -744,7 +751,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::open(&config.storage.path)?;
             let model = crate::serve::views::dora_model(&store, &config)?;
             let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
-            let now = Utc::now().timestamp_millis();
+            let now = crate::clock::now_ms();
             let w = crate::serve::views::weekly(
                 &store,
                 &config,
@@ -769,7 +776,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
             let week = match args.week {
                 Some(d) => week_start(crate::analysis::local_midnight(d)),
-                None => crate::digest::week_for(Utc::now().timestamp_millis()),
+                None => crate::digest::week_for(crate::clock::now_ms()),
             };
             let cache = Arc::new(crate::serve::views::DoraCache::default());
             if let Some(format) = args.print {
@@ -887,7 +894,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &slos,
                 since,
-                Utc::now().timestamp_millis(),
+                crate::clock::now_ms(),
             )?;
             use std::io::Write;
             std::io::stdout().lock().write_all(text.as_bytes())?;
@@ -1029,7 +1036,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Arc::new(Store::open(&config.storage.path)?);
             let demo_seed = args.demo.then(|| DemoSeed {
                 seed: args.seed,
-                end: Utc::now().date_naive(),
+                end: crate::clock::now().date_naive(),
             });
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(async {

@@ -12,6 +12,7 @@
 //! - [`serve`]: the daemon — HTTP server, `/metrics`, background tasks, shutdown.
 //! - [`digest`]: the weekly digest for architects (Markdown, HTML, JSON; files and webhook).
 //! - [`telemetry`]: the tracing subscriber.
+//! - [`clock`]: business time, pinnable for reproducible runs.
 //! - [`cli`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod model;

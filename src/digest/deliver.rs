@@ -332,7 +332,7 @@ pub async fn schedule(
         }
     }
     loop {
-        match job.due(Utc::now()) {
+        match job.due(crate::clock::now()) {
             Ok(Some(week)) => {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -168,7 +168,7 @@ async fn dora(
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let last = week_start(chrono::Utc::now().timestamp_millis()) - WEEK_MS;
+    let last = week_start(crate::clock::now_ms()) - WEEK_MS;
     let to = match q.to.as_deref().map(|v| parse_day("to", v)).transpose() {
         Ok(v) => v.map_or(last, week_start),
         Err(m) => return bad_request(m),
@@ -445,7 +445,7 @@ async fn digest(
     };
     let week = match q.week.as_deref().map(|v| parse_day("week", v)).transpose() {
         Ok(Some(ms)) => crate::analysis::week_start(ms),
-        Ok(None) => week_for(chrono::Utc::now().timestamp_millis()),
+        Ok(None) => week_for(crate::clock::now_ms()),
         Err(m) => return bad_request(m),
     };
     let format = q.format.unwrap_or_else(|| "json".into());
@@ -662,7 +662,7 @@ fn week_range(from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>, String> 
     };
     let last = match to {
         Some(v) => day("to", v)?,
-        None => week_start(chrono::Utc::now().timestamp_millis()) - WEEK_MS,
+        None => week_start(crate::clock::now_ms()) - WEEK_MS,
     };
     let first = match from {
         Some(v) => day("from", v)?,

@@ -7,7 +7,6 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -191,7 +190,7 @@ impl DoraGauges {
             }
         };
         let bands = crate::serve::views::band_table(config);
-        let to = week_start(Utc::now().timestamp_millis());
+        let to = week_start(crate::clock::now_ms());
         let from = to - 4 * WEEK_MS;
         for v in [
             &self.per_week,
@@ -632,7 +631,7 @@ impl Metrics {
 
     /// SLO figures of the last complete week.
     fn refresh_slos(&self, store: &Store) {
-        let last_week = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+        let last_week = week_start(crate::clock::now_ms()) - WEEK_MS;
         for def in &self.slos {
             let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
                 continue;

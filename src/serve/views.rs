@@ -125,7 +125,7 @@ impl DoraCache {
         config: &Config,
         slos: &[SloDef],
     ) -> Result<Arc<Weekly>, StoreError> {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::clock::now_ms();
         let key = (store.generation(), week_start(now));
         let mut live = self.weekly.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = &*live {

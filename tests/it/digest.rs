@@ -275,7 +275,7 @@ async fn the_webhook_gets_the_digest_once_after_a_retry_and_its_secret_never_sho
 async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let today = chrono::Utc::now().weekday().to_string().to_lowercase();
+    let today = crate::helpers::now().weekday().to_string().to_lowercase();
     let cfg = config(
         dir.path(),
         &format!("weekday = {today:?}\nhour = 0\nwebhook_url_env = \"BAROMETER_TEST_WEBHOOK\"\n"),
@@ -298,7 +298,7 @@ async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart()
         )
     };
     let daemon = start();
-    // Due since 00:00 today: delivered once the demo data is in.
+    // Due since 00:00 on the pinned day: delivered once the demo data is in.
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     while hook.received_requests().await.unwrap().is_empty() {
         assert!(
@@ -307,7 +307,7 @@ async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let week = barometer::digest::week_for(chrono::Utc::now().timestamp_millis());
+    let week = barometer::digest::week_for(crate::helpers::now().timestamp_millis());
     let iso = barometer::digest::iso_week(week);
     let body: serde_json::Value =
         serde_json::from_slice(&hook.received_requests().await.unwrap()[0].body).unwrap();

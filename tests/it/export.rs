@@ -6,7 +6,6 @@ use barometer::config::{Config, Sources};
 use barometer::serve::metrics::{slo_defs, slo_weeks};
 use barometer::sources::demo;
 use barometer::store::Store;
-use chrono::Utc;
 
 use crate::prom::PromServer;
 
@@ -17,12 +16,12 @@ async fn instant(url: &str, query: &str, at: i64) -> Option<f64> {
         .map(|v| v.parse().unwrap())
 }
 
-/// A store in `dir` holding the demo organisation up to this week.
+/// A store in `dir` holding the demo organisation up to the pinned week.
 fn seeded_store(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("store");
     let store = Store::open(&path).unwrap();
     let token = tokio_util::sync::CancellationToken::new();
-    demo::seed(&store, 42, Utc::now().date_naive(), &token).unwrap();
+    demo::seed(&store, 42, crate::helpers::now().date_naive(), &token).unwrap();
     store.flush().unwrap();
     path
 }
@@ -54,7 +53,7 @@ async fn exported_history_backfills_into_prometheus_with_the_same_values() {
     .unwrap();
     let slos = slo_defs(&config, true);
     let api = slos.iter().find(|d| d.name == "api-availability").unwrap();
-    let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+    let last = week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
     let weeks = [last - 60 * WEEK_MS, last - 10 * WEEK_MS, last];
     let expected = slo_weeks(&store, api, &weeks);
     for w in &expected {
@@ -99,7 +98,7 @@ fn the_reliability_command_reports_the_last_complete_weeks() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let slos = doc.as_array().unwrap();
     assert_eq!(slos.len(), 2);
-    let last = week_start(Utc::now().timestamp_millis()) - WEEK_MS;
+    let last = week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
     let weeks: Vec<i64> = slos[1]["weeks"]
         .as_array()
         .unwrap()

@@ -12,6 +12,16 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_barometer"))
 }
 
+/// Business time of every daemon and command under test (`BAROMETER_NOW`): a Wednesday, so the
+/// demo ends on Monday 2026-11-23 and the last complete week starts on 2026-11-16, whatever the
+/// day the suite runs.
+pub const NOW: &str = "2026-11-25T12:00:00Z";
+
+/// [`NOW`] as an instant.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    NOW.parse().expect("NOW is RFC 3339")
+}
+
 /// A `barometer` command with a clean environment for configuration: no user file, storage in
 /// `store`, and no inherited `BAROMETER__*` overrides.
 pub fn barometer(store: &Path) -> Command {
@@ -27,6 +37,7 @@ pub fn barometer(store: &Path) -> Command {
             "BAROMETER__DIGEST__OUT_DIR",
             store.with_extension("digests"),
         )
+        .env("BAROMETER_NOW", NOW)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
     cmd

@@ -469,7 +469,7 @@ async fn a_prometheus_that_is_down_shows_in_metrics_while_serving_goes_on() {
     }
     let monday_early = {
         use chrono::{Datelike, Timelike};
-        let now = chrono::Utc::now();
+        let now = crate::helpers::now();
         now.weekday() == chrono::Weekday::Mon && now.hour() < 8
     };
     assert!(
@@ -561,7 +561,7 @@ async fn sigterm_during_demo_seeding_exits_0_with_whole_batches_and_resumes() {
     assert_eq!(daemon.terminate().code(), Some(0));
     {
         let store = Store::open(&store_path).expect("consistent store after SIGTERM");
-        let end = chrono::Utc::now().date_naive();
+        let end = crate::helpers::now().date_naive();
         let (whole, absent) = crate::crash::check_chunks_until(&store, end);
         assert!(
             whole > 0 && absent > 0,

@@ -310,7 +310,7 @@ impl<'a> GithubSync<'a> {
         progress: bool,
     ) -> Result<Self, GithubError> {
         let client = Client::new(config, RetryPolicy::default())?;
-        let since = since.unwrap_or_else(|| config.backfill_since.resolve(Utc::now()));
+        let since = since.unwrap_or_else(|| config.backfill_since.resolve(crate::clock::now()));
         Ok(Self {
             config,
             store,
