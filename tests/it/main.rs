@@ -9,6 +9,7 @@ mod digest;
 mod export;
 mod fake_github;
 mod github;
+mod golden;
 mod helpers;
 mod prom;
 mod revenue;
