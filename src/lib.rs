@@ -13,6 +13,7 @@
 //! - [`digest`]: the weekly digest for architects (Markdown, HTML, JSON; files and webhook).
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`clock`]: business time, pinnable for reproducible runs.
+//! - [`redact`]: secrets inside URLs, masked wherever a URL is shown.
 //! - [`cli`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod model;
+pub mod redact;
 pub mod serve;
 pub mod sources;
 pub mod store;

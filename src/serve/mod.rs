@@ -3,6 +3,7 @@
 pub mod api;
 pub mod dashboard;
 pub mod export;
+pub mod guard;
 pub mod http;
 pub mod metrics;
 pub mod views;
