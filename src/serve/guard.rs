@@ -48,9 +48,12 @@ pub fn same_origin(req: &Request) -> Result<(), CrossSite> {
 
 fn check_headers(headers: &HeaderMap) -> Result<(), CrossSite> {
     let text = |name| {
-        headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().take(200).collect::<String>())
+        headers.get(name).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(200)
+                .collect::<String>()
+        })
     };
     // "none": typed in the address bar or a bookmark; "same-origin": a page of this daemon.
     if let Some(site) = text("sec-fetch-site") {
@@ -80,7 +83,12 @@ pub fn import_media_type(headers: &HeaderMap) -> Result<ImportBody, String> {
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "text/csv" | "application/csv" => Ok(ImportBody::Csv),
         "multipart/form-data" => Ok(ImportBody::Multipart),
@@ -126,7 +134,10 @@ mod tests {
     #[test]
     fn browsers_from_other_sites_are_refused_and_other_clients_pass() {
         // curl, scripts: neither header.
-        assert_eq!(check_headers(&headers(&[("host", "127.0.0.1:9750")])), Ok(()));
+        assert_eq!(
+            check_headers(&headers(&[("host", "127.0.0.1:9750")])),
+            Ok(())
+        );
         // A page of the daemon itself.
         assert_eq!(
             check_headers(&headers(&[

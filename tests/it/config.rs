@@ -169,3 +169,63 @@ fn the_printed_configuration_writes_values_as_a_file_would() {
         );
     }
 }
+
+#[test]
+fn every_wrong_type_is_reported_at_once_beside_the_other_problems() {
+    let (_dir, path) = with_file(
+        "[server]\nlisten = \"nowhere\"\n\n[github]\nrepos = 5\nrate_limit_floor = \"x\"\n\
+         first_deploy_lookback = \"y\"\n\n[analysis]\nmin_points = \"many\"\n\n[storage]\nfoo = 1\n",
+    );
+    let err = load(Some(path.clone()), &[]).unwrap_err();
+    let p = path.display();
+    // Unknown keys, then the wrong types sorted by key, then the values that do not validate;
+    // the same report on every run, whatever the order serde met them in.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "configuration has 6 problems:\n  \
+             - storage.foo (from {p}): unknown key\n  \
+             - analysis.min_points (from {p}): invalid type: string \"many\", expected an integer\n  \
+             - github.first_deploy_lookback (from {p}): invalid type: string \"y\", expected an integer\n  \
+             - github.rate_limit_floor (from {p}): invalid type: string \"x\", expected an integer\n  \
+             - github.repos (from {p}): invalid type: integer `5`, expected a sequence\n  \
+             - server.listen (from {p}): \"nowhere\" is not a socket address (host:port, e.g. 127.0.0.1:9750)"
+        )
+    );
+}
+
+#[test]
+fn unknown_sections_and_keys_in_lists_name_where_they_came_from() {
+    let (_dir, path) = with_file(
+        "[colours]\nsky = \"blue\"\n\n[[github.service]]\nname = \"api\"\nrepo = \"acme/api\"\nbogus = 1\n",
+    );
+    let err = load(Some(path.clone()), &[("BAROMETER__WEATHER__TODAY", "rain")]).unwrap_err();
+    let p = path.display();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "configuration has 3 problems:\n  \
+             - colours (from {p}): unknown key\n  \
+             - github.service.0.bogus (from {p}): unknown key\n  \
+             - weather (from the environment): unknown key"
+        )
+    );
+}
+
+#[test]
+fn passwords_inside_urls_are_redacted_in_the_printed_configuration() {
+    let c = load(
+        None,
+        &[(
+            "BAROMETER__PROMETHEUS__URL",
+            "http://ops:hunter2-pw@127.0.0.1:9090",
+        )],
+    )
+    .unwrap();
+    let shown = c.to_redacted_toml().unwrap();
+    assert!(
+        shown.contains("url = \"http://[redacted]@127.0.0.1:9090\""),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"));
+}
