@@ -10,6 +10,7 @@ mod export;
 mod fake_github;
 mod github;
 mod golden;
+mod hardening;
 mod helpers;
 mod prom;
 mod revenue;
