@@ -390,7 +390,33 @@ pub async fn schedule(
 
 #[cfg(test)]
 mod tests {
-    use super::cap_markdown;
+    use super::{cap_markdown, PostError, Retryable, Verdict};
+    use std::time::Duration;
+
+    #[test]
+    fn only_429_5xx_and_transport_errors_are_retried() {
+        let status = |code| reqwest::StatusCode::from_u16(code).expect("valid status");
+        let after = Duration::from_secs(7);
+        assert_eq!(
+            PostError::Status(status(429), Some(after)).verdict(),
+            Verdict::After(after)
+        );
+        assert_eq!(
+            PostError::Status(status(503), None).verdict(),
+            Verdict::Backoff
+        );
+        assert_eq!(
+            PostError::Transport("timed out".into()).verdict(),
+            Verdict::Backoff
+        );
+        for code in [400, 401, 404, 410] {
+            assert_eq!(
+                PostError::Status(status(code), None).verdict(),
+                Verdict::Fail
+            );
+        }
+        assert_eq!(PostError::Cancelled.verdict(), Verdict::Fail);
+    }
 
     #[test]
     fn a_long_digest_is_cut_at_a_section_within_the_limit() {
