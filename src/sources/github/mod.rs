@@ -8,6 +8,7 @@
 //! an upsert by natural key never double-counts.
 
 pub mod client;
+mod commit_detail;
 pub mod payload;
 
 use std::collections::HashSet;
@@ -837,7 +838,9 @@ impl<'a> GithubSync<'a> {
         // (a sync with nothing new never does).
         let mut claimed: Option<HashSet<String>> = None;
         let bar = self.progress.bar(repo, "commit graph");
-        let lookback = self.config.first_deploy_lookback.clamp(1, 100);
+        let lookback = Duration::from_std(self.config.first_deploy_lookback)
+            .unwrap_or_else(|_| Duration::days(30));
+        let monorepo = self.services(repo).iter().any(|s| !s.paths.is_empty());
         for service in self.services(repo) {
             let mut prev: Option<&Deployment> = None;
             for d in deployments.iter().filter(|d| d.service == service.name) {
@@ -869,13 +872,10 @@ impl<'a> GithubSync<'a> {
                             }
                         }
                         None => {
-                            let url =
-                                format!("/repos/{repo}/commits?sha={}&per_page={lookback}", d.sha);
-                            if let Fetched::Fresh { body, .. } =
-                                self.client.get::<Vec<payload::Commit>>(&url, None).await?
-                            {
-                                commits = body;
-                            }
+                            let at = d.finished_at.unwrap_or(d.created_at);
+                            let from = (at - lookback).max(self.since);
+                            commits =
+                                commit_detail::window(&self.client, repo, &d.sha, from).await?;
                         }
                     }
                     let claimed = match &mut claimed {
@@ -912,6 +912,10 @@ impl<'a> GithubSync<'a> {
                                     .map(|p| p.number)
                                     .collect(),
                             );
+                            if monorepo && m.pulls.as_ref().is_some_and(Vec::is_empty) {
+                                m.files =
+                                    Some(commit_detail::files(&self.client, repo, &m.sha).await?);
+                            }
                         }
                         batch.upsert_event(&m);
                         self.report.commits += 1;
