@@ -4,13 +4,16 @@
 //! Definitions follow DORA's own (<https://dora.dev/guides/dora-metrics-four-keys/>, and the
 //! 2024 report for rework rate):
 //! 1. **deployment frequency**: successful production deployments per week (and deploy-days);
-//! 2. **lead time for changes**: deployment time − first commit time of each change it shipped;
+//! 2. **lead time for changes**: deployment time − first commit time of each change it shipped
+//!    (per pull request), or − each commit's own author time (`analysis.lead_time_unit`);
 //! 3. **change failure rate**: deployments with at least one failure signal / deployments that
 //!    reached a final state;
 //! 4. **failed-deployment recovery time**: failed deployment → next healthy deployment of the same
-//!    service, or the attributed incidents resolved, whichever comes first;
+//!    service, or the attributed incidents resolved, whichever comes first (or only the
+//!    deployment: `analysis.recovery_end`);
 //! 5. **rework rate**: unplanned deployments (only reverts, hotfixes, incident fixes, rollbacks) /
-//!    successful deployments.
+//!    successful deployments; a rollback counts (DORA 2024: deployments "unplanned but [that]
+//!    happen as a result of an incident in production").
 //!
 //! What the tools people use get wrong, and what is done here instead:
 //! - change sets are exact: the commits reachable from a deployment's SHA and not from the
