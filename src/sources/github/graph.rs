@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::client::Fetched;
-use super::{listing, payload, GithubError, GithubSync};
+use chrono::Duration;
+
+use super::{commit_detail, listing, payload, GithubError, GithubSync};
 use crate::model::{Change, Commit, DeployState, Deployment};
 use crate::store::WriteBatch;
 
@@ -26,7 +27,9 @@ impl GithubSync<'_> {
         // (a sync with nothing new never does).
         let mut claimed: Option<HashSet<String>> = None;
         let bar = self.progress.bar(repo, "commit graph");
-        let lookback = self.config.first_deploy_lookback.clamp(1, 100);
+        let lookback = Duration::from_std(self.config.first_deploy_lookback)
+            .unwrap_or_else(|_| Duration::days(30));
+        let monorepo = self.services(repo).iter().any(|s| !s.paths.is_empty());
         for service in self.services(repo) {
             let mut prev: Option<&Deployment> = None;
             for d in deployments.iter().filter(|d| d.service == service.name) {
@@ -56,13 +59,10 @@ impl GithubSync<'_> {
                             }
                         }
                         None => {
-                            let url =
-                                format!("/repos/{repo}/commits?sha={}&per_page={lookback}", d.sha);
-                            if let Fetched::Fresh { body, .. } =
-                                self.client.get::<Vec<payload::Commit>>(&url, None).await?
-                            {
-                                commits = body;
-                            }
+                            let at = d.finished_at.unwrap_or(d.created_at);
+                            let from = (at - lookback).max(self.since);
+                            commits =
+                                commit_detail::window(&self.client, repo, &d.sha, from).await?;
                         }
                     }
                     let claimed = match &mut claimed {
@@ -99,6 +99,10 @@ impl GithubSync<'_> {
                                     .map(|p| p.number)
                                     .collect(),
                             );
+                            if monorepo && m.pulls.as_ref().is_some_and(Vec::is_empty) {
+                                m.files =
+                                    Some(commit_detail::files(&self.client, repo, &m.sha).await?);
+                            }
                         }
                         batch.upsert_event(&m);
                         self.report.commits += 1;

@@ -8,6 +8,7 @@
 //! an upsert by natural key never double-counts.
 
 pub mod client;
+mod commit_detail;
 pub mod payload;
 
 mod changes;
