@@ -291,6 +291,7 @@ fn seed_dora(store: &Store, repos: usize) -> usize {
             authored_at: at(start - 48 * hour),
             committed_at: at(start - 48 * hour),
             pulls: None,
+            files: None,
         });
         n += 1;
         let mut parent = root;
@@ -313,6 +314,7 @@ fn seed_dora(store: &Store, repos: usize) -> usize {
                 authored_at: at(merged),
                 committed_at: at(merged),
                 pulls: None,
+                files: None,
             });
             batch.upsert_event(&Change {
                 repo: repo.clone(),

@@ -250,6 +250,11 @@ pub struct Commit {
     /// `None` when not asked. Rebase merges are resolved through it.
     #[serde(default)]
     pub pulls: Option<Vec<u64>>,
+    /// Paths the commit touched (`GET /commits/{sha}`), read only for a commit no pull request
+    /// claims in a monorepo, where they decide which services a direct push belongs to; `None`
+    /// when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
 }
 
 impl Event for Commit {

@@ -223,8 +223,10 @@ pub struct GithubConfig {
     /// How long before an incident a deployment may have caused it.
     #[serde(with = "humantime_serde_compat")]
     pub incident_window: Duration,
-    /// Most commits credited to the first deployment seen of a service.
-    pub first_deploy_lookback: u32,
+    /// How far before the first deployment seen of a service its change set reaches (never
+    /// before `backfill_since`).
+    #[serde(with = "humantime_serde_compat")]
+    pub first_deploy_lookback: Duration,
     /// Timeout of one request.
     #[serde(with = "humantime_serde_compat")]
     pub request_timeout: Duration,
@@ -472,6 +474,10 @@ pub struct AnalysisConfig {
     pub dora_report_year: u16,
     /// Planned annual ARR growth (the anchor of growth momentum).
     pub growth_plan: f64,
+    /// One lead-time sample per pull request or per commit (docs/dora.md).
+    pub lead_time_unit: crate::analysis::dora::LeadTimeUnit,
+    /// What ends a failed deployment's recovery (docs/dora.md).
+    pub recovery_end: crate::analysis::dora::RecoveryEnd,
     /// Weights of the pressure index's components, by name.
     pub weights: std::collections::BTreeMap<String, f64>,
 }

@@ -47,7 +47,7 @@ pub(super) struct RawGithub {
     pub(super) release_pattern: String,
     pub(super) incident_label: String,
     pub(super) incident_window: String,
-    pub(super) first_deploy_lookback: u32,
+    pub(super) first_deploy_lookback: String,
     pub(super) request_timeout: String,
     pub(super) rate_limit_floor: u32,
     pub(super) max_rate_limit_wait: String,
@@ -150,5 +150,7 @@ pub(super) struct RawAnalysis {
     pub(super) min_points: u32,
     pub(super) dora_report_year: u16,
     pub(super) growth_plan: f64,
+    pub(super) lead_time_unit: String,
+    pub(super) recovery_end: String,
     pub(super) weights: std::collections::BTreeMap<String, f64>,
 }

@@ -288,7 +288,8 @@ impl Validator<'_> {
             interval: self.duration("github.interval", &raw.interval),
             incident_label: raw.incident_label,
             incident_window: self.duration("github.incident_window", &raw.incident_window),
-            first_deploy_lookback: raw.first_deploy_lookback.max(1),
+            first_deploy_lookback: self
+                .duration("github.first_deploy_lookback", &raw.first_deploy_lookback),
             request_timeout: self.duration("github.request_timeout", &raw.request_timeout),
             rate_limit_floor: floor,
             max_rate_limit_wait: self
@@ -614,6 +615,14 @@ impl Validator<'_> {
                     }
                     raw.analysis.weights.clone()
                 },
+                lead_time_unit: raw.analysis.lead_time_unit.parse().unwrap_or_else(|e| {
+                    self.problem("analysis.lead_time_unit", e);
+                    Default::default()
+                }),
+                recovery_end: raw.analysis.recovery_end.parse().unwrap_or_else(|e| {
+                    self.problem("analysis.recovery_end", e);
+                    Default::default()
+                }),
             },
         }
     }

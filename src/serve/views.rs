@@ -35,7 +35,17 @@ pub fn dora_settings(config: &Config) -> DoraSettings {
     DoraSettings {
         incident_window_ms: i64::try_from(config.github.incident_window.as_millis())
             .unwrap_or(i64::MAX),
-        first_lookback_commits: config.github.first_deploy_lookback as usize,
+        first_lookback_ms: i64::try_from(config.github.first_deploy_lookback.as_millis())
+            .unwrap_or(i64::MAX),
+        since_ms: Some(
+            config
+                .github
+                .backfill_since
+                .resolve(crate::clock::now())
+                .timestamp_millis(),
+        ),
+        lead_time_unit: config.analysis.lead_time_unit,
+        recovery_end: config.analysis.recovery_end,
         bands: band_table(config),
     }
 }

@@ -303,6 +303,7 @@ fn github_repo(
         authored_at: st.last_deploy - Duration::days(30),
         committed_at: st.last_deploy - Duration::days(30),
         pulls: None,
+        files: None,
     };
     let mut batch = WriteBatch::new();
     batch.upsert_event(&root);
@@ -423,6 +424,7 @@ fn deploy_one(
                 authored_at: at,
                 committed_at: at,
                 pulls: None,
+                files: None,
             };
             parent = commit.sha.clone();
             commits.push(commit.sha.clone());
@@ -435,6 +437,7 @@ fn deploy_one(
             authored_at: *merged_at,
             committed_at: *merged_at,
             pulls: None,
+            files: None,
         };
         st.head = merge.sha.clone();
         batch.upsert_event(&merge);

@@ -6,6 +6,7 @@ mod dashboard;
 mod demo_story;
 mod deploy;
 mod digest;
+mod dora_exact;
 mod export;
 mod fake_github;
 mod github;

@@ -1,13 +1,13 @@
 //! Exact change sets: which pull requests and commits each deployment shipped.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::BinaryHeap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::{ChangeSet, DeployFacts, DoraSettings, ServiceSpec, ShippedChange};
+use super::{ChangeSet, DeployFacts, DoraSettings, LeadTimeUnit, ServiceSpec, ShippedChange};
 use crate::model::{Change, Commit, DeployState, Deployment};
 
 /// Most commits one deployment's walk visits: a guard against a long-lived branch that forks from
@@ -149,50 +149,116 @@ pub(super) fn is_revert(c: &Change) -> bool {
         || c.body.contains("Reverts ")
 }
 
-/// Walks the graph from `sha`, skipping commits already shipped, up to `limit` commits.
-/// Buffers a service's walks reuse, so that a walk of a few commits allocates nothing.
+/// Reachable from the deployment's SHA.
+const NEW: u8 = 1;
+/// Reachable from the previous successful deployment's SHA.
+const OLD: u8 = 2;
+/// Commits still walked once everything queued is reachable from the old SHA and older than every
+/// candidate, so that a commit whose timestamp is older than its parent's (clock skew) is still
+/// painted: git's own slop (`revision.c`, `SLOP`).
+const SLOP: usize = 5;
+
+/// Buffers a service's walks reuse, so that a walk of a few commits allocates little.
 #[derive(Default)]
 struct WalkBuffers<'a> {
-    queued: HashSet<&'a str>,
-    queue: VecDeque<&'a Commit>,
+    flags: HashMap<&'a str, u8>,
+    queue: BinaryHeap<(i64, &'a str)>,
 }
 
-fn walk<'a>(
+/// The commits reachable from `head` and not from `base` (`git rev-list base..head`, what the
+/// compare API answers), newest first; with `cutoff`, only commits committed at or after it, and
+/// the walk does not go past an older one (`git rev-list --since`).
+///
+/// Both sides are painted in committer-time order, newest first, and the walk stops once every
+/// queued commit is reachable from `base` (plus [`SLOP`]): only the commits since the merge base
+/// are visited, not the whole history behind `base`.
+fn range<'a>(
     graph: &Graph<'a>,
     repo: &str,
-    sha: &str,
-    seen: &HashSet<&str>,
-    limit: usize,
+    head: &str,
+    base: Option<&str>,
+    cutoff: Option<i64>,
     buffers: &mut WalkBuffers<'a>,
 ) -> Vec<&'a Commit> {
-    let mut out = Vec::new();
-    let WalkBuffers { queued, queue } = buffers;
-    queued.clear();
+    let WalkBuffers { flags, queue } = buffers;
+    flags.clear();
     queue.clear();
-    if let Some(c) = graph.commit(repo, sha) {
-        queue.push_back(c);
-        queued.insert(c.sha.as_str());
+    let kept = |c: &Commit| cutoff.is_none_or(|t| ms(c.committed_at) >= t);
+    for (sha, flag) in std::iter::once((head, NEW)).chain(base.map(|b| (b, OLD))) {
+        if let Some(c) = graph.commit(repo, sha).filter(|c| kept(c)) {
+            *flags.entry(c.sha.as_str()).or_insert(0) |= flag;
+            queue.push((ms(c.committed_at), c.sha.as_str()));
+        }
     }
-    while let Some(c) = queue.pop_front() {
-        out.push(c);
-        if out.len() >= limit {
+    let mut candidates: Vec<&'a Commit> = Vec::new();
+    let mut visited = 0usize;
+    let mut slop = SLOP;
+    let mut oldest = i64::MAX;
+    while let Some((_, sha)) = queue.pop() {
+        visited += 1;
+        if visited > MAX_WALK {
             break;
         }
+        let Some(c) = graph.commit(repo, sha) else {
+            continue;
+        };
+        let flag = flags.get(sha).copied().unwrap_or(0);
+        if flag == NEW {
+            oldest = oldest.min(ms(c.committed_at));
+            candidates.push(c);
+        }
         for p in &c.parents {
-            if seen.contains(p.as_str()) || queued.contains(p.as_str()) {
+            let Some(pc) = graph.commit(repo, p).filter(|c| kept(c)) else {
                 continue;
+            };
+            let pf = flags.entry(pc.sha.as_str()).or_insert(0);
+            if *pf | flag != *pf {
+                *pf |= flag;
+                queue.push((ms(pc.committed_at), pc.sha.as_str()));
             }
-            if let Some(pc) = graph.commit(repo, p) {
-                queued.insert(pc.sha.as_str());
-                queue.push_back(pc);
+        }
+        // Done once only old commits are queued and none is newer than a candidate (which it
+        // could still reach, with equal timestamps); then a few more for clock skew.
+        let all_old = queue
+            .iter()
+            .all(|(_, s)| flags.get(s).is_some_and(|f| f & OLD != 0));
+        if all_old && queue.peek().is_none_or(|(t, _)| *t < oldest) {
+            if slop == 0 {
+                break;
             }
+            slop -= 1;
+        } else {
+            slop = SLOP;
+        }
+    }
+    // A commit first reached from the new side may be painted old later (clock skew, or a
+    // merge of the old SHA): the candidates are filtered once the painting is done.
+    let mut out: Vec<&'a Commit> = Vec::with_capacity(candidates.len());
+    let mut emitted: HashSet<&str> = HashSet::default();
+    for c in candidates {
+        if flags.get(c.sha.as_str()) == Some(&NEW) && emitted.insert(c.sha.as_str()) {
+            out.push(c);
         }
     }
     out
 }
 
+/// Whether a commit pushed without a pull request belongs to the service: always in a repository
+/// of one service; in a monorepo, when one of its own files matches the service's globs (a commit
+/// whose files were not read is left out rather than guessed).
+fn owns_direct(globs: Option<&GlobSet>, c: &Commit) -> bool {
+    match globs {
+        None => true,
+        Some(g) => c
+            .files
+            .as_ref()
+            .is_some_and(|files| files.iter().any(|f| g.is_match(f))),
+    }
+}
+
 /// The change sets of one service's deployments (sorted by time): the commits reachable from a
-/// deployment's SHA and not from the previous successful one's, mapped to pull requests.
+/// deployment's SHA and not from the previous successful one's of the same environment, mapped
+/// to pull requests; and which deployments are rollbacks.
 pub(super) fn change_sets<'a>(
     graph: &Graph<'a>,
     spec: &ServiceSpec,
@@ -200,36 +266,39 @@ pub(super) fn change_sets<'a>(
     settings: &DoraSettings,
 ) -> Vec<DeployFacts> {
     let globs = globs(spec);
-    // Commits reachable from the previous successful deployments.
-    let mut seen: HashSet<&str> = HashSet::default();
-    let mut prev: Option<&Deployment> = None;
+    // The previous successful deployment of each environment (a service has one or a few).
+    let mut prev: Vec<(&str, &Deployment)> = Vec::new();
     let mut buffers = WalkBuffers::default();
     let mut out = Vec::with_capacity(deployments.len());
     for d in deployments {
         let at_ms = d.finished_at.map(ms).unwrap_or_else(|| ms(d.created_at));
+        let previous = prev
+            .iter()
+            .find(|(env, _)| *env == d.environment)
+            .map(|(_, p)| *p);
         let mut rollback_of = None;
         let (kind, walked) = if graph.commit(&d.repo, &d.sha).is_none() {
             (ChangeSet::Unresolved, Vec::new())
-        } else if seen.contains(d.sha.as_str()) {
-            if let Some(p) = prev.filter(|p| p.sha != d.sha) {
-                rollback_of = Some(p.id);
+        } else if let Some(p) = previous {
+            let walked = range(graph, &d.repo, &d.sha, Some(&p.sha), None, &mut buffers);
+            if walked.is_empty() {
+                // Nothing reachable from this SHA is new: it is the previous SHA, or a proper
+                // ancestor of it, i.e. a rollback.
+                if p.sha != d.sha {
+                    rollback_of = Some(p.id);
+                }
+                (ChangeSet::Empty, walked)
+            } else {
+                (ChangeSet::Exact, walked)
             }
-            (ChangeSet::Empty, Vec::new())
-        } else if prev.is_none() {
-            let w = walk(
-                graph,
-                &d.repo,
-                &d.sha,
-                &seen,
-                settings.first_lookback_commits.max(1),
-                &mut buffers,
-            );
-            (ChangeSet::Lookback, w)
         } else {
-            (
-                ChangeSet::Exact,
-                walk(graph, &d.repo, &d.sha, &seen, MAX_WALK, &mut buffers),
-            )
+            // The first deployment seen: the commits of the window before it, never before the
+            // sync's horizon (`git log --since`), not a count of commits, which reaches back
+            // years in a quiet repository.
+            let start = (at_ms - settings.first_lookback_ms.max(0))
+                .max(settings.since_ms.unwrap_or(i64::MIN));
+            let walked = range(graph, &d.repo, &d.sha, None, Some(start), &mut buffers);
+            (ChangeSet::Lookback, walked)
         };
 
         let mut changes: Vec<ShippedChange> = Vec::new();
@@ -240,7 +309,7 @@ pub(super) fn change_sets<'a>(
             if prs.is_empty() {
                 // A merge commit without a pull request (e.g. main merged into a branch) is not
                 // a change of its own; a plain commit pushed straight to the branch is.
-                if c.parents.len() < 2 && globs.is_none() {
+                if c.parents.len() < 2 && owns_direct(globs.as_ref(), c) {
                     let first = ms(c.authored_at);
                     changes.push(ShippedChange {
                         pr: None,
@@ -250,6 +319,7 @@ pub(super) fn change_sets<'a>(
                         opened_ms: None,
                         merged_ms: None,
                         lead_ms: at_ms - first,
+                        commit_leads_ms: None,
                         unplanned: None,
                     });
                 }
@@ -275,15 +345,32 @@ pub(super) fn change_sets<'a>(
                     opened_ms: Some(ms(pr.created_at)),
                     merged_ms: Some(ms(pr.merged_at)),
                     lead_ms: at_ms - first,
+                    commit_leads_ms: None,
                     unplanned: unplanned_kind(pr),
                 });
+            }
+        }
+        if settings.lead_time_unit == LeadTimeUnit::Commit {
+            for ch in &mut changes {
+                // Merge commits are where branches meet, not work of their own (Four Keys
+                // counts every commit of a push; a merge commit's time is the merge's).
+                ch.commit_leads_ms = Some(
+                    ch.commits
+                        .iter()
+                        .filter_map(|sha| graph.commit(&d.repo, sha))
+                        .filter(|c| c.parents.len() < 2)
+                        .map(|c| at_ms - ms(c.authored_at))
+                        .collect(),
+                );
             }
         }
         changes.sort_by_key(|c| (c.first_commit_ms, c.pr));
 
         if d.state == DeployState::Success {
-            seen.extend(walked.iter().map(|c| c.sha.as_str()));
-            prev = Some(d);
+            match prev.iter_mut().find(|(env, _)| *env == d.environment) {
+                Some(slot) => slot.1 = d,
+                None => prev.push((d.environment.as_str(), d)),
+            }
         }
         out.push(DeployFacts {
             service: spec.name.clone(),

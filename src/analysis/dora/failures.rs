@@ -7,7 +7,8 @@ use regex::Regex;
 
 use super::changes::{is_revert, Graph};
 use super::{
-    DeployFacts, DoraInput, DoraSettings, FailureSignal, IncidentFacts, Recovery, ServiceSpec,
+    DeployFacts, DoraInput, DoraSettings, FailureSignal, IncidentFacts, Recovery, RecoveryEnd,
+    ServiceSpec,
 };
 use crate::model::{Change, DeployState, Incident};
 
@@ -65,16 +66,23 @@ fn reverted_pr<'a>(c: &Change, titles: &mut Titles<'a>, graph: &Graph<'a>) -> Op
         .map(|p| p.number)
 }
 
-/// The first successful deployment that shipped each pull request: (repo, PR) → index.
-fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(&str, u64), usize> {
-    let mut out = HashMap::default();
+/// The successful deployments that shipped each pull request: (repo, PR) → the earliest one, in
+/// time, of each service that shipped it. A PR of a monorepo can be shipped by several services,
+/// and after a rollback by the same service again; a revert or an incident that names it is
+/// about the first time it went out for the service concerned.
+fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(&str, u64), Vec<usize>> {
+    let mut out: HashMap<(&str, u64), Vec<usize>> = HashMap::default();
+    // Each service's deployments are contiguous and time-sorted: its first hit is its earliest.
     for (i, d) in deployments.iter().enumerate() {
         if !d.succeeded() {
             continue;
         }
         for c in &d.changes {
             if let Some(n) = c.pr {
-                out.entry((d.repo.as_str(), n)).or_insert(i);
+                let list = out.entry((d.repo.as_str(), n)).or_default();
+                if !list.iter().any(|&j| deployments[j].service == d.service) {
+                    list.push(i);
+                }
             }
         }
     }
@@ -124,7 +132,12 @@ pub(super) fn attribute<'a>(
             let Some(reverted) = reverted_pr(c, &mut titles, graph) else {
                 continue;
             };
-            if let Some(&i) = shipped.get(&(c.repo.as_str(), reverted)) {
+            // Every service that shipped the reverted PR before the revert merged: the revert
+            // undoes it in each.
+            for &i in shipped
+                .get(&(c.repo.as_str(), reverted))
+                .map_or(&[][..], Vec::as_slice)
+            {
                 if deployments[i].at_ms <= c.merged_at.timestamp_millis()
                     && seen.insert((i, c.number))
                 {
@@ -318,7 +331,7 @@ fn incident_targets(
     candidates: &[String],
     deployments: &[DeployFacts],
     index: &DeployIndex<'_>,
-    shipped: &HashMap<(&str, u64), usize>,
+    shipped: &HashMap<(&str, u64), Vec<usize>>,
     settings: &DoraSettings,
 ) -> (Vec<usize>, String) {
     let opened = inc.created_at.timestamp_millis();
@@ -361,10 +374,16 @@ fn incident_targets(
         let Some(n) = m.get(2).and_then(|n| n.as_str().parse::<u64>().ok()) else {
             continue;
         };
-        if let Some(&i) = shipped.get(&(inc.repo.as_str(), n)) {
-            if in_scope(&deployments[i]) {
-                add(i, format!("names pull request #{n}"), &mut targets);
-            }
+        // The earliest deployment, in time, of a service the incident concerns that shipped it.
+        if let Some(i) = shipped
+            .get(&(inc.repo.as_str(), n))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| in_scope(&deployments[i]))
+            .min_by_key(|&i| (deployments[i].at_ms, i))
+        {
+            add(i, format!("names pull request #{n}"), &mut targets);
         }
     }
     if !targets.is_empty() {
@@ -396,9 +415,14 @@ fn incident_targets(
     }
 }
 
-/// Recovery of every failed deployment: the next healthy deployment of the same service, or the
-/// moment its incidents were all resolved, whichever comes first.
-pub(super) fn recovery(deployments: &mut [DeployFacts], incidents: &[IncidentFacts]) {
+/// Recovery of every failed deployment: the next healthy deployment of the same service, or (with
+/// [`RecoveryEnd::DeploymentOrIncident`]) the moment its incidents were all resolved, whichever
+/// comes first.
+pub(super) fn recovery(
+    deployments: &mut [DeployFacts],
+    incidents: &[IncidentFacts],
+    end: RecoveryEnd,
+) {
     let closed: HashMap<(&str, u64), Option<i64>> = incidents
         .iter()
         .map(|i| ((i.repo.as_str(), i.number), i.closed_ms))
@@ -421,7 +445,7 @@ pub(super) fn recovery(deployments: &mut [DeployFacts], incidents: &[IncidentFac
                 _ => None,
             })
             .collect();
-        let resolved = if incident_numbers.is_empty() {
+        let resolved = if incident_numbers.is_empty() || end == RecoveryEnd::Deployment {
             None
         } else {
             let times: Option<Vec<i64>> = incident_numbers

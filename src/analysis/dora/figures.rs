@@ -217,7 +217,10 @@ fn figures<'a>(
             unplanned += 1;
         }
         for c in &d.changes {
-            lead.push(c.lead_ms);
+            match &c.commit_leads_ms {
+                Some(per_commit) => lead.extend(per_commit),
+                None => lead.push(c.lead_ms),
+            }
             if let (Some(o), Some(m)) = (c.opened_ms, c.merged_ms) {
                 coding.push(o - c.first_commit_ms);
                 review.push(m - o);

@@ -4,21 +4,30 @@
 //! Definitions follow DORA's own (<https://dora.dev/guides/dora-metrics-four-keys/>, and the
 //! 2024 report for rework rate):
 //! 1. **deployment frequency**: successful production deployments per week (and deploy-days);
-//! 2. **lead time for changes**: deployment time − first commit time of each change it shipped;
+//! 2. **lead time for changes**: deployment time − first commit time of each change it shipped
+//!    (per pull request), or − each commit's own author time (`analysis.lead_time_unit`);
 //! 3. **change failure rate**: deployments with at least one failure signal / deployments that
 //!    reached a final state;
 //! 4. **failed-deployment recovery time**: failed deployment → next healthy deployment of the same
-//!    service, or the attributed incidents resolved, whichever comes first;
+//!    service, or the attributed incidents resolved, whichever comes first (or only the
+//!    deployment: `analysis.recovery_end`);
 //! 5. **rework rate**: unplanned deployments (only reverts, hotfixes, incident fixes, rollbacks) /
-//!    successful deployments.
+//!    successful deployments; a rollback counts (DORA 2024: deployments "unplanned but [that]
+//!    happen as a result of an incident in production").
 //!
 //! What the tools people use get wrong, and what is done here instead:
 //! - change sets are exact: the commits reachable from a deployment's SHA and not from the
-//!   previous successful deployment of the same service ([`changes`]), so a pull request is never
-//!   tied to the wrong deployment, and squash and rebase merges keep their first-commit time;
+//!   previous successful deployment of the same service and environment ([`changes`]), so a pull
+//!   request is never tied to the wrong deployment, squash and rebase merges keep their
+//!   first-commit time, and changes re-shipped after a rollback are measured again;
+//! - a rollback is a deployment of a proper ancestor of the previous successful deployment's SHA,
+//!   not any SHA shipped before (redeploying a commit after a rollback is not a rollback);
 //! - an incident marks the deployments it names, else only the **latest** deployment within the
 //!   window before it ([`failures`]), never every deployment in the window;
-//! - monorepos: services are told apart by path globs.
+//! - monorepos: services are told apart by path globs, matched against a pull request's files,
+//!   or a direct commit's own files.
+//!
+//! Every definition, its source and a worked example: `docs/dora.md`.
 
 pub mod bands;
 mod changes;
@@ -60,13 +69,70 @@ pub struct ServiceSpec {
     pub paths: Vec<String>,
 }
 
+/// What one lead-time sample is (`analysis.lead_time_unit`); see `docs/dora.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadTimeUnit {
+    /// One sample per pull request (or direct commit), from its first commit: DORA's "time it
+    /// takes for a change to go from committed to deployed", a change being what was reviewed.
+    #[default]
+    Pr,
+    /// One sample per commit shipped, each from its own author time: the reading of Google's
+    /// Four Keys (`time_to_change`, one row per commit of a deployment).
+    Commit,
+}
+
+impl std::str::FromStr for LeadTimeUnit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pr" => Ok(Self::Pr),
+            "commit" => Ok(Self::Commit),
+            _ => Err(format!("{s:?} is not \"pr\" or \"commit\"")),
+        }
+    }
+}
+
+/// What ends a failed deployment's recovery (`analysis.recovery_end`); see `docs/dora.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryEnd {
+    /// Only the next healthy deployment of the same service: service restored by a deployment.
+    Deployment,
+    /// The next healthy deployment or the close of the incidents attributed to it, whichever
+    /// comes first (a fix outside the deployment pipeline: a flag flipped, a node restarted).
+    #[default]
+    DeploymentOrIncident,
+}
+
+impl std::str::FromStr for RecoveryEnd {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "deployment" => Ok(Self::Deployment),
+            "deployment_or_incident" => Ok(Self::DeploymentOrIncident),
+            _ => Err(format!(
+                "{s:?} is not \"deployment\" or \"deployment_or_incident\""
+            )),
+        }
+    }
+}
+
 /// Settings of the computation.
 #[derive(Debug, Clone)]
 pub struct DoraSettings {
     /// How long before an incident a deployment may have caused it, milliseconds.
     pub incident_window_ms: i64,
-    /// Most commits the first deployment ever seen of a service is credited with.
-    pub first_lookback_commits: usize,
+    /// How far back before the first deployment seen of a service (and environment) its change
+    /// set reaches, milliseconds (`github.first_deploy_lookback`).
+    pub first_lookback_ms: i64,
+    /// The sync's horizon (`github.backfill_since`), ms: a first deployment's window never
+    /// starts before it.
+    pub since_ms: Option<i64>,
+    /// What one lead-time sample is.
+    pub lead_time_unit: LeadTimeUnit,
+    /// What ends a recovery.
+    pub recovery_end: RecoveryEnd,
     /// The band table.
     pub bands: BandTable,
 }
@@ -75,7 +141,10 @@ impl Default for DoraSettings {
     fn default() -> Self {
         Self {
             incident_window_ms: 24 * 3_600_000,
-            first_lookback_commits: 100,
+            first_lookback_ms: 30 * 24 * 3_600_000,
+            since_ms: None,
+            lead_time_unit: LeadTimeUnit::Pr,
+            recovery_end: RecoveryEnd::DeploymentOrIncident,
             bands: bands::table(2023).unwrap_or_else(|| BandTable {
                 year: 0,
                 source: String::new(),
@@ -117,9 +186,10 @@ pub struct DoraInput<'a> {
 pub enum ChangeSet {
     /// Commits reachable from this SHA and not from the previous successful deployment's.
     Exact,
-    /// The first deployment seen: a bounded walk back from its SHA.
+    /// The first deployment seen: the commits of a bounded time window before it.
     Lookback,
-    /// The same SHA as the previous deployment, or an ancestor of it: nothing new shipped.
+    /// The same SHA as the previous successful deployment, or an ancestor of it (a rollback):
+    /// nothing new shipped.
     Empty,
     /// The SHA is not in the stored commit graph.
     Unresolved,
@@ -142,6 +212,10 @@ pub struct ShippedChange {
     pub merged_ms: Option<i64>,
     /// Lead time, ms: deployment − first commit.
     pub lead_ms: i64,
+    /// With `lead_time_unit = "commit"`: one lead time per non-merge commit of the change,
+    /// deployment − that commit's author time, ms; these are the samples then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_leads_ms: Option<Vec<i64>>,
     /// Why the change was unplanned (revert, hotfix, incident fix), if it was.
     pub unplanned: Option<String>,
 }
@@ -322,7 +396,7 @@ pub fn analyse(
         ranges.insert(spec.name.clone(), start..deployments.len());
     }
     let incidents = failures::attribute(&mut deployments, input, &graph, services, settings);
-    failures::recovery(&mut deployments, &incidents);
+    failures::recovery(&mut deployments, &incidents, settings.recovery_end);
     DoraModel {
         services: services.to_vec(),
         ranges,

@@ -33,6 +33,7 @@ impl World {
             authored_at: t(at),
             committed_at: t(at),
             pulls: None,
+            files: None,
         });
     }
 
@@ -489,8 +490,18 @@ fn monorepo_services_keep_their_own_changes_and_incidents() {
     assert_eq!(inc.deployments, vec![4]);
 }
 
+/// The first deployment takes the commits of a time window before it, never before the sync's
+/// horizon (issue #14, item 5). A chain c0 … c9, committed at 0 … 9 h; D1 deploys c9 at 12 h.
+///
+/// | settings                        | window start           | commits  | leads (h)      |
+/// |---------------------------------|------------------------|----------|----------------|
+/// | lookback 5 h                    | 12 − 5 = 7 h           | c7 c8 c9 | 5 4 3          |
+/// | lookback 10 h, since 4 h        | max(12 − 10, 4) = 4 h  | c4 … c9  | 8 7 6 5 4 3    |
+/// | default (30 days)               | 12 h − 30 d            | c0 … c9  | 12 … 3         |
+///
+/// A count of commits (the old rule) would reach back past any horizon in a quiet repository.
 #[test]
-fn first_deployment_lookback_is_bounded() {
+fn first_deployment_takes_a_bounded_time_window() {
     let mut w = World::default();
     let mut parent: Option<String> = None;
     for i in 0..10 {
@@ -500,16 +511,28 @@ fn first_deployment_lookback_is_bounded() {
         parent = Some(sha);
     }
     w.deploy(R, "app", 1, "c9", 12.0, DeployState::Success);
-    let settings = DoraSettings {
-        first_lookback_commits: 3,
+    let leads = |settings: &DoraSettings| -> Vec<i64> {
+        let m = w.analyse(&[service("app", R, &[])], settings);
+        let d = dep(&m, 1);
+        assert_eq!(d.change_set, ChangeSet::Lookback);
+        d.changes.iter().map(|c| c.lead_ms / 3_600_000).collect()
+    };
+    let hours = |h: i64| h * 3_600_000;
+    let short = DoraSettings {
+        first_lookback_ms: hours(5),
         ..DoraSettings::default()
     };
-    let m = w.analyse(&[service("app", R, &[])], &settings);
-    let d = dep(&m, 1);
-    assert_eq!(d.change_set, ChangeSet::Lookback);
-    // c9, c8, c7: leads 3, 4, 5 h.
-    let leads: Vec<i64> = d.changes.iter().map(|c| c.lead_ms / 3_600_000).collect();
-    assert_eq!(leads, vec![5, 4, 3]);
+    assert_eq!(leads(&short), vec![5, 4, 3]);
+    let horizon = DoraSettings {
+        first_lookback_ms: hours(10),
+        since_ms: Some(t(4.0).timestamp_millis()),
+        ..DoraSettings::default()
+    };
+    assert_eq!(leads(&horizon), vec![8, 7, 6, 5, 4, 3]);
+    assert_eq!(
+        leads(&DoraSettings::default()),
+        vec![12, 11, 10, 9, 8, 7, 6, 5, 4, 3]
+    );
 }
 
 #[test]
@@ -543,3 +566,5 @@ fn wilson_interval_matches_a_worked_value() {
     assert!(Ratio::new(0, 0).is_none());
     assert!(Ratio::new(1, 3).expect("ratio").low_n);
 }
+
+mod exact;

@@ -133,6 +133,7 @@ impl Commit {
             authored_at: authored,
             committed_at: self.commit.committer.as_ref().map_or(authored, |c| c.date),
             pulls: None,
+            files: None,
         })
     }
 }
