@@ -377,7 +377,7 @@ fn print_report(
             ])?;
             for (r, p) in &rows {
                 let s = &r.signals;
-                out.write_record([
+                let cells = [
                     day(s.week_ms),
                     p.status.clone(),
                     s.revenue_as_of.clone().unwrap_or_default(),
@@ -395,7 +395,12 @@ fn print_report(
                     num(p.resilience, 3),
                     num(p.p, 3),
                     p.regime.map(|r| r.as_str().to_owned()).unwrap_or_default(),
-                ])?;
+                ];
+                out.write_record(
+                    cells
+                        .iter()
+                        .map(|c| crate::sheet::safe_cell(c).into_owned()),
+                )?;
             }
             out.flush()?;
         }

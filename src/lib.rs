@@ -14,6 +14,7 @@
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`clock`]: business time, pinnable for reproducible runs.
 //! - [`redact`]: secrets inside URLs, masked wherever a URL is shown.
+//! - [`sheet`]: CSV cells that a spreadsheet will not run as formulas.
 //! - [`cli`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod digest;
 pub mod model;
 pub mod redact;
 pub mod serve;
+pub mod sheet;
 pub mod sources;
 pub mod store;
 pub mod telemetry;

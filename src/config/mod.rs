@@ -372,6 +372,8 @@ pub struct RevenueConfig {
     pub amount_scale: f64,
     /// Bad rows listed in an error before "and N more".
     pub max_reported_errors: usize,
+    /// Largest single field of a CSV file, in bytes.
+    pub max_field_bytes: usize,
     /// Headline NRR/GRR formula.
     pub retention_window: crate::analysis::revenue::RetentionWindow,
     /// Whether reactivated MRR counts as expansion.

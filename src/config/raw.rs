@@ -107,6 +107,7 @@ pub(super) struct RawRevenue {
     pub(super) currency: String,
     pub(super) amount_scale: f64,
     pub(super) max_reported_errors: usize,
+    pub(super) max_field_bytes: usize,
     pub(super) retention_window: String,
     pub(super) reactivation_as_expansion: bool,
     pub(super) watch_dir: Option<String>,

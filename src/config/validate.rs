@@ -476,6 +476,12 @@ impl Validator<'_> {
         if !(raw.revenue.amount_scale > 0.0 && raw.revenue.amount_scale.is_finite()) {
             self.problem("revenue.amount_scale", "must be a positive number");
         }
+        if !(16..=1 << 20).contains(&raw.revenue.max_field_bytes) {
+            self.problem(
+                "revenue.max_field_bytes",
+                "must be between 16 and 1048576 bytes",
+            );
+        }
         let watch_interval = self.duration("revenue.watch_interval", &raw.revenue.watch_interval);
         let c = raw.revenue.columns;
         for (name, list) in [
@@ -499,6 +505,7 @@ impl Validator<'_> {
             currency: currency.clone(),
             amount_scale: raw.revenue.amount_scale,
             max_reported_errors: raw.revenue.max_reported_errors.max(1),
+            max_field_bytes: raw.revenue.max_field_bytes,
             retention_window,
             reactivation_as_expansion: raw.revenue.reactivation_as_expansion,
             watch_dir: raw

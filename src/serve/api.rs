@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -62,12 +61,22 @@ pub fn routes(state: ApiState) -> Router {
             "/api/v1/imports/revenue",
             post(import_revenue).layer(DefaultBodyLimit::max(limit)),
         )
+        .route_layer(middleware::from_fn(same_origin_writes))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }
 
-/// Checks the bearer token when one is configured. The comparison does not stop at the first
-/// differing byte, so its timing says nothing about the token.
+/// Refuses a state-changing request that a browser marks as sent from another site (see
+/// [`super::guard`]); runs after the token check, so a bad token still answers 401.
+async fn same_origin_writes(req: Request, next: Next) -> Response {
+    match super::guard::same_origin(&req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => error(StatusCode::FORBIDDEN, "cross_site", e.to_string()),
+    }
+}
+
+/// Checks the bearer token when one is configured, in constant time over fixed-size digests
+/// ([`super::guard::token_matches`]): the timing says nothing about the token or its length.
 async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     if let Some(token) = &state.config.server.api_token {
         let given = req
@@ -76,15 +85,7 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let want = token.expose().as_bytes();
-        let same = given.len() == want.len()
-            && given
-                .as_bytes()
-                .iter()
-                .zip(want)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same {
+        if !super::guard::token_matches(given, token.expose()) {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -790,6 +791,44 @@ async fn imports(State(state): State<ApiState>) -> Response {
     }
 }
 
+/// The first file part of a `multipart/form-data` upload (a browser form's `<input type=file>`).
+async fn first_file(req: Request) -> Result<Bytes, MultipartError> {
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .map_err(MultipartError::Rejected)?;
+    while let Some(field) = form.next_field().await.map_err(MultipartError::Read)? {
+        if field.file_name().is_some() || field.name() == Some("file") {
+            return field.bytes().await.map_err(MultipartError::Read);
+        }
+    }
+    Err(MultipartError::NoFile)
+}
+
+/// Why a multipart upload could not be read.
+enum MultipartError {
+    Rejected(axum::extract::multipart::MultipartRejection),
+    Read(axum::extract::multipart::MultipartError),
+    NoFile,
+}
+
+impl MultipartError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Rejected(e) => e.status(),
+            Self::Read(e) => e.status(),
+            Self::NoFile => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn body_text(&self) -> String {
+        match self {
+            Self::Rejected(e) => e.body_text(),
+            Self::Read(e) => e.body_text(),
+            Self::NoFile => "the multipart upload has no file part".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
@@ -802,25 +841,43 @@ struct ImportQuery {
 async fn import_revenue(
     State(state): State<ApiState>,
     query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Response {
     let Query(q) = match query {
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the CSV body is larger than revenue.max_upload_bytes ({} bytes)",
+                state.config.revenue.max_upload_bytes
+            ),
+        )
+    };
+    let kind = match super::guard::import_media_type(req.headers()) {
+        Ok(k) => k,
+        Err(m) => {
             return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!(
-                    "the CSV body is larger than revenue.max_upload_bytes ({} bytes)",
-                    state.config.revenue.max_upload_bytes
-                ),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m,
             )
         }
-        Err(e) => return bad_request(e.body_text()),
+    };
+    let body = match kind {
+        super::guard::ImportBody::Csv => match Bytes::from_request(req, &()).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+            Err(e) => return bad_request(e.body_text()),
+        },
+        super::guard::ImportBody::Multipart => match first_file(req).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+            Err(e) => return bad_request(e.body_text()),
+        },
     };
     let layout = match q.format.as_deref() {
         None | Some("auto") => None,

@@ -176,7 +176,7 @@ async fn sync_until(
             health.record(kind.name(), elapsed, Ok(()));
         }
         Err(e) => {
-            tracing::error!(source = kind.name(), error = %e, ?elapsed, "sync failed");
+            tracing::error!(source = kind.name(), error = %crate::redact::urls_in(&e.to_string()), ?elapsed, "sync failed");
             health.record(kind.name(), elapsed, Err(e.to_string()));
         }
     }

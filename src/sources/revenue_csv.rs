@@ -227,6 +227,42 @@ fn month_of(d: NaiveDate) -> MonthIdx {
     d.year() * 12 + d.month0() as i32
 }
 
+/// Years a revenue file may name. Outside them a value is a typo or a placeholder (`0000-01`,
+/// `9999-12`), never data: it would be stored and then fall outside every view.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
+/// Largest amount one row may carry, in the file's currency: far above any real MRR, and small
+/// enough that no sum of a file's rows leaves the exactly representable range of `f64`.
+pub const MAX_AMOUNT: f64 = 1e12;
+
+/// Bytes of a bad value quoted in an error; the rest is counted, not shown.
+pub const QUOTED_BYTES: usize = 200;
+
+/// At most [`QUOTED_BYTES`] of `value`, cut at a character boundary, with the length of what was
+/// left out.
+pub fn excerpt(value: &str) -> String {
+    if value.len() <= QUOTED_BYTES {
+        return value.to_owned();
+    }
+    let mut end = QUOTED_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &value[..end], value.len() - end)
+}
+
+fn year_ok(y: i32) -> Result<(), String> {
+    if YEARS.contains(&y) {
+        Ok(())
+    } else {
+        Err(format!(
+            "is outside the years {}–{} a revenue file may name",
+            YEARS.start(),
+            YEARS.end()
+        ))
+    }
+}
+
 /// Parses an amount: `1234.5`, `1,234.50`, `$1,234.50`, `-12`, `(120.00)` (negative).
 pub fn parse_amount(raw: &str) -> Result<f64, String> {
     let s = raw.trim();
@@ -237,7 +273,7 @@ pub fn parse_amount(raw: &str) -> Result<f64, String> {
         && s != "."
     {
         if let Ok(v) = s.parse::<f64>() {
-            return Ok(v);
+            return bounded(v);
         }
     }
     let (negative, s) = match s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
@@ -270,7 +306,17 @@ pub fn parse_amount(raw: &str) -> Result<f64, String> {
         if frac.is_empty() { "0" } else { frac }
     );
     let v: f64 = plain.parse().map_err(|_| "is not an amount".to_owned())?;
-    Ok(if negative { -v } else { sign * v })
+    bounded(if negative { -v } else { sign * v })
+}
+
+fn bounded(v: f64) -> Result<f64, String> {
+    if v.is_finite() && v.abs() <= MAX_AMOUNT {
+        Ok(v)
+    } else {
+        Err(format!(
+            "is outside ±{MAX_AMOUNT:e}, the largest amount one row may carry"
+        ))
+    }
 }
 
 /// `YYYY-MM` or `YYYY-MM-DD` without going through a format parser (the common case, per row).
@@ -294,6 +340,12 @@ fn quick_ymd(s: &str) -> Option<(i32, u32, Option<u32>)> {
 
 /// Parses a month: `YYYY-MM`, `YYYY-MM-DD` or an RFC 3339 time (its UTC date).
 pub fn parse_month_field(raw: &str) -> Result<MonthIdx, String> {
+    let m = parse_any_month(raw)?;
+    year_ok(m.div_euclid(12))?;
+    Ok(m)
+}
+
+fn parse_any_month(raw: &str) -> Result<MonthIdx, String> {
     let s = raw.trim();
     match quick_ymd(s) {
         Some((y, m, None)) if (1..=12).contains(&m) => return Ok(y * 12 + m as i32 - 1),
@@ -313,6 +365,12 @@ pub fn parse_month_field(raw: &str) -> Result<MonthIdx, String> {
 
 /// Parses a day: `YYYY-MM-DD` or an RFC 3339 time (its UTC date).
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
+    let d = parse_any_date(raw)?;
+    year_ok(d.year())?;
+    Ok(d)
+}
+
+fn parse_any_date(raw: &str) -> Result<NaiveDate, String> {
     let s = raw.trim();
     if let Some((y, m, Some(d))) = quick_ymd(s) {
         if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
@@ -428,6 +486,18 @@ impl Header {
         self.idx[field_no(f)]
     }
 
+    /// The header's names for an error message, each and all bounded by [`excerpt`].
+    fn shown(&self) -> String {
+        excerpt(
+            &self
+                .names
+                .iter()
+                .map(|n| excerpt(n))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+
     fn has(&self, f: &str) -> bool {
         self.get(f).is_some()
     }
@@ -505,6 +575,23 @@ pub fn parse(
         Ok(h) => Header::new(h, &config.columns),
         Err(e) => return Err(one(1, format!("unreadable header: {e}"))),
     };
+    if let Some((i, name)) = header
+        .names
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.len() > config.max_field_bytes)
+    {
+        return Err(fail(vec![RowError {
+            line: 1,
+            column: Some(format!("#{}", i + 1)),
+            value: Some(excerpt(name)),
+            reason: format!(
+                "is a {}-byte header name; one field is at most revenue.max_field_bytes ({})",
+                name.len(),
+                config.max_field_bytes
+            ),
+        }]));
+    }
     let layout = match (forced, header.detect()) {
         (Some(f), _) => f,
         (None, Some(l)) => l,
@@ -515,7 +602,7 @@ pub fn parse(
                     "unrecognised header [{}]: expected snapshots (customer_id, month, mrr), \
                      movements (date, customer_id, type, amount) or totals (month, arr); column \
                      names are set in [revenue.columns]",
-                    header.names.join(", ")
+                    header.shown()
                 ),
             ))
         }
@@ -528,7 +615,7 @@ pub fn parse(
                 "the {layout} layout needs column{} {} (header: [{}])",
                 if missing.len() == 1 { "" } else { "s" },
                 missing.join(", "),
-                header.names.join(", ")
+                header.shown()
             ),
         ));
     }
@@ -572,6 +659,9 @@ pub fn parse(
             line,
             errors: &mut errors,
         };
+        if !row.check_bounds(config.max_field_bytes) {
+            continue;
+        }
         let currency = row.opt("currency");
         if let Some(c) = currency {
             if !c.eq_ignore_ascii_case(&config.currency) {
@@ -698,13 +788,54 @@ impl<'a> Row<'a> {
     }
 
     fn error(&mut self, field: &str, value: &str, reason: String) {
-        let column = self.col_name(field);
+        let column = excerpt(&self.col_name(field));
         self.errors.push(RowError {
             line: self.line,
             column: Some(column),
-            value: Some(value.to_owned()),
+            value: Some(excerpt(value)),
             reason,
         });
+    }
+
+    /// Fields over `max` bytes, and identifiers with control characters (NUL above all, which
+    /// ends a string in many a tool downstream): refused before anything reads them.
+    fn check_bounds(&mut self, max: usize) -> bool {
+        let mut ok = true;
+        for (i, v) in self.record.iter().enumerate() {
+            if v.len() > max {
+                let column = self
+                    .header
+                    .names
+                    .get(i)
+                    .map_or_else(|| format!("#{}", i + 1), |n| excerpt(n));
+                self.errors.push(RowError {
+                    line: self.line,
+                    column: Some(column),
+                    value: Some(excerpt(v)),
+                    reason: format!(
+                        "is {} bytes long; one field is at most revenue.max_field_bytes ({max})",
+                        v.len()
+                    ),
+                });
+                ok = false;
+            }
+        }
+        for field in ["customer_id", "currency", "plan", "segment"] {
+            if let Some(v) = self.raw(field) {
+                if let Some(c) = v.chars().find(|c| c.is_control()) {
+                    self.error(
+                        field,
+                        v,
+                        format!(
+                            "contains the control character U+{:04X}; identifiers are text",
+                            u32::from(c)
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok
     }
 
     /// The raw value of a field present in the header (`None` when the column is absent).
@@ -757,11 +888,13 @@ impl<'a> Row<'a> {
             return self.parsed("date", parse_date);
         }
         self.parsed("month", |v| {
-            parse_month(v.trim())
+            let d = parse_month(v.trim())
                 .and_then(|m| {
                     NaiveDate::from_ymd_opt(m.div_euclid(12), m.rem_euclid(12) as u32 + 1, 1)
                 })
-                .ok_or_else(|| "is not a month (YYYY-MM)".to_owned())
+                .ok_or_else(|| "is not a month (YYYY-MM)".to_owned())?;
+            year_ok(d.year())?;
+            Ok(d)
         })
     }
 }

@@ -173,8 +173,8 @@ fn the_printed_configuration_writes_values_as_a_file_would() {
 #[test]
 fn every_wrong_type_is_reported_at_once_beside_the_other_problems() {
     let (_dir, path) = with_file(
-        "[server]\nlisten = \"nowhere\"\n\n[github]\nrepos = 5\nrate_limit_floor = \"x\"\n\
-         first_deploy_lookback = \"y\"\n\n[analysis]\nmin_points = \"many\"\n\n[storage]\nfoo = 1\n",
+        "[server]\nlisten = \"nowhere\"\n\n[github]\nrepos = 5\nrate_limit_floor = \"x\"\n\n\
+         [revenue]\nmax_reported_errors = \"y\"\n\n[analysis]\nmin_points = \"many\"\n\n[storage]\nfoo = 1\n",
     );
     let err = load(Some(path.clone()), &[]).unwrap_err();
     let p = path.display();
@@ -186,9 +186,9 @@ fn every_wrong_type_is_reported_at_once_beside_the_other_problems() {
             "configuration has 6 problems:\n  \
              - storage.foo (from {p}): unknown key\n  \
              - analysis.min_points (from {p}): invalid type: string \"many\", expected an integer\n  \
-             - github.first_deploy_lookback (from {p}): invalid type: string \"y\", expected an integer\n  \
              - github.rate_limit_floor (from {p}): invalid type: string \"x\", expected an integer\n  \
              - github.repos (from {p}): invalid type: integer `5`, expected a sequence\n  \
+             - revenue.max_reported_errors (from {p}): invalid type: string \"y\", expected an integer\n  \
              - server.listen (from {p}): \"nowhere\" is not a socket address (host:port, e.g. 127.0.0.1:9750)"
         )
     );

@@ -172,13 +172,27 @@ async fn a_password_inside_a_url_shows_nowhere() {
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&check.stdout);
-    assert!(shown.contains("http://[redacted]@127.0.0.1:9/"), "{shown}");
+    assert!(
+        shown.contains("url = \"http://[redacted]@127.0.0.1:9\""),
+        "{shown}"
+    );
     assert!(!shown.contains(PASSWORD));
 
+    let cfg = dir.path().join("barometer.toml");
+    std::fs::write(
+        &cfg,
+        "[[prometheus.slo]]\nname = \"api\"\nservice = \"api\"\nerror_ratio_query = \"up\"\n\
+         target = 0.999\nwindow = \"28d\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_string_lossy().into_owned();
     let daemon = Daemon::start_with_env(
         &store,
         &[],
-        &mut vec![("BAROMETER__PROMETHEUS__URL", url.as_str())],
+        &mut vec![
+            ("BAROMETER__PROMETHEUS__URL", url.as_str()),
+            ("BAROMETER_CONFIG", cfg.as_str()),
+        ],
     );
     daemon.wait_ready().await;
     let client = reqwest::Client::new();
@@ -199,8 +213,8 @@ async fn a_password_inside_a_url_shows_nowhere() {
     };
     assert!(sources.contains("\"up\":false"), "{sources}");
     assert!(!sources.contains(PASSWORD), "{sources}");
-    assert_eq!(daemon.terminate().code(), Some(0));
     let logs: Vec<String> = daemon_logs(&daemon);
+    assert_eq!(daemon.terminate().code(), Some(0));
     assert!(logs.iter().all(|l| !l.contains(PASSWORD)), "{logs:#?}");
 }
 

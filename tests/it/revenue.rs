@@ -626,6 +626,7 @@ mod daemon {
         let ok = client
             .post(&url)
             .bearer_auth(TOKEN)
+            .header("content-type", "text/csv")
             .body(snapshots_csv())
             .send()
             .await
@@ -638,6 +639,7 @@ mod daemon {
         let bad = client
             .post(&url)
             .bearer_auth(TOKEN)
+            .header("content-type", "text/csv")
             .body("customer_id,month,mrr\nA,2025-01,x\n")
             .send()
             .await
@@ -652,6 +654,7 @@ mod daemon {
         let too_big = client
             .post(&url)
             .bearer_auth(TOKEN)
+            .header("content-type", "text/csv")
             .header("content-length", huge.len())
             .body(huge)
             .send()

@@ -64,7 +64,8 @@ impl Health {
             Err(e) => {
                 h.up = false;
                 h.failures += 1;
-                h.last_error = Some((Utc::now(), e));
+                // Shown by the status API: an upstream's error may quote its URL.
+                h.last_error = Some((Utc::now(), crate::redact::urls_in(&e).into_owned()));
             }
         }
         drop(all);

@@ -250,9 +250,9 @@ where
         };
         let attempt = backoff.attempt();
         if let Verdict::Pause(_) = verdict {
-            tracing::warn!(%what, error = %e, wait = ?delay, "rate limited: waiting as asked");
+            tracing::warn!(%what, error = %crate::redact::urls_in(&e.to_string()), wait = ?delay, "rate limited: waiting as asked");
         } else {
-            tracing::warn!(%what, error = %e, attempt, ?delay, "retrying");
+            tracing::warn!(%what, error = %crate::redact::urls_in(&e.to_string()), attempt, ?delay, "retrying");
         }
         sleep(delay, cancel).await?;
     }
