@@ -6,19 +6,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use super::{build, render, week_for, Digest, DigestError};
 use crate::config::{Config, DigestConfig, Secret, WebhookConfig, WebhookFormat};
 use crate::health::{DigestOutcomes, Readiness};
 use crate::query::{DoraCache, SloDef};
+use crate::sources::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::store::{Cursor, Store, WriteBatch};
 
 /// The store's cursor source for digests (the cursor names are the targets).
 pub const SOURCE: &str = "digest";
-/// Attempts of a webhook post.
-const ATTEMPTS: u32 = 4;
+/// Retries of a webhook post: four attempts, half a second doubling; a `Retry-After` is honoured
+/// up to a minute.
+const WEBHOOK_RETRY: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    base_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(60),
+};
 
 /// What a run delivered.
 #[derive(Debug, Clone, Default)]
@@ -141,6 +146,46 @@ pub fn payload(format: WebhookFormat, d: &Digest) -> serde_json::Value {
     }
 }
 
+/// Why one post of the webhook failed.
+#[derive(Debug)]
+enum PostError {
+    /// An error status, and the `Retry-After` it came with.
+    Status(reqwest::StatusCode, Option<Duration>),
+    /// No answer: timeout, connection refused… (without the URL, which may hold the secret).
+    Transport(String),
+    /// Shutdown came during a wait.
+    Cancelled,
+}
+
+impl std::fmt::Display for PostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PostError::Status(status, _) => write!(f, "HTTP {status}"),
+            PostError::Transport(e) => f.write_str(e),
+            PostError::Cancelled => f.write_str("cancelled by shutdown"),
+        }
+    }
+}
+
+impl From<Cancelled> for PostError {
+    fn from(_: Cancelled) -> Self {
+        PostError::Cancelled
+    }
+}
+
+/// A 429 or 5xx may pass; any other 4xx will not, however often it is sent.
+impl Retryable for PostError {
+    fn verdict(&self) -> Verdict {
+        match self {
+            PostError::Status(s, after) if s.as_u16() == 429 || s.is_server_error() => {
+                after.map_or(Verdict::Backoff, Verdict::After)
+            }
+            PostError::Status(..) | PostError::Cancelled => Verdict::Fail,
+            PostError::Transport(_) => Verdict::Backoff,
+        }
+    }
+}
+
 /// Posts the digest; retries timeouts, transport errors, 429 and 5xx with exponential backoff
 /// and jitter (honouring `Retry-After` up to a minute); a 4xx other than 429 fails at once.
 pub async fn post_webhook(hook: &WebhookConfig, d: &Digest) -> Result<(), DigestError> {
@@ -156,40 +201,34 @@ pub async fn post_webhook(hook: &WebhookConfig, d: &Digest) -> Result<(), Digest
         .build()
         .map_err(|e| fail(e.without_url().to_string()))?;
     let body = payload(hook.format, d);
-    let mut last = String::new();
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            let base = Duration::from_millis(500 * 2u64.pow(attempt - 1));
-            let jitter = Duration::from_millis(rand::rng().random_range(0..250));
-            tokio::time::sleep(base + jitter).await;
+    let post = || async {
+        // `without_url`: the URL may hold the webhook's secret.
+        let r = client
+            .post(url.clone())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| PostError::Transport(e.without_url().to_string()))?;
+        let status = r.status();
+        if status.is_success() {
+            return Ok(());
         }
-        match client.post(url.clone()).json(&body).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => {
-                let status = r.status();
-                last = format!("HTTP {status}");
-                let retryable = status.as_u16() == 429 || status.is_server_error();
-                if !retryable {
-                    return Err(fail(last));
-                }
-                if let Some(wait) = r
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                {
-                    tokio::time::sleep(Duration::from_secs(wait.min(60))).await;
-                }
-                tracing::warn!(host = %host, %status, attempt, "webhook refused the digest; retrying");
-            }
-            Err(e) => {
-                // `without_url`: the URL may hold the webhook's secret.
-                last = e.without_url().to_string();
-                tracing::warn!(host = %host, error = %last, attempt, "webhook unreachable; retrying");
-            }
-        }
-    }
-    Err(fail(format!("{last} after {ATTEMPTS} attempts")))
+        let retry_after = r
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Err(PostError::Status(status, retry_after))
+    };
+    // The daemon's schedule drops this future on shutdown, which ends any wait with it.
+    let mut backoff = WEBHOOK_RETRY.backoff();
+    retry::retry(&mut backoff, &CancellationToken::new(), &host, post)
+        .await
+        .map_err(|e| match e.verdict() {
+            Verdict::Fail => fail(e.to_string()),
+            _ => fail(format!("{e} after {} attempts", backoff.attempt())),
+        })
 }
 
 /// The ISO week a target last received, from the store.
@@ -344,7 +383,33 @@ pub async fn schedule(
 
 #[cfg(test)]
 mod tests {
-    use super::cap_markdown;
+    use super::{cap_markdown, PostError, Retryable, Verdict};
+    use std::time::Duration;
+
+    #[test]
+    fn only_429_5xx_and_transport_errors_are_retried() {
+        let status = |code| reqwest::StatusCode::from_u16(code).expect("valid status");
+        let after = Duration::from_secs(7);
+        assert_eq!(
+            PostError::Status(status(429), Some(after)).verdict(),
+            Verdict::After(after)
+        );
+        assert_eq!(
+            PostError::Status(status(503), None).verdict(),
+            Verdict::Backoff
+        );
+        assert_eq!(
+            PostError::Transport("timed out".into()).verdict(),
+            Verdict::Backoff
+        );
+        for code in [400, 401, 404, 410] {
+            assert_eq!(
+                PostError::Status(status(code), None).verdict(),
+                Verdict::Fail
+            );
+        }
+        assert_eq!(PostError::Cancelled.verdict(), Verdict::Fail);
+    }
 
     #[test]
     fn a_long_digest_is_cut_at_a_section_within_the_limit() {

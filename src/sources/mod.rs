@@ -103,12 +103,35 @@ pub async fn sync_once(
     health: &Health,
     options: &SyncOptions,
 ) -> Result<SyncSummary, SyncError> {
+    sync_until(
+        kind,
+        config,
+        store,
+        health,
+        options,
+        CancellationToken::new(),
+    )
+    .await
+}
+
+/// [`sync_once`], whose waits between attempts (backoff, rate-limit pauses) end when `shutdown`
+/// is cancelled: requests and batches in flight finish, but an hour-long pause does not hold up
+/// the daemon's exit.
+async fn sync_until(
+    kind: SourceKind,
+    config: &Config,
+    store: &Store,
+    health: &Health,
+    options: &SyncOptions,
+    shutdown: CancellationToken,
+) -> Result<SyncSummary, SyncError> {
     let since = options.since;
     let started = Instant::now();
     let result = match kind {
         SourceKind::Prometheus => {
             async {
-                let prom = prometheus::Prometheus::new(&config.prometheus, RetryPolicy::default())?;
+                let prom = prometheus::Prometheus::new(&config.prometheus, RetryPolicy::default())?
+                    .with_shutdown(shutdown);
                 let r = prom.sync(store, since, Utc::now()).await?;
                 Ok::<_, SyncError>(SyncSummary {
                     requests: r.requests,
@@ -121,7 +144,8 @@ pub async fn sync_once(
         }
         SourceKind::Github => {
             async {
-                let sync = github::GithubSync::new(&config.github, store, since, options.progress)?;
+                let sync = github::GithubSync::new(&config.github, store, since, options.progress)?
+                    .with_shutdown(shutdown);
                 let rate = sync.rate();
                 let r = sync.run(options.repo.as_deref()).await;
                 let remaining = rate.remaining.load(std::sync::atomic::Ordering::Relaxed);
@@ -215,21 +239,22 @@ impl Syncer {
         Ok(())
     }
 
-    async fn run(&self, kind: SourceKind) -> Result<(), TriggerError> {
+    async fn run(&self, kind: SourceKind, shutdown: CancellationToken) -> Result<(), TriggerError> {
         self.claim(kind)?;
         let _guard = RunningGuard(self, kind);
-        self.sync(kind).await;
+        self.sync(kind, shutdown).await;
         Ok(())
     }
 
-    async fn sync(&self, kind: SourceKind) {
-        // The outcome is recorded in the health and the log by `sync_once`.
-        let _ = sync_once(
+    async fn sync(&self, kind: SourceKind, shutdown: CancellationToken) {
+        // The outcome is recorded in the health and the log by `sync_until`.
+        let _ = sync_until(
             kind,
             &self.config,
             &self.store,
             &self.health,
             &SyncOptions::default(),
+            shutdown,
         )
         .await;
     }
@@ -246,7 +271,8 @@ impl Syncer {
         let this = self.clone();
         tracker.spawn(async move {
             let _guard = RunningGuard(&this, kind);
-            this.sync(kind).await;
+            // No shutdown token reaches a trigger: the tracker's grace period bounds it.
+            this.sync(kind, CancellationToken::new()).await;
         });
         Ok(())
     }
@@ -262,9 +288,9 @@ impl Syncer {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(delay) => {}
             }
-            // A running sync is not interrupted: its batches are atomic, and shutdown waits for
-            // it within the grace period.
-            if let Err(e) = self.run(kind).await {
+            // A running sync is not interrupted mid-request: its batches are atomic, and
+            // shutdown waits for it within the grace period; only its waits end at once.
+            if let Err(e) = self.run(kind, shutdown.clone()).await {
                 tracing::debug!(source = kind.name(), reason = %e, "scheduled sync skipped");
             }
             let jitter = rand::rng().random_range(0.9..1.1);

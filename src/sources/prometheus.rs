@@ -13,7 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 
-use super::pull::{with_retry, RetryPolicy, Retryable};
+use tokio_util::sync::CancellationToken;
+
+use super::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::config::{PrometheusConfig, Sli};
 use crate::model::{series, Point, SeriesKey};
 use crate::store::{Cursor, Store, StoreError, WriteBatch, BATCH_ENTRIES};
@@ -99,18 +101,23 @@ pub enum PromError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Shutdown came during a wait between attempts.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
 }
 
 impl Retryable for PromError {
-    fn retry_after(&self) -> Option<Option<Duration>> {
+    fn verdict(&self) -> Verdict {
         match self {
             PromError::Status {
                 status,
                 retry_after,
                 ..
-            } if *status == 429 || *status >= 500 => Some(*retry_after),
-            PromError::Unreachable { .. } | PromError::Timeout { .. } => Some(None),
-            _ => None,
+            } if *status == 429 || *status >= 500 => {
+                retry_after.map_or(Verdict::Backoff, Verdict::After)
+            }
+            PromError::Unreachable { .. } | PromError::Timeout { .. } => Verdict::Backoff,
+            _ => Verdict::Fail,
         }
     }
 }
@@ -250,6 +257,7 @@ pub struct Prometheus {
     config: PrometheusConfig,
     auth: Auth,
     policy: RetryPolicy,
+    shutdown: CancellationToken,
 }
 
 enum Auth {
@@ -287,7 +295,15 @@ impl Prometheus {
             config: config.clone(),
             auth,
             policy,
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Ends waits between attempts when `shutdown` is cancelled (the sync then fails with
+    /// [`PromError::Cancelled`]; what it stored so far stays, in whole batches).
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Fetches every target from where its cursor stands (or from `since`) up to the last
@@ -376,7 +392,8 @@ impl Prometheus {
             ("end", format!("{:.3}", end_ms as f64 / 1000.0)),
             ("step", format!("{:.3}", step_ms as f64 / 1000.0)),
         ];
-        let body = with_retry(self.policy, &target.name, || {
+        let mut backoff = self.policy.backoff();
+        let body = retry::retry(&mut backoff, &self.shutdown, &target.name, || {
             report.requests += 1;
             self.post(&url, &form, target)
         })

@@ -3,7 +3,8 @@
 //!
 //! octocrab's own retry layer retries at once without backoff and knows nothing of our ETags, so
 //! it is left out (see `../shared/NOTES.md`); every request goes through [`Client::get`], which
-//! owns the policy:
+//! reads each answer into a [`Verdict`] (see [`GithubError`]'s `Retryable`) and leaves the
+//! waiting to the shared [`retry`](crate::sources::pull::retry) plumbing:
 //! - `304 Not Modified` costs no rate-limit points (GitHub docs, "Best practices for using the REST
 //!   API": conditional requests);
 //! - when `x-ratelimit-remaining` falls under the floor, pause until `x-ratelimit-reset`;
@@ -19,9 +20,11 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, ETAG, IF_NONE_MATCH};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use tokio_util::sync::CancellationToken;
+
 use super::GithubError;
 use crate::config::GithubConfig;
-use crate::sources::pull::RetryPolicy;
+use crate::sources::pull::retry::{self, RetryPolicy, Verdict};
 
 /// One answer.
 #[derive(Debug)]
@@ -78,6 +81,7 @@ pub struct Client {
     timeout: Duration,
     floor: i64,
     max_wait: Duration,
+    shutdown: CancellationToken,
     /// Rate-limit state.
     pub rate: Arc<RateLimit>,
     /// Counters.
@@ -141,9 +145,17 @@ impl Client {
             timeout: config.request_timeout,
             floor: i64::from(config.rate_limit_floor),
             max_wait: config.max_rate_limit_wait,
+            shutdown: CancellationToken::new(),
             rate: Arc::default(),
             counters: Arc::default(),
         })
+    }
+
+    /// Ends waits (backoff, rate-limit pauses) when `shutdown` is cancelled; the request then
+    /// fails with [`GithubError::Cancelled`].
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// The path and query of a URL, to name an endpoint in logs and errors.
@@ -163,13 +175,18 @@ impl Client {
             return Ok(());
         }
         let reset = self.rate.reset.load(Ordering::Relaxed);
-        self.wait_for_reset(endpoint, reset).await?;
+        let wait = self.until_reset(endpoint, reset)?;
+        tracing::warn!(%endpoint, ?wait, "GitHub rate limit low: pausing until it resets");
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        retry::sleep(wait, &self.shutdown).await?;
         // Assume a fresh window; the next answer tells the truth.
         self.rate.remaining.store(-1, Ordering::Relaxed);
         Ok(())
     }
 
-    async fn wait_for_reset(&self, endpoint: &str, reset: i64) -> Result<(), GithubError> {
+    /// How long until the window that resets at `reset` (Unix seconds) is open again, or
+    /// [`GithubError::RateLimited`] when that is longer than `max_rate_limit_wait`.
+    fn until_reset(&self, endpoint: &str, reset: i64) -> Result<Duration, GithubError> {
         let now = chrono::Utc::now().timestamp();
         let wait = Duration::from_secs(u64::try_from(reset - now).unwrap_or(0) + 1);
         if wait > self.max_wait {
@@ -178,10 +195,7 @@ impl Client {
                 reset: chrono::DateTime::from_timestamp(reset, 0).unwrap_or_default(),
             });
         }
-        tracing::warn!(%endpoint, ?wait, "GitHub rate limit low: pausing until it resets");
-        self.counters.retries.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(wait).await;
-        Ok(())
+        Ok(wait)
     }
 
     /// GETs `url` (a path under the API base, or a full `Link` URL on the same host), sending
@@ -207,55 +221,57 @@ impl Client {
                 ),
             });
         }
-        let mut attempt = 1;
-        let mut waits = 0;
-        loop {
-            self.pause_if_low(&endpoint).await?;
-            let mut headers = HeaderMap::new();
-            if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
-                headers.insert(IF_NONE_MATCH, tag);
-                self.counters.conditional.fetch_add(1, Ordering::Relaxed);
-            }
-            self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = tokio::time::timeout(
-                self.timeout,
-                self.octo._get_with_headers(uri.clone(), Some(headers)),
-            )
-            .await;
-            let outcome = match sent {
-                Err(_) => Err(GithubError::Unavailable {
-                    endpoint: endpoint.clone(),
-                    message: format!("no answer within {:?}", self.timeout),
-                }),
-                Ok(Err(e)) => Err(GithubError::Unavailable {
-                    endpoint: endpoint.clone(),
-                    message: e.to_string(),
-                }),
-                Ok(Ok(resp)) => self.answer(&endpoint, resp, &mut waits).await,
-            };
-            match outcome {
-                Ok(Some(f)) => return Ok(f),
-                // A rate-limit wait happened: ask again without spending an attempt.
-                Ok(None) => continue,
-                Err(e) if e.retryable() && attempt < self.policy.attempts => {
-                    attempt += 1;
-                    let delay = self.policy.delay(attempt);
-                    tracing::warn!(%endpoint, error = %e, attempt, ?delay, "retrying GitHub request");
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) => return Err(e),
-            }
+        let mut backoff = self.policy.backoff();
+        let fetched = retry::retry(&mut backoff, &self.shutdown, &endpoint, || {
+            self.attempt(&uri, &endpoint, etag)
+        })
+        .await;
+        self.counters
+            .retries
+            .fetch_add(u64::from(backoff.waits()), Ordering::Relaxed);
+        fetched
+    }
+
+    /// One request: the rate-limit floor first, then the GET within the timeout.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        uri: &http::Uri,
+        endpoint: &str,
+        etag: Option<&str>,
+    ) -> Result<Fetched<T>, GithubError> {
+        self.pause_if_low(endpoint).await?;
+        let mut headers = HeaderMap::new();
+        if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert(IF_NONE_MATCH, tag);
+            self.counters.conditional.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = tokio::time::timeout(
+            self.timeout,
+            self.octo._get_with_headers(uri.clone(), Some(headers)),
+        )
+        .await;
+        match sent {
+            Err(_) => Err(GithubError::Unavailable {
+                endpoint: endpoint.to_owned(),
+                message: format!("no answer within {:?}", self.timeout),
+            }),
+            Ok(Err(e)) => Err(GithubError::Unavailable {
+                endpoint: endpoint.to_owned(),
+                message: e.to_string(),
+            }),
+            Ok(Ok(resp)) => self.answer(endpoint, resp).await,
         }
     }
 
-    /// Reads one answer: `Some` when done, `None` after a rate-limit wait (ask again).
+    /// Reads one answer. A rate-limited one becomes a [`GithubError::Status`] carrying the wait
+    /// GitHub asked for (a [`Verdict::Pause`]), or [`GithubError::RateLimited`] when that wait is
+    /// longer than `max_rate_limit_wait`.
     async fn answer<T: DeserializeOwned>(
         &self,
         endpoint: &str,
         resp: http::Response<http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>>,
-        waits: &mut u32,
-    ) -> Result<Option<Fetched<T>>, GithubError> {
+    ) -> Result<Fetched<T>, GithubError> {
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(r) = header_i64(&headers, "x-ratelimit-remaining") {
@@ -266,7 +282,7 @@ impl Client {
         }
         if status == StatusCode::NOT_MODIFIED {
             self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(Fetched::NotModified));
+            return Ok(Fetched::NotModified);
         }
         let body = self
             .octo
@@ -281,23 +297,24 @@ impl Client {
                 endpoint: endpoint.to_owned(),
                 message: e.to_string(),
             })?;
-            return Ok(Some(Fetched::Fresh {
+            return Ok(Fetched::Fresh {
                 body: parsed,
                 etag: headers
                     .get(ETAG)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned),
                 next: next_link(&headers),
-            }));
+            });
         }
         let message = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
             .unwrap_or_else(|| body.chars().take(200).collect());
         let limited = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN;
-        if limited && *waits < 5 {
+        let mut retry_after = None;
+        if limited {
+            // Secondary limit: wait as long as asked. Primary limit spent: wait for the reset.
             if let Some(secs) = header_i64(&headers, "retry-after") {
-                *waits += 1;
                 let wait = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
                 if wait > self.max_wait {
                     return Err(GithubError::RateLimited {
@@ -305,22 +322,33 @@ impl Client {
                         reset: chrono::Utc::now() + chrono::Duration::seconds(secs),
                     });
                 }
-                tracing::warn!(%endpoint, ?wait, %status, "GitHub secondary rate limit: waiting as asked");
-                self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(wait).await;
-                return Ok(None);
-            }
-            if header_i64(&headers, "x-ratelimit-remaining") == Some(0) {
-                *waits += 1;
+                retry_after = Some(wait);
+            } else if header_i64(&headers, "x-ratelimit-remaining") == Some(0) {
                 let reset = header_i64(&headers, "x-ratelimit-reset").unwrap_or(0);
-                self.wait_for_reset(endpoint, reset).await?;
-                return Ok(None);
+                retry_after = Some(self.until_reset(endpoint, reset)?);
             }
         }
         Err(GithubError::Status {
             endpoint: endpoint.to_owned(),
             status: status.as_u16(),
             message,
+            retry_after,
         })
+    }
+}
+
+/// A rate limit GitHub named a wait for is waited out without spending an attempt; a server error
+/// or no answer is retried with backoff; anything else is final.
+impl retry::Retryable for GithubError {
+    fn verdict(&self) -> Verdict {
+        match self {
+            GithubError::Status {
+                retry_after: Some(wait),
+                ..
+            } => Verdict::Pause(*wait),
+            GithubError::Status { status, .. } if *status >= 500 => Verdict::Backoff,
+            GithubError::Unavailable { .. } => Verdict::Backoff,
+            _ => Verdict::Fail,
+        }
     }
 }
