@@ -8,5 +8,5 @@ pub mod revenue;
 pub mod slo;
 pub mod views;
 
-pub use slo::{slo_defs, slo_weeks, SloDef};
+pub use slo::{slo_defs, slo_weeks, slo_weeks_at, SloDef};
 pub use views::{DoraCache, Weekly};

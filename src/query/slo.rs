@@ -1,9 +1,9 @@
 //! SLO definitions and their weekly figures, read from the store.
 
-use crate::analysis::reliability::{weekly, SliPoints, SloSpec, WeekReliability};
+use crate::analysis::reliability::{weekly, SliPoints, SloSamples, SloSpec, WeekReliability};
 use crate::analysis::WEEK_MS;
 use crate::config::{Config, Sli};
-use crate::model::{series, SeriesKey};
+use crate::model::{series, Point, SeriesKey};
 use crate::store::Store;
 
 /// An SLO whose figures are exported.
@@ -20,8 +20,19 @@ pub struct SloDef {
 }
 
 /// Weekly figures of one SLO for the given weeks (Mondays, ms), read from the store: the samples
-/// from one budget window before the first week to the end of the last.
+/// from one budget window before the first week to the end of the last. The week holding
+/// business time ([`crate::clock::now_ms`]) is flagged partial.
 pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliability> {
+    slo_weeks_at(store, def, weeks, crate::clock::now_ms())
+}
+
+/// [`slo_weeks`] with business time given.
+pub fn slo_weeks_at(
+    store: &Store,
+    def: &SloDef,
+    weeks: &[i64],
+    now_ms: i64,
+) -> Vec<WeekReliability> {
     let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
         return Vec::new();
     };
@@ -31,26 +42,66 @@ pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliabil
         ("slo", def.name.as_str()),
         ("service", def.service.as_str()),
     ];
-    let read = |name: &str| -> Vec<crate::model::Point> {
+    let read_from = |name: &str, from: i64| -> Vec<Point> {
         SeriesKey::new(name, labels)
             .ok()
             .and_then(|k| store.range(&k, from, to).ok())
             .unwrap_or_default()
     };
+    let read = |name: &str| read_from(name, from);
+    let weekly_read = |name: &str| read_from(name, *first);
+    let (bad_minutes, known_minutes) = (
+        weekly_read(series::SLO_BAD_MINUTES),
+        weekly_read(series::SLO_KNOWN_MINUTES),
+    );
     if def.ratio {
         let ratio = read(series::SLO_ERROR_RATIO);
-        weekly(&def.spec, SliPoints::Ratio(&ratio), weeks)
+        let window = weekly_read(series::SLO_WINDOW_ERROR_RATIO);
+        let samples = SloSamples {
+            bad_minutes: &bad_minutes,
+            known_minutes: &known_minutes,
+            window_error_ratio: &window,
+            ..SloSamples::steps_only(SliPoints::Ratio(&ratio))
+        };
+        weekly(&def.spec, &samples, weeks, now_ms)
     } else {
         let (good, total) = (read(series::SLO_GOOD), read(series::SLO_TOTAL));
-        weekly(
-            &def.spec,
-            SliPoints::Counts {
+        let (week_good, week_total) = (
+            weekly_read(series::SLO_WEEK_GOOD),
+            weekly_read(series::SLO_WEEK_TOTAL),
+        );
+        let window = window_ratio(
+            &weekly_read(series::SLO_WINDOW_GOOD),
+            &weekly_read(series::SLO_WINDOW_TOTAL),
+        );
+        let samples = SloSamples {
+            bad_minutes: &bad_minutes,
+            known_minutes: &known_minutes,
+            window_error_ratio: &window,
+            week_good: &week_good,
+            week_total: &week_total,
+            ..SloSamples::steps_only(SliPoints::Counts {
                 good: &good,
                 total: &total,
-            },
-            weeks,
-        )
+            })
+        };
+        weekly(&def.spec, &samples, weeks, now_ms)
     }
+}
+
+/// Error ratio 1 − good / total of the window counts stored at the same week start.
+fn window_ratio(good: &[Point], total: &[Point]) -> Vec<Point> {
+    total
+        .iter()
+        .filter(|t| t.value > 0.0)
+        .filter_map(|t| {
+            let g = good.iter().find(|g| g.ts == t.ts)?;
+            Some(Point {
+                ts: t.ts,
+                value: ((t.value - g.value) / t.value).clamp(0.0, 1.0),
+            })
+        })
+        .collect()
 }
 
 /// The SLOs to report: the configured ones, then `extra` ones (name, service, target) whose name
