@@ -856,20 +856,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             pct(Some(d.spec.target), 2)
                         );
                         println!(
-                            "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>8}",
-                            "week", "avail.", "bad min", "budget", "burn 1d", "status"
+                            "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>8}",
+                            "week",
+                            "avail.",
+                            "bad min",
+                            "budget",
+                            "burn 1d",
+                            "requests",
+                            "errors",
+                            "status"
                         );
                         for w in weeks {
                             let day = chrono::DateTime::from_timestamp_millis(w.week_start)
                                 .map(|t| t.date_naive().to_string())
                                 .unwrap_or_default();
+                            let count =
+                                |v: Option<f64>| v.map_or("-".into(), |n| format!("{n:.0}"));
                             println!(
-                                "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                                "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>8}",
                                 day,
                                 pct(w.availability, 3),
-                                w.bad_minutes.map_or("-".into(), |m| format!("{m:.0}")),
+                                count(w.bad_minutes),
                                 pct(w.error_budget_remaining, 0),
                                 w.burn_rates[2].map_or("-".into(), |b| format!("{b:.2}")),
+                                count(w.total_requests),
+                                count(w.error_requests),
                                 match w.status {
                                     crate::analysis::reliability::SloStatus::Met => "met",
                                     crate::analysis::reliability::SloStatus::Breached => "breached",

@@ -687,10 +687,14 @@ async fn reliability(
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let weeks = match week_range(q.from.as_deref(), q.to.as_deref()) {
+    let mut weeks = match week_range(q.from.as_deref(), q.to.as_deref()) {
         Ok(w) => w,
         Err(message) => return bad_request(message),
     };
+    // Without `to`, the current week follows the complete ones, flagged `partial` (#14).
+    if q.to.is_none() {
+        weeks.push(crate::analysis::week_start(crate::clock::now_ms()));
+    }
     if let Some(name) = &q.slo {
         if state.slos.iter().all(|d| &d.name != name) {
             return error(

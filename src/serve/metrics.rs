@@ -249,6 +249,8 @@ pub struct Metrics {
     slo_availability: GaugeVec,
     slo_budget: GaugeVec,
     slo_burn: GaugeVec,
+    /// The current, partial week so far: availability, bad minutes, budget left.
+    slo_week_to_date: [GaugeVec; 3],
     revenue_arr: GaugeVec,
     revenue_mrr: GaugeVec,
     revenue_nrr: GaugeVec,
@@ -392,6 +394,31 @@ impl Metrics {
         registry.register(Box::new(slo_availability.clone()))?;
         registry.register(Box::new(slo_budget.clone()))?;
         registry.register(Box::new(slo_burn.clone()))?;
+        // The current week gets its own families rather than a label on the ones above: a
+        // `partial` label would put a second, still-moving series beside every last-week one,
+        // and existing alerts and panels would pick it up unasked.
+        let slo_week_to_date = [
+            (
+                "barometer_slo_week_to_date_availability_ratio",
+                "Availability (good / total events) of the current, partial ISO week so far.",
+            ),
+            (
+                "barometer_slo_week_to_date_bad_minutes",
+                "Minutes of the current, partial ISO week so far whose error ratio exceeded the \
+                 budget.",
+            ),
+            (
+                "barometer_slo_week_to_date_error_budget_remaining_ratio",
+                "Error budget left over the SLO's rolling window ending at the last synced step \
+                 of the current week.",
+            ),
+        ]
+        .map(|(name, help)| GaugeVec::new(Opts::new(name, help), &["slo", "service"]));
+        let [a, b, c] = slo_week_to_date;
+        let slo_week_to_date = [a?, b?, c?];
+        for g in &slo_week_to_date {
+            registry.register(Box::new(g.clone()))?;
+        }
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(store_bytes.clone()))?;
         registry.register(Box::new(store_series.clone()))?;
@@ -419,6 +446,7 @@ impl Metrics {
             slo_availability,
             slo_budget,
             slo_burn,
+            slo_week_to_date,
             revenue_arr,
             revenue_mrr,
             revenue_nrr,
@@ -534,10 +562,24 @@ impl Metrics {
         }
     }
 
-    /// SLO figures of the last complete week.
+    /// SLO figures of the last complete week, and of the current one so far.
     fn refresh_slos(&self, store: &Store) {
-        let last_week = week_start(crate::clock::now_ms()) - WEEK_MS;
+        let this_week = week_start(crate::clock::now_ms());
+        let last_week = this_week - WEEK_MS;
         for def in &self.slos {
+            if let Some(week) = slo_weeks(store, def, &[this_week]).pop() {
+                let l = [def.name.as_str(), def.service.as_str()];
+                let [avail, bad, budget] = &self.slo_week_to_date;
+                for (gauge, v) in [
+                    (avail, week.availability),
+                    (bad, week.bad_minutes),
+                    (budget, week.error_budget_remaining),
+                ] {
+                    if let Some(v) = v {
+                        gauge.with_label_values(&l).set(v);
+                    }
+                }
+            }
             let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
                 continue;
             };

@@ -12,6 +12,7 @@ mod github;
 mod golden;
 mod helpers;
 mod prom;
+mod prom_exact;
 mod revenue;
 mod serve;
 mod store;
