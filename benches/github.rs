@@ -412,7 +412,7 @@ fn dora_bench() {
         let i: Vec<Incident> = all(&store);
         reads.push(t0.elapsed());
         let t1 = Instant::now();
-        let services = barometer::serve::views::services(&config, &d);
+        let services = barometer::query::views::services(&config, &d);
         let model = dora::analyse(
             dora::DoraInput {
                 deployments: &d,
@@ -421,7 +421,7 @@ fn dora_bench() {
                 incidents: &i,
             },
             &services,
-            &barometer::serve::views::dora_settings(&config),
+            &barometer::query::views::dora_settings(&config),
         );
         let t2 = Instant::now();
         let scopes: Vec<Option<String>> = services.iter().map(|s| Some(s.name.clone())).collect();

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::analysis::{week_start, WEEK_MS};
 use crate::config::{Config, ConfigError, Sources};
+use crate::health::Health;
 use crate::serve::{self, DemoSeed};
-use crate::sources::pull::Health;
 use crate::sources::revenue_csv::Layout;
 use crate::sources::revenue_import::{self, ImportOptions};
 use crate::sources::{demo, sync_once, SourceKind, SyncOptions};
@@ -288,7 +288,7 @@ fn hours(secs: Option<f64>) -> String {
 }
 
 fn print_report(
-    w: &crate::serve::views::Weekly,
+    w: &crate::query::views::Weekly,
     service: Option<&str>,
     from: i64,
     to: i64,
@@ -639,7 +639,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reactivation_as_expansion: config.revenue.reactivation_as_expansion,
             };
             let months = crate::analysis::revenue::monthly(
-                &revenue_import::snapshots(&store)?,
+                &crate::query::revenue::snapshots(&store)?,
                 settings,
                 args.segment.as_deref(),
             );
@@ -677,8 +677,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dora(args) => {
             let store = Store::open(&config.storage.path)?;
-            let model = crate::serve::views::dora_model(&store, &config)?;
-            let bands = crate::serve::views::band_table(&config);
+            let model = crate::query::views::dora_model(&store, &config)?;
+            let bands = crate::query::views::band_table(&config);
             let weeks = last_weeks(args.weeks);
             let scopes: Vec<Option<String>> = match &args.service {
                 Some(s) => {
@@ -754,10 +754,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => {
             let store = Store::open(&config.storage.path)?;
-            let model = crate::serve::views::dora_model(&store, &config)?;
-            let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
+            let model = crate::query::views::dora_model(&store, &config)?;
+            let slos = crate::query::slo_defs(&config, &demo_slos(&store)?);
             let now = crate::clock::now_ms();
-            let w = crate::serve::views::weekly(
+            let w = crate::query::views::weekly(
                 &store,
                 &config,
                 &model,
@@ -775,15 +775,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Digest(args) => {
             telemetry::init(&config.log);
             let store = Arc::new(Store::open(&config.storage.path)?);
-            let slos = Arc::new(crate::serve::metrics::slo_defs(
-                &config,
-                demo::is_seeded(&store)?,
-            ));
+            let slos = Arc::new(crate::query::slo_defs(&config, &demo_slos(&store)?));
             let week = match args.week {
                 Some(d) => week_start(crate::analysis::local_midnight(d)),
                 None => crate::digest::week_for(crate::clock::now_ms()),
             };
-            let cache = Arc::new(crate::serve::views::DoraCache::default());
+            let cache = Arc::new(crate::query::views::DoraCache::default());
             if let Some(format) = args.print {
                 let d = crate::digest::build(&store, &config, &cache, &slos, week)?;
                 let out = match format {
@@ -799,7 +796,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 store,
                 cache,
                 slos,
-                health: Arc::new(Health::default()),
+                outcomes: Arc::default(),
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let done = runtime.block_on(job.run(week, args.resend))?;
@@ -815,13 +812,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Explain(args) => {
             let store = Store::open(&config.storage.path)?;
-            let model = crate::serve::views::dora_model(&store, &config)?;
+            let model = crate::query::views::dora_model(&store, &config)?;
             if let Some(s) = &args.service {
                 if !model.services.iter().any(|x| x.name == *s) {
                     anyhow::bail!("no service {s:?}");
                 }
             }
-            let bands = crate::serve::views::band_table(&config);
+            let bands = crate::query::views::band_table(&config);
             let week = crate::analysis::local_midnight(args.week);
             let e = crate::analysis::dora::explain(
                 &model,
@@ -838,11 +835,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Reliability(args) => {
             let store = Store::open(&config.storage.path)?;
-            let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
+            let slos = crate::query::slo_defs(&config, &demo_slos(&store)?);
             let weeks = last_weeks(args.weeks);
             let rows: Vec<_> = slos
                 .iter()
-                .map(|d| (d, crate::serve::metrics::slo_weeks(&store, d, &weeks)))
+                .map(|d| (d, crate::query::slo_weeks(&store, d, &weeks)))
                 .collect();
             match args.format {
                 OutputFormat::Json => {
@@ -864,20 +861,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             pct(Some(d.spec.target), 2)
                         );
                         println!(
-                            "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>8}",
-                            "week", "avail.", "bad min", "budget", "burn 1d", "status"
+                            "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>8}",
+                            "week",
+                            "avail.",
+                            "bad min",
+                            "budget",
+                            "burn 1d",
+                            "requests",
+                            "errors",
+                            "status"
                         );
                         for w in weeks {
                             let day = chrono::DateTime::from_timestamp_millis(w.week_start)
                                 .map(|t| t.date_naive().to_string())
                                 .unwrap_or_default();
+                            let count =
+                                |v: Option<f64>| v.map_or("-".into(), |n| format!("{n:.0}"));
                             println!(
-                                "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>8}",
+                                "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>8}",
                                 day,
                                 pct(w.availability, 3),
-                                w.bad_minutes.map_or("-".into(), |m| format!("{m:.0}")),
+                                count(w.bad_minutes),
                                 pct(w.error_budget_remaining, 0),
                                 w.burn_rates[2].map_or("-".into(), |b| format!("{b:.2}")),
+                                count(w.total_requests),
+                                count(w.error_requests),
                                 match w.status {
                                     crate::analysis::reliability::SloStatus::Met => "met",
                                     crate::analysis::reliability::SloStatus::Breached => "breached",
@@ -892,7 +900,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export(ExportCommand::Openmetrics { since }) => {
             let store = Store::open(&config.storage.path)?;
-            let slos = crate::serve::metrics::slo_defs(&config, demo::is_seeded(&store)?);
+            let slos = crate::query::slo_defs(&config, &demo_slos(&store)?);
             let since = since.map(crate::analysis::local_midnight);
             let text = crate::serve::export::openmetrics(
                 &store,
@@ -911,7 +919,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{:<27} {:<9} {:<10} {:<9} {:>8} {:<17} {:<12} file",
                 "when", "outcome", "source", "layout", "rows", "months", "sha256"
             );
-            for r in revenue_import::history(&store)? {
+            for r in crate::query::revenue::history(&store)? {
                 let months = match (r.months.first(), r.months.last()) {
                     (Some(a), Some(b)) => format!("{a}..{b}"),
                     _ => "-".into(),
@@ -1052,6 +1060,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The demo organisation's SLOs when the store holds it, to report beside the configured ones.
+fn demo_slos(store: &Store) -> anyhow::Result<Vec<(&'static str, &'static str, f64)>> {
+    Ok(if demo::is_seeded(store)? {
+        demo::slos()
+    } else {
+        Vec::new()
+    })
 }
 
 fn exit_code(failed: bool) -> ExitCode {

@@ -486,6 +486,24 @@ pub mod series {
     /// Ratio of bad events over one step (0..1), for SLOs given by an error-ratio query; labels
     /// `slo`, `service`.
     pub const SLO_ERROR_RATIO: &str = "slo_error_ratio";
+    /// Minutes of one step whose own error ratio exceeded the SLO's budget (a 1-minute
+    /// subquery); labels `slo`, `service`.
+    pub const SLO_BAD_MINUTES: &str = "slo_bad_minutes";
+    /// Minutes of one step that had data (the rest are unknown); labels `slo`, `service`.
+    pub const SLO_KNOWN_MINUTES: &str = "slo_known_minutes";
+    /// Good events of one week (so far, for the current week), at the week's start; labels
+    /// `slo`, `service`.
+    pub const SLO_WEEK_GOOD: &str = "slo_week_good_events";
+    /// All events of one week (so far), at the week's start; labels `slo`, `service`.
+    pub const SLO_WEEK_TOTAL: &str = "slo_week_total_events";
+    /// Good events over the SLO window ending at a week's end (for the current week: at the last
+    /// step synced), at the week's start; labels `slo`, `service`.
+    pub const SLO_WINDOW_GOOD: &str = "slo_window_good_events";
+    /// All events over the SLO window ending at a week's end, at the week's start.
+    pub const SLO_WINDOW_TOTAL: &str = "slo_window_total_events";
+    /// Error ratio over the SLO window ending at a week's end (error-ratio SLOs), at the week's
+    /// start.
+    pub const SLO_WINDOW_ERROR_RATIO: &str = "slo_window_error_ratio";
     /// An extra named query's value (e.g. p95 latency); labels `query`, `service`, `unit`.
     pub const QUERY: &str = "query_value";
 }

@@ -12,12 +12,21 @@
 //! - burn rate over a window w = (error ratio over w) / (1 − target) (ch. 5, "Alerting on SLOs":
 //!   1 spends the budget exactly over the SLO window; the multi-window alerts look at 1 h, 6 h,
 //!   1 d and 3 d);
-//! - bad minutes = the length of the steps whose own error ratio exceeds the budget (1 − target),
-//!   the "bad time" of a time-based SLI, at the resolution of one step;
+//! - bad minutes = the minutes whose own error ratio exceeds the budget (1 − target), the "bad
+//!   time" of a time-based SLI. The Prometheus source counts them per minute whatever the step
+//!   (a 1-minute subquery), together with the minutes that had data; minutes without data are
+//!   `unknown_minutes`, never good or bad. Without minute counts (stores written before them,
+//!   the demo) it falls back to the length of the steps whose error ratio exceeds the budget;
 //! - the SLO is met in a week when that week's availability ≥ target.
 //!
+//! Where the source stored a week's own counts (`increase(...[1w])` at the week's end) and the
+//! window's own counts (`increase(...[window])` at the week's end), the week's availability,
+//! request counts and budget come from them, so they equal what Prometheus answers for that
+//! period; summing per-step counts instead loses what a scrape gap across a step boundary hides.
+//!
 //! Missing steps are missing: they count neither as good nor as bad, and the coverage figure says
-//! how much of the week had data.
+//! how much of the week had data. The current week is reported too, flagged `partial`, with its
+//! figures so far (burn rates and budget end at the last complete step).
 
 use serde::Serialize;
 
@@ -52,6 +61,40 @@ pub enum SliPoints<'a> {
     Ratio(&'a [Point]),
 }
 
+/// Everything stored for one SLO: the per-step SLI and, when the source provides them, the
+/// minute counts and the week's and window's own counts. Every slice is in milliseconds; the
+/// per-week ones are keyed by the week's start.
+#[derive(Debug, Clone, Copy)]
+pub struct SloSamples<'a> {
+    /// The per-step SLI.
+    pub sli: SliPoints<'a>,
+    /// Bad minutes per step, at the step's start.
+    pub bad_minutes: &'a [Point],
+    /// Minutes with data per step, at the step's start.
+    pub known_minutes: &'a [Point],
+    /// Error ratio over the SLO window ending at the week's end (for the current week: at the
+    /// last complete step), at the week's start.
+    pub window_error_ratio: &'a [Point],
+    /// Good events of the week itself (so far, for the current week), at the week's start.
+    pub week_good: &'a [Point],
+    /// All events of the week itself, at the week's start.
+    pub week_total: &'a [Point],
+}
+
+impl<'a> SloSamples<'a> {
+    /// Only the per-step SLI (the demo, stores written before minute and window counts).
+    pub fn steps_only(sli: SliPoints<'a>) -> Self {
+        Self {
+            sli,
+            bad_minutes: &[],
+            known_minutes: &[],
+            window_error_ratio: &[],
+            week_good: &[],
+            week_total: &[],
+        }
+    }
+}
+
 /// Whether the SLO held in a week.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,12 +112,22 @@ pub enum SloStatus {
 pub struct WeekReliability {
     /// Monday 00:00 UTC, milliseconds.
     pub week_start: i64,
+    /// The current week, not over yet: every figure is the week so far.
+    pub partial: bool,
     /// Σ good / Σ total over the week.
     pub availability: Option<f64>,
     /// 1 − availability.
     pub error_ratio: Option<f64>,
-    /// Minutes of steps whose error ratio exceeded the budget.
+    /// Events of the week (counter-based SLOs only).
+    pub total_requests: Option<f64>,
+    /// Bad events of the week: total − good (counter-based SLOs only).
+    pub error_requests: Option<f64>,
+    /// Minutes whose error ratio exceeded the budget (at minute resolution when the source
+    /// counted minutes, else the length of the bad steps).
     pub bad_minutes: Option<f64>,
+    /// Minutes of the week (so far) without data, neither good nor bad; `None` when minutes were
+    /// not counted.
+    pub unknown_minutes: Option<f64>,
     /// Budget remaining over the rolling window ending at the week's end (may be negative).
     pub error_budget_remaining: Option<f64>,
     /// Burn rates over [`BURN_WINDOWS_H`] ending at the week's end.
@@ -148,38 +201,106 @@ impl Steps {
     }
 }
 
-/// Weekly figures for the weeks starting at each of `weeks` (Mondays, milliseconds).
-pub fn weekly(spec: &SloSpec, points: SliPoints<'_>, weeks: &[i64]) -> Vec<WeekReliability> {
-    let steps = Steps::new(points);
+/// The value stored at `ts`, if any (`points` sorted by time).
+fn at(points: &[Point], ts: i64) -> Option<f64> {
+    points
+        .binary_search_by_key(&ts, |p| p.ts)
+        .ok()
+        .map(|i| points[i].value)
+        .filter(|v| v.is_finite())
+}
+
+fn sorted(points: &[Point]) -> Vec<Point> {
+    let mut v = points.to_vec();
+    v.sort_by_key(|p| p.ts);
+    v
+}
+
+/// Weekly figures for the weeks starting at each of `weeks` (Mondays, milliseconds); the week
+/// holding `now_ms` is flagged partial and ends, for burn rates and the budget, at the last
+/// complete step before `now_ms`.
+pub fn weekly(
+    spec: &SloSpec,
+    samples: &SloSamples<'_>,
+    weeks: &[i64],
+    now_ms: i64,
+) -> Vec<WeekReliability> {
+    let steps = Steps::new(samples.sli);
+    let (bad_min, known_min) = (sorted(samples.bad_minutes), sorted(samples.known_minutes));
+    let window_ratio = sorted(samples.window_error_ratio);
+    let (week_good, week_total) = (sorted(samples.week_good), sorted(samples.week_total));
+    let counts = matches!(samples.sli, SliPoints::Counts { .. });
+    let step_ms = spec.step_ms.max(1);
     let budget = 1.0 - spec.target;
-    let steps_per_week = (WEEK_MS / spec.step_ms.max(1)).max(1) as f64;
-    let step_minutes = spec.step_ms as f64 / 60_000.0;
+    let steps_per_week = (WEEK_MS / step_ms).max(1) as f64;
+    let step_minutes = step_ms as f64 / 60_000.0;
+    let last_step_end = now_ms.div_euclid(step_ms) * step_ms;
     weeks
         .iter()
         .map(|&ws| {
+            let partial = ws <= now_ms && now_ms < ws + WEEK_MS;
             let we = ws + WEEK_MS;
+            // Where rolling figures end: the week's end, or the last complete step of this week.
+            let end = if partial { last_step_end.max(ws) } else { we };
             let (a, b) = steps.span(ws, we);
-            let error_ratio = steps.error_ratio(ws, we);
+            // The week's own counts when stored, else the sum of its steps.
+            let own = at(&week_total, ws)
+                .filter(|t| *t > 0.0)
+                .zip(at(&week_good, ws))
+                .map(|(t, g)| (t, (t - g).clamp(0.0, t)));
+            let summed = || {
+                let t = steps.cum_total[b] - steps.cum_total[a];
+                (t > 0.0).then(|| (t, steps.cum_bad[b] - steps.cum_bad[a]))
+            };
+            let (total_requests, error_requests) = match (counts, own.or_else(summed)) {
+                (true, Some((t, e))) => (Some(t), Some(e)),
+                _ => (None, None),
+            };
+            let error_ratio = match (own, counts) {
+                (Some((t, e)), true) => Some(e / t),
+                _ => steps.error_ratio(ws, we),
+            };
             let availability = error_ratio.map(|r| 1.0 - r);
-            let bad_minutes = (b > a).then(|| {
-                (a..b)
-                    .filter(|&i| steps.bad[i] / steps.total[i] > budget)
-                    .count() as f64
-                    * step_minutes
-            });
+            let (ma, mb) = (
+                known_min.partition_point(|p| p.ts < ws),
+                known_min.partition_point(|p| p.ts < we),
+            );
+            let (bad_minutes, unknown_minutes) = if mb > ma {
+                let sum = |v: &[Point]| -> f64 {
+                    v.iter()
+                        .filter(|p| (ws..we).contains(&p.ts) && p.value.is_finite())
+                        .map(|p| p.value)
+                        .sum()
+                };
+                let known = sum(&known_min[ma..mb]);
+                let elapsed = (end - ws) as f64 / 60_000.0;
+                (Some(sum(&bad_min)), Some((elapsed - known).max(0.0)))
+            } else {
+                let bad = (b > a).then(|| {
+                    (a..b)
+                        .filter(|&i| steps.bad[i] / steps.total[i] > budget)
+                        .count() as f64
+                        * step_minutes
+                });
+                (bad, None)
+            };
             let burn = |hours: i64| {
                 steps
-                    .error_ratio(we - hours * 3_600_000, we)
+                    .error_ratio(end - hours * 3_600_000, end)
                     .map(|r| r / budget)
             };
+            let window =
+                at(&window_ratio, ws).or_else(|| steps.error_ratio(end - spec.window_ms, end));
             WeekReliability {
                 week_start: ws,
+                partial,
                 availability,
                 error_ratio,
+                total_requests,
+                error_requests,
                 bad_minutes,
-                error_budget_remaining: steps
-                    .error_ratio(we - spec.window_ms, we)
-                    .map(|r| 1.0 - r / budget),
+                unknown_minutes,
+                error_budget_remaining: window.map(|r| 1.0 - r / budget),
                 burn_rates: BURN_WINDOWS_H.map(burn),
                 status: match availability {
                     None => SloStatus::NoData,
@@ -197,6 +318,8 @@ mod tests {
     use super::*;
 
     const H: i64 = 3_600_000;
+    /// A business time long after the weeks under test: every week is complete.
+    const LATER: i64 = 100 * WEEK_MS;
 
     fn spec() -> SloSpec {
         SloSpec {
@@ -223,11 +346,12 @@ mod tests {
             .collect();
         let w = weekly(
             &spec(),
-            SliPoints::Counts {
+            &SloSamples::steps_only(SliPoints::Counts {
                 good: &good,
                 total: &total,
-            },
+            }),
             &[0],
+            LATER,
         );
         let bad = 167.0 * 5.0 + 1000.0;
         let ratio = bad / 168_000.0;
@@ -253,11 +377,12 @@ mod tests {
         let good = total.clone();
         let w = weekly(
             &spec(),
-            SliPoints::Counts {
+            &SloSamples::steps_only(SliPoints::Counts {
                 good: &good,
                 total: &total,
-            },
+            }),
             &[0, WEEK_MS],
+            LATER,
         );
         assert_eq!(w[0].availability, Some(1.0));
         assert_eq!(w[0].coverage, 0.5);
@@ -274,8 +399,123 @@ mod tests {
                 value: if h < 84 { 0.0 } else { 0.002 },
             })
             .collect();
-        let w = weekly(&spec(), SliPoints::Ratio(&ratio), &[0]);
+        let w = weekly(
+            &spec(),
+            &SloSamples::steps_only(SliPoints::Ratio(&ratio)),
+            &[0],
+            LATER,
+        );
         assert!((w[0].availability.unwrap() - 0.999).abs() < 1e-12);
         assert_eq!(w[0].bad_minutes, Some(84.0 * 60.0));
+    }
+
+    fn hourly(value: impl Fn(i64) -> f64, hours: std::ops::Range<i64>) -> Vec<Point> {
+        hours
+            .map(|h| Point {
+                ts: h * H,
+                value: value(h),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn minute_counts_win_over_step_resolution_and_gaps_are_unknown() {
+        // Two hours hold errors over the budget: 12 and 7 bad minutes. At step resolution that
+        // read 2 × 60 = 120 bad minutes; at minute resolution it is 12 + 7 = 19. Hour 30 had
+        // data for 50 of its 60 minutes: 10 unknown minutes.
+        let total = hourly(|_| 120_000.0, 0..168);
+        let good = hourly(
+            |h| match h {
+                10 => 120_000.0 - 240.0,
+                20 => 120_000.0 - 350.0,
+                _ => 120_000.0,
+            },
+            0..168,
+        );
+        let bad = hourly(
+            |h| match h {
+                10 => 12.0,
+                20 => 7.0,
+                _ => 0.0,
+            },
+            0..168,
+        );
+        let known = hourly(|h| if h == 30 { 50.0 } else { 60.0 }, 0..168);
+        let sli = SliPoints::Counts {
+            good: &good,
+            total: &total,
+        };
+        let old = weekly(&spec(), &SloSamples::steps_only(sli), &[0], LATER);
+        assert_eq!(old[0].bad_minutes, Some(120.0));
+        assert_eq!(old[0].unknown_minutes, None);
+        let samples = SloSamples {
+            bad_minutes: &bad,
+            known_minutes: &known,
+            ..SloSamples::steps_only(sli)
+        };
+        let w = weekly(&spec(), &samples, &[0], LATER);
+        assert_eq!(w[0].bad_minutes, Some(19.0));
+        assert_eq!(w[0].unknown_minutes, Some(10.0));
+        assert_eq!(w[0].total_requests, Some(168.0 * 120_000.0));
+        assert_eq!(w[0].error_requests, Some(590.0));
+        assert!(!w[0].partial);
+    }
+
+    #[test]
+    fn the_weeks_and_windows_own_counts_win_over_summed_steps() {
+        // The steps lost 1 000 requests and 500 errors to a scrape gap across a step boundary;
+        // the week's own increase() has them.
+        let total = hourly(|_| 1_000.0, 0..168);
+        let good = total.clone();
+        let week_total = [Point {
+            ts: 0,
+            value: 169_000.0,
+        }];
+        let week_good = [Point {
+            ts: 0,
+            value: 168_500.0,
+        }];
+        let window = [Point {
+            ts: 0,
+            value: 0.0005,
+        }];
+        let samples = SloSamples {
+            week_total: &week_total,
+            week_good: &week_good,
+            window_error_ratio: &window,
+            ..SloSamples::steps_only(SliPoints::Counts {
+                good: &good,
+                total: &total,
+            })
+        };
+        let w = weekly(&spec(), &samples, &[0], LATER);
+        assert_eq!(w[0].total_requests, Some(169_000.0));
+        assert_eq!(w[0].error_requests, Some(500.0));
+        assert!((w[0].error_ratio.unwrap() - 500.0 / 169_000.0).abs() < 1e-15);
+        assert!((w[0].error_budget_remaining.unwrap() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_current_week_is_partial_and_ends_at_the_last_complete_step() {
+        // 60 h of data; now is 60 h 30 min into the week.
+        let total = hourly(|_| 1_000.0, 0..60);
+        let good = hourly(|h| if h == 59 { 990.0 } else { 1_000.0 }, 0..60);
+        let known = hourly(|_| 60.0, 0..60);
+        let bad = hourly(|h| if h == 59 { 60.0 } else { 0.0 }, 0..60);
+        let samples = SloSamples {
+            bad_minutes: &bad,
+            known_minutes: &known,
+            ..SloSamples::steps_only(SliPoints::Counts {
+                good: &good,
+                total: &total,
+            })
+        };
+        let w = weekly(&spec(), &samples, &[0], 60 * H + 30 * 60_000);
+        assert!(w[0].partial);
+        assert_eq!(w[0].unknown_minutes, Some(0.0), "the future is not unknown");
+        assert_eq!(w[0].bad_minutes, Some(60.0));
+        // The 1 h burn rate looks at hour 59 (1 % errors), not at the empty end of the week.
+        assert!((w[0].burn_rates[0].unwrap() - 10.0).abs() < 1e-9);
+        assert_eq!(w[0].total_requests, Some(60_000.0));
     }
 }

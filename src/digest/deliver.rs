@@ -10,15 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{build, render, week_for, Digest, DigestError};
 use crate::config::{Config, DigestConfig, Secret, WebhookConfig, WebhookFormat};
-use crate::serve::http::Readiness;
-use crate::serve::metrics::SloDef;
-use crate::serve::views::DoraCache;
+use crate::health::{DigestOutcomes, Readiness};
+use crate::query::{DoraCache, SloDef};
 use crate::sources::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
-use crate::sources::pull::Health;
 use crate::store::{Cursor, Store, WriteBatch};
 
-/// The store's cursor source for digests (the cursor names are the targets), and the name its
-/// outcomes go under in [`Health`].
+/// The store's cursor source for digests (the cursor names are the targets).
 pub const SOURCE: &str = "digest";
 /// Retries of a webhook post: four attempts, half a second doubling; a `Retry-After` is honoured
 /// up to a minute.
@@ -265,8 +262,8 @@ pub struct DigestJob {
     pub cache: Arc<DoraCache>,
     /// SLO definitions.
     pub slos: Arc<Vec<SloDef>>,
-    /// Where outcomes are reported (`/metrics`).
-    pub health: Arc<Health>,
+    /// Where outcomes are counted (read by `/metrics`).
+    pub outcomes: Arc<DigestOutcomes>,
 }
 
 impl DigestJob {
@@ -280,18 +277,14 @@ impl DigestJob {
         .await
         .map_err(|e| DigestError::Task(e.to_string()))?;
         let outcome = self.deliver(built, resend).await;
-        let now = Utc::now().timestamp_millis() as f64 / 1000.0;
         match &outcome {
-            Ok(_) => self
-                .health
-                .set_gauge(SOURCE, "last_success_timestamp_seconds", now),
+            Ok(_) => self.outcomes.succeeded(Utc::now()),
             // Nothing stored for the week yet (a new install): nothing has failed.
             Err(e @ (DigestError::Empty | DigestError::NoWeek(..))) => {
                 tracing::info!(reason = %e, week = %super::day(week_ms), "no weekly digest yet");
             }
             Err(e) => {
-                let failures = self.health.gauge(SOURCE, "failures").unwrap_or(0.0) + 1.0;
-                self.health.set_gauge(SOURCE, "failures", failures);
+                self.outcomes.failed();
                 tracing::error!(error = %e, week = %super::day(week_ms), "weekly digest failed");
             }
         }

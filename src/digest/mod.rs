@@ -19,8 +19,8 @@ use crate::analysis::pressure::{Component, PressureWeek, Scored, Shift};
 use crate::analysis::weekly::WeekRow;
 use crate::analysis::{week_start, WEEK_MS};
 use crate::config::Config;
-use crate::serve::metrics::{slo_weeks, SloDef};
-use crate::serve::views::{band_table, DoraCache};
+use crate::query::views::{band_table, DoraCache};
+use crate::query::{slo_weeks, SloDef};
 use crate::store::{Store, StoreError};
 
 /// Why a digest could not be produced or delivered.

@@ -29,15 +29,15 @@ pub struct ApiState {
     /// The store.
     pub store: Arc<Store>,
     /// The SLOs whose figures are served.
-    pub slos: Arc<Vec<super::metrics::SloDef>>,
+    pub slos: Arc<Vec<crate::query::SloDef>>,
     /// Runs on-demand syncs.
     pub syncer: Arc<crate::sources::Syncer>,
     /// The daemon's task tracker, so shutdown waits for on-demand syncs too.
     pub tracker: tokio_util::task::TaskTracker,
     /// Health of the sources.
-    pub health: Arc<crate::sources::pull::Health>,
+    pub health: Arc<crate::health::Health>,
     /// The analysed delivery history, shared with `/metrics`.
-    pub dora: Arc<super::views::DoraCache>,
+    pub dora: Arc<crate::query::views::DoraCache>,
 }
 
 /// The `/api/v1` routes.
@@ -209,7 +209,7 @@ async fn dora(
     let weeks: Vec<i64> = (0..=(to - from) / WEEK_MS)
         .map(|i| from + i * WEEK_MS)
         .collect();
-    let bands = super::views::band_table(&state.config);
+    let bands = crate::query::views::band_table(&state.config);
     let series: Vec<_> = scopes
         .iter()
         .zip(crate::analysis::dora::weekly_each(
@@ -253,7 +253,7 @@ struct RangeQuery {
 async fn weekly_in_range(
     state: &ApiState,
     query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<(Arc<super::views::Weekly>, i64, i64), Response> {
+) -> Result<(Arc<crate::query::views::Weekly>, i64, i64), Response> {
     use crate::analysis::week_start;
     let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
     let from = match q.from.as_deref().map(|v| parse_day("from", v)).transpose() {
@@ -541,7 +541,7 @@ async fn dora_explain(
             );
         }
     }
-    let bands = super::views::band_table(&state.config);
+    let bands = crate::query::views::band_table(&state.config);
     Json(crate::analysis::dora::explain(
         &model,
         q.service.as_deref(),
@@ -577,8 +577,8 @@ async fn revenue(
     };
     let store = state.store.clone();
     let result = blocking(move || {
-        let snapshots = revenue_import::snapshots(&store)?;
-        let totals = revenue_import::totals_view(&store)?;
+        let snapshots = crate::query::revenue::snapshots(&store)?;
+        let totals = crate::query::revenue::totals_view(&store)?;
         Ok((snapshots, totals))
     })
     .await;
@@ -688,10 +688,14 @@ async fn reliability(
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let weeks = match week_range(q.from.as_deref(), q.to.as_deref()) {
+    let mut weeks = match week_range(q.from.as_deref(), q.to.as_deref()) {
         Ok(w) => w,
         Err(message) => return bad_request(message),
     };
+    // Without `to`, the current week follows the complete ones, flagged `partial` (#14).
+    if q.to.is_none() {
+        weeks.push(crate::analysis::week_start(crate::clock::now_ms()));
+    }
     if let Some(name) = &q.slo {
         if state.slos.iter().all(|d| &d.name != name) {
             return error(
@@ -711,7 +715,7 @@ async fn reliability(
                     "service": d.service,
                     "target": d.spec.target,
                     "window_days": d.spec.window_ms / 86_400_000,
-                    "weeks": super::metrics::slo_weeks(&store, d, &weeks),
+                    "weeks": crate::query::slo_weeks(&store, d, &weeks),
                 })
             })
             .collect::<Vec<_>>()
@@ -785,7 +789,7 @@ async fn trigger_sync(
 }
 
 async fn imports(State(state): State<ApiState>) -> Response {
-    match revenue_import::history(&state.store) {
+    match crate::query::revenue::history(&state.store) {
         Ok(h) => Json(json!({ "imports": h })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
     }

@@ -375,6 +375,20 @@ pub fn render(w: &Weekly, service: Option<&str>, from: Option<i64>, to: Option<i
         |v| format!("{v:.1}"),
     ));
     h.push_str("</section>\n");
+    // The current week, lightly: a line under the charts, which show complete weeks only.
+    if let Some(r) = rows
+        .iter()
+        .rev()
+        .find(|r| r.signals.partial && r.signals.week_ms <= to + WEEK_MS)
+        .filter(|r| r.signals.burn_rate.is_some())
+    {
+        let _ = writeln!(
+            h,
+            "<section><p class=\"note\" id=\"week-to-date\">This week so far (partial, from {}): worst SLO burn rate {} (<a href=\"/api/v1/reliability\">per SLO</a>).</p></section>",
+            local_date(r.signals.week_ms),
+            r.signals.burn_rate.map_or("–".into(), |v| format!("{v:.2}"))
+        );
+    }
 
     // Services, latest complete week.
     let _ = write!(

@@ -7,13 +7,12 @@
 
 use std::fmt::Write as _;
 
-use super::metrics::{slo_weeks, SloDef};
 use crate::analysis::revenue::{
     monthly, weekly as revenue_weekly, RetentionWindow, RevenueSettings,
 };
 use crate::analysis::{week_start, WEEK_MS};
 use crate::config::Config;
-use crate::sources::revenue_import;
+use crate::query::{slo_weeks, SloDef};
 use crate::store::{Store, StoreError};
 
 /// One metric family being written: its samples, grouped as OpenMetrics requires.
@@ -86,7 +85,7 @@ pub fn openmetrics(
     now: i64,
 ) -> Result<String, StoreError> {
     let last = week_start(now) - WEEK_MS;
-    let snapshots = revenue_import::snapshots(store)?;
+    let snapshots = crate::query::revenue::snapshots(store)?;
     let first_data = snapshots
         .months()
         .next()

@@ -11,17 +11,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::metrics::Metrics;
-
-/// What `/readyz` reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
-    /// Not ready yet, with the reason.
-    Starting(&'static str),
-    /// Serving.
-    Ready,
-    /// Shutdown has begun.
-    Stopping,
-}
+use crate::health::Readiness;
 
 /// Shared state of the handlers.
 #[derive(Clone)]

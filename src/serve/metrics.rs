@@ -13,99 +13,13 @@ use prometheus::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::analysis::reliability::{weekly, SliPoints, SloSpec, WeekReliability, BURN_WINDOWS_H};
+use crate::analysis::reliability::BURN_WINDOWS_H;
 use crate::analysis::revenue::{monthly, RetentionWindow, RevenueSettings};
 use crate::analysis::{week_start, WEEK_MS};
-use crate::config::{Config, RevenueConfig, Sli};
-use crate::model::{series, SeriesKey};
-use crate::sources::demo;
-use crate::sources::pull::Health;
-use crate::sources::revenue_import;
+use crate::config::{Config, RevenueConfig};
+use crate::health::{DigestOutcomes, Health};
+use crate::query::{slo_weeks, DoraCache, SloDef};
 use crate::store::Store;
-
-/// An SLO whose figures are exported.
-#[derive(Debug, Clone)]
-pub struct SloDef {
-    /// `slo` label.
-    pub name: String,
-    /// `service` label.
-    pub service: String,
-    /// Whether the SLI is stored as an error ratio (else as good/total counts).
-    pub ratio: bool,
-    /// Target, window and step.
-    pub spec: SloSpec,
-}
-
-/// Weekly figures of one SLO for the given weeks (Mondays, ms), read from the store: the samples
-/// from one budget window before the first week to the end of the last.
-pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliability> {
-    let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
-        return Vec::new();
-    };
-    let from = first + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
-    let to = last + WEEK_MS;
-    let labels = [
-        ("slo", def.name.as_str()),
-        ("service", def.service.as_str()),
-    ];
-    let read = |name: &str| -> Vec<crate::model::Point> {
-        SeriesKey::new(name, labels)
-            .ok()
-            .and_then(|k| store.range(&k, from, to).ok())
-            .unwrap_or_default()
-    };
-    if def.ratio {
-        let ratio = read(series::SLO_ERROR_RATIO);
-        weekly(&def.spec, SliPoints::Ratio(&ratio), weeks)
-    } else {
-        let (good, total) = (read(series::SLO_GOOD), read(series::SLO_TOTAL));
-        weekly(
-            &def.spec,
-            SliPoints::Counts {
-                good: &good,
-                total: &total,
-            },
-            weeks,
-        )
-    }
-}
-
-/// The SLOs to export: the configured ones, and the demo organisation's when serving it.
-pub fn slo_defs(config: &Config, with_demo: bool) -> Vec<SloDef> {
-    let step_ms = i64::try_from(config.prometheus.step.as_millis()).unwrap_or(3_600_000);
-    let mut defs: Vec<SloDef> = config
-        .prometheus
-        .slo
-        .iter()
-        .map(|s| SloDef {
-            name: s.name.clone(),
-            service: s.service.clone(),
-            ratio: matches!(s.sli, Sli::ErrorRatio { .. }),
-            spec: SloSpec {
-                target: s.target,
-                window_ms: i64::try_from(s.window.as_millis()).unwrap_or(i64::MAX),
-                step_ms,
-            },
-        })
-        .collect();
-    if with_demo {
-        for (name, service) in demo::SLOS {
-            if defs.iter().all(|d| d.name != *name) {
-                defs.push(SloDef {
-                    name: (*name).into(),
-                    service: (*service).into(),
-                    ratio: false,
-                    spec: SloSpec {
-                        target: demo::SLO_TARGET,
-                        window_ms: 28 * 86_400_000,
-                        step_ms: 3_600_000,
-                    },
-                });
-            }
-        }
-    }
-    defs
-}
 
 /// The DORA gauges: figures over the last 4 complete ISO weeks, per service and org-wide
 /// (`repo="all", service="all"`).
@@ -172,13 +86,7 @@ impl DoraGauges {
         })
     }
 
-    fn refresh(
-        &self,
-        store: &Store,
-        config: &Config,
-        health: &Health,
-        cache: &crate::serve::views::DoraCache,
-    ) {
+    fn refresh(&self, store: &Store, config: &Config, health: &Health, cache: &DoraCache) {
         if let Some(v) = health.gauge(crate::sources::github::SOURCE, "rate_limit_remaining") {
             self.rate_limit.with_label_values(&["github"]).set(v);
         }
@@ -189,7 +97,7 @@ impl DoraGauges {
                 return;
             }
         };
-        let bands = crate::serve::views::band_table(config);
+        let bands = crate::query::views::band_table(config);
         let to = week_start(crate::clock::now_ms());
         let from = to - 4 * WEEK_MS;
         for v in [
@@ -341,6 +249,8 @@ pub struct Metrics {
     slo_availability: GaugeVec,
     slo_budget: GaugeVec,
     slo_burn: GaugeVec,
+    /// The current, partial week so far: availability, bad minutes, budget left.
+    slo_week_to_date: [GaugeVec; 3],
     revenue_arr: GaugeVec,
     revenue_mrr: GaugeVec,
     revenue_nrr: GaugeVec,
@@ -350,7 +260,8 @@ pub struct Metrics {
     currency: String,
     dora: DoraGauges,
     pressure: PressureGauges,
-    dora_cache: Arc<crate::serve::views::DoraCache>,
+    dora_cache: Arc<DoraCache>,
+    digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,
     digest_failures: IntCounter,
     config: Arc<Config>,
@@ -365,7 +276,8 @@ impl Metrics {
         health: Arc<Health>,
         slos: Vec<SloDef>,
         config: Arc<Config>,
-        dora_cache: Arc<crate::serve::views::DoraCache>,
+        dora_cache: Arc<DoraCache>,
+        digest: Arc<DigestOutcomes>,
     ) -> Result<Self, prometheus::Error> {
         let revenue: &RevenueConfig = &config.revenue;
         let registry = Registry::new();
@@ -482,6 +394,31 @@ impl Metrics {
         registry.register(Box::new(slo_availability.clone()))?;
         registry.register(Box::new(slo_budget.clone()))?;
         registry.register(Box::new(slo_burn.clone()))?;
+        // The current week gets its own families rather than a label on the ones above: a
+        // `partial` label would put a second, still-moving series beside every last-week one,
+        // and existing alerts and panels would pick it up unasked.
+        let slo_week_to_date = [
+            (
+                "barometer_slo_week_to_date_availability_ratio",
+                "Availability (good / total events) of the current, partial ISO week so far.",
+            ),
+            (
+                "barometer_slo_week_to_date_bad_minutes",
+                "Minutes of the current, partial ISO week so far whose error ratio exceeded the \
+                 budget.",
+            ),
+            (
+                "barometer_slo_week_to_date_error_budget_remaining_ratio",
+                "Error budget left over the SLO's rolling window ending at the last synced step \
+                 of the current week.",
+            ),
+        ]
+        .map(|(name, help)| GaugeVec::new(Opts::new(name, help), &["slo", "service"]));
+        let [a, b, c] = slo_week_to_date;
+        let slo_week_to_date = [a?, b?, c?];
+        for g in &slo_week_to_date {
+            registry.register(Box::new(g.clone()))?;
+        }
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(store_bytes.clone()))?;
         registry.register(Box::new(store_series.clone()))?;
@@ -509,6 +446,7 @@ impl Metrics {
             slo_availability,
             slo_budget,
             slo_burn,
+            slo_week_to_date,
             revenue_arr,
             revenue_mrr,
             revenue_nrr,
@@ -522,6 +460,7 @@ impl Metrics {
             dora,
             pressure,
             dora_cache,
+            digest,
             config: config.clone(),
             health,
             slos,
@@ -563,17 +502,11 @@ impl Metrics {
                 hist.observe(d);
             }
         }
-        if let Some(t) = self.health.gauge(
-            crate::digest::deliver::SOURCE,
-            "last_success_timestamp_seconds",
-        ) {
+        if let Some(t) = self.digest.last_success_seconds() {
             self.digest_last_success.set(t);
         }
         // The counter follows the failures the digest job has counted.
-        let failures = self
-            .health
-            .gauge(crate::digest::deliver::SOURCE, "failures")
-            .unwrap_or(0.0) as u64;
+        let failures = self.digest.failures();
         self.digest_failures
             .inc_by(failures.saturating_sub(self.digest_failures.get()));
         self.refresh_slos(store);
@@ -590,7 +523,7 @@ impl Metrics {
     /// Revenue figures of the latest month: customer-level data when there is any, else the
     /// totals a file stated (never derived ones).
     fn refresh_revenue(&self, store: &Store) {
-        let snapshots = match revenue_import::snapshots(store) {
+        let snapshots = match crate::query::revenue::snapshots(store) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read revenue");
@@ -613,7 +546,7 @@ impl Metrics {
             if let Some(g) = last.grr {
                 self.revenue_grr.with_label_values(&[formula]).set(g);
             }
-        } else if let Ok(totals) = revenue_import::totals(store) {
+        } else if let Ok(totals) = crate::query::revenue::totals(store) {
             if let Some(t) = totals.values().last() {
                 self.revenue_arr.with_label_values(&currency).set(t.arr);
                 if let Some(m) = t.mrr {
@@ -629,10 +562,24 @@ impl Metrics {
         }
     }
 
-    /// SLO figures of the last complete week.
+    /// SLO figures of the last complete week, and of the current one so far.
     fn refresh_slos(&self, store: &Store) {
-        let last_week = week_start(crate::clock::now_ms()) - WEEK_MS;
+        let this_week = week_start(crate::clock::now_ms());
+        let last_week = this_week - WEEK_MS;
         for def in &self.slos {
+            if let Some(week) = slo_weeks(store, def, &[this_week]).pop() {
+                let l = [def.name.as_str(), def.service.as_str()];
+                let [avail, bad, budget] = &self.slo_week_to_date;
+                for (gauge, v) in [
+                    (avail, week.availability),
+                    (bad, week.bad_minutes),
+                    (budget, week.error_budget_remaining),
+                ] {
+                    if let Some(v) = v {
+                        gauge.with_label_values(&l).set(v);
+                    }
+                }
+            }
             let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
                 continue;
             };

@@ -6,7 +6,6 @@ pub mod export;
 pub mod guard;
 pub mod http;
 pub mod metrics;
-pub mod views;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -19,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::sources::pull::Health;
+use crate::health::{DigestOutcomes, Health, Readiness};
+use crate::query;
 use crate::sources::{self, demo, SourceKind};
 use crate::store::{Store, StoreError};
-use http::Readiness;
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -76,13 +75,16 @@ pub async fn run(
 
     let health = Arc::new(Health::default());
     let with_demo = demo_seed.is_some() || demo::is_seeded(&store)?;
-    let slos = Arc::new(metrics::slo_defs(&config, with_demo));
-    let dora = Arc::new(views::DoraCache::default());
+    let demo_slos = if with_demo { demo::slos() } else { Vec::new() };
+    let slos = Arc::new(query::slo_defs(&config, &demo_slos));
+    let dora = Arc::new(query::DoraCache::default());
+    let digest_outcomes = Arc::new(DigestOutcomes::default());
     let metrics = Arc::new(metrics::Metrics::new(
         health.clone(),
         slos.to_vec(),
         config.clone(),
         dora.clone(),
+        digest_outcomes.clone(),
     )?);
     metrics.refresh(&store);
     let tracker = TaskTracker::new();
@@ -141,7 +143,7 @@ pub async fn run(
                 store: store.clone(),
                 cache: dora.clone(),
                 slos: slos.clone(),
-                health: health.clone(),
+                outcomes: digest_outcomes,
             },
             ready_rx.clone(),
             shutdown.clone(),

@@ -84,6 +84,12 @@ pub const SLOS: &[(&str, &str)] = &[
 /// Availability target of the demo SLOs (99.9 % over 28 days).
 pub const SLO_TARGET: f64 = 0.999;
 
+/// The demo SLOs as (name, service, target): what the read side adds to the configured SLOs
+/// when the demo organisation is in the store.
+pub fn slos() -> Vec<(&'static str, &'static str, f64)> {
+    SLOS.iter().map(|(n, s)| (*n, *s, SLO_TARGET)).collect()
+}
+
 /// What a demo chunk holds; stored as the chunk's cursor position so that anyone can check that
 /// a batch landed whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

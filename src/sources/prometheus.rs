@@ -1,6 +1,15 @@
 //! The Prometheus source: SLO event counts (or error ratios) and extra named series, read with
 //! `/api/v1/query_range` and stored per step.
 //!
+//! Per SLO it also stores, so that a week recounted by hand gives the same figures:
+//! - per step, the bad minutes and the minutes with data, counted at minute resolution whatever
+//!   the step: the SLI with `${step}` = `1m`, compared with the budget (`> bool`), summed and
+//!   counted by a 1-minute subquery over the step. Minutes without data have no sample, so they
+//!   are unknown, never good or bad;
+//! - per week, the week's own counts (`${step}` = `7d`) and the SLO window's own counts or error
+//!   ratio (`${step}` = the window), evaluated at each week's end with a one-week step; for the
+//!   current week, at the last complete step (rewritten at every sync until the week is over).
+//!
 //! A value evaluated at time `t` with step `s` describes the interval `(t − s, t]` (an
 //! `increase(x[s])` query), so it is stored at `t − s`, the start of the interval it covers: the
 //! point at Monday 00:00 belongs to Monday. Only complete steps are fetched. Each chunk of a range
@@ -183,22 +192,72 @@ pub struct Target {
     pub key: SeriesKey,
 }
 
+fn series_key(name: &str, labels: Vec<(&str, &str)>) -> Result<SeriesKey, StoreError> {
+    SeriesKey::new(name, labels).map_err(|e| StoreError::Invalid {
+        what: format!("series {name}"),
+        reason: e.to_string(),
+    })
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// The step in milliseconds (at least 1).
+fn step_ms(config: &PrometheusConfig) -> i64 {
+    i64::try_from(config.step.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// The PromQL that is 1 for a minute whose own error ratio exceeds the budget, 0 for a minute
+/// within it (or without traffic), and absent for a minute without data.
+fn bad_minute_expr(sli: &Sli, budget: f64) -> String {
+    let m = |q: &str| q.replace("${step}", "1m");
+    match sli {
+        Sli::Counts {
+            good_query,
+            total_query,
+        } => format!(
+            "((({t}) - ({g})) / ({t})) > bool {budget:?}",
+            t = m(total_query),
+            g = m(good_query)
+        ),
+        Sli::ErrorRatio { error_ratio_query } => {
+            format!("({}) > bool {budget:?}", m(error_ratio_query))
+        }
+    }
+}
+
 /// Every target the configuration asks for.
 pub fn targets(config: &PrometheusConfig) -> Result<Vec<Target>, StoreError> {
     let step = prom_duration(config.step);
     let sub = |q: &str| q.replace("${step}", &step);
-    let key = |name: &str, labels: Vec<(&str, &str)>| {
-        SeriesKey::new(name, labels).map_err(|e| StoreError::Invalid {
-            what: format!("series {name}"),
-            reason: e.to_string(),
-        })
-    };
+    let key = series_key;
+    let step_ms = step_ms(config);
     let mut out = Vec::new();
     for slo in &config.slo {
         let labels = vec![
             ("slo", slo.name.as_str()),
             ("service", slo.service.as_str()),
         ];
+        // Minute counts need whole minutes per step. The subquery's range is one millisecond
+        // short of the step so that it holds exactly the step's minutes (t − step, t]: Prometheus
+        // 2.x closes ranges at both ends, and would otherwise count the boundary minute twice.
+        let minutes = (step_ms >= MINUTE_MS && step_ms % MINUTE_MS == 0).then(|| {
+            let expr = bad_minute_expr(&slo.sli, 1.0 - slo.target);
+            let range = format!("{}ms", step_ms - 1);
+            [
+                (
+                    "bad_minutes",
+                    format!("sum_over_time(({expr})[{range}:1m])"),
+                    series::SLO_BAD_MINUTES,
+                ),
+                (
+                    "known_minutes",
+                    format!("count_over_time(({expr})[{range}:1m])"),
+                    series::SLO_KNOWN_MINUTES,
+                ),
+            ]
+        });
         match &slo.sli {
             Sli::Counts {
                 good_query,
@@ -212,14 +271,21 @@ pub fn targets(config: &PrometheusConfig) -> Result<Vec<Target>, StoreError> {
                 out.push(Target {
                     name: format!("slo {} total_query", slo.name),
                     query: sub(total_query),
-                    key: key(series::SLO_TOTAL, labels)?,
+                    key: key(series::SLO_TOTAL, labels.clone())?,
                 });
             }
             Sli::ErrorRatio { error_ratio_query } => out.push(Target {
                 name: format!("slo {} error_ratio_query", slo.name),
                 query: sub(error_ratio_query),
-                key: key(series::SLO_ERROR_RATIO, labels)?,
+                key: key(series::SLO_ERROR_RATIO, labels.clone())?,
             }),
+        }
+        for (role, query, series) in minutes.into_iter().flatten() {
+            out.push(Target {
+                name: format!("slo {} {role}", slo.name),
+                query,
+                key: key(series, labels.clone())?,
+            });
         }
     }
     for q in &config.query {
@@ -232,6 +298,79 @@ pub fn targets(config: &PrometheusConfig) -> Result<Vec<Target>, StoreError> {
             query: sub(&q.query),
             key: key(series::QUERY, labels)?,
         });
+    }
+    Ok(out)
+}
+
+/// What a per-week target counts over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// The week itself (so far, for the current week).
+    Week,
+    /// The SLO's rolling window, ending at the week's end.
+    Window(Duration),
+}
+
+/// A query evaluated at each week's end (and at the last step of the current week), its value
+/// stored at the week's start.
+#[derive(Debug, Clone)]
+pub struct WeekTarget {
+    /// `slo <name> week total` …: names it in errors and cursors.
+    pub name: String,
+    /// PromQL with `${step}` still in it: it becomes the span.
+    pub template: String,
+    /// What `${step}` covers.
+    pub span: Span,
+    /// Where the values go.
+    pub key: SeriesKey,
+}
+
+/// The per-week targets of the SLOs: the week's and the window's own counts of a counter-based
+/// SLO, the window's error ratio of an error-ratio SLO.
+pub fn week_targets(config: &PrometheusConfig) -> Result<Vec<WeekTarget>, StoreError> {
+    let mut out = Vec::new();
+    for slo in &config.slo {
+        let labels = vec![
+            ("slo", slo.name.as_str()),
+            ("service", slo.service.as_str()),
+        ];
+        let window = Span::Window(slo.window);
+        let mut add = |role: &str, template: &str, span: Span, series: &str| {
+            out.push(WeekTarget {
+                name: format!("slo {} {role}", slo.name),
+                template: template.to_owned(),
+                span,
+                key: series_key(series, labels.clone())?,
+            });
+            Ok::<_, StoreError>(())
+        };
+        match &slo.sli {
+            Sli::Counts {
+                good_query,
+                total_query,
+            } => {
+                add("week good", good_query, Span::Week, series::SLO_WEEK_GOOD)?;
+                add(
+                    "week total",
+                    total_query,
+                    Span::Week,
+                    series::SLO_WEEK_TOTAL,
+                )?;
+                add("window good", good_query, window, series::SLO_WINDOW_GOOD)?;
+                add(
+                    "window total",
+                    total_query,
+                    window,
+                    series::SLO_WINDOW_TOTAL,
+                )?;
+            }
+            Sli::ErrorRatio { error_ratio_query } => add(
+                "window error_ratio",
+                error_ratio_query,
+                window,
+                series::SLO_WINDOW_ERROR_RATIO,
+            )?,
+        }
     }
     Ok(out)
 }
@@ -307,16 +446,15 @@ impl Prometheus {
     }
 
     /// Fetches every target from where its cursor stands (or from `since`) up to the last
-    /// complete step before `now`, and stores the samples.
+    /// complete step before `now`, and stores the samples; then the per-week targets up to the
+    /// last week's end, and the current week so far.
     pub async fn sync(
         &self,
         store: &Store,
         since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<SyncReport, PromError> {
-        let step_ms = i64::try_from(self.config.step.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
+        let step_ms = step_ms(&self.config);
         let backfill = self.config.backfill_since.resolve(now);
         // The last evaluation time whose whole step lies in the past.
         let last_eval = now.timestamp_millis().div_euclid(step_ms) * step_ms;
@@ -338,43 +476,75 @@ impl Prometheus {
                 let samples = self
                     .query_range(&target, start, end, step_ms, &mut report)
                     .await?;
-                // Commit in store-sized pieces, each with the cursor up to its last sample, the
-                // last piece up to `end`: every piece is atomic and a crash resumes after it.
-                let pieces: Vec<&[(i64, f64)]> = if samples.is_empty() {
-                    vec![&[]]
-                } else {
-                    samples.chunks(BATCH_ENTRIES).collect()
-                };
-                let n = pieces.len();
-                for (i, piece) in pieces.into_iter().enumerate() {
-                    let upto = match piece.last() {
-                        Some((ts, _)) if i + 1 < n => *ts,
-                        _ => end,
-                    };
-                    let mut batch = WriteBatch::new();
-                    batch.put_points(
-                        &target.key,
-                        piece.iter().map(|&(ts, value)| Point {
-                            ts: ts - step_ms,
-                            value,
-                        }),
-                    );
-                    report.points += piece.len() as u64;
-                    batch.set_cursor(
-                        SOURCE,
-                        &target.name,
-                        Cursor {
-                            position: Some(upto.to_string()),
-                            updated_at: Some(Utc::now()),
-                            ..Cursor::default()
-                        },
-                    );
-                    store.commit(batch)?;
-                }
+                store_samples(store, &target, &samples, step_ms, Some(end), &mut report)?;
                 start = end + step_ms;
             }
         }
+        self.sync_weeks(
+            store,
+            since.unwrap_or(backfill),
+            since.is_some(),
+            last_eval,
+            &mut report,
+        )
+        .await?;
         Ok(report)
+    }
+
+    /// The per-week targets: every complete week from the cursor (or `from`) with one
+    /// `query_range` of step one week, then the current week at `last_eval`.
+    async fn sync_weeks(
+        &self,
+        store: &Store,
+        from: DateTime<Utc>,
+        forced: bool,
+        last_eval: i64,
+        report: &mut SyncReport,
+    ) -> Result<(), PromError> {
+        use crate::analysis::{week_start, WEEK_MS};
+        // The end of the last complete week, and the first week end whose week starts at or
+        // after `from`.
+        let last_end = week_start(last_eval);
+        let from = from.timestamp_millis();
+        let first_start = week_start(from) + if week_start(from) < from { WEEK_MS } else { 0 };
+        for wt in week_targets(&self.config)? {
+            let span = |ms: i64| match wt.span {
+                Span::Week => prom_duration(Duration::from_millis(ms.max(0) as u64)),
+                Span::Window(w) => prom_duration(w),
+            };
+            let target = |span: String| Target {
+                name: wt.name.clone(),
+                query: wt.template.replace("${step}", &span),
+                key: wt.key.clone(),
+            };
+            let first_end = match store.cursor(SOURCE, &wt.name)? {
+                Some(Cursor {
+                    position: Some(p), ..
+                }) if !forced => p.parse::<i64>().unwrap_or(i64::MIN / 2) + WEEK_MS,
+                _ => first_start + WEEK_MS,
+            };
+            let complete = target(span(WEEK_MS));
+            let mut start = first_end;
+            while start <= last_end {
+                let end = (start + (CHUNK_POINTS - 1) * WEEK_MS).min(last_end);
+                let samples = self
+                    .query_range(&complete, start, end, WEEK_MS, report)
+                    .await?;
+                store_samples(store, &complete, &samples, WEEK_MS, Some(end), report)?;
+                start = end + WEEK_MS;
+            }
+            // The current week so far, stored at its start; no cursor, it is asked again at
+            // every sync until the week is over.
+            if last_eval > last_end && last_end + WEEK_MS > first_start {
+                let partial = target(span(last_eval - last_end));
+                let step = last_eval - last_end;
+                let samples = self
+                    .query_range(&partial, last_eval, last_eval, step, report)
+                    .await?;
+                store_samples(store, &partial, &samples, step, None, report)?;
+            }
+        }
+        Ok(())
     }
 
     async fn query_range(
@@ -515,6 +685,56 @@ impl Prometheus {
             }
         }
     }
+}
+
+/// Stores `samples` evaluated at `t` at `t − shift_ms` (the start of what they cover), in
+/// store-sized pieces, each with the target's cursor up to its last sample, the last piece up to
+/// `end`: every piece is atomic and a crash resumes after it. Without `end`, the cursor stays.
+fn store_samples(
+    store: &Store,
+    target: &Target,
+    samples: &[(i64, f64)],
+    shift_ms: i64,
+    end: Option<i64>,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    let pieces: Vec<&[(i64, f64)]> = if samples.is_empty() {
+        vec![&[]]
+    } else {
+        samples.chunks(BATCH_ENTRIES).collect()
+    };
+    let n = pieces.len();
+    for (i, piece) in pieces.into_iter().enumerate() {
+        if piece.is_empty() && end.is_none() {
+            continue;
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_points(
+            &target.key,
+            piece.iter().map(|&(ts, value)| Point {
+                ts: ts - shift_ms,
+                value,
+            }),
+        );
+        report.points += piece.len() as u64;
+        if let Some(end) = end {
+            let upto = match piece.last() {
+                Some((ts, _)) if i + 1 < n => *ts,
+                _ => end,
+            };
+            batch.set_cursor(
+                SOURCE,
+                &target.name,
+                Cursor {
+                    position: Some(upto.to_string()),
+                    updated_at: Some(Utc::now()),
+                    ..Cursor::default()
+                },
+            );
+        }
+        store.commit(batch)?;
+    }
+    Ok(())
 }
 
 fn ceil_to(ts: i64, step: i64) -> i64 {

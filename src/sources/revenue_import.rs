@@ -7,15 +7,14 @@
 //! imports it replaced are deleted. Importing the same file again finds every month already
 //! pointing at it and writes nothing.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::revenue_csv::{self, FileErrors, Layout, Parsed};
-use crate::analysis::revenue::{month_label, parse_month, Snapshots};
+use crate::analysis::revenue::{month_label, Snapshots};
 use crate::config::RevenueConfig;
 use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
@@ -300,75 +299,4 @@ fn purge(store: &Store, import_id: &str, month: &str) -> Result<(), StoreError> 
     b.delete_event::<RevenueTotal>(&format!("{import_id}/{month}"));
     store.commit(b)?;
     Ok(())
-}
-
-/// The authoritative customer MRR per month, across sources (a customer is `source:id` when
-/// several sources exist).
-pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
-    let months: Vec<RevenueMonth> = store.events().collect::<Result<_, _>>()?;
-    let sources: BTreeSet<&str> = months.iter().map(|m| m.source.as_str()).collect();
-    let qualify = sources.len() > 1;
-    let mut out = Snapshots::new();
-    for m in months.iter().filter(|m| m.layout != "totals") {
-        let Some(idx) = parse_month(&m.month) else {
-            continue;
-        };
-        let Some(month) =
-            store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
-        else {
-            continue;
-        };
-        out.touch(idx);
-        let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
-        let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
-        let decode = |names: &[u32], code: Option<&u32>| {
-            code.and_then(|c| c.checked_sub(1))
-                .and_then(|c| names.get(c as usize).copied())
-        };
-        for (i, customer) in month.customers.iter().enumerate() {
-            let key = if qualify {
-                Cow::Owned(format!("{}:{customer}", month.source))
-            } else {
-                Cow::Borrowed(customer.as_str())
-            };
-            let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
-            // One row per customer and month within an import; across sources ids are qualified.
-            let _ = out.insert_coded(
-                idx,
-                &key,
-                mrr,
-                decode(&plans, month.plan.get(i)),
-                decode(&segments, month.segment.get(i)),
-                0,
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// The authoritative totals rows per month.
-pub fn totals(store: &Store) -> Result<BTreeMap<String, RevenueTotal>, StoreError> {
-    let mut out = BTreeMap::new();
-    for m in store.events::<RevenueMonth>() {
-        let m = m?;
-        if m.layout == "totals" {
-            if let Some(t) = store.event::<RevenueTotal>(&format!("{}/{}", m.import_id, m.month))? {
-                out.insert(m.month.clone(), t);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Totals with growth, for views: see [`crate::analysis::revenue::totals_monthly`].
-pub fn totals_view(
-    store: &Store,
-) -> Result<Vec<crate::analysis::revenue::TotalsMonth>, StoreError> {
-    let rows: Vec<RevenueTotal> = totals(store)?.into_values().collect();
-    Ok(crate::analysis::revenue::totals_monthly(&rows))
-}
-
-/// The import history, oldest first.
-pub fn history(store: &Store) -> Result<Vec<ImportRecord>, StoreError> {
-    store.events().collect()
 }

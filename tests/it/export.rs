@@ -3,7 +3,7 @@
 
 use barometer::analysis::{week_start, WEEK_MS};
 use barometer::config::{Config, Sources};
-use barometer::serve::metrics::{slo_defs, slo_weeks};
+use barometer::query::{slo_defs, slo_weeks};
 use barometer::sources::demo;
 use barometer::store::Store;
 
@@ -51,7 +51,7 @@ async fn exported_history_backfills_into_prometheus_with_the_same_values() {
         env: Some(Default::default()),
     })
     .unwrap();
-    let slos = slo_defs(&config, true);
+    let slos = slo_defs(&config, &barometer::sources::demo::slos());
     let api = slos.iter().find(|d| d.name == "api-availability").unwrap();
     let last = week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
     let weeks = [last - 60 * WEEK_MS, last - 10 * WEEK_MS, last];

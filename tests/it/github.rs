@@ -853,7 +853,7 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
         ]
     );
 
-    let model = barometer::serve::views::dora_model(&store, &config).unwrap();
+    let model = barometer::query::views::dora_model(&store, &config).unwrap();
     let shipped = |id: u64| -> Vec<(Option<u64>, i64)> {
         model
             .deployments

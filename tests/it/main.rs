@@ -14,6 +14,7 @@ mod golden;
 mod hardening;
 mod helpers;
 mod prom;
+mod prom_exact;
 mod revenue;
 mod serve;
 mod store;

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use barometer::analysis::reliability::{weekly, SliPoints, SloSpec, SloStatus};
+use barometer::analysis::reliability::SloStatus;
 use barometer::analysis::WEEK_MS;
 use barometer::config::{Config, Sources};
 use barometer::model::{series, SeriesKey};
+use barometer::query::{slo_defs, slo_weeks_at};
 use barometer::sources::prometheus::{PromError, Prometheus};
 use barometer::sources::pull::RetryPolicy;
 use barometer::store::Store;
@@ -247,11 +248,13 @@ async fn sync_from_a_real_prometheus_gives_the_known_answers() {
     let now = t0() + chrono::Duration::days(21) + chrono::Duration::minutes(30);
 
     let report = prom.sync(&store, None, now).await.unwrap();
-    // 504 hourly steps per target, minus the 6 that fall in the scrape gap.
-    assert_eq!(report.points, 2 * (504 - 6));
+    // 504 hourly steps per step target (good, total, bad minutes, known minutes), minus the 6
+    // that fall in the scrape gap; 3 week ends for each of the 4 week targets (week and window,
+    // good and total). Now is a week's end plus 30 min: no partial week to ask for yet.
+    assert_eq!(report.points, 4 * (504 - 6) + 4 * 3);
     assert_eq!(
-        report.requests, 2,
-        "one chunk per target: 504 steps < 11 000"
+        report.requests, 8,
+        "one chunk per target: 504 steps < 11 000, 3 weeks in one query_range"
     );
 
     let (good_key, total_key) = keys();
@@ -267,32 +270,27 @@ async fn sync_from_a_real_prometheus_gives_the_known_answers() {
         "gaps are missing, never zero"
     );
 
-    let spec = SloSpec {
-        target: 0.999,
-        window_ms: 28 * 86_400_000,
-        step_ms: 3_600_000,
-    };
+    let def = &slo_defs(&config, &[])[0];
     let weeks: Vec<i64> = (0..3)
         .map(|w| t0().timestamp_millis() + w * WEEK_MS)
         .collect();
-    let w = weekly(
-        &spec,
-        SliPoints::Counts {
-            good: &good,
-            total: &total,
-        },
-        &weeks,
-    );
+    let w = slo_weeks_at(&store, def, &weeks, now.timestamp_millis());
+    assert!(w.iter().all(|w| !w.partial));
 
-    // Week 1: exactly 0.5 % errors; every hour is over the 0.1 % budget.
+    // Week 1: exactly 0.5 % errors; every minute is over the 0.1 % budget.
     assert!(
         (w[0].error_ratio.unwrap() - 0.005).abs() < 1e-9,
         "{:?}",
         w[0]
     );
     assert_eq!(w[0].status, SloStatus::Breached);
-    assert_eq!(w[0].bad_minutes, Some(168.0 * 60.0));
+    assert_eq!(w[0].bad_minutes, Some(10_080.0));
+    assert_eq!(w[0].unknown_minutes, Some(0.0));
+    assert_eq!(w[0].total_requests, Some(10_080_000.0));
+    assert_eq!(w[0].error_requests, Some(50_400.0));
     assert!((w[0].burn_rates[0].unwrap() - 5.0).abs() < 1e-6);
+    // The 28-day window holds the 10 minutes before the history's first sample too, at 0.5 %:
+    // still 0.5 %, 5 budgets.
     assert!((w[0].error_budget_remaining.unwrap() - (1.0 - 5.0)).abs() < 1e-6);
 
     // Week 2: 180 bad minutes of 10 080, whatever the counter reset did.
@@ -303,15 +301,19 @@ async fn sync_from_a_real_prometheus_gives_the_known_answers() {
         w[1]
     );
     assert_eq!(w[1].bad_minutes, Some(180.0));
+    assert_eq!(w[1].error_requests, Some(180_000.0));
     assert_eq!(w[1].coverage, 1.0);
-    // Budget over 28 days: weeks 1 and 2 together.
-    let window_ratio = (0.005 * 10_080.0 + 180.0) / 20_160.0;
+    // Budget over 28 days: the 10 minutes before week 1 (50 errors in 10 000), weeks 1 and 2.
+    let window_ratio = (50.0 + 50_400.0 + 180_000.0) / (10_000.0 + 20_160_000.0);
     assert!((w[1].error_budget_remaining.unwrap() - (1.0 - window_ratio / 0.001)).abs() < 1e-6);
     assert_eq!(w[1].burn_rates[0], Some(0.0));
 
-    // Week 3: the gap is missing data, not good or bad time.
+    // Week 3: the gap is missing data, not good or bad time: the minutes ending 00:01 to 06:00
+    // have no sample (one sample in their range): 360 unknown minutes.
     assert_eq!(w[2].availability, Some(1.0));
     assert_eq!(w[2].status, SloStatus::Met);
+    assert_eq!(w[2].bad_minutes, Some(0.0));
+    assert_eq!(w[2].unknown_minutes, Some(360.0));
     assert!((w[2].coverage - 162.0 / 168.0).abs() < 1e-12);
 
     // A re-run has nothing new to fetch and changes nothing.
@@ -320,7 +322,7 @@ async fn sync_from_a_real_prometheus_gives_the_known_answers() {
     assert_eq!(store.range(&total_key, i64::MIN, i64::MAX).unwrap(), total);
     // Asking again from a date rewrites the same values.
     let since = prom.sync(&store, Some(t0()), now).await.unwrap();
-    assert_eq!(since.points, 2 * (504 - 6));
+    assert_eq!(since.points, 4 * (504 - 6) + 4 * 3);
     assert_eq!(store.range(&total_key, i64::MIN, i64::MAX).unwrap(), total);
 }
 
@@ -436,11 +438,19 @@ async fn two_503s_then_success_is_retried_with_backoff() {
         .sync(&store, None, t0() + chrono::Duration::hours(2))
         .await
         .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-    assert_eq!(report.requests, 3);
+    // Three attempts for the error ratio, then one request each for the bad and known minutes
+    // and the current week's window ratio.
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    assert_eq!(report.requests, 6);
     assert_eq!(
         report.warnings,
-        vec!["slo web error_ratio_query: partial".to_owned()]
+        [
+            "error_ratio_query",
+            "bad_minutes",
+            "known_minutes",
+            "window error_ratio"
+        ]
+        .map(|t| format!("slo web {t}: partial"))
     );
     let key = SeriesKey::new(
         series::SLO_ERROR_RATIO,

@@ -153,7 +153,11 @@ const MOVEMENTS_CSV: &str = "date,customer_id,type,amount\n\
 2025-01-10,F,reactivation,400\n2025-02-14,I,contraction,50\n2025-02-28T12:00:00Z,J,churn,75\n";
 
 fn derived(store: &Store, settings: RevenueSettings) -> Vec<MonthRevenue> {
-    monthly(&revenue_import::snapshots(store).unwrap(), settings, None)
+    monthly(
+        &barometer::query::revenue::snapshots(store).unwrap(),
+        settings,
+        None,
+    )
 }
 
 fn close(a: Option<f64>, b: f64) -> bool {
@@ -252,7 +256,7 @@ fn snapshots_give_the_worked_out_answers() {
 
     // Per segment: enterprise = A, B, F.
     let ent = monthly(
-        &revenue_import::snapshots(&store).unwrap(),
+        &barometer::query::revenue::snapshots(&store).unwrap(),
         RevenueSettings::default(),
         Some("enterprise"),
     );
@@ -302,19 +306,21 @@ fn totals_give_arr_and_only_the_retention_the_file_states() {
     )
     .unwrap();
     assert_eq!(s.layout, Layout::Totals);
-    let totals = revenue_import::totals(&store).unwrap();
+    let totals = barometer::query::revenue::totals(&store).unwrap();
     assert_eq!(totals.len(), 14);
     assert_eq!(totals["2025-01"].arr, 12.0 * 1335.0);
     assert_eq!(totals["2025-01"].nrr, Some(0.779));
     assert_eq!(totals["2025-01"].grr, Some(0.7458));
     assert_eq!(totals["2025-02"].nrr, None, "never invented");
-    let view = revenue_import::totals_view(&store).unwrap();
+    let view = barometer::query::revenue::totals_view(&store).unwrap();
     assert_eq!(view[12].yoy_growth, Some(1335.0 / 1495.0 - 1.0));
     assert_eq!(view[13].mom_growth, Some(1210.0 / 1335.0 - 1.0));
     assert_eq!(view[12].nrr, Some(0.779));
     assert_eq!(view[13].nrr, None);
     assert!(
-        revenue_import::snapshots(&store).unwrap().is_empty(),
+        barometer::query::revenue::snapshots(&store)
+            .unwrap()
+            .is_empty(),
         "no customer detail made up"
     );
 }
@@ -368,7 +374,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
         .sum::<usize>()
         + 9;
     assert_eq!(rows, expected, "the replaced rows are gone");
-    let history = revenue_import::history(&store).unwrap();
+    let history = barometer::query::revenue::history(&store).unwrap();
     assert_eq!(history.iter().filter(|h| h.outcome == "applied").count(), 2);
 }
 
@@ -388,11 +394,15 @@ fn rejected(csv: &[u8], config: &RevenueConfig, layout: Option<Layout>) -> Strin
     .unwrap_err();
     assert!(matches!(err, ImportError::Invalid(_)), "{err:?}");
     assert!(
-        revenue_import::snapshots(&store).unwrap().is_empty(),
+        barometer::query::revenue::snapshots(&store)
+            .unwrap()
+            .is_empty(),
         "nothing stored"
     );
     assert!(
-        revenue_import::totals(&store).unwrap().is_empty(),
+        barometer::query::revenue::totals(&store)
+            .unwrap()
+            .is_empty(),
         "nothing stored"
     );
     err.to_string()

@@ -124,17 +124,19 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
         eprintln!("promtool not installed: skipping the exposition lint (.ci/run installs it)");
     }
 
-    // Weekly reliability per SLO, the last 26 complete weeks by default.
+    // Weekly reliability per SLO, the last 26 complete weeks by default, then the current one
+    // flagged partial.
     let rel: serde_json::Value =
         crate::helpers::get_json(&client, daemon.url("/api/v1/reliability")).await;
     let slos = rel["slos"].as_array().unwrap();
     assert_eq!(slos.len(), 2);
     let weeks = slos[0]["weeks"].as_array().unwrap();
-    assert_eq!(weeks.len(), 26);
+    assert_eq!(weeks.len(), 27);
     assert_eq!(weeks[25]["coverage"], 1.0);
-    assert!(weeks
+    assert_eq!(weeks[26]["partial"], true);
+    assert!(weeks[..26]
         .iter()
-        .all(|w| w["status"] == "met" || w["status"] == "breached"));
+        .all(|w| w["partial"] == false && (w["status"] == "met" || w["status"] == "breached")));
     let bad = client
         .get(daemon.url("/api/v1/reliability?from=yesterday"))
         .send()

@@ -45,7 +45,7 @@ fn weeks_start_on_monday_midnight_of_the_configured_zone() {
             env: Some(BTreeMap::new()),
         })
         .unwrap();
-        let model = barometer::serve::views::dora_model(&store, &config).unwrap();
+        let model = barometer::query::views::dora_model(&store, &config).unwrap();
         model
             .deployments
             .iter()

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::metrics::{slo_weeks, SloDef};
+use super::revenue;
+use super::slo::{slo_weeks, SloDef};
 use crate::analysis::changepoints::ChangePoint;
 use crate::analysis::pressure::{week_range, Component, PressureSettings, WeekSignals};
 use crate::analysis::reliability::WeekReliability;
@@ -12,7 +13,6 @@ pub use crate::analysis::weekly::Weekly;
 use crate::analysis::weekly::{month_of_ms, Engine, ServiceRows, ViewSettings, WeekRow};
 use crate::analysis::{week_start, WEEK_MS};
 use crate::model::{series, SeriesKey};
-use crate::sources::revenue_import;
 
 use crate::analysis::dora::{
     self, bands, BandTable, DoraInput, DoraModel, DoraSettings, ServiceSpec,
@@ -233,7 +233,7 @@ pub fn rows(
 ) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
     let current = week_start(now_ms);
     // Revenue by month, customer-level first, else a totals file.
-    let snapshots = revenue_import::snapshots(store)?;
+    let snapshots = revenue::snapshots(store)?;
     let settings = RevenueSettings {
         window: config.revenue.retention_window,
         reactivation_as_expansion: config.revenue.reactivation_as_expansion,
@@ -241,26 +241,22 @@ pub fn rows(
     let months: BTreeMap<i32, MonthFacts> = {
         let m = revenue_monthly(&snapshots, settings, None);
         if m.is_empty() {
-            totals_monthly(
-                &revenue_import::totals(store)?
-                    .into_values()
-                    .collect::<Vec<_>>(),
-            )
-            .into_iter()
-            .filter_map(|t| {
-                Some((
-                    month_index(&t.month)?,
-                    MonthFacts {
-                        label: t.month,
-                        mrr: t.mrr,
-                        net_new: None,
-                        nrr: t.nrr,
-                        grr: t.grr,
-                        new_logos: None,
-                    },
-                ))
-            })
-            .collect()
+            totals_monthly(&revenue::totals(store)?.into_values().collect::<Vec<_>>())
+                .into_iter()
+                .filter_map(|t| {
+                    Some((
+                        month_index(&t.month)?,
+                        MonthFacts {
+                            label: t.month,
+                            mrr: t.mrr,
+                            net_new: None,
+                            nrr: t.nrr,
+                            grr: t.grr,
+                            new_logos: None,
+                        },
+                    ))
+                })
+                .collect()
         } else {
             m.into_iter()
                 .filter_map(|r| {

@@ -1,0 +1,12 @@
+//! The read side: reads the store, hands the slices to the pure analysis, and gives the faces
+//! (`serve`, `digest`, `cli`) typed results.
+//!
+//! Every face reads through here, so a figure is computed one way whether it is served, mailed
+//! or printed; and no face reaches into `sources` or into another face for data.
+
+pub mod revenue;
+pub mod slo;
+pub mod views;
+
+pub use slo::{slo_defs, slo_weeks, slo_weeks_at, SloDef};
+pub use views::{DoraCache, Weekly};
