@@ -10,14 +10,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::analysis::{week_start, WEEK_MS};
+use crate::analysis::WEEK_MS;
+use crate::app::App;
 use crate::config::{Config, ConfigError, Sources};
 use crate::health::Health;
+use crate::model::Calendar;
 use crate::serve::{self, DemoSeed};
 use crate::sources::revenue_csv::Layout;
 use crate::sources::revenue_import::{self, ImportOptions};
 use crate::sources::{demo, sync_once, SourceKind, SyncOptions};
-use crate::store::Store;
+
 use crate::telemetry;
 
 /// Barometer: business and engineering signals on one weekly axis.
@@ -264,8 +266,8 @@ pub struct ExplainArgs {
 }
 
 /// The Mondays (ms) of the last `n` complete ISO weeks, oldest first (at most ten years).
-fn last_weeks(n: u32) -> Vec<i64> {
-    let last = week_start(crate::clock::now_ms()) - WEEK_MS;
+fn last_weeks(cal: Calendar, n: u32) -> Vec<i64> {
+    let last = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
     (0..i64::from(n.clamp(1, 520)))
         .rev()
         .map(|i| last - i * WEEK_MS)
@@ -273,8 +275,8 @@ fn last_weeks(n: u32) -> Vec<i64> {
 }
 
 /// The date of an instant in the analysis time zone.
-fn day(ms: i64) -> String {
-    crate::analysis::local_date(ms).to_string()
+fn day(cal: Calendar, ms: i64) -> String {
+    cal.local_date(ms).to_string()
 }
 
 fn when(ms: i64) -> String {
@@ -288,6 +290,7 @@ fn hours(secs: Option<f64>) -> String {
 }
 
 fn print_report(
+    cal: Calendar,
     w: &crate::query::views::Weekly,
     service: Option<&str>,
     from: i64,
@@ -341,7 +344,7 @@ fn print_report(
         ReportFormat::Json => {
             let weeks: Vec<_> = rows
                 .iter()
-                .map(|(r, p)| serde_json::json!({"week": day(r.signals.week_ms), "signals": r, "pressure": p}))
+                .map(|(r, p)| serde_json::json!({"week": day(cal, r.signals.week_ms), "signals": r, "pressure": p}))
                 .collect();
             println!(
                 "{}",
@@ -378,7 +381,7 @@ fn print_report(
             for (r, p) in &rows {
                 let s = &r.signals;
                 out.write_record([
-                    day(s.week_ms),
+                    day(cal, s.week_ms),
                     p.status.clone(),
                     s.revenue_as_of.clone().unwrap_or_default(),
                     num(s.mrr, 2),
@@ -411,7 +414,7 @@ fn print_report(
                 let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.2}"));
                 println!(
                     "{:<10} {:>8} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}  {}",
-                    day(s.week_ms),
+                    day(cal, s.week_ms),
                     s.revenue_as_of.as_deref().unwrap_or("-"),
                     pct(s.nrr),
                     pct(s.grr),
@@ -444,7 +447,7 @@ fn print_report(
                 println!(
                     "  {} from the week of {}: {:.3} -> {:.3} (95% interval of the change {:+.3} to {:+.3}; probability {:.2})",
                     c.signal,
-                    day(c.week_ms),
+                    day(cal, c.week_ms),
                     c.before,
                     c.after,
                     c.interval.0,
@@ -458,13 +461,13 @@ fn print_report(
     Ok(())
 }
 
-fn print_explanation(e: &crate::analysis::dora::Explanation) {
+fn print_explanation(cal: Calendar, e: &crate::analysis::dora::Explanation) {
     use crate::analysis::dora::FailureSignal;
     println!(
         "{} of {} in the week of {}: {}",
         e.metric.as_str(),
         e.service.as_deref().unwrap_or("the organisation"),
-        day(e.week_ms),
+        day(cal, e.week_ms),
         e.value.map_or("no value".to_owned(), |v| format!("{v:.4}"))
     );
     println!("  = {}", e.formula);
@@ -581,9 +584,19 @@ pub enum ConfigCommand {
 pub const EXIT_CONFIG: u8 = 2;
 
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    // Command-line settings are the last configuration layer, validated with the others.
+    let mut overrides = Vec::new();
+    if let Command::Serve(ServeArgs {
+        listen: Some(listen),
+        ..
+    }) = &cli.command
+    {
+        overrides.push(("server.listen".to_owned(), listen.to_string()));
+    }
     Config::load(&Sources {
         file: cli.config.clone(),
         env: None,
+        overrides,
     })
 }
 
@@ -592,23 +605,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(at) = cli.now {
         crate::clock::pin(at);
     }
-    let mut config = match load_config(&cli) {
+    let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    crate::analysis::set_week_offset_ms(i64::from(config.analysis.utc_offset_s) * 1000);
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        print!("{}", config.to_redacted_toml()?);
+        eprintln!("configuration is valid");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let app = App::build(config)?;
+    let config = app.config.clone();
+    let cal = app.calendar();
     match cli.command {
-        Command::Config(ConfigCommand::Check) => {
-            print!("{}", config.to_redacted_toml()?);
-            eprintln!("configuration is valid");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Config(ConfigCommand::Check) => unreachable!("handled before the store is opened"),
         Command::Demo(args) => {
             telemetry::init(&config.log);
-            let store = Store::open(&config.storage.path)?;
+            let store = app.store.clone();
             let end = args.end.unwrap_or_else(|| crate::clock::now().date_naive());
             let summary = demo::seed(&store, args.seed, end, &CancellationToken::new())?;
             store.flush()?;
@@ -628,11 +644,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Revenue(args) => {
-            let store = Store::open(&config.storage.path)?;
-            let settings = crate::analysis::revenue::RevenueSettings {
-                window: config.revenue.retention_window,
-                reactivation_as_expansion: config.revenue.reactivation_as_expansion,
-            };
+            let store = app.store.clone();
+            let settings = app.settings.revenue;
             let months = crate::analysis::revenue::monthly(
                 &crate::query::revenue::snapshots(&store)?,
                 settings,
@@ -671,10 +684,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dora(args) => {
-            let store = Store::open(&config.storage.path)?;
-            let model = crate::query::views::dora_model(&store, &config)?;
-            let bands = crate::query::views::band_table(&config);
-            let weeks = last_weeks(args.weeks);
+            let store = app.store.clone();
+            let model = crate::query::views::dora_model(&store, &app.settings)?;
+            let bands = app.settings.bands.clone();
+            let weeks = last_weeks(cal, args.weeks);
             let scopes: Vec<Option<String>> = match &args.service {
                 Some(s) => {
                     if !model.services.iter().any(|x| x.name == *s) {
@@ -716,7 +729,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             let f = &w.week;
                             println!(
                                 "  {:<10} {:>7} {:>6} {:>10} {:>10} {:>13} {:>10} {:>7}",
-                                day(w.week_ms),
+                                day(cal, w.week_ms),
                                 f.deployments,
                                 f.deploy_days,
                                 hours(f.lead_time.map(|q| q.p50)),
@@ -748,36 +761,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => {
-            let store = Store::open(&config.storage.path)?;
-            let model = crate::query::views::dora_model(&store, &config)?;
-            let slos = crate::query::slo_defs(&config, &demo_slos(&store)?);
+            let store = app.store.clone();
+            let model = crate::query::views::dora_model(&store, &app.settings)?;
+            let slos = app.slos.clone();
             let now = crate::clock::now_ms();
             let w = crate::query::views::weekly(
                 &store,
-                &config,
+                &app.settings,
                 &model,
                 &slos,
                 now,
                 args.service.as_deref(),
             )?;
             let ms = |d: Option<NaiveDate>, default: i64| {
-                d.map_or(default, |d| week_start(crate::analysis::local_midnight(d)))
+                d.map_or(default, |d| cal.week_start(cal.local_midnight(d)))
             };
             let (from, to) = (ms(args.from, i64::MIN), ms(args.to, i64::MAX));
-            print_report(&w, args.service.as_deref(), from, to, args.format)?;
+            print_report(cal, &w, args.service.as_deref(), from, to, args.format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Digest(args) => {
             telemetry::init(&config.log);
-            let store = Arc::new(Store::open(&config.storage.path)?);
-            let slos = Arc::new(crate::query::slo_defs(&config, &demo_slos(&store)?));
             let week = match args.week {
-                Some(d) => week_start(crate::analysis::local_midnight(d)),
-                None => crate::digest::week_for(crate::clock::now_ms()),
+                Some(d) => cal.week_start(cal.local_midnight(d)),
+                None => crate::digest::week_for(cal, crate::clock::now_ms()),
             };
-            let cache = Arc::new(crate::query::views::DoraCache::default());
             if let Some(format) = args.print {
-                let d = crate::digest::build(&store, &config, &cache, &slos, week)?;
+                let d = crate::digest::build(&app, week)?;
                 let out = match format {
                     DigestFormat::Markdown => crate::digest::render::markdown(&d),
                     DigestFormat::Html => crate::digest::render::html(&d),
@@ -787,10 +797,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let job = crate::digest::deliver::DigestJob {
-                config: Arc::new(config.clone()),
-                store,
-                cache,
-                slos,
+                app: app.clone(),
                 outcomes: Arc::default(),
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
@@ -806,15 +813,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain(args) => {
-            let store = Store::open(&config.storage.path)?;
-            let model = crate::query::views::dora_model(&store, &config)?;
+            let store = app.store.clone();
+            let model = crate::query::views::dora_model(&store, &app.settings)?;
             if let Some(s) = &args.service {
                 if !model.services.iter().any(|x| x.name == *s) {
                     anyhow::bail!("no service {s:?}");
                 }
             }
-            let bands = crate::query::views::band_table(&config);
-            let week = crate::analysis::local_midnight(args.week);
+            let bands = app.settings.bands.clone();
+            let week = cal.local_midnight(args.week);
             let e = crate::analysis::dora::explain(
                 &model,
                 args.service.as_deref(),
@@ -824,14 +831,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             match args.format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
-                OutputFormat::Table => print_explanation(&e),
+                OutputFormat::Table => print_explanation(cal, &e),
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Reliability(args) => {
-            let store = Store::open(&config.storage.path)?;
-            let slos = crate::query::slo_defs(&config, &demo_slos(&store)?);
-            let weeks = last_weeks(args.weeks);
+            let store = app.store.clone();
+            let slos = app.slos.clone();
+            let weeks = last_weeks(cal, args.weeks);
             let rows: Vec<_> = slos
                 .iter()
                 .map(|d| (d, crate::query::slo_weeks(&store, d, &weeks)))
@@ -883,12 +890,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(ExportCommand::Openmetrics { since }) => {
-            let store = Store::open(&config.storage.path)?;
-            let slos = crate::query::slo_defs(&config, &demo_slos(&store)?);
-            let since = since.map(crate::analysis::local_midnight);
+            let store = app.store.clone();
+            let slos = app.slos.clone();
+            let since = since.map(|d| cal.local_midnight(d));
             let text = crate::serve::export::openmetrics(
                 &store,
-                &config,
+                &app.settings,
                 &slos,
                 since,
                 crate::clock::now_ms(),
@@ -898,7 +905,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(ImportCommand::List) => {
-            let store = Store::open(&config.storage.path)?;
+            let store = app.store.clone();
             println!(
                 "{:<27} {:<9} {:<10} {:<9} {:>8} {:<17} {:<12} file",
                 "when", "outcome", "source", "layout", "rows", "months", "sha256"
@@ -924,7 +931,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Import(ImportCommand::Revenue(args)) => {
             telemetry::init(&config.log);
-            let store = Store::open(&config.storage.path)?;
+            let store = app.store.clone();
             let options = ImportOptions {
                 source: args.source.clone(),
                 layout: args.format.layout(),
@@ -981,7 +988,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     anyhow::bail!("the {} source is not configured", kind.name());
                 }
             }
-            let store = Store::open(&config.storage.path)?;
+            let store = app.store.clone();
             let since = args
                 .since
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -1027,10 +1034,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => {
             telemetry::init(&config.log);
-            if let Some(listen) = args.listen {
-                config.server.listen = listen;
-            }
-            let store = Arc::new(Store::open(&config.storage.path)?);
             let demo_seed = args.demo.then(|| DemoSeed {
                 seed: args.seed,
                 end: crate::clock::now().date_naive(),
@@ -1039,20 +1042,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(cancel_on_signal(shutdown.clone()));
-                serve::run(Arc::new(config), store, demo_seed, shutdown, |_| {}).await
+                serve::run(app, demo_seed, shutdown, |_| {}).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The demo organisation's SLOs when the store holds it, to report beside the configured ones.
-fn demo_slos(store: &Store) -> anyhow::Result<Vec<(&'static str, &'static str, f64)>> {
-    Ok(if demo::is_seeded(store)? {
-        demo::slos()
-    } else {
-        Vec::new()
-    })
 }
 
 fn exit_code(failed: bool) -> ExitCode {

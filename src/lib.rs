@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -492,6 +492,9 @@ pub struct Sources {
     pub file: Option<PathBuf>,
     /// Environment variables to read `BAROMETER__…` overrides from; `None` = the process's.
     pub env: Option<BTreeMap<String, String>>,
+    /// Command-line values, by dotted key (e.g. `server.listen` from `serve --listen`): the
+    /// last layer, validated with the rest.
+    pub overrides: Vec<(String, String)>,
 }
 
 impl Config {
@@ -516,8 +519,13 @@ impl Config {
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ));
         }
+        builder = builder.add_source(env);
+        for (key, value) in &sources.overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| ConfigError::Load(e.to_string()))?;
+        }
         let merged = builder
-            .add_source(env)
             .build()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         let root = merged

@@ -16,34 +16,28 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::http::error;
-use crate::analysis::revenue::{monthly, RevenueSettings};
-use crate::config::Config;
+use crate::analysis::revenue::monthly;
+use crate::app::App;
+use crate::model::Calendar;
 use crate::sources::revenue_csv::Layout;
 use crate::sources::revenue_import::{self, ImportError, ImportOptions};
-use crate::store::Store;
 
 /// State of the API handlers.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The validated configuration.
-    pub config: Arc<Config>,
-    /// The store.
-    pub store: Arc<Store>,
-    /// The SLOs whose figures are served.
-    pub slos: Arc<Vec<crate::query::SloDef>>,
+    /// The application: configuration, store, settings, SLOs and the shared weekly view.
+    pub app: App,
     /// Runs on-demand syncs.
     pub syncer: Arc<crate::sources::Syncer>,
     /// The daemon's task tracker, so shutdown waits for on-demand syncs too.
     pub tracker: tokio_util::task::TaskTracker,
     /// Health of the sources.
     pub health: Arc<crate::health::Health>,
-    /// The analysed delivery history, shared with `/metrics`.
-    pub dora: Arc<crate::query::views::DoraCache>,
 }
 
 /// The `/api/v1` routes.
 pub fn routes(state: ApiState) -> Router {
-    let limit = usize::try_from(state.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
+    let limit = usize::try_from(state.app.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/revenue", get(revenue))
         .route("/api/v1/reliability", get(reliability))
@@ -69,7 +63,7 @@ pub fn routes(state: ApiState) -> Router {
 /// Checks the bearer token when one is configured. The comparison does not stop at the first
 /// differing byte, so its timing says nothing about the token.
 async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
-    if let Some(token) = &state.config.server.api_token {
+    if let Some(token) = &state.app.config.server.api_token {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -122,10 +116,10 @@ struct ExplainQuery {
 }
 
 /// A `YYYY-MM-DD` query value: 00:00 of that date in the analysis time zone, ms.
-pub(super) fn parse_day(name: &str, v: &str) -> Result<i64, String> {
+pub(super) fn parse_day(cal: Calendar, name: &str, v: &str) -> Result<i64, String> {
     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
-        .map(crate::analysis::local_midnight)
+        .map(|d| cal.local_midnight(d))
         .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }
 
@@ -149,12 +143,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn dora_model(state: &ApiState) -> Result<Arc<crate::analysis::dora::DoraModel>, Response> {
-    let (store, config, cache) = (
-        state.store.clone(),
-        state.config.clone(),
-        state.dora.clone(),
+    let (store, settings, cache) = (
+        state.app.store.clone(),
+        state.app.settings.clone(),
+        state.app.dora.clone(),
     );
-    blocking(move || cache.get(&store, &config)).await
+    blocking(move || cache.get(&store, &settings)).await
 }
 
 /// Weekly DORA figures (with rolling 4- and 13-week figures and bands) of the organisation and
@@ -163,17 +157,24 @@ async fn dora(
     State(state): State<ApiState>,
     query: Result<Query<DoraQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    use crate::analysis::{week_start, WEEK_MS};
+    use crate::analysis::WEEK_MS;
     let Query(q) = match query {
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
+    let cal = state.app.calendar();
+    let week_start = |ms| cal.week_start(ms);
     let last = week_start(crate::clock::now_ms()) - WEEK_MS;
-    let to = match q.to.as_deref().map(|v| parse_day("to", v)).transpose() {
+    let to = match q.to.as_deref().map(|v| parse_day(cal, "to", v)).transpose() {
         Ok(v) => v.map_or(last, week_start),
         Err(m) => return bad_request(m),
     };
-    let from = match q.from.as_deref().map(|v| parse_day("from", v)).transpose() {
+    let from = match q
+        .from
+        .as_deref()
+        .map(|v| parse_day(cal, "from", v))
+        .transpose()
+    {
         Ok(v) => v.map_or(to - 12 * WEEK_MS, week_start),
         Err(m) => return bad_request(m),
     };
@@ -208,11 +209,11 @@ async fn dora(
     let weeks: Vec<i64> = (0..=(to - from) / WEEK_MS)
         .map(|i| from + i * WEEK_MS)
         .collect();
-    let bands = crate::query::views::band_table(&state.config);
+    let bands = &state.app.settings.bands;
     let series: Vec<_> = scopes
         .iter()
         .zip(crate::analysis::dora::weekly_each(
-            &model, &scopes, &weeks, &bands,
+            &model, &scopes, &weeks, bands,
         ))
         .map(|(s, weeks)| {
             json!({
@@ -253,26 +254,32 @@ async fn weekly_in_range(
     state: &ApiState,
     query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(Arc<crate::query::views::Weekly>, i64, i64), Response> {
-    use crate::analysis::week_start;
     let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
-    let from = match q.from.as_deref().map(|v| parse_day("from", v)).transpose() {
+    let cal = state.app.calendar();
+    let week_start = |ms| cal.week_start(ms);
+    let from = match q
+        .from
+        .as_deref()
+        .map(|v| parse_day(cal, "from", v))
+        .transpose()
+    {
         Ok(v) => v.map_or(i64::MIN, week_start),
         Err(m) => return Err(bad_request(m)),
     };
-    let to = match q.to.as_deref().map(|v| parse_day("to", v)).transpose() {
+    let to = match q.to.as_deref().map(|v| parse_day(cal, "to", v)).transpose() {
         Ok(v) => v.map_or(i64::MAX, week_start),
         Err(m) => return Err(bad_request(m)),
     };
     if from > to {
         return Err(bad_request("from is after to"));
     }
-    let (store, config, cache, slos) = (
-        state.store.clone(),
-        state.config.clone(),
-        state.dora.clone(),
-        state.slos.clone(),
+    let (store, settings, cache, slos) = (
+        state.app.store.clone(),
+        state.app.settings.clone(),
+        state.app.dora.clone(),
+        state.app.slos.clone(),
     );
-    let w = blocking(move || cache.weekly(&store, &config, &slos)).await?;
+    let w = blocking(move || cache.weekly(&store, &settings, &slos)).await?;
     Ok((w, from, to))
 }
 
@@ -300,12 +307,12 @@ async fn weeks(
         if q.service.is_some() {
             return bad_request("give service or repo, not both");
         }
-        let (store, config, cache) = (
-            state.store.clone(),
-            state.config.clone(),
-            state.dora.clone(),
+        let (store, settings, cache) = (
+            state.app.store.clone(),
+            state.app.settings.clone(),
+            state.app.dora.clone(),
         );
-        let model = match blocking(move || cache.get(&store, &config)).await {
+        let model = match blocking(move || cache.get(&store, &settings)).await {
             Ok(m) => m,
             Err(r) => return r,
         };
@@ -341,20 +348,21 @@ async fn weeks(
                 let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
                 return bad_request(format!("no service {name:?}; known: {}", known.join(", ")));
             }
-            let (store, config, cache, slos, name) = (
-                state.store.clone(),
-                state.config.clone(),
-                state.dora.clone(),
-                state.slos.clone(),
+            let (store, settings, cache, slos, name) = (
+                state.app.store.clone(),
+                state.app.settings.clone(),
+                state.app.dora.clone(),
+                state.app.slos.clone(),
                 name.clone(),
             );
-            let cps =
-                match blocking(move || cache.service_change_points(&store, &config, &slos, &name))
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(r) => return r,
-                };
+            let cps = match blocking(move || {
+                cache.service_change_points(&store, &settings, &slos, &name)
+            })
+            .await
+            {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
             let mut scope = w.services[q.service.as_deref().unwrap_or_default()].clone();
             scope.change_points = cps;
             scope
@@ -443,9 +451,15 @@ async fn digest(
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let week = match q.week.as_deref().map(|v| parse_day("week", v)).transpose() {
-        Ok(Some(ms)) => crate::analysis::week_start(ms),
-        Ok(None) => week_for(crate::clock::now_ms()),
+    let cal = state.app.calendar();
+    let week = match q
+        .week
+        .as_deref()
+        .map(|v| parse_day(cal, "week", v))
+        .transpose()
+    {
+        Ok(Some(ms)) => cal.week_start(ms),
+        Ok(None) => week_for(cal, crate::clock::now_ms()),
         Err(m) => return bad_request(m),
     };
     let format = q.format.unwrap_or_else(|| "json".into());
@@ -454,14 +468,8 @@ async fn digest(
             "format={format:?} is not one of json, markdown, html"
         ));
     }
-    let (store, config, cache, slos) = (
-        state.store.clone(),
-        state.config.clone(),
-        state.dora.clone(),
-        state.slos.clone(),
-    );
-    let built =
-        tokio::task::spawn_blocking(move || build(&store, &config, &cache, &slos, week)).await;
+    let app = state.app.clone();
+    let built = tokio::task::spawn_blocking(move || build(&app, week)).await;
     let d = match built {
         Ok(Ok(d)) => d,
         Ok(Err(e @ (DigestError::NoWeek(..) | DigestError::Empty))) => {
@@ -493,16 +501,16 @@ async fn correlations(
     if let Err(e) = query {
         return bad_request(e.body_text());
     }
-    let (store, config, cache, slos) = (
-        state.store.clone(),
-        state.config.clone(),
-        state.dora.clone(),
-        state.slos.clone(),
+    let (store, settings, cache, slos) = (
+        state.app.store.clone(),
+        state.app.settings.clone(),
+        state.app.dora.clone(),
+        state.app.slos.clone(),
     );
-    match blocking(move || cache.weekly(&store, &config, &slos)).await {
+    match blocking(move || cache.weekly(&store, &settings, &slos)).await {
         Ok(w) => Json(json!({
             "method": "both series differenced; Spearman rank correlation at lags 0..6 months (x leads y); p-value by permutation over the whole lag search; effective n by Bartlett's approximation; associations, not causes",
-            "min_months": state.config.analysis.min_points * 2,
+            "min_months": state.app.config.analysis.min_points * 2,
             "correlations": w.correlations,
         }))
         .into_response(),
@@ -519,7 +527,7 @@ async fn dora_explain(
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let week = match parse_day("week", &q.week) {
+    let week = match parse_day(state.app.calendar(), "week", &q.week) {
         Ok(w) => w,
         Err(m) => return bad_request(m),
     };
@@ -540,13 +548,12 @@ async fn dora_explain(
             );
         }
     }
-    let bands = crate::query::views::band_table(&state.config);
     Json(crate::analysis::dora::explain(
         &model,
         q.service.as_deref(),
         week,
         metric,
-        &bands,
+        &state.app.settings.bands,
     ))
     .into_response()
 }
@@ -570,11 +577,8 @@ async fn revenue(
             }
         }
     }
-    let settings = RevenueSettings {
-        window: state.config.revenue.retention_window,
-        reactivation_as_expansion: state.config.revenue.reactivation_as_expansion,
-    };
-    let store = state.store.clone();
+    let settings = state.app.settings.revenue;
+    let store = state.app.store.clone();
     let result = blocking(move || {
         let snapshots = crate::query::revenue::snapshots(&store)?;
         let totals = crate::query::revenue::totals_view(&store)?;
@@ -612,7 +616,7 @@ async fn revenue(
                     .map(|d| d.and_utc().timestamp_millis())
                     .unwrap_or(0)
             };
-            let start = crate::analysis::week_start(bound(&first.month, 1));
+            let start = state.app.calendar().week_start(bound(&first.month, 1));
             let end = bound(&last.month, 28) + 7 * 86_400_000;
             let weeks: Vec<i64> = (0..)
                 .map(|i| start + i * crate::analysis::WEEK_MS)
@@ -626,14 +630,14 @@ async fn revenue(
     };
     if let Some(weeks) = weeks {
         return Json(json!({
-            "currency": state.config.revenue.currency,
+            "currency": state.app.config.revenue.currency,
             "segment": q.segment,
             "weeks": weeks,
         }))
         .into_response();
     }
     Json(json!({
-        "currency": state.config.revenue.currency,
+        "currency": state.app.config.revenue.currency,
         "segment": q.segment,
         "segments": crate::analysis::revenue::segments(&snapshots),
         "months": months,
@@ -652,12 +656,13 @@ struct WeeksQuery {
 
 /// Parses `from`/`to` (`YYYY-MM-DD`) into the Mondays of their ISO weeks; by default the 26 weeks
 /// up to the last complete one.
-fn week_range(from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>, String> {
-    use crate::analysis::{week_start, WEEK_MS};
+fn week_range(cal: Calendar, from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>, String> {
+    use crate::analysis::WEEK_MS;
+    let week_start = |ms| cal.week_start(ms);
     let day = |name: &str, v: &str| {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .ok()
-            .map(|d| week_start(crate::analysis::local_midnight(d)))
+            .map(|d| week_start(cal.local_midnight(d)))
             .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
     };
     let last = match to {
@@ -687,12 +692,12 @@ async fn reliability(
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
     };
-    let weeks = match week_range(q.from.as_deref(), q.to.as_deref()) {
+    let weeks = match week_range(state.app.calendar(), q.from.as_deref(), q.to.as_deref()) {
         Ok(w) => w,
         Err(message) => return bad_request(message),
     };
     if let Some(name) = &q.slo {
-        if state.slos.iter().all(|d| &d.name != name) {
+        if state.app.slos.iter().all(|d| &d.name != name) {
             return error(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -700,7 +705,7 @@ async fn reliability(
             );
         }
     }
-    let (store, slos) = (state.store.clone(), state.slos.clone());
+    let (store, slos) = (state.app.store.clone(), state.app.slos.clone());
     let result = tokio::task::spawn_blocking(move || {
         slos.iter()
             .filter(|d| q.slo.as_ref().is_none_or(|n| &d.name == n))
@@ -727,7 +732,7 @@ async fn reliability(
 async fn sources(State(state): State<ApiState>) -> Response {
     let health = state.health.snapshot(false);
     let mut out = Vec::new();
-    let mut names: Vec<&str> = crate::sources::SourceKind::configured(&state.config)
+    let mut names: Vec<&str> = crate::sources::SourceKind::configured(&state.app.config)
         .into_iter()
         .map(|k| k.name())
         .collect();
@@ -735,14 +740,14 @@ async fn sources(State(state): State<ApiState>) -> Response {
     names.sort_unstable();
     names.dedup();
     for name in names {
-        let cursors = match state.store.cursors(name) {
+        let cursors = match state.app.store.cursors(name) {
             Ok(c) => c,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
         };
         let h = health.get(name);
         out.push(json!({
             "source": name,
-            "configured": crate::sources::SourceKind::configured(&state.config)
+            "configured": crate::sources::SourceKind::configured(&state.app.config)
                 .iter()
                 .any(|k| k.name() == name),
             "up": h.map(|h| h.up),
@@ -784,7 +789,7 @@ async fn trigger_sync(
 }
 
 async fn imports(State(state): State<ApiState>) -> Response {
-    match crate::query::revenue::history(&state.store) {
+    match crate::query::revenue::history(&state.app.store) {
         Ok(h) => Json(json!({ "imports": h })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
     }
@@ -816,7 +821,7 @@ async fn import_revenue(
                 "payload_too_large",
                 format!(
                     "the CSV body is larger than revenue.max_upload_bytes ({} bytes)",
-                    state.config.revenue.max_upload_bytes
+                    state.app.config.revenue.max_upload_bytes
                 ),
             )
         }
@@ -839,7 +844,7 @@ async fn import_revenue(
         dry_run: q.dry_run.unwrap_or(false),
     };
     let name = q.name.unwrap_or_else(|| "upload".into());
-    let (store, config) = (state.store.clone(), state.config.clone());
+    let (store, config) = (state.app.store.clone(), state.app.config.clone());
     let result = tokio::task::spawn_blocking(move || {
         revenue_import::import(&store, &config.revenue, &name, &body, &options, |_| {})
     })

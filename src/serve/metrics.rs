@@ -14,11 +14,11 @@ use prometheus::{
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::reliability::BURN_WINDOWS_H;
-use crate::analysis::revenue::{monthly, RetentionWindow, RevenueSettings};
-use crate::analysis::{week_start, WEEK_MS};
-use crate::config::{Config, RevenueConfig};
+use crate::analysis::revenue::{monthly, RetentionWindow};
+use crate::analysis::WEEK_MS;
+use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
-use crate::query::{slo_weeks, DoraCache, SloDef};
+use crate::query::{slo_weeks, DoraCache, Settings};
 use crate::store::Store;
 
 /// The DORA gauges: figures over the last 4 complete ISO weeks, per service and org-wide
@@ -86,19 +86,19 @@ impl DoraGauges {
         })
     }
 
-    fn refresh(&self, store: &Store, config: &Config, health: &Health, cache: &DoraCache) {
+    fn refresh(&self, store: &Store, settings: &Settings, health: &Health, cache: &DoraCache) {
         if let Some(v) = health.gauge(crate::sources::github::SOURCE, "rate_limit_remaining") {
             self.rate_limit.with_label_values(&["github"]).set(v);
         }
-        let model = match cache.get(store, config) {
+        let model = match cache.get(store, settings) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read delivery events");
                 return;
             }
         };
-        let bands = crate::query::views::band_table(config);
-        let to = week_start(crate::clock::now_ms());
+        let bands = &settings.bands;
+        let to = settings.calendar.week_start(crate::clock::now_ms());
         let from = to - 4 * WEEK_MS;
         for v in [
             &self.per_week,
@@ -118,7 +118,7 @@ impl DoraGauges {
                 .map(|s| (Some(s.name.clone()), s.repo.clone(), s.name.clone())),
         );
         for (scope, repo, service) in scopes {
-            let f = crate::analysis::dora::window(&model, scope.as_deref(), from, to, &bands);
+            let f = crate::analysis::dora::window(&model, scope.as_deref(), from, to, bands);
             let l = [repo.as_str(), service.as_str()];
             self.per_week
                 .with_label_values(&l)
@@ -254,30 +254,23 @@ pub struct Metrics {
     revenue_nrr: GaugeVec,
     revenue_grr: GaugeVec,
     revenue_customers: IntGauge,
-    revenue_settings: RevenueSettings,
-    currency: String,
     dora: DoraGauges,
     pressure: PressureGauges,
-    dora_cache: Arc<DoraCache>,
     digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,
     digest_failures: IntCounter,
-    config: Arc<Config>,
+    app: App,
     health: Arc<Health>,
-    slos: Vec<SloDef>,
     rendered: RwLock<Arc<String>>,
 }
 
 impl Metrics {
     /// Registers every metric.
     pub fn new(
+        app: App,
         health: Arc<Health>,
-        slos: Vec<SloDef>,
-        config: Arc<Config>,
-        dora_cache: Arc<DoraCache>,
         digest: Arc<DigestOutcomes>,
     ) -> Result<Self, prometheus::Error> {
-        let revenue: &RevenueConfig = &config.revenue;
         let registry = Registry::new();
         let dora = DoraGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
@@ -424,18 +417,11 @@ impl Metrics {
             revenue_nrr,
             revenue_grr,
             revenue_customers,
-            revenue_settings: RevenueSettings {
-                window: revenue.retention_window,
-                reactivation_as_expansion: revenue.reactivation_as_expansion,
-            },
-            currency: revenue.currency.clone(),
             dora,
             pressure,
-            dora_cache,
             digest,
-            config: config.clone(),
+            app,
             health,
-            slos,
             rendered: RwLock::new(Arc::new(String::new())),
         };
         metrics.render();
@@ -484,8 +470,12 @@ impl Metrics {
         self.refresh_slos(store);
         self.refresh_revenue(store);
         self.dora
-            .refresh(store, &self.config, &self.health, &self.dora_cache);
-        match self.dora_cache.weekly(store, &self.config, &self.slos) {
+            .refresh(store, &self.app.settings, &self.health, &self.app.dora);
+        match self
+            .app
+            .dora
+            .weekly(store, &self.app.settings, &self.app.slos)
+        {
             Ok(w) => self.pressure.refresh(&w.pressure),
             Err(e) => tracing::warn!(error = %e, "cannot compute the pressure index"),
         }
@@ -502,13 +492,14 @@ impl Metrics {
                 return;
             }
         };
-        let currency = [self.currency.as_str()];
-        if let Some(last) = monthly(&snapshots, self.revenue_settings, None).pop() {
+        let revenue = self.app.settings.revenue;
+        let currency = [self.app.settings.currency.as_str()];
+        if let Some(last) = monthly(&snapshots, revenue, None).pop() {
             self.revenue_arr.with_label_values(&currency).set(last.arr);
             self.revenue_mrr.with_label_values(&currency).set(last.mrr);
             self.revenue_customers
                 .set(i64::try_from(last.customers).unwrap_or(i64::MAX));
-            let formula = match self.revenue_settings.window {
+            let formula = match revenue.window {
                 RetentionWindow::Cohort12m => "cohort_12m",
                 RetentionWindow::Monthly => "monthly",
             };
@@ -536,8 +527,8 @@ impl Metrics {
 
     /// SLO figures of the last complete week.
     fn refresh_slos(&self, store: &Store) {
-        let last_week = week_start(crate::clock::now_ms()) - WEEK_MS;
-        for def in &self.slos {
+        let last_week = self.app.calendar().week_start(crate::clock::now_ms()) - WEEK_MS;
+        for def in self.app.slos.iter() {
             let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
                 continue;
             };

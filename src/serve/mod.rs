@@ -16,11 +16,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::app::App;
 use crate::health::{DigestOutcomes, Health, Readiness};
-use crate::query;
 use crate::sources::{self, demo, SourceKind};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -58,12 +57,18 @@ pub struct DemoSeed {
 ///
 /// `on_listen` receives the bound address (useful with port 0).
 pub async fn run(
-    config: Arc<Config>,
-    store: Arc<Store>,
+    app: App,
     demo_seed: Option<DemoSeed>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    // The demo's SLOs are reported from the start when it is about to be seeded.
+    let app = if demo_seed.is_some() {
+        app.with_demo_slos()
+    } else {
+        app
+    };
+    let (config, store) = (app.config.clone(), app.store.clone());
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
         .await
@@ -73,16 +78,10 @@ pub async fn run(
     on_listen(local);
 
     let health = Arc::new(Health::default());
-    let with_demo = demo_seed.is_some() || demo::is_seeded(&store)?;
-    let demo_slos = if with_demo { demo::slos() } else { Vec::new() };
-    let slos = Arc::new(query::slo_defs(&config, &demo_slos));
-    let dora = Arc::new(query::DoraCache::default());
     let digest_outcomes = Arc::new(DigestOutcomes::default());
     let metrics = Arc::new(metrics::Metrics::new(
+        app.clone(),
         health.clone(),
-        slos.to_vec(),
-        config.clone(),
-        dora.clone(),
         digest_outcomes.clone(),
     )?);
     metrics.refresh(&store);
@@ -138,10 +137,7 @@ pub async fn run(
     if config.digest.enabled {
         tracker.spawn(crate::digest::deliver::schedule(
             crate::digest::deliver::DigestJob {
-                config: config.clone(),
-                store: store.clone(),
-                cache: dora.clone(),
-                slos: slos.clone(),
+                app: app.clone(),
                 outcomes: digest_outcomes,
             },
             ready_rx.clone(),
@@ -154,13 +150,10 @@ pub async fn run(
         readiness: ready_rx,
     })
     .merge(api::routes(api::ApiState {
-        config: config.clone(),
-        store: store.clone(),
-        slos,
+        app: app.clone(),
         syncer,
         tracker: tracker.clone(),
         health: health.clone(),
-        dora,
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)

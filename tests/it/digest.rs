@@ -307,8 +307,11 @@ async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let week = barometer::digest::week_for(crate::helpers::now().timestamp_millis());
-    let iso = barometer::digest::iso_week(week);
+    let week = barometer::digest::week_for(
+        barometer::model::Calendar::UTC,
+        crate::helpers::now().timestamp_millis(),
+    );
+    let iso = barometer::digest::iso_week(barometer::model::Calendar::UTC, week);
     let body: serde_json::Value =
         serde_json::from_slice(&hook.received_requests().await.unwrap()[0].body).unwrap();
     assert!(body["text"].as_str().unwrap().contains(&iso));

@@ -215,6 +215,7 @@ fn prom_config(url: &str, extra: &str) -> Config {
     Config::load(&Sources {
         file: Some(path),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap()
 }
@@ -428,6 +429,7 @@ async fn two_503s_then_success_is_retried_with_backoff() {
     let config = Config::load(&Sources {
         file: Some(path),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();

@@ -15,6 +15,7 @@ pub fn revenue_config(extra_toml: &str) -> RevenueConfig {
     Config::load(&Sources {
         file: Some(path),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap()
     .revenue

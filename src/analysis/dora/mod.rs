@@ -30,7 +30,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
-use crate::model::{Change, Commit, DeployState, Deployment, Incident};
+use crate::model::{Calendar, Change, Commit, DeployState, Deployment, Incident};
 
 pub use bands::{Band, BandTable};
 pub use figures::{
@@ -69,6 +69,8 @@ pub struct DoraSettings {
     pub first_lookback_commits: usize,
     /// The band table.
     pub bands: BandTable,
+    /// The calendar whose weeks the weekly figures count in.
+    pub calendar: Calendar,
 }
 
 impl Default for DoraSettings {
@@ -85,6 +87,7 @@ impl Default for DoraSettings {
                 change_failure_rate: fallback_thresholds(),
                 recovery_time: fallback_thresholds(),
             }),
+            calendar: Calendar::UTC,
         }
     }
 }
@@ -248,6 +251,9 @@ pub struct DoraModel {
     /// Where each service's deployments are in `deployments` (they are contiguous).
     #[serde(skip)]
     ranges: HashMap<String, std::ops::Range<usize>>,
+    /// The calendar of the settings it was analysed with.
+    #[serde(skip)]
+    pub calendar: Calendar,
 }
 
 impl DoraModel {
@@ -328,6 +334,7 @@ pub fn analyse(
         ranges,
         deployments,
         incidents,
+        calendar: settings.calendar,
     }
 }
 

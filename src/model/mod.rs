@@ -4,6 +4,10 @@
 //! these types, and the store keeps them as they are. The demo data set produces exactly these
 //! shapes, so whatever runs on the demo runs on real data.
 
+pub mod calendar;
+
+pub use calendar::Calendar;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
