@@ -29,6 +29,7 @@ use super::dora::Ratio;
 use super::pressure::{self, PressureReport, PressureSettings, WeekSignals};
 use super::trend::{trend, Trend};
 use super::Calendar;
+use crate::model::Coverage;
 
 /// One week of one scope: the signals, where each came from, and the change failure rate's
 /// detail.
@@ -37,8 +38,8 @@ pub struct WeekRow {
     /// The signals (the index's inputs and the responses it is related to).
     #[serde(flatten)]
     pub signals: WeekSignals,
-    /// Coverage of each signal: "complete", "partial week", "missing" or "stale".
-    pub coverage: BTreeMap<&'static str, &'static str>,
+    /// Coverage of each signal.
+    pub coverage: BTreeMap<&'static str, Coverage>,
     /// The 4-week change failure rate with its n, Wilson interval and "low n" flag.
     pub cfr_4w_detail: Option<Ratio>,
 }

@@ -371,7 +371,7 @@ pub struct RevenueConfig {
     /// Bad rows listed in an error before "and N more".
     pub max_reported_errors: usize,
     /// Headline NRR/GRR formula.
-    pub retention_window: crate::analysis::revenue::RetentionWindow,
+    pub retention_window: crate::model::revenue::RetentionWindow,
     /// Whether reactivated MRR counts as expansion.
     pub reactivation_as_expansion: bool,
     /// Folder watched for CSV files, if any.

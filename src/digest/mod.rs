@@ -19,7 +19,7 @@ use crate::analysis::pressure::{Component, PressureWeek, Scored, Shift};
 use crate::analysis::weekly::WeekRow;
 use crate::analysis::WEEK_MS;
 use crate::app::App;
-use crate::model::Calendar;
+use crate::model::{Calendar, Coverage};
 use crate::query::slo_weeks;
 use crate::store::StoreError;
 
@@ -287,7 +287,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     let gaps = row
         .coverage
         .iter()
-        .filter(|(_, c)| **c == "missing" || **c == "stale")
+        .filter(|(_, c)| matches!(c, Coverage::Missing | Coverage::Stale))
         .map(|(k, c)| format!("{k} ({c})"))
         .collect();
 

@@ -5,8 +5,13 @@
 //! shapes, so whatever runs on the demo runs on real data.
 
 pub mod calendar;
+pub mod coverage;
+pub mod month;
+pub mod revenue;
 
 pub use calendar::Calendar;
+pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
+pub use month::Month;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -14,7 +14,7 @@ use crate::analysis::revenue::{monthly as revenue_monthly, totals_monthly};
 pub use crate::analysis::weekly::Weekly;
 use crate::analysis::weekly::{Engine, ServiceRows, WeekRow};
 use crate::analysis::WEEK_MS;
-use crate::model::{series, Calendar, SeriesKey};
+use crate::model::{series, Calendar, Coverage, Month, SeriesKey};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
 
@@ -295,7 +295,7 @@ fn scope_rows(
         .enumerate()
         .map(|(i, &w)| {
             let partial = w == current;
-            let mut cov: BTreeMap<&'static str, &'static str> = BTreeMap::new();
+            let mut cov: BTreeMap<&'static str, Coverage> = BTreeMap::new();
             let mut s = WeekSignals {
                 week_ms: w,
                 partial,
@@ -314,9 +314,9 @@ fn scope_rows(
                 s.recovery_4w_s = d.rolling_4w.recovery_time.map(|q| q.p50);
             }
             let delivery_cov = match delivered {
-                None => "missing",
-                Some(_) if partial => "partial week",
-                Some(_) => "complete",
+                None => Coverage::Missing,
+                Some(_) if partial => Coverage::PartialWeek,
+                Some(_) => Coverage::Complete,
             };
             for k in [
                 "deployments",
@@ -328,7 +328,7 @@ fn scope_rows(
                 cov.insert(k, delivery_cov);
             }
             // Reliability: the worst SLO.
-            let mut rel_cov = "missing";
+            let mut rel_cov = Coverage::Missing;
             for (def, rows) in slos {
                 let Some(r) = rows.get(i).filter(|r| r.week_start == w) else {
                     continue;
@@ -347,11 +347,11 @@ fn scope_rows(
                         Some(s.budget_consumed_4w.map_or(spent, |b: f64| b.max(spent)));
                 }
                 rel_cov = if partial || r.coverage < 0.99 {
-                    "partial week"
-                } else if rel_cov == "partial week" {
+                    Coverage::PartialWeek
+                } else if rel_cov == Coverage::PartialWeek {
                     rel_cov
                 } else {
-                    "complete"
+                    Coverage::Complete
                 };
             }
             cov.insert("burn_rate", rel_cov);
@@ -374,10 +374,10 @@ fn revenue_into(row: &mut WeekRow, w: i64, months: &BTreeMap<i32, MonthFacts>, c
         **m == month || thursday - month_start_ms(**m + 1) < REVENUE_STALE_WEEKS * WEEK_MS
     });
     let revenue_cov = match carried {
-        None => "missing",
-        Some((m, _)) if *m != month => "stale",
-        _ if row.signals.partial => "partial week",
-        _ => "complete",
+        None => Coverage::Missing,
+        Some((m, _)) if *m != month => Coverage::Stale,
+        _ if row.signals.partial => Coverage::PartialWeek,
+        _ => Coverage::Complete,
     };
     if let Some((m, f)) = carried {
         let s = &mut row.signals;
@@ -406,13 +406,13 @@ struct MonthFacts {
 
 /// `YYYY-MM` → months since year 0.
 fn month_index(label: &str) -> Option<i32> {
-    let (y, m) = label.split_once('-')?;
-    let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
-    (1..=12).contains(&m).then_some(y * 12 + m - 1)
+    label.parse::<Month>().ok().map(Month::index)
 }
 
+/// 00:00 UTC of the first day of a month.
 fn month_start_ms(index: i32) -> i64 {
-    chrono::NaiveDate::from_ymd_opt(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1)
+    Month::from_index(index)
+        .first_day()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp_millis())
 }

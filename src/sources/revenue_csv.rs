@@ -10,8 +10,8 @@ use std::fmt;
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::analysis::revenue::{month_label, parse_month, MonthIdx, Snapshots};
 use crate::config::{Columns, RevenueConfig};
+use crate::model::revenue::{month_label, parse_month, MonthIdx, Snapshots};
 
 /// The three accepted layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

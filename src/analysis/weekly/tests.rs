@@ -33,7 +33,7 @@ fn scope(seed: u64, weeks: usize, revenue: bool) -> Vec<WeekRow> {
             }
             WeekRow {
                 signals: s,
-                coverage: BTreeMap::from([("deployments", "complete")]),
+                coverage: BTreeMap::from([("deployments", crate::model::Coverage::Complete)]),
                 cfr_4w_detail: None,
             }
         })
