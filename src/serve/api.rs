@@ -765,8 +765,7 @@ async fn trigger_sync(
     State(state): State<ApiState>,
     axum::extract::Path(source): axum::extract::Path<String>,
 ) -> Response {
-    use clap::ValueEnum;
-    let Ok(kind) = crate::sources::SourceKind::from_str(&source, true) else {
+    let Ok(kind) = source.parse::<crate::sources::SourceKind>() else {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",

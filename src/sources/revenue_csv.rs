@@ -14,7 +14,7 @@ use crate::config::{Columns, RevenueConfig};
 use crate::model::revenue::{month_label, parse_month, MonthIdx, Snapshots};
 
 /// The three accepted layouts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// `customer_id, month|date, mrr` (+ `currency, plan, segment`).
