@@ -11,6 +11,7 @@ mod fake_github;
 mod github;
 mod golden;
 mod helpers;
+mod layers;
 mod prom;
 mod revenue;
 mod serve;
