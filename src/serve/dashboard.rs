@@ -11,8 +11,9 @@ use axum::response::{Html, IntoResponse, Response};
 use plotters::prelude::*;
 use serde::Deserialize;
 
-use super::api::ApiState;
+use super::api::ApiError;
 use super::http::error;
+use super::ApiState;
 use crate::analysis::pressure::{PressureWeek, Regime};
 use crate::analysis::weekly::{WeekRow, Weekly};
 use crate::analysis::WEEK_MS;
@@ -42,7 +43,7 @@ pub(super) async fn page(
     let cal = state.app.settings.calendar;
     let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
         v.as_deref()
-            .map(|v| super::api::parse_day(cal, name, v).map(|d| cal.week_start(d)))
+            .map(|v| super::parse_day(cal, name, v).map(|d| cal.week_start(d)))
             .transpose()
     };
     let (from, to) = match (parse("from", &q.from), parse("to", &q.to)) {
@@ -67,8 +68,8 @@ pub(super) async fn page(
             }
             service => Html(render(cal, &w, service, from, to)).into_response(),
         },
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "panic", e.to_string()),
+        Ok(Err(e)) => ApiError::Store(e).into_response(),
+        Err(e) => ApiError::internal("panic", &e).into_response(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The daemon: the HTTP server and its background tasks, under one cancellation token.
+//! The daemon: the HTTP server and its background tasks, under one cancellation token; the
+//! route table of the API and the dashboard (`/`), with the state their handlers share.
 
 pub mod api;
 pub mod dashboard;
@@ -10,6 +11,12 @@ use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
 use chrono::NaiveDate;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,8 +25,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health, Readiness};
+use crate::model::Calendar;
 use crate::sources::{self, demo, SourceKind};
 use crate::store::StoreError;
+use http::error;
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +158,7 @@ pub async fn run(
         metrics,
         readiness: ready_rx,
     })
-    .merge(api::routes(api::ApiState {
+    .merge(routes(ApiState {
         app: app.clone(),
         syncer,
         tracker: tracker.clone(),
@@ -186,4 +195,79 @@ pub async fn run(
     store.flush()?;
     tracing::info!("store flushed; stopped");
     served.map_err(ServeError::Http)
+}
+
+/// State of the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The application: configuration, store, settings, SLOs and the shared weekly view.
+    pub app: App,
+    /// Runs on-demand syncs.
+    pub syncer: Arc<crate::sources::Syncer>,
+    /// The daemon's task tracker, so shutdown waits for on-demand syncs too.
+    pub tracker: tokio_util::task::TaskTracker,
+    /// Health of the sources.
+    pub health: Arc<crate::health::Health>,
+}
+
+/// The `/api/v1` routes.
+pub fn routes(state: ApiState) -> Router {
+    let limit = usize::try_from(state.app.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/revenue", get(api::revenue::revenue))
+        .route("/api/v1/reliability", get(api::reliability::reliability))
+        .route("/api/v1/dora", get(api::delivery::dora))
+        .route("/api/v1/weeks", get(api::weekly::weeks))
+        .route("/api/v1/pressure", get(api::weekly::pressure))
+        .route("/api/v1/shifts", get(api::weekly::shifts))
+        .route("/api/v1/correlations", get(api::weekly::correlations))
+        .route("/api/v1/digest", get(api::weekly::digest))
+        .route("/", get(dashboard::page))
+        .route("/api/v1/dora/explain", get(api::delivery::dora_explain))
+        .route("/api/v1/imports", get(api::revenue::imports))
+        .route("/api/v1/sync/{source}", post(api::sources::trigger_sync))
+        .route("/api/v1/sources", get(api::sources::sources))
+        .route(
+            "/api/v1/imports/revenue",
+            post(api::revenue::import_revenue).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// Checks the bearer token when one is configured. The comparison does not stop at the first
+/// differing byte, so its timing says nothing about the token.
+async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.app.config.server.api_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let want = token.expose().as_bytes();
+        let same = given.len() == want.len()
+            && given
+                .as_bytes()
+                .iter()
+                .zip(want)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this API needs an Authorization: Bearer <server.api_token> header",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// A `YYYY-MM-DD` query value: 00:00 of that date in the analysis time zone, ms.
+pub(crate) fn parse_day(cal: Calendar, name: &str, v: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .map(|d| cal.local_midnight(d))
+        .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }
