@@ -89,8 +89,8 @@ pub(super) fn reliability(app: &App, args: ReliabilityArgs) -> anyhow::Result<Ex
     let rows: Vec<_> = app
         .slos
         .iter()
-        .map(|d| (d, crate::query::slo_weeks(&app.store, d, &weeks)))
-        .collect();
+        .map(|d| Ok((d, crate::query::slo_weeks(&app.store, d, &weeks)?)))
+        .collect::<Result<_, crate::store::StoreError>>()?;
     match args.format {
         OutputFormat::Json => {
             let doc: Vec<_> = rows

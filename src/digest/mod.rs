@@ -213,22 +213,22 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     };
     drivers.sort_by(|a, b| push(b).total_cmp(&push(a)));
 
-    let slo_lines = slos
-        .iter()
-        .filter_map(|def| {
-            let w = slo_weeks(store, def, &[week_ms]).pop()?;
-            Some(SloLine {
-                slo: def.name.clone(),
-                service: def.service.clone(),
-                target: def.spec.target,
-                availability: w.availability,
-                budget_remaining: w.error_budget_remaining,
-                burn_rate: w
-                    .availability
-                    .map(|a| (1.0 - a) / (1.0 - def.spec.target).max(1e-9)),
-            })
-        })
-        .collect();
+    let mut slo_lines = Vec::new();
+    for def in slos.iter() {
+        let Some(w) = slo_weeks(store, def, &[week_ms])?.pop() else {
+            continue;
+        };
+        slo_lines.push(SloLine {
+            slo: def.name.clone(),
+            service: def.service.clone(),
+            target: def.spec.target,
+            availability: w.availability,
+            budget_remaining: w.error_budget_remaining,
+            burn_rate: w
+                .availability
+                .map(|a| (1.0 - a) / (1.0 - def.spec.target).max(1e-9)),
+        });
+    }
 
     let model = app.dora.get(store, settings)?;
     let bands = &settings.bands;

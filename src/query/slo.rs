@@ -4,7 +4,7 @@ use crate::analysis::reliability::{weekly, SliPoints, SloSpec, WeekReliability};
 use crate::analysis::WEEK_MS;
 use crate::config::{Config, Sli};
 use crate::model::{series, SeriesKey};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// An SLO whose figures are exported.
 #[derive(Debug, Clone)]
@@ -21,9 +21,13 @@ pub struct SloDef {
 
 /// Weekly figures of one SLO for the given weeks (Mondays, ms), read from the store: the samples
 /// from one budget window before the first week to the end of the last.
-pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliability> {
+pub fn slo_weeks(
+    store: &Store,
+    def: &SloDef,
+    weeks: &[i64],
+) -> Result<Vec<WeekReliability>, StoreError> {
     let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let from = first + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
     let to = last + WEEK_MS;
@@ -31,17 +35,19 @@ pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliabil
         ("slo", def.name.as_str()),
         ("service", def.service.as_str()),
     ];
-    let read = |name: &str| -> Vec<crate::model::Point> {
-        SeriesKey::new(name, labels)
-            .ok()
-            .and_then(|k| store.range(&k, from, to).ok())
-            .unwrap_or_default()
+    // A name or service the key refuses cannot have been stored either: no samples. A store
+    // error is the caller's to report.
+    let read = |name: &str| -> Result<Vec<crate::model::Point>, StoreError> {
+        match SeriesKey::new(name, labels) {
+            Ok(k) => store.range(&k, from, to),
+            Err(_) => Ok(Vec::new()),
+        }
     };
-    if def.ratio {
-        let ratio = read(series::SLO_ERROR_RATIO);
+    Ok(if def.ratio {
+        let ratio = read(series::SLO_ERROR_RATIO)?;
         weekly(&def.spec, SliPoints::Ratio(&ratio), weeks)
     } else {
-        let (good, total) = (read(series::SLO_GOOD), read(series::SLO_TOTAL));
+        let (good, total) = (read(series::SLO_GOOD)?, read(series::SLO_TOTAL)?);
         weekly(
             &def.spec,
             SliPoints::Counts {
@@ -50,7 +56,7 @@ pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliabil
             },
             weeks,
         )
-    }
+    })
 }
 
 /// The SLOs to report: the configured ones, then `extra` ones (name, service, target) whose name

@@ -234,8 +234,11 @@ pub fn rows(
                 ("service", def.service.as_str()),
             ],
         );
-        if let Some(p) = key.ok().and_then(|k| store.first(&k).ok().flatten()) {
-            first.push(cal.week_start(p.ts));
+        // A key the SLO's names cannot form holds no samples.
+        if let Ok(k) = key {
+            if let Some(p) = store.first(&k)? {
+                first.push(cal.week_start(p.ts));
+            }
         }
     }
     let Some(start) = first.into_iter().min() else {
@@ -250,8 +253,8 @@ pub fn rows(
     let delivery = crate::analysis::dora::weekly_each(model, &scopes, &weeks, bands);
     let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
         .iter()
-        .map(|d| (d, slo_weeks(store, d, &weeks)))
-        .collect();
+        .map(|d| Ok((d, slo_weeks(store, d, &weeks)?)))
+        .collect::<Result<_, StoreError>>()?;
 
     let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();
     let mut org = scope_rows(&weeks, current, delivery.first(), &org_slos);

@@ -120,7 +120,7 @@ pub fn openmetrics(
             ("slo", def.name.as_str()),
             ("service", def.service.as_str()),
         ];
-        for w in slo_weeks(store, def, &weeks) {
+        for w in slo_weeks(store, def, &weeks)? {
             if let Some(a) = w.availability {
                 availability.sample(&labels, a, w.week_start);
             }

@@ -509,7 +509,14 @@ impl Metrics {
             if let Some(g) = last.grr {
                 self.revenue_grr.with_label_values(&[formula]).set(g);
             }
-        } else if let Ok(totals) = crate::query::revenue::totals(store) {
+        } else {
+            let totals = match crate::query::revenue::totals(store) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read revenue totals");
+                    return;
+                }
+            };
             if let Some(t) = totals.values().last() {
                 self.revenue_arr.with_label_values(&currency).set(t.arr);
                 if let Some(m) = t.mrr {
@@ -529,7 +536,14 @@ impl Metrics {
     fn refresh_slos(&self, store: &Store) {
         let last_week = self.app.calendar().week_start(crate::clock::now_ms()) - WEEK_MS;
         for def in self.app.slos.iter() {
-            let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
+            let week = match slo_weeks(store, def, &[last_week]) {
+                Ok(mut w) => w.pop(),
+                Err(e) => {
+                    tracing::warn!(error = %e, slo = %def.name, "cannot read SLO samples");
+                    None
+                }
+            };
+            let Some(week) = week else {
                 continue;
             };
             let l = [def.name.as_str(), def.service.as_str()];

@@ -56,7 +56,7 @@ async fn exported_history_backfills_into_prometheus_with_the_same_values() {
     let api = slos.iter().find(|d| d.name == "api-availability").unwrap();
     let last = Calendar::UTC.week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
     let weeks = [last - 60 * WEEK_MS, last - 10 * WEEK_MS, last];
-    let expected = slo_weeks(&store, api, &weeks);
+    let expected = slo_weeks(&store, api, &weeks).unwrap();
     for w in &expected {
         let got = instant(
             &server.url,

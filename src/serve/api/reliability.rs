@@ -77,19 +77,20 @@ pub(crate) async fn reliability(
         slos.iter()
             .filter(|d| q.slo.as_ref().is_none_or(|n| &d.name == n))
             .map(|d| {
-                json!({
+                Ok(json!({
                     "slo": d.name,
                     "service": d.service,
                     "target": d.spec.target,
                     "window_days": d.spec.window_ms / 86_400_000,
-                    "weeks": crate::query::slo_weeks(&store, d, &weeks),
-                })
+                    "weeks": crate::query::slo_weeks(&store, d, &weeks)?,
+                }))
             })
-            .collect::<Vec<_>>()
+            .collect::<Result<Vec<_>, crate::store::StoreError>>()
     })
     .await;
     match result {
-        Ok(slos) => Json(json!({ "slos": slos })).into_response(),
+        Ok(Ok(slos)) => Json(json!({ "slos": slos })).into_response(),
+        Ok(Err(e)) => ApiError::Store(e).into_response(),
         Err(e) => ApiError::internal("internal", &e).into_response(),
     }
 }
