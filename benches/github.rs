@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use barometer::analysis::dora::{self, DoraSettings};
-use barometer::analysis::{week_start, WEEK_MS};
+use barometer::analysis::{Calendar, WEEK_MS};
 use barometer::config::{Config, Sources};
 use barometer::model::{Change, Commit, DeploySource, DeployState, Deployment, Event, Incident};
 use barometer::sources::github::GithubSync;
@@ -190,6 +190,7 @@ fn config(extra: &str) -> Config {
     Config::load(&Sources {
         file: Some(path),
         env: Some(env),
+        ..Default::default()
     })
     .expect("bench config")
 }
@@ -397,9 +398,10 @@ fn dora_bench() {
     let events = seed_dora(&store, repos);
     eprintln!("seeded {events} events in {:?}", seeded.elapsed());
     let config = config("");
+    let settings = barometer::query::Settings::new(&config);
     let bands = DoraSettings::default().bands;
     // Every week with data, the current one included (DuckDB's answer has it too).
-    let last = week_start(Utc::now().timestamp_millis());
+    let last = Calendar::UTC.week_start(Utc::now().timestamp_millis());
     let weeks: Vec<i64> = (0..WEEKS + 2).rev().map(|i| last - i * WEEK_MS).collect();
 
     let (mut reads, mut analyses, mut weeklies) = (Vec::new(), Vec::new(), Vec::new());
@@ -412,7 +414,7 @@ fn dora_bench() {
         let i: Vec<Incident> = all(&store);
         reads.push(t0.elapsed());
         let t1 = Instant::now();
-        let services = barometer::query::views::services(&config, &d);
+        let services = barometer::query::views::services(&settings, &d);
         let model = dora::analyse(
             dora::DoraInput {
                 deployments: &d,
@@ -421,7 +423,7 @@ fn dora_bench() {
                 incidents: &i,
             },
             &services,
-            &barometer::query::views::dora_settings(&config),
+            &settings.dora,
         );
         let t2 = Instant::now();
         let scopes: Vec<Option<String>> = services.iter().map(|s| Some(s.name.clone())).collect();

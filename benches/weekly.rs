@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use barometer::analysis::dora::DoraSettings;
 use barometer::analysis::pressure::{PressureSettings, WeekSignals};
 use barometer::analysis::weekly::{Engine, ViewSettings, WeekRow};
+use barometer::model::Coverage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -31,7 +32,7 @@ const WEEK_MS: i64 = 7 * 86_400_000;
 /// Monday 2021-01-04.
 const START: i64 = 1_609_718_400_000;
 
-fn coverage() -> BTreeMap<&'static str, &'static str> {
+fn coverage() -> BTreeMap<&'static str, Coverage> {
     [
         "deployments",
         "incidents",
@@ -42,7 +43,7 @@ fn coverage() -> BTreeMap<&'static str, &'static str> {
         "budget_consumed_4w",
     ]
     .into_iter()
-    .map(|k| (k, "complete"))
+    .map(|k| (k, Coverage::Complete))
     .collect()
 }
 
@@ -103,7 +104,7 @@ fn organisation(services: &BTreeMap<String, Vec<WeekRow>>) -> Vec<WeekRow> {
             s.grr = Some(0.92);
             s.new_logos = Some(10.0 + (i % 5) as f64);
             let mut cov = coverage();
-            cov.insert("mrr", "complete");
+            cov.insert("mrr", Coverage::Complete);
             WeekRow {
                 signals: s,
                 coverage: cov,

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::dora::BandTable;
-use super::WEEK_MS;
+use super::{Calendar, WEEK_MS};
 
 /// What one week of the organisation looks like, as the index reads it. Every field is optional:
 /// missing is never zero.
@@ -183,6 +183,8 @@ pub struct PressureSettings {
     pub cusum_h: f64,
     /// DORA bands (anchors of CFR and recovery time).
     pub bands: BandTable,
+    /// The calendar the shift summaries name their weeks in.
+    pub calendar: Calendar,
 }
 
 impl PressureSettings {
@@ -199,6 +201,7 @@ impl PressureSettings {
             cusum_k: 0.5,
             cusum_h: 6.0,
             bands,
+            calendar: Calendar::UTC,
         }
     }
 
@@ -675,7 +678,9 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         }
         if let Some((to, since, trigger, stat)) = next {
             forced = trigger == "error budget exhausted";
-            shifts.push(shift(&out, &row, current, to, since, trigger, stat, weeks));
+            shifts.push(shift(
+                &out, &row, current, to, since, trigger, stat, weeks, s.calendar,
+            ));
             regime = Some(to);
             pending = None;
         } else if !exhausted && candidate == current {
@@ -763,6 +768,7 @@ fn shift(
     trigger: String,
     stat: f64,
     weeks: &[WeekSignals],
+    calendar: Calendar,
 ) -> Shift {
     let since = since.min(rows.len());
     let before = &rows[since.saturating_sub(8)..since];
@@ -801,7 +807,7 @@ fn shift(
         .iter()
         .map(|m| format!("{} ({:+.2})", m.component.as_str(), m.push))
         .collect();
-    let day = |ms: i64| super::local_date(ms).to_string();
+    let day = |ms: i64| calendar.local_date(ms).to_string();
     Shift {
         week_ms: now.week_ms,
         since_ms,

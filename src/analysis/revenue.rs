@@ -24,221 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-/// A month as a running index: year × 12 + (month − 1).
-pub type MonthIdx = i32;
-
-/// `YYYY-MM` → month index.
-pub fn parse_month(s: &str) -> Option<MonthIdx> {
-    let (y, m) = s.split_once('-')?;
-    let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
-    ((1..=12).contains(&m) && (1..=9999).contains(&y)).then_some(y * 12 + m - 1)
-}
-
-/// Month index → `YYYY-MM`.
-pub fn month_label(m: MonthIdx) -> String {
-    format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1)
-}
-
-/// One customer's row in one month of a [`Snapshots`] table.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Entry {
-    customer: u32,
-    mrr: f64,
-    plan: Option<u32>,
-    segment: Option<u32>,
-    line: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-struct MonthData {
-    entries: Vec<Entry>,
-    /// Position in `entries` by customer index (`u32::MAX` = absent): duplicate checks and
-    /// look-ups without hashing.
-    pos: Vec<u32>,
-}
-
-/// Interned strings: each distinct value once, addressed by index. (FxHash: the keys are ids
-/// from our own files, not attacker-chosen, and SipHash was the largest cost of an import.)
-#[derive(Debug, Clone, Default)]
-struct Names {
-    names: Vec<String>,
-    index: rustc_hash::FxHashMap<String, u32>,
-}
-
-impl Names {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(i) = self.index.get(s) {
-            return *i;
-        }
-        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.names.push(s.to_owned());
-        self.index.insert(s.to_owned(), i);
-        i
-    }
-}
-
-/// MRR per customer per month, as a compact table: customer ids, plans and segments are interned
-/// once, and each month holds its rows. A customer missing from a month paid nothing in it.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshots {
-    customers: Names,
-    plans: Names,
-    segments: Names,
-    months: BTreeMap<MonthIdx, MonthData>,
-    rows: usize,
-}
-
-/// One row of a [`Snapshots`] table, borrowed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RowRef<'a> {
-    /// Customer id.
-    pub customer_id: &'a str,
-    /// MRR.
-    pub mrr: f64,
-    /// Plan.
-    pub plan: Option<&'a str>,
-    /// Segment.
-    pub segment: Option<&'a str>,
-    /// Line of the file it came from (0 when not from a file).
-    pub line: u64,
-}
-
-impl Snapshots {
-    /// An empty table.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Interns a plan name for [`Snapshots::insert_coded`].
-    pub fn plan_code(&mut self, plan: &str) -> u32 {
-        self.plans.intern(plan)
-    }
-
-    /// Interns a segment name for [`Snapshots::insert_coded`].
-    pub fn segment_code(&mut self, segment: &str) -> u32 {
-        self.segments.intern(segment)
-    }
-
-    /// Like [`Snapshots::insert`] with plan and segment already interned (a month's rows share
-    /// a handful of them).
-    pub fn insert_coded(
-        &mut self,
-        month: MonthIdx,
-        customer_id: &str,
-        mrr: f64,
-        plan: Option<u32>,
-        segment: Option<u32>,
-        line: u64,
-    ) -> Result<(), u64> {
-        let customer = self.customers.intern(customer_id);
-        let data = self.months.entry(month).or_default();
-        let c = customer as usize;
-        if data.pos.len() <= c {
-            data.pos.resize(c + 1, u32::MAX);
-        }
-        if let Some(e) = data.entries.get(data.pos[c] as usize) {
-            return Err(e.line);
-        }
-        data.pos[c] = u32::try_from(data.entries.len()).unwrap_or(u32::MAX);
-        data.entries.push(Entry {
-            customer,
-            mrr,
-            plan,
-            segment,
-            line,
-        });
-        self.rows += 1;
-        Ok(())
-    }
-
-    /// Adds a customer's MRR for a month. A second row for the same (customer, month) is refused
-    /// with the line of the first.
-    pub fn insert(
-        &mut self,
-        month: MonthIdx,
-        customer_id: &str,
-        mrr: f64,
-        plan: Option<&str>,
-        segment: Option<&str>,
-        line: u64,
-    ) -> Result<(), u64> {
-        let plan = plan.map(|p| self.plans.intern(p));
-        let segment = segment.map(|s| self.segments.intern(s));
-        self.insert_coded(month, customer_id, mrr, plan, segment, line)
-    }
-
-    /// Makes `month` present even if nobody paid in it.
-    pub fn touch(&mut self, month: MonthIdx) {
-        self.months.entry(month).or_default();
-    }
-
-    /// Rows in the table.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Whether the table has no month.
-    pub fn is_empty(&self) -> bool {
-        self.months.is_empty()
-    }
-
-    /// The months with data, in order.
-    pub fn months(&self) -> impl Iterator<Item = MonthIdx> + '_ {
-        self.months.keys().copied()
-    }
-
-    /// The rows of a month, in insertion order.
-    pub fn month_rows(&self, month: MonthIdx) -> impl Iterator<Item = RowRef<'_>> + '_ {
-        fn name(names: &Names, i: Option<u32>) -> Option<&str> {
-            i.map(|i| names.names[i as usize].as_str())
-        }
-        self.months
-            .get(&month)
-            .into_iter()
-            .flat_map(|d| d.entries.iter())
-            .map(move |e| RowRef {
-                customer_id: &self.customers.names[e.customer as usize],
-                mrr: e.mrr,
-                plan: name(&self.plans, e.plan),
-                segment: name(&self.segments, e.segment),
-                line: e.line,
-            })
-    }
-
-    /// Dense MRR of a month by customer index (0 for customers absent that month).
-    fn dense(&self, month: MonthIdx) -> Option<Vec<f64>> {
-        let d = self.months.get(&month)?;
-        let mut v = vec![0.0; self.customers.names.len()];
-        for e in &d.entries {
-            v[e.customer as usize] = e.mrr.max(0.0);
-        }
-        Some(v)
-    }
-
-    /// Each customer's latest segment.
-    fn latest_segments(&self) -> Vec<Option<u32>> {
-        let mut v = vec![None; self.customers.names.len()];
-        for d in self.months.values() {
-            for e in &d.entries {
-                if e.segment.is_some() {
-                    v[e.customer as usize] = e.segment;
-                }
-            }
-        }
-        v
-    }
-}
-
-/// How NRR and GRR are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RetentionWindow {
-    /// Trailing-12-month cohort.
-    #[serde(rename = "12m")]
-    Cohort12m,
-    /// Month-over-month movements.
-    Monthly,
-}
+pub use crate::model::revenue::{
+    month_label, parse_month, MonthIdx, RetentionWindow, RowRef, Snapshots,
+};
 
 /// Settings of the derivation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,11 +125,11 @@ pub fn monthly(
     settings: RevenueSettings,
     segment: Option<&str>,
 ) -> Vec<MonthRevenue> {
-    let n = data.customers.names.len();
+    let n = data.customer_count();
     let keep: Vec<bool> = match segment {
         None => vec![true; n],
         Some(s) => {
-            let wanted = data.segments.index.get(s).copied();
+            let wanted = data.segment_index(s);
             data.latest_segments()
                 .into_iter()
                 .map(|seg| seg.is_some() && seg == wanted)
@@ -559,7 +347,7 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
 
 /// The segments present in the data.
 pub fn segments(data: &Snapshots) -> BTreeSet<String> {
-    data.segments.names.iter().cloned().collect()
+    data.segment_names().iter().cloned().collect()
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ use super::correlate::{correlate, Correlation};
 use super::dora::Ratio;
 use super::pressure::{self, PressureReport, PressureSettings, WeekSignals};
 use super::trend::{trend, Trend};
+use super::Calendar;
+use crate::model::Coverage;
 
 /// One week of one scope: the signals, where each came from, and the change failure rate's
 /// detail.
@@ -36,8 +38,8 @@ pub struct WeekRow {
     /// The signals (the index's inputs and the responses it is related to).
     #[serde(flatten)]
     pub signals: WeekSignals,
-    /// Coverage of each signal: "complete", "partial week", "missing" or "stale".
-    pub coverage: BTreeMap<&'static str, &'static str>,
+    /// Coverage of each signal.
+    pub coverage: BTreeMap<&'static str, Coverage>,
     /// The 4-week change failure rate with its n, Wilson interval and "low n" flag.
     pub cfr_4w_detail: Option<Ratio>,
 }
@@ -48,7 +50,7 @@ pub type ServiceRows = BTreeMap<String, Vec<WeekRow>>;
 /// Settings of the view.
 #[derive(Debug, Clone)]
 pub struct ViewSettings {
-    /// The pressure index's.
+    /// The pressure index's; its calendar is the view's (months of the correlations).
     pub pressure: PressureSettings,
     /// Months of data a correlation needs before it is reported.
     pub min_months: usize,
@@ -285,7 +287,7 @@ impl Engine {
         self.pressure = Arc::new(report);
         done.pressure = true;
 
-        let inputs = monthly_inputs(&signals);
+        let inputs = monthly_inputs(&signals, self.settings.pressure.calendar);
         if inputs != self.correlation_inputs {
             self.correlations = Arc::new(monthly_correlations(&inputs, self.settings.min_months));
             self.correlation_inputs = inputs;
@@ -338,10 +340,10 @@ const ENGINEERING: [(&str, Pick); 4] = [
 /// month, then each engineering signal's mean over the month's weeks. A week belongs to the
 /// month holding its Thursday; only months whose weeks are all complete count, so a new week
 /// changes the inputs only when it completes a month.
-fn monthly_inputs(weeks: &[WeekSignals]) -> Vec<Vec<Option<f64>>> {
+fn monthly_inputs(weeks: &[WeekSignals], calendar: Calendar) -> Vec<Vec<Option<f64>>> {
     let mut months: Vec<(i32, Vec<&WeekSignals>)> = Vec::new();
     for w in weeks {
-        let m = month_of_ms(w.week_ms + 3 * super::DAY_MS);
+        let m = calendar.month_index(w.week_ms + 3 * super::DAY_MS);
         match months.last_mut() {
             Some((last, v)) if *last == m => v.push(w),
             _ => months.push((m, vec![w])),
@@ -387,13 +389,6 @@ fn monthly_correlations(inputs: &[Vec<Option<f64>>], min_months: usize) -> Vec<C
             (i * 16 + j) as u64,
         )
     })
-}
-
-/// Months since year 0 of an instant, in the analysis time zone.
-pub fn month_of_ms(ms: i64) -> i32 {
-    use chrono::Datelike;
-    let d = super::local_date(ms);
-    d.year() * 12 + d.month0() as i32
 }
 
 #[cfg(test)]

@@ -375,7 +375,7 @@ pub struct RevenueConfig {
     /// Largest single field of a CSV file, in bytes.
     pub max_field_bytes: usize,
     /// Headline NRR/GRR formula.
-    pub retention_window: crate::analysis::revenue::RetentionWindow,
+    pub retention_window: crate::model::revenue::RetentionWindow,
     /// Whether reactivated MRR counts as expansion.
     pub reactivation_as_expansion: bool,
     /// Folder watched for CSV files, if any.
@@ -477,9 +477,9 @@ pub struct AnalysisConfig {
     /// Planned annual ARR growth (the anchor of growth momentum).
     pub growth_plan: f64,
     /// One lead-time sample per pull request or per commit (docs/dora.md).
-    pub lead_time_unit: crate::analysis::dora::LeadTimeUnit,
+    pub lead_time_unit: crate::model::dora::LeadTimeUnit,
     /// What ends a failed deployment's recovery (docs/dora.md).
-    pub recovery_end: crate::analysis::dora::RecoveryEnd,
+    pub recovery_end: crate::model::dora::RecoveryEnd,
     /// Weights of the pressure index's components, by name.
     pub weights: std::collections::BTreeMap<String, f64>,
 }
@@ -500,6 +500,9 @@ pub struct Sources {
     pub file: Option<PathBuf>,
     /// Environment variables to read `BAROMETER__…` overrides from; `None` = the process's.
     pub env: Option<BTreeMap<String, String>>,
+    /// Command-line values, by dotted key (e.g. `server.listen` from `serve --listen`): the
+    /// last layer, validated with the rest.
+    pub overrides: Vec<(String, String)>,
 }
 
 impl Config {
@@ -524,8 +527,13 @@ impl Config {
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ));
         }
+        builder = builder.add_source(env);
+        for (key, value) in &sources.overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| ConfigError::Load(e.to_string()))?;
+        }
         let merged = builder
-            .add_source(env)
             .build()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         let root = merged

@@ -463,14 +463,14 @@ impl Validator<'_> {
         }
 
         let retention_window = match raw.revenue.retention_window.as_str() {
-            "12m" => crate::analysis::revenue::RetentionWindow::Cohort12m,
-            "monthly" => crate::analysis::revenue::RetentionWindow::Monthly,
+            "12m" => crate::model::revenue::RetentionWindow::Cohort12m,
+            "monthly" => crate::model::revenue::RetentionWindow::Monthly,
             other => {
                 self.problem(
                     "revenue.retention_window",
                     format!("{other:?} is not one of \"12m\", \"monthly\""),
                 );
-                crate::analysis::revenue::RetentionWindow::Cohort12m
+                crate::model::revenue::RetentionWindow::Cohort12m
             }
         };
         if !(raw.revenue.amount_scale > 0.0 && raw.revenue.amount_scale.is_finite()) {

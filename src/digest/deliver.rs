@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{build, render, week_for, Digest, DigestError};
-use crate::config::{Config, DigestConfig, Secret, WebhookConfig, WebhookFormat};
+use crate::app::App;
+use crate::config::{DigestConfig, Secret, WebhookConfig, WebhookFormat};
 use crate::health::{DigestOutcomes, Readiness};
-use crate::query::{DoraCache, SloDef};
+use crate::model::Calendar;
 use crate::sources::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::store::{Cursor, Store, WriteBatch};
 
@@ -254,14 +255,8 @@ fn mark(store: &Store, target: &str, iso_week: &str) -> Result<(), DigestError> 
 /// Everything a run needs.
 #[derive(Clone)]
 pub struct DigestJob {
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// The store.
-    pub store: Arc<Store>,
-    /// The shared weekly view.
-    pub cache: Arc<DoraCache>,
-    /// SLO definitions.
-    pub slos: Arc<Vec<SloDef>>,
+    /// The application: configuration, store and the shared weekly view.
+    pub app: App,
     /// Where outcomes are counted (read by `/metrics`).
     pub outcomes: Arc<DigestOutcomes>,
 }
@@ -271,21 +266,19 @@ impl DigestJob {
     /// webhook already got this week's digest and `resend` is false. Records what went out.
     pub async fn run(&self, week_ms: i64, resend: bool) -> Result<Delivered, DigestError> {
         let job = self.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            build(&job.store, &job.config, &job.cache, &job.slos, week_ms)
-        })
-        .await
-        .map_err(|e| DigestError::Task(e.to_string()))?;
+        let built = tokio::task::spawn_blocking(move || build(&job.app, week_ms))
+            .await
+            .map_err(|e| DigestError::Task(e.to_string()))?;
         let outcome = self.deliver(built, resend).await;
         match &outcome {
             Ok(_) => self.outcomes.succeeded(Utc::now()),
             // Nothing stored for the week yet (a new install): nothing has failed.
             Err(e @ (DigestError::Empty | DigestError::NoWeek(..))) => {
-                tracing::info!(reason = %e, week = %super::day(week_ms), "no weekly digest yet");
+                tracing::info!(reason = %e, week = %super::day(self.app.calendar(), week_ms), "no weekly digest yet");
             }
             Err(e) => {
                 self.outcomes.failed();
-                tracing::error!(error = %e, week = %super::day(week_ms), "weekly digest failed");
+                tracing::error!(error = %e, week = %super::day(self.app.calendar(), week_ms), "weekly digest failed");
             }
         }
         outcome
@@ -298,16 +291,16 @@ impl DigestJob {
     ) -> Result<Delivered, DigestError> {
         let d = built?;
         let mut done = Delivered {
-            files: write_files(&self.config.digest.out_dir, &self.config.digest, &d)?,
+            files: write_files(&self.app.config.digest.out_dir, &self.app.config.digest, &d)?,
             ..Delivered::default()
         };
-        mark(&self.store, "files", &d.iso_week)?;
-        if let Some(hook) = &self.config.digest.webhook {
-            if !resend && last_sent(&self.store, "webhook")?.as_deref() == Some(&d.iso_week) {
+        mark(&self.app.store, "files", &d.iso_week)?;
+        if let Some(hook) = &self.app.config.digest.webhook {
+            if !resend && last_sent(&self.app.store, "webhook")?.as_deref() == Some(&d.iso_week) {
                 done.webhook_already_sent = true;
             } else {
                 post_webhook(hook, &d).await?;
-                mark(&self.store, "webhook", &d.iso_week)?;
+                mark(&self.app.store, "webhook", &d.iso_week)?;
                 done.webhook = true;
             }
         }
@@ -322,22 +315,23 @@ impl DigestJob {
 
     /// Whether this week's digest is due at `now` and not yet delivered everywhere.
     fn due(&self, now: DateTime<Utc>) -> Result<Option<i64>, DigestError> {
-        let week = week_for(now.timestamp_millis());
-        let iso = super::iso_week(week);
-        if now < due_at(&self.config.digest, now) {
+        let cal = self.app.calendar();
+        let week = week_for(cal, now.timestamp_millis());
+        let iso = super::iso_week(cal, week);
+        if now < due_at(&self.app.config.digest, cal, now) {
             return Ok(None);
         }
-        let files_done = last_sent(&self.store, "files")?.is_some_and(|w| w >= iso);
-        let hook_done = self.config.digest.webhook.is_none()
-            || last_sent(&self.store, "webhook")?.is_some_and(|w| w >= iso);
+        let files_done = last_sent(&self.app.store, "files")?.is_some_and(|w| w >= iso);
+        let hook_done = self.app.config.digest.webhook.is_none()
+            || last_sent(&self.app.store, "webhook")?.is_some_and(|w| w >= iso);
         Ok((!files_done || !hook_done).then_some(week))
     }
 }
 
 /// When the digest of the week before `now`'s is due: `weekday` at `hour` of `now`'s week, in
 /// the analysis time zone.
-pub fn due_at(config: &DigestConfig, now: DateTime<Utc>) -> DateTime<Utc> {
-    let week = crate::analysis::week_start(now.timestamp_millis());
+pub fn due_at(config: &DigestConfig, calendar: Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
+    let week = calendar.week_start(now.timestamp_millis());
     let due = week
         + i64::from(config.weekday.num_days_from_monday()) * crate::analysis::DAY_MS
         + i64::from(config.hour) * 3_600_000;

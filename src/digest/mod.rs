@@ -17,11 +17,11 @@ use crate::analysis::correlate::Correlation;
 use crate::analysis::dora::{self, Ratio};
 use crate::analysis::pressure::{Component, PressureWeek, Scored, Shift};
 use crate::analysis::weekly::WeekRow;
-use crate::analysis::{week_start, WEEK_MS};
-use crate::config::Config;
-use crate::query::views::{band_table, DoraCache};
-use crate::query::{slo_weeks, SloDef};
-use crate::store::{Store, StoreError};
+use crate::analysis::WEEK_MS;
+use crate::app::App;
+use crate::model::{Calendar, Coverage};
+use crate::query::slo_weeks;
+use crate::store::StoreError;
 
 /// Why a digest could not be produced or delivered.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +97,9 @@ pub struct DeliveryLine {
 /// The figures of one week.
 #[derive(Debug, Clone, Serialize)]
 pub struct Digest {
+    /// The calendar its dates are written in.
+    #[serde(skip)]
+    pub calendar: Calendar,
     /// Monday of the week, ms.
     pub week_ms: i64,
     /// ISO week, e.g. `2026-W47`.
@@ -134,20 +137,20 @@ pub struct Digest {
 }
 
 /// The week a digest produced at `now_ms` covers: the last complete ISO week.
-pub fn week_for(now_ms: i64) -> i64 {
-    week_start(now_ms) - WEEK_MS
+pub fn week_for(calendar: Calendar, now_ms: i64) -> i64 {
+    calendar.week_start(now_ms) - WEEK_MS
 }
 
 /// ISO week label of a Monday.
-pub fn iso_week(week_ms: i64) -> String {
+pub fn iso_week(calendar: Calendar, week_ms: i64) -> String {
     use chrono::Datelike;
-    let w = crate::analysis::local_date(week_ms).iso_week();
+    let w = calendar.local_date(week_ms).iso_week();
     format!("{}-W{:02}", w.year(), w.week())
 }
 
 /// The date of an instant in the analysis time zone.
-fn day(ms: i64) -> String {
-    crate::analysis::local_date(ms).to_string()
+fn day(calendar: Calendar, ms: i64) -> String {
+    calendar.local_date(ms).to_string()
 }
 
 /// Whether a higher value of a trend signal is worse (for the movers).
@@ -161,14 +164,11 @@ fn higher_is_worse(signal: &str) -> Option<bool> {
 }
 
 /// Gathers the digest of the week starting `week_ms` (a Monday) from the store.
-pub fn build(
-    store: &Store,
-    config: &Config,
-    cache: &DoraCache,
-    slos: &[SloDef],
-    week_ms: i64,
-) -> Result<Digest, DigestError> {
-    let weekly = cache.weekly(store, config, slos)?;
+pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
+    let (store, settings, slos) = (&*app.store, &*app.settings, &*app.slos);
+    let cal = settings.calendar;
+    let day = |ms| day(cal, ms);
+    let weekly = app.dora.weekly(store, settings, slos)?;
     let rows = &weekly.org.rows;
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Err(DigestError::Empty);
@@ -213,31 +213,31 @@ pub fn build(
     };
     drivers.sort_by(|a, b| push(b).total_cmp(&push(a)));
 
-    let slo_lines = slos
-        .iter()
-        .filter_map(|def| {
-            let w = slo_weeks(store, def, &[week_ms]).pop()?;
-            Some(SloLine {
-                slo: def.name.clone(),
-                service: def.service.clone(),
-                target: def.spec.target,
-                availability: w.availability,
-                budget_remaining: w.error_budget_remaining,
-                burn_rate: w
-                    .availability
-                    .map(|a| (1.0 - a) / (1.0 - def.spec.target).max(1e-9)),
-            })
-        })
-        .collect();
+    let mut slo_lines = Vec::new();
+    for def in slos.iter() {
+        let Some(w) = slo_weeks(store, def, &[week_ms])?.pop() else {
+            continue;
+        };
+        slo_lines.push(SloLine {
+            slo: def.name.clone(),
+            service: def.service.clone(),
+            target: def.spec.target,
+            availability: w.availability,
+            budget_remaining: w.error_budget_remaining,
+            burn_rate: w
+                .availability
+                .map(|a| (1.0 - a) / (1.0 - def.spec.target).max(1e-9)),
+        });
+    }
 
-    let model = cache.get(store, config)?;
-    let bands = band_table(config);
+    let model = app.dora.get(store, settings)?;
+    let bands = &settings.bands;
     let mut delivery = Vec::new();
     let scopes: Vec<Option<String>> = std::iter::once(None)
         .chain(model.services.iter().map(|s| Some(s.name.clone())))
         .collect();
     for scope in &scopes {
-        let Some(d) = dora::weekly(&model, scope.as_deref(), &[week_ms], &bands).pop() else {
+        let Some(d) = dora::weekly(&model, scope.as_deref(), &[week_ms], bands).pop() else {
             continue;
         };
         let f = &d.rolling_4w;
@@ -287,13 +287,14 @@ pub fn build(
     let gaps = row
         .coverage
         .iter()
-        .filter(|(_, c)| **c == "missing" || **c == "stale")
+        .filter(|(_, c)| matches!(c, Coverage::Missing | Coverage::Stale))
         .map(|(k, c)| format!("{k} ({c})"))
         .collect();
 
     Ok(Digest {
+        calendar: cal,
         week_ms,
-        iso_week: iso_week(week_ms),
+        iso_week: iso_week(cal, week_ms),
         week: day(week_ms),
         pressure,
         p_before,
@@ -303,7 +304,7 @@ pub fn build(
         row,
         slos: slo_lines,
         delivery,
-        band_year: config.analysis.dora_report_year,
+        band_year: app.config.analysis.dora_report_year,
         change_points,
         associations,
         movers,

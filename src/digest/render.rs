@@ -100,7 +100,7 @@ pub fn markdown(d: &Digest) -> String {
                 let _ = writeln!(
                     m,
                     "- backed by a change point of P in the week of {} (probability {:.2})",
-                    super::day(cp.week_ms),
+                    super::day(d.calendar, cp.week_ms),
                     cp.probability
                 );
             }
@@ -112,8 +112,8 @@ pub fn markdown(d: &Digest) -> String {
                 "No shift this week. Last shift: {} → {} in the week of {} (since {}).\n",
                 s.from.as_str(),
                 s.to.as_str(),
-                super::day(s.week_ms),
-                super::day(s.since_ms)
+                super::day(d.calendar, s.week_ms),
+                super::day(d.calendar, s.since_ms)
             );
         }
         (None, None) => {
@@ -257,7 +257,7 @@ pub fn markdown(d: &Digest) -> String {
                 m,
                 "- {} from the week of {}: {:.3} → {:.3} (95 % interval of the change {:+.3} to {:+.3}; probability {:.2})",
                 esc(&c.signal.replace('_', " ")),
-                super::day(c.week_ms),
+                super::day(d.calendar, c.week_ms),
                 c.before,
                 c.after,
                 c.interval.0,

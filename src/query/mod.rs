@@ -5,8 +5,10 @@
 //! or printed; and no face reaches into `sources` or into another face for data.
 
 pub mod revenue;
+pub mod settings;
 pub mod slo;
 pub mod views;
 
+pub use settings::Settings;
 pub use slo::{slo_defs, slo_weeks, slo_weeks_at, SloDef};
 pub use views::{DoraCache, Weekly};

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::analysis::revenue::{parse_month, Snapshots};
+use crate::model::revenue::{parse_month, Snapshots};
 use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError};
 

@@ -4,7 +4,7 @@ use crate::analysis::reliability::{weekly, SliPoints, SloSamples, SloSpec, WeekR
 use crate::analysis::WEEK_MS;
 use crate::config::{Config, Sli};
 use crate::model::{series, Point, SeriesKey};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// An SLO whose figures are exported.
 #[derive(Debug, Clone)]
@@ -22,7 +22,11 @@ pub struct SloDef {
 /// Weekly figures of one SLO for the given weeks (Mondays, ms), read from the store: the samples
 /// from one budget window before the first week to the end of the last. The week holding
 /// business time ([`crate::clock::now_ms`]) is flagged partial.
-pub fn slo_weeks(store: &Store, def: &SloDef, weeks: &[i64]) -> Vec<WeekReliability> {
+pub fn slo_weeks(
+    store: &Store,
+    def: &SloDef,
+    weeks: &[i64],
+) -> Result<Vec<WeekReliability>, StoreError> {
     slo_weeks_at(store, def, weeks, crate::clock::now_ms())
 }
 
@@ -32,9 +36,9 @@ pub fn slo_weeks_at(
     def: &SloDef,
     weeks: &[i64],
     now_ms: i64,
-) -> Vec<WeekReliability> {
+) -> Result<Vec<WeekReliability>, StoreError> {
     let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let from = first + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
     let to = last + WEEK_MS;
@@ -42,21 +46,23 @@ pub fn slo_weeks_at(
         ("slo", def.name.as_str()),
         ("service", def.service.as_str()),
     ];
-    let read_from = |name: &str, from: i64| -> Vec<Point> {
-        SeriesKey::new(name, labels)
-            .ok()
-            .and_then(|k| store.range(&k, from, to).ok())
-            .unwrap_or_default()
+    // A name or service the key refuses cannot have been stored either: no samples. A store
+    // error is the caller's to report.
+    let read_from = |name: &str, from: i64| -> Result<Vec<Point>, StoreError> {
+        match SeriesKey::new(name, labels) {
+            Ok(k) => store.range(&k, from, to),
+            Err(_) => Ok(Vec::new()),
+        }
     };
     let read = |name: &str| read_from(name, from);
     let weekly_read = |name: &str| read_from(name, *first);
     let (bad_minutes, known_minutes) = (
-        weekly_read(series::SLO_BAD_MINUTES),
-        weekly_read(series::SLO_KNOWN_MINUTES),
+        weekly_read(series::SLO_BAD_MINUTES)?,
+        weekly_read(series::SLO_KNOWN_MINUTES)?,
     );
-    if def.ratio {
-        let ratio = read(series::SLO_ERROR_RATIO);
-        let window = weekly_read(series::SLO_WINDOW_ERROR_RATIO);
+    Ok(if def.ratio {
+        let ratio = read(series::SLO_ERROR_RATIO)?;
+        let window = weekly_read(series::SLO_WINDOW_ERROR_RATIO)?;
         let samples = SloSamples {
             bad_minutes: &bad_minutes,
             known_minutes: &known_minutes,
@@ -65,14 +71,14 @@ pub fn slo_weeks_at(
         };
         weekly(&def.spec, &samples, weeks, now_ms)
     } else {
-        let (good, total) = (read(series::SLO_GOOD), read(series::SLO_TOTAL));
+        let (good, total) = (read(series::SLO_GOOD)?, read(series::SLO_TOTAL)?);
         let (week_good, week_total) = (
-            weekly_read(series::SLO_WEEK_GOOD),
-            weekly_read(series::SLO_WEEK_TOTAL),
+            weekly_read(series::SLO_WEEK_GOOD)?,
+            weekly_read(series::SLO_WEEK_TOTAL)?,
         );
         let window = window_ratio(
-            &weekly_read(series::SLO_WINDOW_GOOD),
-            &weekly_read(series::SLO_WINDOW_TOTAL),
+            &weekly_read(series::SLO_WINDOW_GOOD)?,
+            &weekly_read(series::SLO_WINDOW_TOTAL)?,
         );
         let samples = SloSamples {
             bad_minutes: &bad_minutes,
@@ -86,7 +92,7 @@ pub fn slo_weeks_at(
             })
         };
         weekly(&def.spec, &samples, weeks, now_ms)
-    }
+    })
 }
 
 /// Error ratio 1 − good / total of the window counts stored at the same week start.

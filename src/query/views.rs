@@ -4,20 +4,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::revenue;
+use super::settings::Settings;
 use super::slo::{slo_weeks, SloDef};
 use crate::analysis::changepoints::ChangePoint;
-use crate::analysis::pressure::{week_range, Component, PressureSettings, WeekSignals};
+use crate::analysis::dora::{self, DoraInput, DoraModel, ServiceSpec};
+use crate::analysis::pressure::{week_range, WeekSignals};
 use crate::analysis::reliability::WeekReliability;
-use crate::analysis::revenue::{monthly as revenue_monthly, totals_monthly, RevenueSettings};
+use crate::analysis::revenue::{monthly as revenue_monthly, totals_monthly};
 pub use crate::analysis::weekly::Weekly;
-use crate::analysis::weekly::{month_of_ms, Engine, ServiceRows, ViewSettings, WeekRow};
-use crate::analysis::{week_start, WEEK_MS};
-use crate::model::{series, SeriesKey};
-
-use crate::analysis::dora::{
-    self, bands, BandTable, DoraInput, DoraModel, DoraSettings, ServiceSpec,
-};
-use crate::config::Config;
+use crate::analysis::weekly::{Engine, ServiceRows, WeekRow};
+use crate::analysis::WEEK_MS;
+use crate::model::{series, Calendar, Coverage, Month, SeriesKey};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
 
@@ -25,44 +22,10 @@ fn all<E: Event>(store: &Store) -> Result<Vec<E>, StoreError> {
     store.events::<E>().collect()
 }
 
-/// The band table the configuration chose (validated at load).
-pub fn band_table(config: &Config) -> BandTable {
-    bands::table(config.analysis.dora_report_year).unwrap_or_else(|| DoraSettings::default().bands)
-}
-
-/// The DORA settings of the configuration.
-pub fn dora_settings(config: &Config) -> DoraSettings {
-    DoraSettings {
-        incident_window_ms: i64::try_from(config.github.incident_window.as_millis())
-            .unwrap_or(i64::MAX),
-        first_lookback_ms: i64::try_from(config.github.first_deploy_lookback.as_millis())
-            .unwrap_or(i64::MAX),
-        since_ms: Some(
-            config
-                .github
-                .backfill_since
-                .resolve(crate::clock::now())
-                .timestamp_millis(),
-        ),
-        lead_time_unit: config.analysis.lead_time_unit,
-        recovery_end: config.analysis.recovery_end,
-        bands: band_table(config),
-    }
-}
-
 /// The services to report: the configured ones, then any other seen in the stored deployments
 /// (the demo organisation's).
-pub fn services(config: &Config, deployments: &[Deployment]) -> Vec<ServiceSpec> {
-    let mut out: Vec<ServiceSpec> = config
-        .github
-        .services
-        .iter()
-        .map(|s| ServiceSpec {
-            name: s.name.clone(),
-            repo: s.repo.clone(),
-            paths: s.paths.clone(),
-        })
-        .collect();
+pub fn services(settings: &Settings, deployments: &[Deployment]) -> Vec<ServiceSpec> {
+    let mut out = settings.services.clone();
     for s in dora::services_from(deployments) {
         if !out.iter().any(|o| o.name == s.name) {
             out.push(s);
@@ -72,12 +35,12 @@ pub fn services(config: &Config, deployments: &[Deployment]) -> Vec<ServiceSpec>
 }
 
 /// Reads every delivery event and analyses it.
-pub fn dora_model(store: &Store, config: &Config) -> Result<DoraModel, StoreError> {
+pub fn dora_model(store: &Store, settings: &Settings) -> Result<DoraModel, StoreError> {
     let deployments: Vec<Deployment> = all(store)?;
     let changes: Vec<Change> = all(store)?;
     let commits: Vec<Commit> = all(store)?;
     let incidents: Vec<Incident> = all(store)?;
-    let services = services(config, &deployments);
+    let services = services(settings, &deployments);
     Ok(dora::analyse(
         DoraInput {
             deployments: &deployments,
@@ -86,7 +49,7 @@ pub fn dora_model(store: &Store, config: &Config) -> Result<DoraModel, StoreErro
             incidents: &incidents,
         },
         &services,
-        &dora_settings(config),
+        &settings.dora,
     ))
 }
 
@@ -113,7 +76,7 @@ pub struct DoraCache {
 impl DoraCache {
     /// The model of the store as it is now: rebuilt only when an event changed (a sync that
     /// wrote only points, or a cursor, leaves it be).
-    pub fn get(&self, store: &Store, config: &Config) -> Result<Arc<DoraModel>, StoreError> {
+    pub fn get(&self, store: &Store, settings: &Settings) -> Result<Arc<DoraModel>, StoreError> {
         let generation = store.event_generation();
         if let Some((g, m)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner()) {
             if *g == generation {
@@ -122,7 +85,7 @@ impl DoraCache {
         }
         // Computed outside the lock: a concurrent caller may compute the same model once more,
         // which is cheaper than making every reader wait.
-        let model = Arc::new(dora_model(store, config)?);
+        let model = Arc::new(dora_model(store, settings)?);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, model.clone()));
         Ok(model)
     }
@@ -132,11 +95,11 @@ impl DoraCache {
     pub fn weekly(
         &self,
         store: &Store,
-        config: &Config,
+        settings: &Settings,
         slos: &[SloDef],
     ) -> Result<Arc<Weekly>, StoreError> {
         let now = crate::clock::now_ms();
-        let key = (store.generation(), week_start(now));
+        let key = (store.generation(), settings.calendar.week_start(now));
         let mut live = self.weekly.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = &*live {
             if l.key == key {
@@ -145,11 +108,11 @@ impl DoraCache {
         }
         // Updated under the lock: the engine is one state, and two callers updating it at once
         // would do the same work twice.
-        let model = self.get(store, config)?;
-        let (org, services) = rows(store, config, &model, slos, now)?;
+        let model = self.get(store, settings)?;
+        let (org, services) = rows(store, settings, &model, slos, now)?;
         let l = live.get_or_insert_with(|| Live {
             key,
-            engine: Engine::new(view_settings(config)),
+            engine: Engine::new(settings.view.clone()),
             snapshot: Arc::default(),
         });
         let done = l.engine.update(org, services);
@@ -164,11 +127,11 @@ impl DoraCache {
     pub fn service_change_points(
         &self,
         store: &Store,
-        config: &Config,
+        settings: &Settings,
         slos: &[SloDef],
         service: &str,
     ) -> Result<Option<Arc<Vec<ChangePoint>>>, StoreError> {
-        self.weekly(store, config, slos)?;
+        self.weekly(store, settings, slos)?;
         let mut live = self.weekly.lock().unwrap_or_else(|p| p.into_inner());
         let Some(l) = &mut *live else {
             return Ok(None);
@@ -182,39 +145,18 @@ impl DoraCache {
 /// Revenue carried into a week goes stale after this many weeks without a newer month.
 const REVENUE_STALE_WEEKS: i64 = 5;
 
-/// The pressure settings of the configuration.
-pub fn pressure_settings(config: &Config) -> PressureSettings {
-    let mut s = PressureSettings::with_bands(band_table(config));
-    s.growth_plan = config.analysis.growth_plan;
-    s.min_points = config.analysis.min_points as usize;
-    for c in Component::ALL {
-        if let Some(w) = config.analysis.weights.get(c.as_str()) {
-            s.weights.insert(c, *w);
-        }
-    }
-    s
-}
-
-/// The weekly view's settings of the configuration.
-pub fn view_settings(config: &Config) -> ViewSettings {
-    ViewSettings {
-        pressure: pressure_settings(config),
-        min_months: config.analysis.min_points as usize * 2,
-    }
-}
-
 /// The weekly view computed once (for the CLI); `service` also computes that service's change
 /// points.
 pub fn weekly(
     store: &Store,
-    config: &Config,
+    settings: &Settings,
     model: &DoraModel,
     slos: &[SloDef],
     now_ms: i64,
     service: Option<&str>,
 ) -> Result<Weekly, StoreError> {
-    let (org, services) = rows(store, config, model, slos, now_ms)?;
-    let mut engine = Engine::new(view_settings(config));
+    let (org, services) = rows(store, settings, model, slos, now_ms)?;
+    let mut engine = Engine::new(settings.view.clone());
     engine.update(org, services);
     if let Some(s) = service {
         engine.service_change_points(s);
@@ -226,20 +168,17 @@ pub fn weekly(
 /// one: revenue and SLO samples read from the store, delivery from `model`.
 pub fn rows(
     store: &Store,
-    config: &Config,
+    settings: &Settings,
     model: &DoraModel,
     slos: &[SloDef],
     now_ms: i64,
 ) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
-    let current = week_start(now_ms);
+    let cal = settings.calendar;
+    let current = cal.week_start(now_ms);
     // Revenue by month, customer-level first, else a totals file.
     let snapshots = revenue::snapshots(store)?;
-    let settings = RevenueSettings {
-        window: config.revenue.retention_window,
-        reactivation_as_expansion: config.revenue.reactivation_as_expansion,
-    };
     let months: BTreeMap<i32, MonthFacts> = {
-        let m = revenue_monthly(&snapshots, settings, None);
+        let m = revenue_monthly(&snapshots, settings.revenue, None);
         if m.is_empty() {
             totals_monthly(&revenue::totals(store)?.into_values().collect::<Vec<_>>())
                 .into_iter()
@@ -278,10 +217,10 @@ pub fn rows(
     // The first week with any data.
     let mut first: Vec<i64> = Vec::new();
     if let Some(d) = model.deployments.iter().map(|d| d.at_ms).min() {
-        first.push(week_start(d));
+        first.push(cal.week_start(d));
     }
     if let Some((m, _)) = months.first_key_value() {
-        first.push(week_start(month_start_ms(*m)));
+        first.push(cal.week_start(month_start_ms(*m)));
     }
     for def in slos {
         let key = SeriesKey::new(
@@ -295,29 +234,32 @@ pub fn rows(
                 ("service", def.service.as_str()),
             ],
         );
-        if let Some(p) = key.ok().and_then(|k| store.first(&k).ok().flatten()) {
-            first.push(week_start(p.ts));
+        // A key the SLO's names cannot form holds no samples.
+        if let Ok(k) = key {
+            if let Some(p) = store.first(&k)? {
+                first.push(cal.week_start(p.ts));
+            }
         }
     }
     let Some(start) = first.into_iter().min() else {
         return Ok((Vec::new(), BTreeMap::new()));
     };
     let weeks = week_range(start, current);
-    let bands = band_table(config);
+    let bands = &settings.bands;
     // Delivery of the organisation (None) and of each service, on every core.
     let scopes: Vec<Option<String>> = std::iter::once(None)
         .chain(model.services.iter().map(|s| Some(s.name.clone())))
         .collect();
-    let delivery = crate::analysis::dora::weekly_each(model, &scopes, &weeks, &bands);
+    let delivery = crate::analysis::dora::weekly_each(model, &scopes, &weeks, bands);
     let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
         .iter()
-        .map(|d| (d, slo_weeks(store, d, &weeks)))
-        .collect();
+        .map(|d| Ok((d, slo_weeks(store, d, &weeks)?)))
+        .collect::<Result<_, StoreError>>()?;
 
     let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();
     let mut org = scope_rows(&weeks, current, delivery.first(), &org_slos);
     for (row, w) in org.iter_mut().zip(&weeks) {
-        revenue_into(row, *w, &months);
+        revenue_into(row, *w, &months, cal);
     }
     // Each service with deployments, then each with SLOs only; a service's reliability is that
     // of its own SLOs.
@@ -356,7 +298,7 @@ fn scope_rows(
         .enumerate()
         .map(|(i, &w)| {
             let partial = w == current;
-            let mut cov: BTreeMap<&'static str, &'static str> = BTreeMap::new();
+            let mut cov: BTreeMap<&'static str, Coverage> = BTreeMap::new();
             let mut s = WeekSignals {
                 week_ms: w,
                 partial,
@@ -375,9 +317,9 @@ fn scope_rows(
                 s.recovery_4w_s = d.rolling_4w.recovery_time.map(|q| q.p50);
             }
             let delivery_cov = match delivered {
-                None => "missing",
-                Some(_) if partial => "partial week",
-                Some(_) => "complete",
+                None => Coverage::Missing,
+                Some(_) if partial => Coverage::PartialWeek,
+                Some(_) => Coverage::Complete,
             };
             for k in [
                 "deployments",
@@ -389,7 +331,7 @@ fn scope_rows(
                 cov.insert(k, delivery_cov);
             }
             // Reliability: the worst SLO.
-            let mut rel_cov = "missing";
+            let mut rel_cov = Coverage::Missing;
             for (def, rows) in slos {
                 let Some(r) = rows.get(i).filter(|r| r.week_start == w) else {
                     continue;
@@ -408,11 +350,11 @@ fn scope_rows(
                         Some(s.budget_consumed_4w.map_or(spent, |b: f64| b.max(spent)));
                 }
                 rel_cov = if partial || r.coverage < 0.99 {
-                    "partial week"
-                } else if rel_cov == "partial week" {
+                    Coverage::PartialWeek
+                } else if rel_cov == Coverage::PartialWeek {
                     rel_cov
                 } else {
-                    "complete"
+                    Coverage::Complete
                 };
             }
             cov.insert("burn_rate", rel_cov);
@@ -428,17 +370,17 @@ fn scope_rows(
 
 /// Revenue of the month holding the week's Thursday, else of the latest earlier month while it
 /// is less than 5 weeks old; never interpolated.
-fn revenue_into(row: &mut WeekRow, w: i64, months: &BTreeMap<i32, MonthFacts>) {
+fn revenue_into(row: &mut WeekRow, w: i64, months: &BTreeMap<i32, MonthFacts>, cal: Calendar) {
     let thursday = w + 3 * 86_400_000;
-    let month = month_of_ms(thursday);
+    let month = cal.month_index(thursday);
     let carried = months.range(..=month).next_back().filter(|(m, _)| {
         **m == month || thursday - month_start_ms(**m + 1) < REVENUE_STALE_WEEKS * WEEK_MS
     });
     let revenue_cov = match carried {
-        None => "missing",
-        Some((m, _)) if *m != month => "stale",
-        _ if row.signals.partial => "partial week",
-        _ => "complete",
+        None => Coverage::Missing,
+        Some((m, _)) if *m != month => Coverage::Stale,
+        _ if row.signals.partial => Coverage::PartialWeek,
+        _ => Coverage::Complete,
     };
     if let Some((m, f)) = carried {
         let s = &mut row.signals;
@@ -467,13 +409,13 @@ struct MonthFacts {
 
 /// `YYYY-MM` → months since year 0.
 fn month_index(label: &str) -> Option<i32> {
-    let (y, m) = label.split_once('-')?;
-    let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
-    (1..=12).contains(&m).then_some(y * 12 + m - 1)
+    label.parse::<Month>().ok().map(Month::index)
 }
 
+/// 00:00 UTC of the first day of a month.
 fn month_start_ms(index: i32) -> i64 {
-    chrono::NaiveDate::from_ymd_opt(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1)
+    Month::from_index(index)
+        .first_day()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp_millis())
 }

@@ -11,11 +11,13 @@ use axum::response::{Html, IntoResponse, Response};
 use plotters::prelude::*;
 use serde::Deserialize;
 
-use super::api::ApiState;
+use super::api::ApiError;
 use super::http::error;
+use super::ApiState;
 use crate::analysis::pressure::{PressureWeek, Regime};
 use crate::analysis::weekly::{WeekRow, Weekly};
-use crate::analysis::{local_date, week_start, WEEK_MS};
+use crate::analysis::WEEK_MS;
+use crate::model::Calendar;
 
 /// Weeks shown when the query names none.
 const DEFAULT_WEEKS: i64 = 52;
@@ -38,22 +40,23 @@ pub(super) async fn page(
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.body_text()),
     };
+    let cal = state.app.settings.calendar;
     let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
         v.as_deref()
-            .map(|v| super::api::parse_day(name, v).map(week_start))
+            .map(|v| super::parse_day(cal, name, v).map(|d| cal.week_start(d)))
             .transpose()
     };
     let (from, to) = match (parse("from", &q.from), parse("to", &q.to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
     };
-    let (store, config, cache, slos) = (
-        state.store.clone(),
-        state.config.clone(),
-        state.dora.clone(),
-        state.slos.clone(),
+    let (store, settings, cache, slos) = (
+        state.app.store.clone(),
+        state.app.settings.clone(),
+        state.app.dora.clone(),
+        state.app.slos.clone(),
     );
-    match tokio::task::spawn_blocking(move || cache.weekly(&store, &config, &slos)).await {
+    match tokio::task::spawn_blocking(move || cache.weekly(&store, &settings, &slos)).await {
         Ok(Ok(w)) => match q.service.as_deref() {
             Some(name) if !w.services.contains_key(name) => {
                 let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
@@ -63,10 +66,10 @@ pub(super) async fn page(
                     format!("no service {name:?}; known: {}", known.join(", ")),
                 )
             }
-            service => Html(render(&w, service, from, to)).into_response(),
+            service => Html(render(cal, &w, service, from, to)).into_response(),
         },
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "panic", e.to_string()),
+        Ok(Err(e)) => ApiError::Store(e).into_response(),
+        Err(e) => ApiError::internal("panic", &e).into_response(),
     }
 }
 
@@ -114,6 +117,7 @@ fn regime_colour(r: Regime) -> RGBColor {
 /// An SVG line chart; `bands` shades weeks (the regime). Returns the SVG, or a note when there
 /// is nothing to draw.
 fn chart(
+    cal: Calendar,
     title: &str,
     lines: &[Line],
     bands: &[(i64, RGBColor)],
@@ -169,7 +173,7 @@ fn chart(
             .light_line_style(WHITE)
             .x_labels(6)
             .y_labels(5)
-            .x_label_formatter(&|ms| local_date(*ms).format("%Y-%m").to_string())
+            .x_label_formatter(&|ms| cal.local_date(*ms).format("%Y-%m").to_string())
             .y_label_formatter(&|v| y_format(*v))
             .draw()?;
         for l in lines {
@@ -217,7 +221,17 @@ fn chart(
 }
 
 /// The whole page.
-pub fn render(w: &Weekly, service: Option<&str>, from: Option<i64>, to: Option<i64>) -> String {
+pub fn render(
+    cal: Calendar,
+    w: &Weekly,
+    service: Option<&str>,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> String {
+    let local_date = |ms: i64| cal.local_date(ms);
+    let chart = |title: &str, lines: &[Line], bands: &[(i64, RGBColor)], y: fn(f64) -> String| {
+        chart(cal, title, lines, bands, y)
+    };
     let rows: &[WeekRow] = match service.and_then(|s| w.services.get(s)) {
         Some(scope) => &scope.rows,
         None => &w.org.rows,

@@ -7,11 +7,9 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::revenue::{
-    monthly, weekly as revenue_weekly, RetentionWindow, RevenueSettings,
-};
-use crate::analysis::{week_start, WEEK_MS};
-use crate::config::Config;
+use crate::analysis::revenue::{monthly, weekly as revenue_weekly, RetentionWindow};
+use crate::analysis::WEEK_MS;
+use crate::query::Settings;
 use crate::query::{slo_weeks, SloDef};
 use crate::store::{Store, StoreError};
 
@@ -79,12 +77,13 @@ fn number(v: f64) -> String {
 /// `now` (ms), as an OpenMetrics document ending in `# EOF`.
 pub fn openmetrics(
     store: &Store,
-    config: &Config,
+    settings: &Settings,
     slos: &[SloDef],
     since: Option<i64>,
     now: i64,
 ) -> Result<String, StoreError> {
-    let last = week_start(now) - WEEK_MS;
+    let cal = settings.calendar;
+    let last = cal.week_start(now) - WEEK_MS;
     let snapshots = crate::query::revenue::snapshots(store)?;
     let first_data = snapshots
         .months()
@@ -98,7 +97,7 @@ pub fn openmetrics(
         .chain(slos.iter().filter_map(|d| first_sli_point(store, d)))
         .min()
         .unwrap_or(last);
-    let first = week_start(since.unwrap_or(first_data).max(first_data));
+    let first = cal.week_start(since.unwrap_or(first_data).max(first_data));
     let weeks: Vec<i64> = (0..)
         .map(|i| first + i * WEEK_MS)
         .take_while(|w| *w <= last)
@@ -121,7 +120,7 @@ pub fn openmetrics(
             ("slo", def.name.as_str()),
             ("service", def.service.as_str()),
         ];
-        for w in slo_weeks(store, def, &weeks) {
+        for w in slo_weeks(store, def, &weeks)? {
             if let Some(a) = w.availability {
                 availability.sample(&labels, a, w.week_start);
             }
@@ -134,15 +133,11 @@ pub fn openmetrics(
         }
     }
 
-    let settings = RevenueSettings {
-        window: config.revenue.retention_window,
-        reactivation_as_expansion: config.revenue.reactivation_as_expansion,
-    };
-    let formula = match settings.window {
+    let formula = match settings.revenue.window {
         RetentionWindow::Cohort12m => "cohort_12m",
         RetentionWindow::Monthly => "monthly",
     };
-    let currency = config.revenue.currency.as_str();
+    let currency = settings.currency.as_str();
     let mut arr = Family::new(
         "barometer_revenue_arr",
         "Annual recurring revenue, as of the month holding the week's Thursday.",
@@ -153,7 +148,7 @@ pub fn openmetrics(
     );
     let mut nrr = Family::new("barometer_revenue_nrr_ratio", "Net revenue retention.");
     let mut grr = Family::new("barometer_revenue_grr_ratio", "Gross revenue retention.");
-    for w in revenue_weekly(&monthly(&snapshots, settings, None), &weeks) {
+    for w in revenue_weekly(&monthly(&snapshots, settings.revenue, None), &weeks) {
         arr.sample(&[("currency", currency)], w.arr, w.week_start);
         mrr.sample(&[("currency", currency)], w.mrr, w.week_start);
         if let Some(v) = w.nrr {

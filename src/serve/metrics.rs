@@ -14,11 +14,11 @@ use prometheus::{
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::reliability::BURN_WINDOWS_H;
-use crate::analysis::revenue::{monthly, RetentionWindow, RevenueSettings};
-use crate::analysis::{week_start, WEEK_MS};
-use crate::config::{Config, RevenueConfig};
+use crate::analysis::revenue::{monthly, RetentionWindow};
+use crate::analysis::WEEK_MS;
+use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
-use crate::query::{slo_weeks, DoraCache, SloDef};
+use crate::query::{slo_weeks, DoraCache, Settings};
 use crate::store::Store;
 
 /// The DORA gauges: figures over the last 4 complete ISO weeks, per service and org-wide
@@ -86,19 +86,19 @@ impl DoraGauges {
         })
     }
 
-    fn refresh(&self, store: &Store, config: &Config, health: &Health, cache: &DoraCache) {
+    fn refresh(&self, store: &Store, settings: &Settings, health: &Health, cache: &DoraCache) {
         if let Some(v) = health.gauge(crate::sources::github::SOURCE, "rate_limit_remaining") {
             self.rate_limit.with_label_values(&["github"]).set(v);
         }
-        let model = match cache.get(store, config) {
+        let model = match cache.get(store, settings) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read delivery events");
                 return;
             }
         };
-        let bands = crate::query::views::band_table(config);
-        let to = week_start(crate::clock::now_ms());
+        let bands = &settings.bands;
+        let to = settings.calendar.week_start(crate::clock::now_ms());
         let from = to - 4 * WEEK_MS;
         for v in [
             &self.per_week,
@@ -118,7 +118,7 @@ impl DoraGauges {
                 .map(|s| (Some(s.name.clone()), s.repo.clone(), s.name.clone())),
         );
         for (scope, repo, service) in scopes {
-            let f = crate::analysis::dora::window(&model, scope.as_deref(), from, to, &bands);
+            let f = crate::analysis::dora::window(&model, scope.as_deref(), from, to, bands);
             let l = [repo.as_str(), service.as_str()];
             self.per_week
                 .with_label_values(&l)
@@ -256,30 +256,23 @@ pub struct Metrics {
     revenue_nrr: GaugeVec,
     revenue_grr: GaugeVec,
     revenue_customers: IntGauge,
-    revenue_settings: RevenueSettings,
-    currency: String,
     dora: DoraGauges,
     pressure: PressureGauges,
-    dora_cache: Arc<DoraCache>,
     digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,
     digest_failures: IntCounter,
-    config: Arc<Config>,
+    app: App,
     health: Arc<Health>,
-    slos: Vec<SloDef>,
     rendered: RwLock<Arc<String>>,
 }
 
 impl Metrics {
     /// Registers every metric.
     pub fn new(
+        app: App,
         health: Arc<Health>,
-        slos: Vec<SloDef>,
-        config: Arc<Config>,
-        dora_cache: Arc<DoraCache>,
         digest: Arc<DigestOutcomes>,
     ) -> Result<Self, prometheus::Error> {
-        let revenue: &RevenueConfig = &config.revenue;
         let registry = Registry::new();
         let dora = DoraGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
@@ -452,18 +445,11 @@ impl Metrics {
             revenue_nrr,
             revenue_grr,
             revenue_customers,
-            revenue_settings: RevenueSettings {
-                window: revenue.retention_window,
-                reactivation_as_expansion: revenue.reactivation_as_expansion,
-            },
-            currency: revenue.currency.clone(),
             dora,
             pressure,
-            dora_cache,
             digest,
-            config: config.clone(),
+            app,
             health,
-            slos,
             rendered: RwLock::new(Arc::new(String::new())),
         };
         metrics.render();
@@ -512,8 +498,12 @@ impl Metrics {
         self.refresh_slos(store);
         self.refresh_revenue(store);
         self.dora
-            .refresh(store, &self.config, &self.health, &self.dora_cache);
-        match self.dora_cache.weekly(store, &self.config, &self.slos) {
+            .refresh(store, &self.app.settings, &self.health, &self.app.dora);
+        match self
+            .app
+            .dora
+            .weekly(store, &self.app.settings, &self.app.slos)
+        {
             Ok(w) => self.pressure.refresh(&w.pressure),
             Err(e) => tracing::warn!(error = %e, "cannot compute the pressure index"),
         }
@@ -530,13 +520,14 @@ impl Metrics {
                 return;
             }
         };
-        let currency = [self.currency.as_str()];
-        if let Some(last) = monthly(&snapshots, self.revenue_settings, None).pop() {
+        let revenue = self.app.settings.revenue;
+        let currency = [self.app.settings.currency.as_str()];
+        if let Some(last) = monthly(&snapshots, revenue, None).pop() {
             self.revenue_arr.with_label_values(&currency).set(last.arr);
             self.revenue_mrr.with_label_values(&currency).set(last.mrr);
             self.revenue_customers
                 .set(i64::try_from(last.customers).unwrap_or(i64::MAX));
-            let formula = match self.revenue_settings.window {
+            let formula = match revenue.window {
                 RetentionWindow::Cohort12m => "cohort_12m",
                 RetentionWindow::Monthly => "monthly",
             };
@@ -546,7 +537,14 @@ impl Metrics {
             if let Some(g) = last.grr {
                 self.revenue_grr.with_label_values(&[formula]).set(g);
             }
-        } else if let Ok(totals) = crate::query::revenue::totals(store) {
+        } else {
+            let totals = match crate::query::revenue::totals(store) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read revenue totals");
+                    return;
+                }
+            };
             if let Some(t) = totals.values().last() {
                 self.revenue_arr.with_label_values(&currency).set(t.arr);
                 if let Some(m) = t.mrr {
@@ -564,10 +562,17 @@ impl Metrics {
 
     /// SLO figures of the last complete week, and of the current one so far.
     fn refresh_slos(&self, store: &Store) {
-        let this_week = week_start(crate::clock::now_ms());
+        let this_week = self.app.calendar().week_start(crate::clock::now_ms());
         let last_week = this_week - WEEK_MS;
-        for def in &self.slos {
-            if let Some(week) = slo_weeks(store, def, &[this_week]).pop() {
+        for def in self.app.slos.iter() {
+            let read = |week: i64| match slo_weeks(store, def, &[week]) {
+                Ok(mut w) => w.pop(),
+                Err(e) => {
+                    tracing::warn!(error = %e, slo = %def.name, "cannot read SLO samples");
+                    None
+                }
+            };
+            if let Some(week) = read(this_week) {
                 let l = [def.name.as_str(), def.service.as_str()];
                 let [avail, bad, budget] = &self.slo_week_to_date;
                 for (gauge, v) in [
@@ -580,7 +585,7 @@ impl Metrics {
                     }
                 }
             }
-            let Some(week) = slo_weeks(store, def, &[last_week]).pop() else {
+            let Some(week) = read(last_week) else {
                 continue;
             };
             let l = [def.name.as_str(), def.service.as_str()];

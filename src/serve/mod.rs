@@ -1,4 +1,5 @@
-//! The daemon: the HTTP server and its background tasks, under one cancellation token.
+//! The daemon: the HTTP server and its background tasks, under one cancellation token; the
+//! route table of the API and the dashboard (`/`), with the state their handlers share.
 
 pub mod api;
 pub mod dashboard;
@@ -11,17 +12,24 @@ use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
 use chrono::NaiveDate;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::app::App;
 use crate::health::{DigestOutcomes, Health, Readiness};
-use crate::query;
+use crate::model::Calendar;
 use crate::sources::{self, demo, SourceKind};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use http::error;
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -59,12 +67,18 @@ pub struct DemoSeed {
 ///
 /// `on_listen` receives the bound address (useful with port 0).
 pub async fn run(
-    config: Arc<Config>,
-    store: Arc<Store>,
+    app: App,
     demo_seed: Option<DemoSeed>,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    // The demo's SLOs are reported from the start when it is about to be seeded.
+    let app = if demo_seed.is_some() {
+        app.with_demo_slos()
+    } else {
+        app
+    };
+    let (config, store) = (app.config.clone(), app.store.clone());
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
         .await
@@ -74,16 +88,10 @@ pub async fn run(
     on_listen(local);
 
     let health = Arc::new(Health::default());
-    let with_demo = demo_seed.is_some() || demo::is_seeded(&store)?;
-    let demo_slos = if with_demo { demo::slos() } else { Vec::new() };
-    let slos = Arc::new(query::slo_defs(&config, &demo_slos));
-    let dora = Arc::new(query::DoraCache::default());
     let digest_outcomes = Arc::new(DigestOutcomes::default());
     let metrics = Arc::new(metrics::Metrics::new(
+        app.clone(),
         health.clone(),
-        slos.to_vec(),
-        config.clone(),
-        dora.clone(),
         digest_outcomes.clone(),
     )?);
     metrics.refresh(&store);
@@ -139,10 +147,7 @@ pub async fn run(
     if config.digest.enabled {
         tracker.spawn(crate::digest::deliver::schedule(
             crate::digest::deliver::DigestJob {
-                config: config.clone(),
-                store: store.clone(),
-                cache: dora.clone(),
-                slos: slos.clone(),
+                app: app.clone(),
                 outcomes: digest_outcomes,
             },
             ready_rx.clone(),
@@ -154,14 +159,11 @@ pub async fn run(
         metrics,
         readiness: ready_rx,
     })
-    .merge(api::routes(api::ApiState {
-        config: config.clone(),
-        store: store.clone(),
-        slos,
+    .merge(routes(ApiState {
+        app: app.clone(),
         syncer,
         tracker: tracker.clone(),
         health: health.clone(),
-        dora,
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)
@@ -194,4 +196,81 @@ pub async fn run(
     store.flush()?;
     tracing::info!("store flushed; stopped");
     served.map_err(ServeError::Http)
+}
+
+/// State of the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The application: configuration, store, settings, SLOs and the shared weekly view.
+    pub app: App,
+    /// Runs on-demand syncs.
+    pub syncer: Arc<crate::sources::Syncer>,
+    /// The daemon's task tracker, so shutdown waits for on-demand syncs too.
+    pub tracker: tokio_util::task::TaskTracker,
+    /// Health of the sources.
+    pub health: Arc<crate::health::Health>,
+}
+
+/// The `/api/v1` routes.
+pub fn routes(state: ApiState) -> Router {
+    let limit = usize::try_from(state.app.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/revenue", get(api::revenue::revenue))
+        .route("/api/v1/reliability", get(api::reliability::reliability))
+        .route("/api/v1/dora", get(api::delivery::dora))
+        .route("/api/v1/weeks", get(api::weekly::weeks))
+        .route("/api/v1/pressure", get(api::weekly::pressure))
+        .route("/api/v1/shifts", get(api::weekly::shifts))
+        .route("/api/v1/correlations", get(api::weekly::correlations))
+        .route("/api/v1/digest", get(api::weekly::digest))
+        .route("/", get(dashboard::page))
+        .route("/api/v1/dora/explain", get(api::delivery::dora_explain))
+        .route("/api/v1/imports", get(api::revenue::imports))
+        .route("/api/v1/sync/{source}", post(api::sources::trigger_sync))
+        .route("/api/v1/sources", get(api::sources::sources))
+        .route(
+            "/api/v1/imports/revenue",
+            post(api::revenue::import_revenue).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route_layer(middleware::from_fn(same_origin_writes))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// Refuses a state-changing request that a browser marks as sent from another site (see
+/// [`guard`]); runs after the token check, so a bad token still answers 401.
+async fn same_origin_writes(req: Request, next: Next) -> Response {
+    match guard::same_origin(&req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => error(StatusCode::FORBIDDEN, "cross_site", e.to_string()),
+    }
+}
+
+/// Checks the bearer token when one is configured, in constant time over fixed-size digests
+/// ([`guard::token_matches`]): the timing says nothing about the token or its length.
+async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.app.config.server.api_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !guard::token_matches(given, token.expose()) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this API needs an Authorization: Bearer <server.api_token> header",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// A `YYYY-MM-DD` query value: 00:00 of that date in the analysis time zone, ms.
+pub(crate) fn parse_day(cal: Calendar, name: &str, v: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .map(|d| cal.local_midnight(d))
+        .ok_or_else(|| format!("{name}={v:?} is not a date (YYYY-MM-DD)"))
 }

@@ -21,12 +21,24 @@ use crate::store::Store;
 use pull::{Health, RetryPolicy};
 
 /// The sources that can be synced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceKind {
     /// Prometheus's HTTP API.
     Prometheus,
     /// GitHub's REST API.
     Github,
+}
+
+impl std::str::FromStr for SourceKind {
+    type Err = String;
+
+    /// A source by its name, in any case (`/api/v1/sync/{source}`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [SourceKind::Prometheus, SourceKind::Github]
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("no source named {s:?}"))
+    }
 }
 
 impl SourceKind {
@@ -131,7 +143,10 @@ async fn sync_until(
         SourceKind::Prometheus => {
             async {
                 let prom = prometheus::Prometheus::new(&config.prometheus, RetryPolicy::default())?
-                    .with_shutdown(shutdown);
+                    .with_shutdown(shutdown)
+                    .with_calendar(crate::model::Calendar::with_offset_s(
+                        config.analysis.utc_offset_s,
+                    ));
                 let r = prom.sync(store, since, Utc::now()).await?;
                 Ok::<_, SyncError>(SyncSummary {
                     requests: r.requests,

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::config::{PrometheusConfig, Sli};
-use crate::model::{series, Point, SeriesKey};
+use crate::model::{series, Calendar, Point, SeriesKey};
 use crate::store::{Cursor, Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// The source's name in cursors, logs and metrics.
@@ -397,6 +397,9 @@ pub struct Prometheus {
     auth: Auth,
     policy: RetryPolicy,
     shutdown: CancellationToken,
+    /// Where weeks start: the per-week counts are evaluated at week ends in the analysis time
+    /// zone, so that they match the weekly rows they feed.
+    calendar: Calendar,
 }
 
 enum Auth {
@@ -435,7 +438,14 @@ impl Prometheus {
             auth,
             policy,
             shutdown: CancellationToken::new(),
+            calendar: Calendar::UTC,
         })
+    }
+
+    /// Aligns the per-week counts to the weeks of `calendar` (UTC by default).
+    pub fn with_calendar(mut self, calendar: Calendar) -> Self {
+        self.calendar = calendar;
+        self
     }
 
     /// Ends waits between attempts when `shutdown` is cancelled (the sync then fails with
@@ -501,7 +511,8 @@ impl Prometheus {
         last_eval: i64,
         report: &mut SyncReport,
     ) -> Result<(), PromError> {
-        use crate::analysis::{week_start, WEEK_MS};
+        use crate::model::calendar::WEEK_MS;
+        let week_start = |ts: i64| self.calendar.week_start(ts);
         // The end of the last complete week, and the first week end whose week starts at or
         // after `from`.
         let last_end = week_start(last_eval);

@@ -14,8 +14,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::revenue_csv::{self, FileErrors, Layout, Parsed};
-use crate::analysis::revenue::{month_label, Snapshots};
 use crate::config::RevenueConfig;
+use crate::model::revenue::{month_label, Snapshots};
 use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 

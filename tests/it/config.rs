@@ -25,6 +25,7 @@ fn load(file: Option<PathBuf>, vars: &[(&str, &str)]) -> Result<Config, ConfigEr
     Config::load(&Sources {
         file,
         env: env(vars),
+        ..Default::default()
     })
 }
 

@@ -307,8 +307,11 @@ async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let week = barometer::digest::week_for(crate::helpers::now().timestamp_millis());
-    let iso = barometer::digest::iso_week(week);
+    let week = barometer::digest::week_for(
+        barometer::model::Calendar::UTC,
+        crate::helpers::now().timestamp_millis(),
+    );
+    let iso = barometer::digest::iso_week(barometer::model::Calendar::UTC, week);
     let body: serde_json::Value =
         serde_json::from_slice(&hook.received_requests().await.unwrap()[0].body).unwrap();
     assert!(body["text"].as_str().unwrap().contains(&iso));
@@ -367,4 +370,64 @@ async fn the_daemon_delivers_the_due_digest_once_and_not_again_after_a_restart()
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(hook.received_requests().await.unwrap().len(), 1);
     assert!(daemon.terminate().success());
+}
+
+/// The daemon's schedule on a paused clock: the due digest goes out once, the checks that follow
+/// (every five minutes) deliver nothing more, and shutdown ends the loop, without a real sleep.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_schedule_delivers_the_due_digest_once_on_a_paused_clock() {
+    use barometer::app::App;
+    use barometer::config::{Config, Sources};
+    use barometer::digest::deliver::{schedule, DigestJob};
+    use barometer::health::{DigestOutcomes, Readiness};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("digests");
+    let env = [
+        (
+            "BAROMETER__STORAGE__PATH".to_owned(),
+            dir.path().join("store").display().to_string(),
+        ),
+        (
+            "BAROMETER__DIGEST__OUT_DIR".to_owned(),
+            out.display().to_string(),
+        ),
+    ];
+    let config = Config::load(&Sources {
+        env: Some(env.into_iter().collect()),
+        ..Default::default()
+    })
+    .unwrap();
+    barometer::clock::pin(crate::helpers::now());
+    let app = App::build(config).unwrap();
+    let end = crate::helpers::now().date_naive();
+    demo::seed(&app.store, 42, end, &Default::default()).unwrap();
+    let app = app.with_demo_slos();
+
+    let outcomes = Arc::new(DigestOutcomes::default());
+    let job = DigestJob {
+        app,
+        outcomes: outcomes.clone(),
+    };
+    let (_ready, ready_rx) = tokio::sync::watch::channel(Readiness::Ready);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(schedule(job, ready_rx, shutdown.clone()));
+
+    // Due since Monday: delivered at the first check.
+    while outcomes.last_success_seconds().is_none() {
+        assert_eq!(outcomes.failures(), 0, "the digest failed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let delivered = outcomes.last_success_seconds();
+    let files = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(files, 2, "markdown and html, the default formats");
+
+    // An hour of checks on the paused clock: nothing goes out again.
+    tokio::time::sleep(Duration::from_secs(3_600)).await;
+    assert_eq!(outcomes.last_success_seconds(), delivered);
+    assert_eq!(outcomes.failures(), 0);
+
+    shutdown.cancel();
+    task.await.unwrap();
 }

@@ -33,6 +33,7 @@ fn config(dir: &std::path::Path, url: &str, github: &str) -> Config {
     Config::load(&Sources {
         file: Some(path),
         env: Some(env),
+        ..Default::default()
     })
     .unwrap()
 }
@@ -50,7 +51,7 @@ async fn sync_and_analyse(fake: &Fake, url: &str, github: &str) -> DoraModel {
         .unwrap();
     let log = fake.log();
     assert!(log.iter().all(|(_, _, s)| *s == 200), "{log:?}");
-    barometer::query::views::dora_model(&store, &config).unwrap()
+    barometer::query::views::dora_model(&store, &barometer::query::Settings::new(&config)).unwrap()
 }
 
 /// Deployments API: (id, sha, environment, hours of the `success` status), listed newest first.

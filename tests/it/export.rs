@@ -1,7 +1,7 @@
 //! `barometer export openmetrics`: promtool backfills it, and a Prometheus started on those blocks
 //! answers the same weekly values the API computes.
 
-use barometer::analysis::{week_start, WEEK_MS};
+use barometer::analysis::{Calendar, WEEK_MS};
 use barometer::config::{Config, Sources};
 use barometer::query::{slo_defs, slo_weeks};
 use barometer::sources::demo;
@@ -49,13 +49,14 @@ async fn exported_history_backfills_into_prometheus_with_the_same_values() {
     let config = Config::load(&Sources {
         file: None,
         env: Some(Default::default()),
+        ..Default::default()
     })
     .unwrap();
     let slos = slo_defs(&config, &barometer::sources::demo::slos());
     let api = slos.iter().find(|d| d.name == "api-availability").unwrap();
-    let last = week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
+    let last = Calendar::UTC.week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
     let weeks = [last - 60 * WEEK_MS, last - 10 * WEEK_MS, last];
-    let expected = slo_weeks(&store, api, &weeks);
+    let expected = slo_weeks(&store, api, &weeks).unwrap();
     for w in &expected {
         let got = instant(
             &server.url,
@@ -98,7 +99,7 @@ fn the_reliability_command_reports_the_last_complete_weeks() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let slos = doc.as_array().unwrap();
     assert_eq!(slos.len(), 2);
-    let last = week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
+    let last = Calendar::UTC.week_start(crate::helpers::now().timestamp_millis()) - WEEK_MS;
     let weeks: Vec<i64> = slos[1]["weeks"]
         .as_array()
         .unwrap()

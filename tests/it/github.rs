@@ -328,6 +328,7 @@ fn github_config(dir: &std::path::Path, url: &str, repos: &str) -> Config {
     Config::load(&Sources {
         file: Some(path),
         env: Some(env),
+        ..Default::default()
     })
     .unwrap()
 }
@@ -853,7 +854,9 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
         ]
     );
 
-    let model = barometer::query::views::dora_model(&store, &config).unwrap();
+    let model =
+        barometer::query::views::dora_model(&store, &barometer::query::Settings::new(&config))
+            .unwrap();
     let shipped = |id: u64| -> Vec<(Option<u64>, i64)> {
         model
             .deployments

@@ -122,28 +122,9 @@ impl Daemon {
         }
     }
 
-    /// Polls `/metrics` until `done` accepts the text (or `secs` pass) and returns it. The
-    /// exposition is rebuilt shortly after data changes, so tests wait for it.
+    /// Polls `/metrics` until `done` accepts the text (or `secs` pass) and returns it.
     pub async fn metrics_when(&self, secs: u64, done: impl Fn(&str) -> bool) -> String {
-        let client = reqwest::Client::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            let r = client.get(self.url("/metrics")).send().await.unwrap();
-            assert_eq!(r.status(), 200);
-            assert!(r.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/plain"));
-            let text = r.text().await.unwrap();
-            if done(&text) {
-                return text;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "/metrics not as expected after {secs} s:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        metrics_when(self.addr, secs, done).await
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -180,4 +161,103 @@ pub async fn get_json(client: &reqwest::Client, url: impl AsRef<str>) -> serde_j
         .json()
         .await
         .unwrap()
+}
+
+/// Polls `/metrics` at `addr` until `done` accepts the text (or `secs` pass) and returns it. The
+/// exposition is rebuilt shortly after data changes, so tests wait for it.
+pub async fn metrics_when(addr: SocketAddr, secs: u64, done: impl Fn(&str) -> bool) -> String {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        let text = r.text().await.unwrap();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/metrics not as expected after {secs} s:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The daemon run in the test's process (zero-to-production's `spawn_app`): port 0, its own
+/// store, the `on_listen` hook for the address. Process-level behaviour (signals, exit codes)
+/// stays with [`Daemon`].
+pub struct TestApp {
+    pub addr: SocketAddr,
+    shutdown: tokio_util::sync::CancellationToken,
+    served: tokio::task::JoinHandle<Result<(), barometer::serve::ServeError>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Polls `/metrics` until `done` accepts the text (or `secs` pass) and returns it.
+    pub async fn metrics_when(&self, secs: u64, done: impl Fn(&str) -> bool) -> String {
+        metrics_when(self.addr, secs, done).await
+    }
+
+    /// Shuts the daemon down as SIGTERM would and waits for it; panics if it failed.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.served
+            .await
+            .expect("the daemon task did not panic")
+            .expect("the daemon stopped cleanly");
+    }
+}
+
+/// Starts the daemon in-process on a free loopback port, with its store in `store`, the
+/// configuration file `config` (if any) and `env` as `BAROMETER__…` variables.
+pub async fn spawn_app(store: &Path, config: Option<PathBuf>, env: &[(&str, &str)]) -> TestApp {
+    use barometer::config::{Config, Sources};
+    barometer::clock::pin(now());
+    let mut vars: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.insert(
+        "BAROMETER__STORAGE__PATH".into(),
+        store.display().to_string(),
+    );
+    vars.insert(
+        "BAROMETER__DIGEST__OUT_DIR".into(),
+        store.with_extension("digests").display().to_string(),
+    );
+    let config = Config::load(&Sources {
+        file: config,
+        env: Some(vars),
+        overrides: vec![("server.listen".into(), "127.0.0.1:0".into())],
+    })
+    .expect("a valid configuration");
+    let app = barometer::app::App::build(config).expect("the store opens");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let served = tokio::spawn(barometer::serve::run(
+        app,
+        None,
+        shutdown.clone(),
+        move |addr| {
+            let _ = tx.send(addr);
+        },
+    ));
+    let addr = rx.await.expect("the daemon listens");
+    TestApp {
+        addr,
+        shutdown,
+        served,
+    }
 }

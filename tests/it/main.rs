@@ -13,6 +13,7 @@ mod github;
 mod golden;
 mod hardening;
 mod helpers;
+mod layers;
 mod prom;
 mod prom_exact;
 mod revenue;

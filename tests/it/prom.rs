@@ -216,6 +216,7 @@ fn prom_config(url: &str, extra: &str) -> Config {
     Config::load(&Sources {
         file: Some(path),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap()
 }
@@ -274,7 +275,7 @@ async fn sync_from_a_real_prometheus_gives_the_known_answers() {
     let weeks: Vec<i64> = (0..3)
         .map(|w| t0().timestamp_millis() + w * WEEK_MS)
         .collect();
-    let w = slo_weeks_at(&store, def, &weeks, now.timestamp_millis());
+    let w = slo_weeks_at(&store, def, &weeks, now.timestamp_millis()).unwrap();
     assert!(w.iter().all(|w| !w.partial));
 
     // Week 1: exactly 0.5 % errors; every minute is over the 0.1 % budget.
@@ -430,6 +431,7 @@ async fn two_503s_then_success_is_retried_with_backoff() {
     let config = Config::load(&Sources {
         file: Some(path),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();

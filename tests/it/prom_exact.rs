@@ -127,6 +127,7 @@ async fn a_week_recounted_by_hand_gives_the_same_figures() {
     let config = Config::load(&Sources {
         file: Some(config_path.clone()),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap();
     let store_path = dir.path().join("store");
@@ -145,7 +146,7 @@ async fn a_week_recounted_by_hand_gives_the_same_figures() {
         t0().timestamp_millis() + WEEK_MS,
         t0().timestamp_millis() + 2 * WEEK_MS,
     );
-    let w = slo_weeks_at(&store, def, &[a, b, c], now().timestamp_millis());
+    let w = slo_weeks_at(&store, def, &[a, b, c], now().timestamp_millis()).unwrap();
 
     // Week A: 10 080 minutes × 2 000 requests; 650 errors; 19 bad minutes, none unknown.
     assert!(!w[0].partial);

@@ -15,6 +15,7 @@ pub fn revenue_config(extra_toml: &str) -> RevenueConfig {
     Config::load(&Sources {
         file: Some(path),
         env: Some(BTreeMap::new()),
+        ..Default::default()
     })
     .unwrap()
     .revenue
@@ -601,13 +602,12 @@ mod daemon {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("b.toml");
         std::fs::write(&config, "[revenue]\nmax_upload_bytes = 1048576\n").unwrap();
-        let config_arg = config.display().to_string();
-        let mut cmd_env = vec![("BAROMETER__SERVER__API_TOKEN", TOKEN)];
-        let daemon = Daemon::start_with_env(
+        let daemon = crate::helpers::spawn_app(
             &dir.path().join("store"),
-            &["--config", &config_arg],
-            &mut cmd_env,
-        );
+            Some(config.clone()),
+            &[("BAROMETER__SERVER__API_TOKEN", TOKEN)],
+        )
+        .await;
         let client = reqwest::Client::new();
         let url = daemon.url("/api/v1/imports/revenue?source=billing&name=snap.csv");
 
@@ -706,7 +706,7 @@ mod daemon {
         let arr = format!("barometer_revenue_arr{{currency=\"USD\"}} {}", 12 * 1210);
         let text = daemon.metrics_when(10, |t| t.contains(&arr)).await;
         assert!(text.contains("barometer_revenue_nrr_ratio{formula=\"cohort_12m\"} 0.695652"));
-        assert_eq!(daemon.terminate().code(), Some(0));
+        daemon.stop().await;
     }
 
     #[test]

@@ -43,9 +43,12 @@ fn weeks_start_on_monday_midnight_of_the_configured_zone() {
         let config = Config::load(&Sources {
             file: None,
             env: Some(BTreeMap::new()),
+            ..Default::default()
         })
         .unwrap();
-        let model = barometer::query::views::dora_model(&store, &config).unwrap();
+        let model =
+            barometer::query::views::dora_model(&store, &barometer::query::Settings::new(&config))
+                .unwrap();
         model
             .deployments
             .iter()

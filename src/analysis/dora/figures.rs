@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::{Band, BandTable, DeployFacts, DoraModel, IncidentFacts};
-use crate::analysis::{week_start, DAY_MS, WEEK_MS};
+use crate::analysis::{DAY_MS, WEEK_MS};
 
 /// One of the five DORA metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -335,7 +335,9 @@ pub fn weekly(
 ) -> Vec<DoraWeek> {
     let mut deps: BTreeMap<i64, Vec<&DeployFacts>> = BTreeMap::new();
     for d in model.deployments_of(service) {
-        deps.entry(week_start(d.at_ms)).or_default().push(d);
+        deps.entry(model.calendar.week_start(d.at_ms))
+            .or_default()
+            .push(d);
     }
     let mut incs: BTreeMap<i64, Vec<&IncidentFacts>> = BTreeMap::new();
     for i in model
@@ -343,7 +345,9 @@ pub fn weekly(
         .iter()
         .filter(|i| service.is_none_or(|s| i.service.as_deref() == Some(s)))
     {
-        incs.entry(week_start(i.opened_ms)).or_default().push(i);
+        incs.entry(model.calendar.week_start(i.opened_ms))
+            .or_default()
+            .push(i);
     }
     let span = |w: i64, n: i64| {
         let from = w - (n - 1) * WEEK_MS;
@@ -408,7 +412,7 @@ pub fn explain(
     metric: Metric,
     bands: &BandTable,
 ) -> Explanation {
-    let week_ms = week_start(week_ms);
+    let week_ms = model.calendar.week_start(week_ms);
     let to = week_ms + WEEK_MS;
     let f = window(model, service, week_ms, to, bands);
     let (value, formula) = match metric {

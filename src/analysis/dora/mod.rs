@@ -39,7 +39,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
-use crate::model::{Change, Commit, DeployState, Deployment, Incident};
+use crate::model::{Calendar, Change, Commit, DeployState, Deployment, Incident};
 
 pub use bands::{Band, BandTable};
 pub use figures::{
@@ -69,54 +69,7 @@ pub struct ServiceSpec {
     pub paths: Vec<String>,
 }
 
-/// What one lead-time sample is (`analysis.lead_time_unit`); see `docs/dora.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeadTimeUnit {
-    /// One sample per pull request (or direct commit), from its first commit: DORA's "time it
-    /// takes for a change to go from committed to deployed", a change being what was reviewed.
-    #[default]
-    Pr,
-    /// One sample per commit shipped, each from its own author time: the reading of Google's
-    /// Four Keys (`time_to_change`, one row per commit of a deployment).
-    Commit,
-}
-
-impl std::str::FromStr for LeadTimeUnit {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pr" => Ok(Self::Pr),
-            "commit" => Ok(Self::Commit),
-            _ => Err(format!("{s:?} is not \"pr\" or \"commit\"")),
-        }
-    }
-}
-
-/// What ends a failed deployment's recovery (`analysis.recovery_end`); see `docs/dora.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecoveryEnd {
-    /// Only the next healthy deployment of the same service: service restored by a deployment.
-    Deployment,
-    /// The next healthy deployment or the close of the incidents attributed to it, whichever
-    /// comes first (a fix outside the deployment pipeline: a flag flipped, a node restarted).
-    #[default]
-    DeploymentOrIncident,
-}
-
-impl std::str::FromStr for RecoveryEnd {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "deployment" => Ok(Self::Deployment),
-            "deployment_or_incident" => Ok(Self::DeploymentOrIncident),
-            _ => Err(format!(
-                "{s:?} is not \"deployment\" or \"deployment_or_incident\""
-            )),
-        }
-    }
-}
+pub use crate::model::dora::{LeadTimeUnit, RecoveryEnd};
 
 /// Settings of the computation.
 #[derive(Debug, Clone)]
@@ -135,6 +88,8 @@ pub struct DoraSettings {
     pub recovery_end: RecoveryEnd,
     /// The band table.
     pub bands: BandTable,
+    /// The calendar whose weeks the weekly figures count in.
+    pub calendar: Calendar,
 }
 
 impl Default for DoraSettings {
@@ -154,6 +109,7 @@ impl Default for DoraSettings {
                 change_failure_rate: fallback_thresholds(),
                 recovery_time: fallback_thresholds(),
             }),
+            calendar: Calendar::UTC,
         }
     }
 }
@@ -322,6 +278,9 @@ pub struct DoraModel {
     /// Where each service's deployments are in `deployments` (they are contiguous).
     #[serde(skip)]
     ranges: HashMap<String, std::ops::Range<usize>>,
+    /// The calendar of the settings it was analysed with.
+    #[serde(skip)]
+    pub calendar: Calendar,
 }
 
 impl DoraModel {
@@ -402,6 +361,7 @@ pub fn analyse(
         ranges,
         deployments,
         incidents,
+        calendar: settings.calendar,
     }
 }
 

@@ -33,7 +33,7 @@ fn scope(seed: u64, weeks: usize, revenue: bool) -> Vec<WeekRow> {
             }
             WeekRow {
                 signals: s,
-                coverage: BTreeMap::from([("deployments", "complete")]),
+                coverage: BTreeMap::from([("deployments", crate::model::Coverage::Complete)]),
                 cfr_4w_detail: None,
             }
         })
@@ -147,8 +147,10 @@ fn an_update_redoes_only_what_changed() {
     // complete months only) are not.
     let mid = (121..130)
         .find(|&n| {
-            let month =
-                |i: usize| month_of_ms(START + i as i64 * WEEK_MS + 3 * crate::analysis::DAY_MS);
+            let month = |i: usize| {
+                crate::analysis::Calendar::UTC
+                    .month_index(START + i as i64 * WEEK_MS + 3 * crate::analysis::DAY_MS)
+            };
             month(n - 2) == month(n - 1)
         })
         .expect("a week inside a month");

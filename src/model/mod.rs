@@ -4,6 +4,16 @@
 //! these types, and the store keeps them as they are. The demo data set produces exactly these
 //! shapes, so whatever runs on the demo runs on real data.
 
+pub mod calendar;
+pub mod coverage;
+pub mod dora;
+pub mod month;
+pub mod revenue;
+
+pub use calendar::Calendar;
+pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
+pub use month::Month;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

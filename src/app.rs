@@ -1,0 +1,71 @@
+//! The application: the store opened once and every setting derived from the configuration
+//! once, handed to the daemon and to every command.
+//!
+//! Built like zero-to-production's `Application::build`: whatever a face needs that depends only
+//! on the configuration (band table, DORA, pressure and revenue settings, the calendar, the SLO
+//! definitions) is computed here, so a face never rebuilds it per call.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::model::Calendar;
+use crate::query::{self, DoraCache, Settings, SloDef};
+use crate::sources::demo;
+use crate::store::{Store, StoreError};
+
+/// Why the application cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store cannot be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a command or the daemon works with.
+#[derive(Clone)]
+pub struct App {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The store, opened once.
+    pub store: Arc<Store>,
+    /// The analysis settings derived from the configuration.
+    pub settings: Arc<Settings>,
+    /// The SLOs whose figures are reported: the configured ones, and the demo organisation's
+    /// when the store holds it.
+    pub slos: Arc<Vec<SloDef>>,
+    /// The analysed delivery history and weekly view, shared by every reader.
+    pub dora: Arc<DoraCache>,
+}
+
+impl App {
+    /// Opens the store and derives every setting from `config`.
+    pub fn build(config: Config) -> Result<Self, AppError> {
+        let store = Arc::new(Store::open(&config.storage.path)?);
+        let with_demo = demo::is_seeded(&store)?;
+        let mut app = Self {
+            settings: Arc::new(Settings::new(&config)),
+            config: Arc::new(config),
+            store,
+            slos: Arc::default(),
+            dora: Arc::default(),
+        };
+        app.set_slos(with_demo);
+        Ok(app)
+    }
+
+    /// Reports the demo organisation's SLOs too (`serve --demo`, before it is seeded).
+    pub fn with_demo_slos(mut self) -> Self {
+        self.set_slos(true);
+        self
+    }
+
+    fn set_slos(&mut self, with_demo: bool) {
+        let extra = if with_demo { demo::slos() } else { Vec::new() };
+        self.slos = Arc::new(query::slo_defs(&self.config, &extra));
+    }
+
+    /// Weeks, days and months in the analysis time zone.
+    pub fn calendar(&self) -> Calendar {
+        self.settings.calendar
+    }
+}

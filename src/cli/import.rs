@@ -1,0 +1,196 @@
+//! `import` and `export`: data files in, the stored history out.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+
+use super::table::Table;
+use crate::app::App;
+use crate::sources::revenue_csv::Layout;
+use crate::sources::revenue_import::{self, ImportOptions};
+use crate::telemetry;
+
+/// `import` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import revenue CSV files (snapshots, movements or totals). Each file is validated whole
+    /// and applied atomically; on any error nothing is applied and every bad row is listed.
+    Revenue(ImportRevenueArgs),
+    /// Show the import history.
+    List,
+}
+
+/// `import revenue` options.
+#[derive(Debug, Args)]
+pub struct ImportRevenueArgs {
+    /// CSV files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The layout; `auto` detects it from the header.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// The revenue source the files belong to; a file replaces the months it covers within it.
+    #[arg(long, default_value = "default")]
+    pub source: String,
+    /// Validate and show what would change, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Detect from the header.
+    Auto,
+    /// customer_id, month, mrr.
+    Snapshots,
+    /// date, customer_id, type, amount.
+    Movements,
+    /// month, arr.
+    Totals,
+}
+
+impl FormatArg {
+    fn layout(self) -> Option<Layout> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Snapshots => Some(Layout::Snapshots),
+            FormatArg::Movements => Some(Layout::Movements),
+            FormatArg::Totals => Some(Layout::Totals),
+        }
+    }
+}
+
+/// `export` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The weekly history as OpenMetrics with timestamps, on stdout, for
+    /// `promtool tsdb create-blocks-from openmetrics`.
+    Openmetrics {
+        /// From the ISO week holding this date (default: all history).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<NaiveDate>,
+    },
+}
+
+/// Runs an `import` subcommand.
+pub(super) fn import(app: &App, command: ImportCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ImportCommand::List => list(app),
+        ImportCommand::Revenue(args) => revenue(app, args),
+    }
+}
+
+fn list(app: &App) -> anyhow::Result<ExitCode> {
+    let table = Table::new("")
+        .left(27)
+        .left(9)
+        .left(10)
+        .left(9)
+        .right(8)
+        .left(17)
+        .left(12)
+        .left(0);
+    table.print(&[
+        "when", "outcome", "source", "layout", "rows", "months", "sha256", "file",
+    ]);
+    for r in crate::query::revenue::history(&app.store)? {
+        let months = match (r.months.first(), r.months.last()) {
+            (Some(a), Some(b)) => format!("{a}..{b}"),
+            _ => "-".into(),
+        };
+        table.print(&[
+            r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            r.outcome,
+            r.source,
+            r.layout,
+            r.rows.to_string(),
+            months,
+            r.sha256[..12].to_owned(),
+            r.file,
+        ]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revenue(app: &App, args: ImportRevenueArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init(&app.config.log);
+    let store = &app.store;
+    let options = ImportOptions {
+        source: args.source.clone(),
+        layout: args.format.layout(),
+        dry_run: args.dry_run,
+    };
+    let mut failed = false;
+    for path in &args.files {
+        let name = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {name}: cannot read: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let bar = progress_bar(&bytes);
+        let show = !bar.is_hidden();
+        let result = revenue_import::import(
+            store,
+            &app.config.revenue,
+            &name,
+            &bytes,
+            &options,
+            |line| {
+                if show && line % 4096 == 0 {
+                    bar.set_position(line);
+                }
+            },
+        );
+        bar.finish_and_clear();
+        match result {
+            Ok(summary) => println!("{summary}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    store.flush()?;
+    Ok(super::exit_code(failed))
+}
+
+/// Runs an `export` subcommand.
+pub(super) fn export(app: &App, command: ExportCommand) -> anyhow::Result<ExitCode> {
+    let ExportCommand::Openmetrics { since } = command;
+    let cal = app.calendar();
+    let since = since.map(|d| cal.local_midnight(d));
+    let text = crate::serve::export::openmetrics(
+        &app.store,
+        &app.settings,
+        &app.slos,
+        since,
+        crate::clock::now_ms(),
+    )?;
+    use std::io::Write;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A line-count progress bar on a terminal for files big enough to wait for; hidden otherwise
+/// (the summary line is printed either way).
+fn progress_bar(bytes: &[u8]) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if bytes.len() < 4 << 20 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let bar = indicatif::ProgressBar::new(lines);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} validating {pos}/{len} lines [{bar:30}] {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

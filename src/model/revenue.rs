@@ -1,0 +1,236 @@
+//! Revenue vocabulary: months, and the table of MRR per customer per month that the CSV parser
+//! fills, the store's readers rebuild and the analysis reads.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use super::month::Month;
+
+pub use super::month::MonthIdx;
+
+/// `YYYY-MM` → month index.
+pub fn parse_month(s: &str) -> Option<MonthIdx> {
+    s.parse::<Month>().ok().map(Month::index)
+}
+
+/// Month index → `YYYY-MM`.
+pub fn month_label(m: MonthIdx) -> String {
+    Month::from_index(m).to_string()
+}
+
+/// One customer's row in one month of a [`Snapshots`] table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entry {
+    customer: u32,
+    mrr: f64,
+    plan: Option<u32>,
+    segment: Option<u32>,
+    line: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MonthData {
+    entries: Vec<Entry>,
+    /// Position in `entries` by customer index (`u32::MAX` = absent): duplicate checks and
+    /// look-ups without hashing.
+    pos: Vec<u32>,
+}
+
+/// Interned strings: each distinct value once, addressed by index. (FxHash: the keys are ids
+/// from our own files, not attacker-chosen, and SipHash was the largest cost of an import.)
+#[derive(Debug, Clone, Default)]
+struct Names {
+    names: Vec<String>,
+    index: rustc_hash::FxHashMap<String, u32>,
+}
+
+impl Names {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.index.get(s) {
+            return *i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(s.to_owned());
+        self.index.insert(s.to_owned(), i);
+        i
+    }
+}
+
+/// MRR per customer per month, as a compact table: customer ids, plans and segments are interned
+/// once, and each month holds its rows. A customer missing from a month paid nothing in it.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    customers: Names,
+    plans: Names,
+    segments: Names,
+    months: BTreeMap<MonthIdx, MonthData>,
+    rows: usize,
+}
+
+/// One row of a [`Snapshots`] table, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowRef<'a> {
+    /// Customer id.
+    pub customer_id: &'a str,
+    /// MRR.
+    pub mrr: f64,
+    /// Plan.
+    pub plan: Option<&'a str>,
+    /// Segment.
+    pub segment: Option<&'a str>,
+    /// Line of the file it came from (0 when not from a file).
+    pub line: u64,
+}
+
+impl Snapshots {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Interns a plan name for [`Snapshots::insert_coded`].
+    pub fn plan_code(&mut self, plan: &str) -> u32 {
+        self.plans.intern(plan)
+    }
+
+    /// Interns a segment name for [`Snapshots::insert_coded`].
+    pub fn segment_code(&mut self, segment: &str) -> u32 {
+        self.segments.intern(segment)
+    }
+
+    /// Like [`Snapshots::insert`] with plan and segment already interned (a month's rows share
+    /// a handful of them).
+    pub fn insert_coded(
+        &mut self,
+        month: MonthIdx,
+        customer_id: &str,
+        mrr: f64,
+        plan: Option<u32>,
+        segment: Option<u32>,
+        line: u64,
+    ) -> Result<(), u64> {
+        let customer = self.customers.intern(customer_id);
+        let data = self.months.entry(month).or_default();
+        let c = customer as usize;
+        if data.pos.len() <= c {
+            data.pos.resize(c + 1, u32::MAX);
+        }
+        if let Some(e) = data.entries.get(data.pos[c] as usize) {
+            return Err(e.line);
+        }
+        data.pos[c] = u32::try_from(data.entries.len()).unwrap_or(u32::MAX);
+        data.entries.push(Entry {
+            customer,
+            mrr,
+            plan,
+            segment,
+            line,
+        });
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Adds a customer's MRR for a month. A second row for the same (customer, month) is refused
+    /// with the line of the first.
+    pub fn insert(
+        &mut self,
+        month: MonthIdx,
+        customer_id: &str,
+        mrr: f64,
+        plan: Option<&str>,
+        segment: Option<&str>,
+        line: u64,
+    ) -> Result<(), u64> {
+        let plan = plan.map(|p| self.plans.intern(p));
+        let segment = segment.map(|s| self.segments.intern(s));
+        self.insert_coded(month, customer_id, mrr, plan, segment, line)
+    }
+
+    /// Makes `month` present even if nobody paid in it.
+    pub fn touch(&mut self, month: MonthIdx) {
+        self.months.entry(month).or_default();
+    }
+
+    /// Customers seen in any month.
+    pub fn customer_count(&self) -> usize {
+        self.customers.names.len()
+    }
+
+    /// The interned code of a segment, if any row has it.
+    pub fn segment_index(&self, segment: &str) -> Option<u32> {
+        self.segments.index.get(segment).copied()
+    }
+
+    /// Every segment name, in order of first appearance.
+    pub fn segment_names(&self) -> &[String] {
+        &self.segments.names
+    }
+
+    /// Rows in the table.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the table has no month.
+    pub fn is_empty(&self) -> bool {
+        self.months.is_empty()
+    }
+
+    /// The months with data, in order.
+    pub fn months(&self) -> impl Iterator<Item = MonthIdx> + '_ {
+        self.months.keys().copied()
+    }
+
+    /// The rows of a month, in insertion order.
+    pub fn month_rows(&self, month: MonthIdx) -> impl Iterator<Item = RowRef<'_>> + '_ {
+        fn name(names: &Names, i: Option<u32>) -> Option<&str> {
+            i.map(|i| names.names[i as usize].as_str())
+        }
+        self.months
+            .get(&month)
+            .into_iter()
+            .flat_map(|d| d.entries.iter())
+            .map(move |e| RowRef {
+                customer_id: &self.customers.names[e.customer as usize],
+                mrr: e.mrr,
+                plan: name(&self.plans, e.plan),
+                segment: name(&self.segments, e.segment),
+                line: e.line,
+            })
+    }
+
+    /// Dense MRR of a month by customer index, for the analysis (0 for customers absent that month).
+    pub fn dense(&self, month: MonthIdx) -> Option<Vec<f64>> {
+        let d = self.months.get(&month)?;
+        let mut v = vec![0.0; self.customers.names.len()];
+        for e in &d.entries {
+            v[e.customer as usize] = e.mrr.max(0.0);
+        }
+        Some(v)
+    }
+
+    /// Each customer's latest segment.
+    pub fn latest_segments(&self) -> Vec<Option<u32>> {
+        let mut v = vec![None; self.customers.names.len()];
+        for d in self.months.values() {
+            for e in &d.entries {
+                if e.segment.is_some() {
+                    v[e.customer as usize] = e.segment;
+                }
+            }
+        }
+        v
+    }
+}
+
+/// How NRR and GRR are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionWindow {
+    /// Trailing-12-month cohort.
+    #[serde(rename = "12m")]
+    Cohort12m,
+    /// Month-over-month movements.
+    Monthly,
+}

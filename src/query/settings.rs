@@ -1,0 +1,91 @@
+//! Every analysis setting derived from the configuration, built once (by `App::build`) and
+//! shared by every reader, instead of being rebuilt from the configuration at each call.
+
+use crate::analysis::dora::{bands, BandTable, DoraSettings, ServiceSpec};
+use crate::analysis::pressure::{Component, PressureSettings};
+use crate::analysis::revenue::RevenueSettings;
+use crate::analysis::weekly::ViewSettings;
+use crate::config::Config;
+use crate::model::Calendar;
+
+/// The analysis settings of one configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Weeks, days and months in the analysis time zone.
+    pub calendar: Calendar,
+    /// The DORA band table the configuration chose.
+    pub bands: BandTable,
+    /// DORA settings (band table and calendar included).
+    pub dora: DoraSettings,
+    /// The weekly view's settings (pressure index included).
+    pub view: ViewSettings,
+    /// Revenue settings.
+    pub revenue: RevenueSettings,
+    /// The configured services, in configuration order.
+    pub services: Vec<ServiceSpec>,
+    /// The currency revenue is reported in.
+    pub currency: String,
+}
+
+impl Settings {
+    /// Derives every setting from a validated configuration.
+    pub fn new(config: &Config) -> Self {
+        let calendar = Calendar::with_offset_s(config.analysis.utc_offset_s);
+        // Validated at load; the default table is only a fallback for a hand-built Config.
+        let bands = bands::table(config.analysis.dora_report_year)
+            .unwrap_or_else(|| DoraSettings::default().bands);
+        let dora = DoraSettings {
+            incident_window_ms: i64::try_from(config.github.incident_window.as_millis())
+                .unwrap_or(i64::MAX),
+            first_lookback_ms: i64::try_from(config.github.first_deploy_lookback.as_millis())
+                .unwrap_or(i64::MAX),
+            since_ms: Some(
+                config
+                    .github
+                    .backfill_since
+                    .resolve(crate::clock::now())
+                    .timestamp_millis(),
+            ),
+            lead_time_unit: config.analysis.lead_time_unit,
+            recovery_end: config.analysis.recovery_end,
+            bands: bands.clone(),
+            calendar,
+        };
+        let mut pressure = PressureSettings::with_bands(bands.clone());
+        pressure.growth_plan = config.analysis.growth_plan;
+        pressure.min_points = config.analysis.min_points as usize;
+        pressure.calendar = calendar;
+        for c in Component::ALL {
+            if let Some(w) = config.analysis.weights.get(c.as_str()) {
+                pressure.weights.insert(c, *w);
+            }
+        }
+        let view = ViewSettings {
+            pressure,
+            min_months: config.analysis.min_points as usize * 2,
+        };
+        let revenue = RevenueSettings {
+            window: config.revenue.retention_window,
+            reactivation_as_expansion: config.revenue.reactivation_as_expansion,
+        };
+        let services = config
+            .github
+            .services
+            .iter()
+            .map(|s| ServiceSpec {
+                name: s.name.clone(),
+                repo: s.repo.clone(),
+                paths: s.paths.clone(),
+            })
+            .collect();
+        Self {
+            calendar,
+            bands,
+            dora,
+            view,
+            revenue,
+            services,
+            currency: config.revenue.currency.clone(),
+        }
+    }
+}

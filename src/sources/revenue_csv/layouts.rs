@@ -1,0 +1,97 @@
+//! One function per layout: a validated row of the file becomes a snapshot, a movement or a
+//! totals row; every problem goes to the row's errors.
+
+use std::collections::HashMap;
+
+use super::fields::{parse_movement_type, Row};
+use super::{Movement, MovementType, Total};
+use crate::config::RevenueConfig;
+use crate::model::revenue::{month_label, MonthIdx, Snapshots};
+
+/// A `customer_id, month, mrr` row: one customer's MRR in one month.
+pub(super) fn snapshot(row: &mut Row<'_>, config: &RevenueConfig, snapshots: &mut Snapshots) {
+    let line = row.line;
+    let customer = row.required("customer_id");
+    let month = row.month();
+    let mrr = row.amount("mrr", config.amount_scale);
+    if let Some(m) = mrr.filter(|m| *m < 0.0) {
+        row.error("mrr", &m.to_string(), "MRR cannot be negative".into());
+    }
+    if let (Some(customer), Some(month)) = (customer, month) {
+        let (plan, segment) = (row.opt("plan"), row.opt("segment"));
+        let mrr = mrr.unwrap_or(0.0).max(0.0);
+        if let Err(first) = snapshots.insert(month, customer, mrr, plan, segment, line) {
+            row.error(
+                "customer_id",
+                customer,
+                format!(
+                    "duplicate row for customer {customer} in {} (first on line {first})",
+                    month_label(month)
+                ),
+            );
+        }
+    }
+}
+
+/// A `date, customer_id, type, amount` row: one MRR movement.
+pub(super) fn movement(row: &mut Row<'_>, config: &RevenueConfig, movements: &mut Vec<Movement>) {
+    let line = row.line;
+    let customer = row.required("customer_id");
+    let date = row.date();
+    let kind = row.parsed("type", parse_movement_type);
+    let amount = row.amount("amount", config.amount_scale);
+    if let (Some(customer), Some(date), Some(kind), Some(amount)) = (customer, date, kind, amount) {
+        let amount = match kind {
+            MovementType::Contraction | MovementType::Churn => -amount.abs(),
+            _ => amount.abs(),
+        };
+        movements.push(Movement {
+            line,
+            customer_id: customer.to_owned(),
+            date,
+            kind,
+            amount,
+        });
+    }
+}
+
+/// A `month, arr` row: the organisation's stated totals of one month.
+pub(super) fn total(
+    row: &mut Row<'_>,
+    config: &RevenueConfig,
+    totals: &mut Vec<Total>,
+    seen_months: &mut HashMap<MonthIdx, u64>,
+) {
+    let line = row.line;
+    let month = row.month();
+    let arr = row.amount("arr", config.amount_scale);
+    let mrr = row
+        .opt("mrr")
+        .and_then(|_| row.amount("mrr", config.amount_scale));
+    let nrr = row.ratio("nrr");
+    let grr = row.ratio("grr");
+    let customers = row.parsed("customers", |v| {
+        v.trim()
+            .replace(',', "")
+            .parse::<u64>()
+            .map_err(|_| "is not a whole number".to_owned())
+    });
+    if let (Some(month), Some(arr)) = (month, arr) {
+        if let Some(first) = seen_months.insert(month, line) {
+            row.error(
+                "month",
+                &month_label(month),
+                format!("duplicate month (first on line {first})"),
+            );
+        } else {
+            totals.push(Total {
+                month,
+                arr,
+                mrr,
+                nrr,
+                grr,
+                customers,
+            });
+        }
+    }
+}

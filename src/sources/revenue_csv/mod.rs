@@ -1,0 +1,403 @@
+//! Revenue CSV files: layout detection ([`header`]), field parsing ([`fields`]), one function per
+//! layout ([`layouts`]), and whole-file validation here.
+//!
+//! Parsing is pure (bytes in, rows or every problem out); [`super::revenue_import`] applies the
+//! result to the store.
+
+mod fields;
+mod header;
+mod layouts;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::config::RevenueConfig;
+use crate::model::revenue::{MonthIdx, Snapshots};
+use fields::{month_of, Row};
+use header::Header;
+
+pub use fields::{
+    excerpt, parse_amount, parse_date, parse_month_field, MAX_AMOUNT, QUOTED_BYTES, YEARS,
+};
+
+/// The three accepted layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `customer_id, month|date, mrr` (+ `currency, plan, segment`).
+    Snapshots,
+    /// `date, customer_id, type, amount` (+ `currency`).
+    Movements,
+    /// `date|month, arr` (+ `mrr, nrr, grr, customers`).
+    Totals,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layout::Snapshots => "snapshots",
+            Layout::Movements => "movements",
+            Layout::Totals => "totals",
+        })
+    }
+}
+
+/// A movement's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MovementType {
+    /// A new customer.
+    New,
+    /// More MRR from a paying customer.
+    Expansion,
+    /// Less MRR from a customer that still pays.
+    Contraction,
+    /// A customer stops paying.
+    Churn,
+    /// A former customer pays again.
+    Reactivation,
+}
+
+/// One problem in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// 1-based line number (the header is line 1).
+    pub line: u64,
+    /// Column name, if the problem is in one field.
+    pub column: Option<String>,
+    /// The offending value, if any.
+    pub value: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(c) = &self.column {
+            write!(f, ", column {c}")?;
+        }
+        if let Some(v) = &self.value {
+            write!(f, ", value {v:?}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Every problem of a file, capped for display.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct FileErrors {
+    /// The file's name.
+    pub file: String,
+    /// All problems, in line order.
+    pub errors: Vec<RowError>,
+    /// How many are shown.
+    pub shown: usize,
+}
+
+impl fmt::Display for FileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        write!(
+            f,
+            "{}: {n} problem{}, nothing imported:",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in self.errors.iter().take(self.shown) {
+            write!(f, "\n  {}: {e}", self.file)?;
+        }
+        if n > self.shown {
+            write!(f, "\n  … and {} more", n - self.shown)?;
+        }
+        Ok(())
+    }
+}
+
+/// A movement row, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Movement {
+    /// Line in the file.
+    pub line: u64,
+    /// Customer.
+    pub customer_id: String,
+    /// The day it happened.
+    pub date: NaiveDate,
+    /// Kind.
+    pub kind: MovementType,
+    /// Signed change of MRR (negative for contraction and churn).
+    pub amount: f64,
+}
+
+/// A totals row, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Total {
+    /// Month.
+    pub month: MonthIdx,
+    /// ARR.
+    pub arr: f64,
+    /// MRR.
+    pub mrr: Option<f64>,
+    /// NRR ratio.
+    pub nrr: Option<f64>,
+    /// GRR ratio.
+    pub grr: Option<f64>,
+    /// Customers.
+    pub customers: Option<u64>,
+}
+
+/// A parsed file.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// Customer MRR per month.
+    Snapshots(Box<Snapshots>),
+    /// MRR movements.
+    Movements(Vec<Movement>),
+    /// Organisation totals.
+    Totals(Vec<Total>),
+}
+
+impl Parsed {
+    /// The layout.
+    pub fn layout(&self) -> Layout {
+        match self {
+            Parsed::Snapshots(_) => Layout::Snapshots,
+            Parsed::Movements(_) => Layout::Movements,
+            Parsed::Totals(_) => Layout::Totals,
+        }
+    }
+
+    /// Data rows.
+    pub fn rows(&self) -> usize {
+        match self {
+            Parsed::Snapshots(t) => t.rows(),
+            Parsed::Movements(r) => r.len(),
+            Parsed::Totals(r) => r.len(),
+        }
+    }
+
+    /// MRR per customer per month: snapshots as given; movements accumulated per customer from
+    /// the file's first month (the file is authoritative for its months, so a customer's MRR
+    /// before the file starts is taken as 0); `None` for totals.
+    pub fn snapshots(&self) -> Option<Cow<'_, Snapshots>> {
+        match self {
+            Parsed::Snapshots(t) => Some(Cow::Borrowed(&**t)),
+            Parsed::Movements(rows) => {
+                let mut sorted: Vec<&Movement> = rows.iter().collect();
+                sorted.sort_by_key(|m| (m.date, m.line));
+                let first = month_of(sorted.first()?.date);
+                let last = month_of(sorted.last()?.date);
+                let mut running: BTreeMap<&str, f64> = BTreeMap::new();
+                let mut out = Snapshots::new();
+                let mut i = 0;
+                for month in first..=last {
+                    while i < sorted.len() && month_of(sorted[i].date) == month {
+                        let m = sorted[i];
+                        let v = running.entry(m.customer_id.as_str()).or_insert(0.0);
+                        *v = if m.kind == MovementType::Churn {
+                            0.0
+                        } else {
+                            (*v + m.amount).max(0.0)
+                        };
+                        i += 1;
+                    }
+                    out.touch(month);
+                    for (c, v) in running.iter().filter(|(_, v)| **v > 0.0) {
+                        // Running totals are unique per customer, so this cannot collide.
+                        let _ = out.insert(month, c, *v, None, None, 0);
+                    }
+                }
+                Some(Cow::Owned(out))
+            }
+            Parsed::Totals(_) => None,
+        }
+    }
+
+    /// The months the file covers (it is authoritative for exactly these).
+    pub fn months(&self) -> Vec<MonthIdx> {
+        match self {
+            Parsed::Totals(rows) => {
+                let mut m: Vec<MonthIdx> = rows.iter().map(|r| r.month).collect();
+                m.sort_unstable();
+                m.dedup();
+                m
+            }
+            _ => self
+                .snapshots()
+                .map(|t| t.months().collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Parses and validates a whole file; returns every problem, or the rows.
+pub fn parse(
+    file: &str,
+    bytes: &[u8],
+    forced: Option<Layout>,
+    config: &RevenueConfig,
+    mut progress: impl FnMut(u64),
+) -> Result<Parsed, FileErrors> {
+    let fail = |errors: Vec<RowError>| FileErrors {
+        file: file.to_owned(),
+        errors,
+        shown: config.max_reported_errors,
+    };
+    let one = |line: u64, reason: String| {
+        fail(vec![RowError {
+            line,
+            column: None,
+            value: None,
+            reason,
+        }])
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        return Err(one(
+            line,
+            format!(
+                "invalid UTF-8 at byte {} (save the file as UTF-8)",
+                e.valid_up_to()
+            ),
+        ));
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(one(1, "the file is empty: expected a header row".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = match reader.headers() {
+        Ok(h) => Header::new(h, &config.columns),
+        Err(e) => return Err(one(1, format!("unreadable header: {e}"))),
+    };
+    if let Some((i, name)) = header
+        .names
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.len() > config.max_field_bytes)
+    {
+        return Err(fail(vec![RowError {
+            line: 1,
+            column: Some(format!("#{}", i + 1)),
+            value: Some(excerpt(name)),
+            reason: format!(
+                "is a {}-byte header name; one field is at most revenue.max_field_bytes ({})",
+                name.len(),
+                config.max_field_bytes
+            ),
+        }]));
+    }
+    let layout = match (forced, header.detect()) {
+        (Some(f), _) => f,
+        (None, Some(l)) => l,
+        (None, None) => {
+            return Err(one(
+                1,
+                format!(
+                    "unrecognised header [{}]: expected snapshots (customer_id, month, mrr), \
+                     movements (date, customer_id, type, amount) or totals (month, arr); column \
+                     names are set in [revenue.columns]",
+                    header.shown()
+                ),
+            ))
+        }
+    };
+    let missing = header.missing(layout);
+    if !missing.is_empty() {
+        return Err(one(
+            1,
+            format!(
+                "the {layout} layout needs column{} {} (header: [{}])",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                header.shown()
+            ),
+        ));
+    }
+
+    let mut errors = Vec::new();
+    let mut snapshots = Snapshots::new();
+    let mut movements = Vec::new();
+    let mut totals = Vec::new();
+    let mut seen_months: HashMap<MonthIdx, u64> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(RowError {
+                    line,
+                    column: None,
+                    value: None,
+                    reason: match e.kind() {
+                        csv::ErrorKind::UnequalLengths {
+                            expected_len, len, ..
+                        } => {
+                            format!("has {len} fields, the header has {expected_len}")
+                        }
+                        _ => e.to_string(),
+                    },
+                });
+                continue;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        progress(line);
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let mut row = Row {
+            header: &header,
+            record: &record,
+            line,
+            errors: &mut errors,
+        };
+        if !row.check_bounds(config.max_field_bytes) {
+            continue;
+        }
+        let currency = row.opt("currency");
+        if let Some(c) = currency {
+            if !c.eq_ignore_ascii_case(&config.currency) {
+                row.error(
+                    "currency",
+                    c,
+                    format!(
+                        "differs from revenue.currency {}; convert the file first (no exchange \
+                         rates are guessed)",
+                        config.currency
+                    ),
+                );
+            }
+        }
+        match layout {
+            Layout::Snapshots => layouts::snapshot(&mut row, config, &mut snapshots),
+            Layout::Movements => layouts::movement(&mut row, config, &mut movements),
+            Layout::Totals => layouts::total(&mut row, config, &mut totals, &mut seen_months),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        return Err(fail(errors));
+    }
+    let parsed = match layout {
+        Layout::Snapshots => Parsed::Snapshots(Box::new(snapshots)),
+        Layout::Movements => Parsed::Movements(movements),
+        Layout::Totals => Parsed::Totals(totals),
+    };
+    if parsed.rows() == 0 {
+        return Err(one(2, "the file has a header but no data rows".into()));
+    }
+    Ok(parsed)
+}
