@@ -304,17 +304,8 @@ fn print_report(
     };
     // The pressure index is the organisation's: a service's rows have none.
     let none = PressureWeek {
-        week_ms: 0,
         status: "-".into(),
-        growth: None,
-        resilience: None,
-        p_raw: None,
-        p: None,
-        regime: None,
-        forced: None,
-        components: Vec::new(),
-        cusum_up: 0.0,
-        cusum_down: 0.0,
+        ..PressureWeek::default()
     };
     let rows: Vec<_> = scope
         .rows

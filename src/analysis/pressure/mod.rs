@@ -160,7 +160,9 @@ impl Regime {
     }
 }
 
-/// Settings of the index (`[analysis]` and `[analysis.weights]`); nothing is fitted to the data.
+/// Settings of the index (`[analysis]` and `[analysis.weights]`). Nothing is fitted when the
+/// daemon runs: the detector's constants below were calibrated once, offline, by the evaluation
+/// in `bench/pressure_eval` (see `docs/pressure.md` and `BENCHMARKS.md`).
 #[derive(Debug, Clone)]
 pub struct PressureSettings {
     /// Weight of each component (missing = 1).
@@ -169,18 +171,43 @@ pub struct PressureSettings {
     pub growth_plan: f64,
     /// Scored weeks before the index reports a number.
     pub min_points: usize,
-    /// P at or below −threshold is growth, at or above +threshold resilience.
+    /// The regime the index starts in once warmed up: P at or below −threshold is growth, at or
+    /// above +threshold resilience.
     pub threshold: f64,
-    /// Leaving a regime takes P past its threshold by this much more (hysteresis band).
-    pub exit_margin: f64,
-    /// Weeks a new regime must hold before it is adopted.
-    pub hold_weeks: usize,
     /// Weight of the newest week in the exponential smoothing of P.
     pub smoothing: f64,
-    /// CUSUM reference value, in baseline standard deviations.
-    pub cusum_k: f64,
-    /// CUSUM decision threshold, in baseline standard deviations.
-    pub cusum_h: f64,
+    /// Threshold of the resilience side's change statistic (the mean of its combined evidence
+    /// over `recent_weeks`, z units), calibrated on noise-only organisations.
+    pub alarm_h: f64,
+    /// Threshold of the growth side's change statistic (a slowdown, or growth back), calibrated
+    /// the same way; revenue is monthly and noisier, so it is set apart.
+    pub growth_alarm_h: f64,
+    /// Leaving resilience takes this share of `alarm_h` (with `agree_leave`): the way in was
+    /// an exhausted budget or several agreeing signals, the way back is seen in fewer of them
+    /// at first (the 4-week windows lag), and the error-budget policy holds the regime while
+    /// the budget is spent.
+    pub leave_share: f64,
+    /// Evidence building past this share of a threshold is shown as a watch.
+    pub watch_share: f64,
+    /// Families of resilience components that must have moved (mean z over `recent_weeks` at
+    /// least `agree_z`) before a resilience call while the error budget holds.
+    pub agree: usize,
+    /// See `agree`.
+    pub agree_z: f64,
+    /// Families of resilience components that must be back (mean z at most −`agree_z`) before
+    /// the regime leaves resilience.
+    pub agree_leave: usize,
+    /// Weeks over which the components' moves are averaged for agreement and for the watch.
+    pub recent_weeks: usize,
+    /// Winsorisation of each component's z: one outlier week counts at most this much.
+    pub z_cap: f64,
+    /// Weeks between a component's baseline and the week scored, so that a new level is not
+    /// absorbed into its own baseline.
+    pub baseline_gap: usize,
+    /// Longest baseline, weeks.
+    pub baseline_len: usize,
+    /// Shortest baseline, weeks (after a shift the baseline restarts at the shift's start).
+    pub baseline_min: usize,
     /// DORA bands (anchors of CFR and recovery time).
     pub bands: BandTable,
 }
@@ -193,11 +220,19 @@ impl PressureSettings {
             growth_plan: 0.3,
             min_points: 12,
             threshold: 0.25,
-            exit_margin: 0.1,
-            hold_weeks: 2,
             smoothing: 0.5,
-            cusum_k: 0.5,
-            cusum_h: 6.0,
+            alarm_h: 4.5,
+            growth_alarm_h: 4.3,
+            leave_share: 0.5,
+            watch_share: 0.5,
+            agree: 3,
+            agree_z: 2.0,
+            agree_leave: 1,
+            recent_weeks: 2,
+            z_cap: 3.0,
+            baseline_gap: 6,
+            baseline_len: 52,
+            baseline_min: 10,
             bands,
         }
     }
@@ -205,6 +240,34 @@ impl PressureSettings {
     fn weight(&self, c: Component) -> f64 {
         self.weights.get(&c).copied().unwrap_or(1.0).max(0.0)
     }
+}
+
+/// How far one component moved against its own history: a winsorised robust z, signed so that
+/// positive points towards resilience (a resilience component rising, a growth one falling).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Push {
+    /// Which.
+    pub component: Component,
+    /// Its z.
+    pub z: f64,
+}
+
+/// Evidence of a change building up but not (yet) enough for a regime change: shown so that the
+/// product can warn early without declaring a shift it may take back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Watch {
+    /// The regime the evidence points at.
+    pub towards: Regime,
+    /// The change statistic in that direction, in units of its threshold.
+    pub statistic: f64,
+    /// The threshold of a regime change in those units: 1.
+    pub threshold: f64,
+    /// What is still missing, if the statistic is past the threshold (agreement of components).
+    pub waiting_for: Option<String>,
+    /// The components pushing that way (mean z over the recent weeks), strongest first.
+    pub components: Vec<Push>,
+    /// In words.
+    pub summary: String,
 }
 
 /// One component's score in one week.
@@ -221,7 +284,7 @@ pub struct Scored {
 }
 
 /// The index in one week.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PressureWeek {
     /// Monday, ms.
     pub week_ms: i64,
@@ -241,10 +304,18 @@ pub struct PressureWeek {
     pub forced: Option<String>,
     /// Component scores.
     pub components: Vec<Scored>,
-    /// Upward CUSUM (towards resilience), in baseline standard deviations.
+    /// Combined evidence of a change this week (z units; positive towards resilience), once
+    /// the components have a baseline.
+    pub signal: Option<f64>,
+    /// Upward CUSUM of the combined evidence (towards resilience).
     pub cusum_up: f64,
     /// Downward CUSUM (towards growth).
     pub cusum_down: f64,
+    /// The components that moved against their own history over the recent weeks (mean z of
+    /// at least `agree_z` either way), strongest first.
+    pub moved: Vec<Push>,
+    /// Evidence building under the threshold (or waiting for agreement), if any.
+    pub watch: Option<Watch>,
 }
 
 /// One component's move at a shift.
@@ -298,6 +369,7 @@ pub struct PressureReport {
     /// Regime changes.
     pub shifts: Vec<Shift>,
 }
+mod evidence;
 mod regime;
 mod score;
 mod shift;

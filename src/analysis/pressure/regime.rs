@@ -1,40 +1,93 @@
-//! The regime state machine: thresholds, CUSUM alarms, the error-budget policy.
+//! The regime state machine: a CUSUM on the combined evidence of the components, agreement of
+//! several components before a resilience call while the error budget holds, the error-budget
+//! policy, and the watch state.
 
-use super::score::{
-    robust, score_week, weighted_mean, History, BASELINE_GAP, BASELINE_LEN, BASELINE_MIN,
-};
+use super::evidence::{agreeing, combine, recent, values, zscores};
+use super::score::{score_week, weighted_mean, History};
 use super::shift::{shift, step_week};
-use super::{PressureReport, PressureSettings, PressureWeek, Regime, WeekSignals};
+use super::{
+    Component, PressureReport, PressureSettings, PressureWeek, Push, Regime, Watch, WeekSignals,
+};
 
-/// The regime P points at, given the current one: entering growth or resilience takes P past
-/// ±threshold; leaving one takes it back past the threshold by `margin` more, so that P hovering
-/// at a threshold does not flap between regimes.
-fn threshold_regime(p: f64, current: Option<Regime>, t: f64, margin: f64) -> Regime {
-    match current {
-        Some(Regime::Resilience) if p >= t - margin => Regime::Resilience,
-        Some(Regime::Growth) if p <= -t + margin => Regime::Growth,
-        _ if p >= t => Regime::Resilience,
-        _ if p <= -t => Regime::Growth,
-        _ => Regime::Balanced,
+/// The regime P points at when the index starts: growth or resilience past ±threshold, balanced
+/// in between.
+fn initial_regime(p: f64, t: f64) -> Regime {
+    if p >= t {
+        Regime::Resilience
+    } else if p <= -t {
+        Regime::Growth
+    } else {
+        Regime::Balanced
     }
 }
 
-/// Two-sided CUSUM (Page 1954) of P standardised against its baseline: the upward and downward
-/// statistics.
-#[derive(Debug, Clone, Copy, Default)]
-struct Cusum {
+/// The change statistic of one side: the mean of its combined evidence over the last
+/// `recent_weeks` weeks (a moving-window test rather than Page's CUSUM: the components are
+/// rolling windows and carried months, so their evidence is strongly autocorrelated, and a
+/// CUSUM of it keeps accumulating noise that its iid design does not expect).
+/// A side's statistic in each direction.
+#[derive(Debug, Clone, Copy)]
+struct Sides {
     up: f64,
     down: f64,
 }
 
-impl Cusum {
-    fn step(&mut self, z: f64, k: f64) {
-        self.up = (self.up + z - k).max(0.0);
-        self.down = (self.down - z - k).max(0.0);
+#[derive(Debug, Clone, Default)]
+struct Window {
+    values: Vec<f64>,
+}
+
+impl Window {
+    fn push(&mut self, e: f64, n: usize) -> f64 {
+        self.values.push(e);
+        let from = self.values.len().saturating_sub(n.max(1));
+        let last = &self.values[from..];
+        last.iter().sum::<f64>() / last.len() as f64
     }
 }
 
-/// [`pressure`] without the change points of P (which an incremental caller keeps itself).
+fn watch(
+    towards: Regime,
+    statistic: f64,
+    waiting_for: Option<String>,
+    moved: &[Push],
+    dir: f64,
+    s: &PressureSettings,
+) -> Watch {
+    let components: Vec<Push> = moved
+        .iter()
+        .filter(|p| p.z * dir >= s.agree_z)
+        .copied()
+        .collect();
+    let named: Vec<String> = components
+        .iter()
+        .map(|p| format!("{} (z {:+.1})", p.component.as_str(), p.z))
+        .collect();
+    Watch {
+        towards,
+        statistic,
+        threshold: 1.0,
+        summary: format!(
+            "watch → {}: evidence at {:.0} % of the threshold{}{}",
+            towards.as_str(),
+            100.0 * statistic,
+            waiting_for
+                .as_deref()
+                .map(|w| format!(", waiting: {w}"))
+                .unwrap_or_default(),
+            if named.is_empty() {
+                String::new()
+            } else {
+                format!("; moving: {}", named.join(", "))
+            }
+        ),
+        waiting_for,
+        components,
+    }
+}
+
+/// [`super::pressure`] without the change points of P (which an incremental caller keeps
+/// itself).
 pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
     let hist = History::new(weeks);
     let mut out: Vec<PressureWeek> = Vec::with_capacity(weeks.len());
@@ -42,17 +95,19 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
     let mut smoothed: Option<f64> = None;
     let mut scored_n = 0usize;
     let mut regime: Option<Regime> = None;
-    // The regime the thresholds point at, and since which week.
-    let mut pending: Option<(Regime, usize)> = None;
-    let mut cusum = Cusum::default();
-    // P of scored weeks (index, raw P), for the CUSUM baseline.
+    // One CUSUM per side: resilience need (r) and growth momentum (g, signed so that up is
+    // growth falling), so that a slowdown alone never adds up to a resilience call.
+    let (mut r_win, mut g_win) = (Window::default(), Window::default());
+    let (mut r_stat, mut g_stat) = (0.0f64, 0.0f64);
+    // P of scored weeks (index, raw P), for the start of a shift.
     let mut history: Vec<(usize, f64)> = Vec::new();
-    // The most recent CUSUM alarm: (week index, direction, statistic).
-    let mut alarm: Option<(usize, i8, f64)> = None;
+    // The detector's values and z of each week (empty where the week is not scored).
+    let mut vals: Vec<Vec<(Component, f64, f64)>> = vec![Vec::new(); weeks.len()];
+    let mut zs: Vec<Vec<Push>> = vec![Vec::new(); weeks.len()];
+    let mut scored_at: Vec<usize> = Vec::new();
+    // The baselines start here: after a shift, the new regime is the reference.
+    let mut since = 0usize;
     let mut budget_out_since: Option<usize> = None;
-    // Whether the current regime was forced by an exhausted budget (not chosen by P): once the
-    // budget is back, P decides again without waiting for a CUSUM alarm.
-    let mut forced = false;
 
     for (i, w) in weeks.iter().enumerate() {
         let components = score_week(weeks, i, s, &hist);
@@ -61,16 +116,11 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         let p_raw = growth.zip(resilience).map(|(g, r)| r - g);
         let mut row = PressureWeek {
             week_ms: w.week_ms,
-            status: String::new(),
             growth,
             resilience,
             p_raw,
-            p: None,
-            regime: None,
-            forced: None,
             components,
-            cusum_up: cusum.up,
-            cusum_down: cusum.down,
+            ..PressureWeek::default()
         };
         if w.partial {
             row.status = "partial week".into();
@@ -91,31 +141,28 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         smoothed = Some(p);
         row.p = Some(p);
 
-        // CUSUM against P's own baseline: up to 52 weeks ending 8 weeks before (so that a new
-        // level is not absorbed into its own baseline), standardised by its robust spread, with
-        // a floor: moves under 0.1 in P are not material.
-        let base: Vec<f64> = history
-            .iter()
-            .filter(|(j, _)| *j + BASELINE_GAP <= i && *j + BASELINE_GAP + BASELINE_LEN > i)
-            .map(|(_, v)| *v)
-            .collect();
-        if base.len() >= BASELINE_MIN {
-            if let Some((m, sd)) = robust(&base, 0.1) {
-                cusum.step((p_raw - m) / sd, s.cusum_k);
-                // An alarm is remembered and the CUSUM restarts (the usual practice after a
-                // signal), so a level that stays up signals again rather than piling up.
-                if cusum.up > s.cusum_h {
-                    alarm = Some((i, 1, cusum.up));
-                    cusum = Cusum::default();
-                } else if cusum.down > s.cusum_h {
-                    alarm = Some((i, -1, cusum.down));
-                    cusum = Cusum::default();
-                }
-            }
+        vals[i] = values(w);
+        zs[i] = zscores(&vals, i, since, s);
+        row.signal = combine(&zs[i], s, None);
+        if let Some(e) = combine(&zs[i], s, Some(false)) {
+            r_stat = r_win.push(e, s.recent_weeks);
         }
+        if let Some(e) = combine(&zs[i], s, Some(true)) {
+            g_stat = g_win.push(e, s.recent_weeks);
+        }
+        // Both directions of both sides, as the two halves of a two-sided test.
+        let r_sum = Sides {
+            up: r_stat.max(0.0),
+            down: (-r_stat).max(0.0),
+        };
+        let g_sum = Sides {
+            up: g_stat.max(0.0),
+            down: (-g_stat).max(0.0),
+        };
         history.push((i, p_raw));
-        row.cusum_up = cusum.up;
-        row.cusum_down = cusum.down;
+        scored_at.push(i);
+        row.cusum_up = r_sum.up.max(g_sum.up);
+        row.cusum_down = r_sum.down.max(g_sum.down);
 
         let exhausted = w.budget_consumed_4w.is_some_and(|c| c >= 1.0);
         budget_out_since = if exhausted {
@@ -130,62 +177,129 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             continue;
         }
         row.status = "scored".into();
-        let candidate = threshold_regime(p, regime, s.threshold, s.exit_margin);
         let Some(current) = regime else {
-            // Warmed up: start where the thresholds point, without an event.
+            // Warmed up: start where P points, without an event.
             regime = Some(if exhausted {
                 Regime::Resilience
             } else {
-                candidate
+                initial_regime(p, s.threshold)
             });
             row.regime = regime;
             out.push(row);
             continue;
         };
 
-        // The SRE error-budget policy: an exhausted budget means reliability work now.
-        let mut next: Option<(Regime, usize, String, f64)> = None;
-        if exhausted && current != Regime::Resilience {
-            row.forced = Some("error budget exhausted".into());
-            next = Some((
-                Regime::Resilience,
-                budget_out_since.unwrap_or(i),
-                "error budget exhausted".into(),
-                cusum.up,
-            ));
-        } else if exhausted {
-            row.forced = Some("error budget exhausted".into());
-        } else if candidate != current {
-            let held_from = match pending {
-                Some((r, from)) if r == candidate => from,
-                _ => i,
-            };
-            pending = Some((candidate, held_from));
-            let dir = (candidate.rank() - current.rank()).signum();
-            // A CUSUM alarm in the same direction within the last 8 weeks backs the move (the
-            // same alarm may back two steps, growth → balanced → resilience).
-            let confirmed = alarm
-                .filter(|(at, d, _)| *d == dir && *at + 8 >= i)
-                .map(|(_, _, stat)| stat);
-            if i + 1 >= held_from + s.hold_weeks {
-                if forced {
-                    next = Some((candidate, held_from, "error budget restored".into(), 0.0));
-                } else if let Some(stat) = confirmed {
-                    let since = step_week(&history, i);
-                    next = Some((candidate, since, "cusum".into(), stat));
+        let last: Vec<&Vec<Push>> = scored_at
+            .iter()
+            .rev()
+            .take(s.recent_weeks.max(1))
+            .map(|&j| &zs[j])
+            .collect();
+        let moved = recent(&last);
+        row.moved = moved
+            .iter()
+            .filter(|p| p.z.abs() >= s.agree_z)
+            .copied()
+            .collect();
+        let step = step_week(&history, i);
+        let (r_up, g_up) = agreeing(&moved, 1.0, s.agree_z);
+        let (r_down, g_down) = agreeing(&moved, -1.0, s.agree_z);
+        let (h, hg) = (s.alarm_h, s.growth_alarm_h);
+        // Candidates in order of precedence: (target, statistic / its threshold, ready, what is
+        // missing, dir).
+        let mut candidates: Vec<(Regime, f64, bool, Option<String>, f64)> = Vec::new();
+        match current {
+            Regime::Growth | Regime::Balanced => {
+                let lacking = (r_up < s.agree)
+                    .then(|| format!("{r_up} of {} resilience signals agree", s.agree));
+                candidates.push((
+                    Regime::Resilience,
+                    r_sum.up / h,
+                    r_up >= s.agree,
+                    lacking,
+                    1.0,
+                ));
+                if current == Regime::Growth && r_sum.up / h < s.watch_share {
+                    // Growth falling, reliability steady: a slowdown, not a need for
+                    // resilience. Two growth signals must agree (one month of one figure is
+                    // noise).
+                    let lacking = (g_up < 2).then(|| format!("{g_up} of 2 growth signals agree"));
+                    candidates.push((Regime::Balanced, g_sum.up / hg, g_up >= 2, lacking, 1.0));
+                }
+                if current == Regime::Balanced {
+                    let ready = g_down >= 2 || r_down >= s.agree;
+                    let stat = (g_sum.down / hg).max(r_sum.down / h);
+                    candidates.push((Regime::Growth, stat, ready, None, -1.0));
                 }
             }
-        } else {
-            pending = None;
+            Regime::Resilience => {
+                let need = s.agree_leave;
+                let lacking = (r_down < need)
+                    .then(|| format!("{r_down} of {need} resilience signals back to normal"));
+                // The resilience signals are back: growth, unless revenue is shrinking.
+                let to = if growth.is_some_and(|g| g < 0.0) {
+                    Regime::Balanced
+                } else {
+                    Regime::Growth
+                };
+                // Leaving takes fewer agreeing families than entering: the 4-week windows of
+                // CFR and recovery lag the incidents and the SLO on the way back, and the
+                // error-budget policy already holds the regime while the budget is spent.
+                let need = s.agree_leave;
+                let stat = r_sum.down / (h * s.leave_share);
+                candidates.push((to, stat, r_down >= need, lacking, -1.0));
+            }
         }
-        if let Some((to, since, trigger, stat)) = next {
-            forced = trigger == "error budget exhausted";
-            shifts.push(shift(&out, &row, current, to, since, trigger, stat, weeks));
+        // The SRE error-budget policy: an exhausted budget means reliability work now, and the
+        // regime does not leave resilience while it lasts.
+        let mut next: Option<(Regime, usize, &str, f64)> = None;
+        let mut pending: Option<(Regime, f64, Option<String>, f64)> = None;
+        if exhausted {
+            row.forced = Some("error budget exhausted".into());
+            if current != Regime::Resilience {
+                let from = budget_out_since.unwrap_or(i);
+                next = Some((
+                    Regime::Resilience,
+                    from,
+                    "error budget exhausted",
+                    r_sum.up / h,
+                ));
+            }
+        } else {
+            // Statistics in units of their thresholds: 1 = a change.
+            for (to, stat, ready, lacking, dir) in candidates {
+                if stat >= 1.0 && ready {
+                    next = Some((to, step, "evidence", stat));
+                    break;
+                }
+                if stat >= s.watch_share && pending.is_none() {
+                    let lacking = if stat >= 1.0 { lacking } else { None };
+                    pending = Some((to, stat, lacking, dir));
+                }
+            }
+        }
+        if let Some((to, start, trigger, stat)) = next {
+            shifts.push(shift(
+                &out,
+                &row,
+                current,
+                to,
+                start,
+                trigger.to_owned(),
+                stat,
+                weeks,
+            ));
             regime = Some(to);
-            pending = None;
-        } else if !exhausted && candidate == current {
-            // P agrees with the regime the budget forced: it is P's regime now.
-            forced = false;
+            r_win = Window::default();
+            g_win = Window::default();
+            r_stat = 0.0;
+            g_stat = 0.0;
+            row.cusum_up = 0.0;
+            row.cusum_down = 0.0;
+            // The new regime's own weeks are its baseline from where the change began.
+            since = since.max(step);
+        } else if let Some((to, stat, why, dir)) = pending {
+            row.watch = Some(watch(to, stat, why, &moved, dir, s));
         }
         row.regime = regime;
         out.push(row);
