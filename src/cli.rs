@@ -365,6 +365,7 @@ fn print_report(
                 "resilience",
                 "p",
                 "regime",
+                "watch",
             ])?;
             for (r, p) in &rows {
                 let s = &r.signals;
@@ -386,6 +387,10 @@ fn print_report(
                     num(p.resilience, 3),
                     num(p.p, 3),
                     p.regime.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+                    p.watch
+                        .as_ref()
+                        .map(|w| w.summary.clone())
+                        .unwrap_or_default(),
                 ])?;
             }
             out.flush()?;
@@ -412,8 +417,11 @@ fn print_report(
                     f(p.growth),
                     f(p.resilience),
                     f(p.p),
-                    match p.regime {
-                        Some(r) if p.status == "scored" => r.as_str().to_owned(),
+                    match (p.regime, &p.watch) {
+                        (Some(r), Some(w)) if p.status == "scored" => {
+                            format!("{} ({})", r.as_str(), w.summary)
+                        }
+                        (Some(r), None) if p.status == "scored" => r.as_str().to_owned(),
                         _ => p.status.clone(),
                     }
                 );

@@ -17,6 +17,11 @@
 //! Slower growth lowers G; it raises R only through churn and contraction (1 − GRR). Deployment
 //! frequency and lead time are left out of P: they are the response P is related to, and DORA's
 //! research finds speed and stability move together.
+//!
+//! P says where the organisation stands; the regime moves on evidence of a change: each
+//! component against its own recent history (`evidence`), combined per side, a calibrated
+//! threshold, agreement of several independent resilience signals while the error budget holds,
+//! and a watch state for evidence still under the threshold (`regime`).
 
 use std::collections::BTreeMap;
 
@@ -227,7 +232,7 @@ impl PressureSettings {
             watch_share: 0.5,
             agree: 3,
             agree_z: 2.0,
-            agree_leave: 1,
+            agree_leave: 2,
             recent_weeks: 2,
             z_cap: 3.0,
             baseline_gap: 6,
@@ -307,9 +312,10 @@ pub struct PressureWeek {
     /// Combined evidence of a change this week (z units; positive towards resilience), once
     /// the components have a baseline.
     pub signal: Option<f64>,
-    /// Upward CUSUM of the combined evidence (towards resilience).
+    /// Upward change statistic (towards resilience): the mean combined evidence of the last
+    /// `recent_weeks`, the larger of the two sides, z units (the name is kept for the API).
     pub cusum_up: f64,
-    /// Downward CUSUM (towards growth).
+    /// Downward change statistic (towards growth).
     pub cusum_down: f64,
     /// The components that moved against their own history over the recent weeks (mean z of
     /// at least `agree_z` either way), strongest first.
@@ -336,17 +342,18 @@ pub struct Moved {
 pub struct Shift {
     /// The week the change was detected (and adopted), ms.
     pub week_ms: i64,
-    /// The week the change began: the most likely start of a single shift in P over the last 20
-    /// weeks, the first week the budget was exhausted, or (when the budget is back) the first week
-    /// P pointed at the new regime.
+    /// The week the change began: the most likely start of a single shift in the combined
+    /// evidence over the last 20 weeks, or the first week the budget was exhausted.
     pub since_ms: i64,
     /// Previous regime.
     pub from: Regime,
     /// New regime.
     pub to: Regime,
-    /// What triggered it: "cusum", "error budget exhausted" or "error budget restored".
+    /// What triggered it: "evidence" (the change statistic with agreeing components) or "error
+    /// budget exhausted".
     pub trigger: String,
-    /// The CUSUM statistic at detection, in baseline standard deviations.
+    /// The change statistic at detection, in units of its threshold (the name is kept for the
+    /// API).
     pub cusum: f64,
     /// Mean P over the 8 weeks before `since`.
     pub p_before: Option<f64>,

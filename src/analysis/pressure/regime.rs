@@ -99,7 +99,8 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
     // growth falling), so that a slowdown alone never adds up to a resilience call.
     let (mut r_win, mut g_win) = (Window::default(), Window::default());
     let (mut r_stat, mut g_stat) = (0.0f64, 0.0f64);
-    // P of scored weeks (index, raw P), for the start of a shift.
+    // The combined evidence of the scored weeks (index, E), for the start of a shift: it is
+    // standardised, so its step is sharper than P's.
     let mut history: Vec<(usize, f64)> = Vec::new();
     // The detector's values and z of each week (empty where the week is not scored).
     let mut vals: Vec<Vec<(Component, f64, f64)>> = vec![Vec::new(); weeks.len()];
@@ -159,7 +160,9 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             up: g_stat.max(0.0),
             down: (-g_stat).max(0.0),
         };
-        history.push((i, p_raw));
+        if let Some(e) = row.signal {
+            history.push((i, e));
+        }
         scored_at.push(i);
         row.cusum_up = r_sum.up.max(g_sum.up);
         row.cusum_down = r_sum.down.max(g_sum.down);
