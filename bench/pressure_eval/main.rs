@@ -11,7 +11,9 @@
 //!   the false-alarm rate of each (the chosen value goes into `PressureSettings`'s defaults by
 //!   hand; nothing is fitted when the daemon runs);
 //! - `--target F`: the false-alarm rate the calibration aims at (default 0.025);
-//! - `--only PROFILE-PREFIX`, `--verbose`: debugging.
+//! - `--only PROFILE-PREFIX`, `--verbose`, `--h`, `--k` (growth threshold), `--agree`,
+//!   `--agree-z`, `--recent`, `--gap`: debugging and exploring; with `PRESSURE_EVAL_TRACE=1` each
+//!   of the daemon's shifts is printed with the evidence of the weeks before it.
 //!
 //! Scoring. A shift at K is *hit* when the right regime is reached in a week within ±2 weeks of
 //! K (and was not already the regime before that window); its delay is that week − K. A *false
@@ -120,6 +122,9 @@ struct Tally {
     named: usize,
 }
 
+/// Per detector, per (profile, twin) the tally.
+type Results = Vec<(String, Vec<(Profile, bool, Tally)>)>;
+
 fn median(v: &[i64]) -> Option<f64> {
     if v.is_empty() {
         return None;
@@ -212,11 +217,7 @@ fn delay(v: &[i64]) -> String {
     median(v).map_or("–".into(), |d| format!("{d:+.1}"))
 }
 
-fn run(
-    orgs: &[Org],
-    detectors: &[Detector],
-    verbose: bool,
-) -> Vec<(String, Vec<(Profile, bool, Tally)>)> {
+fn run(orgs: &[Org], detectors: &[Detector], verbose: bool) -> Results {
     detectors
         .iter()
         .map(|d| {
@@ -240,7 +241,7 @@ fn run(
         .collect()
 }
 
-fn print_table(title: &str, results: &[(String, Vec<(Profile, bool, Tally)>)]) {
+fn print_table(title: &str, results: &Results) {
     println!("\n### {title}\n");
     println!("| profile | detector | organisations right | hits (K / K1) | hits K2 | median delay (weeks) | false alarms (orgs) | slowdown: resilience called / named |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -311,7 +312,7 @@ fn print_table(title: &str, results: &[(String, Vec<(Profile, bool, Tally)>)]) {
 }
 
 /// The share of noise-only twins with a false regime change.
-fn false_alarm_rate(results: &[(String, Vec<(Profile, bool, Tally)>)]) -> f64 {
+fn false_alarm_rate(results: &Results) -> f64 {
     let (mut n, mut fa) = (0, 0);
     for (_, rows) in results {
         for (_, twin, t) in rows {

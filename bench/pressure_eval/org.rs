@@ -129,7 +129,6 @@ pub fn generate(profile: Profile, seed: u64, twin: bool, bands: &BandTable) -> O
         new_rate: base.new_rate * rng.random_range(0.4..0.6),
         expansion: base.expansion * rng.random_range(0.3..0.5),
         churn: base.churn * rng.random_range(1.3..1.7),
-        ..base
     };
     let k = rng.random_range(36..80);
     let (ks, phases): (Vec<usize>, Vec<Phase>) = match profile {

@@ -226,7 +226,7 @@ impl PressureSettings {
             min_points: 12,
             threshold: 0.25,
             smoothing: 0.5,
-            alarm_h: 4.5,
+            alarm_h: 4.0,
             growth_alarm_h: 4.3,
             leave_share: 0.5,
             watch_share: 0.5,
