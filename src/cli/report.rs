@@ -81,17 +81,8 @@ fn print_report(
     };
     // The pressure index is the organisation's: a service's rows have none.
     let none = PressureWeek {
-        week_ms: 0,
         status: "-".into(),
-        growth: None,
-        resilience: None,
-        p_raw: None,
-        p: None,
-        regime: None,
-        forced: None,
-        components: Vec::new(),
-        cusum_up: 0.0,
-        cusum_down: 0.0,
+        ..PressureWeek::default()
     };
     let rows: Vec<_> = scope
         .rows
@@ -151,6 +142,7 @@ fn print_report(
                 "resilience",
                 "p",
                 "regime",
+                "watch",
             ])?;
             for (r, p) in &rows {
                 let s = &r.signals;
@@ -172,6 +164,10 @@ fn print_report(
                     num(p.resilience, 3),
                     num(p.p, 3),
                     p.regime.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+                    p.watch
+                        .as_ref()
+                        .map(|w| w.summary.clone())
+                        .unwrap_or_default(),
                 ];
                 // Spreadsheets run cells that start like formulas (OWASP CSV injection).
                 out.write_record(
@@ -215,8 +211,11 @@ fn print_report(
                     f(p.growth),
                     f(p.resilience),
                     f(p.p),
-                    match p.regime {
-                        Some(r) if p.status == "scored" => r.as_str().to_owned(),
+                    match (p.regime, &p.watch) {
+                        (Some(r), Some(w)) if p.status == "scored" => {
+                            format!("{} ({})", r.as_str(), w.summary)
+                        }
+                        (Some(r), None) if p.status == "scored" => r.as_str().to_owned(),
                         _ => p.status.clone(),
                     },
                 ]);

@@ -71,6 +71,9 @@ pub fn markdown(d: &Digest) -> String {
             if let Some(f) = &p.forced {
                 let _ = writeln!(m, "\nThe regime is forced: {f}.");
             }
+            if let Some(w) = &p.watch {
+                let _ = writeln!(m, "\n*{}* (not a regime change).", w.summary);
+            }
         }
         Some(p) => {
             let _ = writeln!(m, "The index is not scored this week: {}.", p.status);

@@ -285,6 +285,9 @@ pub fn render(
                 p.growth.map_or("–".into(), |v| format!("{v:+.2}")),
                 local_date(p.week_ms)
             );
+            if let Some(wt) = &p.watch {
+                let _ = write!(h, "<p class=\"note\" id=\"watch\">{}</p>", esc(&wt.summary));
+            }
         }
         None => {
             let status = w

@@ -274,7 +274,9 @@ fn resilience_that_recovers_shifts_back_to_growth() {
         assert_ne!(
             r.weeks[SHIFT - 1].regime,
             Some(Regime::Growth),
-            "seed {seed}"
+            "seed {seed}: start {:?}; {:?}",
+            r.weeks.iter().find_map(|w| w.regime),
+            r.shifts.iter().map(|s| &s.summary).collect::<Vec<_>>()
         );
         if first_shift(&r, false).is_some_and(|sh| (week_of(sh.since_ms) - SHIFT as i64).abs() <= 2)
         {
@@ -303,18 +305,77 @@ fn a_slowdown_in_new_business_alone_is_balanced_never_resilience() {
             "seed {seed}: {:?}",
             r.shifts.iter().map(|s| &s.summary).collect::<Vec<_>>()
         );
-        if r.weeks.last().and_then(|w| w.regime) == Some(Regime::Balanced) {
-            balanced += 1;
-            // The evidence names the growth side that moved.
-            let shift = r.shifts.last().expect("a shift");
-            assert!(
-                shift.evidence.iter().any(|m| m.component.is_growth()),
-                "{}",
-                shift.summary
-            );
+        // The slowdown is named: a move to balanced led by growth components, or a watch
+        // towards balanced naming them. (It used to have to end balanced in 19/20 runs; the
+        // detector now moves only on calibrated evidence and otherwise shows a watch, and the
+        // goal of issue #22 is ≥ 80 % named.)
+        let shift_named = r.shifts.iter().any(|sh| {
+            sh.to == Regime::Balanced
+                && sh.evidence.first().is_some_and(|m| m.component.is_growth())
+        });
+        let watch_named = r.weeks[SHIFT..].iter().any(|w| {
+            w.watch.as_ref().is_some_and(|x| {
+                x.towards == Regime::Balanced
+                    && x.components
+                        .first()
+                        .is_some_and(|p| p.component.is_growth())
+            })
+        });
+        balanced += usize::from(shift_named || watch_named);
+    }
+    assert!(balanced >= 16, "{balanced}/20");
+}
+
+#[test]
+fn evidence_under_the_threshold_is_a_watch_not_a_shift() {
+    // Half the strain: the resilience side moves, not enough for a regime change everywhere,
+    // and where it does not change the regime the weeks say "watch" with the components.
+    let s = settings();
+    let mild = Phase {
+        cfr: 0.13,
+        recovery_h: 8.0,
+        incidents: 2.0,
+        ..GROWTH
+    };
+    let mut watched = 0;
+    for seed in 0..10 {
+        let r = pressure(
+            &organisation(seed, GROWTH, mild, SHIFT, Tails::default()),
+            &s,
+        );
+        let first = r.weeks.iter().position(|w| w.watch.is_some());
+        if let Some(i) = first {
+            let w = r.weeks[i].watch.as_ref().expect("a watch");
+            assert!(w.statistic >= s.watch_share && w.threshold == 1.0);
+            assert!(w.summary.starts_with("watch → "), "{}", w.summary);
+            // A watch is not a regime: the week keeps its regime.
+            assert_eq!(r.weeks[i].regime, r.weeks[i - 1].regime);
+            if i >= SHIFT - 2 && w.towards == Regime::Resilience {
+                watched += 1;
+                assert!(w.components.iter().all(|p| p.z >= s.agree_z));
+            }
         }
     }
-    assert!(balanced >= 19, "{balanced}/20");
+    assert!(watched >= 5, "{watched}/10");
+}
+
+#[test]
+fn one_outlier_week_counts_at_most_the_cap() {
+    let s = settings();
+    // A steady organisation with one absurd week of everything at once.
+    let mut weeks = organisation(3, GROWTH, GROWTH, WEEKS, Tails::default());
+    let w = &mut weeks[70];
+    w.incidents = Some(500.0);
+    w.burn_rate = Some(50.0);
+    w.cfr_4w = Some(0.9);
+    let r = pressure(&weeks, &s);
+    let signal = r.weeks[70].signal.expect("a signal");
+    assert!(signal <= 2.0 * s.z_cap + 1e-9, "{signal}");
+    assert!(
+        r.shifts.is_empty(),
+        "{:?}",
+        r.shifts.iter().map(|s| &s.summary).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -1,0 +1,312 @@
+//! The regime state machine: a CUSUM on the combined evidence of the components, agreement of
+//! several components before a resilience call while the error budget holds, the error-budget
+//! policy, and the watch state.
+
+use super::evidence::{agreeing, combine, recent, values, zscores};
+use super::score::{score_week, weighted_mean, History};
+use super::shift::{shift, step_week};
+use super::{
+    Component, PressureReport, PressureSettings, PressureWeek, Push, Regime, Watch, WeekSignals,
+};
+
+/// The regime P points at when the index starts: growth or resilience past ±threshold, balanced
+/// in between.
+fn initial_regime(p: f64, t: f64) -> Regime {
+    if p >= t {
+        Regime::Resilience
+    } else if p <= -t {
+        Regime::Growth
+    } else {
+        Regime::Balanced
+    }
+}
+
+/// The change statistic of one side: the mean of its combined evidence over the last
+/// `recent_weeks` weeks (a moving-window test rather than Page's CUSUM: the components are
+/// rolling windows and carried months, so their evidence is strongly autocorrelated, and a
+/// CUSUM of it keeps accumulating noise that its iid design does not expect).
+/// A side's statistic in each direction.
+#[derive(Debug, Clone, Copy)]
+struct Sides {
+    up: f64,
+    down: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Window {
+    values: Vec<f64>,
+}
+
+impl Window {
+    fn push(&mut self, e: f64, n: usize) -> f64 {
+        self.values.push(e);
+        let from = self.values.len().saturating_sub(n.max(1));
+        let last = &self.values[from..];
+        last.iter().sum::<f64>() / last.len() as f64
+    }
+}
+
+fn watch(
+    towards: Regime,
+    statistic: f64,
+    waiting_for: Option<String>,
+    moved: &[Push],
+    dir: f64,
+    s: &PressureSettings,
+) -> Watch {
+    let components: Vec<Push> = moved
+        .iter()
+        .filter(|p| p.z * dir >= s.agree_z)
+        .copied()
+        .collect();
+    let named: Vec<String> = components
+        .iter()
+        .map(|p| format!("{} (z {:+.1})", p.component.as_str(), p.z))
+        .collect();
+    Watch {
+        towards,
+        statistic,
+        threshold: 1.0,
+        summary: format!(
+            "watch → {}: evidence at {:.0} % of the threshold{}{}",
+            towards.as_str(),
+            100.0 * statistic,
+            waiting_for
+                .as_deref()
+                .map(|w| format!(", waiting: {w}"))
+                .unwrap_or_default(),
+            if named.is_empty() {
+                String::new()
+            } else {
+                format!("; moving: {}", named.join(", "))
+            }
+        ),
+        waiting_for,
+        components,
+    }
+}
+
+/// [`super::pressure`] without the change points of P (which an incremental caller keeps
+/// itself).
+pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> PressureReport {
+    let hist = History::new(weeks);
+    let mut out: Vec<PressureWeek> = Vec::with_capacity(weeks.len());
+    let mut shifts = Vec::new();
+    let mut smoothed: Option<f64> = None;
+    let mut scored_n = 0usize;
+    let mut regime: Option<Regime> = None;
+    // One CUSUM per side: resilience need (r) and growth momentum (g, signed so that up is
+    // growth falling), so that a slowdown alone never adds up to a resilience call.
+    let (mut r_win, mut g_win) = (Window::default(), Window::default());
+    let (mut r_stat, mut g_stat) = (0.0f64, 0.0f64);
+    // The combined evidence of the scored weeks (index, E), for the start of a shift: it is
+    // standardised, so its step is sharper than P's.
+    let mut history: Vec<(usize, f64)> = Vec::new();
+    // The detector's values and z of each week (empty where the week is not scored).
+    let mut vals: Vec<Vec<(Component, f64, f64)>> = vec![Vec::new(); weeks.len()];
+    let mut zs: Vec<Vec<Push>> = vec![Vec::new(); weeks.len()];
+    let mut scored_at: Vec<usize> = Vec::new();
+    // The baselines start here: after a shift, the new regime is the reference.
+    let mut since = 0usize;
+    let mut budget_out_since: Option<usize> = None;
+
+    for (i, w) in weeks.iter().enumerate() {
+        let components = score_week(weeks, i, s, &hist);
+        let growth = weighted_mean(&components, true, s);
+        let resilience = weighted_mean(&components, false, s);
+        let p_raw = growth.zip(resilience).map(|(g, r)| r - g);
+        let mut row = PressureWeek {
+            week_ms: w.week_ms,
+            growth,
+            resilience,
+            p_raw,
+            components,
+            ..PressureWeek::default()
+        };
+        if w.partial {
+            row.status = "partial week".into();
+            out.push(row);
+            continue;
+        }
+        let Some(p_raw) = p_raw else {
+            row.status = "insufficient data".into();
+            row.regime = regime;
+            out.push(row);
+            continue;
+        };
+        scored_n += 1;
+        let p = match smoothed {
+            Some(prev) => s.smoothing * p_raw + (1.0 - s.smoothing) * prev,
+            None => p_raw,
+        };
+        smoothed = Some(p);
+        row.p = Some(p);
+
+        vals[i] = values(w);
+        zs[i] = zscores(&vals, i, since, s);
+        row.signal = combine(&zs[i], s, None);
+        if let Some(e) = combine(&zs[i], s, Some(false)) {
+            r_stat = r_win.push(e, s.recent_weeks);
+        }
+        if let Some(e) = combine(&zs[i], s, Some(true)) {
+            g_stat = g_win.push(e, s.recent_weeks);
+        }
+        // Both directions of both sides, as the two halves of a two-sided test.
+        let r_sum = Sides {
+            up: r_stat.max(0.0),
+            down: (-r_stat).max(0.0),
+        };
+        let g_sum = Sides {
+            up: g_stat.max(0.0),
+            down: (-g_stat).max(0.0),
+        };
+        if let Some(e) = row.signal {
+            history.push((i, e));
+        }
+        scored_at.push(i);
+        row.cusum_up = r_sum.up.max(g_sum.up);
+        row.cusum_down = r_sum.down.max(g_sum.down);
+
+        let exhausted = w.budget_consumed_4w.is_some_and(|c| c >= 1.0);
+        budget_out_since = if exhausted {
+            budget_out_since.or(Some(i))
+        } else {
+            None
+        };
+
+        if scored_n < s.min_points {
+            row.status = format!("warming up ({scored_n}/{})", s.min_points);
+            out.push(row);
+            continue;
+        }
+        row.status = "scored".into();
+        let Some(current) = regime else {
+            // Warmed up: start where P points, without an event.
+            regime = Some(if exhausted {
+                Regime::Resilience
+            } else {
+                initial_regime(p, s.threshold)
+            });
+            row.regime = regime;
+            out.push(row);
+            continue;
+        };
+
+        let last: Vec<&Vec<Push>> = scored_at
+            .iter()
+            .rev()
+            .take(s.recent_weeks.max(1))
+            .map(|&j| &zs[j])
+            .collect();
+        let moved = recent(&last);
+        row.moved = moved
+            .iter()
+            .filter(|p| p.z.abs() >= s.agree_z)
+            .copied()
+            .collect();
+        let step = step_week(&history, i);
+        let (r_up, g_up) = agreeing(&moved, 1.0, s.agree_z);
+        let (r_down, g_down) = agreeing(&moved, -1.0, s.agree_z);
+        let (h, hg) = (s.alarm_h, s.growth_alarm_h);
+        // Candidates in order of precedence: (target, statistic / its threshold, ready, what is
+        // missing, dir).
+        let mut candidates: Vec<(Regime, f64, bool, Option<String>, f64)> = Vec::new();
+        match current {
+            Regime::Growth | Regime::Balanced => {
+                let lacking = (r_up < s.agree)
+                    .then(|| format!("{r_up} of {} resilience signals agree", s.agree));
+                candidates.push((
+                    Regime::Resilience,
+                    r_sum.up / h,
+                    r_up >= s.agree,
+                    lacking,
+                    1.0,
+                ));
+                if current == Regime::Growth && r_sum.up / h < s.watch_share {
+                    // Growth falling, reliability steady: a slowdown, not a need for
+                    // resilience. Two growth signals must agree (one month of one figure is
+                    // noise).
+                    let lacking = (g_up < 2).then(|| format!("{g_up} of 2 growth signals agree"));
+                    candidates.push((Regime::Balanced, g_sum.up / hg, g_up >= 2, lacking, 1.0));
+                }
+                if current == Regime::Balanced {
+                    let ready = g_down >= 2 || r_down >= s.agree;
+                    let stat = (g_sum.down / hg).max(r_sum.down / h);
+                    candidates.push((Regime::Growth, stat, ready, None, -1.0));
+                }
+            }
+            Regime::Resilience => {
+                let need = s.agree_leave;
+                let lacking = (r_down < need)
+                    .then(|| format!("{r_down} of {need} resilience signals back to normal"));
+                // The resilience signals are back: growth, unless revenue is shrinking.
+                let to = if growth.is_some_and(|g| g < 0.0) {
+                    Regime::Balanced
+                } else {
+                    Regime::Growth
+                };
+                // Leaving takes fewer agreeing families than entering: the 4-week windows of
+                // CFR and recovery lag the incidents and the SLO on the way back, and the
+                // error-budget policy already holds the regime while the budget is spent.
+                let need = s.agree_leave;
+                let stat = r_sum.down / (h * s.leave_share);
+                candidates.push((to, stat, r_down >= need, lacking, -1.0));
+            }
+        }
+        // The SRE error-budget policy: an exhausted budget means reliability work now, and the
+        // regime does not leave resilience while it lasts.
+        let mut next: Option<(Regime, usize, &str, f64)> = None;
+        let mut pending: Option<(Regime, f64, Option<String>, f64)> = None;
+        if exhausted {
+            row.forced = Some("error budget exhausted".into());
+            if current != Regime::Resilience {
+                let from = budget_out_since.unwrap_or(i);
+                next = Some((
+                    Regime::Resilience,
+                    from,
+                    "error budget exhausted",
+                    r_sum.up / h,
+                ));
+            }
+        } else {
+            // Statistics in units of their thresholds: 1 = a change.
+            for (to, stat, ready, lacking, dir) in candidates {
+                if stat >= 1.0 && ready {
+                    next = Some((to, step, "evidence", stat));
+                    break;
+                }
+                if stat >= s.watch_share && pending.is_none() {
+                    let lacking = if stat >= 1.0 { lacking } else { None };
+                    pending = Some((to, stat, lacking, dir));
+                }
+            }
+        }
+        if let Some((to, start, trigger, stat)) = next {
+            shifts.push(shift(
+                &out,
+                &row,
+                current,
+                to,
+                start,
+                trigger.to_owned(),
+                stat,
+                weeks,
+                s.calendar,
+            ));
+            regime = Some(to);
+            r_win = Window::default();
+            g_win = Window::default();
+            r_stat = 0.0;
+            g_stat = 0.0;
+            row.cusum_up = 0.0;
+            row.cusum_down = 0.0;
+            // The new regime's own weeks are its baseline from where the change began.
+            since = since.max(step);
+        } else if let Some((to, stat, why, dir)) = pending {
+            row.watch = Some(watch(to, stat, why, &moved, dir, s));
+        }
+        row.regime = regime;
+        out.push(row);
+    }
+    PressureReport { weeks: out, shifts }
+}

@@ -1,0 +1,205 @@
+//! Scoring: each component against its anchor, or against its own history.
+
+use super::{Component, PressureSettings, Scored, WeekSignals};
+
+pub(super) fn clamp(v: f64, lo: f64, hi: f64) -> f64 {
+    if v.is_nan() {
+        return v;
+    }
+    v.clamp(lo, hi)
+}
+
+/// Linear from 0 at `good` to 1 at `bad` (either direction), clamped.
+pub(super) fn ramp(v: f64, good: f64, bad: f64) -> f64 {
+    clamp((v - good) / (bad - good), 0.0, 1.0)
+}
+
+pub(super) fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Median and scaled MAD (1.4826 · MAD, consistent with σ for normal data; Rousseeuw & Croux
+/// 1993), with a floor so that a flat history does not turn noise into huge z-scores.
+pub(super) fn robust(values: &[f64], floor: f64) -> Option<(f64, f64)> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let m = median(&mut v)?;
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    let mad = median(&mut dev)? * 1.4826;
+    Some((m, mad.max(floor)))
+}
+
+/// Weeks of own history a history-scored component needs, the gap before the scored week, and
+/// the longest baseline.
+pub(super) const BASELINE_MIN: usize = 8;
+pub(super) const BASELINE_GAP: usize = 8;
+pub(super) const BASELINE_LEN: usize = 52;
+
+/// Scores a count at index `i` against the series' own history: a robust z over the baseline of
+/// up to 52 weeks ending 8 weeks before, divided by 3 and clamped. The spread is at least the
+/// count's Poisson noise, √median, so that a quiet history does not turn one more incident (or
+/// a month of fewer sign-ups) into an alarm.
+fn history_score(series: &[Option<f64>], i: usize, lo: f64) -> Option<f64> {
+    let value = series[i]?;
+    let end = i.checked_sub(BASELINE_GAP)?;
+    let start = end.saturating_sub(BASELINE_LEN);
+    let base: Vec<f64> = series[start..end].iter().flatten().copied().collect();
+    if base.len() < BASELINE_MIN {
+        return None;
+    }
+    let (m, s) = robust(&base, 0.5)?;
+    let s = s.max(m.max(1.0).sqrt());
+    Some(clamp((value - m) / s / 3.0, lo, 1.0))
+}
+
+/// Scores every component present in week `i`.
+pub(super) fn score_week(
+    weeks: &[WeekSignals],
+    i: usize,
+    s: &PressureSettings,
+    hist: &History,
+) -> Vec<Scored> {
+    let w = &weeks[i];
+    let mut out = Vec::new();
+    let mut push = |component, value: Option<f64>, score: Option<f64>, anchor| {
+        if let (Some(value), Some(score)) = (value, score) {
+            if score.is_finite() {
+                out.push(Scored {
+                    component,
+                    value,
+                    score,
+                    anchor,
+                });
+            }
+        }
+    };
+    // Growth: ARR growth annualised from the trailing 3 months, (MRRₜ / MRRₜ₋₃)⁴ − 1.
+    let growth = match (w.mrr, w.mrr_3m_ago) {
+        (Some(now), Some(then)) if then > 0.0 => Some((now / then).powi(4) - 1.0),
+        _ => None,
+    };
+    let plan = s.growth_plan.max(1e-6);
+    push(
+        Component::ArrGrowth,
+        growth,
+        growth.map(|g| clamp(g / plan, -1.0, 1.0)),
+        "growth plan (analysis.growth_plan)",
+    );
+    let plan_monthly = (1.0 + plan).powf(1.0 / 12.0) - 1.0;
+    let net_new = match (w.net_new_mrr, w.mrr) {
+        (Some(n), Some(m)) if m > 0.0 => Some(n / m),
+        _ => None,
+    };
+    push(
+        Component::NetNewMrr,
+        net_new,
+        net_new.map(|n| clamp(n / plan_monthly, -1.0, 1.0)),
+        "monthly rate of the growth plan",
+    );
+    push(
+        Component::Nrr,
+        w.nrr,
+        w.nrr.map(|n| clamp((n - 1.0) / 0.2, -1.0, 1.0)),
+        "NRR 100 % (0) to 120 % (1)",
+    );
+    // A history-scored component whose signal is present but whose baseline is still too short
+    // scores 0 (no evidence either way) rather than dropping out: a component that appears
+    // later would otherwise move P by itself, just by entering the mean.
+    push(
+        Component::NewLogos,
+        w.new_logos,
+        w.new_logos
+            .map(|_| history_score(&hist.new_logos, i, -1.0).unwrap_or(0.0)),
+        "own history (52 weeks ending 8 weeks before)",
+    );
+    // Resilience need.
+    push(
+        Component::ErrorBudget,
+        w.budget_consumed_4w,
+        w.budget_consumed_4w.map(|c| ramp(c, 0.25, 1.0)),
+        "error budget: 25 % spent in 4 weeks (0) to exhausted (1)",
+    );
+    push(
+        Component::Availability,
+        w.burn_rate,
+        w.burn_rate.map(|b| ramp(b, 0.5, 2.0)),
+        "SLO: burn rate 0.5 (0) to 2 (1)",
+    );
+    let b = &s.bands;
+    push(
+        Component::ChangeFailureRate,
+        w.cfr_4w,
+        w.cfr_4w.map(|c| {
+            ramp(
+                c,
+                b.change_failure_rate.high,
+                2.0 * b.change_failure_rate.medium,
+            )
+        }),
+        "DORA bands: high threshold (0) to twice the medium threshold (1)",
+    );
+    push(
+        Component::RecoveryTime,
+        w.recovery_4w_s,
+        w.recovery_4w_s.map(|t| {
+            let (elite, medium) = (b.recovery_time.elite, b.recovery_time.medium);
+            ramp(t.max(1.0).ln(), elite.ln(), medium.ln())
+        }),
+        "DORA bands, log scale: elite threshold (0) to medium threshold (1)",
+    );
+    push(
+        Component::Incidents,
+        w.incidents,
+        w.incidents
+            .map(|_| history_score(&hist.incidents_4w, i, 0.0).unwrap_or(0.0)),
+        "own history of 4-week incident counts (52 weeks ending 8 weeks before)",
+    );
+    let churn = w.grr.map(|g| 1.0 - g);
+    push(
+        Component::Churn,
+        churn,
+        w.grr.map(|g| ramp(-g, -0.95, -0.80)),
+        "GRR 95 % (0) to 80 % (1); ~90 % is the usual B2B benchmark",
+    );
+    out
+}
+
+/// Series the history-scored components read.
+pub(super) struct History {
+    new_logos: Vec<Option<f64>>,
+    incidents_4w: Vec<Option<f64>>,
+}
+
+impl History {
+    pub(super) fn new(weeks: &[WeekSignals]) -> Self {
+        let incidents_4w = (0..weeks.len())
+            .map(|i| {
+                let from = i.saturating_sub(3);
+                let v: Vec<f64> = weeks[from..=i].iter().filter_map(|w| w.incidents).collect();
+                (v.len() == i - from + 1).then(|| v.iter().sum())
+            })
+            .collect();
+        Self {
+            new_logos: weeks.iter().map(|w| w.new_logos).collect(),
+            incidents_4w,
+        }
+    }
+}
+
+pub(super) fn weighted_mean(scores: &[Scored], growth: bool, s: &PressureSettings) -> Option<f64> {
+    let (mut sum, mut wsum) = (0.0, 0.0);
+    for c in scores.iter().filter(|c| c.component.is_growth() == growth) {
+        let w = s.weight(c.component);
+        sum += w * c.score;
+        wsum += w;
+    }
+    (wsum > 0.0).then(|| sum / wsum)
+}
