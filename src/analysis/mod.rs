@@ -35,3 +35,21 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
             .collect()
     })
 }
+
+#[cfg(test)]
+mod vocabulary_tests {
+    /// The configuration validates against the vocabulary's lists; the analysis owns the tables
+    /// and the components. They must say the same.
+    #[test]
+    fn the_vocabulary_lists_match_the_analysis() {
+        assert_eq!(
+            super::dora::bands::years(),
+            crate::model::dora::REPORT_YEARS
+        );
+        let names: Vec<&str> = super::pressure::Component::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(names, crate::model::dora::PRESSURE_COMPONENTS);
+    }
+}

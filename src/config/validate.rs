@@ -579,12 +579,12 @@ impl Validator<'_> {
                 min_points: raw.analysis.min_points,
                 dora_report_year: {
                     let y = raw.analysis.dora_report_year;
-                    if crate::analysis::dora::bands::table(y).is_none() {
+                    if !crate::model::dora::REPORT_YEARS.contains(&y) {
                         self.problem(
                             "analysis.dora_report_year",
                             format!(
                                 "no DORA band table for {y}; available: {:?}",
-                                crate::analysis::dora::bands::years()
+                                crate::model::dora::REPORT_YEARS
                             ),
                         );
                     }
@@ -603,10 +603,7 @@ impl Validator<'_> {
                     g
                 },
                 weights: {
-                    let known: Vec<&str> = crate::analysis::pressure::Component::ALL
-                        .iter()
-                        .map(|c| c.as_str())
-                        .collect();
+                    let known = crate::model::dora::PRESSURE_COMPONENTS;
                     for (k, w) in &raw.analysis.weights {
                         if !known.contains(&k.as_str()) {
                             self.problem(

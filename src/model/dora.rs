@@ -51,3 +51,23 @@ impl std::str::FromStr for RecoveryEnd {
         }
     }
 }
+
+/// The DORA reports whose performance-band thresholds ship with Barometer (`data/dora/<year>.toml`,
+/// `analysis.dora_report_year`). The configuration validates against this list; the analysis
+/// holds the tables, and a test there keeps both in step.
+pub const REPORT_YEARS: &[u16] = &[2023];
+
+/// The pressure index's component names (`analysis.weights.<name>`), in the order of the
+/// analysis's `Component::ALL`, which a test there keeps in step.
+pub const PRESSURE_COMPONENTS: &[&str] = &[
+    "arr_growth",
+    "net_new_mrr",
+    "nrr",
+    "new_logos",
+    "error_budget",
+    "availability",
+    "change_failure_rate",
+    "recovery_time",
+    "incidents",
+    "churn",
+];
