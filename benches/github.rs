@@ -398,7 +398,7 @@ fn dora_bench() {
     let events = seed_dora(&store, repos);
     eprintln!("seeded {events} events in {:?}", seeded.elapsed());
     let config = config("");
-    let settings = barometer::query::Settings::new(&config);
+    let settings = barometer::query::Settings::new(&config).expect("settings");
     let bands = DoraSettings::default().bands;
     // Every week with data, the current one included (DuckDB's answer has it too).
     let last = Calendar::UTC.week_start(Utc::now().timestamp_millis());

@@ -19,6 +19,9 @@ pub enum AppError {
     /// The store cannot be opened or read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A setting cannot be derived from the configuration.
+    #[error(transparent)]
+    Settings(#[from] query::SettingsError),
 }
 
 /// Everything a command or the daemon works with.
@@ -43,7 +46,7 @@ impl App {
         let store = Arc::new(Store::open(&config.storage.path)?);
         let with_demo = demo::is_seeded(&store)?;
         let mut app = Self {
-            settings: Arc::new(Settings::new(&config)),
+            settings: Arc::new(Settings::new(&config)?),
             config: Arc::new(config),
             store,
             slos: Arc::default(),

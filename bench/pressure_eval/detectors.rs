@@ -68,7 +68,9 @@ impl Detector {
                         let n = r
                             .weeks
                             .iter()
-                            .filter(|w| w.status == "scored")
+                            .filter(|w| {
+                                w.status == barometer::analysis::pressure::PressureStatus::Scored
+                            })
                             .count()
                             .max(1) as f64;
                         let up = r

@@ -71,7 +71,7 @@ fn print_report(
     to: i64,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
-    use crate::analysis::pressure::PressureWeek;
+    use crate::analysis::pressure::{PressureStatus, PressureWeek};
     let scope = match service {
         None => &w.org,
         Some(s) => w.services.get(s).ok_or_else(|| {
@@ -81,7 +81,7 @@ fn print_report(
     };
     // The pressure index is the organisation's: a service's rows have none.
     let none = PressureWeek {
-        status: "-".into(),
+        status: PressureStatus::NoIndex,
         ..PressureWeek::default()
     };
     let rows: Vec<_> = scope
@@ -148,7 +148,7 @@ fn print_report(
                 let s = &r.signals;
                 let cells = [
                     day(cal, s.week_ms),
-                    p.status.clone(),
+                    p.status.to_string(),
                     s.revenue_as_of.clone().unwrap_or_default(),
                     num(s.mrr, 2),
                     num(s.nrr, 4),
@@ -212,11 +212,13 @@ fn print_report(
                     f(p.resilience),
                     f(p.p),
                     match (p.regime, &p.watch) {
-                        (Some(r), Some(w)) if p.status == "scored" => {
+                        (Some(r), Some(w)) if p.status == PressureStatus::Scored => {
                             format!("{} ({})", r.as_str(), w.summary)
                         }
-                        (Some(r), None) if p.status == "scored" => r.as_str().to_owned(),
-                        _ => p.status.clone(),
+                        (Some(r), None) if p.status == PressureStatus::Scored => {
+                            r.as_str().to_owned()
+                        }
+                        _ => p.status.to_string(),
                     },
                 ]);
             }

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{component_name, Digest};
+use crate::model::PressureStatus;
 
 fn pct(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{:.digits$} %", 100.0 * v))
@@ -55,7 +56,7 @@ pub fn markdown(d: &Digest) -> String {
     // The headline: regime and pressure.
     let _ = writeln!(m, "## Pressure\n");
     match &d.pressure {
-        Some(p) if p.status == "scored" => {
+        Some(p) if p.status == PressureStatus::Scored => {
             let regime = p.regime.map_or("–", |r| r.as_str());
             let change = match (p.p, d.p_before) {
                 (Some(now), Some(before)) => format!(" ({:+.2} on the week before)", now - before),

@@ -41,7 +41,7 @@ impl fmt::Display for Coverage {
 }
 
 /// Whether the pressure index scored a week, and if not, why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PressureStatus {
     /// Scored.
     Scored,
@@ -56,6 +56,10 @@ pub enum PressureStatus {
     PartialWeek,
     /// Too few signals to score.
     InsufficientData,
+    /// The scope has no index at all: the pressure index is the organisation's, so a service's
+    /// weeks carry none. The default, so that a row nobody scored never claims a reason.
+    #[default]
+    NoIndex,
 }
 
 impl fmt::Display for PressureStatus {
@@ -67,6 +71,8 @@ impl fmt::Display for PressureStatus {
             }
             PressureStatus::PartialWeek => f.write_str("partial week"),
             PressureStatus::InsufficientData => f.write_str("insufficient data"),
+            // The placeholder the report tables and CSV have always printed for a service.
+            PressureStatus::NoIndex => f.write_str("-"),
         }
     }
 }
@@ -80,24 +86,21 @@ impl Serialize for PressureStatus {
 /// What made the pressure index change regime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ShiftTrigger {
-    /// The CUSUM of P crossed its decision threshold.
-    #[serde(rename = "cusum")]
-    Cusum,
-    /// An SLO's error budget ran out.
+    /// The change statistic of the combined component evidence crossed its threshold with
+    /// enough components agreeing.
+    #[serde(rename = "evidence")]
+    Evidence,
+    /// An SLO's error budget ran out (the SRE error-budget policy forces resilience).
     #[serde(rename = "error budget exhausted")]
     BudgetExhausted,
-    /// The error budget recovered after being exhausted.
-    #[serde(rename = "error budget restored")]
-    BudgetRestored,
 }
 
 impl ShiftTrigger {
     /// The name clients read.
     pub fn as_str(self) -> &'static str {
         match self {
-            ShiftTrigger::Cusum => "cusum",
+            ShiftTrigger::Evidence => "evidence",
             ShiftTrigger::BudgetExhausted => "error budget exhausted",
-            ShiftTrigger::BudgetRestored => "error budget restored",
         }
     }
 }
@@ -127,6 +130,17 @@ mod tests {
             json(&ShiftTrigger::BudgetExhausted),
             "\"error budget exhausted\""
         );
+        for (status, text) in [
+            (PressureStatus::Scored, "scored"),
+            (PressureStatus::PartialWeek, "partial week"),
+            (PressureStatus::InsufficientData, "insufficient data"),
+            (PressureStatus::NoIndex, "-"),
+        ] {
+            assert_eq!(json(&status), format!("{text:?}"));
+        }
+        for t in [ShiftTrigger::Evidence, ShiftTrigger::BudgetExhausted] {
+            assert_eq!(json(&t), format!("{:?}", t.as_str()));
+        }
         for c in [
             Coverage::Complete,
             Coverage::PartialWeek,

@@ -9,6 +9,6 @@ pub mod settings;
 pub mod slo;
 pub mod views;
 
-pub use settings::Settings;
+pub use settings::{Settings, SettingsError};
 pub use slo::{slo_defs, slo_weeks, slo_weeks_at, SloDef};
 pub use views::{DoraCache, Weekly};

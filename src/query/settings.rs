@@ -1,7 +1,7 @@
 //! Every analysis setting derived from the configuration, built once (by `App::build`) and
 //! shared by every reader, instead of being rebuilt from the configuration at each call.
 
-use crate::analysis::dora::{bands, BandTable, DoraSettings, ServiceSpec};
+use crate::analysis::dora::{bands, BandTable, DoraSettings, ServicePaths, ServiceSpec};
 use crate::analysis::pressure::{Component, PressureSettings};
 use crate::analysis::revenue::RevenueSettings;
 use crate::analysis::weekly::ViewSettings;
@@ -27,9 +27,22 @@ pub struct Settings {
     pub currency: String,
 }
 
+/// A configured service's path globs do not compile (validation checks them, so only a
+/// configuration built without it gets here).
+#[derive(Debug, thiserror::Error)]
+#[error("github service {service:?}: paths: {source}")]
+pub struct SettingsError {
+    /// The service.
+    pub service: String,
+    /// Why its globs do not compile.
+    #[source]
+    pub source: globset::Error,
+}
+
 impl Settings {
-    /// Derives every setting from a validated configuration.
-    pub fn new(config: &Config) -> Self {
+    /// Derives every setting from a validated configuration, compiling the services' path globs
+    /// once.
+    pub fn new(config: &Config) -> Result<Self, SettingsError> {
         let calendar = Calendar::with_offset_s(config.analysis.utc_offset_s);
         // Validated at load; the default table is only a fallback for a hand-built Config.
         let bands = bands::table(config.analysis.dora_report_year)
@@ -72,13 +85,19 @@ impl Settings {
             .github
             .services
             .iter()
-            .map(|s| ServiceSpec {
-                name: s.name.clone(),
-                repo: s.repo.clone(),
-                paths: s.paths.clone(),
+            .map(|s| {
+                let paths = ServicePaths::new(s.paths.clone()).map_err(|source| SettingsError {
+                    service: s.name.clone(),
+                    source,
+                })?;
+                Ok(ServiceSpec {
+                    name: s.name.clone(),
+                    repo: s.repo.clone(),
+                    paths,
+                })
             })
-            .collect();
-        Self {
+            .collect::<Result<_, SettingsError>>()?;
+        Ok(Self {
             calendar,
             bands,
             dora,
@@ -86,6 +105,6 @@ impl Settings {
             revenue,
             services,
             currency: config.revenue.currency.clone(),
-        }
+        })
     }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::api::ApiError;
 use super::http::error;
 use super::ApiState;
-use crate::analysis::pressure::{PressureWeek, Regime};
+use crate::analysis::pressure::{PressureStatus, PressureWeek, Regime};
 use crate::analysis::weekly::{WeekRow, Weekly};
 use crate::analysis::WEEK_MS;
 use crate::model::Calendar;
@@ -248,14 +248,14 @@ pub fn render(
         .pressure
         .weeks
         .iter()
-        .filter(|p| p.status != "partial week" && (from..=to).contains(&p.week_ms))
+        .filter(|p| p.status != PressureStatus::PartialWeek && (from..=to).contains(&p.week_ms))
         .collect();
     let current: Option<&PressureWeek> = w
         .pressure
         .weeks
         .iter()
         .rev()
-        .find(|p| p.status == "scored" && p.week_ms <= to);
+        .find(|p| p.status == PressureStatus::Scored && p.week_ms <= to);
 
     let mut h = String::new();
     // Writing to a String cannot fail; the results are ignored on purpose.
@@ -294,7 +294,7 @@ pub fn render(
                 .pressure
                 .weeks
                 .last()
-                .map_or("no data yet".to_owned(), |p| p.status.clone());
+                .map_or("no data yet".to_owned(), |p| p.status.to_string());
             let _ = write!(
                 h,
                 "<div class=\"regime\" id=\"regime\">Pressure index: {}</div>",

@@ -51,7 +51,11 @@ async fn sync_and_analyse(fake: &Fake, url: &str, github: &str) -> DoraModel {
         .unwrap();
     let log = fake.log();
     assert!(log.iter().all(|(_, _, s)| *s == 200), "{log:?}");
-    barometer::query::views::dora_model(&store, &barometer::query::Settings::new(&config)).unwrap()
+    barometer::query::views::dora_model(
+        &store,
+        &barometer::query::Settings::new(&config).expect("settings"),
+    )
+    .unwrap()
 }
 
 /// Deployments API: (id, sha, environment, hours of the `success` status), listed newest first.

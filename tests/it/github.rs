@@ -360,7 +360,7 @@ fn model(store: &Store) -> dora::DoraModel {
         &[ServiceSpec {
             name: "shop".into(),
             repo: REPO.into(),
-            paths: vec![],
+            paths: Default::default(),
         }],
         &DoraSettings::default(),
     )
@@ -854,9 +854,11 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
         ]
     );
 
-    let model =
-        barometer::query::views::dora_model(&store, &barometer::query::Settings::new(&config))
-            .unwrap();
+    let model = barometer::query::views::dora_model(
+        &store,
+        &barometer::query::Settings::new(&config).expect("settings"),
+    )
+    .unwrap();
     let shipped = |id: u64| -> Vec<(Option<u64>, i64)> {
         model
             .deployments

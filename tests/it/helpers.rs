@@ -102,24 +102,7 @@ impl Daemon {
 
     /// Waits (up to 120 s) until `/readyz` says ready; until then it must say "starting".
     pub async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let r = client.get(self.url("/readyz")).send().await.unwrap();
-            if r.status() == 200 {
-                let body: serde_json::Value = r.json().await.unwrap();
-                assert_eq!(body["status"], "ready");
-                return;
-            }
-            assert_eq!(r.status(), 503);
-            let body: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(body["status"], "starting");
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not ready after 120 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_ready(self.addr).await
     }
 
     /// Polls `/metrics` until `done` accepts the text (or `secs` pass) and returns it.
@@ -148,6 +131,32 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (up to 120 s) until `/readyz` at `addr` says ready; until then it must say "starting".
+pub async fn wait_ready(addr: SocketAddr) {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = client
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["status"], "ready");
+            return;
+        }
+        assert_eq!(r.status(), 503);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["status"], "starting");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -210,6 +219,11 @@ impl TestApp {
         metrics_when(self.addr, secs, done).await
     }
 
+    /// Waits (up to 120 s) until `/readyz` says ready; until then it must say "starting".
+    pub async fn wait_ready(&self) {
+        wait_ready(self.addr).await
+    }
+
     /// Shuts the daemon down as SIGTERM would and waits for it; panics if it failed.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -223,6 +237,25 @@ impl TestApp {
 /// Starts the daemon in-process on a free loopback port, with its store in `store`, the
 /// configuration file `config` (if any) and `env` as `BAROMETER__…` variables.
 pub async fn spawn_app(store: &Path, config: Option<PathBuf>, env: &[(&str, &str)]) -> TestApp {
+    spawn(store, config, env, None).await
+}
+
+/// Like `serve --demo`: starts the daemon in-process with the demo organisation seeded into
+/// `store` (seed 42, ending this week).
+pub async fn spawn_demo_app(store: &Path) -> TestApp {
+    let demo = barometer::serve::DemoSeed {
+        seed: 42,
+        end: now().date_naive(),
+    };
+    spawn(store, None, &[], Some(demo)).await
+}
+
+async fn spawn(
+    store: &Path,
+    config: Option<PathBuf>,
+    env: &[(&str, &str)],
+    demo: Option<barometer::serve::DemoSeed>,
+) -> TestApp {
     use barometer::config::{Config, Sources};
     barometer::clock::pin(now());
     let mut vars: std::collections::BTreeMap<String, String> = env
@@ -248,7 +281,7 @@ pub async fn spawn_app(store: &Path, config: Option<PathBuf>, env: &[(&str, &str
     let (tx, rx) = tokio::sync::oneshot::channel();
     let served = tokio::spawn(barometer::serve::run(
         app,
-        None,
+        demo,
         shutdown.clone(),
         move |addr| {
             let _ = tx.send(addr);

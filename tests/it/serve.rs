@@ -1,11 +1,12 @@
-//! The daemon, black-box: `barometer serve --demo` on a free port.
+//! The daemon, black-box on a free port: its API and metrics in-process (`spawn_app`); signals,
+//! exit codes, the store lock and the log as a `barometer serve` process.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use barometer::store::Store;
 
-use crate::helpers::Daemon;
+use crate::helpers::{spawn_demo_app, Daemon};
 
 fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -15,10 +16,31 @@ fn metric(text: &str, series: &str) -> Option<f64> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
+async fn serve_demo_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("store");
     let daemon = Daemon::start(&store_path, &["--demo"]);
+    assert!(daemon.addr.ip().is_loopback());
+    let client = reqwest::Client::new();
+    let health = client.get(daemon.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    daemon.wait_ready().await;
+
+    let status = daemon.terminate();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM must stop the daemon with exit code 0"
+    );
+    let store = Store::open(&store_path).expect("store reopens after shutdown");
+    assert!(store.event_counts()["deployment"] > 1000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_demo_answers_health_metrics_and_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let daemon = spawn_demo_app(&store_path).await;
     assert!(daemon.addr.ip().is_loopback());
     let client = reqwest::Client::new();
 
@@ -383,12 +405,8 @@ async fn serve_demo_answers_health_and_metrics_and_stops_cleanly_on_sigterm() {
     assert_eq!(body["error"]["code"], "not_found");
     assert_eq!(body["error"]["message"], "no route for GET /nope");
 
-    let status = daemon.terminate();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "SIGTERM must stop the daemon with exit code 0"
-    );
+    // A clean stop, as on SIGTERM (the signal and exit code: serve_demo_stops_cleanly_on_sigterm).
+    daemon.stop().await;
     let store = Store::open(&store_path).expect("store reopens after shutdown");
     assert!(store.event_counts()["deployment"] > 1000);
 }
@@ -515,7 +533,7 @@ async fn a_prometheus_that_is_down_shows_in_metrics_while_serving_goes_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_prometheus_scrapes_the_demo_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&dir.path().join("store"), &["--demo"]);
+    let daemon = spawn_demo_app(&dir.path().join("store")).await;
     daemon.wait_ready().await;
     let Some(prom) = crate::prom::PromServer::start("", Some(&daemon.addr.to_string())) else {
         return;
@@ -546,7 +564,7 @@ async fn a_real_prometheus_scrapes_the_demo_daemon() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop(prom);
-    assert_eq!(daemon.terminate().code(), Some(0));
+    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

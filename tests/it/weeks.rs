@@ -46,9 +46,11 @@ fn weeks_start_on_monday_midnight_of_the_configured_zone() {
             ..Default::default()
         })
         .unwrap();
-        let model =
-            barometer::query::views::dora_model(&store, &barometer::query::Settings::new(&config))
-                .unwrap();
+        let model = barometer::query::views::dora_model(
+            &store,
+            &barometer::query::Settings::new(&config).expect("settings"),
+        )
+        .unwrap();
         model
             .deployments
             .iter()

@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
 use super::{ChangeSet, DeployFacts, DoraSettings, LeadTimeUnit, ServiceSpec, ShippedChange};
 use crate::model::{Change, Commit, DeployState, Deployment};
@@ -111,20 +111,6 @@ impl<'a> Graph<'a> {
                 .unwrap_or_default(),
         )
     }
-}
-
-fn globs(spec: &ServiceSpec) -> Option<GlobSet> {
-    if spec.paths.is_empty() {
-        return None;
-    }
-    let mut b = GlobSetBuilder::new();
-    for p in &spec.paths {
-        // Globs are validated with the configuration; one that still fails is skipped.
-        if let Ok(g) = Glob::new(p) {
-            b.add(g);
-        }
-    }
-    b.build().ok()
 }
 
 fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
@@ -265,7 +251,7 @@ pub(super) fn change_sets<'a>(
     deployments: &[&'a Deployment],
     settings: &DoraSettings,
 ) -> Vec<DeployFacts> {
-    let globs = globs(spec);
+    let globs = spec.paths.globs();
     // The previous successful deployment of each environment (a service has one or a few).
     let mut prev: Vec<(&str, &Deployment)> = Vec::new();
     let mut buffers = WalkBuffers::default();
@@ -309,7 +295,7 @@ pub(super) fn change_sets<'a>(
             if prs.is_empty() {
                 // A merge commit without a pull request (e.g. main merged into a branch) is not
                 // a change of its own; a plain commit pushed straight to the branch is.
-                if c.parents.len() < 2 && owns_direct(globs.as_ref(), c) {
+                if c.parents.len() < 2 && owns_direct(globs, c) {
                     let first = ms(c.authored_at);
                     changes.push(ShippedChange {
                         pr: None,

@@ -33,6 +33,7 @@ pub mod bands;
 mod changes;
 mod failures;
 mod figures;
+mod paths;
 
 pub(crate) use super::parallel_map;
 use rustc_hash::FxHashMap as HashMap;
@@ -65,11 +66,12 @@ pub struct ServiceSpec {
     pub name: String,
     /// `owner/name`.
     pub repo: String,
-    /// Path globs of a monorepo service; empty = every change of the repo.
-    pub paths: Vec<String>,
+    /// Path globs of a monorepo service, compiled; empty = every change of the repo.
+    pub paths: ServicePaths,
 }
 
 pub use crate::model::dora::{LeadTimeUnit, RecoveryEnd};
+pub use paths::ServicePaths;
 
 /// Settings of the computation.
 #[derive(Debug, Clone)]
@@ -313,7 +315,7 @@ pub fn services_from(deployments: &[Deployment]) -> Vec<ServiceSpec> {
             out.push(ServiceSpec {
                 name: d.service.clone(),
                 repo: d.repo.clone(),
-                paths: Vec::new(),
+                paths: ServicePaths::default(),
             });
         }
     }

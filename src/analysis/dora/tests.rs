@@ -129,7 +129,8 @@ fn service(name: &str, repo: &str, paths: &[&str]) -> ServiceSpec {
     ServiceSpec {
         name: name.into(),
         repo: repo.into(),
-        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        paths: ServicePaths::new(paths.iter().map(|p| (*p).to_owned()).collect())
+            .expect("valid globs"),
     }
 }
 

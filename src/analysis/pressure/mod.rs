@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::analysis::dora::BandTable;
 use crate::analysis::{Calendar, WEEK_MS};
+pub use crate::model::{PressureStatus, ShiftTrigger};
 
 /// What one week of the organisation looks like, as the index reads it. Every field is optional:
 /// missing is never zero.
@@ -296,8 +297,8 @@ pub struct Scored {
 pub struct PressureWeek {
     /// Monday, ms.
     pub week_ms: i64,
-    /// "scored", "warming up (n/12)", "partial week" or "insufficient data".
-    pub status: String,
+    /// Scored, or why not.
+    pub status: PressureStatus,
     /// Growth momentum Ḡ.
     pub growth: Option<f64>,
     /// Resilience need R̄.
@@ -352,9 +353,9 @@ pub struct Shift {
     pub from: Regime,
     /// New regime.
     pub to: Regime,
-    /// What triggered it: "evidence" (the change statistic with agreeing components) or "error
-    /// budget exhausted".
-    pub trigger: String,
+    /// What triggered it: the change statistic with agreeing components, or an exhausted error
+    /// budget.
+    pub trigger: ShiftTrigger,
     /// The change statistic at detection, in units of its threshold (the name is kept for the
     /// API).
     pub cusum: f64,
@@ -405,7 +406,7 @@ pub fn p_series(report: &PressureReport) -> Vec<(i64, f64)> {
     report
         .weeks
         .iter()
-        .filter(|w| w.status != "partial week")
+        .filter(|w| w.status != PressureStatus::PartialWeek)
         .filter_map(|w| Some((w.week_ms, w.p_raw?)))
         .collect()
 }

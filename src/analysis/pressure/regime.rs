@@ -6,7 +6,8 @@ use super::evidence::{agreeing, combine, recent, values, zscores};
 use super::score::{score_week, weighted_mean, History};
 use super::shift::{shift, step_week};
 use super::{
-    Component, PressureReport, PressureSettings, PressureWeek, Push, Regime, Watch, WeekSignals,
+    Component, PressureReport, PressureSettings, PressureStatus, PressureWeek, Push, Regime,
+    ShiftTrigger, Watch, WeekSignals,
 };
 
 /// The regime P points at when the index starts: growth or resilience past ±threshold, balanced
@@ -124,12 +125,12 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             ..PressureWeek::default()
         };
         if w.partial {
-            row.status = "partial week".into();
+            row.status = PressureStatus::PartialWeek;
             out.push(row);
             continue;
         }
         let Some(p_raw) = p_raw else {
-            row.status = "insufficient data".into();
+            row.status = PressureStatus::InsufficientData;
             row.regime = regime;
             out.push(row);
             continue;
@@ -175,11 +176,14 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         };
 
         if scored_n < s.min_points {
-            row.status = format!("warming up ({scored_n}/{})", s.min_points);
+            row.status = PressureStatus::WarmingUp {
+                scored: scored_n,
+                needed: s.min_points,
+            };
             out.push(row);
             continue;
         }
-        row.status = "scored".into();
+        row.status = PressureStatus::Scored;
         let Some(current) = regime else {
             // Warmed up: start where P points, without an event.
             regime = Some(if exhausted {
@@ -255,7 +259,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         }
         // The SRE error-budget policy: an exhausted budget means reliability work now, and the
         // regime does not leave resilience while it lasts.
-        let mut next: Option<(Regime, usize, &str, f64)> = None;
+        let mut next: Option<(Regime, usize, ShiftTrigger, f64)> = None;
         let mut pending: Option<(Regime, f64, Option<String>, f64)> = None;
         if exhausted {
             row.forced = Some("error budget exhausted".into());
@@ -264,7 +268,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 next = Some((
                     Regime::Resilience,
                     from,
-                    "error budget exhausted",
+                    ShiftTrigger::BudgetExhausted,
                     r_sum.up / h,
                 ));
             }
@@ -272,7 +276,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             // Statistics in units of their thresholds: 1 = a change.
             for (to, stat, ready, lacking, dir) in candidates {
                 if stat >= 1.0 && ready {
-                    next = Some((to, step, "evidence", stat));
+                    next = Some((to, step, ShiftTrigger::Evidence, stat));
                     break;
                 }
                 if stat >= s.watch_share && pending.is_none() {
@@ -283,15 +287,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         }
         if let Some((to, start, trigger, stat)) = next {
             shifts.push(shift(
-                &out,
-                &row,
-                current,
-                to,
-                start,
-                trigger.to_owned(),
-                stat,
-                weeks,
-                s.calendar,
+                &out, &row, current, to, start, trigger, stat, weeks, s.calendar,
             ));
             regime = Some(to);
             r_win = Window::default();

@@ -1,6 +1,6 @@
 //! Shift events: when a change began and which components moved.
 
-use super::{Component, Moved, PressureWeek, Regime, Shift, WeekSignals};
+use super::{Component, Moved, PressureWeek, Regime, Shift, ShiftTrigger, WeekSignals};
 
 /// The week a level shift most likely began, among the last 20 scored weeks up to `now`: the
 /// split that maximises the difference of the two segments' means weighted by their sizes, the
@@ -39,7 +39,7 @@ pub(super) fn shift(
     from: Regime,
     to: Regime,
     since: usize,
-    trigger: String,
+    trigger: ShiftTrigger,
     stat: f64,
     weeks: &[WeekSignals],
     calendar: crate::analysis::Calendar,

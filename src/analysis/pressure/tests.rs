@@ -463,7 +463,7 @@ fn missing_weeks_and_a_late_source_neither_break_nor_bias_the_index() {
         assert!(r.weeks[..20].iter().all(|w| w.p.is_none()));
         assert!(r.weeks[20..31]
             .iter()
-            .any(|w| w.status.starts_with("warming up")));
+            .any(|w| matches!(w.status, PressureStatus::WarmingUp { .. })));
         // No shift before the planted one, and the planted one is found (a week of slack: a
         // tenth of the weeks are missing, which blurs the estimate of when it began).
         assert!(
@@ -492,6 +492,13 @@ fn warming_up_says_so_instead_of_a_number() {
         &organisation(1, GROWTH, GROWTH, WEEKS, Tails::default())[..8],
         &s,
     );
-    assert_eq!(r.weeks[0].status, "warming up (1/12)");
+    assert_eq!(
+        r.weeks[0].status,
+        PressureStatus::WarmingUp {
+            scored: 1,
+            needed: 12
+        }
+    );
+    assert_eq!(r.weeks[0].status.to_string(), "warming up (1/12)");
     assert!(r.weeks.iter().all(|w| w.regime.is_none()));
 }

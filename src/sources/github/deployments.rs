@@ -2,11 +2,10 @@
 //! statuses that make one final), successful workflow runs on the default branch, or releases.
 
 use chrono::{DateTime, Duration, Utc};
-use regex::Regex;
 
 use super::client::Fetched;
 use super::listing::Stamped;
-use super::{anchored, payload, GithubError, GithubSync, RUN_OVERLAP_HOURS, SOURCE};
+use super::{payload, GithubError, GithubSync, RUN_OVERLAP_HOURS, SOURCE};
 use crate::config::DeploymentsFrom;
 use crate::model::{DeploySource, DeployState, Deployment};
 use crate::store::{Cursor, WriteBatch};
@@ -121,12 +120,6 @@ impl GithubSync<'_> {
     }
 
     pub(super) async fn deployments(&mut self, repo: &str) -> Result<(), GithubError> {
-        let matchers: Vec<(String, Regex)> = self
-            .services(repo)
-            .into_iter()
-            .filter(|s| s.deployments_from == DeploymentsFrom::Deployments)
-            .filter_map(|s| Some((s.name.clone(), anchored(&s.environment)?)))
-            .collect();
         let mut list = self.listing(
             repo,
             "deployments",
@@ -140,8 +133,9 @@ impl GithubSync<'_> {
                 if d.created_at < self.since {
                     continue;
                 }
-                let Some((service, _)) =
-                    matchers.iter().find(|(_, re)| re.is_match(&d.environment))
+                let Some(service) =
+                    self.matchers
+                        .service(repo, &DeploymentsFrom::Deployments, &[&d.environment])
                 else {
                     continue;
                 };
@@ -152,7 +146,7 @@ impl GithubSync<'_> {
                 }
                 let dep = Deployment {
                     repo: repo.to_owned(),
-                    service: service.clone(),
+                    service: service.to_owned(),
                     environment: d.environment,
                     id: d.id,
                     source: DeploySource::DeploymentsApi,
@@ -198,12 +192,6 @@ impl GithubSync<'_> {
     }
 
     pub(super) async fn workflow_runs(&mut self, repo: &str) -> Result<(), GithubError> {
-        let matchers: Vec<(String, Regex)> = self
-            .services(repo)
-            .into_iter()
-            .filter(|s| s.deployments_from == DeploymentsFrom::WorkflowRuns)
-            .filter_map(|s| Some((s.name.clone(), Regex::new(&s.workflow).ok()?)))
-            .collect();
         let branch = self.default_branch(repo).await?;
         let mut list = self.listing(
             repo,
@@ -222,15 +210,15 @@ impl GithubSync<'_> {
                     continue;
                 }
                 let name = r.name.clone().unwrap_or_default();
-                let Some((service, _)) = matchers
-                    .iter()
-                    .find(|(_, re)| re.is_match(&name) || re.is_match(&r.path))
+                let Some(service) =
+                    self.matchers
+                        .service(repo, &DeploymentsFrom::WorkflowRuns, &[&name, &r.path])
                 else {
                     continue;
                 };
                 batch.upsert_event(&Deployment {
                     repo: repo.to_owned(),
-                    service: service.clone(),
+                    service: service.to_owned(),
                     environment: "production".into(),
                     id: r.id,
                     source: DeploySource::WorkflowRun,
@@ -250,12 +238,6 @@ impl GithubSync<'_> {
     }
 
     pub(super) async fn releases(&mut self, repo: &str) -> Result<(), GithubError> {
-        let matchers: Vec<(String, Regex)> = self
-            .services(repo)
-            .into_iter()
-            .filter(|s| s.deployments_from == DeploymentsFrom::Releases)
-            .filter_map(|s| Some((s.name.clone(), Regex::new(&s.release_pattern).ok()?)))
-            .collect();
         let mut list = self.listing(
             repo,
             "releases",
@@ -272,7 +254,9 @@ impl GithubSync<'_> {
                 if published < self.since {
                     continue;
                 }
-                let Some((service, _)) = matchers.iter().find(|(_, re)| re.is_match(&r.tag_name))
+                let Some(service) =
+                    self.matchers
+                        .service(repo, &DeploymentsFrom::Releases, &[&r.tag_name])
                 else {
                     continue;
                 };
@@ -293,7 +277,7 @@ impl GithubSync<'_> {
                 }
                 batch.upsert_event(&Deployment {
                     repo: repo.to_owned(),
-                    service: service.clone(),
+                    service: service.to_owned(),
                     environment: "production".into(),
                     id: r.id,
                     source: DeploySource::Release,

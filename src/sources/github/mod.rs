@@ -15,12 +15,14 @@ mod changes;
 mod deployments;
 mod graph;
 mod listing;
+mod matchers;
+
+pub use matchers::PatternError;
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Duration, Utc};
-use regex::Regex;
 use serde::Serialize;
 
 use crate::config::{DeploymentsFrom, GithubConfig, GithubService};
@@ -79,6 +81,9 @@ pub enum GithubError {
         /// The parse error.
         message: String,
     },
+    /// A service's deployment pattern does not compile.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -108,10 +113,6 @@ pub struct SyncReport {
     pub incidents: u64,
     /// `x-ratelimit-remaining` at the end, if known.
     pub rate_limit_remaining: Option<i64>,
-}
-
-fn anchored(re: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{re})$")).ok()
 }
 
 /// A progress line per repository and endpoint, on a terminal only.
@@ -146,6 +147,7 @@ pub struct GithubSync<'a> {
     config: &'a GithubConfig,
     store: &'a Store,
     client: Client,
+    matchers: matchers::Matchers,
     since: DateTime<Utc>,
     progress: Progress,
     report: SyncReport,
@@ -160,11 +162,13 @@ impl<'a> GithubSync<'a> {
         progress: bool,
     ) -> Result<Self, GithubError> {
         let client = Client::new(config, RetryPolicy::default())?;
+        let matchers = matchers::Matchers::compile(&config.services)?;
         let since = since.unwrap_or_else(|| config.backfill_since.resolve(crate::clock::now()));
         Ok(Self {
             config,
             store,
             client,
+            matchers,
             since,
             progress: Progress::new(progress),
             report: SyncReport::default(),
