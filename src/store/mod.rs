@@ -22,16 +22,19 @@
 //! series costs 24 times fewer entries this way; a commit merges new points into the blocks they
 //! fall in (a point at an existing timestamp replaces it).
 
+//!
+//! Layout: this file opens the store and holds its shared state; `batch` is the write side
+//! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
+//! of record, and `encoding` the key and block formats.
+
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::{Event, Point, SeriesKey};
+use crate::model::SeriesKey;
 
 /// Entries per batch that sources should not exceed.
 ///
@@ -47,10 +50,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 mod encoding;
 
-use encoding::{
-    block_key, block_of, decode_block, decode_series, encode_series, merge_points, series_prefix,
-    tagged, META_SCHEMA, TAG_CURSOR, TAG_EVENT, TAG_META, TAG_SERIES,
-};
+use encoding::{decode_series, META_SCHEMA, TAG_META, TAG_SERIES};
+
+mod batch;
+mod cursors;
+mod events;
+mod points;
+
+pub use batch::{CommitStats, WriteBatch};
+pub use cursors::Cursor;
 pub use encoding::{encode_block, BLOCK_MS};
 
 /// Errors of the store.
@@ -110,106 +118,6 @@ pub enum StoreError {
     /// Any other sled failure.
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
-}
-
-/// Where a source stands in an upstream listing: written in the same batch as the data it covers,
-/// so a crash can never leave a cursor ahead of (or behind) its data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    /// Source-defined position (a timestamp, a page URL, an id).
-    pub position: Option<String>,
-    /// The `ETag` of the last full answer, for conditional requests.
-    pub etag: Option<String>,
-    /// The `Last-Modified` of the last full answer.
-    pub last_modified: Option<String>,
-    /// When the cursor was written.
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-/// An event waiting in a batch: kind, natural key, and its JSON (or why it did not encode), or
-/// `None` to delete it.
-type PendingEvent = (&'static str, String, Option<Result<Vec<u8>, String>>);
-
-/// Changes to apply together: all of them, or (on any error or crash) none.
-#[derive(Debug, Default)]
-pub struct WriteBatch {
-    points: Vec<(SeriesKey, Vec<Point>)>,
-    events: Vec<PendingEvent>,
-    cursors: Vec<(String, String, Cursor)>,
-}
-
-impl WriteBatch {
-    /// An empty batch.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds points to a series; a point at an existing timestamp replaces it.
-    pub fn put_points(&mut self, key: &SeriesKey, points: impl IntoIterator<Item = Point>) {
-        match self.points.last_mut() {
-            Some((k, v)) if k == key => v.extend(points),
-            _ => self
-                .points
-                .push((key.clone(), points.into_iter().collect())),
-        }
-    }
-
-    /// Adds one point.
-    pub fn put_point(&mut self, key: &SeriesKey, ts: i64, value: f64) {
-        self.put_points(key, [Point { ts, value }]);
-    }
-
-    /// Inserts or replaces an event under its natural key.
-    pub fn upsert_event<E: Event>(&mut self, event: &E) {
-        let bytes = serde_json::to_vec(event).map_err(|e| e.to_string());
-        self.events
-            .push((E::KIND, event.natural_key(), Some(bytes)));
-    }
-
-    /// Deletes an event (nothing happens if it does not exist).
-    pub fn delete_event<E: Event>(&mut self, natural_key: &str) {
-        self.events.push((E::KIND, natural_key.to_owned(), None));
-    }
-
-    /// Sets a source's cursor.
-    pub fn set_cursor(&mut self, source: &str, name: &str, cursor: Cursor) {
-        self.cursors
-            .push((source.to_owned(), name.to_owned(), cursor));
-    }
-
-    /// Whether nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.points.is_empty() && self.events.is_empty() && self.cursors.is_empty()
-    }
-
-    /// Number of points in the batch.
-    pub fn point_count(&self) -> usize {
-        self.points.iter().map(|(_, p)| p.len()).sum()
-    }
-}
-
-/// What a commit changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct CommitStats {
-    /// Points written (new or replaced).
-    pub points: u64,
-    /// Series created by this batch.
-    pub new_series: u64,
-    /// Events that were not stored before.
-    pub events_inserted: u64,
-    /// Events stored before with other content.
-    pub events_updated: u64,
-    /// Events stored before with the same content (nothing written).
-    pub events_unchanged: u64,
-    /// Events deleted.
-    pub events_deleted: u64,
-}
-
-impl CommitStats {
-    /// Whether the commit changed any event or series (points are written without comparing).
-    pub fn changed_events(&self) -> bool {
-        self.events_inserted + self.events_updated + self.events_deleted + self.new_series > 0
-    }
 }
 
 struct SeriesIndex {
@@ -306,293 +214,6 @@ impl Store {
     /// The data directory.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Applies a batch atomically and returns what changed.
-    ///
-    /// Everything is checked and encoded before anything is written; a refused item refuses the
-    /// whole batch.
-    pub fn commit(&self, batch: WriteBatch) -> Result<CommitStats, StoreError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut stats = CommitStats::default();
-        let mut sled_batch = sled::Batch::default();
-        let mut new_series: Vec<(SeriesKey, u64)> = Vec::new();
-        let mut kinds_added: Vec<&'static str> = Vec::new();
-        let mut kinds_removed: Vec<&'static str> = Vec::new();
-        // Blocks touched by this batch, merged in memory before one write each.
-        let mut blocks: BTreeMap<[u8; 17], Vec<Point>> = BTreeMap::new();
-        {
-            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-            let mut next_id = index.next_id;
-            for (key, points) in &batch.points {
-                let id = match index.ids.get(key) {
-                    Some(id) => *id,
-                    None => match new_series.iter().find(|(k, _)| k == key) {
-                        Some((_, id)) => *id,
-                        None => {
-                            let id = next_id;
-                            next_id += 1;
-                            sled_batch.insert(encode_series(key), &id.to_be_bytes());
-                            new_series.push((key.clone(), id));
-                            id
-                        }
-                    },
-                };
-                let mut by_block: BTreeMap<i64, Vec<Point>> = BTreeMap::new();
-                for p in points {
-                    by_block.entry(block_of(p.ts)).or_default().push(*p);
-                }
-                for (start, new) in by_block {
-                    let k = block_key(id, start);
-                    let old = match blocks.remove(&k) {
-                        Some(pending) => pending,
-                        None => match self.db.get(k)? {
-                            Some(bytes) => decode_block(&bytes)?,
-                            None => Vec::new(),
-                        },
-                    };
-                    blocks.insert(k, merge_points(old, &new));
-                }
-                stats.points += points.len() as u64;
-            }
-        }
-        for (k, points) in blocks {
-            sled_batch.insert(&k, encode_block(&points));
-        }
-        for (kind, key, bytes) in &batch.events {
-            if key.is_empty() || key.contains('\0') {
-                return Err(StoreError::Invalid {
-                    what: format!("{kind} event {key:?}"),
-                    reason: "a natural key must be non-empty and contain no NUL".into(),
-                });
-            }
-            let k = tagged(TAG_EVENT, kind, key);
-            let Some(bytes) = bytes else {
-                if self.db.get(&k)?.is_some() {
-                    stats.events_deleted += 1;
-                    kinds_removed.push(kind);
-                    sled_batch.remove(k);
-                }
-                continue;
-            };
-            let bytes = bytes.as_ref().map_err(|e| StoreError::Invalid {
-                what: format!("{kind} event {key:?}"),
-                reason: format!("does not encode: {e}"),
-            })?;
-            match self.db.get(&k)? {
-                Some(old) if old.as_ref() == bytes.as_slice() => {
-                    stats.events_unchanged += 1;
-                    continue;
-                }
-                Some(_) => stats.events_updated += 1,
-                None => {
-                    stats.events_inserted += 1;
-                    kinds_added.push(kind);
-                }
-            }
-            sled_batch.insert(k, bytes.as_slice());
-        }
-        for (source, name, cursor) in &batch.cursors {
-            if source.contains('\0') || source.is_empty() {
-                return Err(StoreError::Invalid {
-                    what: format!("cursor {source:?}/{name:?}"),
-                    reason: "a source name must be non-empty and contain no NUL".into(),
-                });
-            }
-            let bytes = serde_json::to_vec(cursor).map_err(|source_err| StoreError::Codec {
-                kind: "cursor".into(),
-                key: name.clone(),
-                source: source_err,
-            })?;
-            sled_batch.insert(tagged(TAG_CURSOR, source, name), bytes);
-        }
-        stats.new_series = new_series.len() as u64;
-
-        // Held across the write so that a first count from disk cannot see this batch and then
-        // have it added again below.
-        let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
-        self.db.apply_batch(sled_batch)?;
-
-        if !new_series.is_empty() {
-            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-            for (key, id) in new_series {
-                index.next_id = index.next_id.max(id + 1);
-                index.ids.insert(key, id);
-            }
-        }
-        if let Some(counts) = counts.as_mut() {
-            for kind in kinds_added {
-                *counts.entry(kind.to_owned()).or_insert(0) += 1;
-            }
-            for kind in kinds_removed {
-                let n = counts.entry(kind.to_owned()).or_insert(0);
-                *n = n.saturating_sub(1);
-            }
-        }
-        drop(counts);
-        if stats.events_inserted + stats.events_updated + stats.events_deleted > 0 {
-            self.event_generation
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if !batch.is_empty() {
-            self.generation.send_modify(|g| *g += 1);
-        }
-        Ok(stats)
-    }
-
-    /// Points of a series with `from <= ts < to`, in time order. Unknown series give nothing.
-    pub fn range(&self, key: &SeriesKey, from: i64, to: i64) -> Result<Vec<Point>, StoreError> {
-        let Some(id) = self.series_id(key).filter(|_| from < to) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        let first = block_key(id, block_of(from));
-        let last = block_key(id, block_of(to - 1));
-        for kv in self.db.range(first..=last) {
-            let (_, v) = kv?;
-            out.extend(
-                decode_block(&v)?
-                    .into_iter()
-                    .filter(|p| p.ts >= from && p.ts < to),
-            );
-        }
-        Ok(out)
-    }
-
-    /// The oldest point of a series.
-    pub fn first(&self, key: &SeriesKey) -> Result<Option<Point>, StoreError> {
-        let Some(id) = self.series_id(key) else {
-            return Ok(None);
-        };
-        match self.db.scan_prefix(series_prefix(id)).next() {
-            Some(kv) => Ok(decode_block(&kv?.1)?.into_iter().next()),
-            None => Ok(None),
-        }
-    }
-
-    /// The newest point of a series.
-    pub fn latest(&self, key: &SeriesKey) -> Result<Option<Point>, StoreError> {
-        let Some(id) = self.series_id(key) else {
-            return Ok(None);
-        };
-        match self.db.scan_prefix(series_prefix(id)).next_back() {
-            Some(kv) => Ok(decode_block(&kv?.1)?.pop()),
-            None => Ok(None),
-        }
-    }
-
-    fn series_id(&self, key: &SeriesKey) -> Option<u64> {
-        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        index.ids.get(key).copied()
-    }
-
-    /// Series whose name is `name` (any name when `None`) and that carry every label in `labels`,
-    /// sorted.
-    pub fn series(&self, name: Option<&str>, labels: &[(&str, &str)]) -> Vec<SeriesKey> {
-        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<SeriesKey> = index
-            .ids
-            .keys()
-            .filter(|k| name.is_none_or(|n| k.name() == n))
-            .filter(|k| labels.iter().all(|(l, v)| k.label(l) == Some(*v)))
-            .cloned()
-            .collect();
-        out.sort();
-        out
-    }
-
-    /// Number of series.
-    pub fn series_count(&self) -> usize {
-        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        index.ids.len()
-    }
-
-    /// One event by its natural key.
-    pub fn event<E: Event>(&self, natural_key: &str) -> Result<Option<E>, StoreError> {
-        let Some(bytes) = self.db.get(tagged(TAG_EVENT, E::KIND, natural_key))? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| StoreError::Codec {
-                kind: E::KIND.into(),
-                key: natural_key.into(),
-                source,
-            })
-    }
-
-    /// Every event of a kind, in natural-key order.
-    pub fn events<'a, E: Event + 'a>(&'a self) -> impl Iterator<Item = Result<E, StoreError>> + 'a {
-        self.events_with_prefix("")
-    }
-
-    /// Events of a kind whose natural key starts with `key_prefix`, in key order.
-    pub fn events_with_prefix<'a, E: Event + 'a>(
-        &'a self,
-        key_prefix: &str,
-    ) -> impl Iterator<Item = Result<E, StoreError>> + 'a {
-        let skip = E::KIND.len() + 2;
-        self.db
-            .scan_prefix(tagged(TAG_EVENT, E::KIND, key_prefix))
-            .map(move |kv| {
-                let (k, v) = kv?;
-                serde_json::from_slice(&v).map_err(|source| StoreError::Codec {
-                    kind: E::KIND.into(),
-                    key: String::from_utf8_lossy(&k[skip..]).into_owned(),
-                    source,
-                })
-            })
-    }
-
-    /// Number of stored events per kind.
-    pub fn event_counts(&self) -> BTreeMap<String, u64> {
-        let mut guard = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            let mut counts = BTreeMap::new();
-            for k in self.db.scan_prefix([TAG_EVENT]).keys() {
-                let Ok(k) = k else {
-                    tracing::error!("cannot read the store while counting events");
-                    return counts;
-                };
-                let kind = k[1..].split(|b| *b == 0).next().unwrap_or_default();
-                *counts
-                    .entry(String::from_utf8_lossy(kind).into_owned())
-                    .or_insert(0) += 1;
-            }
-            *guard = Some(counts);
-        }
-        guard.clone().unwrap_or_default()
-    }
-
-    /// A source's cursor.
-    pub fn cursor(&self, source: &str, name: &str) -> Result<Option<Cursor>, StoreError> {
-        let Some(bytes) = self.db.get(tagged(TAG_CURSOR, source, name))? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source_err| StoreError::Codec {
-                kind: "cursor".into(),
-                key: format!("{source}/{name}"),
-                source: source_err,
-            })
-    }
-
-    /// Every cursor of a source, by name.
-    pub fn cursors(&self, source: &str) -> Result<BTreeMap<String, Cursor>, StoreError> {
-        let prefix = tagged(TAG_CURSOR, source, "");
-        let mut out = BTreeMap::new();
-        for kv in self.db.scan_prefix(&prefix) {
-            let (k, v) = kv?;
-            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            let cursor = serde_json::from_slice(&v).map_err(|e| StoreError::Codec {
-                kind: "cursor".into(),
-                key: format!("{source}/{name}"),
-                source: e,
-            })?;
-            out.insert(name, cursor);
-        }
-        Ok(out)
     }
 
     /// Whether the store holds no series and no events.

@@ -1,70 +1,24 @@
 //! Stage two: every raw value checked, every problem collected with its key and origin.
+//!
+//! Layout: this file holds the [`Validator`] and the driver over every section; `checks` the
+//! per-section and per-value checks, `origin` where a value came from, `zone` the time zones.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use config::{Map, Value, ValueKind};
+use config::{Map, Value};
 
 use super::raw::{RawConfig, RawGithub};
 use super::*;
 
-/// The origin of a dotted key's value, for error messages. The `config` crate records files by a
-/// path relative to the working directory; the user file is shown as the user named it.
-pub(super) fn origin_of(root: &Map<String, Value>, key: &str, file: Option<&Path>) -> String {
-    let value = lookup(root, key);
-    // A table (a whole unknown section) has no origin of its own: its leaves say where it came
-    // from.
-    match (value.and_then(leaf_origin), file) {
-        (Some(ENV_ORIGIN), _) => ENV_ORIGIN.to_owned(),
-        (Some(_), Some(file)) => file.display().to_string(),
-        (Some(o), None) => o.to_owned(),
-        (None, _) => "built-in defaults".to_owned(),
-    }
-}
+mod checks;
+mod origin;
+mod zone;
 
-/// The value at a dotted key; numeric parts index arrays (`github.service.0.name`, as
-/// `serde_ignored` writes paths) and `name[0]` parts too (as the `config` crate does).
-pub(super) fn lookup<'a>(root: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    let mut parts = key_parts(key).into_iter();
-    let mut value = root.get(parts.next()?)?;
-    for part in parts {
-        value = match &value.kind {
-            ValueKind::Table(t) => t.get(part)?,
-            ValueKind::Array(a) => a.get(part.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(value)
-}
-
-/// `a.b[2].c` → `["a", "b", "2", "c"]`.
-pub(super) fn key_parts(key: &str) -> Vec<&str> {
-    key.split(['.', '[', ']'])
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-/// The origin of a value, or of the first leaf under it that has one.
-fn leaf_origin(v: &Value) -> Option<&str> {
-    if let Some(o) = v.origin() {
-        return Some(o);
-    }
-    match &v.kind {
-        ValueKind::Table(t) => {
-            // Sorted, so the answer does not depend on the hash map's order.
-            let mut keys: Vec<&String> = t.keys().collect();
-            keys.sort();
-            keys.into_iter().find_map(|k| leaf_origin(&t[k]))
-        }
-        ValueKind::Array(a) => a.iter().find_map(leaf_origin),
-        _ => None,
-    }
-}
-
-/// How the `config` crate names values that came from environment variables.
-pub(super) const ENV_ORIGIN: &str = "the environment";
+pub(super) use origin::{key_parts, lookup, origin_of};
+use zone::parse_offset;
 
 pub(super) struct Validator<'a> {
     pub(super) root: &'a Map<String, Value>,
@@ -92,224 +46,6 @@ impl Validator<'_> {
                 self.problem(key, format!("{s:?} is not a duration like \"15m\" ({e})"));
                 Duration::from_secs(1)
             }
-        }
-    }
-
-    fn digest(&mut self, raw: &super::raw::RawDigest, weekday: chrono::Weekday) -> DigestConfig {
-        let (mut markdown, mut html, mut json) = (false, false, false);
-        for f in &raw.formats {
-            match f.as_str() {
-                "markdown" => markdown = true,
-                "html" => html = true,
-                "json" => json = true,
-                other => self.problem(
-                    "digest.formats",
-                    format!("{other:?} is not one of \"markdown\", \"html\", \"json\""),
-                ),
-            }
-        }
-        if raw.hour > 23 {
-            self.problem("digest.hour", format!("{} is not an hour (0-23)", raw.hour));
-        }
-        let format = match raw.webhook_format.as_str() {
-            "slack" => WebhookFormat::Slack,
-            "json" => WebhookFormat::Json,
-            other => {
-                self.problem(
-                    "digest.webhook_format",
-                    format!("{other:?} is not \"slack\" or \"json\""),
-                );
-                WebhookFormat::Slack
-            }
-        };
-        let timeout = self.duration("digest.webhook_timeout", &raw.webhook_timeout);
-        let url_env = raw.webhook_url_env.trim();
-        if !url_env.is_empty()
-            && !url_env
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            self.problem(
-                "digest.webhook_url_env",
-                format!("{url_env:?} is not an environment variable name"),
-            );
-        }
-        DigestConfig {
-            enabled: raw.enabled,
-            out_dir: PathBuf::from(&raw.out_dir),
-            markdown,
-            html,
-            json,
-            weekday,
-            hour: raw.hour.min(23),
-            webhook: (!url_env.is_empty()).then(|| WebhookConfig {
-                url_env: url_env.to_owned(),
-                format,
-                timeout,
-            }),
-        }
-    }
-
-    fn since(&mut self, key: &str, s: &str) -> Since {
-        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            return Since::Date(d);
-        }
-        match humantime::parse_duration(s) {
-            Ok(d) => Since::Ago(d),
-            Err(_) => {
-                self.problem(
-                    key,
-                    format!("{s:?} is neither a date (2024-01-31) nor a duration (730d)"),
-                );
-                Since::Ago(Duration::ZERO)
-            }
-        }
-    }
-
-    fn regex(&mut self, key: &str, s: &str) {
-        if let Err(e) = regex::Regex::new(s) {
-            self.problem(key, format!("{s:?} is not a regular expression: {e}"));
-        }
-    }
-
-    fn deployments_from(&mut self, key: &str, s: &str) -> DeploymentsFrom {
-        match s {
-            "deployments" => DeploymentsFrom::Deployments,
-            "workflow_runs" => DeploymentsFrom::WorkflowRuns,
-            "releases" => DeploymentsFrom::Releases,
-            other => {
-                self.problem(
-                    key,
-                    format!(
-                        "{other:?} is not one of \"deployments\", \"workflow_runs\", \"releases\""
-                    ),
-                );
-                DeploymentsFrom::Deployments
-            }
-        }
-    }
-
-    fn github(&mut self, raw: RawGithub) -> GithubConfig {
-        for (i, repo) in raw.repos.iter().enumerate() {
-            self.repo(&format!("github.repos[{i}]"), repo);
-        }
-        let from = self.deployments_from("github.deployments_from", &raw.deployments_from);
-        self.regex("github.environment", &raw.environment);
-        self.regex("github.workflow", &raw.workflow);
-        self.regex("github.release_pattern", &raw.release_pattern);
-        if raw.incident_label.is_empty() {
-            self.problem("github.incident_label", "must not be empty");
-        }
-        let mut services: Vec<GithubService> = Vec::new();
-        for (i, s) in raw.service.iter().enumerate() {
-            let key = |k: &str| format!("github.service[{i}].{k}");
-            if s.name.is_empty()
-                || !s
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                self.problem(
-                    &key("name"),
-                    format!("{:?} must be letters, digits, '-', '_' or '.'", s.name),
-                );
-            }
-            if services.iter().any(|o| o.name == s.name) {
-                self.problem(
-                    &key("name"),
-                    format!("{:?} is used by another service", s.name),
-                );
-            }
-            self.repo(&key("repo"), &s.repo);
-            for (j, p) in s.paths.iter().enumerate() {
-                if let Err(e) = globset::Glob::new(p) {
-                    self.problem(
-                        &format!("github.service[{i}].paths[{j}]"),
-                        format!("{p:?} is not a glob: {e}"),
-                    );
-                }
-            }
-            let deployments_from = match &s.deployments_from {
-                Some(f) => self.deployments_from(&key("deployments_from"), f),
-                None => from.clone(),
-            };
-            for (k, v) in [
-                ("environment", &s.environment),
-                ("workflow", &s.workflow),
-                ("release_pattern", &s.release_pattern),
-            ] {
-                if let Some(v) = v {
-                    self.regex(&key(k), v);
-                }
-            }
-            services.push(GithubService {
-                name: s.name.clone(),
-                repo: s.repo.clone(),
-                paths: s.paths.clone(),
-                deployments_from,
-                environment: s
-                    .environment
-                    .clone()
-                    .unwrap_or_else(|| raw.environment.clone()),
-                workflow: s.workflow.clone().unwrap_or_else(|| raw.workflow.clone()),
-                release_pattern: s
-                    .release_pattern
-                    .clone()
-                    .unwrap_or_else(|| raw.release_pattern.clone()),
-            });
-        }
-        // A listed repository without a service of its own is one service named after it.
-        for repo in &raw.repos {
-            if services.iter().any(|s| s.repo == *repo) {
-                continue;
-            }
-            let name = repo.rsplit('/').next().unwrap_or(repo).to_owned();
-            let name = if services.iter().any(|s| s.name == name) {
-                repo.replace('/', "-")
-            } else {
-                name
-            };
-            services.push(GithubService {
-                name,
-                repo: repo.clone(),
-                paths: Vec::new(),
-                deployments_from: from.clone(),
-                environment: raw.environment.clone(),
-                workflow: raw.workflow.clone(),
-                release_pattern: raw.release_pattern.clone(),
-            });
-        }
-        let floor = raw.rate_limit_floor;
-        GithubConfig {
-            api_url: raw.api_url.trim_end_matches('/').to_owned(),
-            token_env: raw.token_env,
-            repos: raw.repos,
-            backfill_since: self.since("github.backfill_since", &raw.backfill_since),
-            interval: self.duration("github.interval", &raw.interval),
-            incident_label: raw.incident_label,
-            incident_window: self.duration("github.incident_window", &raw.incident_window),
-            first_deploy_lookback: self
-                .duration("github.first_deploy_lookback", &raw.first_deploy_lookback),
-            request_timeout: self.duration("github.request_timeout", &raw.request_timeout),
-            rate_limit_floor: floor,
-            max_rate_limit_wait: self
-                .duration("github.max_rate_limit_wait", &raw.max_rate_limit_wait),
-            services,
-        }
-    }
-
-    fn repo(&mut self, key: &str, repo: &str) {
-        let ok = repo.split_once('/').is_some_and(|(o, n)| {
-            !o.is_empty() && !n.is_empty() && !n.contains('/') && !repo.contains(' ')
-        });
-        if !ok {
-            self.problem(key, format!("{repo:?} is not \"owner/name\""));
-        }
-    }
-
-    fn url(&mut self, key: &str, s: &str) {
-        if !(s.starts_with("http://") || s.starts_with("https://")) || s.len() < 10 {
-            self.problem(key, format!("{s:?} is not an http:// or https:// URL"));
         }
     }
 
@@ -629,53 +365,5 @@ impl Validator<'_> {
                 }),
             },
         }
-    }
-}
-
-/// "UTC", "Z", "±HH:MM" (up to ±14:00) or an IANA zone name → seconds east of UTC. A zone
-/// with daylight saving time gives its standard offset: weeks stay exactly 7 days, so that
-/// weeks compare (in summer such a week starts at 01:00 local time).
-fn parse_offset(s: &str) -> Option<i32> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("utc") || s == "Z" {
-        return Some(0);
-    }
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return standard_offset(s),
-    };
-    let (h, m) = rest.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 14 && m < 60 && h * 60 + m <= 14 * 60).then_some(sign * (h * 3600 + m * 60))
-}
-
-/// The standard (not daylight-saving) UTC offset of an IANA zone under its current rules.
-fn standard_offset(name: &str) -> Option<i32> {
-    use chrono::TimeZone;
-    use chrono_tz::OffsetComponents;
-    let tz: chrono_tz::Tz = name.parse().ok()?;
-    let offset = tz.offset_from_utc_datetime(&chrono::Utc::now().naive_utc());
-    i32::try_from(offset.base_utc_offset().num_seconds()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_offset;
-
-    #[test]
-    fn time_zones_are_offsets_or_zone_names_at_their_standard_offset() {
-        assert_eq!(parse_offset("UTC"), Some(0));
-        assert_eq!(parse_offset("+05:30"), Some(19_800));
-        assert_eq!(parse_offset("-08:00"), Some(-28_800));
-        assert_eq!(parse_offset("Europe/Berlin"), Some(3_600));
-        assert_eq!(parse_offset("America/New_York"), Some(-18_000));
-        assert_eq!(parse_offset("Asia/Kolkata"), Some(19_800));
-        assert_eq!(parse_offset("Mars/Olympus"), None);
-        assert_eq!(parse_offset("+15:00"), None);
-        assert_eq!(parse_offset("+5"), None);
     }
 }

@@ -1,0 +1,379 @@
+//! The typed, validated sections of [`Config`](super::Config), one struct per `[table]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::{Serialize, Serializer};
+
+use super::Secret;
+
+/// `[storage]`
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageConfig {
+    /// Data directory.
+    pub path: PathBuf,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    /// Bind address.
+    pub listen: SocketAddr,
+    /// Bearer token for the API, if any.
+    pub api_token: Option<Secret>,
+    /// Grace period for shutdown.
+    #[serde(with = "humantime_serde_compat")]
+    pub shutdown_grace: Duration,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// Filter directive.
+    pub level: String,
+}
+
+/// A point in time to read back to: a fixed date, or a span before "now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From this date (UTC midnight).
+    Date(NaiveDate),
+    /// From this long before now.
+    Ago(Duration),
+}
+
+impl Since {
+    /// The point in time, relative to `now` for a span.
+    pub fn resolve(self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Since::Date(d) => d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+            Since::Ago(d) => now - chrono::Duration::from_std(d).unwrap_or_default(),
+        }
+    }
+}
+
+impl Serialize for Since {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Since::Date(d) => s.serialize_str(&d.to_string()),
+            Since::Ago(d) => s.serialize_str(&format_duration(*d)),
+        }
+    }
+}
+
+/// A duration as it is written in the configuration: the largest of d, h, m, s that divides it.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 || secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs % len == 0 {
+            return format!("{}{unit}", secs / len);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// `[github]`
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubConfig {
+    /// API base URL.
+    pub api_url: String,
+    /// Name of the variable holding the token.
+    pub token_env: String,
+    /// `owner/name` list.
+    pub repos: Vec<String>,
+    /// First-sync horizon.
+    pub backfill_since: Since,
+    /// Sync interval.
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+    /// Incident issues carry this label.
+    pub incident_label: String,
+    /// How long before an incident a deployment may have caused it.
+    #[serde(with = "humantime_serde_compat")]
+    pub incident_window: Duration,
+    /// How far before the first deployment seen of a service its change set reaches (never
+    /// before `backfill_since`).
+    #[serde(with = "humantime_serde_compat")]
+    pub first_deploy_lookback: Duration,
+    /// Timeout of one request.
+    #[serde(with = "humantime_serde_compat")]
+    pub request_timeout: Duration,
+    /// Below this many remaining requests, pause until the rate limit resets.
+    pub rate_limit_floor: u32,
+    /// Longest pause for a rate limit before the sync gives up (and resumes next time).
+    #[serde(with = "humantime_serde_compat")]
+    pub max_rate_limit_wait: Duration,
+    /// Every service: the configured ones, and one per listed repo that has none.
+    pub services: Vec<GithubService>,
+}
+
+impl GithubConfig {
+    /// Whether the GitHub source is on.
+    pub fn enabled(&self) -> bool {
+        !self.services.is_empty()
+    }
+
+    /// The repositories to read, each once, in configuration order.
+    pub fn repos(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.services {
+            if !out.contains(&s.repo.as_str()) {
+                out.push(&s.repo);
+            }
+        }
+        out
+    }
+}
+
+/// Where a service's deployments are read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentsFrom {
+    /// The Deployments API, environments matching a regex.
+    Deployments,
+    /// Successful GitHub Actions runs on the default branch of workflows matching a regex.
+    WorkflowRuns,
+    /// Releases whose tag matches a regex.
+    Releases,
+}
+
+/// A service whose deployments and changes are tracked (`[[github.service]]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubService {
+    /// Name.
+    pub name: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// Path globs (monorepos); empty = the whole repository.
+    pub paths: Vec<String>,
+    /// Where deployments come from.
+    pub deployments_from: DeploymentsFrom,
+    /// Environment regex (Deployments API), anchored.
+    pub environment: String,
+    /// Workflow name or path regex (workflow runs).
+    pub workflow: String,
+    /// Tag regex (releases).
+    pub release_pattern: String,
+}
+
+/// How an SLO's indicator is measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sli {
+    /// Two queries: good events and all events per step (e.g. `sum(increase(x[${step}]))`).
+    Counts {
+        /// PromQL for good events per step.
+        good_query: String,
+        /// PromQL for all events per step.
+        total_query: String,
+    },
+    /// One query: the error ratio per step.
+    ErrorRatio {
+        /// PromQL for the ratio of bad events per step.
+        error_ratio_query: String,
+    },
+}
+
+/// `[[prometheus.slo]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloConfig {
+    /// Name (the `slo` label).
+    pub name: String,
+    /// Service (the `service` label).
+    pub service: String,
+    /// The indicator's queries.
+    pub sli: Sli,
+    /// Objective, e.g. 0.999.
+    pub target: f64,
+    /// Rolling window of the error budget.
+    #[serde(with = "humantime_serde_compat")]
+    pub window: Duration,
+}
+
+/// `[[prometheus.query]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryConfig {
+    /// Name (the `query` label).
+    pub name: String,
+    /// PromQL returning one series.
+    pub query: String,
+    /// Unit of the values, e.g. `seconds`.
+    pub unit: String,
+    /// Service the figure belongs to, if any.
+    pub service: Option<String>,
+}
+
+/// `[prometheus]`
+#[derive(Debug, Clone, Serialize)]
+pub struct PrometheusConfig {
+    /// Base URL; `None` = off.
+    pub url: Option<String>,
+    /// Variable holding a bearer token, if any.
+    pub bearer_token_env: Option<String>,
+    /// Basic-auth user, if any.
+    pub basic_auth_user: Option<String>,
+    /// Variable holding the basic-auth password.
+    pub basic_auth_password_env: Option<String>,
+    /// SLOs.
+    pub slo: Vec<SloConfig>,
+    /// Extra named series.
+    pub query: Vec<QueryConfig>,
+    /// Per-request timeout.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    /// Sample resolution.
+    #[serde(with = "humantime_serde_compat")]
+    pub step: Duration,
+    /// First-sync horizon.
+    pub backfill_since: Since,
+    /// Sync interval.
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+}
+
+/// `[revenue]`
+#[derive(Debug, Clone, Serialize)]
+pub struct RevenueConfig {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Factor applied to every amount (0.01 for files in cents).
+    pub amount_scale: f64,
+    /// Bad rows listed in an error before "and N more".
+    pub max_reported_errors: usize,
+    /// Largest single field of a CSV file, in bytes.
+    pub max_field_bytes: usize,
+    /// Headline NRR/GRR formula.
+    pub retention_window: crate::model::revenue::RetentionWindow,
+    /// Whether reactivated MRR counts as expansion.
+    pub reactivation_as_expansion: bool,
+    /// Folder watched for CSV files, if any.
+    pub watch_dir: Option<PathBuf>,
+    /// How often the folder is looked at.
+    #[serde(with = "humantime_serde_compat")]
+    pub watch_interval: Duration,
+    /// Largest CSV body the HTTP endpoint accepts.
+    pub max_upload_bytes: u64,
+    /// Accepted header names per field (case-insensitive).
+    pub columns: Columns,
+}
+
+/// `[revenue.columns]`: for each field, the header names that mean it (case-insensitive).
+#[derive(Debug, Clone, Serialize)]
+pub struct Columns {
+    /// Customer id.
+    pub customer_id: Vec<String>,
+    /// Month `YYYY-MM`.
+    pub month: Vec<String>,
+    /// A date within the month.
+    pub date: Vec<String>,
+    /// MRR.
+    pub mrr: Vec<String>,
+    /// Currency code.
+    pub currency: Vec<String>,
+    /// Plan.
+    pub plan: Vec<String>,
+    /// Segment.
+    pub segment: Vec<String>,
+    /// Movement type.
+    pub r#type: Vec<String>,
+    /// Movement amount.
+    pub amount: Vec<String>,
+    /// ARR (totals).
+    pub arr: Vec<String>,
+    /// NRR (totals).
+    pub nrr: Vec<String>,
+    /// GRR (totals).
+    pub grr: Vec<String>,
+    /// Customer count (totals).
+    pub customers: Vec<String>,
+}
+
+/// `[digest]`
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestConfig {
+    /// Whether the daemon runs the schedule.
+    pub enabled: bool,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Write Markdown.
+    pub markdown: bool,
+    /// Write HTML.
+    pub html: bool,
+    /// Write JSON.
+    pub json: bool,
+    /// Day of the week.
+    pub weekday: chrono::Weekday,
+    /// Hour of that day (UTC) from which the digest is due.
+    pub hour: u32,
+    /// The webhook, if any.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[digest]` webhook keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookConfig {
+    /// Variable holding the URL.
+    pub url_env: String,
+    /// Payload shape.
+    pub format: WebhookFormat,
+    /// Timeout of one request.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+}
+
+/// The payload a webhook gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// `{"text": markdown}`.
+    Slack,
+    /// Everything.
+    Json,
+}
+
+/// `[analysis]`
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisConfig {
+    /// Week boundary time zone, as written.
+    pub timezone: String,
+    /// Its offset from UTC, seconds east.
+    pub utc_offset_s: i32,
+    /// Minimum weekly points.
+    pub min_points: u32,
+    /// Year of the DORA report whose band table is used.
+    pub dora_report_year: u16,
+    /// Planned annual ARR growth (the anchor of growth momentum).
+    pub growth_plan: f64,
+    /// One lead-time sample per pull request or per commit (docs/dora.md).
+    pub lead_time_unit: crate::model::dora::LeadTimeUnit,
+    /// What ends a failed deployment's recovery (docs/dora.md).
+    pub recovery_end: crate::model::dora::RecoveryEnd,
+    /// Weights of the pressure index's components, by name.
+    pub weights: std::collections::BTreeMap<String, f64>,
+}
+
+mod humantime_serde_compat {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_duration(*d))
+    }
+}

@@ -1,0 +1,228 @@
+//! The per-section and per-value checks the driver calls: durations' cousins (since, regex,
+//! URLs, repositories), the `[github]` and `[digest]` sections.
+
+use super::*;
+
+impl Validator<'_> {
+    pub(super) fn digest(
+        &mut self,
+        raw: &super::raw::RawDigest,
+        weekday: chrono::Weekday,
+    ) -> DigestConfig {
+        let (mut markdown, mut html, mut json) = (false, false, false);
+        for f in &raw.formats {
+            match f.as_str() {
+                "markdown" => markdown = true,
+                "html" => html = true,
+                "json" => json = true,
+                other => self.problem(
+                    "digest.formats",
+                    format!("{other:?} is not one of \"markdown\", \"html\", \"json\""),
+                ),
+            }
+        }
+        if raw.hour > 23 {
+            self.problem("digest.hour", format!("{} is not an hour (0-23)", raw.hour));
+        }
+        let format = match raw.webhook_format.as_str() {
+            "slack" => WebhookFormat::Slack,
+            "json" => WebhookFormat::Json,
+            other => {
+                self.problem(
+                    "digest.webhook_format",
+                    format!("{other:?} is not \"slack\" or \"json\""),
+                );
+                WebhookFormat::Slack
+            }
+        };
+        let timeout = self.duration("digest.webhook_timeout", &raw.webhook_timeout);
+        let url_env = raw.webhook_url_env.trim();
+        if !url_env.is_empty()
+            && !url_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            self.problem(
+                "digest.webhook_url_env",
+                format!("{url_env:?} is not an environment variable name"),
+            );
+        }
+        DigestConfig {
+            enabled: raw.enabled,
+            out_dir: PathBuf::from(&raw.out_dir),
+            markdown,
+            html,
+            json,
+            weekday,
+            hour: raw.hour.min(23),
+            webhook: (!url_env.is_empty()).then(|| WebhookConfig {
+                url_env: url_env.to_owned(),
+                format,
+                timeout,
+            }),
+        }
+    }
+
+    pub(super) fn since(&mut self, key: &str, s: &str) -> Since {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Since::Date(d);
+        }
+        match humantime::parse_duration(s) {
+            Ok(d) => Since::Ago(d),
+            Err(_) => {
+                self.problem(
+                    key,
+                    format!("{s:?} is neither a date (2024-01-31) nor a duration (730d)"),
+                );
+                Since::Ago(Duration::ZERO)
+            }
+        }
+    }
+
+    pub(super) fn regex(&mut self, key: &str, s: &str) {
+        if let Err(e) = regex::Regex::new(s) {
+            self.problem(key, format!("{s:?} is not a regular expression: {e}"));
+        }
+    }
+
+    pub(super) fn deployments_from(&mut self, key: &str, s: &str) -> DeploymentsFrom {
+        match s {
+            "deployments" => DeploymentsFrom::Deployments,
+            "workflow_runs" => DeploymentsFrom::WorkflowRuns,
+            "releases" => DeploymentsFrom::Releases,
+            other => {
+                self.problem(
+                    key,
+                    format!(
+                        "{other:?} is not one of \"deployments\", \"workflow_runs\", \"releases\""
+                    ),
+                );
+                DeploymentsFrom::Deployments
+            }
+        }
+    }
+
+    pub(super) fn github(&mut self, raw: RawGithub) -> GithubConfig {
+        for (i, repo) in raw.repos.iter().enumerate() {
+            self.repo(&format!("github.repos[{i}]"), repo);
+        }
+        let from = self.deployments_from("github.deployments_from", &raw.deployments_from);
+        self.regex("github.environment", &raw.environment);
+        self.regex("github.workflow", &raw.workflow);
+        self.regex("github.release_pattern", &raw.release_pattern);
+        if raw.incident_label.is_empty() {
+            self.problem("github.incident_label", "must not be empty");
+        }
+        let mut services: Vec<GithubService> = Vec::new();
+        for (i, s) in raw.service.iter().enumerate() {
+            let key = |k: &str| format!("github.service[{i}].{k}");
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                self.problem(
+                    &key("name"),
+                    format!("{:?} must be letters, digits, '-', '_' or '.'", s.name),
+                );
+            }
+            if services.iter().any(|o| o.name == s.name) {
+                self.problem(
+                    &key("name"),
+                    format!("{:?} is used by another service", s.name),
+                );
+            }
+            self.repo(&key("repo"), &s.repo);
+            for (j, p) in s.paths.iter().enumerate() {
+                if let Err(e) = globset::Glob::new(p) {
+                    self.problem(
+                        &format!("github.service[{i}].paths[{j}]"),
+                        format!("{p:?} is not a glob: {e}"),
+                    );
+                }
+            }
+            let deployments_from = match &s.deployments_from {
+                Some(f) => self.deployments_from(&key("deployments_from"), f),
+                None => from.clone(),
+            };
+            for (k, v) in [
+                ("environment", &s.environment),
+                ("workflow", &s.workflow),
+                ("release_pattern", &s.release_pattern),
+            ] {
+                if let Some(v) = v {
+                    self.regex(&key(k), v);
+                }
+            }
+            services.push(GithubService {
+                name: s.name.clone(),
+                repo: s.repo.clone(),
+                paths: s.paths.clone(),
+                deployments_from,
+                environment: s
+                    .environment
+                    .clone()
+                    .unwrap_or_else(|| raw.environment.clone()),
+                workflow: s.workflow.clone().unwrap_or_else(|| raw.workflow.clone()),
+                release_pattern: s
+                    .release_pattern
+                    .clone()
+                    .unwrap_or_else(|| raw.release_pattern.clone()),
+            });
+        }
+        // A listed repository without a service of its own is one service named after it.
+        for repo in &raw.repos {
+            if services.iter().any(|s| s.repo == *repo) {
+                continue;
+            }
+            let name = repo.rsplit('/').next().unwrap_or(repo).to_owned();
+            let name = if services.iter().any(|s| s.name == name) {
+                repo.replace('/', "-")
+            } else {
+                name
+            };
+            services.push(GithubService {
+                name,
+                repo: repo.clone(),
+                paths: Vec::new(),
+                deployments_from: from.clone(),
+                environment: raw.environment.clone(),
+                workflow: raw.workflow.clone(),
+                release_pattern: raw.release_pattern.clone(),
+            });
+        }
+        let floor = raw.rate_limit_floor;
+        GithubConfig {
+            api_url: raw.api_url.trim_end_matches('/').to_owned(),
+            token_env: raw.token_env,
+            repos: raw.repos,
+            backfill_since: self.since("github.backfill_since", &raw.backfill_since),
+            interval: self.duration("github.interval", &raw.interval),
+            incident_label: raw.incident_label,
+            incident_window: self.duration("github.incident_window", &raw.incident_window),
+            first_deploy_lookback: self
+                .duration("github.first_deploy_lookback", &raw.first_deploy_lookback),
+            request_timeout: self.duration("github.request_timeout", &raw.request_timeout),
+            rate_limit_floor: floor,
+            max_rate_limit_wait: self
+                .duration("github.max_rate_limit_wait", &raw.max_rate_limit_wait),
+            services,
+        }
+    }
+
+    pub(super) fn repo(&mut self, key: &str, repo: &str) {
+        let ok = repo.split_once('/').is_some_and(|(o, n)| {
+            !o.is_empty() && !n.is_empty() && !n.contains('/') && !repo.contains(' ')
+        });
+        if !ok {
+            self.problem(key, format!("{repo:?} is not \"owner/name\""));
+        }
+    }
+
+    pub(super) fn url(&mut self, key: &str, s: &str) {
+        if !(s.starts_with("http://") || s.starts_with("https://")) || s.len() < 10 {
+            self.problem(key, format!("{s:?} is not an http:// or https:// URL"));
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The pressure-index gauge family and its refresh from the weekly report.
+
+use prometheus::{Gauge, GaugeVec, IntGaugeVec, Opts, Registry};
+
+/// The pressure index of the last complete, scored week.
+pub(super) struct PressureGauges {
+    index: Gauge,
+    growth: Gauge,
+    resilience: Gauge,
+    regime: IntGaugeVec,
+    component: GaugeVec,
+}
+
+impl PressureGauges {
+    pub(super) fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let gauge = |name: &str, help: &str| -> Result<Gauge, prometheus::Error> {
+            let g = Gauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let regime = IntGaugeVec::new(
+            Opts::new(
+                "barometer_regime",
+                "1 for the regime of the last complete week (growth, balanced, resilience), 0 for the others.",
+            ),
+            &["regime"],
+        )?;
+        registry.register(Box::new(regime.clone()))?;
+        let component = GaugeVec::new(
+            Opts::new(
+                "barometer_pressure_component_score",
+                "Score of each component of the pressure index in the last complete week (resilience side 0..1, growth side -1..1).",
+            ),
+            &["component", "side"],
+        )?;
+        registry.register(Box::new(component.clone()))?;
+        Ok(Self {
+            index: gauge(
+                "barometer_pressure_index",
+                "Pressure index P = resilience need - growth momentum, smoothed, of the last complete week (negative: growth pressure dominates; see docs/pressure.md).",
+            )?,
+            growth: gauge(
+                "barometer_pressure_growth_momentum",
+                "Growth momentum G of the last complete week (-1..1).",
+            )?,
+            resilience: gauge(
+                "barometer_pressure_resilience_need",
+                "Resilience need R of the last complete week (0..1).",
+            )?,
+            regime,
+            component,
+        })
+    }
+
+    pub(super) fn refresh(&self, report: &crate::analysis::pressure::PressureReport) {
+        use crate::analysis::pressure::Regime;
+        let Some(last) = report
+            .weeks
+            .iter()
+            .rev()
+            .find(|w| w.p.is_some() && w.regime.is_some())
+        else {
+            return;
+        };
+        if let Some(p) = last.p {
+            self.index.set(p);
+        }
+        if let Some(g) = last.growth {
+            self.growth.set(g);
+        }
+        if let Some(r) = last.resilience {
+            self.resilience.set(r);
+        }
+        for r in [Regime::Growth, Regime::Balanced, Regime::Resilience] {
+            self.regime
+                .with_label_values(&[r.as_str()])
+                .set(i64::from(last.regime == Some(r)));
+        }
+        self.component.reset();
+        for c in &last.components {
+            let side = if c.component.is_growth() {
+                "growth"
+            } else {
+                "resilience"
+            };
+            self.component
+                .with_label_values(&[c.component.as_str(), side])
+                .set(c.score);
+        }
+    }
+}

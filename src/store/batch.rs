@@ -1,0 +1,233 @@
+//! The write side: a batch of points, events and cursors, and the commit that applies it
+//! atomically.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::encoding::{
+    block_key, block_of, decode_block, encode_block, encode_series, merge_points, tagged,
+    TAG_CURSOR, TAG_EVENT,
+};
+use super::{Cursor, Store, StoreError};
+use crate::model::{Event, Point, SeriesKey};
+
+/// An event waiting in a batch: kind, natural key, and its JSON (or why it did not encode), or
+/// `None` to delete it.
+type PendingEvent = (&'static str, String, Option<Result<Vec<u8>, String>>);
+
+/// Changes to apply together: all of them, or (on any error or crash) none.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    points: Vec<(SeriesKey, Vec<Point>)>,
+    events: Vec<PendingEvent>,
+    cursors: Vec<(String, String, Cursor)>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds points to a series; a point at an existing timestamp replaces it.
+    pub fn put_points(&mut self, key: &SeriesKey, points: impl IntoIterator<Item = Point>) {
+        match self.points.last_mut() {
+            Some((k, v)) if k == key => v.extend(points),
+            _ => self
+                .points
+                .push((key.clone(), points.into_iter().collect())),
+        }
+    }
+
+    /// Adds one point.
+    pub fn put_point(&mut self, key: &SeriesKey, ts: i64, value: f64) {
+        self.put_points(key, [Point { ts, value }]);
+    }
+
+    /// Inserts or replaces an event under its natural key.
+    pub fn upsert_event<E: Event>(&mut self, event: &E) {
+        let bytes = serde_json::to_vec(event).map_err(|e| e.to_string());
+        self.events
+            .push((E::KIND, event.natural_key(), Some(bytes)));
+    }
+
+    /// Deletes an event (nothing happens if it does not exist).
+    pub fn delete_event<E: Event>(&mut self, natural_key: &str) {
+        self.events.push((E::KIND, natural_key.to_owned(), None));
+    }
+
+    /// Sets a source's cursor.
+    pub fn set_cursor(&mut self, source: &str, name: &str, cursor: Cursor) {
+        self.cursors
+            .push((source.to_owned(), name.to_owned(), cursor));
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.events.is_empty() && self.cursors.is_empty()
+    }
+
+    /// Number of points in the batch.
+    pub fn point_count(&self) -> usize {
+        self.points.iter().map(|(_, p)| p.len()).sum()
+    }
+}
+
+/// What a commit changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CommitStats {
+    /// Points written (new or replaced).
+    pub points: u64,
+    /// Series created by this batch.
+    pub new_series: u64,
+    /// Events that were not stored before.
+    pub events_inserted: u64,
+    /// Events stored before with other content.
+    pub events_updated: u64,
+    /// Events stored before with the same content (nothing written).
+    pub events_unchanged: u64,
+    /// Events deleted.
+    pub events_deleted: u64,
+}
+
+impl CommitStats {
+    /// Whether the commit changed any event or series (points are written without comparing).
+    pub fn changed_events(&self) -> bool {
+        self.events_inserted + self.events_updated + self.events_deleted + self.new_series > 0
+    }
+}
+
+impl Store {
+    /// Applies a batch atomically and returns what changed.
+    ///
+    /// Everything is checked and encoded before anything is written; a refused item refuses the
+    /// whole batch.
+    pub fn commit(&self, batch: WriteBatch) -> Result<CommitStats, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stats = CommitStats::default();
+        let mut sled_batch = sled::Batch::default();
+        let mut new_series: Vec<(SeriesKey, u64)> = Vec::new();
+        let mut kinds_added: Vec<&'static str> = Vec::new();
+        let mut kinds_removed: Vec<&'static str> = Vec::new();
+        // Blocks touched by this batch, merged in memory before one write each.
+        let mut blocks: BTreeMap<[u8; 17], Vec<Point>> = BTreeMap::new();
+        {
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            let mut next_id = index.next_id;
+            for (key, points) in &batch.points {
+                let id = match index.ids.get(key) {
+                    Some(id) => *id,
+                    None => match new_series.iter().find(|(k, _)| k == key) {
+                        Some((_, id)) => *id,
+                        None => {
+                            let id = next_id;
+                            next_id += 1;
+                            sled_batch.insert(encode_series(key), &id.to_be_bytes());
+                            new_series.push((key.clone(), id));
+                            id
+                        }
+                    },
+                };
+                let mut by_block: BTreeMap<i64, Vec<Point>> = BTreeMap::new();
+                for p in points {
+                    by_block.entry(block_of(p.ts)).or_default().push(*p);
+                }
+                for (start, new) in by_block {
+                    let k = block_key(id, start);
+                    let old = match blocks.remove(&k) {
+                        Some(pending) => pending,
+                        None => match self.db.get(k)? {
+                            Some(bytes) => decode_block(&bytes)?,
+                            None => Vec::new(),
+                        },
+                    };
+                    blocks.insert(k, merge_points(old, &new));
+                }
+                stats.points += points.len() as u64;
+            }
+        }
+        for (k, points) in blocks {
+            sled_batch.insert(&k, encode_block(&points));
+        }
+        for (kind, key, bytes) in &batch.events {
+            if key.is_empty() || key.contains('\0') {
+                return Err(StoreError::Invalid {
+                    what: format!("{kind} event {key:?}"),
+                    reason: "a natural key must be non-empty and contain no NUL".into(),
+                });
+            }
+            let k = tagged(TAG_EVENT, kind, key);
+            let Some(bytes) = bytes else {
+                if self.db.get(&k)?.is_some() {
+                    stats.events_deleted += 1;
+                    kinds_removed.push(kind);
+                    sled_batch.remove(k);
+                }
+                continue;
+            };
+            let bytes = bytes.as_ref().map_err(|e| StoreError::Invalid {
+                what: format!("{kind} event {key:?}"),
+                reason: format!("does not encode: {e}"),
+            })?;
+            match self.db.get(&k)? {
+                Some(old) if old.as_ref() == bytes.as_slice() => {
+                    stats.events_unchanged += 1;
+                    continue;
+                }
+                Some(_) => stats.events_updated += 1,
+                None => {
+                    stats.events_inserted += 1;
+                    kinds_added.push(kind);
+                }
+            }
+            sled_batch.insert(k, bytes.as_slice());
+        }
+        for (source, name, cursor) in &batch.cursors {
+            if source.contains('\0') || source.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: format!("cursor {source:?}/{name:?}"),
+                    reason: "a source name must be non-empty and contain no NUL".into(),
+                });
+            }
+            let bytes = serde_json::to_vec(cursor).map_err(|source_err| StoreError::Codec {
+                kind: "cursor".into(),
+                key: name.clone(),
+                source: source_err,
+            })?;
+            sled_batch.insert(tagged(TAG_CURSOR, source, name), bytes);
+        }
+        stats.new_series = new_series.len() as u64;
+
+        // Held across the write so that a first count from disk cannot see this batch and then
+        // have it added again below.
+        let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
+        self.db.apply_batch(sled_batch)?;
+
+        if !new_series.is_empty() {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            for (key, id) in new_series {
+                index.next_id = index.next_id.max(id + 1);
+                index.ids.insert(key, id);
+            }
+        }
+        if let Some(counts) = counts.as_mut() {
+            for kind in kinds_added {
+                *counts.entry(kind.to_owned()).or_insert(0) += 1;
+            }
+            for kind in kinds_removed {
+                let n = counts.entry(kind.to_owned()).or_insert(0);
+                *n = n.saturating_sub(1);
+            }
+        }
+        drop(counts);
+        if stats.events_inserted + stats.events_updated + stats.events_deleted > 0 {
+            self.event_generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if !batch.is_empty() {
+            self.generation.send_modify(|g| *g += 1);
+        }
+        Ok(stats)
+    }
+}
