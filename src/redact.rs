@@ -22,18 +22,6 @@ pub fn urls_in(text: &str) -> Cow<'_, str> {
     USERINFO.replace_all(text, format!("${{1}}{MASK}@").as_str())
 }
 
-/// [`urls_in`] for an error: its whole cause chain on one line, redacted.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    urls_in(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
