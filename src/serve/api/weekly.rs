@@ -126,7 +126,7 @@ pub(crate) async fn pressure(
                 .filter(|r| r.week_ms >= from && r.week_ms <= to)
                 .collect();
             Json(json!({
-                "model": "docs/pressure.md: P = R - G; R (resilience need, 0..1) and G (growth momentum, -1..1) are weighted means of components scored against fixed anchors",
+                "model": "docs/pressure.md: P = R - G; R (resilience need, 0..1) and G (growth momentum, -1..1) are weighted means of components scored against fixed anchors; the regime moves on each side's evidence (components scored against their own history, median/MAD) past a calibrated threshold, or at once on an exhausted error budget; evidence under the threshold is a watch",
                 "weeks": rows,
             }))
             .into_response()
