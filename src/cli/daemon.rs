@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -49,7 +50,11 @@ pub(super) fn serve(app: App, args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
-        serve::run(app, demo_seed, shutdown, |_| {}).await
+        let options = serve::RunOptions {
+            demo: demo_seed,
+            digest: Some(Arc::new(super::DaemonDigest)),
+        };
+        serve::run(app, options, shutdown, |_| {}).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,20 @@
 //! `digest`: build the weekly digest, then deliver it (files and webhook) or print it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::health::{DigestOutcomes, Readiness};
+use crate::model::Calendar;
+use crate::serve;
 use crate::telemetry;
 
 /// `digest` options.
@@ -69,4 +76,53 @@ pub(super) fn digest(app: &App, args: DigestArgs) -> anyhow::Result<ExitCode> {
         println!("the webhook already got this week's digest (--resend to post again)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The weekly digest wired into the daemon: `serve` says what it needs from a digest
+/// ([`serve::DigestService`]), this supplies it from [`crate::digest`], so neither face imports
+/// the other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DaemonDigest;
+
+impl serve::DigestService for DaemonDigest {
+    fn default_week(&self, calendar: Calendar, now_ms: i64) -> i64 {
+        crate::digest::week_for(calendar, now_ms)
+    }
+
+    fn page(
+        &self,
+        app: &App,
+        week_ms: i64,
+        format: serve::DigestFormat,
+    ) -> Result<serve::DigestPage, serve::DigestUnavailable> {
+        use crate::digest::{build, render, DigestError};
+        let d = build(app, week_ms).map_err(|e| match e {
+            DigestError::NoWeek(..) | DigestError::Empty => {
+                serve::DigestUnavailable::NoData(e.to_string())
+            }
+            e => serve::DigestUnavailable::Failed(Box::new(e)),
+        })?;
+        Ok(match format {
+            serve::DigestFormat::Markdown => serve::DigestPage::Markdown(render::markdown(&d)),
+            serve::DigestFormat::Html => serve::DigestPage::Html(render::html(&d)),
+            serve::DigestFormat::Json => serve::DigestPage::Json(
+                serde_json::to_string(&d)
+                    .map_err(|e| serve::DigestUnavailable::Failed(Box::new(e)))?,
+            ),
+        })
+    }
+
+    fn schedule(
+        &self,
+        app: App,
+        outcomes: Arc<DigestOutcomes>,
+        ready: watch::Receiver<Readiness>,
+        shutdown: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(crate::digest::deliver::schedule(
+            crate::digest::deliver::DigestJob { app, outcomes },
+            ready,
+            shutdown,
+        ))
+    }
 }

@@ -24,7 +24,7 @@ use crate::model::Calendar;
 
 pub use daemon::{DemoArgs, ServeArgs};
 pub use delivery::{DoraArgs, ExplainArgs};
-pub use digest::{DigestArgs, DigestFormat};
+pub use digest::{DaemonDigest, DigestArgs, DigestFormat};
 pub use figures::{ReliabilityArgs, RevenueArgs};
 pub use import::{ExportCommand, FormatArg, ImportCommand, ImportRevenueArgs};
 pub use report::{ReportArgs, ReportFormat};

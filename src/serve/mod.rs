@@ -8,8 +8,9 @@ pub mod guard;
 pub mod http;
 pub mod metrics;
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -62,16 +63,85 @@ pub struct DemoSeed {
     pub end: NaiveDate,
 }
 
+/// The weekly digest as the daemon serves (`/api/v1/digest`) and schedules it. The caller
+/// supplies it (the CLI wires in the digest module), so that the server depends on no face beside
+/// it: data flows into `serve` and `digest` from `query`, never from one face to the other.
+pub trait DigestService: Send + Sync + 'static {
+    /// The week the digest covers by default at `now_ms`: the last complete one.
+    fn default_week(&self, calendar: Calendar, now_ms: i64) -> i64;
+    /// Builds the digest of the week starting at `week_ms` and renders it. Blocking: it reads
+    /// the store.
+    fn page(
+        &self,
+        app: &App,
+        week_ms: i64,
+        format: DigestFormat,
+    ) -> Result<DigestPage, DigestUnavailable>;
+    /// The delivery schedule: runs until `shutdown`, once `ready` says the data is there, and
+    /// counts its outcomes into `outcomes` (read by `/metrics`).
+    fn schedule(
+        &self,
+        app: App,
+        outcomes: Arc<DigestOutcomes>,
+        ready: watch::Receiver<Readiness>,
+        shutdown: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// The formats `/api/v1/digest` answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestFormat {
+    /// The digest's fields.
+    Json,
+    /// The Markdown the digest files and chat webhooks carry.
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+}
+
+/// A rendered digest.
+#[derive(Debug)]
+pub enum DigestPage {
+    /// `format=json`, serialised (the field order of the digest's own type).
+    Json(String),
+    /// `format=markdown`.
+    Markdown(String),
+    /// `format=html`.
+    Html(String),
+}
+
+/// Why a digest cannot be served.
+#[derive(Debug)]
+pub enum DigestUnavailable {
+    /// There is no data for the week (404).
+    NoData(String),
+    /// Building or rendering failed (500; the cause is logged, never shown).
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What `run` starts besides the server and the syncs.
+#[derive(Default, Clone)]
+pub struct RunOptions {
+    /// Seed the demo data set first (`serve --demo`).
+    pub demo: Option<DemoSeed>,
+    /// Serve and schedule the weekly digest; without it `/api/v1/digest` answers 404.
+    pub digest: Option<Arc<dyn DigestService>>,
+}
+
 /// Runs the daemon until `shutdown` is cancelled, then waits for running work (within
 /// `server.shutdown_grace`) and flushes the store.
 ///
 /// `on_listen` receives the bound address (useful with port 0).
 pub async fn run(
     app: App,
-    demo_seed: Option<DemoSeed>,
+    options: RunOptions,
     shutdown: CancellationToken,
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    let RunOptions {
+        demo: demo_seed,
+        digest,
+    } = options;
     // The demo's SLOs are reported from the start when it is about to be seeded.
     let app = if demo_seed.is_some() {
         app.with_demo_slos()
@@ -144,12 +214,10 @@ pub async fn run(
         ));
     }
 
-    if config.digest.enabled {
-        tracker.spawn(crate::digest::deliver::schedule(
-            crate::digest::deliver::DigestJob {
-                app: app.clone(),
-                outcomes: digest_outcomes,
-            },
+    if let Some(service) = digest.as_ref().filter(|_| config.digest.enabled) {
+        tracker.spawn(service.schedule(
+            app.clone(),
+            digest_outcomes,
             ready_rx.clone(),
             shutdown.clone(),
         ));
@@ -164,6 +232,7 @@ pub async fn run(
         syncer,
         tracker: tracker.clone(),
         health: health.clone(),
+        digest,
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)
@@ -209,6 +278,8 @@ pub struct ApiState {
     pub tracker: tokio_util::task::TaskTracker,
     /// Health of the sources.
     pub health: Arc<crate::health::Health>,
+    /// The weekly digest, when the caller wired it in.
+    pub digest: Option<Arc<dyn DigestService>>,
 }
 
 /// The `/api/v1` routes.

@@ -279,9 +279,13 @@ async fn spawn(
     let app = barometer::app::App::build(config).expect("the store opens");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let options = barometer::serve::RunOptions {
+        demo,
+        digest: Some(std::sync::Arc::new(barometer::cli::DaemonDigest)),
+    };
     let served = tokio::spawn(barometer::serve::run(
         app,
-        demo,
+        options,
         shutdown.clone(),
         move |addr| {
             let _ = tx.send(addr);

@@ -200,10 +200,17 @@ pub(crate) async fn digest(
     State(state): State<ApiState>,
     query: Result<Query<DigestQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    use crate::digest::{build, render, week_for, DigestError};
+    use crate::serve::{DigestFormat, DigestPage, DigestUnavailable};
     let Query(q) = match query {
         Ok(q) => q,
         Err(e) => return bad_request(e.body_text()),
+    };
+    let Some(service) = state.digest.clone() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_configured",
+            "this daemon does not serve the weekly digest".to_owned(),
+        );
     };
     let cal = state.app.calendar();
     let week = match q
@@ -213,35 +220,40 @@ pub(crate) async fn digest(
         .transpose()
     {
         Ok(Some(ms)) => cal.week_start(ms),
-        Ok(None) => week_for(cal, crate::clock::now_ms()),
+        Ok(None) => service.default_week(cal, crate::clock::now_ms()),
         Err(m) => return bad_request(m),
     };
-    let format = q.format.unwrap_or_else(|| "json".into());
-    if !matches!(format.as_str(), "json" | "markdown" | "html") {
-        return bad_request(format!(
-            "format={format:?} is not one of json, markdown, html"
-        ));
-    }
-    let app = state.app.clone();
-    let built = tokio::task::spawn_blocking(move || build(&app, week)).await;
-    let d = match built {
-        Ok(Ok(d)) => d,
-        Ok(Err(e @ (DigestError::NoWeek(..) | DigestError::Empty))) => {
-            return error(StatusCode::NOT_FOUND, "no_data", e.to_string())
+    let format = match q.format.as_deref().unwrap_or("json") {
+        "json" => DigestFormat::Json,
+        "markdown" => DigestFormat::Markdown,
+        "html" => DigestFormat::Html,
+        other => {
+            return bad_request(format!(
+                "format={other:?} is not one of json, markdown, html"
+            ))
         }
-        Ok(Err(e)) => return ApiError::internal("digest", &e).into_response(),
-        Err(e) => return ApiError::internal("panic", &e).into_response(),
     };
-    match format.as_str() {
-        "markdown" => (
+    let app = state.app.clone();
+    let built = tokio::task::spawn_blocking(move || service.page(&app, week, format)).await;
+    match built {
+        Ok(Ok(DigestPage::Markdown(md))) => (
             [(
                 axum::http::header::CONTENT_TYPE,
                 "text/markdown; charset=utf-8",
             )],
-            render::markdown(&d),
+            md,
         )
             .into_response(),
-        "html" => axum::response::Html(render::html(&d)).into_response(),
-        _ => Json(d).into_response(),
+        Ok(Ok(DigestPage::Html(page))) => axum::response::Html(page).into_response(),
+        Ok(Ok(DigestPage::Json(body))) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Ok(Err(DigestUnavailable::NoData(m))) => error(StatusCode::NOT_FOUND, "no_data", m),
+        Ok(Err(DigestUnavailable::Failed(e))) => {
+            ApiError::internal("digest", e.as_ref()).into_response()
+        }
+        Err(e) => ApiError::internal("panic", &e).into_response(),
     }
 }
