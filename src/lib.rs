@@ -21,8 +21,8 @@
 //! - [`digest`]: the weekly digest for architects (Markdown, HTML, JSON; files and webhook).
 //! - [`cli`]: the command line, one file per command group.
 //! - [`telemetry`]: the tracing subscriber.
-//! - [`clock`]: business time, pinnable for reproducible runs.
 //! - [`redact`]: secrets inside URLs, masked wherever a URL is shown.
+//! - [`retry`]: backoff with jitter, rate-limit waits and a cancellable sleep, for every pull.
 //! - [`sheet`]: CSV cells that a spreadsheet will not run as formulas.
 
 #![forbid(unsafe_code)]
@@ -38,6 +38,7 @@ pub mod health;
 pub mod model;
 pub mod query;
 pub mod redact;
+pub mod retry;
 pub mod serve;
 pub mod sheet;
 pub mod sources;

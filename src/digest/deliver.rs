@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::config::{DigestConfig, Secret, WebhookConfig, WebhookFormat};
 use crate::health::{DigestOutcomes, Readiness};
 use crate::model::Calendar;
-use crate::sources::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
+use crate::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::store::{Cursor, Store, WriteBatch};
 
 /// The store's cursor source for digests (the cursor names are the targets).

@@ -24,9 +24,9 @@ use serde::Deserialize;
 
 use tokio_util::sync::CancellationToken;
 
-use super::pull::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::config::{PrometheusConfig, Sli};
 use crate::model::{series, Calendar, Point, SeriesKey};
+use crate::retry::{self, Cancelled, RetryPolicy, Retryable, Verdict};
 use crate::store::{Cursor, Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// The source's name in cursors, logs and metrics.

@@ -10,20 +10,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("clock", &[]),
     ("redact", &[]),
+    ("retry", &["redact"]),
     ("sheet", &[]),
     ("health", &["redact"]),
     ("config", &["redact"]),
     ("telemetry", &["config"]),
     ("store", &[]),
     ("analysis", &[]),
-    ("sources", &["store", "config", "clock", "health", "redact"]),
+    (
+        "sources",
+        &["store", "config", "clock", "health", "redact", "retry"],
+    ),
     ("query", &["store", "analysis", "config", "clock"]),
     ("app", &["config", "store", "query", "sources"]),
     (
         "digest",
-        // `sources` only for the shared retry plumbing of the webhook (sources::pull::retry).
         &[
-            "app", "query", "analysis", "config", "store", "health", "clock", "sources",
+            "app", "query", "analysis", "config", "store", "health", "clock", "retry",
         ],
     ),
     // The daemon runs the syncs; the digest it serves and schedules comes in through

@@ -4,7 +4,7 @@
 //! octocrab's own retry layer retries at once without backoff and knows nothing of our ETags, so
 //! it is left out (see `../shared/NOTES.md`); every request goes through [`Client::get`], which
 //! reads each answer into a [`Verdict`] (see [`GithubError`]'s `Retryable`) and leaves the
-//! waiting to the shared [`retry`](crate::sources::pull::retry) plumbing:
+//! waiting to the shared [`retry`](crate::retry) plumbing:
 //! - `304 Not Modified` costs no rate-limit points (GitHub docs, "Best practices for using the REST
 //!   API": conditional requests);
 //! - when `x-ratelimit-remaining` falls under the floor, pause until `x-ratelimit-reset`;
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::GithubError;
 use crate::config::GithubConfig;
-use crate::sources::pull::retry::{self, RetryPolicy, Verdict};
+use crate::retry::{self, RetryPolicy, Verdict};
 
 /// One answer.
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::config::{DeploymentsFrom, GithubConfig, GithubService};
-use crate::sources::pull::retry::{Cancelled, RetryPolicy};
+use crate::retry::{Cancelled, RetryPolicy};
 use crate::store::{Store, StoreError, WriteBatch};
 use client::Client;
 use listing::Listing;

@@ -4,8 +4,6 @@
 //! A source says what to fetch and how to map it; [`retry`] decides how often and when to try
 //! again.
 
-pub mod retry;
-
-pub use retry::{RetryPolicy, Retryable};
+pub use crate::retry::{self, RetryPolicy, Retryable};
 
 pub use crate::health::{Health, SourceHealth};

@@ -5,9 +5,8 @@
 //! digest webhook. Each says only how to read one failed attempt (its [`Retryable::verdict`]); the
 //! schedule of waits lives in [`Backoff`].
 //!
-//! It lives under `sources` because pulling is its main user; the digest webhook, which sits on
-//! top of the sources in the data flow (sources → store → query → analysis → digest), borrows it
-//! the way it already borrows [`super::Health`]: a dependency along the flow, never against it.
+//! It is a module of its own, beside the data flow, so that the digest's webhook uses it without
+//! importing the sources.
 
 use std::fmt::Display;
 use std::future::Future;
