@@ -3,14 +3,14 @@
 //!
 //! Built like zero-to-production's `Application::build`: whatever a face needs that depends only
 //! on the configuration (band table, DORA, pressure and revenue settings, the calendar, the SLO
-//! definitions) is computed here, so a face never rebuilds it per call.
+//! definitions, the compiled GitHub patterns) is computed here, so a face never rebuilds it per call.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::model::Calendar;
 use crate::query::{self, DoraCache, Settings, SloDef};
-use crate::sources::demo;
+use crate::sources::{demo, github};
 use crate::store::{Store, StoreError};
 
 /// Why the application cannot be built.
@@ -22,6 +22,10 @@ pub enum AppError {
     /// A setting cannot be derived from the configuration.
     #[error(transparent)]
     Settings(#[from] query::SettingsError),
+    /// A GitHub service's deployment pattern does not compile (validation checks them, so this
+    /// names a configuration built without it).
+    #[error(transparent)]
+    Pattern(#[from] github::PatternError),
 }
 
 /// Everything a command or the daemon works with.
@@ -38,6 +42,8 @@ pub struct App {
     pub slos: Arc<Vec<SloDef>>,
     /// The analysed delivery history and weekly view, shared by every reader.
     pub dora: Arc<DoraCache>,
+    /// The GitHub services' deployment patterns, compiled once for every sync.
+    pub github_matchers: Arc<github::Matchers>,
 }
 
 impl App {
@@ -47,6 +53,7 @@ impl App {
         let with_demo = demo::is_seeded(&store)?;
         let mut app = Self {
             settings: Arc::new(Settings::new(&config)?),
+            github_matchers: Arc::new(github::Matchers::compile(&config.github.services)?),
             config: Arc::new(config),
             store,
             slos: Arc::default(),

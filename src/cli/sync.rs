@@ -79,7 +79,14 @@ pub(super) fn sync(app: &App, args: SyncArgs) -> anyhow::Result<ExitCode> {
         progress: true,
     };
     for kind in kinds {
-        match runtime.block_on(sync_once(kind, config, store, &health, &options)) {
+        match runtime.block_on(sync_once(
+            kind,
+            config,
+            &app.github_matchers,
+            store,
+            &health,
+            &options,
+        )) {
             Ok(s) => println!(
                 "{}: {} requests ({} not modified), {} stored{}",
                 kind.name(),

@@ -171,7 +171,12 @@ pub async fn run(
         store.clone(),
         shutdown.clone(),
     ));
-    let syncer = sources::Syncer::new(config.clone(), store.clone(), health.clone());
+    let syncer = sources::Syncer::new(
+        config.clone(),
+        app.github_matchers.clone(),
+        store.clone(),
+        health.clone(),
+    );
     for kind in SourceKind::configured(&config) {
         tracing::info!(source = kind.name(), "scheduling syncs");
         tracker.spawn(syncer.clone().schedule(kind, shutdown.clone()));

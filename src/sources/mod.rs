@@ -108,9 +108,12 @@ pub struct SyncOptions {
 }
 
 /// Runs one sync of `kind` and records its outcome in `health` (and the log) in the same call.
+///
+/// `matchers` are the GitHub services' patterns, compiled once (`App::build`).
 pub async fn sync_once(
     kind: SourceKind,
     config: &Config,
+    matchers: &Arc<github::Matchers>,
     store: &Store,
     health: &Health,
     options: &SyncOptions,
@@ -118,6 +121,7 @@ pub async fn sync_once(
     sync_until(
         kind,
         config,
+        matchers,
         store,
         health,
         options,
@@ -132,6 +136,7 @@ pub async fn sync_once(
 async fn sync_until(
     kind: SourceKind,
     config: &Config,
+    matchers: &Arc<github::Matchers>,
     store: &Store,
     health: &Health,
     options: &SyncOptions,
@@ -159,8 +164,14 @@ async fn sync_until(
         }
         SourceKind::Github => {
             async {
-                let sync = github::GithubSync::new(&config.github, store, since, options.progress)?
-                    .with_shutdown(shutdown);
+                let sync = github::GithubSync::with_matchers(
+                    &config.github,
+                    matchers.clone(),
+                    store,
+                    since,
+                    options.progress,
+                )?
+                .with_shutdown(shutdown);
                 let rate = sync.rate();
                 let r = sync.run(options.repo.as_deref()).await;
                 let remaining = rate.remaining.load(std::sync::atomic::Ordering::Relaxed);
@@ -202,6 +213,7 @@ async fn sync_until(
 /// a time.
 pub struct Syncer {
     config: Arc<Config>,
+    matchers: Arc<github::Matchers>,
     store: Arc<Store>,
     health: Arc<Health>,
     running: std::sync::Mutex<std::collections::HashSet<SourceKind>>,
@@ -232,10 +244,17 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl Syncer {
-    /// A syncer over the daemon's configuration, store and health.
-    pub fn new(config: Arc<Config>, store: Arc<Store>, health: Arc<Health>) -> Arc<Self> {
+    /// A syncer over the daemon's configuration (with its GitHub patterns compiled once), store
+    /// and health.
+    pub fn new(
+        config: Arc<Config>,
+        matchers: Arc<github::Matchers>,
+        store: Arc<Store>,
+        health: Arc<Health>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             config,
+            matchers,
             store,
             health,
             running: std::sync::Mutex::default(),
@@ -266,6 +285,7 @@ impl Syncer {
         let _ = sync_until(
             kind,
             &self.config,
+            &self.matchers,
             &self.store,
             &self.health,
             &SyncOptions::default(),

@@ -1,5 +1,5 @@
-//! The services' deployment patterns (environment, workflow, release tag), compiled once when a
-//! sync is prepared rather than per repository and listing.
+//! The services' deployment patterns (environment, workflow, release tag), compiled once by
+//! `App::build` and shared by every sync, rather than per sync, repository or listing.
 
 use regex::Regex;
 
@@ -28,12 +28,12 @@ struct Matcher {
 }
 
 /// Every service's deployment pattern.
-pub(super) struct Matchers(Vec<Matcher>);
+pub struct Matchers(Vec<Matcher>);
 
 impl Matchers {
     /// Compiles the pattern each service uses: the environment (anchored: `production` must not
     /// match `production-canary`), the workflow name or path, or the release tag.
-    pub(super) fn compile(services: &[GithubService]) -> Result<Self, PatternError> {
+    pub fn compile(services: &[GithubService]) -> Result<Self, PatternError> {
         services
             .iter()
             .map(|s| {

@@ -17,7 +17,7 @@ mod graph;
 mod listing;
 mod matchers;
 
-pub use matchers::PatternError;
+pub use matchers::{Matchers, PatternError};
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
@@ -147,22 +147,34 @@ pub struct GithubSync<'a> {
     config: &'a GithubConfig,
     store: &'a Store,
     client: Client,
-    matchers: matchers::Matchers,
+    matchers: std::sync::Arc<Matchers>,
     since: DateTime<Utc>,
     progress: Progress,
     report: SyncReport,
 }
 
 impl<'a> GithubSync<'a> {
-    /// Prepares a sync; `since` overrides `backfill_since`.
+    /// Prepares a sync, compiling the services' patterns; `since` overrides `backfill_since`.
     pub fn new(
         config: &'a GithubConfig,
         store: &'a Store,
         since: Option<DateTime<Utc>>,
         progress: bool,
     ) -> Result<Self, GithubError> {
+        let matchers = std::sync::Arc::new(Matchers::compile(&config.services)?);
+        Self::with_matchers(config, matchers, store, since, progress)
+    }
+
+    /// Prepares a sync with the patterns compiled once for the application
+    /// ([`Matchers::compile`] over the same `config.services`).
+    pub fn with_matchers(
+        config: &'a GithubConfig,
+        matchers: std::sync::Arc<Matchers>,
+        store: &'a Store,
+        since: Option<DateTime<Utc>>,
+        progress: bool,
+    ) -> Result<Self, GithubError> {
         let client = Client::new(config, RetryPolicy::default())?;
-        let matchers = matchers::Matchers::compile(&config.services)?;
         let since = since.unwrap_or_else(|| config.backfill_since.resolve(crate::clock::now()));
         Ok(Self {
             config,
