@@ -6,18 +6,18 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::helpers::{barometer, Daemon};
+use crate::helpers::{barometer, spawn_app, Daemon, TestApp};
 
 const CSV: &str = "customer_id,month,mrr,currency\nA,2024-01,100,USD\nB,2024-01,50,USD\n";
 
-fn import_url(daemon: &Daemon) -> String {
+fn import_url(daemon: &TestApp) -> String {
     daemon.url("/api/v1/imports/revenue?name=hardening.csv")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_changing_routes_refuse_cross_site_requests_and_imports_take_only_csv() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&dir.path().join("store"), &[]);
+    let daemon = spawn_app(&dir.path().join("store"), None, &[]).await;
     daemon.wait_ready().await;
     let client = reqwest::Client::new();
 
@@ -117,18 +117,19 @@ async fn state_changing_routes_refuse_cross_site_requests_and_imports_take_only_
         revenue.contains("2024-01") && revenue.contains("2024-02"),
         "{revenue}"
     );
-    assert_eq!(daemon.terminate().code(), Some(0));
+    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_token_api_clients_post_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let token = "hardening-token-0123456789";
-    let daemon = Daemon::start_with_env(
+    let daemon = spawn_app(
         &dir.path().join("store"),
-        &[],
-        &mut vec![("BAROMETER__SERVER__API_TOKEN", token)],
-    );
+        None,
+        &[("BAROMETER__SERVER__API_TOKEN", token)],
+    )
+    .await;
     daemon.wait_ready().await;
     let client = reqwest::Client::new();
     let r = client
@@ -156,7 +157,7 @@ async fn with_a_token_api_clients_post_as_before() {
             .unwrap();
         assert_eq!(r.status(), 401, "{given:?}");
     }
-    assert_eq!(daemon.terminate().code(), Some(0));
+    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
