@@ -85,6 +85,12 @@ pub fn openmetrics(
     let cal = settings.calendar;
     let last = cal.week_start(now) - WEEK_MS;
     let snapshots = crate::query::revenue::snapshots(store)?;
+    let mut first_sli = None;
+    for d in slos {
+        if let Some(ts) = first_sli_point(store, d)? {
+            first_sli = Some(first_sli.map_or(ts, |f: i64| f.min(ts)));
+        }
+    }
     let first_data = snapshots
         .months()
         .next()
@@ -94,7 +100,7 @@ pub fn openmetrics(
                 .map_or(last, |d| d.and_utc().timestamp_millis())
         })
         .into_iter()
-        .chain(slos.iter().filter_map(|d| first_sli_point(store, d)))
+        .chain(first_sli)
         .min()
         .unwrap_or(last);
     let first = cal.week_start(since.unwrap_or(first_data).max(first_data));
@@ -167,7 +173,8 @@ pub fn openmetrics(
     Ok(out)
 }
 
-fn first_sli_point(store: &Store, def: &SloDef) -> Option<i64> {
+/// When the SLO's stored SLI starts; a store read error is the export's error, never "no data".
+fn first_sli_point(store: &Store, def: &SloDef) -> Result<Option<i64>, StoreError> {
     use crate::model::{series, SeriesKey};
     let name = if def.ratio {
         series::SLO_ERROR_RATIO
@@ -181,6 +188,9 @@ fn first_sli_point(store: &Store, def: &SloDef) -> Option<i64> {
             ("service", def.service.as_str()),
         ],
     )
-    .ok()?;
-    store.first(&key).ok()?.map(|p| p.ts)
+    .map_err(|e| StoreError::Invalid {
+        what: format!("series {name}"),
+        reason: e.to_string(),
+    })?;
+    Ok(store.first(&key)?.map(|p| p.ts))
 }
