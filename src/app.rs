@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::model::Calendar;
+use crate::model::{Calendar, Team, Teams};
 use crate::query::{self, DoraCache, Settings, SloDef};
 use crate::sources::{demo, github};
 use crate::store::{Store, StoreError};
@@ -42,6 +42,9 @@ pub struct App {
     pub slos: Arc<Vec<SloDef>>,
     /// The analysed delivery history and weekly view, shared by every reader.
     pub dora: Arc<DoraCache>,
+    /// Who owns which services: the configured teams, or the demo organisation's when none are
+    /// configured and the store holds it.
+    pub teams: Arc<Teams>,
     /// The GitHub services' deployment patterns, compiled once for every sync.
     pub github_matchers: Arc<github::Matchers>,
 }
@@ -58,12 +61,14 @@ impl App {
             store,
             slos: Arc::default(),
             dora: Arc::default(),
+            teams: Arc::default(),
         };
         app.set_slos(with_demo);
         Ok(app)
     }
 
-    /// Reports the demo organisation's SLOs too (`serve --demo`, before it is seeded).
+    /// Reports the demo organisation's SLOs (and teams, unless configured) too (`serve --demo`,
+    /// before it is seeded).
     pub fn with_demo_slos(mut self) -> Self {
         self.set_slos(true);
         self
@@ -72,6 +77,22 @@ impl App {
     fn set_slos(&mut self, with_demo: bool) {
         let extra = if with_demo { demo::slos() } else { Vec::new() };
         self.slos = Arc::new(query::slo_defs(&self.config, &extra));
+        let teams = if !self.config.teams.is_empty() {
+            self.config
+                .teams
+                .iter()
+                .map(|t| Team {
+                    name: t.name.clone(),
+                    services: t.services.clone(),
+                    github_teams: t.github_teams.clone(),
+                })
+                .collect()
+        } else if with_demo {
+            demo::teams()
+        } else {
+            Vec::new()
+        };
+        self.teams = Arc::new(Teams::new(teams));
     }
 
     /// Weeks, days and months in the analysis time zone.

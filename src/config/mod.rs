@@ -91,6 +91,8 @@ pub struct Config {
     pub digest: DigestConfig,
     /// `[analysis]`
     pub analysis: AnalysisConfig,
+    /// `[[teams]]`
+    pub teams: Vec<TeamConfig>,
 }
 
 /// Where the configuration comes from.

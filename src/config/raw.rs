@@ -14,6 +14,17 @@ pub(super) struct RawConfig {
     pub(super) revenue: RawRevenue,
     pub(super) digest: RawDigest,
     pub(super) analysis: RawAnalysis,
+    #[serde(default)]
+    pub(super) teams: Vec<RawTeam>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawTeam {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) services: Vec<String>,
+    #[serde(default)]
+    pub(super) github_teams: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

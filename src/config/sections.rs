@@ -377,3 +377,14 @@ mod humantime_serde_compat {
         s.serialize_str(&super::format_duration(*d))
     }
 }
+
+/// `[[teams]]`: who owns which services.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamConfig {
+    /// The team's name, unique.
+    pub name: String,
+    /// The services it owns; no service belongs to two teams.
+    pub services: Vec<String>,
+    /// GitHub team slugs (`org/team`) that stand for it, shown beside it.
+    pub github_teams: Vec<String>,
+}

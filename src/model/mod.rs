@@ -9,10 +9,12 @@ pub mod coverage;
 pub mod dora;
 pub mod month;
 pub mod revenue;
+pub mod teams;
 
 pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;
+pub use teams::{Team, Teams};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -312,8 +312,11 @@ pub fn window(
 pub struct DoraWeek {
     /// Monday 00:00 UTC, ms.
     pub week_ms: i64,
-    /// Service, or `None` for the org.
+    /// Service, or `None` for the org or a team.
     pub service: Option<String>,
+    /// The team, when the figures pool a team's services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     /// The week alone.
     pub week: DoraFigures,
     /// The 4 weeks ending with this one.
@@ -333,18 +336,56 @@ pub fn weekly(
     weeks: &[i64],
     bands: &BandTable,
 ) -> Vec<DoraWeek> {
+    let mut out = pooled(
+        model,
+        model.deployments_of(service),
+        |i| service.is_none_or(|s| i.service.as_deref() == Some(s)),
+        weeks,
+        bands,
+    );
+    for w in &mut out {
+        w.service = service.map(str::to_owned);
+    }
+    out
+}
+
+/// [`weekly`] for a team: the deployments and incidents of every service it owns, pooled, so that
+/// a team's median lead time is one median over all its changes (never a median of its services'
+/// medians) and its change failure rate is its failed deployments over all its deployments.
+pub fn weekly_team(
+    model: &DoraModel,
+    team: &str,
+    services: &[String],
+    weeks: &[i64],
+    bands: &BandTable,
+) -> Vec<DoraWeek> {
+    let owned = |s: Option<&str>| s.is_some_and(|s| services.iter().any(|x| x == s));
+    let deps = services
+        .iter()
+        .flat_map(|s| model.deployments_of(Some(s.as_str())));
+    let mut out = pooled(model, deps, |i| owned(i.service.as_deref()), weeks, bands);
+    for w in &mut out {
+        w.team = Some(team.to_owned());
+    }
+    out
+}
+
+/// The weekly figures of the given deployments and of the incidents `incident` keeps.
+fn pooled<'a>(
+    model: &'a DoraModel,
+    deployments: impl IntoIterator<Item = &'a DeployFacts>,
+    incident: impl Fn(&IncidentFacts) -> bool,
+    weeks: &[i64],
+    bands: &BandTable,
+) -> Vec<DoraWeek> {
     let mut deps: BTreeMap<i64, Vec<&DeployFacts>> = BTreeMap::new();
-    for d in model.deployments_of(service) {
+    for d in deployments {
         deps.entry(model.calendar.week_start(d.at_ms))
             .or_default()
             .push(d);
     }
     let mut incs: BTreeMap<i64, Vec<&IncidentFacts>> = BTreeMap::new();
-    for i in model
-        .incidents
-        .iter()
-        .filter(|i| service.is_none_or(|s| i.service.as_deref() == Some(s)))
-    {
+    for i in model.incidents.iter().filter(|i| incident(i)) {
         incs.entry(model.calendar.week_start(i.opened_ms))
             .or_default()
             .push(i);
@@ -364,7 +405,8 @@ pub fn weekly(
         .iter()
         .map(|&w| DoraWeek {
             week_ms: w,
-            service: service.map(str::to_owned),
+            service: None,
+            team: None,
             week: span(w, 1),
             rolling_4w: span(w, 4),
             rolling_13w: span(w, 13),

@@ -1,6 +1,9 @@
 //! The per-section and per-value checks the driver calls: durations' cousins (since, regex,
-//! URLs, repositories), the `[github]` and `[digest]` sections.
+//! URLs, repositories), the `[github]`, `[digest]` and `[[teams]]` sections.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::raw::RawTeam;
 use super::*;
 
 impl Validator<'_> {
@@ -100,6 +103,83 @@ impl Validator<'_> {
                 DeploymentsFrom::Deployments
             }
         }
+    }
+
+    /// `[[teams]]`: unique names; a service owned by two teams is an error naming both; a
+    /// service that no configured GitHub service, SLO or query knows is a typo (when any is
+    /// configured: the demo and webhook-only set-ups name services the configuration never lists).
+    pub(super) fn teams(
+        &mut self,
+        raw: Vec<RawTeam>,
+        github: &GithubConfig,
+        prometheus: &PrometheusConfig,
+    ) -> Vec<TeamConfig> {
+        let known: BTreeSet<&str> = github
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(prometheus.slo.iter().map(|s| s.service.as_str()))
+            .chain(prometheus.query.iter().filter_map(|q| q.service.as_deref()))
+            .collect();
+        let mut owner: BTreeMap<String, String> = BTreeMap::new();
+        let mut out: Vec<TeamConfig> = Vec::new();
+        for (i, t) in raw.into_iter().enumerate() {
+            let name = t.name.trim().to_owned();
+            if name.is_empty() || out.iter().any(|o| o.name == name) {
+                self.problem(
+                    &format!("teams[{i}].name"),
+                    format!("{:?} must be non-empty and unique", t.name),
+                );
+            }
+            for (j, service) in t.services.iter().enumerate() {
+                let key = format!("teams[{i}].services[{j}]");
+                if service.trim().is_empty() {
+                    self.problem(&key, "must not be empty");
+                } else if let Some(first) = owner.get(service) {
+                    self.problem(
+                        &key,
+                        format!(
+                            "service {service:?} is owned by both {first:?} and {name:?}; \
+                             a service belongs to one team"
+                        ),
+                    );
+                } else {
+                    if !known.is_empty() && !known.contains(service.as_str()) {
+                        self.problem(
+                            &key,
+                            format!(
+                                "{service:?} is not a service of [[github.service]], \
+                                 [[prometheus.slo]] or [[prometheus.query]]; known: {}",
+                                known.iter().copied().collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                    }
+                    owner.insert(service.clone(), name.clone());
+                }
+            }
+            for (j, slug) in t.github_teams.iter().enumerate() {
+                let ok = slug.split_once('/').is_some_and(|(org, team)| {
+                    !org.is_empty()
+                        && !team.is_empty()
+                        && !team.contains('/')
+                        && slug
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+                });
+                if !ok {
+                    self.problem(
+                        &format!("teams[{i}].github_teams[{j}]"),
+                        format!("{slug:?} is not a GitHub team slug like \"acme/payments\""),
+                    );
+                }
+            }
+            out.push(TeamConfig {
+                name,
+                services: t.services,
+                github_teams: t.github_teams,
+            });
+        }
+        out
     }
 
     pub(super) fn github(&mut self, raw: RawGithub) -> GithubConfig {

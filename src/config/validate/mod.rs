@@ -291,6 +291,7 @@ impl Validator<'_> {
         if raw.analysis.min_points < 4 {
             self.problem("analysis.min_points", "must be at least 4");
         }
+        let teams = self.teams(raw.teams, &github, &prometheus);
 
         Config {
             storage: StorageConfig {
@@ -309,6 +310,7 @@ impl Validator<'_> {
             prometheus,
             revenue,
             digest,
+            teams,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

@@ -100,6 +100,21 @@ pub fn slos() -> Vec<(&'static str, &'static str, f64)> {
     SLOS.iter().map(|(n, s)| (*n, *s, SLO_TARGET)).collect()
 }
 
+/// The demo organisation's three teams: web (the storefront and the mobile app), platform (the
+/// API) and payments (billing). Reported when no team is configured and the demo is in the store.
+pub fn teams() -> Vec<crate::model::Team> {
+    let team = |name: &str, services: &[&str], slug: &str| crate::model::Team {
+        name: name.to_owned(),
+        services: services.iter().map(|s| (*s).to_owned()).collect(),
+        github_teams: vec![slug.to_owned()],
+    };
+    vec![
+        team("web", &["storefront", "mobile"], "acme/web"),
+        team("platform", &["api"], "acme/platform"),
+        team("payments", &["billing"], "acme/payments"),
+    ]
+}
+
 /// What a demo chunk holds; stored as the chunk's cursor position so that anyone can check that
 /// a batch landed whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
