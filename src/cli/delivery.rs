@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::table::{OutputFormat, Table};
 use super::{day, hours, last_weeks, when};
+use crate::analysis::dora::Scope;
 use crate::app::App;
 use crate::model::Calendar;
 
@@ -16,9 +17,12 @@ pub struct DoraArgs {
     /// Weeks to show, ending with the last complete one.
     #[arg(long, default_value_t = 13)]
     pub weeks: u32,
-    /// Only this service (default: the organisation, then every service).
-    #[arg(long)]
+    /// Only this service (default: the organisation, every team, then every service).
+    #[arg(long, conflicts_with = "team")]
     pub service: Option<String>,
+    /// Only this team (its services pooled), then each of its services.
+    #[arg(long)]
+    pub team: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -48,26 +52,14 @@ pub(super) fn dora(app: &App, args: DoraArgs) -> anyhow::Result<ExitCode> {
     let model = crate::query::views::dora_model(store, &app.settings)?;
     let bands = app.settings.bands.clone();
     let weeks = last_weeks(cal, args.weeks);
-    let scopes: Vec<Option<String>> = match &args.service {
-        Some(s) => {
-            if !model.services.iter().any(|x| x.name == *s) {
-                anyhow::bail!(
-                    "no service {s:?}; known: {}",
-                    model
-                        .services
-                        .iter()
-                        .map(|x| x.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            vec![Some(s.clone())]
-        }
-        None => std::iter::once(None)
-            .chain(model.services.iter().map(|s| Some(s.name.clone())))
-            .collect(),
-    };
-    let rows = crate::analysis::dora::weekly_each(&model, &scopes, &weeks, &bands);
+    let scopes = crate::query::teams::dora_scopes(
+        &model,
+        &app.teams,
+        args.service.as_deref(),
+        args.team.as_deref(),
+        None,
+    )?;
+    let rows = crate::analysis::dora::weekly_scopes(&model, &scopes, &weeks, &bands);
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutputFormat::Table => {
@@ -82,7 +74,16 @@ pub(super) fn dora(app: &App, args: DoraArgs) -> anyhow::Result<ExitCode> {
                 .right(7);
             println!("DORA bands: {} ({})", bands.source, bands.url);
             for (scope, weeks) in scopes.iter().zip(&rows) {
-                println!("\n{}", scope.as_deref().unwrap_or("organisation"));
+                match scope {
+                    Scope::Org => println!("\norganisation"),
+                    Scope::Service(s) => match app.teams.owner_of(s) {
+                        Some(t) => println!("\n{s} (team {})", t.name),
+                        None => println!("\n{s}"),
+                    },
+                    Scope::Team { name, services } => {
+                        println!("\nteam {name}: {}", services.join(", "))
+                    }
+                }
                 table.print(&[
                     "week", "deploys", "days", "lead p50", "lead p90", "CFR (n)", "recovery",
                     "rework",
@@ -120,6 +121,83 @@ pub(super) fn dora(app: &App, args: DoraArgs) -> anyhow::Result<ExitCode> {
             }
             println!("\n* fewer than 5 deployments: the rate says little");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `teams` options.
+#[derive(Debug, Args)]
+pub struct TeamsArgs {
+    /// The last week of the 13 (any day of it; default: the last complete week).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub week: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// The teams' roll-ups.
+pub(super) fn teams(app: &App, args: TeamsArgs) -> anyhow::Result<ExitCode> {
+    let cal = app.calendar();
+    let model = crate::query::views::dora_model(&app.store, &app.settings)?;
+    let week = match args.week {
+        Some(d) => cal.week_start(cal.local_midnight(d)),
+        None => cal.week_start(crate::clock::now_ms()) - crate::analysis::WEEK_MS,
+    };
+    let view =
+        crate::query::teams::teams_view(&model, &app.teams, &app.slos, week, &app.settings.bands);
+    if args.format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if view.teams.is_empty() {
+        println!("no teams configured ([[teams]] in the configuration; see docs/teams.md)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "13 weeks to {} (each team's services pooled)",
+        day(cal, week)
+    );
+    let table = Table::new("  ")
+        .left(10)
+        .left(24)
+        .right(9)
+        .right(9)
+        .right(10)
+        .right(9)
+        .left(30);
+    table.print(&[
+        "team",
+        "services",
+        "deploys/w",
+        "lead p50",
+        "CFR (n)",
+        "recovery",
+        "bands",
+    ]);
+    for t in &view.teams {
+        let f = t.dora_13w.as_ref();
+        table.print(&[
+            t.name.clone(),
+            t.services.join(", "),
+            f.map_or("-".to_owned(), |f| format!("{:.1}", f.deployments_per_week)),
+            hours(f.and_then(|f| f.lead_time.map(|q| q.p50))),
+            f.and_then(|f| f.change_failure_rate)
+                .map_or("-".to_owned(), |r| {
+                    format!("{:.0}% ({})", 100.0 * r.value, r.n)
+                }),
+            hours(f.and_then(|f| f.recovery_time.map(|q| q.p50))),
+            f.map_or(String::new(), |f| {
+                f.bands
+                    .iter()
+                    .map(|(m, b)| format!("{} {}", m.as_str(), b.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+        ]);
+    }
+    if !view.unowned.is_empty() {
+        println!("\nowned by no team: {}", view.unowned.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,7 +23,7 @@ use crate::config::{Config, ConfigError, Sources};
 use crate::model::Calendar;
 
 pub use daemon::{DemoArgs, ServeArgs};
-pub use delivery::{DoraArgs, ExplainArgs};
+pub use delivery::{DoraArgs, ExplainArgs, TeamsArgs};
 pub use digest::{DaemonDigest, DigestArgs, DigestFormat};
 pub use figures::{ReliabilityArgs, RevenueArgs};
 pub use import::{ExportCommand, FormatArg, ImportCommand, ImportRevenueArgs};
@@ -72,6 +72,9 @@ pub enum Command {
     /// Show weekly DORA figures per service: deployment frequency, lead time, change failure
     /// rate, recovery time and rework rate, with their DORA bands.
     Dora(DoraArgs),
+    /// Show the teams: their services, SLOs and pooled DORA figures of the last 13 weeks, and
+    /// the services no team owns.
+    Teams(TeamsArgs),
     /// Explain one DORA figure: the deployments, changes, pull requests, commits and failure
     /// signals behind it.
     Explain(ExplainArgs),
@@ -172,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reliability(args) => figures::reliability(&app, args),
         Command::Dora(args) => delivery::dora(&app, args),
         Command::Explain(args) => delivery::explain(&app, args),
+        Command::Teams(args) => delivery::teams(&app, args),
         Command::Report(args) => report::report(&app, args),
         Command::Digest(args) => digest::digest(&app, args),
     }

@@ -7,6 +7,7 @@
 pub mod revenue;
 pub mod settings;
 pub mod slo;
+pub mod teams;
 pub mod views;
 
 pub use settings::{Settings, SettingsError};

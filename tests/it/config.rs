@@ -230,3 +230,37 @@ fn passwords_inside_urls_are_redacted_in_the_printed_configuration() {
     );
     assert!(!shown.contains("hunter2"));
 }
+
+#[test]
+fn teams_own_services_once_and_name_every_conflict() {
+    let (_dir, path) = with_file(
+        "[github]\nrepos = [\"acme/api\", \"acme/web\", \"acme/billing\"]\n\n\
+         [[teams]]\nname = \"platform\"\nservices = [\"api\"]\ngithub_teams = [\"acme/platform\"]\n\n\
+         [[teams]]\nname = \"web\"\nservices = [\"web\", \"api\", \"serch\"]\n\n\
+         [[teams]]\nname = \"platform\"\ngithub_teams = [\"platform\"]\n",
+    );
+    let err = load(Some(path.clone()), &[]).unwrap_err().to_string();
+    // The second claim on "api" names both teams; the typo names the services it could be; the
+    // duplicate name and the slug without an organisation are named too.
+    assert!(
+        err.contains("teams[1].services[1]")
+            && err.contains("\"api\" is owned by both \"platform\" and \"web\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("teams[1].services[2]")
+            && err.contains("\"serch\" is not a service")
+            && err.contains("api, billing, web"),
+        "{err}"
+    );
+    assert!(err.contains("teams[2].name"), "{err}");
+    assert!(err.contains("teams[2].github_teams[0]"), "{err}");
+
+    let (_dir, path) = with_file(
+        "[github]\nrepos = [\"acme/api\", \"acme/web\", \"acme/billing\"]\n\n\
+         [[teams]]\nname = \"platform\"\nservices = [\"api\", \"billing\"]\n",
+    );
+    let c = load(Some(path), &[]).unwrap();
+    assert_eq!(c.teams.len(), 1);
+    assert_eq!(c.teams[0].services, ["api", "billing"]);
+}

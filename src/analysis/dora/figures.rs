@@ -424,6 +424,43 @@ pub fn weekly_each(
     super::parallel_map(scopes, |s| weekly(model, s.as_deref(), weeks, bands))
 }
 
+/// Whose figures: the organisation, one service, or a team's services pooled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every deployment and incident.
+    Org,
+    /// One service.
+    Service(String),
+    /// A team: its services' samples pooled.
+    Team {
+        /// The team's name.
+        name: String,
+        /// The services it owns.
+        services: Vec<String>,
+    },
+}
+
+impl Scope {
+    /// The figures of this scope for the given weeks.
+    pub fn weekly(&self, model: &DoraModel, weeks: &[i64], bands: &BandTable) -> Vec<DoraWeek> {
+        match self {
+            Scope::Org => weekly(model, None, weeks, bands),
+            Scope::Service(s) => weekly(model, Some(s), weeks, bands),
+            Scope::Team { name, services } => weekly_team(model, name, services, weeks, bands),
+        }
+    }
+}
+
+/// [`Scope::weekly`] for several scopes at once, on every core.
+pub fn weekly_scopes(
+    model: &DoraModel,
+    scopes: &[Scope],
+    weeks: &[i64],
+    bands: &BandTable,
+) -> Vec<Vec<DoraWeek>> {
+    super::parallel_map(scopes, |s| s.weekly(model, weeks, bands))
+}
+
 /// The chain behind a figure: the week's figures, and every deployment with its changes, pull
 /// requests, commits, failure signals and recovery, and the week's incidents.
 #[derive(Debug, Clone, Serialize)]

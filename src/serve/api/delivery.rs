@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{bad_request, dora_model};
+use crate::analysis::dora::Scope;
 use crate::serve::http::error;
 use crate::serve::{parse_day, ApiState};
 
@@ -17,6 +18,7 @@ pub(crate) struct DoraQuery {
     from: Option<String>,
     to: Option<String>,
     service: Option<String>,
+    team: Option<String>,
     repo: Option<String>,
 }
 
@@ -28,8 +30,9 @@ pub(crate) struct ExplainQuery {
     metric: String,
 }
 
-/// Weekly DORA figures (with rolling 4- and 13-week figures and bands) of the organisation and
-/// each service, or of the services of one repo, between `from` and `to` (default: 13 weeks).
+/// Weekly DORA figures (with rolling 4- and 13-week figures and bands) of the organisation, each
+/// team (its services pooled) and each service; or of one team and its services, one service,
+/// or the services of one repo; between `from` and `to` (default: 13 weeks).
 pub(crate) async fn dora(
     State(state): State<ApiState>,
     query: Result<Query<DoraQuery>, axum::extract::rejection::QueryRejection>,
@@ -65,39 +68,39 @@ pub(crate) async fn dora(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let mut scopes: Vec<Option<String>> = Vec::new();
-    for s in &model.services {
-        let wanted = q.service.as_deref().is_none_or(|x| x == s.name)
-            && q.repo.as_deref().is_none_or(|r| r == s.repo);
-        if wanted {
-            scopes.push(Some(s.name.clone()));
-        }
-    }
-    if scopes.is_empty() && (q.service.is_some() || q.repo.is_some()) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such service or repo",
-        );
-    }
-    if q.service.is_none() && q.repo.is_none() {
-        scopes.insert(0, None);
-    }
+    let teams = &state.app.teams;
+    let scopes = match crate::query::teams::dora_scopes(
+        &model,
+        teams,
+        q.service.as_deref(),
+        q.team.as_deref(),
+        q.repo.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+    };
     let weeks: Vec<i64> = (0..=(to - from) / WEEK_MS)
         .map(|i| from + i * WEEK_MS)
         .collect();
     let bands = &state.app.settings.bands;
     let series: Vec<_> = scopes
         .iter()
-        .zip(crate::analysis::dora::weekly_each(
+        .zip(crate::analysis::dora::weekly_scopes(
             &model, &scopes, &weeks, bands,
         ))
-        .map(|(s, weeks)| {
-            json!({
+        .map(|(s, weeks)| match s {
+            Scope::Org => json!({"service": null, "repo": null, "weeks": weeks}),
+            Scope::Service(s) => json!({
                 "service": s,
-                "repo": s.as_deref().and_then(|s| model.repo_of(s)),
+                "repo": model.repo_of(s),
+                "team": teams.owner_of(s).map(|t| t.name.as_str()),
                 "weeks": weeks,
-            })
+            }),
+            Scope::Team { name, services } => json!({
+                "team": name,
+                "services": services,
+                "weeks": weeks,
+            }),
         })
         .collect();
     Json(json!({

@@ -4,6 +4,7 @@ pub(crate) mod delivery;
 pub(crate) mod reliability;
 pub(crate) mod revenue;
 pub(crate) mod sources;
+pub(crate) mod teams;
 pub(crate) mod weekly;
 
 use std::sync::Arc;

@@ -1,0 +1,227 @@
+//! Teams on the read side: the scopes a request names (organisation, team, service, repo), and
+//! each team's roll-up, so that the API, the CLI, `/metrics`, the dashboard and the digest give
+//! one answer.
+
+use serde::Serialize;
+
+use crate::analysis::dora::{BandTable, DoraFigures, DoraModel, Scope};
+use crate::model::teams::UNOWNED;
+use crate::model::Teams;
+
+use super::SloDef;
+
+/// Why a request's scope names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    /// No such service.
+    #[error("no service {name:?}; known: {known}")]
+    NoService {
+        /// The name asked for.
+        name: String,
+        /// The known ones, comma-separated.
+        known: String,
+    },
+    /// No such team.
+    #[error("no team {name:?}; known: {known}")]
+    NoTeam {
+        /// The name asked for.
+        name: String,
+        /// The known ones, comma-separated (or "none configured").
+        known: String,
+    },
+    /// No service of that repository.
+    #[error("no service in repository {0:?}")]
+    NoRepo(String),
+    /// The service is not the team's.
+    #[error("service {service:?} is not owned by team {team:?}")]
+    NotTheTeams {
+        /// The service.
+        service: String,
+        /// The team.
+        team: String,
+    },
+}
+
+fn known<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = names.collect();
+    if v.is_empty() {
+        "none configured".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The scopes a request asks for. With no filter: the organisation, every team (and the
+/// services no team owns, pooled as "unowned", when teams exist), then every service. With a
+/// team: the team, then each of its services. With a service or a repository: those services.
+pub fn dora_scopes(
+    model: &DoraModel,
+    teams: &Teams,
+    service: Option<&str>,
+    team: Option<&str>,
+    repo: Option<&str>,
+) -> Result<Vec<Scope>, ScopeError> {
+    let team = team
+        .map(|t| {
+            teams.get(t).ok_or_else(|| ScopeError::NoTeam {
+                name: t.to_owned(),
+                known: known(teams.iter().map(|x| x.name.as_str())),
+            })
+        })
+        .transpose()?;
+    if let Some(s) = service {
+        if !model.services.iter().any(|x| x.name == s) {
+            return Err(ScopeError::NoService {
+                name: s.to_owned(),
+                known: known(model.services.iter().map(|x| x.name.as_str())),
+            });
+        }
+        if let Some(t) = team.filter(|t| !t.services.iter().any(|x| x == s)) {
+            return Err(ScopeError::NotTheTeams {
+                service: s.to_owned(),
+                team: t.name.clone(),
+            });
+        }
+        return Ok(vec![Scope::Service(s.to_owned())]);
+    }
+    if let Some(r) = repo {
+        let scopes: Vec<Scope> = model
+            .services
+            .iter()
+            .filter(|s| s.repo == r)
+            .filter(|s| team.is_none_or(|t| t.services.contains(&s.name)))
+            .map(|s| Scope::Service(s.name.clone()))
+            .collect();
+        if scopes.is_empty() {
+            return Err(ScopeError::NoRepo(r.to_owned()));
+        }
+        return Ok(scopes);
+    }
+    if let Some(t) = team {
+        return Ok(std::iter::once(Scope::Team {
+            name: t.name.clone(),
+            services: t.services.clone(),
+        })
+        .chain(
+            model
+                .services
+                .iter()
+                .filter(|s| t.services.contains(&s.name))
+                .map(|s| Scope::Service(s.name.clone())),
+        )
+        .collect());
+    }
+    let mut out = vec![Scope::Org];
+    if !teams.is_empty() {
+        out.extend(teams.iter().map(|t| Scope::Team {
+            name: t.name.clone(),
+            services: t.services.clone(),
+        }));
+        let unowned: Vec<String> = teams
+            .unowned(model.services.iter().map(|s| s.name.as_str()))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !unowned.is_empty() {
+            out.push(Scope::Team {
+                name: UNOWNED.to_owned(),
+                services: unowned,
+            });
+        }
+    }
+    out.extend(
+        model
+            .services
+            .iter()
+            .map(|s| Scope::Service(s.name.clone())),
+    );
+    Ok(out)
+}
+
+/// One team's roll-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamSummary {
+    /// The team's name ("unowned" for the services no team owns).
+    pub name: String,
+    /// GitHub team slugs that stand for it.
+    pub github_teams: Vec<String>,
+    /// Its services.
+    pub services: Vec<String>,
+    /// Of them, those without a single deployment in the store.
+    pub services_without_deployments: Vec<String>,
+    /// The SLOs of its services.
+    pub slos: Vec<String>,
+    /// DORA figures of the 13 weeks ending with the week asked for, its services pooled.
+    pub dora_13w: Option<DoraFigures>,
+}
+
+/// Every team's roll-up, and the services no team owns.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamsView {
+    /// The week the 13-week figures end with (Monday 00:00, ms).
+    pub week_ms: i64,
+    /// The teams in configuration order, then "unowned" when some service has no team.
+    pub teams: Vec<TeamSummary>,
+    /// Services (with deployments or an SLO) that no team owns: listed, never dropped.
+    pub unowned: Vec<String>,
+}
+
+/// The teams' roll-ups for the 13 weeks ending with `week_ms`.
+pub fn teams_view(
+    model: &DoraModel,
+    teams: &Teams,
+    slos: &[SloDef],
+    week_ms: i64,
+    bands: &BandTable,
+) -> TeamsView {
+    let mut seen: Vec<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
+    for d in slos {
+        if !seen.contains(&d.service.as_str()) {
+            seen.push(&d.service);
+        }
+    }
+    let unowned: Vec<String> = teams
+        .unowned(seen.iter().copied())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let summary = |name: &str, github_teams: &[String], services: &[String]| {
+        let scope = Scope::Team {
+            name: name.to_owned(),
+            services: services.to_vec(),
+        };
+        let dora_13w = scope
+            .weekly(model, &[week_ms], bands)
+            .into_iter()
+            .next()
+            .map(|w| w.rolling_13w);
+        TeamSummary {
+            name: name.to_owned(),
+            github_teams: github_teams.to_vec(),
+            services: services.to_vec(),
+            services_without_deployments: services
+                .iter()
+                .filter(|s| model.deployments_of(Some(s)).is_empty())
+                .cloned()
+                .collect(),
+            slos: slos
+                .iter()
+                .filter(|d| services.contains(&d.service))
+                .map(|d| d.name.clone())
+                .collect(),
+            dora_13w,
+        }
+    };
+    let mut out: Vec<TeamSummary> = teams
+        .iter()
+        .map(|t| summary(&t.name, &t.github_teams, &t.services))
+        .collect();
+    if !teams.is_empty() && !unowned.is_empty() {
+        out.push(summary(UNOWNED, &[], &unowned));
+    }
+    TeamsView {
+        week_ms,
+        teams: out,
+        unowned,
+    }
+}
