@@ -87,36 +87,56 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     // DORA figures over the last 4 weeks, per service and org-wide, with their bands.
     let per_week = metric(
         &text,
-        "barometer_dora_deployments_per_week{repo=\"all\",service=\"all\"}",
+        "barometer_dora_deployments_per_week{repo=\"all\",service=\"all\",team=\"\"}",
     )
     .unwrap();
-    let services: f64 = ["storefront", "api", "billing", "mobile"]
-        .iter()
-        .map(|s| {
-            let repo = format!("acme/{s}");
-            metric(
-                &text,
-                &format!("barometer_dora_deployments_per_week{{repo=\"{repo}\",service=\"{s}\"}}"),
-            )
-            .unwrap()
-        })
-        .sum();
+    // Each service carries its owner (the demo's teams); each team pools its services.
+    let per_service = |s: &str, team: &str| {
+        let repo = format!("acme/{s}");
+        metric(
+            &text,
+            &format!(
+                "barometer_dora_deployments_per_week{{repo=\"{repo}\",service=\"{s}\",team=\"{team}\"}}"
+            ),
+        )
+        .unwrap_or_else(|| panic!("{s} of {team}"))
+    };
+    let per_team = |team: &str| {
+        metric(
+            &text,
+            &format!("barometer_dora_deployments_per_week{{repo=\"\",service=\"\",team=\"{team}\"}}"),
+        )
+        .unwrap_or_else(|| panic!("team {team}"))
+    };
+    let services: f64 = [
+        ("storefront", "web"),
+        ("api", "platform"),
+        ("billing", "payments"),
+        ("mobile", "web"),
+    ]
+    .iter()
+    .map(|(s, t)| per_service(s, t))
+    .sum();
     assert!(
         per_week > 1.0 && (per_week - services).abs() < 1e-9,
         "{per_week} vs {services}"
     );
+    let web = per_service("storefront", "web") + per_service("mobile", "web");
+    assert!((per_team("web") - web).abs() < 1e-9, "web {web}");
+    let teams = per_team("web") + per_team("platform") + per_team("payments");
+    assert!((teams - per_week).abs() < 1e-9, "{teams} vs {per_week}");
     let cfr = metric(
         &text,
-        "barometer_dora_change_failure_ratio{repo=\"all\",service=\"all\"}",
+        "barometer_dora_change_failure_ratio{repo=\"all\",service=\"all\",team=\"\"}",
     )
     .unwrap();
     assert!((0.0..=1.0).contains(&cfr));
     assert!(text.contains(
-        "barometer_dora_lead_time_seconds{percentile=\"90\",repo=\"acme/api\",service=\"api\"}"
+        "barometer_dora_lead_time_seconds{percentile=\"90\",repo=\"acme/api\",service=\"api\",team=\"platform\"}"
     ));
     let band = metric(
         &text,
-        "barometer_dora_band{metric=\"deployment_frequency\",repo=\"all\",report_year=\"2023\",service=\"all\"}",
+        "barometer_dora_band{metric=\"deployment_frequency\",repo=\"all\",report_year=\"2023\",service=\"all\",team=\"\"}",
     )
     .unwrap_or_else(|| panic!("{}", text.lines().filter(|l| l.contains("dora_band")).collect::<Vec<_>>().join("\n")));
     assert!((1.0..=4.0).contains(&band));

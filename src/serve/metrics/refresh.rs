@@ -52,8 +52,13 @@ impl Metrics {
             .inc_by(failures.saturating_sub(self.digest_failures.get()));
         self.refresh_slos(store);
         self.refresh_revenue(store);
-        self.dora
-            .refresh(store, &self.app.settings, &self.health, &self.app.dora);
+        self.dora.refresh(
+            store,
+            &self.app.settings,
+            &self.app.teams,
+            &self.health,
+            &self.app.dora,
+        );
         match self
             .app
             .dora
