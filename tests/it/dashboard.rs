@@ -71,6 +71,14 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         dom.contains("growth → resilience"),
         "the demo's shift is listed"
     );
+    // The demo's three teams, each linked to its filter.
+    let teams = dom.split("id=\"teams\"").nth(1).expect("a teams table");
+    for t in ["web", "platform", "payments"] {
+        assert!(
+            teams.contains(&format!("href=\"/?team={t}\"")),
+            "{t}: {teams}"
+        );
+    }
     // Nothing on the console: Chromium logs every console message, errors and uncaught
     // exceptions included, as `INFO:CONSOLE` lines, and this page has no reason to log at all.
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
@@ -117,6 +125,31 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         .as_str()
         .unwrap()
         .contains("known: api"));
+    // One team: the services table lists its services only; an unknown team is a 400.
+    let url = daemon.url("/?team=web");
+    let (dom, log) = tokio::task::spawn_blocking(move || chromium(&url))
+        .await
+        .unwrap();
+    assert!(dom.contains("<h1>Barometer: team web</h1>"), "{dom}");
+    let services = dom.split("id=\"services\"").nth(1).unwrap();
+    let services = services.split("</table>").next().unwrap();
+    assert!(
+        services.contains("?service=storefront") && services.contains("?service=mobile"),
+        "{services}"
+    );
+    assert!(!services.contains("?service=api"), "{services}");
+    assert!(
+        dom.contains("<tr class=\"selected\"><td><a href=\"/?team=web\">"),
+        "{dom}"
+    );
+    assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
+    let r = client.get(daemon.url("/?team=nope")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("known: web, platform, payments"));
     // Stops cleanly, as on SIGTERM (the signal itself is tested on the process in serve.rs).
     daemon.stop().await;
 }

@@ -104,7 +104,9 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     let per_team = |team: &str| {
         metric(
             &text,
-            &format!("barometer_dora_deployments_per_week{{repo=\"\",service=\"\",team=\"{team}\"}}"),
+            &format!(
+                "barometer_dora_deployments_per_week{{repo=\"\",service=\"\",team=\"{team}\"}}"
+            ),
         )
         .unwrap_or_else(|| panic!("team {team}"))
     };

@@ -11,13 +11,18 @@ use axum::response::{Html, IntoResponse, Response};
 use plotters::prelude::*;
 use serde::Deserialize;
 
-use super::api::ApiError;
-use super::http::error;
-use super::ApiState;
+mod teams;
+
+use teams::teams_table;
+pub use teams::Teams;
+
 use crate::analysis::pressure::{PressureStatus, PressureWeek, Regime};
 use crate::analysis::weekly::{WeekRow, Weekly};
 use crate::analysis::WEEK_MS;
 use crate::model::Calendar;
+use crate::serve::api::ApiError;
+use crate::serve::http::error;
+use crate::serve::ApiState;
 
 /// Weeks shown when the query names none.
 const DEFAULT_WEEKS: i64 = 52;
@@ -28,10 +33,12 @@ pub(super) struct DashboardQuery {
     from: Option<String>,
     to: Option<String>,
     service: Option<String>,
+    team: Option<String>,
 }
 
 /// `GET /`: the dashboard page (`?from=&to=` pick the weeks, default the last 52; `?service=`
-/// shows one service's delivery and reliability beside the organisation's pressure).
+/// shows one service's delivery and reliability beside the organisation's pressure; `?team=`
+/// lists only that team's services).
 pub(super) async fn page(
     State(state): State<ApiState>,
     query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
@@ -43,12 +50,27 @@ pub(super) async fn page(
     let cal = state.app.settings.calendar;
     let parse = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
         v.as_deref()
-            .map(|v| super::parse_day(cal, name, v).map(|d| cal.week_start(d)))
+            .map(|v| crate::serve::parse_day(cal, name, v).map(|d| cal.week_start(d)))
             .transpose()
     };
     let (from, to) = match (parse("from", &q.from), parse("to", &q.to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
+    };
+    let teams = state.app.teams.clone();
+    let team = match q.team.as_deref() {
+        Some(name) => match teams.get(name) {
+            Some(t) => Some(t.clone()),
+            None => {
+                let known: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("no team {name:?}; known: {}", known.join(", ")),
+                );
+            }
+        },
+        None => None,
     };
     let (store, settings, cache, slos) = (
         state.app.store.clone(),
@@ -56,8 +78,25 @@ pub(super) async fn page(
         state.app.dora.clone(),
         state.app.slos.clone(),
     );
-    match tokio::task::spawn_blocking(move || cache.weekly(&store, &settings, &slos)).await {
-        Ok(Ok(w)) => match q.service.as_deref() {
+    let read = move || {
+        let w = cache.weekly(&store, &settings, &slos)?;
+        let view = if teams.is_empty() {
+            None
+        } else {
+            let model = cache.get(&store, &settings)?;
+            let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
+            Some(crate::query::teams::teams_view(
+                &model,
+                &teams,
+                &slos,
+                week,
+                &settings.bands,
+            ))
+        };
+        Ok::<_, crate::store::StoreError>((w, view))
+    };
+    match tokio::task::spawn_blocking(read).await {
+        Ok(Ok((w, view))) => match q.service.as_deref() {
             Some(name) if !w.services.contains_key(name) => {
                 let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
                 error(
@@ -66,7 +105,13 @@ pub(super) async fn page(
                     format!("no service {name:?}; known: {}", known.join(", ")),
                 )
             }
-            service => Html(render(cal, &w, service, from, to)).into_response(),
+            service => {
+                let teams = Teams {
+                    view: view.as_ref(),
+                    selected: team.as_ref(),
+                };
+                Html(render(cal, &w, service, teams, from, to)).into_response()
+            }
         },
         Ok(Err(e)) => ApiError::Store(e).into_response(),
         Err(e) => ApiError::internal("panic", &e).into_response(),
@@ -225,6 +270,7 @@ pub fn render(
     cal: Calendar,
     w: &Weekly,
     service: Option<&str>,
+    teams: Teams<'_>,
     from: Option<i64>,
     to: Option<i64>,
 ) -> String {
@@ -262,11 +308,17 @@ pub fn render(
     let _ = write!(
         h,
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Barometer</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>{CSS}</style>\n</head>\n<body>\n<header><h1>Barometer{}</h1><p>Business and engineering signals on one weekly axis, {} to {}.{}</p></header>\n",
-        service.map_or(String::new(), |s| format!(": {}", esc(s))),
+        match (service, teams.selected) {
+            (Some(s), _) => format!(": {}", esc(s)),
+            (None, Some(t)) => format!(": team {}", esc(&t.name)),
+            (None, None) => String::new(),
+        },
         local_date(from),
         local_date(to),
         if service.is_some() {
             " Delivery and reliability of this service; the pressure index is the organisation's (<a href=\"/\">organisation</a>)."
+        } else if teams.selected.is_some() {
+            " The services table lists this team's services; the charts and the pressure index are the organisation's (<a href=\"/\">organisation</a>)."
         } else {
             ""
         }
@@ -413,6 +465,9 @@ pub fn render(
         "<section><h2>Services (last complete week, 4-week figures)</h2><table id=\"services\"><thead><tr><th>service</th><th>deploys/week</th><th>lead time (median)</th><th>change failure rate</th><th>recovery (median)</th><th>worst SLO burn</th></tr></thead><tbody>"
     );
     for (name, scope) in &w.services {
+        if teams.selected.is_some_and(|t| !t.services.contains(name)) {
+            continue;
+        }
         let Some(r) = scope
             .rows
             .iter()
@@ -444,6 +499,9 @@ pub fn render(
         );
     }
     h.push_str("</tbody></table></section>\n");
+    if let Some(view) = teams.view {
+        teams_table(&mut h, cal, view, teams.selected);
+    }
 
     // Shifts and associations.
     let _ = write!(h, "<section><h2>Regime shifts</h2><ul id=\"shifts\">");
@@ -491,7 +549,7 @@ pub fn render(
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}\
 header,section,footer{max-width:1180px;margin:0 auto;padding:0.5rem 1rem}\
-h1{margin:0.6rem 0 0}h2{font-size:1.1rem}\
+h1{margin:0.6rem 0 0}h2{font-size:1.1rem}tr.selected{background:#fff4d6}\
 .headline{display:flex;flex-wrap:wrap;gap:1rem;align-items:center}\
 .regime{padding:0.6rem 1rem;border-radius:6px;background:#ececec;font-size:1.2rem}\
 .regime.growth{background:#d6f0da}.regime.resilience{background:#fadad6}\
