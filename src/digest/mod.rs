@@ -122,6 +122,10 @@ pub struct Digest {
     pub slos: Vec<SloLine>,
     /// The organisation's and each service's delivery.
     pub delivery: Vec<DeliveryLine>,
+    /// Each team's delivery, its services pooled (empty without teams).
+    pub teams: Vec<DeliveryLine>,
+    /// Services (with deployments) that no team owns, when teams exist.
+    pub unowned: Vec<String>,
     /// Year of the DORA report whose bands are used.
     pub band_year: u16,
     /// Change points of the half-year before that were known by the end of the week (a change
@@ -233,19 +237,18 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     let model = app.dora.get(store, settings)?;
     let bands = &settings.bands;
     let mut delivery = Vec::new();
-    let scopes: Vec<Option<String>> = std::iter::once(None)
-        .chain(model.services.iter().map(|s| Some(s.name.clone())))
-        .collect();
+    let mut teams = Vec::new();
+    let scopes = crate::query::teams::all_scopes(&model, &app.teams);
     for scope in &scopes {
-        let Some(d) = dora::weekly(&model, scope.as_deref(), &[week_ms], bands).pop() else {
+        let Some(d) = scope.weekly(&model, &[week_ms], bands).pop() else {
             continue;
         };
         let f = &d.rolling_4w;
-        if f.attempted == 0 && scope.is_some() {
+        if f.attempted == 0 && *scope != dora::Scope::Org {
             continue;
         }
-        delivery.push(DeliveryLine {
-            scope: scope.clone().unwrap_or_else(|| "organisation".into()),
+        let line = |name: &str| DeliveryLine {
+            scope: name.to_owned(),
             deployments_per_week: f.deployments_per_week,
             lead_time_p50_s: f.lead_time.map(|q| q.p50),
             change_failure_rate: f.change_failure_rate,
@@ -255,8 +258,22 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
                 .iter()
                 .map(|(m, b)| (m.as_str().to_owned(), b.as_str().to_owned()))
                 .collect(),
-        });
+        };
+        match scope {
+            dora::Scope::Org => delivery.push(line("organisation")),
+            dora::Scope::Service(s) => delivery.push(line(s)),
+            dora::Scope::Team { name, .. } => teams.push(line(name)),
+        }
     }
+    let unowned = if app.teams.is_empty() {
+        Vec::new()
+    } else {
+        app.teams
+            .unowned(model.services.iter().map(|s| s.name.as_str()))
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
 
     // A change is reported once the 8 weeks after it are in: those known by the end of the
     // digest's week, over the half-year before.
@@ -304,6 +321,8 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         row,
         slos: slo_lines,
         delivery,
+        teams,
+        unowned,
         band_year: app.config.analysis.dora_report_year,
         change_points,
         associations,

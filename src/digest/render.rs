@@ -24,6 +24,47 @@ fn duration(s: Option<f64>) -> String {
     }
 }
 
+/// A delivery table, one line per scope (the organisation, a service or a team).
+fn delivery_table(m: &mut String, first: &str, lines: &[super::DeliveryLine], band_year: u16) {
+    let _ = writeln!(
+        m,
+        "| {first} | deploys/week | lead time (median) | change failure rate | recovery (median) | bands ({}) |",
+        band_year
+    );
+    let _ = writeln!(m, "|---|---:|---:|---:|---:|---|");
+    for l in lines {
+        let cfr = l.change_failure_rate.map_or_else(
+            || "–".into(),
+            |r| {
+                format!(
+                    "{:.0} % ({}/{}, 95 % CI {:.0}–{:.0} %{})",
+                    100.0 * r.value,
+                    r.k,
+                    r.n,
+                    100.0 * r.lo,
+                    100.0 * r.hi,
+                    if r.low_n { ", low n" } else { "" }
+                )
+            },
+        );
+        let bands: Vec<String> = l
+            .bands
+            .iter()
+            .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+            .collect();
+        let _ = writeln!(
+            m,
+            "| {} | {:.1} | {} | {} | {} | {} |",
+            esc(&l.scope),
+            l.deployments_per_week,
+            duration(l.lead_time_p50_s),
+            cfr,
+            duration(l.recovery_p50_s),
+            esc(&bands.join(", "))
+        );
+    }
+}
+
 fn money(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.0}"))
 }
@@ -173,42 +214,17 @@ pub fn markdown(d: &Digest) -> String {
     if d.delivery.is_empty() {
         let _ = writeln!(m, "No deployments stored.\n");
     } else {
+        delivery_table(&mut m, "scope", &d.delivery, d.band_year);
+        m.push('\n');
+    }
+    if !d.teams.is_empty() {
         let _ = writeln!(
             m,
-            "| scope | deploys/week | lead time (median) | change failure rate | recovery (median) | bands ({}) |",
-            d.band_year
+            "## Teams (DORA, 4 weeks to this one, each team's services pooled)\n"
         );
-        let _ = writeln!(m, "|---|---:|---:|---:|---:|---|");
-        for l in &d.delivery {
-            let cfr = l.change_failure_rate.map_or_else(
-                || "–".into(),
-                |r| {
-                    format!(
-                        "{:.0} % ({}/{}, 95 % CI {:.0}–{:.0} %{})",
-                        100.0 * r.value,
-                        r.k,
-                        r.n,
-                        100.0 * r.lo,
-                        100.0 * r.hi,
-                        if r.low_n { ", low n" } else { "" }
-                    )
-                },
-            );
-            let bands: Vec<String> = l
-                .bands
-                .iter()
-                .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
-                .collect();
-            let _ = writeln!(
-                m,
-                "| {} | {:.1} | {} | {} | {} | {} |",
-                esc(&l.scope),
-                l.deployments_per_week,
-                duration(l.lead_time_p50_s),
-                cfr,
-                duration(l.recovery_p50_s),
-                esc(&bands.join(", "))
-            );
+        delivery_table(&mut m, "team", &d.teams, d.band_year);
+        if !d.unowned.is_empty() {
+            let _ = writeln!(m, "\nOwned by no team: {}.", esc(&d.unowned.join(", ")));
         }
         m.push('\n');
     }

@@ -111,6 +111,12 @@ pub fn dora_scopes(
         )
         .collect());
     }
+    Ok(all_scopes(model, teams))
+}
+
+/// Every scope: the organisation, every team (and the services no team owns, pooled as
+/// "unowned", when teams exist), then every service.
+pub fn all_scopes(model: &DoraModel, teams: &Teams) -> Vec<Scope> {
     let mut out = vec![Scope::Org];
     if !teams.is_empty() {
         out.extend(teams.iter().map(|t| Scope::Team {
@@ -135,7 +141,7 @@ pub fn dora_scopes(
             .iter()
             .map(|s| Scope::Service(s.name.clone())),
     );
-    Ok(out)
+    out
 }
 
 /// One team's roll-up.
