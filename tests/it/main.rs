@@ -19,4 +19,5 @@ mod prom_exact;
 mod revenue;
 mod serve;
 mod store;
+mod teams;
 mod weeks;
