@@ -25,6 +25,9 @@ pub struct ReliabilityArgs {
     /// Weeks to show, ending with the last complete one.
     #[arg(long, default_value_t = 13)]
     pub weeks: u32,
+    /// Only the SLOs of this team's services.
+    #[arg(long)]
+    pub team: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -86,16 +89,24 @@ pub(super) fn revenue(app: &App, args: RevenueArgs) -> anyhow::Result<ExitCode> 
 /// Weekly SLO figures.
 pub(super) fn reliability(app: &App, args: ReliabilityArgs) -> anyhow::Result<ExitCode> {
     let weeks = super::last_weeks(app.calendar(), args.weeks);
+    let team = match args.team.as_deref() {
+        Some(name) => Some(app.teams.get(name).ok_or_else(|| {
+            let known: Vec<&str> = app.teams.iter().map(|t| t.name.as_str()).collect();
+            anyhow::anyhow!("no team {name:?}; known: {}", known.join(", "))
+        })?),
+        None => None,
+    };
     let rows: Vec<_> = app
         .slos
         .iter()
+        .filter(|d| team.is_none_or(|t| t.services.contains(&d.service)))
         .map(|d| Ok((d, crate::query::slo_weeks(&app.store, d, &weeks)?)))
         .collect::<Result<_, crate::store::StoreError>>()?;
     match args.format {
         OutputFormat::Json => {
             let doc: Vec<_> = rows
                 .iter()
-                .map(|(d, w)| serde_json::json!({"slo": d.name, "service": d.service, "target": d.spec.target, "weeks": w}))
+                .map(|(d, w)| serde_json::json!({"slo": d.name, "service": d.service, "team": app.teams.owner_of(&d.service).map(|t| t.name.as_str()), "target": d.spec.target, "weeks": w}))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }

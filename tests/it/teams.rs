@@ -87,6 +87,13 @@ async fn configured_teams_pool_their_services_and_name_the_unowned_ones() {
         )
     );
 
+    // Reliability per team: the SLOs of its services, each naming its team.
+    let rel = get_json(&client, daemon.url("/api/v1/reliability?team=platform")).await;
+    let slos = rel["slos"].as_array().unwrap();
+    assert_eq!(slos.len(), 1, "{rel}");
+    assert_eq!(slos[0]["slo"], "api-availability");
+    assert_eq!(slos[0]["team"], "platform");
+
     // Wrong names are 404s that say what exists.
     for (query, says) in [
         ("team=nope", "known: web, platform"),

@@ -19,6 +19,7 @@ pub(crate) struct WeeksQuery {
     from: Option<String>,
     to: Option<String>,
     slo: Option<String>,
+    team: Option<String>,
 }
 
 /// Parses `from`/`to` (`YYYY-MM-DD`) into the Mondays of their ISO weeks; by default the 26 weeks
@@ -76,14 +77,31 @@ pub(crate) async fn reliability(
             );
         }
     }
+    let teams = state.app.teams.clone();
+    let team = match q.team.as_deref() {
+        Some(name) => match teams.get(name) {
+            Some(t) => Some(t.services.clone()),
+            None => {
+                let known: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no team {name:?}; known: {}", known.join(", ")),
+                );
+            }
+        },
+        None => None,
+    };
     let (store, slos) = (state.app.store.clone(), state.app.slos.clone());
     let result = tokio::task::spawn_blocking(move || {
         slos.iter()
             .filter(|d| q.slo.as_ref().is_none_or(|n| &d.name == n))
+            .filter(|d| team.as_ref().is_none_or(|s| s.contains(&d.service)))
             .map(|d| {
                 Ok(json!({
                     "slo": d.name,
                     "service": d.service,
+                    "team": teams.owner_of(&d.service).map(|t| t.name.as_str()),
                     "target": d.spec.target,
                     "window_days": d.spec.window_ms / 86_400_000,
                     "weeks": crate::query::slo_weeks(&store, d, &weeks)?,
