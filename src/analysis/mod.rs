@@ -1,6 +1,7 @@
 //! Pure analysis over slices read from the store: no I/O, no clocks, no globals; the calendar
 //! comes in with the settings.
 
+pub mod bugs;
 pub mod changepoints;
 pub mod correlate;
 pub mod dora;

@@ -58,6 +58,10 @@ pub(super) struct RawGithub {
     pub(super) release_pattern: String,
     pub(super) incident_label: String,
     pub(super) incident_window: String,
+    pub(super) bug_labels: Vec<String>,
+    pub(super) escaped_bug_window: String,
+    #[serde(default)]
+    pub(super) bug_severity: std::collections::BTreeMap<String, Vec<String>>,
     pub(super) first_deploy_lookback: String,
     pub(super) request_timeout: String,
     pub(super) rate_limit_floor: u32,

@@ -108,6 +108,13 @@ pub struct GithubConfig {
     /// How long before an incident a deployment may have caused it.
     #[serde(with = "humantime_serde_compat")]
     pub incident_window: Duration,
+    /// Issues with any of these labels are bugs.
+    pub bug_labels: Vec<String>,
+    /// A bug opened within this window after a deployment of its service escaped that
+    /// deployment.
+    pub escaped_bug_window: Duration,
+    /// Severity name → the labels that mean it (`sev1 = ["sev1", "P1"]`).
+    pub bug_severity: std::collections::BTreeMap<String, Vec<String>>,
     /// How far before the first deployment seen of a service its change set reaches (never
     /// before `backfill_since`).
     #[serde(with = "humantime_serde_compat")]

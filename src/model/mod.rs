@@ -302,6 +302,35 @@ impl Event for Incident {
     }
 }
 
+/// A bug: a GitHub issue with one of the configured bug labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bug {
+    /// `owner/name`.
+    pub repo: String,
+    /// Issue number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Labels (`bug`, `sev1`, `service:<name>` …).
+    pub labels: Vec<String>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it was last closed, if it is closed now.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// When it was seen reopened: a sync that finds open a bug it stored closed records the
+    /// issue's `updated_at`; one that finds it closed again at a later time records the earlier
+    /// close (the reopen happened after it; GitHub's issue answer does not say when).
+    #[serde(default)]
+    pub reopened_at: Vec<DateTime<Utc>>,
+}
+
+impl Event for Bug {
+    const KIND: &'static str = "bug";
+    fn natural_key(&self) -> String {
+        format!("{}#{}", self.repo, self.number)
+    }
+}
+
 /// Every paying customer of one month, as one import stated them.
 ///
 /// Kept as one record per (import, month) rather than one per customer: a month is what an

@@ -44,8 +44,8 @@ use crate::model::{Calendar, Change, Commit, DeployState, Deployment, Incident};
 
 pub use bands::{Band, BandTable};
 pub use figures::{
-    explain, weekly, weekly_each, weekly_scopes, weekly_team, window, Coverage, DoraFigures,
-    DoraWeek, Explanation, Metric, Quantiles, Ratio, Scope,
+    explain, quantile, weekly, weekly_each, weekly_scopes, weekly_team, window, Coverage,
+    DoraFigures, DoraWeek, Explanation, Metric, Quantiles, Ratio, Scope,
 };
 
 /// How a failed deployment recovered.

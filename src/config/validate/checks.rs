@@ -190,6 +190,23 @@ impl Validator<'_> {
         self.regex("github.environment", &raw.environment);
         self.regex("github.workflow", &raw.workflow);
         self.regex("github.release_pattern", &raw.release_pattern);
+        if raw.bug_labels.is_empty() || raw.bug_labels.iter().any(|l| l.trim().is_empty()) {
+            self.problem(
+                "github.bug_labels",
+                "must list at least one label, none of them empty",
+            );
+        }
+        let mut severity_of: BTreeMap<&str, &str> = BTreeMap::new();
+        for (severity, labels) in &raw.bug_severity {
+            for label in labels {
+                if let Some(first) = severity_of.insert(label, severity) {
+                    self.problem(
+                        &format!("github.bug_severity.{severity}"),
+                        format!("label {label:?} already means severity {first:?}"),
+                    );
+                }
+            }
+        }
         if raw.incident_label.is_empty() {
             self.problem("github.incident_label", "must not be empty");
         }
@@ -281,6 +298,9 @@ impl Validator<'_> {
             interval: self.duration("github.interval", &raw.interval),
             incident_label: raw.incident_label,
             incident_window: self.duration("github.incident_window", &raw.incident_window),
+            escaped_bug_window: self.duration("github.escaped_bug_window", &raw.escaped_bug_window),
+            bug_labels: raw.bug_labels.clone(),
+            bug_severity: raw.bug_severity.clone(),
             first_deploy_lookback: self
                 .duration("github.first_deploy_lookback", &raw.first_deploy_lookback),
             request_timeout: self.duration("github.request_timeout", &raw.request_timeout),

@@ -11,6 +11,7 @@ pub mod client;
 mod commit_detail;
 pub mod payload;
 
+mod bugs;
 mod changes;
 mod deployments;
 mod graph;
@@ -111,6 +112,8 @@ pub struct SyncReport {
     pub commits: u64,
     /// Incidents written.
     pub incidents: u64,
+    /// Bugs written (new or changed).
+    pub bugs: u64,
     /// `x-ratelimit-remaining` at the end, if known.
     pub rate_limit_remaining: Option<i64>,
 }
@@ -245,6 +248,7 @@ impl<'a> GithubSync<'a> {
             self.releases(repo).await?;
         }
         self.incidents(repo).await?;
+        self.bugs(repo).await?;
         self.graph(repo).await?;
         Ok(())
     }

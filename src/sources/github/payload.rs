@@ -231,6 +231,9 @@ pub struct Issue {
     pub updated_at: DateTime<Utc>,
     /// Closed.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Why it is in its state: `completed`, `not_planned`, `reopened` (while open again).
+    #[serde(default)]
+    pub state_reason: Option<String>,
     /// Set for pull requests.
     pub pull_request: Option<serde_json::Value>,
 }
