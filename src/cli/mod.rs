@@ -2,6 +2,7 @@
 //!
 //! Every command but `config check` runs on one [`App`], built once from the configuration.
 
+mod bugs;
 mod daemon;
 mod delivery;
 mod digest;
@@ -22,6 +23,7 @@ use crate::app::App;
 use crate::config::{Config, ConfigError, Sources};
 use crate::model::Calendar;
 
+pub use bugs::BugsArgs;
 pub use daemon::{DemoArgs, ServeArgs};
 pub use delivery::{DoraArgs, ExplainArgs, TeamsArgs};
 pub use digest::{DaemonDigest, DigestArgs, DigestFormat};
@@ -75,6 +77,9 @@ pub enum Command {
     /// Show the teams: their services, SLOs and pooled DORA figures of the last 13 weeks, and
     /// the services no team owns.
     Teams(TeamsArgs),
+    /// Show weekly bug patterns: opened (by severity), closed, reopened, the open backlog and
+    /// its age, and the bugs that escaped a deployment.
+    Bugs(BugsArgs),
     /// Explain one DORA figure: the deployments, changes, pull requests, commits and failure
     /// signals behind it.
     Explain(ExplainArgs),
@@ -176,6 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dora(args) => delivery::dora(&app, args),
         Command::Explain(args) => delivery::explain(&app, args),
         Command::Teams(args) => delivery::teams(&app, args),
+        Command::Bugs(args) => bugs::bugs(&app, args),
         Command::Report(args) => report::report(&app, args),
         Command::Digest(args) => digest::digest(&app, args),
     }

@@ -4,6 +4,7 @@
 //! Every face reads through here, so a figure is computed one way whether it is served, mailed
 //! or printed; and no face reaches into `sources` or into another face for data.
 
+pub mod bugs;
 pub mod revenue;
 pub mod settings;
 pub mod slo;

@@ -1,6 +1,7 @@
 //! Every analysis setting derived from the configuration, built once (by `App::build`) and
 //! shared by every reader, instead of being rebuilt from the configuration at each call.
 
+use crate::analysis::bugs::BugSettings;
 use crate::analysis::dora::{bands, BandTable, DoraSettings, ServicePaths, ServiceSpec};
 use crate::analysis::pressure::{Component, PressureSettings};
 use crate::analysis::revenue::RevenueSettings;
@@ -25,6 +26,8 @@ pub struct Settings {
     pub services: Vec<ServiceSpec>,
     /// The currency revenue is reported in.
     pub currency: String,
+    /// How bugs are read: severities and the escape window.
+    pub bugs: BugSettings,
 }
 
 /// A configured service's path globs do not compile (validation checks them, so only a
@@ -105,6 +108,16 @@ impl Settings {
             revenue,
             services,
             currency: config.revenue.currency.clone(),
+            bugs: BugSettings {
+                severity: config
+                    .github
+                    .bug_severity
+                    .iter()
+                    .map(|(s, labels)| (s.clone(), labels.clone()))
+                    .collect(),
+                escaped_window_ms: i64::try_from(config.github.escaped_bug_window.as_millis())
+                    .unwrap_or(i64::MAX),
+            },
         })
     }
 }

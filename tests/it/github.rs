@@ -880,3 +880,132 @@ async fn workflow_runs_releases_and_a_monorepo_through_the_sync() {
     assert_eq!(shipped(31), vec![(Some(7), 50)]);
     assert_eq!(shipped(32), vec![(Some(8), 40)]);
 }
+
+/// Issue #16, bugs: the scenario's deployments (production successes at 10, 23, 33, 38, 44 and
+/// 46 h; a failure at 20 h) with three bug issues beside its incidents (hours from Monday
+/// 2026-01-05, the week of the figures):
+///
+/// | bug  | labels    | opened | closed | escaped from                        |
+/// |------|-----------|--------|--------|-------------------------------------|
+/// | #200 | bug, P2   | 40 h   | open   | deployment 6 (38 h, the latest before) |
+/// | #201 | bug       | 12 h   | 30 h   | deployment 2 (10 h)                 |
+/// | #202 | bug, sev1 | −300 h | 5 h    | — (no deployment before it)         |
+///
+/// Week 0: opened #200 and #201 = 2 (sev2 1, unknown 1); closed #201 and #202 = 2; open at the
+/// end: #200 alone, aged 168 − 40 = 128 h; escaped 2. Then #201 is reopened (at 60 h): the next
+/// sync records it (reopened 1, open 2), and a third sync is all 304s.
+#[tokio::test]
+async fn bugs_are_synced_incrementally_with_reopens_and_escapes_named() {
+    use barometer::analysis::dora::Scope;
+    use barometer::model::Bug;
+    set_token();
+    let (server, fake) = fake_github().await;
+    let base = format!("/repos/{REPO}");
+    let tpl = first(fixture("issues-list-for-repo.json"));
+    let bug = |n: u64, labels: &[&str], opened: f64, closed: Option<f64>, updated: f64| {
+        let mut i = tpl.clone();
+        i["number"] = json!(n);
+        i["title"] = json!(format!("Bug {n}"));
+        i["labels"] = json!(labels
+            .iter()
+            .map(|l| json!({"id": 2, "name": l, "color": "f00", "default": false, "url": "", "node_id": "", "description": ""}))
+            .collect::<Vec<_>>());
+        i["created_at"] = json!(ts(opened));
+        i["updated_at"] = json!(ts(updated));
+        i["closed_at"] = closed.map_or(Value::Null, |c| json!(ts(c)));
+        i["state"] = json!(if closed.is_some() { "closed" } else { "open" });
+        i["state_reason"] = if closed.is_some() {
+            json!("completed")
+        } else {
+            Value::Null
+        };
+        i["pull_request"] = Value::Null;
+        i
+    };
+    let with_incidents = |bugs: Vec<Value>| {
+        // The fake serves one answer per path; the incidents listing reads the same one and
+        // keeps the incident-labelled issues, the bug listing the bug-labelled ones.
+        let mut all = bugs;
+        all.push(bug(100, &["incident"], 35.0, Some(37.0), 37.0));
+        Value::Array(all)
+    };
+    fake.route(
+        &format!("{base}/issues"),
+        with_incidents(vec![
+            bug(200, &["bug", "P2"], 40.0, None, 40.0),
+            bug(201, &["bug"], 12.0, Some(30.0), 30.0),
+            bug(202, &["bug", "sev1"], -300.0, Some(5.0), 5.0),
+        ]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(dir.path(), &server.uri(), "");
+    let settings = barometer::query::Settings::new(&config).unwrap();
+    let store = Store::open(&config.storage.path).unwrap();
+    let sync = || async {
+        GithubSync::new(&config.github, &store, None, false)
+            .unwrap()
+            .run(None)
+            .await
+            .unwrap()
+    };
+    let week = |store: &Store| {
+        let model = barometer::query::views::dora_model(store, &settings).unwrap();
+        let facts = barometer::query::bugs::bug_facts(store, &model, &settings).unwrap();
+        barometer::query::bugs::bug_series(
+            &facts,
+            &[Scope::Org],
+            &[t(0.0).timestamp_millis()],
+            &settings,
+        )
+        .remove(0)
+        .weeks
+        .remove(0)
+    };
+
+    let first_sync = sync().await;
+    assert_eq!(first_sync.bugs, 3);
+    assert_eq!(load::<Bug>(&store).len(), 3, "the incident is not a bug");
+    let w = week(&store);
+    assert_eq!(
+        (w.opened, w.closed, w.reopened, w.open_at_end, w.escaped),
+        (2, 2, 0, 1, 2)
+    );
+    assert_eq!(w.opened_by_severity.get("sev2"), Some(&1));
+    assert_eq!(w.opened_by_severity.get("unknown"), Some(&1));
+    assert_eq!(w.open_age_p50_s, Some(128.0 * 3600.0));
+    let escaped: Vec<(String, u64)> = w
+        .escaped_bugs
+        .iter()
+        .map(|e| (e.bug.clone(), e.deployment))
+        .collect();
+    assert_eq!(
+        escaped,
+        [(format!("{REPO}#201"), 2), (format!("{REPO}#200"), 6)]
+    );
+
+    // #201 reopened at 60 h.
+    let mut reopened = bug(201, &["bug"], 12.0, None, 60.0);
+    reopened["state_reason"] = json!("reopened");
+    fake.route(
+        &format!("{base}/issues"),
+        with_incidents(vec![
+            bug(200, &["bug", "P2"], 40.0, None, 40.0),
+            reopened,
+            bug(202, &["bug", "sev1"], -300.0, Some(5.0), 5.0),
+        ]),
+    );
+    let second = sync().await;
+    assert_eq!(second.bugs, 1, "only #201 changed");
+    let w = week(&store);
+    assert_eq!((w.reopened, w.open_at_end), (1, 2));
+
+    fake.log();
+    let third = sync().await;
+    let log = fake.log();
+    assert!(
+        log.iter()
+            .all(|(_, conditional, status)| *conditional && *status == 304),
+        "{log:?}"
+    );
+    assert_eq!(third.bugs, 0);
+}

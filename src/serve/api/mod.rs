@@ -1,5 +1,6 @@
 //! The `/api/v1` handlers, one file per resource; the route table is in `serve/mod.rs`.
 
+pub(crate) mod bugs;
 pub(crate) mod delivery;
 pub(crate) mod reliability;
 pub(crate) mod revenue;

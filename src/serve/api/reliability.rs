@@ -24,7 +24,11 @@ pub(crate) struct WeeksQuery {
 
 /// Parses `from`/`to` (`YYYY-MM-DD`) into the Mondays of their ISO weeks; by default the 26 weeks
 /// up to the last complete one.
-fn week_range(cal: Calendar, from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>, String> {
+pub(super) fn week_range(
+    cal: Calendar,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<i64>, String> {
     use crate::analysis::WEEK_MS;
     let week_start = |ms| cal.week_start(ms);
     let day = |name: &str, v: &str| {
