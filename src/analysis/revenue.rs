@@ -317,7 +317,7 @@ pub struct TotalsMonth {
 pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
     let arr: BTreeMap<MonthIdx, f64> = rows
         .iter()
-        .filter_map(|r| Some((parse_month(&r.month)?, r.arr)))
+        .map(|r| (r.month.index(), r.arr))
         .collect();
     let growth = |t: MonthIdx, back: MonthIdx| {
         arr.get(&(t - back))
@@ -326,10 +326,10 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
     };
     let mut out: Vec<TotalsMonth> = rows
         .iter()
-        .filter_map(|r| {
-            let t = parse_month(&r.month)?;
-            Some(TotalsMonth {
-                month: r.month.clone(),
+        .map(|r| {
+            let t = r.month.index();
+            TotalsMonth {
+                month: r.month.to_string(),
                 arr: r.arr,
                 mrr: r.mrr.unwrap_or(r.arr / 12.0),
                 customers: r.customers,
@@ -338,7 +338,7 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
                 nrr: r.nrr,
                 grr: r.grr,
                 retention_formula: "as stated in the imported totals file (never derived)",
-            })
+            }
         })
         .collect();
     out.sort_by(|a, b| a.month.cmp(&b.month));

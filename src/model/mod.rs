@@ -313,8 +313,8 @@ pub struct RevenueMonthRows {
     /// The revenue source (e.g. `billing`, or `demo`); a file is authoritative for the months it
     /// covers within its source.
     pub source: String,
-    /// The month, `YYYY-MM`.
-    pub month: String,
+    /// The month (stored as `YYYY-MM`).
+    pub month: Month,
     /// ISO 4217 code of every amount.
     pub currency: String,
     /// Customer ids.
@@ -333,11 +333,11 @@ pub struct RevenueMonthRows {
 
 impl RevenueMonthRows {
     /// An empty month.
-    pub fn new(import_id: &str, source: &str, month: &str, currency: &str) -> Self {
+    pub fn new(import_id: &str, source: &str, month: Month, currency: &str) -> Self {
         Self {
             import_id: import_id.into(),
             source: source.into(),
-            month: month.into(),
+            month,
             currency: currency.into(),
             customers: Vec::new(),
             mrr: Vec::new(),
@@ -408,8 +408,8 @@ pub struct RevenueTotal {
     pub import_id: String,
     /// The revenue source.
     pub source: String,
-    /// `YYYY-MM`.
-    pub month: String,
+    /// The month (stored as `YYYY-MM`).
+    pub month: Month,
     /// ARR.
     pub arr: f64,
     /// MRR, if stated.
@@ -436,8 +436,8 @@ impl Event for RevenueTotal {
 pub struct RevenueMonth {
     /// The revenue source.
     pub source: String,
-    /// `YYYY-MM`.
-    pub month: String,
+    /// The month (stored as `YYYY-MM`).
+    pub month: Month,
     /// The import whose rows count.
     pub import_id: String,
     /// `snapshots`, `movements` or `totals`.
@@ -468,8 +468,8 @@ pub struct ImportRecord {
     pub layout: String,
     /// Data rows in the file.
     pub rows: u64,
-    /// Months covered, `YYYY-MM`.
-    pub months: Vec<String>,
+    /// Months covered (stored as `YYYY-MM`).
+    pub months: Vec<Month>,
     /// `applied`, `unchanged` or `rejected`.
     pub outcome: String,
     /// Problems found (rejected imports).

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::revenue::{parse_month, Snapshots};
+use crate::model::revenue::Snapshots;
 use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError};
 
@@ -15,14 +15,12 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
     let qualify = sources.len() > 1;
     let mut out = Snapshots::new();
     for m in months.iter().filter(|m| m.layout != "totals") {
-        let Some(idx) = parse_month(&m.month) else {
-            continue;
-        };
         let Some(month) =
             store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
         else {
             continue;
         };
+        let idx = m.month.index();
         out.touch(idx);
         let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
         let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
@@ -58,7 +56,7 @@ pub fn totals(store: &Store) -> Result<BTreeMap<String, RevenueTotal>, StoreErro
         let m = m?;
         if m.layout == "totals" {
             if let Some(t) = store.event::<RevenueTotal>(&format!("{}/{}", m.import_id, m.month))? {
-                out.insert(m.month.clone(), t);
+                out.insert(m.month.to_string(), t);
             }
         }
     }

@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use super::revenue_csv::{self, FileErrors, Layout, Parsed};
 use crate::config::RevenueConfig;
-use crate::model::revenue::{month_label, Snapshots};
-use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
+use crate::model::revenue::Snapshots;
+use crate::model::{ImportRecord, Month, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// Why an import failed.
@@ -48,9 +48,9 @@ pub struct ImportSummary {
     /// Data rows.
     pub rows: u64,
     /// Months covered.
-    pub months: Vec<String>,
+    pub months: Vec<Month>,
     /// Months whose data changes (new, or replaced by different content).
-    pub months_changed: Vec<String>,
+    pub months_changed: Vec<Month>,
     /// `applied`, `unchanged`, or `dry-run`.
     pub outcome: &'static str,
     /// SHA-256 of the content.
@@ -61,7 +61,7 @@ impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let span = match (self.months.first(), self.months.last()) {
             (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
-            (Some(a), _) => a.clone(),
+            (Some(a), _) => a.to_string(),
             _ => "no months".into(),
         };
         write!(
@@ -139,22 +139,22 @@ pub fn import(
     let import_id = hex(&id_hash.finalize()[..12]);
     // Movements become a table once, here; staging writes that same table.
     let table = parsed.snapshots();
-    let months: Vec<String> = match &table {
-        Some(t) => t.months().map(month_label).collect(),
-        None => parsed.months().into_iter().map(month_label).collect(),
+    let months: Vec<Month> = match &table {
+        Some(t) => t.months().map(Month::from_index).collect(),
+        None => parsed.months().into_iter().map(Month::from_index).collect(),
     };
 
     let mut months_changed = Vec::new();
-    let mut replaced: BTreeSet<(String, String)> = BTreeSet::new();
-    for month in &months {
+    let mut replaced: BTreeSet<(String, Month)> = BTreeSet::new();
+    for &month in &months {
         let current = store.event::<RevenueMonth>(&format!("{}/{month}", options.source))?;
         match current {
             Some(c) if c.import_id == import_id => {}
             Some(c) => {
-                replaced.insert((c.import_id, month.clone()));
-                months_changed.push(month.clone());
+                replaced.insert((c.import_id, month));
+                months_changed.push(month);
             }
-            None => months_changed.push(month.clone()),
+            None => months_changed.push(month),
         }
     }
     let mut summary = ImportSummary {
@@ -187,10 +187,10 @@ pub fn import(
 
     // 2. One batch flips the months to the new import and records it.
     let mut flip = WriteBatch::new();
-    for month in &months {
+    for &month in &months {
         flip.upsert_event(&RevenueMonth {
             source: options.source.clone(),
-            month: month.clone(),
+            month,
             import_id: import_id.clone(),
             layout: layout.to_string(),
         });
@@ -208,7 +208,7 @@ pub fn import(
     // 3. Drop the rows the new import replaced. A crash here leaves unreachable rows, never
     //    wrong figures.
     for (old, month) in replaced {
-        purge(store, &old, &month)?;
+        purge(store, &old, month)?;
     }
     Ok(summary)
 }
@@ -219,7 +219,7 @@ fn history_entry(
     sha256: &str,
     options: &ImportOptions,
     outcome: (&str, Option<Layout>, u64),
-    months: Vec<String>,
+    months: Vec<Month>,
     errors: usize,
 ) -> ImportRecord {
     let now = Utc::now();
@@ -261,7 +261,7 @@ fn stage(
                 batch.upsert_event(&RevenueTotal {
                     import_id: import_id.into(),
                     source: source.into(),
-                    month: month_label(r.month),
+                    month: Month::from_index(r.month),
                     arr: r.arr,
                     mrr: r.mrr,
                     nrr: r.nrr,
@@ -278,8 +278,12 @@ fn stage(
                 .into_iter()
                 .flat_map(|t| t.months().map(move |m| (t, m)));
             for (table, month) in months {
-                let mut rows =
-                    RevenueMonthRows::new(import_id, source, &month_label(month), &config.currency);
+                let mut rows = RevenueMonthRows::new(
+                    import_id,
+                    source,
+                    Month::from_index(month),
+                    &config.currency,
+                );
                 for r in table.month_rows(month) {
                     rows.push(r.customer_id, r.mrr, r.plan, r.segment);
                 }
@@ -293,7 +297,7 @@ fn stage(
     flush(&mut batch, &mut n, true)
 }
 
-fn purge(store: &Store, import_id: &str, month: &str) -> Result<(), StoreError> {
+fn purge(store: &Store, import_id: &str, month: Month) -> Result<(), StoreError> {
     let mut b = WriteBatch::new();
     b.delete_event::<RevenueMonthRows>(&format!("{import_id}/{month}"));
     b.delete_event::<RevenueTotal>(&format!("{import_id}/{month}"));

@@ -355,7 +355,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
     .unwrap();
     assert_eq!(
         (dry.outcome, dry.months_changed.clone()),
-        ("dry-run", vec!["2025-02".to_owned()])
+        ("dry-run", vec!["2025-02".parse().unwrap()])
     );
     assert_eq!(
         derived(&store, RevenueSettings::default())[13].mrr,
