@@ -315,10 +315,7 @@ pub struct TotalsMonth {
 
 /// Growth per month of a totals series, with the retention figures exactly as stated.
 pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
-    let arr: BTreeMap<MonthIdx, f64> = rows
-        .iter()
-        .map(|r| (r.month.index(), r.arr))
-        .collect();
+    let arr: BTreeMap<MonthIdx, f64> = rows.iter().map(|r| (r.month.index(), r.arr)).collect();
     let growth = |t: MonthIdx, back: MonthIdx| {
         arr.get(&(t - back))
             .filter(|p| **p > 0.0)

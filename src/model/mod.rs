@@ -4,12 +4,14 @@
 //! these types, and the store keeps them as they are. The demo data set produces exactly these
 //! shapes, so whatever runs on the demo runs on real data.
 
+pub mod attributes;
 pub mod calendar;
 pub mod coverage;
 pub mod dora;
 pub mod month;
 pub mod revenue;
 
+pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
 pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;

@@ -5,7 +5,8 @@
 //! covers at the new import and records the import. Only that batch makes the file visible, so a
 //! crash or error before it leaves the previous data exactly as it was; afterwards the rows of the
 //! imports it replaced are deleted. Importing the same file again finds every month already
-//! pointing at it and writes nothing.
+//! pointing at it and writes nothing. Attributes files take the same steps per source instead
+//! of per month ([`super::revenue_attributes`]).
 
 use std::collections::BTreeSet;
 
@@ -13,7 +14,8 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::revenue_csv::{self, FileErrors, Layout, Parsed};
+use super::revenue_attributes::{self, Applied};
+use super::revenue_csv::{self, FileErrors, Layout, ParseOptions, Parsed};
 use crate::config::RevenueConfig;
 use crate::model::revenue::Snapshots;
 use crate::model::{ImportRecord, Month, RevenueMonth, RevenueMonthRows, RevenueTotal};
@@ -55,10 +57,31 @@ pub struct ImportSummary {
     pub outcome: &'static str,
     /// SHA-256 of the content.
     pub sha256: String,
+    /// The MRR of the file's last month, as it is (or would be) stored: what a dry run is for
+    /// when the amount scale is in doubt. Absent for totals and attributes.
+    pub latest: Option<LatestMrr>,
+}
+
+/// The MRR of a file's last month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatestMrr {
+    /// The month.
+    pub month: Month,
+    /// Σ customers' MRR in it, after the amount scale.
+    pub mrr: f64,
+    /// `revenue.currency`.
+    pub currency: String,
 }
 
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.layout == Layout::Attributes {
+            return write!(
+                f,
+                "{}: {} (attributes layout, {} customers)",
+                self.file, self.outcome, self.rows
+            );
+        }
         let span = match (self.months.first(), self.months.last()) {
             (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
             (Some(a), _) => a.to_string(),
@@ -73,7 +96,11 @@ impl std::fmt::Display for ImportSummary {
             self.rows,
             self.months.len(),
             self.months_changed.len()
-        )
+        )?;
+        if let Some(l) = &self.latest {
+            write!(f, "; MRR {:.2} {} in {}", l.mrr, l.currency, l.month)?;
+        }
+        Ok(())
     }
 }
 
@@ -86,9 +113,24 @@ pub struct ImportOptions {
     pub layout: Option<Layout>,
     /// Validate and report without writing.
     pub dry_run: bool,
+    /// The amount factor for this import instead of `revenue.amount_scale` (see
+    /// [`ParseOptions::amount_scale`]).
+    pub amount_scale: Option<f64>,
 }
 
-fn hex(bytes: &[u8]) -> String {
+impl ImportOptions {
+    /// An import into `source` with the layout detected and the configured amount scale.
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            layout: None,
+            dry_run: false,
+            amount_scale: None,
+        }
+    }
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -104,7 +146,11 @@ pub fn import(
     // Hash on a second core while this one parses: both read the whole file.
     let (sha256, parsed) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| hex(&Sha256::digest(bytes)));
-        let parsed = revenue_csv::parse(file, bytes, options.layout, config, progress);
+        let parse_options = ParseOptions {
+            layout: options.layout,
+            amount_scale: options.amount_scale,
+        };
+        let parsed = revenue_csv::parse(file, bytes, &parse_options, config, progress);
         let sha256 = hasher
             .join()
             .unwrap_or_else(|_| hex(&Sha256::digest(bytes)));
@@ -136,7 +182,47 @@ pub fn import(
     id_hash.update(layout.to_string().as_bytes());
     id_hash.update([0]);
     id_hash.update(sha256.as_bytes());
+    // The same bytes read at another scale are other data. Scale 1 adds nothing, so the ids of
+    // imports made before the scale counted stay as they were.
+    let scale = options.amount_scale.unwrap_or(config.amount_scale);
+    if scale != 1.0 {
+        id_hash.update([0]);
+        id_hash.update(scale.to_bits().to_be_bytes());
+    }
     let import_id = hex(&id_hash.finalize()[..12]);
+    if let Parsed::Attributes(customers) = &parsed {
+        let rows = customers.len() as u64;
+        let history = history_entry(
+            file,
+            &sha256,
+            options,
+            ("applied", Some(layout), rows),
+            vec![],
+            0,
+        );
+        let outcome = match revenue_attributes::apply(
+            store,
+            customers,
+            &import_id,
+            &options.source,
+            options.dry_run,
+            history,
+        )? {
+            Applied::Applied => "applied",
+            Applied::Unchanged => "unchanged",
+            Applied::DryRun => "dry-run",
+        };
+        return Ok(ImportSummary {
+            file: file.to_owned(),
+            layout,
+            rows,
+            months: vec![],
+            months_changed: vec![],
+            outcome,
+            sha256,
+            latest: None,
+        });
+    }
     // Movements become a table once, here; staging writes that same table.
     let table = parsed.snapshots();
     let months: Vec<Month> = match &table {
@@ -165,6 +251,14 @@ pub fn import(
         months_changed: months_changed.clone(),
         outcome: "applied",
         sha256: sha256.clone(),
+        latest: table.as_deref().and_then(|t| {
+            let month = t.months().last()?;
+            Some(LatestMrr {
+                month: Month::from_index(month),
+                mrr: t.month_rows(month).map(|r| r.mrr).sum(),
+                currency: config.currency.clone(),
+            })
+        }),
     };
     if options.dry_run {
         summary.outcome = "dry-run";

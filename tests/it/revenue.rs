@@ -33,11 +33,7 @@ fn import(
 }
 
 fn opts(source: &str) -> ImportOptions {
-    ImportOptions {
-        source: source.into(),
-        layout: None,
-        dry_run: false,
-    }
+    ImportOptions::new(source)
 }
 
 // The hand-built data set: 10 customers over 14 months (2024-01 … 2025-02).
@@ -414,14 +410,18 @@ fn bad_input_gets_exact_errors_and_nothing_is_stored() {
     let c = revenue_config("");
     assert_eq!(
         rejected(b"name,value\nx,1\n", &c, None),
-        "in.csv: 1 problem, nothing imported:\n  in.csv: line 1: unrecognised header [name, value]: \
-         expected snapshots (customer_id, month, mrr), movements (date, customer_id, type, amount) \
-         or totals (month, arr); column names are set in [revenue.columns]"
+        "in.csv: 2 problems, nothing imported:\n  in.csv: line 1: unrecognised header [name, value]: \
+         expected snapshots (customer_id, month, mrr), movements (date, customer_id, type, amount), \
+         totals (month, arr) or attributes (customer_id, segment, ...); column names are set in \
+         [revenue.columns]\n  \
+         in.csv: line 1: the attributes layout needs a column for customer_id; closest known \
+         names: \"Account\", \"customer\", \"Client ID\""
     );
     assert_eq!(
         rejected(b"customer_id,month\nA,2025-01\n", &c, Some(Layout::Snapshots)),
-        "in.csv: 1 problem, nothing imported:\n  in.csv: line 1: the snapshots layout needs column \
-         mrr (header: [customer_id, month])"
+        "in.csv: 1 problem, nothing imported:\n  in.csv: line 1: the snapshots layout needs a column \
+         for mrr (header: [customer_id, month]); closest known names: \"mrr\", \
+         \"Monthly Recurring Revenue\", \"MRR Amount\""
     );
     assert_eq!(
         rejected(b"customer_id,month,mrr\nA,2025-01,12x\nB,2025-13,5\nA,2025-01,7\n,2025-01,1\n", &c, None),
@@ -582,10 +582,10 @@ mod properties {
         #[test]
         fn random_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let config = revenue_config("");
-            let _ = barometer::sources::revenue_csv::parse("r.csv", &bytes, None, &config, |_| {});
+            let _ = barometer::sources::revenue_csv::parse("r.csv", &bytes, &Default::default(), &config, |_| {});
             let mut with_header = b"customer_id,month,mrr\n".to_vec();
             with_header.extend_from_slice(&bytes);
-            let _ = barometer::sources::revenue_csv::parse("r.csv", &with_header, None, &config, |_| {});
+            let _ = barometer::sources::revenue_csv::parse("r.csv", &with_header, &Default::default(), &config, |_| {});
         }
     }
 }

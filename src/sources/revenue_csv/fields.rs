@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, NaiveDate};
 
 use super::header::Header;
-use super::{MovementType, RowError};
+use super::{Layout, MovementType, RowError};
 use crate::model::revenue::{parse_month, MonthIdx};
 
 pub(super) fn month_of(d: NaiveDate) -> MonthIdx {
@@ -234,7 +234,7 @@ impl<'a> Row<'a> {
 
     /// Fields over `max` bytes, and identifiers with control characters (NUL above all, which
     /// ends a string in many a tool downstream): refused before anything reads them.
-    pub(super) fn check_bounds(&mut self, max: usize) -> bool {
+    pub(super) fn check_bounds(&mut self, max: usize, layout: Layout) -> bool {
         let mut ok = true;
         for (i, v) in self.record.iter().enumerate() {
             if v.len() > max {
@@ -255,7 +255,15 @@ impl<'a> Row<'a> {
                 ok = false;
             }
         }
-        for field in ["customer_id", "currency", "plan", "segment"] {
+        // Names and countries are identifiers only where an attributes file stores them.
+        let texts: &[&str] = match layout {
+            Layout::Attributes => &["name", "country"],
+            _ => &[],
+        };
+        for &field in ["customer_id", "currency", "plan", "segment"]
+            .iter()
+            .chain(texts)
+        {
             if let Some(v) = self.raw(field) {
                 if let Some(c) = v.chars().find(|c| c.is_control()) {
                     self.error(
