@@ -44,7 +44,7 @@ pub(super) fn header(
         (Some(f), _) => f,
         (None, Some(l)) => l,
         (None, None) => {
-            let closest = header.closest_layout();
+            let closest = header.closest_layout(&config.columns);
             let mut errors = vec![header_error(
                 None,
                 format!(

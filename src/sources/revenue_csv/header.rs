@@ -406,9 +406,11 @@ impl Header {
         m
     }
 
-    /// The layout an unrecognised header comes closest to: the fewest missing fields (ties go to
-    /// the order snapshots, movements, totals, attributes).
-    pub(super) fn closest_layout(&self) -> Layout {
+    /// The layout an unrecognised header comes closest to: the fewest missing fields that no
+    /// header name even resembles, then the fewest missing fields (ties go to the order
+    /// snapshots, movements, totals, attributes). `Cust ID, Month, Monthly Rev` is then a
+    /// snapshots file with two misnamed columns, not a totals file without ARR.
+    pub(super) fn closest_layout(&self, columns: &Columns) -> Layout {
         [
             Layout::Snapshots,
             Layout::Movements,
@@ -416,7 +418,14 @@ impl Header {
             Layout::Attributes,
         ]
         .into_iter()
-        .min_by_key(|l| self.missing(*l).len())
+        .min_by_key(|l| {
+            let missing = self.suggestions(*l, columns);
+            let unlike = missing
+                .iter()
+                .filter(|m| m.nearest_column.is_none())
+                .count();
+            (unlike, missing.len())
+        })
         .unwrap_or(Layout::Snapshots)
     }
 
