@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError, WriteBatch};
 
 /// How an attributes import ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Applied {
+pub(super) enum Outcome {
     /// Written and current.
     Applied,
     /// Already current: nothing written.
@@ -30,13 +30,13 @@ pub(super) fn apply(
     source: &str,
     dry_run: bool,
     history: ImportRecord,
-) -> Result<Applied, StoreError> {
+) -> Result<Outcome, StoreError> {
     if dry_run {
-        return Ok(Applied::DryRun);
+        return Ok(Outcome::DryRun);
     }
     let current = store.event::<RevenueAttributesCurrent>(source)?;
     if current.as_ref().is_some_and(|c| c.import_id == import_id) {
-        return Ok(Applied::Unchanged);
+        return Ok(Outcome::Unchanged);
     }
 
     // 1. Stage: one chunk per commit, since a chunk can be megabytes.
@@ -73,5 +73,5 @@ pub(super) fn apply(
         }
         store.commit(purge)?;
     }
-    Ok(Applied::Applied)
+    Ok(Outcome::Applied)
 }

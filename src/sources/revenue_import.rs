@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::revenue_attributes::{self, Applied};
+use super::revenue_attributes::{self, Outcome};
 use super::revenue_csv::{self, FileErrors, Layout, ParseOptions, Parsed};
 use crate::config::RevenueConfig;
 use crate::model::revenue::Snapshots;
@@ -208,9 +208,9 @@ pub fn import(
             options.dry_run,
             history,
         )? {
-            Applied::Applied => "applied",
-            Applied::Unchanged => "unchanged",
-            Applied::DryRun => "dry-run",
+            Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::DryRun => "dry-run",
         };
         return Ok(ImportSummary {
             file: file.to_owned(),

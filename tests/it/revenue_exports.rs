@@ -491,3 +491,92 @@ fn chartmogul_cents_are_refused_at_scale_1_until_a_scale_is_stated() {
         "same bytes, same scale: same import"
     );
 }
+
+mod daemon {
+    use super::fixture;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn attributes_and_scales_go_through_http_and_the_watched_folder() {
+        // Arrange: a daemon watching an inbox.
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let config = dir.path().join("b.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[revenue]\nwatch_dir = \"{}\"\nwatch_interval = \"100ms\"\n",
+                inbox.display()
+            ),
+        )
+        .unwrap();
+        let daemon = crate::helpers::spawn_app(&dir.path().join("store"), Some(config), &[]).await;
+        let client = reqwest::Client::new();
+        let post = |query: &str, body: Vec<u8>| {
+            client
+                .post(daemon.url(&format!("/api/v1/imports/revenue?{query}")))
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+        };
+
+        // Act: MRR over HTTP, the attributes through the folder.
+        let r = post("name=clean.csv", fixture("clean_snapshots.csv"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        std::fs::write(inbox.join("customers.csv"), fixture("customers.csv")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !inbox.join("done/customers.csv").exists() {
+            assert!(Instant::now() < deadline, "customers.csv not processed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // Assert: the report, the history, and the segment breakdown with the joined segments.
+        let report = std::fs::read_to_string(inbox.join("done/customers.csv.report.txt")).unwrap();
+        assert_eq!(
+            report,
+            "customers.csv: applied (attributes layout, 6 customers)\n"
+        );
+        let imports = crate::helpers::get_json(&client, daemon.url("/api/v1/imports")).await;
+        let layouts: Vec<&str> = imports["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["layout"].as_str().unwrap())
+            .collect();
+        assert_eq!(layouts, ["snapshots", "attributes"]);
+        let ent = crate::helpers::get_json(
+            &client,
+            daemon.url("/api/v1/revenue?segment=enterprise&from=2025-01"),
+        )
+        .await;
+        // Enterprise (A, B) in 2025-01: NRR 3,250 / 3,200 (module docs).
+        assert_eq!(ent["months"][0]["nrr"], serde_json::json!(3250.0 / 3200.0));
+        assert_eq!(ent["segments"], serde_json::json!(["enterprise", "smb"]));
+
+        // ChartMogul's cents: refused at scale 1 with the figures; a dry run at 0.01 shows MRR.
+        let cm = fixture("chartmogul_mrr_movements.csv");
+        let refused = post("source=cm&name=cm.csv", cm.clone()).await.unwrap();
+        assert_eq!(refused.status(), 422);
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["problems"][0]["column"], "MRR_MOVEMENT");
+        let dry = post(
+            "source=cm&name=cm.csv&amount_scale=0.01&dry_run=true",
+            cm.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(dry.status(), 200);
+        let body: serde_json::Value = dry.json().await.unwrap();
+        assert_eq!(body["import"]["outcome"], "dry-run");
+        assert_eq!(
+            body["import"]["latest"],
+            serde_json::json!({"month": "2025-03", "mrr": 1500.0, "currency": "USD"})
+        );
+        let bad = post("name=cm.csv&amount_scale=-1", cm).await.unwrap();
+        assert_eq!(bad.status(), 400);
+        daemon.stop().await;
+    }
+}
