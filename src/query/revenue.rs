@@ -75,6 +75,18 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
             let _ = out.insert_coded(idx, &key, mrr, plan, segment, 0);
         }
     }
+    for (source, customers) in &attributes {
+        for a in customers.values() {
+            if let Some(first) = a.first_month {
+                let key = if qualify {
+                    Cow::Owned(format!("{source}:{}", a.customer_id))
+                } else {
+                    Cow::Borrowed(a.customer_id.as_str())
+                };
+                out.set_first_month(&key, first.index());
+            }
+        }
+    }
     Ok(out)
 }
 

@@ -371,6 +371,34 @@ fn a_rows_own_segment_wins_and_movements_take_the_attributes() {
 }
 
 #[test]
+fn a_stated_first_month_makes_a_later_first_row_a_reactivation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let config = revenue_config("");
+    let opts = ImportOptions::new("billing");
+    // A pays from 2025-01; X (paid from 2024-06 says the billing tool) and Y (from 2025-02)
+    // both first appear in 2025-02.
+    let movements = "date,customer_id,type,amount\n2025-01-02,A,new,100\n\
+                     2025-02-03,X,new,50\n2025-02-04,Y,new,20\n";
+    import_with(&store, &config, "m.csv", movements.as_bytes(), &opts).unwrap();
+    let before = figures(&store, None)[1].movements.clone().unwrap();
+    assert_eq!(
+        (before.new, before.reactivation, before.new_customers),
+        (70.0, 0.0, 2)
+    );
+
+    let attrs = "Customer ID,First Payment Month\nX,2024-06\nY,2025-02\nA,2025-01\n";
+    import_with(&store, &config, "a.csv", attrs.as_bytes(), &opts).unwrap();
+    // February: X comes back (50), Y is new (20); the sum of movements is unchanged.
+    let after = figures(&store, None)[1].movements.clone().unwrap();
+    assert_eq!(
+        (after.new, after.reactivation, after.new_customers),
+        (20.0, 50.0, 1)
+    );
+    assert_eq!(after.net(), before.net());
+}
+
+#[test]
 fn every_bad_attributes_row_is_named_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
