@@ -103,7 +103,7 @@ fn list(app: &App) -> anyhow::Result<ExitCode> {
         .left(27)
         .left(9)
         .left(10)
-        .left(9)
+        .left(10)
         .right(8)
         .left(17)
         .left(12)

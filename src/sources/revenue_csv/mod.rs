@@ -7,6 +7,7 @@
 mod checks;
 mod fields;
 mod header;
+mod known;
 mod layouts;
 
 use std::borrow::Cow;
