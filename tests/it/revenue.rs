@@ -590,7 +590,7 @@ mod properties {
     }
 }
 
-mod daemon {
+pub mod daemon {
     use super::*;
     use crate::helpers::Daemon;
     use std::time::{Duration, Instant};
@@ -709,12 +709,12 @@ mod daemon {
         daemon.stop().await;
     }
 
-    #[test]
-    fn files_dropped_in_the_watched_folder_are_imported_and_moved() {
-        let dir = tempfile::tempdir().unwrap();
-        let inbox = dir.path().join("inbox");
+    /// An inbox folder under `dir` and a configuration file that has the daemon watch it every
+    /// 100 ms: (inbox, configuration file).
+    pub fn watched_inbox(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let inbox = dir.join("inbox");
         std::fs::create_dir_all(&inbox).unwrap();
-        let config = dir.path().join("b.toml");
+        let config = dir.join("b.toml");
         std::fs::write(
             &config,
             format!(
@@ -723,6 +723,13 @@ mod daemon {
             ),
         )
         .unwrap();
+        (inbox, config)
+    }
+
+    #[test]
+    fn files_dropped_in_the_watched_folder_are_imported_and_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inbox, config) = watched_inbox(dir.path());
         let config_arg = config.display().to_string();
         let daemon = Daemon::start(&dir.path().join("store"), &["--config", &config_arg]);
         std::fs::write(inbox.join("good.csv"), snapshots_csv()).unwrap();

@@ -528,17 +528,7 @@ mod daemon {
     async fn attributes_and_scales_go_through_http_and_the_watched_folder() {
         // Arrange: a daemon watching an inbox.
         let dir = tempfile::tempdir().unwrap();
-        let inbox = dir.path().join("inbox");
-        std::fs::create_dir_all(&inbox).unwrap();
-        let config = dir.path().join("b.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[revenue]\nwatch_dir = \"{}\"\nwatch_interval = \"100ms\"\n",
-                inbox.display()
-            ),
-        )
-        .unwrap();
+        let (inbox, config) = crate::revenue::daemon::watched_inbox(dir.path());
         let daemon = crate::helpers::spawn_app(&dir.path().join("store"), Some(config), &[]).await;
         let client = reqwest::Client::new();
         let post = |query: &str, body: Vec<u8>| {
