@@ -130,7 +130,7 @@ impl ImportOptions {
     }
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -183,9 +183,9 @@ pub fn import(
     id_hash.update([0]);
     id_hash.update(sha256.as_bytes());
     // The same bytes read at another scale are other data. Scale 1 adds nothing, so the ids of
-    // imports made before the scale counted stay as they were.
+    // imports made before the scale counted stay as they were; attributes have no amounts.
     let scale = options.amount_scale.unwrap_or(config.amount_scale);
-    if scale != 1.0 {
+    if scale != 1.0 && layout != Layout::Attributes {
         id_hash.update([0]);
         id_hash.update(scale.to_bits().to_be_bytes());
     }
