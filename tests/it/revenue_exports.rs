@@ -206,6 +206,27 @@ fn an_unrecognised_header_names_the_closest_known_names_per_missing_field() {
 }
 
 #[test]
+fn a_bad_value_names_the_exports_column_and_the_field_it_was_read_as() {
+    let err = barometer::sources::revenue_csv::parse(
+        "x.csv",
+        b"Account,Period,Monthly Recurring Revenue\nA,2025-13,12x\n",
+        &Default::default(),
+        &revenue_config(""),
+        |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "x.csv: 2 problems, nothing imported:\n  \
+         x.csv: line 2, column Period (month), value \"2025-13\": is not a month (YYYY-MM), a date \
+         (YYYY-MM-DD) or an RFC 3339 time\n  \
+         x.csv: line 2, column Monthly Recurring Revenue (mrr), value \"12x\": is not an amount \
+         (e.g. 1234.50, 1,234.50, $1,234.50 or (120.00))"
+    );
+    assert_eq!(err.errors[1].field.as_deref(), Some("mrr"));
+}
+
+#[test]
 fn a_currency_in_a_column_name_must_be_the_configured_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -12,6 +12,7 @@ fn header_error(column: Option<String>, reason: String) -> RowError {
     RowError {
         line: 1,
         column,
+        field: None,
         value: None,
         reason,
     }
@@ -32,6 +33,7 @@ pub(super) fn header(
         return Err(vec![RowError {
             line: 1,
             column: Some(format!("#{}", i + 1)),
+            field: None,
             value: Some(excerpt(name)),
             reason: format!(
                 "is a {}-byte header name; one field is at most revenue.max_field_bytes ({})",

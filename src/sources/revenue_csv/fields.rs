@@ -227,6 +227,7 @@ impl<'a> Row<'a> {
         self.errors.push(RowError {
             line: self.line,
             column: Some(column),
+            field: Some(field.to_owned()),
             value: Some(excerpt(value)),
             reason,
         });
@@ -246,6 +247,7 @@ impl<'a> Row<'a> {
                 self.errors.push(RowError {
                     line: self.line,
                     column: Some(column),
+                    field: self.header.field_at(i).map(str::to_owned),
                     value: Some(excerpt(v)),
                     reason: format!(
                         "is {} bytes long; one field is at most revenue.max_field_bytes ({max})",

@@ -122,6 +122,15 @@ impl Header {
         self.idx[field_no(f)]
     }
 
+    /// The field column `i` is read as, if any.
+    pub(super) fn field_at(&self, i: usize) -> Option<&'static str> {
+        FIELDS
+            .iter()
+            .zip(&self.idx)
+            .find(|(_, at)| **at == Some(i))
+            .map(|(f, _)| *f)
+    }
+
     /// The header's names for an error message, each and all bounded by [`super::excerpt`].
     pub(super) fn shown(&self) -> String {
         super::excerpt(

@@ -76,6 +76,8 @@ pub struct RowError {
     pub line: u64,
     /// Column name, if the problem is in one field.
     pub column: Option<String>,
+    /// The field that column was read as (`mrr` for a column `MRR (USD)`), if known.
+    pub field: Option<String>,
     /// The offending value, if any.
     pub value: Option<String>,
     /// Why.
@@ -87,6 +89,14 @@ impl fmt::Display for RowError {
         write!(f, "line {}", self.line)?;
         if let Some(c) = &self.column {
             write!(f, ", column {c}")?;
+            // Named when the export's name for it differs: "column Period (month)".
+            if let Some(field) = self
+                .field
+                .as_deref()
+                .filter(|field| header::normalize(c).0 != header::normalize(field).0)
+            {
+                write!(f, " ({field})")?;
+            }
         }
         if let Some(v) = &self.value {
             write!(f, ", value {v:?}")?;
@@ -272,6 +282,7 @@ pub fn parse(
         fail(vec![RowError {
             line,
             column: None,
+            field: None,
             value: None,
             reason,
         }])
@@ -321,6 +332,7 @@ pub fn parse(
                 errors.push(RowError {
                     line,
                     column: None,
+                    field: None,
                     value: None,
                     reason: match e.kind() {
                         csv::ErrorKind::UnequalLengths {
