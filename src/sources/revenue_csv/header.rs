@@ -52,7 +52,8 @@ fn accepted<'c>(columns: &'c Columns, field: &str) -> impl Iterator<Item = &'c s
 
 /// A header name in the form names are compared in, and the unit it carried: lower case without
 /// spaces, underscores or hyphens (`Customer ID`, `customer_id` and `CUSTOMER-ID` are one name),
-/// and without a trailing `(USD)`, `[EUR]` or `($)` (spreadsheets put the currency there).
+/// and without a trailing `(USD)`, `[EUR]` or `($)` (spreadsheets put the currency there; a
+/// three-letter unit counts as a currency code when written in capitals, as ISO 4217 codes are).
 pub(super) fn normalize(name: &str) -> (String, Option<String>) {
     let trimmed = name.trim();
     let mut unit = None;
@@ -64,10 +65,11 @@ pub(super) fn normalize(name: &str) -> (String, Option<String>) {
         {
             let (rest, i) = inner_start;
             let inner = rest[i + open.len_utf8()..].trim();
-            let is_code = inner.len() == 3 && inner.bytes().all(|b| b.is_ascii_alphabetic());
+            // Codes are written in capitals: `MRR (net)` is a name, not a currency.
+            let is_code = inner.len() == 3 && inner.bytes().all(|b| b.is_ascii_uppercase());
             let is_symbol = matches!(inner, "$" | "€" | "£" | "¥");
             if (is_code || is_symbol) && !rest[..i].trim().is_empty() {
-                unit = Some(inner.to_uppercase());
+                unit = Some(inner.to_owned());
                 base = &rest[..i];
             }
         }
@@ -155,7 +157,8 @@ impl Header {
             .filter_map(|f| self.get(f))
             .filter_map(|i| {
                 let unit = self.units[i].as_deref()?;
-                let is_code = unit.len() == 3;
+                // A symbol (`$` is several currencies) is taken at its word.
+                let is_code = unit.len() == 3 && unit.bytes().all(|b| b.is_ascii_uppercase());
                 (is_code && !unit.eq_ignore_ascii_case(currency))
                     .then(|| (self.names[i].as_str(), unit))
             })
@@ -298,7 +301,8 @@ mod tests {
         assert_eq!(normalize(" CUSTOMER_ID ").0, "customerid");
         assert_eq!(normalize("customer-id").0, "customerid");
         assert_eq!(normalize("MRR (USD)"), ("mrr".into(), Some("USD".into())));
-        assert_eq!(normalize("ARR [eur]"), ("arr".into(), Some("EUR".into())));
+        assert_eq!(normalize("ARR [EUR]"), ("arr".into(), Some("EUR".into())));
+        assert_eq!(normalize("MRR (net)").0, "mrr(net)", "not a currency code");
         assert_eq!(normalize("MRR ($)"), ("mrr".into(), Some("$".into())));
         assert_eq!(normalize("Plan (annual)").0, "plan(annual)", "not a unit");
         assert_eq!(normalize("(USD)").0, "(usd)", "nothing before the unit");
