@@ -485,7 +485,7 @@ fn crlf_and_bom_files_import_like_plain_ones() {
 
 #[test]
 fn chartmogul_mrr_movements_export_maps_through_the_columns() {
-    // ChartMogul's MRR Movements dataset (fixtures/revenue/FORMATS.md): amounts in cents, signed.
+    // ChartMogul's MRR Movements dataset (docs/revenue.md): amounts in cents, signed.
     let csv = "DATE,CUSTOMER_NAME,MRR_MOVEMENT,MRR,DESCRIPTION,MOVEMENT_TYPE,CURRENCY_CODE,BILLING_CONNECTOR_UUID,CUSTOMER_EXTERNAL_ID,CUSTOMER_UUID,SUBSCRIPTION_EXTERNAL_ID,PLAN_EXTERNAL_ID,ACTIVE_SUBSCRIPTION_QUANTITY,UUID,RANK,PREVIOUS_PLAN_EXTERNAL_ID\n\
 2025-01-03 10:00:00,Acme,10000,10000,New,new_biz,USD,ds_1,cus_a,cus_uuid_a,sub_1,pro,1,mv1,1,\n\
 2025-01-04 11:00:00,Beta,5000,5000,New,new_biz,USD,ds_1,cus_b,cus_uuid_b,sub_2,pro,1,mv2,1,\n\

@@ -33,9 +33,11 @@ pub(super) const ATTRIBUTES: [&str; 6] = [
 ];
 
 /// Header names that common exports use for each field, in order of preference (after the
-/// configured ones), written as the exports write them. Sources: the ChartMogul MRR and CMRR
-/// movements datasets (`fixtures/revenue/FORMATS.md`), Stripe, Baremetrics and ProfitWell CSV
-/// exports, and spreadsheet conventions ("Customer ID", "Period", "MRR (USD)").
+/// configured ones), written as the exports write them: the column names of ChartMogul's MRR and
+/// CMRR movements datasets (as in `tests/fixtures/revenue/chartmogul_mrr_movements.csv`), and
+/// the names spreadsheets and billing reports commonly give these fields ("Customer ID",
+/// "Account", "Period", "Monthly Recurring Revenue", "MRR (USD)"). Each name means one field
+/// only (a test checks), so adding one cannot change what another column is read as.
 pub(super) const KNOWN: [(&str, &[&str]); 16] = [
     (
         "customer_id",
