@@ -37,7 +37,7 @@ pub(super) const ATTRIBUTES: [&str; 6] = [
 /// CMRR movements datasets (as in `tests/fixtures/revenue/chartmogul_mrr_movements.csv`), and
 /// the names spreadsheets and billing reports commonly give these fields ("Customer ID",
 /// "Account", "Period", "Monthly Recurring Revenue", "MRR (USD)"). Each name means one field
-/// only (a test checks), so adding one cannot change what another column is read as.
+/// only (a test checks).
 pub(super) const KNOWN: [(&str, &[&str]); 16] = [
     (
         "customer_id",
