@@ -3,7 +3,8 @@
 //! Definitions (each output carries the name of the formula it used):
 //! - **MRR** = Σ customers' MRR in the month; **ARR** = 12 × MRR.
 //! - **Movements** between months t−1 and t, per customer (ChartMogul, "MRR movements"): *new*
-//!   (0 → >0, never paid before), *reactivation* (0 → >0, paid before), *expansion* (up), *contraction*
+//!   (0 → >0, never paid before), *reactivation* (0 → >0, paid before: in an earlier month of the
+//!   data, or before t by the customer's stated first month), *expansion* (up), *contraction*
 //!   (down, still >0), *churn* (>0 → 0). new + reactivation + expansion − contraction − churn =
 //!   MRRₜ − MRRₜ₋₁ exactly.
 //! - **Logo churn** = customers lost in the month / customers at its start.
@@ -152,6 +153,7 @@ pub fn monthly(
     let total = |v: &[f64]| v.iter().sum::<f64>();
 
     let mut seen_before = vec![false; n];
+    let first_months = data.first_months();
     let mut out = Vec::new();
     for (&t, current) in &dense {
         let mrr = total(current);
@@ -161,7 +163,7 @@ pub fn monthly(
             for c in 0..n {
                 let (a, b) = (prev[c], current[c]);
                 if a == 0.0 && b > 0.0 {
-                    if seen_before[c] {
+                    if seen_before[c] || first_months[c].is_some_and(|f| f < t) {
                         mv.reactivation += b;
                     } else {
                         mv.new += b;
@@ -315,10 +317,7 @@ pub struct TotalsMonth {
 
 /// Growth per month of a totals series, with the retention figures exactly as stated.
 pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
-    let arr: BTreeMap<MonthIdx, f64> = rows
-        .iter()
-        .filter_map(|r| Some((parse_month(&r.month)?, r.arr)))
-        .collect();
+    let arr: BTreeMap<MonthIdx, f64> = rows.iter().map(|r| (r.month.index(), r.arr)).collect();
     let growth = |t: MonthIdx, back: MonthIdx| {
         arr.get(&(t - back))
             .filter(|p| **p > 0.0)
@@ -326,10 +325,10 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
     };
     let mut out: Vec<TotalsMonth> = rows
         .iter()
-        .filter_map(|r| {
-            let t = parse_month(&r.month)?;
-            Some(TotalsMonth {
-                month: r.month.clone(),
+        .map(|r| {
+            let t = r.month.index();
+            TotalsMonth {
+                month: r.month.to_string(),
                 arr: r.arr,
                 mrr: r.mrr.unwrap_or(r.arr / 12.0),
                 customers: r.customers,
@@ -338,7 +337,7 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
                 nrr: r.nrr,
                 grr: r.grr,
                 retention_formula: "as stated in the imported totals file (never derived)",
-            })
+            }
         })
         .collect();
     out.sort_by(|a, b| a.month.cmp(&b.month));

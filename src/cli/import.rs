@@ -15,8 +15,9 @@ use crate::telemetry;
 /// `import` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Import revenue CSV files (snapshots, movements or totals). Each file is validated whole
-    /// and applied atomically; on any error nothing is applied and every bad row is listed.
+    /// Import revenue CSV files (snapshots, movements, totals or customer attributes). Each file
+    /// is validated whole and applied atomically; on any error nothing is applied and every bad
+    /// row is listed.
     Revenue(ImportRevenueArgs),
     /// Show the import history.
     List,
@@ -37,6 +38,17 @@ pub struct ImportRevenueArgs {
     /// Validate and show what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Factor applied to every amount of these files instead of revenue.amount_scale (0.01 for
+    /// amounts in cents). Stating it also confirms it to the cents check of ChartMogul exports.
+    #[arg(long, value_name = "FACTOR", value_parser = parse_scale)]
+    pub amount_scale: Option<f64>,
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
 }
 
 /// `--format` values.
@@ -50,6 +62,8 @@ pub enum FormatArg {
     Movements,
     /// month, arr.
     Totals,
+    /// customer_id + name, segment, plan, currency, country, first_month.
+    Attributes,
 }
 
 impl FormatArg {
@@ -59,6 +73,7 @@ impl FormatArg {
             FormatArg::Snapshots => Some(Layout::Snapshots),
             FormatArg::Movements => Some(Layout::Movements),
             FormatArg::Totals => Some(Layout::Totals),
+            FormatArg::Attributes => Some(Layout::Attributes),
         }
     }
 }
@@ -88,7 +103,7 @@ fn list(app: &App) -> anyhow::Result<ExitCode> {
         .left(27)
         .left(9)
         .left(10)
-        .left(9)
+        .left(10)
         .right(8)
         .left(17)
         .left(12)
@@ -122,6 +137,7 @@ fn revenue(app: &App, args: ImportRevenueArgs) -> anyhow::Result<ExitCode> {
         source: args.source.clone(),
         layout: args.format.layout(),
         dry_run: args.dry_run,
+        amount_scale: args.amount_scale,
     };
     let mut failed = false;
     for path in &args.files {

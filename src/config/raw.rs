@@ -146,6 +146,12 @@ pub(super) struct RawColumns {
     pub(super) nrr: Vec<String>,
     pub(super) grr: Vec<String>,
     pub(super) customers: Vec<String>,
+    #[serde(default)]
+    pub(super) name: Vec<String>,
+    #[serde(default)]
+    pub(super) country: Vec<String>,
+    #[serde(default)]
+    pub(super) first_month: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

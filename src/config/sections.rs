@@ -277,11 +277,13 @@ pub struct RevenueConfig {
     pub watch_interval: Duration,
     /// Largest CSV body the HTTP endpoint accepts.
     pub max_upload_bytes: u64,
-    /// Accepted header names per field (case-insensitive).
+    /// Header names per field, added to the built-in ones.
     pub columns: Columns,
 }
 
-/// `[revenue.columns]`: for each field, the header names that mean it (case-insensitive).
+/// `[revenue.columns]`: for each field, header names that mean it besides the built-in ones
+/// (`sources::revenue_csv` knows the names common exports use); compared ignoring case, spaces,
+/// underscores and hyphens, and tried before the built-in names.
 #[derive(Debug, Clone, Serialize)]
 pub struct Columns {
     /// Customer id.
@@ -310,6 +312,12 @@ pub struct Columns {
     pub grr: Vec<String>,
     /// Customer count (totals).
     pub customers: Vec<String>,
+    /// Customer name (attributes).
+    pub name: Vec<String>,
+    /// Country (attributes).
+    pub country: Vec<String>,
+    /// First paying month (attributes).
+    pub first_month: Vec<String>,
 }
 
 /// `[digest]`

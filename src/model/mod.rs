@@ -4,6 +4,7 @@
 //! these types, and the store keeps them as they are. The demo data set produces exactly these
 //! shapes, so whatever runs on the demo runs on real data.
 
+pub mod attributes;
 pub mod calendar;
 pub mod coverage;
 pub mod dora;
@@ -11,6 +12,7 @@ pub mod month;
 pub mod revenue;
 pub mod teams;
 
+pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
 pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;
@@ -344,8 +346,8 @@ pub struct RevenueMonthRows {
     /// The revenue source (e.g. `billing`, or `demo`); a file is authoritative for the months it
     /// covers within its source.
     pub source: String,
-    /// The month, `YYYY-MM`.
-    pub month: String,
+    /// The month (stored as `YYYY-MM`).
+    pub month: Month,
     /// ISO 4217 code of every amount.
     pub currency: String,
     /// Customer ids.
@@ -364,11 +366,11 @@ pub struct RevenueMonthRows {
 
 impl RevenueMonthRows {
     /// An empty month.
-    pub fn new(import_id: &str, source: &str, month: &str, currency: &str) -> Self {
+    pub fn new(import_id: &str, source: &str, month: Month, currency: &str) -> Self {
         Self {
             import_id: import_id.into(),
             source: source.into(),
-            month: month.into(),
+            month,
             currency: currency.into(),
             customers: Vec::new(),
             mrr: Vec::new(),
@@ -439,8 +441,8 @@ pub struct RevenueTotal {
     pub import_id: String,
     /// The revenue source.
     pub source: String,
-    /// `YYYY-MM`.
-    pub month: String,
+    /// The month (stored as `YYYY-MM`).
+    pub month: Month,
     /// ARR.
     pub arr: f64,
     /// MRR, if stated.
@@ -467,8 +469,8 @@ impl Event for RevenueTotal {
 pub struct RevenueMonth {
     /// The revenue source.
     pub source: String,
-    /// `YYYY-MM`.
-    pub month: String,
+    /// The month (stored as `YYYY-MM`).
+    pub month: Month,
     /// The import whose rows count.
     pub import_id: String,
     /// `snapshots`, `movements` or `totals`.
@@ -499,8 +501,8 @@ pub struct ImportRecord {
     pub layout: String,
     /// Data rows in the file.
     pub rows: u64,
-    /// Months covered, `YYYY-MM`.
-    pub months: Vec<String>,
+    /// Months covered (stored as `YYYY-MM`).
+    pub months: Vec<Month>,
     /// `applied`, `unchanged` or `rejected`.
     pub outcome: String,
     /// Problems found (rejected imports).

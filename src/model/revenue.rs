@@ -66,6 +66,8 @@ pub struct Snapshots {
     segments: Names,
     months: BTreeMap<MonthIdx, MonthData>,
     rows: usize,
+    /// The first month each customer paid, by customer index, where a billing tool stated it.
+    first_months: Vec<Option<MonthIdx>>,
 }
 
 /// One row of a [`Snapshots`] table, borrowed.
@@ -150,6 +152,27 @@ impl Snapshots {
     /// Makes `month` present even if nobody paid in it.
     pub fn touch(&mut self, month: MonthIdx) {
         self.months.entry(month).or_default();
+    }
+
+    /// Records the first month `customer_id` paid, as its billing tool states it (the
+    /// attributes' `first_month`), so that a customer whose first row comes later than that is
+    /// seen coming back, not as new. Customers without rows are left out.
+    pub fn set_first_month(&mut self, customer_id: &str, month: MonthIdx) {
+        let Some(&c) = self.customers.index.get(customer_id) else {
+            return;
+        };
+        let c = c as usize;
+        if self.first_months.len() <= c {
+            self.first_months.resize(c + 1, None);
+        }
+        self.first_months[c] = Some(month);
+    }
+
+    /// The stated first paying month of each customer, by customer index.
+    pub fn first_months(&self) -> Vec<Option<MonthIdx>> {
+        let mut v = self.first_months.clone();
+        v.resize(self.customers.names.len(), None);
+        v
     }
 
     /// Customers seen in any month.

@@ -1,28 +1,56 @@
-//! Reading revenue back from the store: the authoritative rows of every import.
+//! Reading revenue back from the store: the authoritative rows of every import, with each
+//! source's customer attributes joined to its rows.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::revenue::{parse_month, Snapshots};
-use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
+use rustc_hash::FxHashMap;
+
+use crate::model::attributes::chunk_key;
+use crate::model::revenue::Snapshots;
+use crate::model::{
+    CustomerAttributes, ImportRecord, RevenueAttributes, RevenueAttributesCurrent, RevenueMonth,
+    RevenueMonthRows, RevenueTotal,
+};
 use crate::store::{Store, StoreError};
+
+/// The current customer attributes of each source, by customer id.
+pub fn attributes(
+    store: &Store,
+) -> Result<BTreeMap<String, FxHashMap<String, CustomerAttributes>>, StoreError> {
+    let mut out: BTreeMap<String, FxHashMap<String, CustomerAttributes>> = BTreeMap::new();
+    for current in store.events::<RevenueAttributesCurrent>() {
+        let current = current?;
+        let by_id = out.entry(current.source.clone()).or_default();
+        for chunk in 0..current.chunks {
+            let key = chunk_key(&current.import_id, chunk);
+            if let Some(c) = store.event::<RevenueAttributes>(&key)? {
+                by_id.extend(c.customers.into_iter().map(|a| (a.customer_id.clone(), a)));
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// The authoritative customer MRR per month, across sources (a customer is `source:id` when
 /// several sources exist).
+///
+/// A row without a segment (or plan) takes the one its source's attributes file gives the
+/// customer: billing tools export customers apart from MRR, and the segment breakdowns read
+/// the segments from here. A segment in the MRR row itself wins, since it can change by month.
 pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
+    let attributes = attributes(store)?;
     let months: Vec<RevenueMonth> = store.events().collect::<Result<_, _>>()?;
     let sources: BTreeSet<&str> = months.iter().map(|m| m.source.as_str()).collect();
     let qualify = sources.len() > 1;
     let mut out = Snapshots::new();
     for m in months.iter().filter(|m| m.layout != "totals") {
-        let Some(idx) = parse_month(&m.month) else {
-            continue;
-        };
         let Some(month) =
             store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
         else {
             continue;
         };
+        let idx = m.month.index();
         out.touch(idx);
         let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
         let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
@@ -30,7 +58,13 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
             code.and_then(|c| c.checked_sub(1))
                 .and_then(|c| names.get(c as usize).copied())
         };
+        let attrs = attributes.get(&month.source);
         for (i, customer) in month.customers.iter().enumerate() {
+            let attr = attrs.and_then(|a| a.get(customer));
+            let plan = decode(&plans, month.plan.get(i))
+                .or_else(|| Some(out.plan_code(attr?.plan.as_deref()?)));
+            let segment = decode(&segments, month.segment.get(i))
+                .or_else(|| Some(out.segment_code(attr?.segment.as_deref()?)));
             let key = if qualify {
                 Cow::Owned(format!("{}:{customer}", month.source))
             } else {
@@ -38,14 +72,19 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
             };
             let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
             // One row per customer and month within an import; across sources ids are qualified.
-            let _ = out.insert_coded(
-                idx,
-                &key,
-                mrr,
-                decode(&plans, month.plan.get(i)),
-                decode(&segments, month.segment.get(i)),
-                0,
-            );
+            let _ = out.insert_coded(idx, &key, mrr, plan, segment, 0);
+        }
+    }
+    for (source, customers) in &attributes {
+        for a in customers.values() {
+            if let Some(first) = a.first_month {
+                let key = if qualify {
+                    Cow::Owned(format!("{source}:{}", a.customer_id))
+                } else {
+                    Cow::Borrowed(a.customer_id.as_str())
+                };
+                out.set_first_month(&key, first.index());
+            }
         }
     }
     Ok(out)
@@ -58,7 +97,7 @@ pub fn totals(store: &Store) -> Result<BTreeMap<String, RevenueTotal>, StoreErro
         let m = m?;
         if m.layout == "totals" {
             if let Some(t) = store.event::<RevenueTotal>(&format!("{}/{}", m.import_id, m.month))? {
-                out.insert(m.month.clone(), t);
+                out.insert(m.month.to_string(), t);
             }
         }
     }

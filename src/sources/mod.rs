@@ -5,6 +5,7 @@ pub mod demo;
 pub mod github;
 pub mod prometheus;
 pub mod pull;
+mod revenue_attributes;
 pub mod revenue_csv;
 pub mod revenue_import;
 pub mod revenue_watch;

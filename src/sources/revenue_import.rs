@@ -5,7 +5,8 @@
 //! covers at the new import and records the import. Only that batch makes the file visible, so a
 //! crash or error before it leaves the previous data exactly as it was; afterwards the rows of the
 //! imports it replaced are deleted. Importing the same file again finds every month already
-//! pointing at it and writes nothing.
+//! pointing at it and writes nothing. Attributes files take the same steps per source instead
+//! of per month ([`super::revenue_attributes`]).
 
 use std::collections::BTreeSet;
 
@@ -13,10 +14,11 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::revenue_csv::{self, FileErrors, Layout, Parsed};
+use super::revenue_attributes::{self, Outcome};
+use super::revenue_csv::{self, FileErrors, Layout, ParseOptions, Parsed};
 use crate::config::RevenueConfig;
-use crate::model::revenue::{month_label, Snapshots};
-use crate::model::{ImportRecord, RevenueMonth, RevenueMonthRows, RevenueTotal};
+use crate::model::revenue::Snapshots;
+use crate::model::{ImportRecord, Month, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// Why an import failed.
@@ -48,20 +50,41 @@ pub struct ImportSummary {
     /// Data rows.
     pub rows: u64,
     /// Months covered.
-    pub months: Vec<String>,
+    pub months: Vec<Month>,
     /// Months whose data changes (new, or replaced by different content).
-    pub months_changed: Vec<String>,
+    pub months_changed: Vec<Month>,
     /// `applied`, `unchanged`, or `dry-run`.
     pub outcome: &'static str,
     /// SHA-256 of the content.
     pub sha256: String,
+    /// The MRR of the file's last month, as it is (or would be) stored: what a dry run is for
+    /// when the amount scale is in doubt. Absent for totals and attributes.
+    pub latest: Option<LatestMrr>,
+}
+
+/// The MRR of a file's last month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatestMrr {
+    /// The month.
+    pub month: Month,
+    /// Σ customers' MRR in it, after the amount scale.
+    pub mrr: f64,
+    /// `revenue.currency`.
+    pub currency: String,
 }
 
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.layout == Layout::Attributes {
+            return write!(
+                f,
+                "{}: {} (attributes layout, {} customers)",
+                self.file, self.outcome, self.rows
+            );
+        }
         let span = match (self.months.first(), self.months.last()) {
             (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
-            (Some(a), _) => a.clone(),
+            (Some(a), _) => a.to_string(),
             _ => "no months".into(),
         };
         write!(
@@ -73,7 +96,11 @@ impl std::fmt::Display for ImportSummary {
             self.rows,
             self.months.len(),
             self.months_changed.len()
-        )
+        )?;
+        if let Some(l) = &self.latest {
+            write!(f, "; MRR {:.2} {} in {}", l.mrr, l.currency, l.month)?;
+        }
+        Ok(())
     }
 }
 
@@ -86,6 +113,21 @@ pub struct ImportOptions {
     pub layout: Option<Layout>,
     /// Validate and report without writing.
     pub dry_run: bool,
+    /// The amount factor for this import instead of `revenue.amount_scale` (see
+    /// [`ParseOptions::amount_scale`]).
+    pub amount_scale: Option<f64>,
+}
+
+impl ImportOptions {
+    /// An import into `source` with the layout detected and the configured amount scale.
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            layout: None,
+            dry_run: false,
+            amount_scale: None,
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -104,7 +146,11 @@ pub fn import(
     // Hash on a second core while this one parses: both read the whole file.
     let (sha256, parsed) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| hex(&Sha256::digest(bytes)));
-        let parsed = revenue_csv::parse(file, bytes, options.layout, config, progress);
+        let parse_options = ParseOptions {
+            layout: options.layout,
+            amount_scale: options.amount_scale,
+        };
+        let parsed = revenue_csv::parse(file, bytes, &parse_options, config, progress);
         let sha256 = hasher
             .join()
             .unwrap_or_else(|_| hex(&Sha256::digest(bytes)));
@@ -136,25 +182,65 @@ pub fn import(
     id_hash.update(layout.to_string().as_bytes());
     id_hash.update([0]);
     id_hash.update(sha256.as_bytes());
+    // The same bytes read at another scale are other data. Scale 1 adds nothing, so the ids of
+    // imports made before the scale counted stay as they were; attributes have no amounts.
+    let scale = options.amount_scale.unwrap_or(config.amount_scale);
+    if scale != 1.0 && layout != Layout::Attributes {
+        id_hash.update([0]);
+        id_hash.update(scale.to_bits().to_be_bytes());
+    }
     let import_id = hex(&id_hash.finalize()[..12]);
+    if let Parsed::Attributes(customers) = &parsed {
+        let rows = customers.len() as u64;
+        let history = history_entry(
+            file,
+            &sha256,
+            options,
+            ("applied", Some(layout), rows),
+            vec![],
+            0,
+        );
+        let outcome = match revenue_attributes::apply(
+            store,
+            customers,
+            &import_id,
+            &options.source,
+            options.dry_run,
+            history,
+        )? {
+            Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::DryRun => "dry-run",
+        };
+        return Ok(ImportSummary {
+            file: file.to_owned(),
+            layout,
+            rows,
+            months: vec![],
+            months_changed: vec![],
+            outcome,
+            sha256,
+            latest: None,
+        });
+    }
     // Movements become a table once, here; staging writes that same table.
     let table = parsed.snapshots();
-    let months: Vec<String> = match &table {
-        Some(t) => t.months().map(month_label).collect(),
-        None => parsed.months().into_iter().map(month_label).collect(),
+    let months: Vec<Month> = match &table {
+        Some(t) => t.months().map(Month::from_index).collect(),
+        None => parsed.months().into_iter().map(Month::from_index).collect(),
     };
 
     let mut months_changed = Vec::new();
-    let mut replaced: BTreeSet<(String, String)> = BTreeSet::new();
-    for month in &months {
+    let mut replaced: BTreeSet<(String, Month)> = BTreeSet::new();
+    for &month in &months {
         let current = store.event::<RevenueMonth>(&format!("{}/{month}", options.source))?;
         match current {
             Some(c) if c.import_id == import_id => {}
             Some(c) => {
-                replaced.insert((c.import_id, month.clone()));
-                months_changed.push(month.clone());
+                replaced.insert((c.import_id, month));
+                months_changed.push(month);
             }
-            None => months_changed.push(month.clone()),
+            None => months_changed.push(month),
         }
     }
     let mut summary = ImportSummary {
@@ -165,6 +251,14 @@ pub fn import(
         months_changed: months_changed.clone(),
         outcome: "applied",
         sha256: sha256.clone(),
+        latest: table.as_deref().and_then(|t| {
+            let month = t.months().last()?;
+            Some(LatestMrr {
+                month: Month::from_index(month),
+                mrr: t.month_rows(month).map(|r| r.mrr).sum(),
+                currency: config.currency.clone(),
+            })
+        }),
     };
     if options.dry_run {
         summary.outcome = "dry-run";
@@ -187,10 +281,10 @@ pub fn import(
 
     // 2. One batch flips the months to the new import and records it.
     let mut flip = WriteBatch::new();
-    for month in &months {
+    for &month in &months {
         flip.upsert_event(&RevenueMonth {
             source: options.source.clone(),
-            month: month.clone(),
+            month,
             import_id: import_id.clone(),
             layout: layout.to_string(),
         });
@@ -208,7 +302,7 @@ pub fn import(
     // 3. Drop the rows the new import replaced. A crash here leaves unreachable rows, never
     //    wrong figures.
     for (old, month) in replaced {
-        purge(store, &old, &month)?;
+        purge(store, &old, month)?;
     }
     Ok(summary)
 }
@@ -219,7 +313,7 @@ fn history_entry(
     sha256: &str,
     options: &ImportOptions,
     outcome: (&str, Option<Layout>, u64),
-    months: Vec<String>,
+    months: Vec<Month>,
     errors: usize,
 ) -> ImportRecord {
     let now = Utc::now();
@@ -261,7 +355,7 @@ fn stage(
                 batch.upsert_event(&RevenueTotal {
                     import_id: import_id.into(),
                     source: source.into(),
-                    month: month_label(r.month),
+                    month: Month::from_index(r.month),
                     arr: r.arr,
                     mrr: r.mrr,
                     nrr: r.nrr,
@@ -278,8 +372,12 @@ fn stage(
                 .into_iter()
                 .flat_map(|t| t.months().map(move |m| (t, m)));
             for (table, month) in months {
-                let mut rows =
-                    RevenueMonthRows::new(import_id, source, &month_label(month), &config.currency);
+                let mut rows = RevenueMonthRows::new(
+                    import_id,
+                    source,
+                    Month::from_index(month),
+                    &config.currency,
+                );
                 for r in table.month_rows(month) {
                     rows.push(r.customer_id, r.mrr, r.plan, r.segment);
                 }
@@ -293,7 +391,7 @@ fn stage(
     flush(&mut batch, &mut n, true)
 }
 
-fn purge(store: &Store, import_id: &str, month: &str) -> Result<(), StoreError> {
+fn purge(store: &Store, import_id: &str, month: Month) -> Result<(), StoreError> {
     let mut b = WriteBatch::new();
     b.delete_event::<RevenueMonthRows>(&format!("{import_id}/{month}"));
     b.delete_event::<RevenueTotal>(&format!("{import_id}/{month}"));

@@ -71,11 +71,7 @@ fn process(config: &Config, store: &Store, dir: &Path, path: &Path) {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let options = ImportOptions {
-        source: "default".into(),
-        layout: None,
-        dry_run: false,
-    };
+    let options = ImportOptions::new("default");
     let outcome = std::fs::read(path)
         .map_err(|e| format!("{name}: cannot read: {e}"))
         .and_then(|bytes| {

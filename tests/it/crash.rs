@@ -111,7 +111,7 @@ pub fn check_chunks_until(store: &Store, end: NaiveDate) -> (usize, usize) {
     }
     let months_with_rows: std::collections::BTreeSet<String> = store
         .events::<RevenueMonthRows>()
-        .map(|r| r.unwrap().month)
+        .map(|r| r.unwrap().month.to_string())
         .collect();
     for month in months_with_rows {
         assert!(

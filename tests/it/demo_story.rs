@@ -43,7 +43,7 @@ fn growth_then_strain() {
     for month in store.events::<RevenueMonthRows>() {
         let month = month.unwrap();
         assert_eq!(month.currency, "USD");
-        let entry = by_month.entry(month.month.clone()).or_default();
+        let entry = by_month.entry(month.month.to_string()).or_default();
         for (customer, mrr, _, _) in month.rows() {
             entry.insert(customer.to_owned(), mrr);
         }

@@ -17,6 +17,8 @@ mod layers;
 mod prom;
 mod prom_exact;
 mod revenue;
+mod revenue_attributes;
+mod revenue_exports;
 mod serve;
 mod store;
 mod teams;

@@ -33,11 +33,7 @@ fn import(
 }
 
 fn opts(source: &str) -> ImportOptions {
-    ImportOptions {
-        source: source.into(),
-        layout: None,
-        dry_run: false,
-    }
+    ImportOptions::new(source)
 }
 
 // The hand-built data set: 10 customers over 14 months (2024-01 … 2025-02).
@@ -355,7 +351,7 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
     .unwrap();
     assert_eq!(
         (dry.outcome, dry.months_changed.clone()),
-        ("dry-run", vec!["2025-02".to_owned()])
+        ("dry-run", vec!["2025-02".parse().unwrap()])
     );
     assert_eq!(
         derived(&store, RevenueSettings::default())[13].mrr,
@@ -414,14 +410,18 @@ fn bad_input_gets_exact_errors_and_nothing_is_stored() {
     let c = revenue_config("");
     assert_eq!(
         rejected(b"name,value\nx,1\n", &c, None),
-        "in.csv: 1 problem, nothing imported:\n  in.csv: line 1: unrecognised header [name, value]: \
-         expected snapshots (customer_id, month, mrr), movements (date, customer_id, type, amount) \
-         or totals (month, arr); column names are set in [revenue.columns]"
+        "in.csv: 2 problems, nothing imported:\n  in.csv: line 1: unrecognised header [name, value]: \
+         expected snapshots (customer_id, month, mrr), movements (date, customer_id, type, amount), \
+         totals (month, arr) or attributes (customer_id, segment, ...); column names are set in \
+         [revenue.columns]\n  \
+         in.csv: line 1: the attributes layout needs a column for customer_id; closest known \
+         names: \"Account\", \"customer\", \"Client ID\""
     );
     assert_eq!(
         rejected(b"customer_id,month\nA,2025-01\n", &c, Some(Layout::Snapshots)),
-        "in.csv: 1 problem, nothing imported:\n  in.csv: line 1: the snapshots layout needs column \
-         mrr (header: [customer_id, month])"
+        "in.csv: 1 problem, nothing imported:\n  in.csv: line 1: the snapshots layout needs a column \
+         for mrr (header: [customer_id, month]); closest known names: \"mrr\", \
+         \"Monthly Recurring Revenue\", \"MRR Amount\""
     );
     assert_eq!(
         rejected(b"customer_id,month,mrr\nA,2025-01,12x\nB,2025-13,5\nA,2025-01,7\n,2025-01,1\n", &c, None),
@@ -485,7 +485,7 @@ fn crlf_and_bom_files_import_like_plain_ones() {
 
 #[test]
 fn chartmogul_mrr_movements_export_maps_through_the_columns() {
-    // ChartMogul's MRR Movements dataset (fixtures/revenue/FORMATS.md): amounts in cents, signed.
+    // ChartMogul's MRR Movements dataset (docs/revenue.md): amounts in cents, signed.
     let csv = "DATE,CUSTOMER_NAME,MRR_MOVEMENT,MRR,DESCRIPTION,MOVEMENT_TYPE,CURRENCY_CODE,BILLING_CONNECTOR_UUID,CUSTOMER_EXTERNAL_ID,CUSTOMER_UUID,SUBSCRIPTION_EXTERNAL_ID,PLAN_EXTERNAL_ID,ACTIVE_SUBSCRIPTION_QUANTITY,UUID,RANK,PREVIOUS_PLAN_EXTERNAL_ID\n\
 2025-01-03 10:00:00,Acme,10000,10000,New,new_biz,USD,ds_1,cus_a,cus_uuid_a,sub_1,pro,1,mv1,1,\n\
 2025-01-04 11:00:00,Beta,5000,5000,New,new_biz,USD,ds_1,cus_b,cus_uuid_b,sub_2,pro,1,mv2,1,\n\
@@ -582,15 +582,15 @@ mod properties {
         #[test]
         fn random_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let config = revenue_config("");
-            let _ = barometer::sources::revenue_csv::parse("r.csv", &bytes, None, &config, |_| {});
+            let _ = barometer::sources::revenue_csv::parse("r.csv", &bytes, &Default::default(), &config, |_| {});
             let mut with_header = b"customer_id,month,mrr\n".to_vec();
             with_header.extend_from_slice(&bytes);
-            let _ = barometer::sources::revenue_csv::parse("r.csv", &with_header, None, &config, |_| {});
+            let _ = barometer::sources::revenue_csv::parse("r.csv", &with_header, &Default::default(), &config, |_| {});
         }
     }
 }
 
-mod daemon {
+pub mod daemon {
     use super::*;
     use crate::helpers::Daemon;
     use std::time::{Duration, Instant};
@@ -709,12 +709,12 @@ mod daemon {
         daemon.stop().await;
     }
 
-    #[test]
-    fn files_dropped_in_the_watched_folder_are_imported_and_moved() {
-        let dir = tempfile::tempdir().unwrap();
-        let inbox = dir.path().join("inbox");
+    /// An inbox folder under `dir` and a configuration file that has the daemon watch it every
+    /// 100 ms: (inbox, configuration file).
+    pub fn watched_inbox(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let inbox = dir.join("inbox");
         std::fs::create_dir_all(&inbox).unwrap();
-        let config = dir.path().join("b.toml");
+        let config = dir.join("b.toml");
         std::fs::write(
             &config,
             format!(
@@ -723,6 +723,13 @@ mod daemon {
             ),
         )
         .unwrap();
+        (inbox, config)
+    }
+
+    #[test]
+    fn files_dropped_in_the_watched_folder_are_imported_and_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inbox, config) = watched_inbox(dir.path());
         let config_arg = config.display().to_string();
         let daemon = Daemon::start(&dir.path().join("store"), &["--config", &config_arg]);
         std::fs::write(inbox.join("good.csv"), snapshots_csv()).unwrap();

@@ -220,22 +220,6 @@ impl Validator<'_> {
         }
         let watch_interval = self.duration("revenue.watch_interval", &raw.revenue.watch_interval);
         let c = raw.revenue.columns;
-        for (name, list) in [
-            ("customer_id", &c.customer_id),
-            ("month", &c.month),
-            ("date", &c.date),
-            ("mrr", &c.mrr),
-            ("type", &c.r#type),
-            ("amount", &c.amount),
-            ("arr", &c.arr),
-        ] {
-            if list.is_empty() {
-                self.problem(
-                    &format!("revenue.columns.{name}"),
-                    "needs at least one header name",
-                );
-            }
-        }
         let lower = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_lowercase()).collect();
         let revenue = RevenueConfig {
             currency: currency.clone(),
@@ -265,6 +249,9 @@ impl Validator<'_> {
                 nrr: lower(c.nrr),
                 grr: lower(c.grr),
                 customers: lower(c.customers),
+                name: lower(c.name),
+                country: lower(c.country),
+                first_month: lower(c.first_month),
             },
         };
 

@@ -125,6 +125,7 @@ pub(crate) struct ImportQuery {
     format: Option<String>,
     dry_run: Option<bool>,
     name: Option<String>,
+    amount_scale: Option<f64>,
 }
 
 /// The first file part of a `multipart/form-data` upload (a browser form's `<input type=file>`).
@@ -211,16 +212,23 @@ pub(crate) async fn import_revenue(
         Some("snapshots") => Some(Layout::Snapshots),
         Some("movements") => Some(Layout::Movements),
         Some("totals") => Some(Layout::Totals),
+        Some("attributes") => Some(Layout::Attributes),
         Some(other) => {
             return bad_request(format!(
-                "format={other:?} is not one of auto, snapshots, movements, totals"
+                "format={other:?} is not one of auto, snapshots, movements, totals, attributes"
             ))
         }
     };
+    if let Some(scale) = q.amount_scale {
+        if !(scale > 0.0 && scale.is_finite()) {
+            return bad_request(format!("amount_scale={scale} is not a positive number"));
+        }
+    }
     let options = ImportOptions {
         source: q.source.unwrap_or_else(|| "default".into()),
         layout,
         dry_run: q.dry_run.unwrap_or(false),
+        amount_scale: q.amount_scale,
     };
     let name = q.name.unwrap_or_else(|| "upload".into());
     let (store, config) = (state.app.store.clone(), state.app.config.clone());

@@ -6,15 +6,11 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{manifest_cursor, poisson, strain, ChunkManifest, Summary, SOURCE};
-use crate::model::{RevenueMonth, RevenueMonthRows};
+use crate::model::{Month, RevenueMonth, RevenueMonthRows};
 use crate::store::{Store, StoreError, WriteBatch};
 
 fn month_index(d: NaiveDate) -> i32 {
     d.year() * 12 + d.month0() as i32
-}
-
-fn month_label(idx: i32) -> String {
-    format!("{:04}-{:02}", idx.div_euclid(12), idx.rem_euclid(12) + 1)
 }
 
 struct Customer {
@@ -90,8 +86,8 @@ pub(super) fn revenue(
         }
         let mut batch = WriteBatch::new();
         let mut manifest = ChunkManifest::default();
-        let month = month_label(m);
-        let mut rows = RevenueMonthRows::new(SOURCE, SOURCE, &month, "USD");
+        let month = Month::from_index(m);
+        let mut rows = RevenueMonthRows::new(SOURCE, SOURCE, month, "USD");
         for c in customers.iter().filter(|c| c.mrr > 0.0) {
             rows.push(&c.id, c.mrr, Some(c.plan), Some(c.segment));
         }
@@ -100,7 +96,7 @@ pub(super) fn revenue(
         summary.revenue_rows += manifest.revenue_rows;
         batch.upsert_event(&RevenueMonth {
             source: SOURCE.into(),
-            month: month.clone(),
+            month,
             import_id: SOURCE.into(),
             layout: "snapshots".into(),
         });
@@ -122,7 +118,7 @@ mod tests {
     #[test]
     fn month_labels_round_trip() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
-        assert_eq!(month_label(month_index(d)), "2026-11");
-        assert_eq!(month_label(2026 * 12), "2026-01");
+        assert_eq!(Month::from_index(month_index(d)).to_string(), "2026-11");
+        assert_eq!(Month::from_index(2026 * 12).to_string(), "2026-01");
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, NaiveDate};
 
 use super::header::Header;
-use super::{MovementType, RowError};
+use super::{Layout, MovementType, RowError};
 use crate::model::revenue::{parse_month, MonthIdx};
 
 pub(super) fn month_of(d: NaiveDate) -> MonthIdx {
@@ -227,6 +227,7 @@ impl<'a> Row<'a> {
         self.errors.push(RowError {
             line: self.line,
             column: Some(column),
+            field: Some(field.to_owned()),
             value: Some(excerpt(value)),
             reason,
         });
@@ -234,7 +235,7 @@ impl<'a> Row<'a> {
 
     /// Fields over `max` bytes, and identifiers with control characters (NUL above all, which
     /// ends a string in many a tool downstream): refused before anything reads them.
-    pub(super) fn check_bounds(&mut self, max: usize) -> bool {
+    pub(super) fn check_bounds(&mut self, max: usize, layout: Layout) -> bool {
         let mut ok = true;
         for (i, v) in self.record.iter().enumerate() {
             if v.len() > max {
@@ -246,6 +247,7 @@ impl<'a> Row<'a> {
                 self.errors.push(RowError {
                     line: self.line,
                     column: Some(column),
+                    field: self.header.field_at(i).map(str::to_owned),
                     value: Some(excerpt(v)),
                     reason: format!(
                         "is {} bytes long; one field is at most revenue.max_field_bytes ({max})",
@@ -255,7 +257,15 @@ impl<'a> Row<'a> {
                 ok = false;
             }
         }
-        for field in ["customer_id", "currency", "plan", "segment"] {
+        // Names and countries are identifiers only where an attributes file stores them.
+        let texts: &[&str] = match layout {
+            Layout::Attributes => &["name", "country"],
+            _ => &[],
+        };
+        for &field in ["customer_id", "currency", "plan", "segment"]
+            .iter()
+            .chain(texts)
+        {
             if let Some(v) = self.raw(field) {
                 if let Some(c) = v.chars().find(|c| c.is_control()) {
                     self.error(

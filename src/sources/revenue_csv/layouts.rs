@@ -1,19 +1,19 @@
-//! One function per layout: a validated row of the file becomes a snapshot, a movement or a
-//! totals row; every problem goes to the row's errors.
+//! One function per layout: a validated row of the file becomes a snapshot, a movement, a totals
+//! row or a customer's attributes; every problem goes to the row's errors.
 
 use std::collections::HashMap;
 
-use super::fields::{parse_movement_type, Row};
+use super::fields::{parse_month_field, parse_movement_type, Row};
 use super::{Movement, MovementType, Total};
-use crate::config::RevenueConfig;
 use crate::model::revenue::{month_label, MonthIdx, Snapshots};
+use crate::model::{CustomerAttributes, Month};
 
 /// A `customer_id, month, mrr` row: one customer's MRR in one month.
-pub(super) fn snapshot(row: &mut Row<'_>, config: &RevenueConfig, snapshots: &mut Snapshots) {
+pub(super) fn snapshot(row: &mut Row<'_>, scale: f64, snapshots: &mut Snapshots) {
     let line = row.line;
     let customer = row.required("customer_id");
     let month = row.month();
-    let mrr = row.amount("mrr", config.amount_scale);
+    let mrr = row.amount("mrr", scale);
     if let Some(m) = mrr.filter(|m| *m < 0.0) {
         row.error("mrr", &m.to_string(), "MRR cannot be negative".into());
     }
@@ -34,12 +34,12 @@ pub(super) fn snapshot(row: &mut Row<'_>, config: &RevenueConfig, snapshots: &mu
 }
 
 /// A `date, customer_id, type, amount` row: one MRR movement.
-pub(super) fn movement(row: &mut Row<'_>, config: &RevenueConfig, movements: &mut Vec<Movement>) {
+pub(super) fn movement(row: &mut Row<'_>, scale: f64, movements: &mut Vec<Movement>) {
     let line = row.line;
     let customer = row.required("customer_id");
     let date = row.date();
     let kind = row.parsed("type", parse_movement_type);
-    let amount = row.amount("amount", config.amount_scale);
+    let amount = row.amount("amount", scale);
     if let (Some(customer), Some(date), Some(kind), Some(amount)) = (customer, date, kind, amount) {
         let amount = match kind {
             MovementType::Contraction | MovementType::Churn => -amount.abs(),
@@ -58,16 +58,14 @@ pub(super) fn movement(row: &mut Row<'_>, config: &RevenueConfig, movements: &mu
 /// A `month, arr` row: the organisation's stated totals of one month.
 pub(super) fn total(
     row: &mut Row<'_>,
-    config: &RevenueConfig,
+    scale: f64,
     totals: &mut Vec<Total>,
     seen_months: &mut HashMap<MonthIdx, u64>,
 ) {
     let line = row.line;
     let month = row.month();
-    let arr = row.amount("arr", config.amount_scale);
-    let mrr = row
-        .opt("mrr")
-        .and_then(|_| row.amount("mrr", config.amount_scale));
+    let arr = row.amount("arr", scale);
+    let mrr = row.opt("mrr").and_then(|_| row.amount("mrr", scale));
     let nrr = row.ratio("nrr");
     let grr = row.ratio("grr");
     let customers = row.parsed("customers", |v| {
@@ -94,4 +92,52 @@ pub(super) fn total(
             });
         }
     }
+}
+
+/// A `customer_id, segment, ...` row: what the billing tool states about one customer. Each
+/// customer once: a second row would leave which one counts to file order.
+pub(super) fn attributes(
+    row: &mut Row<'_>,
+    out: &mut Vec<CustomerAttributes>,
+    seen: &mut HashMap<String, u64>,
+) {
+    let line = row.line;
+    let customer = row.required("customer_id");
+    let currency = row.opt("currency").and_then(|c| {
+        if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Some(c.to_ascii_uppercase())
+        } else {
+            row.error(
+                "currency",
+                c,
+                "is not an ISO 4217 currency code (three letters, e.g. USD)".into(),
+            );
+            None
+        }
+    });
+    let first_month = row
+        .opt("first_month")
+        .and_then(|_| row.parsed("first_month", parse_month_field))
+        .map(Month::from_index);
+    let Some(customer) = customer else { return };
+    if let Some(first) = seen.get(customer) {
+        let first = *first;
+        row.error(
+            "customer_id",
+            customer,
+            format!("duplicate row for customer {customer} (first on line {first})"),
+        );
+        return;
+    }
+    seen.insert(customer.to_owned(), line);
+    let text = |field: &str| row.opt(field).map(str::to_owned);
+    out.push(CustomerAttributes {
+        customer_id: customer.to_owned(),
+        name: text("name"),
+        segment: text("segment"),
+        plan: text("plan"),
+        currency,
+        country: text("country"),
+        first_month,
+    });
 }

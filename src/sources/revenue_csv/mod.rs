@@ -1,11 +1,13 @@
 //! Revenue CSV files: layout detection ([`header`]), field parsing ([`fields`]), one function per
-//! layout ([`layouts`]), and whole-file validation here.
+//! layout ([`layouts`]), whole-file checks ([`checks`]), and whole-file validation here.
 //!
 //! Parsing is pure (bytes in, rows or every problem out); [`super::revenue_import`] applies the
 //! result to the store.
 
+mod checks;
 mod fields;
 mod header;
+mod known;
 mod layouts;
 
 use std::borrow::Cow;
@@ -17,6 +19,7 @@ use serde::Serialize;
 
 use crate::config::RevenueConfig;
 use crate::model::revenue::{MonthIdx, Snapshots};
+use crate::model::CustomerAttributes;
 use fields::{month_of, Row};
 use header::Header;
 
@@ -24,7 +27,7 @@ pub use fields::{
     excerpt, parse_amount, parse_date, parse_month_field, MAX_AMOUNT, QUOTED_BYTES, YEARS,
 };
 
-/// The three accepted layouts.
+/// The accepted layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
@@ -34,6 +37,9 @@ pub enum Layout {
     Movements,
     /// `date|month, arr` (+ `mrr, nrr, grr, customers`).
     Totals,
+    /// `customer_id` + any of `name, segment, plan, currency, country, first_month`, without a
+    /// month or date: what a billing tool exports about its customers.
+    Attributes,
 }
 
 impl fmt::Display for Layout {
@@ -42,6 +48,7 @@ impl fmt::Display for Layout {
             Layout::Snapshots => "snapshots",
             Layout::Movements => "movements",
             Layout::Totals => "totals",
+            Layout::Attributes => "attributes",
         })
     }
 }
@@ -69,6 +76,8 @@ pub struct RowError {
     pub line: u64,
     /// Column name, if the problem is in one field.
     pub column: Option<String>,
+    /// The field that column was read as (`mrr` for a column `MRR (USD)`), if known.
+    pub field: Option<String>,
     /// The offending value, if any.
     pub value: Option<String>,
     /// Why.
@@ -80,6 +89,14 @@ impl fmt::Display for RowError {
         write!(f, "line {}", self.line)?;
         if let Some(c) = &self.column {
             write!(f, ", column {c}")?;
+            // Named when the export's name for it differs: "column Period (month)".
+            if let Some(field) = self
+                .field
+                .as_deref()
+                .filter(|field| header::normalize(c).0 != header::normalize(field).0)
+            {
+                write!(f, " ({field})")?;
+            }
         }
         if let Some(v) = &self.value {
             write!(f, ", value {v:?}")?;
@@ -159,6 +176,18 @@ pub enum Parsed {
     Movements(Vec<Movement>),
     /// Organisation totals.
     Totals(Vec<Total>),
+    /// Customer attributes, one per customer.
+    Attributes(Vec<CustomerAttributes>),
+}
+
+/// How one file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ParseOptions {
+    /// Force a layout instead of detecting it.
+    pub layout: Option<Layout>,
+    /// The amount factor for this file, instead of `revenue.amount_scale`. Stating it also
+    /// confirms it: the cents check of ChartMogul exports then trusts it.
+    pub amount_scale: Option<f64>,
 }
 
 impl Parsed {
@@ -168,6 +197,7 @@ impl Parsed {
             Parsed::Snapshots(_) => Layout::Snapshots,
             Parsed::Movements(_) => Layout::Movements,
             Parsed::Totals(_) => Layout::Totals,
+            Parsed::Attributes(_) => Layout::Attributes,
         }
     }
 
@@ -177,12 +207,13 @@ impl Parsed {
             Parsed::Snapshots(t) => t.rows(),
             Parsed::Movements(r) => r.len(),
             Parsed::Totals(r) => r.len(),
+            Parsed::Attributes(r) => r.len(),
         }
     }
 
     /// MRR per customer per month: snapshots as given; movements accumulated per customer from
     /// the file's first month (the file is authoritative for its months, so a customer's MRR
-    /// before the file starts is taken as 0); `None` for totals.
+    /// before the file starts is taken as 0); `None` for totals and attributes.
     pub fn snapshots(&self) -> Option<Cow<'_, Snapshots>> {
         match self {
             Parsed::Snapshots(t) => Some(Cow::Borrowed(&**t)),
@@ -213,11 +244,11 @@ impl Parsed {
                 }
                 Some(Cow::Owned(out))
             }
-            Parsed::Totals(_) => None,
+            Parsed::Totals(_) | Parsed::Attributes(_) => None,
         }
     }
 
-    /// The months the file covers (it is authoritative for exactly these).
+    /// The months the file covers (it is authoritative for exactly these; none for attributes).
     pub fn months(&self) -> Vec<MonthIdx> {
         match self {
             Parsed::Totals(rows) => {
@@ -238,7 +269,7 @@ impl Parsed {
 pub fn parse(
     file: &str,
     bytes: &[u8],
-    forced: Option<Layout>,
+    options: &ParseOptions,
     config: &RevenueConfig,
     mut progress: impl FnMut(u64),
 ) -> Result<Parsed, FileErrors> {
@@ -251,6 +282,7 @@ pub fn parse(
         fail(vec![RowError {
             line,
             column: None,
+            field: None,
             value: None,
             reason,
         }])
@@ -277,59 +309,19 @@ pub fn parse(
         .flexible(false)
         .from_reader(bytes);
     let header = match reader.headers() {
-        Ok(h) => Header::new(h, &config.columns),
+        Ok(h) => Header::new(h, config),
         Err(e) => return Err(one(1, format!("unreadable header: {e}"))),
     };
-    if let Some((i, name)) = header
-        .names
-        .iter()
-        .enumerate()
-        .find(|(_, n)| n.len() > config.max_field_bytes)
-    {
-        return Err(fail(vec![RowError {
-            line: 1,
-            column: Some(format!("#{}", i + 1)),
-            value: Some(excerpt(name)),
-            reason: format!(
-                "is a {}-byte header name; one field is at most revenue.max_field_bytes ({})",
-                name.len(),
-                config.max_field_bytes
-            ),
-        }]));
-    }
-    let layout = match (forced, header.detect()) {
-        (Some(f), _) => f,
-        (None, Some(l)) => l,
-        (None, None) => {
-            return Err(one(
-                1,
-                format!(
-                    "unrecognised header [{}]: expected snapshots (customer_id, month, mrr), \
-                     movements (date, customer_id, type, amount) or totals (month, arr); column \
-                     names are set in [revenue.columns]",
-                    header.shown()
-                ),
-            ))
-        }
-    };
-    let missing = header.missing(layout);
-    if !missing.is_empty() {
-        return Err(one(
-            1,
-            format!(
-                "the {layout} layout needs column{} {} (header: [{}])",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
-                header.shown()
-            ),
-        ));
-    }
+    let layout = checks::header(&header, options.layout, config).map_err(fail)?;
+    let scale = options.amount_scale.unwrap_or(config.amount_scale);
 
     let mut errors = Vec::new();
     let mut snapshots = Snapshots::new();
     let mut movements = Vec::new();
     let mut totals = Vec::new();
+    let mut attributes = Vec::new();
     let mut seen_months: HashMap<MonthIdx, u64> = HashMap::new();
+    let mut seen_customers: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -340,6 +332,7 @@ pub fn parse(
                 errors.push(RowError {
                     line,
                     column: None,
+                    field: None,
                     value: None,
                     reason: match e.kind() {
                         csv::ErrorKind::UnequalLengths {
@@ -364,38 +357,40 @@ pub fn parse(
             line,
             errors: &mut errors,
         };
-        if !row.check_bounds(config.max_field_bytes) {
+        if !row.check_bounds(config.max_field_bytes, layout) {
             continue;
         }
-        let currency = row.opt("currency");
-        if let Some(c) = currency {
-            if !c.eq_ignore_ascii_case(&config.currency) {
-                row.error(
-                    "currency",
-                    c,
-                    format!(
-                        "differs from revenue.currency {}; convert the file first (no exchange \
-                         rates are guessed)",
-                        config.currency
-                    ),
-                );
+        match layout {
+            Layout::Snapshots => {
+                checks::row_currency(&mut row, config);
+                layouts::snapshot(&mut row, scale, &mut snapshots)
+            }
+            Layout::Movements => {
+                checks::row_currency(&mut row, config);
+                layouts::movement(&mut row, scale, &mut movements)
+            }
+            Layout::Totals => {
+                checks::row_currency(&mut row, config);
+                layouts::total(&mut row, scale, &mut totals, &mut seen_months)
+            }
+            Layout::Attributes => {
+                layouts::attributes(&mut row, &mut attributes, &mut seen_customers)
             }
         }
-        match layout {
-            Layout::Snapshots => layouts::snapshot(&mut row, config, &mut snapshots),
-            Layout::Movements => layouts::movement(&mut row, config, &mut movements),
-            Layout::Totals => layouts::total(&mut row, config, &mut totals, &mut seen_months),
-        }
-    }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
-        return Err(fail(errors));
     }
     let parsed = match layout {
         Layout::Snapshots => Parsed::Snapshots(Box::new(snapshots)),
         Layout::Movements => Parsed::Movements(movements),
         Layout::Totals => Parsed::Totals(totals),
+        Layout::Attributes => Parsed::Attributes(attributes),
     };
+    if let Some(cents) = checks::cents(&header, options, config, &parsed, errors.is_empty()) {
+        errors.push(cents);
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        return Err(fail(errors));
+    }
     if parsed.rows() == 0 {
         return Err(one(2, "the file has a header but no data rows".into()));
     }
