@@ -68,13 +68,14 @@ pub(super) fn seed(app: &App, args: DemoArgs) -> anyhow::Result<ExitCode> {
     store.flush()?;
     println!(
         "seeded the demo organisation into {}: {} to {}, {} deployments, {} pull \
-         requests, {} incidents, {} customers ({} revenue rows), {} points",
+         requests, {} incidents, {} bugs, {} customers ({} revenue rows), {} points",
         app.config.storage.path.display(),
         summary.start,
         summary.end,
         summary.deployments,
         summary.changes,
         summary.incidents,
+        summary.bugs,
         summary.customers,
         summary.revenue_rows,
         summary.points

@@ -126,6 +126,8 @@ pub struct Digest {
     pub teams: Vec<DeliveryLine>,
     /// Services (with deployments) that no team owns, when teams exist.
     pub unowned: Vec<String>,
+    /// The week's bugs: the organisation, each team, each service (empty without bug data).
+    pub bugs: Vec<crate::query::bugs::BugSeries>,
     /// Year of the DORA report whose bands are used.
     pub band_year: u16,
     /// Change points of the half-year before that were known by the end of the week (a change
@@ -265,6 +267,12 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
             dora::Scope::Team { name, .. } => teams.push(line(name)),
         }
     }
+    let bug_facts = crate::query::bugs::bug_facts(store, &model, settings)?;
+    let bugs = if bug_facts.is_empty() {
+        Vec::new()
+    } else {
+        crate::query::bugs::bug_series(&bug_facts, &scopes, &[week_ms], settings)
+    };
     let unowned = if app.teams.is_empty() {
         Vec::new()
     } else {
@@ -323,6 +331,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         delivery,
         teams,
         unowned,
+        bugs,
         band_year: app.config.analysis.dora_report_year,
         change_points,
         associations,

@@ -217,6 +217,43 @@ pub fn markdown(d: &Digest) -> String {
         delivery_table(&mut m, "scope", &d.delivery, d.band_year);
         m.push('\n');
     }
+    if !d.bugs.is_empty() {
+        let _ = writeln!(m, "## Bugs (this week)\n");
+        let _ = writeln!(
+            m,
+            "| scope | opened | closed | reopened | open at week end | median age | escaped a deployment |"
+        );
+        let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---|");
+        for s in &d.bugs {
+            let Some(w) = s.weeks.first() else { continue };
+            let scope = match (&s.team, &s.service) {
+                (Some(t), _) => format!("team {}", esc(t)),
+                (None, Some(svc)) => esc(svc),
+                (None, None) => "organisation".to_owned(),
+            };
+            let escaped: Vec<String> = w
+                .escaped_bugs
+                .iter()
+                .map(|e| format!("{} (deployment {})", esc(&e.bug), e.deployment))
+                .collect();
+            let _ = writeln!(
+                m,
+                "| {scope} | {} | {} | {} | {} | {} | {}{} |",
+                w.opened,
+                w.closed,
+                w.reopened,
+                w.open_at_end,
+                duration(w.open_age_p50_s),
+                w.escaped,
+                if escaped.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", escaped.join(", "))
+                }
+            );
+        }
+        m.push('\n');
+    }
     if !d.teams.is_empty() {
         let _ = writeln!(
             m,

@@ -71,6 +71,13 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         dom.contains("growth → resilience"),
         "the demo's shift is listed"
     );
+    // The demo's bugs of the last complete week, escaped ones named with their deployment.
+    let bugs = dom.split("id=\"bugs\"").nth(1).expect("a bugs table");
+    assert!(
+        bugs.contains("<td>organisation</td>") && bugs.contains("<td>team web</td>"),
+        "{bugs}"
+    );
+    assert!(bugs.contains("← deployment"), "{bugs}");
     // The demo's three teams, each linked to its filter.
     let teams = dom.split("id=\"teams\"").nth(1).expect("a teams table");
     for t in ["web", "platform", "payments"] {

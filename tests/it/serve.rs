@@ -127,6 +127,22 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     assert!((per_team("web") - web).abs() < 1e-9, "web {web}");
     let teams = per_team("web") + per_team("platform") + per_team("payments");
     assert!((teams - per_week).abs() < 1e-9, "{teams} vs {per_week}");
+    // Bugs of the last complete week, org-wide and per team.
+    let open_bugs = metric(&text, "barometer_bugs_open{service=\"all\",team=\"\"}").unwrap();
+    let team_bugs: f64 = ["web", "platform", "payments"]
+        .iter()
+        .map(|t| {
+            metric(
+                &text,
+                &format!("barometer_bugs_open{{service=\"\",team=\"{t}\"}}"),
+            )
+            .unwrap()
+        })
+        .sum();
+    assert!(
+        open_bugs > 0.0 && (open_bugs - team_bugs).abs() < 1e-9,
+        "{open_bugs} vs {team_bugs}"
+    );
     let cfr = metric(
         &text,
         "barometer_dora_change_failure_ratio{repo=\"all\",service=\"all\",team=\"\"}",

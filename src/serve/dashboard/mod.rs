@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 mod teams;
 
-use teams::teams_table;
 pub use teams::Teams;
+use teams::{bugs_table, teams_table};
 
 use crate::analysis::pressure::{PressureStatus, PressureWeek, Regime};
 use crate::analysis::weekly::{WeekRow, Weekly};
@@ -80,23 +80,21 @@ pub(super) async fn page(
     );
     let read = move || {
         let w = cache.weekly(&store, &settings, &slos)?;
-        let view = if teams.is_empty() {
-            None
+        let model = cache.get(&store, &settings)?;
+        let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
+        let view = (!teams.is_empty())
+            .then(|| crate::query::teams::teams_view(&model, &teams, &slos, week, &settings.bands));
+        let facts = crate::query::bugs::bug_facts(&store, &model, &settings)?;
+        let bugs = if facts.is_empty() {
+            Vec::new()
         } else {
-            let model = cache.get(&store, &settings)?;
-            let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
-            Some(crate::query::teams::teams_view(
-                &model,
-                &teams,
-                &slos,
-                week,
-                &settings.bands,
-            ))
+            let scopes = crate::query::teams::all_scopes(&model, &teams);
+            crate::query::bugs::bug_series(&facts, &scopes, &[week], &settings)
         };
-        Ok::<_, crate::store::StoreError>((w, view))
+        Ok::<_, crate::store::StoreError>((w, view, bugs))
     };
     match tokio::task::spawn_blocking(read).await {
-        Ok(Ok((w, view))) => match q.service.as_deref() {
+        Ok(Ok((w, view, bugs))) => match q.service.as_deref() {
             Some(name) if !w.services.contains_key(name) => {
                 let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
                 error(
@@ -109,6 +107,7 @@ pub(super) async fn page(
                 let teams = Teams {
                     view: view.as_ref(),
                     selected: team.as_ref(),
+                    bugs: &bugs,
                 };
                 Html(render(cal, &w, service, teams, from, to)).into_response()
             }
@@ -502,6 +501,7 @@ pub fn render(
     if let Some(view) = teams.view {
         teams_table(&mut h, cal, view, teams.selected);
     }
+    bugs_table(&mut h, cal, teams.bugs, teams.selected);
 
     // Shifts and associations.
     let _ = write!(h, "<section><h2>Regime shifts</h2><ul id=\"shifts\">");

@@ -4,16 +4,19 @@ use std::fmt::Write;
 
 use super::esc;
 use crate::model::{Calendar, Team};
+use crate::query::bugs::BugSeries;
 use crate::query::teams::TeamsView;
 
-/// The teams part of the page: every team's roll-up, and the team the services table is
-/// filtered to.
+/// The breakdowns below the charts: every team's roll-up, the team the services table is
+/// filtered to, and the last complete week's bugs per scope.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Teams<'a> {
     /// The teams' roll-ups, when teams exist.
     pub view: Option<&'a TeamsView>,
     /// `?team=`.
     pub selected: Option<&'a Team>,
+    /// The bugs of the organisation, each team and each service (one week each).
+    pub bugs: &'a [BugSeries],
 }
 
 /// The teams table: each team's services pooled over 13 weeks, linked to its filter.
@@ -70,4 +73,63 @@ pub(super) fn teams_table(
         );
     }
     h.push_str("</section>\n");
+}
+
+/// The bugs table: the last complete week of the organisation, each team and each service (or,
+/// with `?team=`, the team and its services), with the escaped bugs named.
+pub(super) fn bugs_table(
+    h: &mut String,
+    cal: Calendar,
+    bugs: &[BugSeries],
+    selected: Option<&Team>,
+) {
+    let Some(week) = bugs
+        .first()
+        .and_then(|s| s.weeks.first())
+        .map(|w| w.week_ms)
+    else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<section><h2>Bugs (week of {})</h2><table id=\"bugs\"><thead><tr><th>scope</th><th>opened</th><th>closed</th><th>reopened</th><th>open at week end</th><th>median age</th><th>escaped a deployment</th></tr></thead><tbody>",
+        cal.local_date(week)
+    );
+    for s in bugs {
+        let shown = match (selected, &s.team, &s.service) {
+            (None, _, _) => true,
+            (Some(t), Some(team), _) => *team == t.name,
+            (Some(t), None, Some(svc)) => t.services.contains(svc),
+            (Some(_), None, None) => false,
+        };
+        let Some(w) = s.weeks.first().filter(|_| shown) else {
+            continue;
+        };
+        let scope = match (&s.team, &s.service) {
+            (Some(t), _) => format!("team {}", esc(t)),
+            (None, Some(svc)) => esc(svc),
+            (None, None) => "organisation".to_owned(),
+        };
+        let escaped = if w.escaped_bugs.is_empty() {
+            w.escaped.to_string()
+        } else {
+            let named: Vec<String> = w
+                .escaped_bugs
+                .iter()
+                .map(|e| format!("{} ← deployment {}", esc(&e.bug), e.deployment))
+                .collect();
+            format!("{} <small>({})</small>", w.escaped, named.join(", "))
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{scope}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{escaped}</td></tr>",
+            w.opened,
+            w.closed,
+            w.reopened,
+            w.open_at_end,
+            w.open_age_p50_s
+                .map_or("–".into(), |a| format!("{:.1} d", a / 86_400.0)),
+        );
+    }
+    h.push_str("</tbody></table></section>\n");
 }

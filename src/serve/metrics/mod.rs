@@ -5,8 +5,8 @@
 //! the analysis.
 //!
 //! Layout: this file holds [`Metrics`], its rendering and the [`refresher`] task; `registry`
-//! registers every family, `refresh` reads the store into them, and `dora` and `pressure` are
-//! the two gauge families with their own refresh.
+//! registers every family, `refresh` reads the store into them, and `dora`, `bugs` and
+//! `pressure` are the gauge families with their own refresh.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,11 +21,13 @@ use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 use crate::store::Store;
 
+mod bugs;
 mod dora;
 mod pressure;
 mod refresh;
 mod registry;
 
+use bugs::BugGauges;
 use dora::DoraGauges;
 use pressure::PressureGauges;
 
@@ -49,6 +51,7 @@ pub struct Metrics {
     revenue_grr: GaugeVec,
     revenue_customers: IntGauge,
     dora: DoraGauges,
+    bugs: BugGauges,
     pressure: PressureGauges,
     digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,

@@ -21,7 +21,14 @@ impl Metrics {
         }
         self.store_series
             .set(i64::try_from(store.series_count()).unwrap_or(i64::MAX));
-        for kind in ["deployment", "change", "commit", "incident", "revenue"] {
+        for kind in [
+            "deployment",
+            "change",
+            "commit",
+            "incident",
+            "bug",
+            "revenue",
+        ] {
             self.store_events.with_label_values(&[kind]).set(0);
         }
         for (kind, n) in store.event_counts() {
@@ -59,6 +66,8 @@ impl Metrics {
             &self.health,
             &self.app.dora,
         );
+        self.bugs
+            .refresh(store, &self.app.settings, &self.app.teams, &self.app.dora);
         match self
             .app
             .dora

@@ -6,7 +6,7 @@ use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use super::{DoraGauges, Metrics, PressureGauges};
+use super::{BugGauges, DoraGauges, Metrics, PressureGauges};
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 
@@ -19,6 +19,7 @@ impl Metrics {
     ) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let dora = DoraGauges::new(&registry)?;
+        let bugs = BugGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
         let build_info = IntGaugeVec::new(
             Opts::new(
@@ -190,6 +191,7 @@ impl Metrics {
             revenue_grr,
             revenue_customers,
             dora,
+            bugs,
             pressure,
             digest,
             app,

@@ -14,8 +14,8 @@
 
 //!
 //! Layout: this file holds the shared shape (repositories, SLOs, manifests, the strain curve) and
-//! the `seed` driver; `delivery` writes the repositories, `revenue` the monthly snapshots and
-//! `slo` the hourly SLO samples.
+//! the `seed` driver; `delivery` writes the repositories, `revenue` the monthly snapshots, `slo`
+//! the hourly SLO samples and `bugs` the bug issues.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::model::DeploySource;
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
 
+mod bugs;
 mod delivery;
 mod revenue;
 mod slo;
@@ -140,6 +141,8 @@ pub struct Summary {
     pub changes: u64,
     /// Incident issues.
     pub incidents: u64,
+    /// Bug issues.
+    pub bugs: u64,
     /// Customers that ever paid.
     pub customers: u64,
     /// Revenue rows.
@@ -249,6 +252,14 @@ pub fn seed(
             &mut summary,
         )?;
     }
+    // The bugs draw from an RNG of their own, so that they changed none of the records above.
+    bugs::bugs(
+        store,
+        start,
+        end,
+        &mut ChaCha8Rng::seed_from_u64(seed ^ 0xB065_B065_B065_B065),
+        &mut summary,
+    )?;
     let mut done = WriteBatch::new();
     done.set_cursor(
         SOURCE,
