@@ -217,6 +217,17 @@ pub fn markdown(d: &Digest) -> String {
         delivery_table(&mut m, "scope", &d.delivery, d.band_year);
         m.push('\n');
     }
+    if !d.teams.is_empty() {
+        let _ = writeln!(
+            m,
+            "## Teams (DORA, 4 weeks to this one, each team's services pooled)\n"
+        );
+        delivery_table(&mut m, "team", &d.teams, d.band_year);
+        if !d.unowned.is_empty() {
+            let _ = writeln!(m, "\nOwned by no team: {}.", esc(&d.unowned.join(", ")));
+        }
+        m.push('\n');
+    }
     if !d.bugs.is_empty() {
         let _ = writeln!(m, "## Bugs (this week)\n");
         let _ = writeln!(
@@ -251,17 +262,6 @@ pub fn markdown(d: &Digest) -> String {
                     format!(": {}", escaped.join(", "))
                 }
             );
-        }
-        m.push('\n');
-    }
-    if !d.teams.is_empty() {
-        let _ = writeln!(
-            m,
-            "## Teams (DORA, 4 weeks to this one, each team's services pooled)\n"
-        );
-        delivery_table(&mut m, "team", &d.teams, d.band_year);
-        if !d.unowned.is_empty() {
-            let _ = writeln!(m, "\nOwned by no team: {}.", esc(&d.unowned.join(", ")));
         }
         m.push('\n');
     }
