@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::model::{Calendar, Team, Teams};
+use crate::model::{Calendar, Product, Products, Team, Teams};
 use crate::query::{self, DoraCache, Settings, SloDef};
 use crate::sources::{demo, github};
 use crate::store::{Store, StoreError};
@@ -45,6 +45,9 @@ pub struct App {
     /// Who owns which services: the configured teams, or the demo organisation's when none are
     /// configured and the store holds it.
     pub teams: Arc<Teams>,
+    /// What is sold: the configured products, or the demo organisation's when none are
+    /// configured and the store holds it.
+    pub products: Arc<Products>,
     /// The GitHub services' deployment patterns, compiled once for every sync.
     pub github_matchers: Arc<github::Matchers>,
 }
@@ -62,6 +65,7 @@ impl App {
             slos: Arc::default(),
             dora: Arc::default(),
             teams: Arc::default(),
+            products: Arc::default(),
         };
         app.set_slos(with_demo);
         Ok(app)
@@ -93,6 +97,23 @@ impl App {
             Vec::new()
         };
         self.teams = Arc::new(Teams::new(teams));
+        let products = if !self.config.products.is_empty() {
+            self.config
+                .products
+                .iter()
+                .map(|p| Product {
+                    name: p.name.clone(),
+                    services: p.services.clone(),
+                    segments: p.segments.clone(),
+                    plans: p.plans.clone(),
+                })
+                .collect()
+        } else if with_demo {
+            demo::products()
+        } else {
+            Vec::new()
+        };
+        self.products = Arc::new(Products::new(products));
     }
 
     /// Weeks, days and months in the analysis time zone.

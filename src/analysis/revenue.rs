@@ -137,11 +137,31 @@ pub fn monthly(
                 .collect()
         }
     };
+    monthly_of(data, settings, &keep)
+}
+
+/// [`monthly`] over the customers whose latest segment and plan `keep` accepts (a product's).
+pub fn monthly_where(
+    data: &Snapshots,
+    settings: RevenueSettings,
+    keep: impl Fn(Option<&str>, Option<&str>) -> bool,
+) -> Vec<MonthRevenue> {
+    let keep: Vec<bool> = data
+        .latest_labels()
+        .into_iter()
+        .map(|(segment, plan)| keep(segment, plan))
+        .collect();
+    monthly_of(data, settings, &keep)
+}
+
+/// The figures of the customers `keep` marks (by customer index).
+fn monthly_of(data: &Snapshots, settings: RevenueSettings, keep: &[bool]) -> Vec<MonthRevenue> {
+    let n = data.customer_count();
     let dense: BTreeMap<MonthIdx, Vec<f64>> = data
         .months()
         .filter_map(|m| {
             data.dense(m).map(|mut v| {
-                for (x, k) in v.iter_mut().zip(&keep) {
+                for (x, k) in v.iter_mut().zip(keep) {
                     if !k {
                         *x = 0.0;
                     }

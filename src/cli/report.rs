@@ -22,8 +22,12 @@ pub struct ReportArgs {
     pub to: Option<NaiveDate>,
     /// One service's delivery and reliability weeks and change points, instead of the
     /// organisation's (the pressure index is organisation-wide).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "product")]
     pub service: Option<String>,
+    /// One product's view: the revenue of its segments and plans, the delivery and SLOs of its
+    /// services, and its own pressure index, regime and shifts.
+    #[arg(long)]
+    pub product: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -47,14 +51,25 @@ pub(super) fn report(app: &App, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let model = crate::query::views::dora_model(store, &app.settings)?;
     let slos = &app.slos;
     let now = crate::clock::now_ms();
-    let w = crate::query::views::weekly(
-        store,
-        &app.settings,
-        &model,
-        slos,
-        now,
-        args.service.as_deref(),
-    )?;
+    let w = match args.product.as_deref() {
+        None => crate::query::views::weekly(
+            store,
+            &app.settings,
+            &model,
+            slos,
+            now,
+            args.service.as_deref(),
+        )?,
+        Some(name) => {
+            let product = app.products.get(name).ok_or_else(|| {
+                anyhow::anyhow!("no product {name:?}; known: {}", app.products.names())
+            })?;
+            for missing in product.missing_sides() {
+                eprintln!("product {name}: {missing}");
+            }
+            crate::query::views::product_weekly(store, &app.settings, &model, slos, now, product)?
+        }
+    };
     let ms = |d: Option<NaiveDate>, default: i64| {
         d.map_or(default, |d| cal.week_start(cal.local_midnight(d)))
     };

@@ -93,6 +93,8 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     /// `[[teams]]`
     pub teams: Vec<TeamConfig>,
+    /// `[[products]]`
+    pub products: Vec<ProductConfig>,
 }
 
 /// Where the configuration comes from.

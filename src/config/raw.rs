@@ -16,6 +16,19 @@ pub(super) struct RawConfig {
     pub(super) analysis: RawAnalysis,
     #[serde(default)]
     pub(super) teams: Vec<RawTeam>,
+    #[serde(default)]
+    pub(super) products: Vec<RawProduct>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProduct {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) services: Vec<String>,
+    #[serde(default)]
+    pub(super) segments: Vec<String>,
+    #[serde(default)]
+    pub(super) plans: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

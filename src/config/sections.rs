@@ -403,3 +403,16 @@ pub struct TeamConfig {
     /// GitHub team slugs (`org/team`) that stand for it, shown beside it.
     pub github_teams: Vec<String>,
 }
+
+/// `[[products]]`: what is sold, the services behind it and the revenue that belongs to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductConfig {
+    /// The product's name, unique.
+    pub name: String,
+    /// The services it runs on.
+    pub services: Vec<String>,
+    /// The revenue segments that belong to it.
+    pub segments: Vec<String>,
+    /// The revenue plans that belong to it.
+    pub plans: Vec<String>,
+}

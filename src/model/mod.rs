@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod coverage;
 pub mod dora;
 pub mod month;
+pub mod products;
 pub mod revenue;
 pub mod teams;
 
@@ -16,6 +17,7 @@ pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCur
 pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;
+pub use products::{Product, Products};
 pub use teams::{Team, Teams};
 
 use std::collections::BTreeMap;

@@ -245,6 +245,28 @@ impl Snapshots {
         }
         v
     }
+
+    /// Each customer's latest segment and plan, by name (a product's revenue is its customers').
+    pub fn latest_labels(&self) -> Vec<(Option<&str>, Option<&str>)> {
+        let mut v: Vec<(Option<u32>, Option<u32>)> = vec![(None, None); self.customers.names.len()];
+        for d in self.months.values() {
+            for e in &d.entries {
+                let slot = &mut v[e.customer as usize];
+                if e.segment.is_some() {
+                    slot.0 = e.segment;
+                }
+                if e.plan.is_some() {
+                    slot.1 = e.plan;
+                }
+            }
+        }
+        fn name(names: &Names, i: Option<u32>) -> Option<&str> {
+            i.map(|i| names.names[i as usize].as_str())
+        }
+        v.into_iter()
+            .map(|(s, p)| (name(&self.segments, s), name(&self.plans, p)))
+            .collect()
+    }
 }
 
 /// How NRR and GRR are computed.

@@ -7,14 +7,14 @@ use super::revenue;
 use super::settings::Settings;
 use super::slo::{slo_weeks, SloDef};
 use crate::analysis::changepoints::ChangePoint;
-use crate::analysis::dora::{self, DoraInput, DoraModel, ServiceSpec};
+use crate::analysis::dora::{self, DoraInput, DoraModel, Scope, ServiceSpec};
 use crate::analysis::pressure::{week_range, WeekSignals};
 use crate::analysis::reliability::WeekReliability;
 use crate::analysis::revenue::{monthly as revenue_monthly, totals_monthly};
 pub use crate::analysis::weekly::Weekly;
 use crate::analysis::weekly::{Engine, ServiceRows, WeekRow};
 use crate::analysis::WEEK_MS;
-use crate::model::{series, Calendar, Coverage, Month, SeriesKey};
+use crate::model::{series, Calendar, Coverage, Month, Product, SeriesKey};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
 
@@ -164,6 +164,16 @@ pub fn weekly(
     Ok(engine.snapshot())
 }
 
+/// Whose weekly view: the organisation's, or one product's (the revenue of its segments and
+/// plans, the delivery of its services pooled, the SLOs of its services).
+#[derive(Debug, Clone, Copy)]
+pub enum ViewScope<'a> {
+    /// Everything.
+    Org,
+    /// One product.
+    Product(&'a Product),
+}
+
 /// Rows of the organisation and of each service, from the first week with data to the current
 /// one: revenue and SLO samples read from the store, delivery from `model`.
 pub fn rows(
@@ -173,13 +183,66 @@ pub fn rows(
     slos: &[SloDef],
     now_ms: i64,
 ) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
+    rows_for(store, settings, model, slos, now_ms, ViewScope::Org)
+}
+
+/// A product's weekly view (its rows, then its pressure index, regime and shifts), computed
+/// afresh: products are few, and their views are asked for one at a time.
+pub fn product_weekly(
+    store: &Store,
+    settings: &Settings,
+    model: &DoraModel,
+    slos: &[SloDef],
+    now_ms: i64,
+    product: &Product,
+) -> Result<Weekly, StoreError> {
+    let (org, services) = rows_for(
+        store,
+        settings,
+        model,
+        slos,
+        now_ms,
+        ViewScope::Product(product),
+    )?;
+    let mut engine = Engine::new(settings.view.clone());
+    engine.update(org, services);
+    Ok(engine.snapshot())
+}
+
+/// [`rows`] of a scope: the organisation, or a product (whose first row is the product's).
+pub fn rows_for(
+    store: &Store,
+    settings: &Settings,
+    model: &DoraModel,
+    slos: &[SloDef],
+    now_ms: i64,
+    scope: ViewScope<'_>,
+) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
     let cal = settings.calendar;
     let current = cal.week_start(now_ms);
-    // Revenue by month, customer-level first, else a totals file.
+    let product = match scope {
+        ViewScope::Org => None,
+        ViewScope::Product(p) => Some(p),
+    };
+    let mine = |service: &str| product.is_none_or(|p| p.services.iter().any(|s| s == service));
+    let slos: Vec<SloDef> = slos.iter().filter(|d| mine(&d.service)).cloned().collect();
+    let slos = slos.as_slice();
+    // Revenue by month, customer-level first, else a totals file (which has no segments, so a
+    // product never reads it).
     let snapshots = revenue::snapshots(store)?;
     let months: BTreeMap<i32, MonthFacts> = {
-        let m = revenue_monthly(&snapshots, settings.revenue, None);
-        if m.is_empty() {
+        let m = match product {
+            None => revenue_monthly(&snapshots, settings.revenue, None),
+            Some(p) if p.segments.is_empty() && p.plans.is_empty() => Vec::new(),
+            Some(p) => crate::analysis::revenue::monthly_where(
+                &snapshots,
+                settings.revenue,
+                |segment, plan| p.owns_revenue(segment, plan),
+            ),
+        };
+        if m.is_empty() && product.is_some() {
+            BTreeMap::new()
+        } else if m.is_empty() {
             totals_monthly(&revenue::totals(store)?.into_values().collect::<Vec<_>>())
                 .into_iter()
                 .filter_map(|t| {
@@ -216,7 +279,13 @@ pub fn rows(
     };
     // The first week with any data.
     let mut first: Vec<i64> = Vec::new();
-    if let Some(d) = model.deployments.iter().map(|d| d.at_ms).min() {
+    if let Some(d) = model
+        .deployments
+        .iter()
+        .filter(|d| mine(&d.service))
+        .map(|d| d.at_ms)
+        .min()
+    {
         first.push(cal.week_start(d));
     }
     if let Some((m, _)) = months.first_key_value() {
@@ -246,11 +315,25 @@ pub fn rows(
     };
     let weeks = week_range(start, current);
     let bands = &settings.bands;
-    // Delivery of the organisation (None) and of each service, on every core.
-    let scopes: Vec<Option<String>> = std::iter::once(None)
-        .chain(model.services.iter().map(|s| Some(s.name.clone())))
+    // Delivery of the organisation (or the product's services pooled) and of each service, on
+    // every core.
+    let head = match product {
+        None => Scope::Org,
+        Some(p) => Scope::Team {
+            name: p.name.clone(),
+            services: p.services.clone(),
+        },
+    };
+    let scopes: Vec<Scope> = std::iter::once(head)
+        .chain(
+            model
+                .services
+                .iter()
+                .filter(|s| mine(&s.name))
+                .map(|s| Scope::Service(s.name.clone())),
+        )
         .collect();
-    let delivery = crate::analysis::dora::weekly_each(model, &scopes, &weeks, bands);
+    let delivery = crate::analysis::dora::weekly_scopes(model, &scopes, &weeks, bands);
     let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
         .iter()
         .map(|d| Ok((d, slo_weeks(store, d, &weeks)?)))
@@ -268,7 +351,9 @@ pub fn rows(
     };
     let mut services = BTreeMap::new();
     for (scope, d) in scopes.iter().zip(&delivery).skip(1) {
-        let Some(name) = scope else { continue };
+        let Scope::Service(name) = scope else {
+            continue;
+        };
         services.insert(
             name.clone(),
             scope_rows(&weeks, current, Some(d), &slos_of(name)),

@@ -296,6 +296,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/dora", get(api::delivery::dora))
         .route("/api/v1/teams", get(api::teams::teams))
         .route("/api/v1/bugs", get(api::bugs::bugs))
+        .route("/api/v1/products", get(api::products::products))
         .route("/api/v1/weeks", get(api::weekly::weeks))
         .route("/api/v1/pressure", get(api::weekly::pressure))
         .route("/api/v1/shifts", get(api::weekly::shifts))

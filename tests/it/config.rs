@@ -264,3 +264,22 @@ fn teams_own_services_once_and_name_every_conflict() {
     assert_eq!(c.teams.len(), 1);
     assert_eq!(c.teams[0].services, ["api", "billing"]);
 }
+
+#[test]
+fn a_segment_or_plan_belongs_to_one_product() {
+    let (_dir, path) = with_file(
+        "[github]\nrepos = [\"acme/api\", \"acme/billing\"]\n\n\
+         [[products]]\nname = \"shop\"\nservices = [\"api\"]\nsegments = [\"smb\"]\n\n\
+         [[products]]\nname = \"invoicing\"\nservices = [\"billing\", \"biling\"]\nsegments = [\"smb\"]\n",
+    );
+    let err = load(Some(path), &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("products[1].segments[0]")
+            && err.contains("\"smb\" belongs to both \"shop\" and \"invoicing\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("products[1].services[1]") && err.contains("\"biling\" is not a service"),
+        "{err}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::raw::RawTeam;
+use super::raw::{RawProduct, RawTeam};
 use super::*;
 
 impl Validator<'_> {
@@ -114,13 +114,7 @@ impl Validator<'_> {
         github: &GithubConfig,
         prometheus: &PrometheusConfig,
     ) -> Vec<TeamConfig> {
-        let known: BTreeSet<&str> = github
-            .services
-            .iter()
-            .map(|s| s.name.as_str())
-            .chain(prometheus.slo.iter().map(|s| s.service.as_str()))
-            .chain(prometheus.query.iter().filter_map(|q| q.service.as_deref()))
-            .collect();
+        let known = known_services(github, prometheus);
         let mut owner: BTreeMap<String, String> = BTreeMap::new();
         let mut out: Vec<TeamConfig> = Vec::new();
         for (i, t) in raw.into_iter().enumerate() {
@@ -144,16 +138,7 @@ impl Validator<'_> {
                         ),
                     );
                 } else {
-                    if !known.is_empty() && !known.contains(service.as_str()) {
-                        self.problem(
-                            &key,
-                            format!(
-                                "{service:?} is not a service of [[github.service]], \
-                                 [[prometheus.slo]] or [[prometheus.query]]; known: {}",
-                                known.iter().copied().collect::<Vec<_>>().join(", ")
-                            ),
-                        );
-                    }
+                    self.known_service(&key, service, &known);
                     owner.insert(service.clone(), name.clone());
                 }
             }
@@ -177,6 +162,69 @@ impl Validator<'_> {
                 name,
                 services: t.services,
                 github_teams: t.github_teams,
+            });
+        }
+        out
+    }
+
+    /// A service a team or product names must be one the configuration knows, when it knows
+    /// any.
+    fn known_service(&mut self, key: &str, service: &str, known: &BTreeSet<&str>) {
+        if !known.is_empty() && !known.contains(service) {
+            self.problem(
+                key,
+                format!(
+                    "{service:?} is not a service of [[github.service]], [[prometheus.slo]] or \
+                     [[prometheus.query]]; known: {}",
+                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+
+    /// `[[products]]`: unique names; known services; a revenue segment or plan belongs to one
+    /// product (else its revenue would count twice in the products' sum).
+    pub(super) fn products(
+        &mut self,
+        raw: Vec<RawProduct>,
+        github: &GithubConfig,
+        prometheus: &PrometheusConfig,
+    ) -> Vec<ProductConfig> {
+        let known = known_services(github, prometheus);
+        let mut claimed: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+        let mut out: Vec<ProductConfig> = Vec::new();
+        for (i, p) in raw.into_iter().enumerate() {
+            let name = p.name.trim().to_owned();
+            if name.is_empty() || out.iter().any(|o| o.name == name) {
+                self.problem(
+                    &format!("products[{i}].name"),
+                    format!("{:?} must be non-empty and unique", p.name),
+                );
+            }
+            for (j, service) in p.services.iter().enumerate() {
+                self.known_service(&format!("products[{i}].services[{j}]"), service, &known);
+            }
+            for (kind, values) in [("segments", &p.segments), ("plans", &p.plans)] {
+                for (j, v) in values.iter().enumerate() {
+                    let key = format!("products[{i}].{kind}[{j}]");
+                    if v.trim().is_empty() {
+                        self.problem(&key, "must not be empty");
+                    } else if let Some(first) = claimed.insert((kind, v.clone()), name.clone()) {
+                        self.problem(
+                            &key,
+                            format!(
+                                "{v:?} belongs to both {first:?} and {name:?}; its revenue would \
+                                 count twice"
+                            ),
+                        );
+                    }
+                }
+            }
+            out.push(ProductConfig {
+                name,
+                services: p.services,
+                segments: p.segments,
+                plans: p.plans,
             });
         }
         out
@@ -325,4 +373,19 @@ impl Validator<'_> {
             self.problem(key, format!("{s:?} is not an http:// or https:// URL"));
         }
     }
+}
+
+/// The services the configuration names: GitHub services (one per repository by default), and
+/// the services of the SLOs and named queries.
+fn known_services<'a>(
+    github: &'a GithubConfig,
+    prometheus: &'a PrometheusConfig,
+) -> BTreeSet<&'a str> {
+    github
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(prometheus.slo.iter().map(|s| s.service.as_str()))
+        .chain(prometheus.query.iter().filter_map(|q| q.service.as_deref()))
+        .collect()
 }

@@ -279,6 +279,7 @@ impl Validator<'_> {
             self.problem("analysis.min_points", "must be at least 4");
         }
         let teams = self.teams(raw.teams, &github, &prometheus);
+        let products = self.products(raw.products, &github, &prometheus);
 
         Config {
             storage: StorageConfig {
@@ -298,6 +299,7 @@ impl Validator<'_> {
             revenue,
             digest,
             teams,
+            products,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

@@ -2,6 +2,7 @@
 
 pub(crate) mod bugs;
 pub(crate) mod delivery;
+pub(crate) mod products;
 pub(crate) mod reliability;
 pub(crate) mod revenue;
 pub(crate) mod sources;
@@ -89,6 +90,8 @@ pub(crate) struct NoQuery {}
 pub(crate) struct RangeQuery {
     pub(super) from: Option<String>,
     pub(super) to: Option<String>,
+    /// One product's view instead of the organisation's.
+    pub(super) product: Option<String>,
 }
 
 /// Runs store reads off the async workers; a store error or a panic is a 500 whose cause is
@@ -114,11 +117,20 @@ pub(super) async fn dora_model(
     blocking(move || cache.get(&store, &settings)).await
 }
 
-/// The weekly table and index, and the `[from, to]` week range a query asks for.
+/// The weekly table and index (the organisation's, or `?product=`'s), the `[from, to]` week
+/// range a query asks for, and the product.
 pub(super) async fn weekly_in_range(
     state: &ApiState,
     query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<(Arc<crate::query::views::Weekly>, i64, i64), Response> {
+) -> Result<
+    (
+        Arc<crate::query::views::Weekly>,
+        i64,
+        i64,
+        Option<crate::model::Product>,
+    ),
+    Response,
+> {
     let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
     let cal = state.app.calendar();
     let week_start = |ms| cal.week_start(ms);
@@ -144,8 +156,40 @@ pub(super) async fn weekly_in_range(
         state.app.dora.clone(),
         state.app.slos.clone(),
     );
-    let w = blocking(move || cache.weekly(&store, &settings, &slos)).await?;
-    Ok((w, from, to))
+    let Some(name) = q.product else {
+        let w = blocking(move || cache.weekly(&store, &settings, &slos)).await?;
+        return Ok((w, from, to, None));
+    };
+    let Some(product) = state.app.products.get(&name).cloned() else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no product {name:?}; known: {}", state.app.products.names()),
+        ));
+    };
+    let p = product.clone();
+    let w = blocking(move || {
+        let model = cache.get(&store, &settings)?;
+        let now = crate::clock::now_ms();
+        crate::query::views::product_weekly(&store, &settings, &model, &slos, now, &p).map(Arc::new)
+    })
+    .await?;
+    Ok((w, from, to, Some(product)))
+}
+
+/// What a product view says about itself: its name and the sides it lacks.
+pub(super) fn product_note(product: &Option<crate::model::Product>) -> serde_json::Value {
+    match product {
+        None => serde_json::json!({"scope": "organisation"}),
+        Some(p) => serde_json::json!({
+            "scope": "product",
+            "product": p.name,
+            "services": p.services,
+            "segments": p.segments,
+            "plans": p.plans,
+            "missing": p.missing_sides(),
+        }),
+    }
 }
 
 pub(super) fn bad_request(message: impl Into<String>) -> Response {

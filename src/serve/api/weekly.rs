@@ -18,6 +18,7 @@ pub(crate) struct ScopeQuery {
     to: Option<String>,
     service: Option<String>,
     repo: Option<String>,
+    product: Option<String>,
 }
 
 /// One row per ISO week, organisation-wide or of one service (`?service=`): every signal with
@@ -61,11 +62,15 @@ pub(crate) async fn weeks(
             }
         }
     }
+    if q.product.is_some() && q.service.is_some() {
+        return bad_request("give product= or service=, not both");
+    }
     let range = Ok(Query(RangeQuery {
         from: q.from,
         to: q.to,
+        product: q.product,
     }));
-    let (w, from, to) = match weekly_in_range(&state, range).await {
+    let (w, from, to, product) = match weekly_in_range(&state, range).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -99,7 +104,8 @@ pub(crate) async fn weeks(
     let rows = scope.rows_in(from, to);
     let cps = scope.change_points_in(from, to);
     Json(json!({
-        "scope": q.service.as_deref().unwrap_or("organisation"),
+        "scope": q.service.as_deref().or(product.as_ref().map(|p| p.name.as_str())).unwrap_or("organisation"),
+        "view": super::product_note(&product),
         "services": w.services.keys().collect::<Vec<_>>(),
         "weeks": rows,
         "trends": {
@@ -118,7 +124,7 @@ pub(crate) async fn pressure(
     query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match weekly_in_range(&state, query).await {
-        Ok((w, from, to)) => {
+        Ok((w, from, to, product)) => {
             let rows: Vec<_> = w
                 .pressure
                 .weeks
@@ -127,6 +133,7 @@ pub(crate) async fn pressure(
                 .collect();
             Json(json!({
                 "model": "docs/pressure.md: P = R - G; R (resilience need, 0..1) and G (growth momentum, -1..1) are weighted means of components scored against fixed anchors; the regime moves on each side's evidence (components scored against their own history, median/MAD) past a calibrated threshold, or at once on an exhausted error budget; evidence under the threshold is a watch",
+                "view": super::product_note(&product),
                 "weeks": rows,
             }))
             .into_response()
@@ -141,7 +148,7 @@ pub(crate) async fn shifts(
     query: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match weekly_in_range(&state, query).await {
-        Ok((w, from, to)) => {
+        Ok((w, from, to, product)) => {
             let rows: Vec<_> = w
                 .pressure
                 .shifts
@@ -150,6 +157,7 @@ pub(crate) async fn shifts(
                 .collect();
             let cps = w.org.change_points_in(from, to);
             Json(json!({
+                "view": super::product_note(&product),
                 "shifts": rows,
                 "change_points": {
                     "method": "BOCPD (Adams & MacKay 2007), hazard 1/26 weeks; Poisson-Gamma for counts, Normal-Gamma on standardised values otherwise; MAP segmentation; levels over 8 weeks each side with a 95 % bootstrap interval of the difference",

@@ -116,6 +116,25 @@ pub fn teams() -> Vec<crate::model::Team> {
     ]
 }
 
+/// The demo organisation's two products: the shop (storefront, API and mobile app, sold to small
+/// and mid-market customers) and invoicing (the billing service, sold to enterprises).
+pub fn products() -> Vec<crate::model::Product> {
+    let product = |name: &str, services: &[&str], segments: &[&str]| crate::model::Product {
+        name: name.to_owned(),
+        services: services.iter().map(|s| (*s).to_owned()).collect(),
+        segments: segments.iter().map(|s| (*s).to_owned()).collect(),
+        plans: Vec::new(),
+    };
+    vec![
+        product(
+            "shop",
+            &["storefront", "api", "mobile"],
+            &["smb", "mid-market"],
+        ),
+        product("invoicing", &["billing"], &["enterprise"]),
+    ]
+}
+
 /// What a demo chunk holds; stored as the chunk's cursor position so that anyone can check that
 /// a batch landed whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
