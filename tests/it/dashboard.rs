@@ -157,6 +157,25 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         .as_str()
         .unwrap()
         .contains("known: web, platform, payments"));
+    // One product: its own view (revenue of its segments, its services, its pressure index),
+    // drawn in the browser; the products are linked from every page.
+    assert!(dom.contains("<nav id=\"products\">"), "{dom}");
+    let url = daemon.url("/?product=shop");
+    let (dom, log) = tokio::task::spawn_blocking(move || chromium(&url))
+        .await
+        .unwrap();
+    assert!(dom.contains("<h1>Barometer: product shop</h1>"), "{dom}");
+    let charts: Vec<&str> = dom.split("<figure class=\"chart\">").skip(1).collect();
+    assert_eq!(charts.len(), 6);
+    assert!(charts.iter().all(|c| c.contains("<polyline")), "{dom}");
+    assert!(dom.contains("Regime: <strong>"), "{dom}");
+    assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
+    let r = client
+        .get(daemon.url("/?product=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     // Stops cleanly, as on SIGTERM (the signal itself is tested on the process in serve.rs).
     daemon.stop().await;
 }

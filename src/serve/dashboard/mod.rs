@@ -4,6 +4,7 @@
 //! as the API it links to.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 mod teams;
 
 pub use teams::Teams;
-use teams::{bugs_table, teams_table};
+use teams::{bugs_table, product_note, products_nav, teams_table};
 
 use crate::analysis::pressure::{PressureStatus, PressureWeek, Regime};
 use crate::analysis::weekly::{WeekRow, Weekly};
@@ -34,6 +35,7 @@ pub(super) struct DashboardQuery {
     to: Option<String>,
     service: Option<String>,
     team: Option<String>,
+    product: Option<String>,
 }
 
 /// `GET /`: the dashboard page (`?from=&to=` pick the weeks, default the last 52; `?service=`
@@ -72,15 +74,45 @@ pub(super) async fn page(
         },
         None => None,
     };
+    let products = state.app.products.clone();
+    let product = match q.product.as_deref() {
+        Some(name) => match products.get(name) {
+            Some(p) => Some(p.clone()),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("no product {name:?}; known: {}", products.names()),
+                )
+            }
+        },
+        None => None,
+    };
+    if product.is_some() && (q.service.is_some() || team.is_some()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "give product=, or service= or team=, not both",
+        );
+    }
     let (store, settings, cache, slos) = (
         state.app.store.clone(),
         state.app.settings.clone(),
         state.app.dora.clone(),
         state.app.slos.clone(),
     );
+    let chosen = product.clone();
     let read = move || {
-        let w = cache.weekly(&store, &settings, &slos)?;
         let model = cache.get(&store, &settings)?;
+        let w = match &chosen {
+            None => cache.weekly(&store, &settings, &slos)?,
+            Some(p) => {
+                let now = crate::clock::now_ms();
+                Arc::new(crate::query::views::product_weekly(
+                    &store, &settings, &model, &slos, now, p,
+                )?)
+            }
+        };
         let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
         let view = (!teams.is_empty())
             .then(|| crate::query::teams::teams_view(&model, &teams, &slos, week, &settings.bands));
@@ -108,6 +140,8 @@ pub(super) async fn page(
                     view: view.as_ref(),
                     selected: team.as_ref(),
                     bugs: &bugs,
+                    products: &products,
+                    product: product.as_ref(),
                 };
                 Html(render(cal, &w, service, teams, from, to)).into_response()
             }
@@ -307,21 +341,25 @@ pub fn render(
     let _ = write!(
         h,
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Barometer</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>{CSS}</style>\n</head>\n<body>\n<header><h1>Barometer{}</h1><p>Business and engineering signals on one weekly axis, {} to {}.{}</p></header>\n",
-        match (service, teams.selected) {
-            (Some(s), _) => format!(": {}", esc(s)),
-            (None, Some(t)) => format!(": team {}", esc(&t.name)),
-            (None, None) => String::new(),
+        match (service, teams.selected, teams.product) {
+            (Some(s), _, _) => format!(": {}", esc(s)),
+            (None, Some(t), _) => format!(": team {}", esc(&t.name)),
+            (None, None, Some(p)) => format!(": product {}", esc(&p.name)),
+            (None, None, None) => String::new(),
         },
         local_date(from),
         local_date(to),
-        if service.is_some() {
-            " Delivery and reliability of this service; the pressure index is the organisation's (<a href=\"/\">organisation</a>)."
+        if let Some(p) = teams.product {
+            product_note(p)
+        } else if service.is_some() {
+            " Delivery and reliability of this service; the pressure index is the organisation's (<a href=\"/\">organisation</a>).".to_owned()
         } else if teams.selected.is_some() {
-            " The services table lists this team's services; the charts and the pressure index are the organisation's (<a href=\"/\">organisation</a>)."
+            " The services table lists this team's services; the charts and the pressure index are the organisation's (<a href=\"/\">organisation</a>).".to_owned()
         } else {
-            ""
+            String::new()
         }
     );
+    products_nav(&mut h, teams.products, teams.product);
 
     // The headline.
     let _ = write!(h, "<section class=\"headline\">");

@@ -3,13 +3,13 @@
 use std::fmt::Write;
 
 use super::esc;
-use crate::model::{Calendar, Team};
+use crate::model::{Calendar, Product, Products, Team};
 use crate::query::bugs::BugSeries;
 use crate::query::teams::TeamsView;
 
 /// The breakdowns below the charts: every team's roll-up, the team the services table is
 /// filtered to, and the last complete week's bugs per scope.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Teams<'a> {
     /// The teams' roll-ups, when teams exist.
     pub view: Option<&'a TeamsView>,
@@ -17,6 +17,48 @@ pub struct Teams<'a> {
     pub selected: Option<&'a Team>,
     /// The bugs of the organisation, each team and each service (one week each).
     pub bugs: &'a [BugSeries],
+    /// Every product, for the links to their views.
+    pub products: &'a Products,
+    /// `?product=`: the page is that product's view.
+    pub product: Option<&'a Product>,
+}
+
+/// The header's note on a product view: what it reads, and what it lacks.
+pub(super) fn product_note(p: &Product) -> String {
+    let mut note = " Revenue of its segments and plans, delivery and reliability of its services, and its own pressure index (<a href=\"/\">organisation</a>).".to_owned();
+    for m in p.missing_sides() {
+        let _ = write!(note, " <strong>Missing</strong> {}.", esc(m));
+    }
+    note
+}
+
+/// Links to each product's view, when products exist.
+pub(super) fn products_nav(h: &mut String, products: &Products, current: Option<&Product>) {
+    if products.is_empty() {
+        return;
+    }
+    let links: Vec<String> = products
+        .iter()
+        .map(|p| {
+            if current.is_some_and(|c| c.name == p.name) {
+                format!("<strong>{}</strong>", esc(&p.name))
+            } else {
+                format!(
+                    "<a href=\"/?product={}\">{}</a>",
+                    percent_encoding::utf8_percent_encode(
+                        &p.name,
+                        percent_encoding::NON_ALPHANUMERIC
+                    ),
+                    esc(&p.name)
+                )
+            }
+        })
+        .collect();
+    let _ = write!(
+        h,
+        "<nav id=\"products\"><p>Products: {}</p></nav>\n",
+        links.join(" · ")
+    );
 }
 
 /// The teams table: each team's services pooled over 13 weeks, linked to its filter.
