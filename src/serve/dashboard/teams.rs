@@ -54,9 +54,9 @@ pub(super) fn products_nav(h: &mut String, products: &Products, current: Option<
             }
         })
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<nav id=\"products\"><p>Products: {}</p></nav>\n",
+        "<nav id=\"products\"><p>Products: {}</p></nav>",
         links.join(" · ")
     );
 }
