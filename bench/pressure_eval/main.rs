@@ -40,6 +40,8 @@ struct Args {
     target: f64,
     only: Option<String>,
     verbose: bool,
+    /// Print the daemon's weeks around each planted shift of the fresh organisations.
+    trace: bool,
     /// Overrides of the daemon's settings, for exploring (`--k`, `--agree`, `--gap`).
     k: Option<f64>,
     agree: Option<usize>,
@@ -58,6 +60,7 @@ fn args() -> Args {
         target: 0.025,
         only: None,
         verbose: false,
+        trace: false,
         k: None,
         agree: None,
         gap: None,
@@ -86,6 +89,7 @@ fn args() -> Args {
             "--h" => a.h = Some(num(&mut it)),
             "--agree-z" => a.agree_z = Some(num(&mut it)),
             "--verbose" => a.verbose = true,
+            "--trace" => a.trace = true,
             "--only" => a.only = it.next(),
             // cargo bench passes --bench.
             _ => {}
@@ -325,6 +329,47 @@ fn false_alarm_rate(results: &Results) -> f64 {
     fa as f64 / n.max(1) as f64
 }
 
+/// The daemon's weeks from 3 before to 6 after each planted shift: regime, both statistics,
+/// the components that moved and what a watch waits for.
+fn trace(o: &Org, s: &PressureSettings) {
+    let r = barometer::analysis::pressure::pressure_unbacked(&o.rows, s);
+    // The same run with every component's mean z listed (agreement at z ≥ 0): the moves under
+    // the agreement level too. Its regimes differ; only its `moved` is read.
+    let all = barometer::analysis::pressure::pressure_unbacked(
+        &o.rows,
+        &PressureSettings {
+            agree_z: 1e-9,
+            ..s.clone()
+        },
+    );
+    eprintln!("{} ks={:?}", o.profile.name(), o.ks);
+    for &k in &o.ks {
+        for i in k.saturating_sub(3)..(k + 7).min(r.weeks.len()) {
+            let w = &r.weeks[i];
+            let moved: Vec<String> = all.weeks[i]
+                .moved
+                .iter()
+                .map(|p| format!("{:.4}{:+.1}", p.component.as_str(), p.z))
+                .collect();
+            let row = &o.rows[i];
+            eprintln!(
+                "  {:+3} {:<10} up {:4.1} dn {:4.1} budget {:.2} burn {:.2} cfr {:.2} rec {:5.1}h inc {} | {} | {}",
+                i as i64 - k as i64,
+                w.regime.map_or("-", |r| r.as_str()),
+                w.cusum_up,
+                w.cusum_down,
+                row.budget_consumed_4w.unwrap_or(f64::NAN),
+                row.burn_rate.unwrap_or(f64::NAN),
+                row.cfr_4w.unwrap_or(f64::NAN),
+                row.recovery_4w_s.unwrap_or(f64::NAN) / 3600.0,
+                row.incidents.unwrap_or(f64::NAN),
+                moved.join(" "),
+                w.watch.as_ref().and_then(|x| x.waiting_for.clone()).unwrap_or_default(),
+            );
+        }
+    }
+}
+
 fn main() {
     let a = args();
     let started = std::time::Instant::now();
@@ -409,6 +454,11 @@ fn main() {
         }
     }
 
+    if a.trace {
+        for o in fresh.iter().filter(|o| !o.twin) {
+            trace(o, &defaults);
+        }
+    }
     let detectors = [
         Detector::Daemon(Box::new(defaults.clone())),
         Detector::BudgetRule,

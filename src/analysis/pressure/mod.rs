@@ -195,11 +195,18 @@ pub struct PressureSettings {
     pub leave_share: f64,
     /// Evidence building past this share of a threshold is shown as a watch.
     pub watch_share: f64,
-    /// Families of resilience components that must have moved (mean z over `recent_weeks` at
-    /// least `agree_z`) before a resilience call while the error budget holds.
+    /// Families of resilience components that must have moved the same way (mean z over
+    /// `recent_weeks` at least `agree_weak_z`) before a resilience call while the error budget
+    /// holds, `agree_clear` of them clearly (at least `agree_z`): the 4-week windows of CFR and
+    /// recovery fill over a month, so at the onset of a real shift one of three is still on its
+    /// way, while an outlier week moves one or two families, not three.
     pub agree: usize,
     /// See `agree`.
+    pub agree_clear: usize,
+    /// See `agree`.
     pub agree_z: f64,
+    /// See `agree`.
+    pub agree_weak_z: f64,
     /// Families of resilience components that must be back (mean z at most −`agree_z`) before
     /// the regime leaves resilience.
     pub agree_leave: usize,
@@ -234,7 +241,9 @@ impl PressureSettings {
             leave_share: 0.5,
             watch_share: 0.5,
             agree: 3,
+            agree_clear: 2,
             agree_z: 2.0,
+            agree_weak_z: 1.0,
             agree_leave: 2,
             recent_weeks: 2,
             z_cap: 3.0,
