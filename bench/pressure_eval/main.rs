@@ -49,6 +49,7 @@ struct Args {
     recent: Option<usize>,
     h: Option<f64>,
     agree_z: Option<f64>,
+    z_cap: Option<f64>,
 }
 
 fn args() -> Args {
@@ -67,6 +68,7 @@ fn args() -> Args {
         recent: None,
         h: None,
         agree_z: None,
+        z_cap: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -88,6 +90,7 @@ fn args() -> Args {
             "--recent" => a.recent = Some(num(&mut it) as usize),
             "--h" => a.h = Some(num(&mut it)),
             "--agree-z" => a.agree_z = Some(num(&mut it)),
+            "--z-cap" => a.z_cap = Some(num(&mut it)),
             "--verbose" => a.verbose = true,
             "--trace" => a.trace = true,
             "--only" => a.only = it.next(),
@@ -396,6 +399,9 @@ fn main() {
     }
     if let Some(x) = a.agree_z {
         defaults.agree_z = x;
+    }
+    if let Some(x) = a.z_cap {
+        defaults.z_cap = x;
     }
     if let Some(x) = a.h {
         defaults.alarm_h = x;

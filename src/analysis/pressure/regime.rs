@@ -223,7 +223,10 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 let ready = r_weak >= s.agree && r_up >= s.agree_clear;
                 let lacking = (!ready).then(|| {
                     if r_up < s.agree_clear {
-                        format!("{r_up} of {} resilience signals clearly moved", s.agree_clear)
+                        format!(
+                            "{r_up} of {} resilience signals clearly moved",
+                            s.agree_clear
+                        )
                     } else {
                         format!("{r_weak} of {} resilience signals agree", s.agree)
                     }
@@ -246,8 +249,11 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 let need = s.agree_leave;
                 let lacking = (r_down < need)
                     .then(|| format!("{r_down} of {need} resilience signals back to normal"));
-                // The resilience signals are back: growth, unless revenue is shrinking.
-                let to = if growth.is_some_and(|g| g < 0.0) {
+                // The resilience signals are back: growth, unless growth is still falling
+                // against the regime's own weeks (the growth statistic at the watch level, the
+                // slowdown rule's evidence). Not the anchored G: its trailing-quarter ARR and
+                // 12-month NRR still hold the strained months for a quarter after they end.
+                let to = if g_sum.up / hg >= s.watch_share {
                     Regime::Balanced
                 } else {
                     Regime::Growth
@@ -262,8 +268,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 // statistic past its threshold.
                 let slo_back = budget_held
                     && moved.iter().any(|p| {
-                        family(p.component) == family(Component::ErrorBudget)
-                            && p.z <= -s.agree_z
+                        family(p.component) == family(Component::ErrorBudget) && p.z <= -s.agree_z
                     });
                 let stat = r_sum.down / (h * s.leave_share);
                 candidates.push((to, stat, r_down >= need || slo_back, lacking, -1.0));
