@@ -108,7 +108,9 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
     let mut zs: Vec<Vec<Push>> = vec![Vec::new(); weeks.len()];
     let mut scored_at: Vec<usize> = Vec::new();
     // The baselines start here: after a shift, the new regime is the reference.
-    let mut since = 0usize;
+    // Per side (resilience, growth): a slowdown named as balanced leaves the resilience
+    // signals' reference as it was, so that a resilience shift right after it is still seen.
+    let mut since = (0usize, 0usize);
     let mut budget_out_since: Option<usize> = None;
     // Whether the error-budget policy has held the current resilience regime at some week.
     let mut budget_held = false;
@@ -310,14 +312,20 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             regime = Some(to);
             // A move into resilience forced by the budget is held by it from this week.
             budget_held = exhausted;
-            r_win = Window::default();
+            // The new regime's own weeks are its baseline from where the change began: for
+            // both sides when resilience is entered or left, for the growth side alone when
+            // growth and balanced trade places (the resilience signals did not move).
+            let both = current == Regime::Resilience || to == Regime::Resilience;
+            if both {
+                r_win = Window::default();
+                r_stat = 0.0;
+                since.0 = since.0.max(step);
+            }
             g_win = Window::default();
-            r_stat = 0.0;
             g_stat = 0.0;
+            since.1 = since.1.max(step);
             row.cusum_up = 0.0;
             row.cusum_down = 0.0;
-            // The new regime's own weeks are its baseline from where the change began.
-            since = since.max(step);
         } else if let Some((to, stat, why, dir)) = pending {
             row.watch = Some(watch(to, stat, why, &moved, dir, s));
         }
