@@ -11,9 +11,11 @@
 //!   the false-alarm rate of each (the chosen value goes into `PressureSettings`'s defaults by
 //!   hand; nothing is fitted when the daemon runs);
 //! - `--target F`: the false-alarm rate the calibration aims at (default 0.025);
-//! - `--only PROFILE-PREFIX`, `--verbose`, `--h`, `--k` (growth threshold), `--agree`,
-//!   `--agree-z`, `--recent`, `--gap`: debugging and exploring; with `PRESSURE_EVAL_TRACE=1` each
-//!   of the daemon's shifts is printed with the evidence of the weeks before it.
+//! - `--only PROFILE-PREFIX`, `--verbose`, `--trace`, `--h`, `--k` (growth threshold),
+//!   `--agree`, `--agree-clear`, `--agree-z`, `--agree-weak-z`, `--recent`, `--gap`, `--z-cap`:
+//!   debugging and exploring (`--trace` prints the daemon's weeks around each planted shift of
+//!   the fresh organisations, with every component's z); with `PRESSURE_EVAL_TRACE=1` each of
+//!   the daemon's shifts is printed with the evidence of the weeks before it.
 //!
 //! Scoring. A shift at K is *hit* when the right regime is reached in a week within ±2 weeks of
 //! K (and was not already the regime before that window); its delay is that week − K. A *false
@@ -50,6 +52,8 @@ struct Args {
     h: Option<f64>,
     agree_z: Option<f64>,
     z_cap: Option<f64>,
+    agree_clear: Option<usize>,
+    agree_weak_z: Option<f64>,
 }
 
 fn args() -> Args {
@@ -69,6 +73,8 @@ fn args() -> Args {
         h: None,
         agree_z: None,
         z_cap: None,
+        agree_clear: None,
+        agree_weak_z: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -91,6 +97,8 @@ fn args() -> Args {
             "--h" => a.h = Some(num(&mut it)),
             "--agree-z" => a.agree_z = Some(num(&mut it)),
             "--z-cap" => a.z_cap = Some(num(&mut it)),
+            "--agree-clear" => a.agree_clear = Some(num(&mut it) as usize),
+            "--agree-weak-z" => a.agree_weak_z = Some(num(&mut it)),
             "--verbose" => a.verbose = true,
             "--trace" => a.trace = true,
             "--only" => a.only = it.next(),
@@ -399,6 +407,12 @@ fn main() {
     }
     if let Some(x) = a.agree_z {
         defaults.agree_z = x;
+    }
+    if let Some(x) = a.agree_clear {
+        defaults.agree_clear = x;
+    }
+    if let Some(x) = a.agree_weak_z {
+        defaults.agree_weak_z = x;
     }
     if let Some(x) = a.z_cap {
         defaults.z_cap = x;
