@@ -224,7 +224,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 let (r_weak, _) = agreeing(&moved, 1.0, s.agree_weak_z);
                 let ready = r_weak >= s.agree && r_up >= s.agree_clear;
                 let lacking = (!ready).then(|| {
-                    if r_up < s.agree_clear {
+                    if r_up < s.agree_clear && s.agree_clear < s.agree {
                         format!(
                             "{r_up} of {} resilience signals clearly moved",
                             s.agree_clear
