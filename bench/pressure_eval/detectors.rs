@@ -11,7 +11,8 @@ pub enum Detector {
     /// spent, growth otherwise.
     BudgetRule,
     /// A two-sided CUSUM (Page 1954) on weekly incident counts alone, standardised against the
-    /// counts since the last change (median, MAD, at least Poisson √median), k = 0.5.
+    /// counts since the last change (mean, standard deviation at least the Poisson √mean),
+    /// k = 0.5.
     IncidentCusum { h: f64 },
 }
 
@@ -152,10 +153,17 @@ impl Detector {
                         .iter()
                         .filter_map(|w| w.incidents)
                         .collect();
-                    if let (Some(x), true) = (rows[i].incidents, base.len() >= 8) {
-                        let (m, mad) = median_mad(&base);
-                        let sd = mad.max(m.max(1.0).sqrt());
-                        let z = (x - m) / sd;
+                    if let (Some(x), true) = (rows[i].incidents, base.len() >= 20) {
+                        // Page's CUSUM standardises by the in-control mean and standard
+                        // deviation. A median-centred count is biased (a skewed count's median
+                        // sits below its mean), a drift of about k per week that the CUSUM
+                        // piles up into false alarms; the sample variance keeps the
+                        // overdispersion, at least the Poisson variance.
+                        let (m, var) = mean_var(&base);
+                        let sd = var.max(m).max(0.25).sqrt();
+                        // Winsorised (Lucas & Crosier 1982, "Robust CUSUM"): one burst week
+                        // of a heavy-tailed count would otherwise cross any useful h alone.
+                        let z = ((x - m) / sd).clamp(-3.0, 3.0);
                         up = (up + z - 0.5).max(0.0);
                         down = (down - z - 0.5).max(0.0);
                         let next = if up > *h && regime != Regime::Resilience {
@@ -185,6 +193,14 @@ impl Detector {
     }
 }
 
+fn mean_var(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (m, var)
+}
+
+#[allow(dead_code)]
 fn median_mad(v: &[f64]) -> (f64, f64) {
     let med = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);

@@ -11,9 +11,11 @@
 //!   the false-alarm rate of each (the chosen value goes into `PressureSettings`'s defaults by
 //!   hand; nothing is fitted when the daemon runs);
 //! - `--target F`: the false-alarm rate the calibration aims at (default 0.025);
-//! - `--only PROFILE-PREFIX`, `--verbose`, `--h`, `--k` (growth threshold), `--agree`,
-//!   `--agree-z`, `--recent`, `--gap`: debugging and exploring; with `PRESSURE_EVAL_TRACE=1` each
-//!   of the daemon's shifts is printed with the evidence of the weeks before it.
+//! - `--only PROFILE-PREFIX`, `--verbose`, `--trace`, `--h`, `--k` (growth threshold),
+//!   `--agree`, `--agree-clear`, `--agree-z`, `--agree-weak-z`, `--recent`, `--gap`, `--z-cap`:
+//!   debugging and exploring (`--trace` prints the daemon's weeks around each planted shift of
+//!   the fresh organisations, with every component's z); with `PRESSURE_EVAL_TRACE=1` each of
+//!   the daemon's shifts is printed with the evidence of the weeks before it.
 //!
 //! Scoring. A shift at K is *hit* when the right regime is reached in a week within ±2 weeks of
 //! K (and was not already the regime before that window); its delay is that week − K. A *false
@@ -40,6 +42,8 @@ struct Args {
     target: f64,
     only: Option<String>,
     verbose: bool,
+    /// Print the daemon's weeks around each planted shift of the fresh organisations.
+    trace: bool,
     /// Overrides of the daemon's settings, for exploring (`--k`, `--agree`, `--gap`).
     k: Option<f64>,
     agree: Option<usize>,
@@ -47,6 +51,9 @@ struct Args {
     recent: Option<usize>,
     h: Option<f64>,
     agree_z: Option<f64>,
+    z_cap: Option<f64>,
+    agree_clear: Option<usize>,
+    agree_weak_z: Option<f64>,
 }
 
 fn args() -> Args {
@@ -58,12 +65,16 @@ fn args() -> Args {
         target: 0.025,
         only: None,
         verbose: false,
+        trace: false,
         k: None,
         agree: None,
         gap: None,
         recent: None,
         h: None,
         agree_z: None,
+        z_cap: None,
+        agree_clear: None,
+        agree_weak_z: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -85,7 +96,11 @@ fn args() -> Args {
             "--recent" => a.recent = Some(num(&mut it) as usize),
             "--h" => a.h = Some(num(&mut it)),
             "--agree-z" => a.agree_z = Some(num(&mut it)),
+            "--z-cap" => a.z_cap = Some(num(&mut it)),
+            "--agree-clear" => a.agree_clear = Some(num(&mut it) as usize),
+            "--agree-weak-z" => a.agree_weak_z = Some(num(&mut it)),
             "--verbose" => a.verbose = true,
+            "--trace" => a.trace = true,
             "--only" => a.only = it.next(),
             // cargo bench passes --bench.
             _ => {}
@@ -325,6 +340,47 @@ fn false_alarm_rate(results: &Results) -> f64 {
     fa as f64 / n.max(1) as f64
 }
 
+/// The daemon's weeks from 3 before to 6 after each planted shift: regime, both statistics,
+/// the components that moved and what a watch waits for.
+fn trace(o: &Org, s: &PressureSettings) {
+    let r = barometer::analysis::pressure::pressure_unbacked(&o.rows, s);
+    // The same run with every component's mean z listed (agreement at z ≥ 0): the moves under
+    // the agreement level too. Its regimes differ; only its `moved` is read.
+    let all = barometer::analysis::pressure::pressure_unbacked(
+        &o.rows,
+        &PressureSettings {
+            agree_z: 1e-9,
+            ..s.clone()
+        },
+    );
+    eprintln!("{} ks={:?}", o.profile.name(), o.ks);
+    for &k in &o.ks {
+        for i in k.saturating_sub(3)..(k + 7).min(r.weeks.len()) {
+            let w = &r.weeks[i];
+            let moved: Vec<String> = all.weeks[i]
+                .moved
+                .iter()
+                .map(|p| format!("{:.4}{:+.1}", p.component.as_str(), p.z))
+                .collect();
+            let row = &o.rows[i];
+            eprintln!(
+                "  {:+3} {:<10} up {:4.1} dn {:4.1} budget {:.2} burn {:.2} cfr {:.2} rec {:5.1}h inc {} | {} | {}",
+                i as i64 - k as i64,
+                w.regime.map_or("-", |r| r.as_str()),
+                w.cusum_up,
+                w.cusum_down,
+                row.budget_consumed_4w.unwrap_or(f64::NAN),
+                row.burn_rate.unwrap_or(f64::NAN),
+                row.cfr_4w.unwrap_or(f64::NAN),
+                row.recovery_4w_s.unwrap_or(f64::NAN) / 3600.0,
+                row.incidents.unwrap_or(f64::NAN),
+                moved.join(" "),
+                w.watch.as_ref().and_then(|x| x.waiting_for.clone()).unwrap_or_default(),
+            );
+        }
+    }
+}
+
 fn main() {
     let a = args();
     let started = std::time::Instant::now();
@@ -351,6 +407,15 @@ fn main() {
     }
     if let Some(x) = a.agree_z {
         defaults.agree_z = x;
+    }
+    if let Some(x) = a.agree_clear {
+        defaults.agree_clear = x;
+    }
+    if let Some(x) = a.agree_weak_z {
+        defaults.agree_weak_z = x;
+    }
+    if let Some(x) = a.z_cap {
+        defaults.z_cap = x;
     }
     if let Some(x) = a.h {
         defaults.alarm_h = x;
@@ -409,6 +474,11 @@ fn main() {
         }
     }
 
+    if a.trace {
+        for o in fresh.iter().filter(|o| !o.twin) {
+            trace(o, &defaults);
+        }
+    }
     let detectors = [
         Detector::Daemon(Box::new(defaults.clone())),
         Detector::BudgetRule,

@@ -77,23 +77,26 @@ pub(super) fn values(w: &WeekSignals) -> Vec<(Component, f64, f64)> {
 
 /// Winsorised robust z of each component of week `i`, signed so that positive points towards
 /// resilience (R rising, G falling), against the baseline weeks `[max(since, i − gap − len),
-/// i − gap)`. A component with fewer than `baseline_min` baseline weeks has no z.
+/// i − gap)`, `since` being `since.0` for resilience components and `since.1` for growth ones
+/// (each side's baseline restarts when that side moved). A component with fewer than
+/// `baseline_min` baseline weeks has no z.
 pub(super) fn zscores(
     values: &[Vec<(Component, f64, f64)>],
     i: usize,
-    since: usize,
+    since: (usize, usize),
     s: &PressureSettings,
 ) -> Vec<Push> {
     let Some(end) = i.checked_sub(s.baseline_gap) else {
         return Vec::new();
     };
-    let start = since.max(end.saturating_sub(s.baseline_len));
-    if start >= end {
-        return Vec::new();
-    }
     values[i]
         .iter()
         .filter_map(|&(c, v, floor)| {
+            let from = if c.is_growth() { since.1 } else { since.0 };
+            let start = from.max(end.saturating_sub(s.baseline_len));
+            if start >= end {
+                return None;
+            }
             let mut base: Vec<f64> = values[start..end]
                 .iter()
                 .filter_map(|week| week.iter().find(|x| x.0 == c).map(|x| x.1))

@@ -2,7 +2,7 @@
 //! several components before a resilience call while the error budget holds, the error-budget
 //! policy, and the watch state.
 
-use super::evidence::{agreeing, combine, recent, values, zscores};
+use super::evidence::{agreeing, combine, family, recent, values, zscores};
 use super::score::{score_week, weighted_mean, History};
 use super::shift::{shift, step_week};
 use super::{
@@ -108,8 +108,12 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
     let mut zs: Vec<Vec<Push>> = vec![Vec::new(); weeks.len()];
     let mut scored_at: Vec<usize> = Vec::new();
     // The baselines start here: after a shift, the new regime is the reference.
-    let mut since = 0usize;
+    // Per side (resilience, growth): a slowdown named as balanced leaves the resilience
+    // signals' reference as it was, so that a resilience shift right after it is still seen.
+    let mut since = (0usize, 0usize);
     let mut budget_out_since: Option<usize> = None;
+    // Whether the error-budget policy has held the current resilience regime at some week.
+    let mut budget_held = false;
 
     for (i, w) in weeks.iter().enumerate() {
         let components = score_week(weeks, i, s, &hist);
@@ -217,15 +221,19 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         let mut candidates: Vec<(Regime, f64, bool, Option<String>, f64)> = Vec::new();
         match current {
             Regime::Growth | Regime::Balanced => {
-                let lacking = (r_up < s.agree)
-                    .then(|| format!("{r_up} of {} resilience signals agree", s.agree));
-                candidates.push((
-                    Regime::Resilience,
-                    r_sum.up / h,
-                    r_up >= s.agree,
-                    lacking,
-                    1.0,
-                ));
+                let (r_weak, _) = agreeing(&moved, 1.0, s.agree_weak_z);
+                let ready = r_weak >= s.agree && r_up >= s.agree_clear;
+                let lacking = (!ready).then(|| {
+                    if r_up < s.agree_clear && s.agree_clear < s.agree {
+                        format!(
+                            "{r_up} of {} resilience signals clearly moved",
+                            s.agree_clear
+                        )
+                    } else {
+                        format!("{r_weak} of {} resilience signals agree", s.agree)
+                    }
+                });
+                candidates.push((Regime::Resilience, r_sum.up / h, ready, lacking, 1.0));
                 if current == Regime::Growth && r_sum.up / h < s.watch_share {
                     // Growth falling, reliability steady: a slowdown, not a need for
                     // resilience. Two growth signals must agree (one month of one figure is
@@ -243,8 +251,11 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 let need = s.agree_leave;
                 let lacking = (r_down < need)
                     .then(|| format!("{r_down} of {need} resilience signals back to normal"));
-                // The resilience signals are back: growth, unless revenue is shrinking.
-                let to = if growth.is_some_and(|g| g < 0.0) {
+                // The resilience signals are back: growth, unless growth is still falling
+                // against the regime's own weeks (the growth statistic at the watch level, the
+                // slowdown rule's evidence). Not the anchored G: its trailing-quarter ARR and
+                // 12-month NRR still hold the strained months for a quarter after they end.
+                let to = if g_sum.up / hg >= s.watch_share {
                     Regime::Balanced
                 } else {
                     Regime::Growth
@@ -252,9 +263,17 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 // Leaving takes fewer agreeing families than entering: the 4-week windows of
                 // CFR and recovery lag the incidents and the SLO on the way back, and the
                 // error-budget policy already holds the regime while the budget is spent.
-                let need = s.agree_leave;
+                // Where that policy held it, its release is the evidence the policy asks for:
+                // the budget no longer exhausted and the SLO itself back to normal (the SRE
+                // workbook's error-budget policy lifts the feature freeze once the service is
+                // back within its SLO), so the SLO family alone suffices, with the side's
+                // statistic past its threshold.
+                let slo_back = budget_held
+                    && moved.iter().any(|p| {
+                        family(p.component) == family(Component::ErrorBudget) && p.z <= -s.agree_z
+                    });
                 let stat = r_sum.down / (h * s.leave_share);
-                candidates.push((to, stat, r_down >= need, lacking, -1.0));
+                candidates.push((to, stat, r_down >= need || slo_back, lacking, -1.0));
             }
         }
         // The SRE error-budget policy: an exhausted budget means reliability work now, and the
@@ -262,6 +281,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         let mut next: Option<(Regime, usize, ShiftTrigger, f64)> = None;
         let mut pending: Option<(Regime, f64, Option<String>, f64)> = None;
         if exhausted {
+            budget_held = true;
             row.forced = Some("error budget exhausted".into());
             if current != Regime::Resilience {
                 let from = budget_out_since.unwrap_or(i);
@@ -290,14 +310,22 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
                 &out, &row, current, to, start, trigger, stat, weeks, s.calendar,
             ));
             regime = Some(to);
-            r_win = Window::default();
+            // A move into resilience forced by the budget is held by it from this week.
+            budget_held = exhausted;
+            // The new regime's own weeks are its baseline from where the change began: for
+            // both sides when resilience is entered or left, for the growth side alone when
+            // growth and balanced trade places (the resilience signals did not move).
+            let both = current == Regime::Resilience || to == Regime::Resilience;
+            if both {
+                r_win = Window::default();
+                r_stat = 0.0;
+                since.0 = since.0.max(step);
+            }
             g_win = Window::default();
-            r_stat = 0.0;
             g_stat = 0.0;
+            since.1 = since.1.max(step);
             row.cusum_up = 0.0;
             row.cusum_down = 0.0;
-            // The new regime's own weeks are its baseline from where the change began.
-            since = since.max(step);
         } else if let Some((to, stat, why, dir)) = pending {
             row.watch = Some(watch(to, stat, why, &moved, dir, s));
         }
