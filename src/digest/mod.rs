@@ -77,6 +77,21 @@ pub struct SloLine {
     pub burn_rate: Option<f64>,
 }
 
+/// One product's own pressure index as of the digest's week (docs/products.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductLine {
+    /// The product.
+    pub product: String,
+    /// Its regime in the week (none without a scored index).
+    pub regime: Option<crate::analysis::pressure::Regime>,
+    /// Its P in the week.
+    pub p: Option<f64>,
+    /// Its latest shift up to the week.
+    pub last_shift: Option<Shift>,
+    /// What it lacks (no services, no revenue).
+    pub missing: Vec<&'static str>,
+}
+
 /// Delivery of one service (or the organisation) over the 4 weeks ending with the digest's.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryLine {
@@ -126,6 +141,8 @@ pub struct Digest {
     pub teams: Vec<DeliveryLine>,
     /// Services (with deployments) that no team owns, when teams exist.
     pub unowned: Vec<String>,
+    /// Each product's own regime and index (empty without products).
+    pub products: Vec<ProductLine>,
     /// The week's bugs: the organisation, each team, each service (empty without bug data).
     pub bugs: Vec<crate::query::bugs::BugSeries>,
     /// Year of the DORA report whose bands are used.
@@ -267,6 +284,25 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
             dora::Scope::Team { name, .. } => teams.push(line(name)),
         }
     }
+    let now = crate::clock::now_ms();
+    let mut products = Vec::new();
+    for p in app.products.iter() {
+        let w = crate::query::views::product_weekly(store, settings, &model, &app.slos, now, p)?;
+        let week = w.pressure.weeks.iter().find(|x| x.week_ms == week_ms);
+        products.push(ProductLine {
+            product: p.name.clone(),
+            regime: week.and_then(|x| x.regime),
+            p: week.and_then(|x| x.p),
+            last_shift: w
+                .pressure
+                .shifts
+                .iter()
+                .rev()
+                .find(|s| s.week_ms <= week_ms)
+                .cloned(),
+            missing: p.missing_sides(),
+        });
+    }
     let bug_facts = crate::query::bugs::bug_facts(store, &model, settings)?;
     let bugs = if bug_facts.is_empty() {
         Vec::new()
@@ -331,6 +367,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         delivery,
         teams,
         unowned,
+        products,
         bugs,
         band_year: app.config.analysis.dora_report_year,
         change_points,

@@ -228,6 +228,41 @@ pub fn markdown(d: &Digest) -> String {
         }
         m.push('\n');
     }
+    if !d.products.is_empty() {
+        let _ = writeln!(
+            m,
+            "## Products (each on its own revenue, services and SLOs)\n"
+        );
+        let _ = writeln!(m, "| product | regime | P | last shift | missing |");
+        let _ = writeln!(m, "|---|---|---:|---|---|");
+        for p in &d.products {
+            let shift = p.last_shift.as_ref().map_or_else(
+                || "–".to_owned(),
+                |s| {
+                    format!(
+                        "{} → {} (week of {})",
+                        s.from.as_str(),
+                        s.to.as_str(),
+                        d.calendar.local_date(s.week_ms)
+                    )
+                },
+            );
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} |",
+                esc(&p.product),
+                p.regime.map_or("–", |r| r.as_str()),
+                num(p.p, 2),
+                shift,
+                if p.missing.is_empty() {
+                    "–".to_owned()
+                } else {
+                    esc(&p.missing.join("; "))
+                }
+            );
+        }
+        m.push('\n');
+    }
     if !d.bugs.is_empty() {
         let _ = writeln!(m, "## Bugs (this week)\n");
         let _ = writeln!(

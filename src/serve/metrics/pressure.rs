@@ -9,6 +9,8 @@ pub(super) struct PressureGauges {
     resilience: Gauge,
     regime: IntGaugeVec,
     component: GaugeVec,
+    product_index: GaugeVec,
+    product_regime: IntGaugeVec,
 }
 
 impl PressureGauges {
@@ -34,7 +36,25 @@ impl PressureGauges {
             &["component", "side"],
         )?;
         registry.register(Box::new(component.clone()))?;
+        let product_index = GaugeVec::new(
+            Opts::new(
+                "barometer_product_pressure_index",
+                "Pressure index P of each product's own view (its revenue, services and SLOs; docs/products.md), last complete scored week.",
+            ),
+            &["product"],
+        )?;
+        registry.register(Box::new(product_index.clone()))?;
+        let product_regime = IntGaugeVec::new(
+            Opts::new(
+                "barometer_product_regime",
+                "1 for each product's regime of the last complete week, 0 for the others.",
+            ),
+            &["product", "regime"],
+        )?;
+        registry.register(Box::new(product_regime.clone()))?;
         Ok(Self {
+            product_index,
+            product_regime,
             index: gauge(
                 "barometer_pressure_index",
                 "Pressure index P = resilience need - growth momentum, smoothed, of the last complete week (negative: growth pressure dominates; see docs/pressure.md).",
@@ -86,6 +106,39 @@ impl PressureGauges {
             self.component
                 .with_label_values(&[c.component.as_str(), side])
                 .set(c.score);
+        }
+    }
+
+    /// The products' own indexes and regimes (`product` label), each from its own report.
+    pub(super) fn refresh_products(
+        &self,
+        reports: &[(
+            String,
+            std::sync::Arc<crate::analysis::pressure::PressureReport>,
+        )],
+    ) {
+        use crate::analysis::pressure::Regime;
+        self.product_index.reset();
+        self.product_regime.reset();
+        for (name, report) in reports {
+            let Some(last) = report
+                .weeks
+                .iter()
+                .rev()
+                .find(|w| w.p.is_some() && w.regime.is_some())
+            else {
+                continue;
+            };
+            if let Some(p) = last.p {
+                self.product_index
+                    .with_label_values(&[name.as_str()])
+                    .set(p);
+            }
+            for r in [Regime::Growth, Regime::Balanced, Regime::Resilience] {
+                self.product_regime
+                    .with_label_values(&[name.as_str(), r.as_str()])
+                    .set(i64::from(last.regime == Some(r)));
+            }
         }
     }
 }

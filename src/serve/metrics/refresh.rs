@@ -76,6 +76,12 @@ impl Metrics {
             Ok(w) => self.pressure.refresh(&w.pressure),
             Err(e) => tracing::warn!(error = %e, "cannot compute the pressure index"),
         }
+        if !self.app.products.is_empty() {
+            match self.product_reports(store) {
+                Ok(r) => self.pressure.refresh_products(&r),
+                Err(e) => tracing::warn!(error = %e, "cannot compute the products' pressure"),
+            }
+        }
         self.render();
     }
 
@@ -175,5 +181,45 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Each product's own pressure report (docs/products.md).
+    fn product_reports(
+        &self,
+        store: &Store,
+    ) -> Result<
+        Vec<(
+            String,
+            std::sync::Arc<crate::analysis::pressure::PressureReport>,
+        )>,
+        crate::store::StoreError,
+    > {
+        let app = &self.app;
+        let now = crate::clock::now_ms();
+        let key = (store.generation(), app.settings.calendar.week_start(now));
+        let mut cached = self.products.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, reports)) = &*cached {
+            if *k == key {
+                return Ok(reports.clone());
+            }
+        }
+        let model = app.dora.get(store, &app.settings)?;
+        let reports = app
+            .products
+            .iter()
+            .map(|p| {
+                let w = crate::query::views::product_weekly(
+                    store,
+                    &app.settings,
+                    &model,
+                    &app.slos,
+                    now,
+                    p,
+                )?;
+                Ok((p.name.clone(), w.pressure))
+            })
+            .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+        *cached = Some((key, reports.clone()));
+        Ok(reports)
     }
 }
