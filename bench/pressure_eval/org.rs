@@ -391,10 +391,10 @@ pub fn generate(profile: Profile, seed: u64, twin: bool, bands: &BandTable) -> O
                 .local_date(thursday)
                 .format("%Y-%m")
                 .to_string();
-            let idx = monthly.iter().position(|m| m.month == label);
+            let idx = monthly.iter().position(|m| m.month.to_string() == label);
             if let Some(j) = idx {
                 let f = &monthly[j];
-                s.revenue_as_of = Some(f.month.clone());
+                s.revenue_as_of = Some(f.month.to_string());
                 s.mrr = Some(f.mrr);
                 s.mrr_3m_ago = j.checked_sub(3).map(|k| monthly[k].mrr);
                 s.net_new_mrr = f.movements.as_ref().map(|m| m.net());

@@ -25,6 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::model::Month;
+
 pub use crate::model::revenue::{
     month_label, parse_month, MonthIdx, RetentionWindow, RowRef, Snapshots,
 };
@@ -50,8 +52,8 @@ impl Default for RevenueSettings {
 /// Figures of one month.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonthRevenue {
-    /// `YYYY-MM`.
-    pub month: String,
+    /// The month (`YYYY-MM` in JSON).
+    pub month: Month,
     /// Σ MRR.
     pub mrr: f64,
     /// 12 × MRR.
@@ -239,7 +241,7 @@ fn monthly_of(data: &Snapshots, settings: RevenueSettings, keep: &[bool]) -> Vec
             RetentionWindow::Monthly => (nrr_monthly, grr_monthly),
         };
         out.push(MonthRevenue {
-            month: month_label(t),
+            month: Month::from_index(t),
             mrr,
             arr: 12.0 * mrr,
             customers: current.iter().filter(|v| **v > 0.0).count() as u64,
@@ -291,14 +293,14 @@ pub struct WeekRevenue {
 /// month has no data are left out.
 pub fn weekly(months: &[MonthRevenue], weeks: &[i64]) -> Vec<WeekRevenue> {
     use chrono::{Datelike, TimeZone, Utc};
-    let by_month: BTreeMap<&str, &MonthRevenue> =
-        months.iter().map(|m| (m.month.as_str(), m)).collect();
+    let by_month: BTreeMap<Month, &MonthRevenue> = months.iter().map(|m| (m.month, m)).collect();
     weeks
         .iter()
         .filter_map(|&ws| {
             let thursday = Utc.timestamp_millis_opt(ws + 3 * 86_400_000).single()?;
-            let label = format!("{:04}-{:02}", thursday.year(), thursday.month());
-            let m = by_month.get(label.as_str())?;
+            let month = Month::new(thursday.year(), thursday.month())?;
+            let label = month.to_string();
+            let m = by_month.get(&month)?;
             Some(WeekRevenue {
                 week_start: ws,
                 as_of: label,
@@ -315,8 +317,8 @@ pub fn weekly(months: &[MonthRevenue], weeks: &[i64]) -> Vec<WeekRevenue> {
 /// its ARR. NRR and GRR are only ever the file's own figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TotalsMonth {
-    /// `YYYY-MM`.
-    pub month: String,
+    /// The month (`YYYY-MM` in JSON).
+    pub month: Month,
     /// ARR as stated.
     pub arr: f64,
     /// MRR as stated (else ARR / 12).
@@ -348,7 +350,7 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
         .map(|r| {
             let t = r.month.index();
             TotalsMonth {
-                month: r.month.to_string(),
+                month: r.month,
                 arr: r.arr,
                 mrr: r.mrr.unwrap_or(r.arr / 12.0),
                 customers: r.customers,
@@ -360,7 +362,7 @@ pub fn totals_monthly(rows: &[crate::model::RevenueTotal]) -> Vec<TotalsMonth> {
             }
         })
         .collect();
-    out.sort_by(|a, b| a.month.cmp(&b.month));
+    out.sort_by_key(|a| a.month);
     out
 }
 

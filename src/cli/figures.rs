@@ -65,7 +65,7 @@ pub(super) fn revenue(app: &App, args: RevenueArgs) -> anyhow::Result<ExitCode> 
             ]);
             for m in &months {
                 table.print(&[
-                    m.month.clone(),
+                    m.month.to_string(),
                     format!("{:.2}", m.mrr),
                     format!("{:.2}", m.arr),
                     m.customers.to_string(),

@@ -9,8 +9,8 @@ use rustc_hash::FxHashMap;
 use crate::model::attributes::chunk_key;
 use crate::model::revenue::Snapshots;
 use crate::model::{
-    CustomerAttributes, ImportRecord, RevenueAttributes, RevenueAttributesCurrent, RevenueMonth,
-    RevenueMonthRows, RevenueTotal,
+    CustomerAttributes, ImportRecord, Month, RevenueAttributes, RevenueAttributesCurrent,
+    RevenueMonth, RevenueMonthRows, RevenueTotal,
 };
 use crate::store::{Store, StoreError};
 
@@ -91,13 +91,13 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
 }
 
 /// The authoritative totals rows per month.
-pub fn totals(store: &Store) -> Result<BTreeMap<String, RevenueTotal>, StoreError> {
+pub fn totals(store: &Store) -> Result<BTreeMap<Month, RevenueTotal>, StoreError> {
     let mut out = BTreeMap::new();
     for m in store.events::<RevenueMonth>() {
         let m = m?;
         if m.layout == "totals" {
             if let Some(t) = store.event::<RevenueTotal>(&format!("{}/{}", m.import_id, m.month))? {
-                out.insert(m.month.to_string(), t);
+                out.insert(m.month, t);
             }
         }
     }

@@ -245,34 +245,34 @@ pub fn rows_for(
         } else if m.is_empty() {
             totals_monthly(&revenue::totals(store)?.into_values().collect::<Vec<_>>())
                 .into_iter()
-                .filter_map(|t| {
-                    Some((
-                        month_index(&t.month)?,
+                .map(|t| {
+                    (
+                        t.month.index(),
                         MonthFacts {
-                            label: t.month,
+                            label: t.month.to_string(),
                             mrr: t.mrr,
                             net_new: None,
                             nrr: t.nrr,
                             grr: t.grr,
                             new_logos: None,
                         },
-                    ))
+                    )
                 })
                 .collect()
         } else {
             m.into_iter()
-                .filter_map(|r| {
-                    Some((
-                        month_index(&r.month)?,
+                .map(|r| {
+                    (
+                        r.month.index(),
                         MonthFacts {
-                            label: r.month.clone(),
+                            label: r.month.to_string(),
                             mrr: r.mrr,
                             net_new: r.movements.as_ref().map(|m| m.net()),
                             nrr: r.nrr,
                             grr: r.grr,
                             new_logos: r.movements.as_ref().map(|m| m.new_customers as f64),
                         },
-                    ))
+                    )
                 })
                 .collect()
         }
@@ -490,11 +490,6 @@ struct MonthFacts {
     nrr: Option<f64>,
     grr: Option<f64>,
     new_logos: Option<f64>,
-}
-
-/// `YYYY-MM` → months since year 0.
-fn month_index(label: &str) -> Option<i32> {
-    label.parse::<Month>().ok().map(Month::index)
 }
 
 /// 00:00 UTC of the first day of a month.

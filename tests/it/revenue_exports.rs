@@ -69,7 +69,7 @@ pub(crate) fn close(a: Option<f64>, b: f64) -> bool {
 
 pub(crate) fn check_story(m: &[MonthRevenue]) {
     assert_eq!(m.len(), 13);
-    assert_eq!(m[12].month, "2025-01");
+    assert_eq!(m[12].month.to_string(), "2025-01");
     assert_eq!(m[12].mrr, 4350.0);
     assert_eq!(m[0].mrr, 4500.0);
     assert!(close(m[12].nrr_cohort_12m, 4050.0 / 4500.0));

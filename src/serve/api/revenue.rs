@@ -7,6 +7,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::model::Month;
+
 use super::{bad_request, blocking, ApiError};
 use crate::serve::guard;
 use crate::serve::http::error;
@@ -54,9 +56,10 @@ pub(crate) async fn revenue(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let in_range = |m: &str| {
-        q.from.as_deref().is_none_or(|f| m >= f) && q.to.as_deref().is_none_or(|t| m <= t)
-    };
+    // Validated above.
+    let from = q.from.as_deref().and_then(|v| v.parse::<Month>().ok());
+    let to = q.to.as_deref().and_then(|v| v.parse::<Month>().ok());
+    let in_range = |m: &Month| from.is_none_or(|f| *m >= f) && to.is_none_or(|t| *m <= t);
     let months: Vec<_> = monthly(&snapshots, settings, q.segment.as_deref())
         .into_iter()
         .filter(|m| in_range(&m.month))
@@ -68,15 +71,8 @@ pub(crate) async fn revenue(
             let (Some(first), Some(last)) = (months.first(), months.last()) else {
                 return Json(json!({"weeks": []})).into_response();
             };
-            let bound = |label: &str, day: u32| {
-                crate::analysis::revenue::parse_month(label)
-                    .and_then(|m| {
-                        chrono::NaiveDate::from_ymd_opt(
-                            m.div_euclid(12),
-                            m.rem_euclid(12) as u32 + 1,
-                            day,
-                        )
-                    })
+            let bound = |m: &Month, day: u32| {
+                chrono::NaiveDate::from_ymd_opt(m.year(), m.number(), day)
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
                     .map(|d| d.and_utc().timestamp_millis())
                     .unwrap_or(0)
