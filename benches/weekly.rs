@@ -14,6 +14,10 @@
 //! - on demand: one service's change points, computed the first time they are asked for
 //!   (median over 15 services), and every service's for comparison.
 //!
+//! - products (issue #16): ten products of twenty services each, each with its own engine (its
+//!   rows are those of an organisation of its services): all ten brought to 261 weeks, then all
+//!   ten brought one week on.
+//!
 //! Run with `cargo bench --bench weekly`.
 
 use std::collections::BTreeMap;
@@ -196,6 +200,7 @@ fn main() {
         inc.len()
     );
 
+    products(&services);
     if std::env::var_os("WEEKLY_BENCH_SKIP_ON_DEMAND").is_some() {
         return;
     }
@@ -228,5 +233,56 @@ fn main() {
     println!(
         "incremental with every service's change points kept current: {}",
         ms(inc_all[0])
+    );
+}
+
+/// Ten products of twenty services each: every product's own view, full and one week on.
+fn products(services: &BTreeMap<String, Vec<WeekRow>>) {
+    const PRODUCTS: usize = 10;
+    let per = SERVICES / PRODUCTS;
+    let inputs: Vec<Input> = (0..PRODUCTS)
+        .map(|p| {
+            let mine: BTreeMap<String, Vec<WeekRow>> = services
+                .iter()
+                .skip(p * per)
+                .take(per)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (organisation(&mine), mine)
+        })
+        .collect();
+    let mut full = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        for (org, svc) in &inputs {
+            let (o, s) = cut(org, svc, WEEKS);
+            let mut e = Engine::new(settings());
+            e.update(o, s);
+            std::hint::black_box(e.snapshot());
+        }
+        full.push(t.elapsed());
+    }
+    let mut engines: Vec<Engine> = inputs
+        .iter()
+        .map(|(org, svc)| {
+            let mut e = Engine::new(settings());
+            let (o, s) = cut(org, svc, WEEKS - 30);
+            e.update(o, s);
+            e
+        })
+        .collect();
+    let mut inc = Vec::new();
+    for n in WEEKS - 29..=WEEKS {
+        let t = Instant::now();
+        for ((org, svc), e) in inputs.iter().zip(engines.iter_mut()) {
+            let (o, s) = cut(org, svc, n);
+            e.update(o, s);
+        }
+        inc.push(t.elapsed());
+    }
+    println!(
+        "products ({PRODUCTS} x {per} services): all views full, median {} (goal < 500 ms); all one week on, median {} (goal < 20 ms)",
+        ms(median(full)),
+        ms(median(inc))
     );
 }
