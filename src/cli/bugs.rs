@@ -18,8 +18,11 @@ pub struct BugsArgs {
     #[arg(long, conflicts_with = "team")]
     pub service: Option<String>,
     /// Only this team (its services pooled), then each of its services.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "product")]
     pub team: Option<String>,
+    /// Only this product (its services pooled), then each of its services.
+    #[arg(long, conflicts_with = "service")]
+    pub product: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -38,7 +41,15 @@ pub(super) fn bugs(app: &App, args: BugsArgs) -> anyhow::Result<ExitCode> {
     )?;
     let weeks = last_weeks(cal, args.weeks);
     let facts = crate::query::bugs::bug_facts(&app.store, &model, &app.settings)?;
-    let series = crate::query::bugs::bug_series(&facts, &scopes, &weeks, &app.settings);
+    let series = match args.product.as_deref() {
+        None => crate::query::bugs::bug_series(&facts, &scopes, &weeks, &app.settings),
+        Some(name) => {
+            let p = app.products.get(name).ok_or_else(|| {
+                anyhow::anyhow!("no product {name:?}; known: {}", app.products.names())
+            })?;
+            crate::query::bugs::product_bug_series(&facts, p, &weeks, &app.settings)
+        }
+    };
     if args.format == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&series)?);
         return Ok(ExitCode::SUCCESS);
@@ -58,6 +69,9 @@ pub(super) fn bugs(app: &App, args: BugsArgs) -> anyhow::Result<ExitCode> {
         .right(7);
     for s in &series {
         match (&s.team, &s.service) {
+            _ if s.product.is_some() => {
+                println!("\nproduct {}", s.product.as_deref().unwrap_or_default())
+            }
             (Some(t), _) => println!("\nteam {t}"),
             (None, Some(svc)) => println!("\n{svc}"),
             (None, None) => println!("\norganisation"),

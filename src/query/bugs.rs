@@ -27,6 +27,9 @@ pub struct BugSeries {
     pub service: Option<String>,
     /// The team, for a team (its services pooled).
     pub team: Option<String>,
+    /// The product, for a product (its services pooled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     /// The weeks.
     pub weeks: Vec<BugWeek>,
 }
@@ -45,16 +48,19 @@ pub fn bug_series(
             Scope::Org => BugSeries {
                 service: None,
                 team: None,
+                product: None,
                 weeks: bugs::weekly(facts, |_| true, weeks, cal),
             },
             Scope::Service(s) => BugSeries {
                 service: Some(s.clone()),
                 team: None,
+                product: None,
                 weeks: bugs::weekly(facts, |b| b.service.as_ref() == Some(s), weeks, cal),
             },
             Scope::Team { name, services } => BugSeries {
                 service: None,
                 team: Some(name.clone()),
+                product: None,
                 weeks: bugs::weekly(
                     facts,
                     |b| b.service.as_ref().is_some_and(|s| services.contains(s)),
@@ -64,4 +70,24 @@ pub fn bug_series(
             },
         })
         .collect()
+}
+
+/// The weekly bug figures of a product: its services pooled, then each of them.
+pub fn product_bug_series(
+    facts: &[BugFacts],
+    product: &crate::model::Product,
+    weeks: &[i64],
+    settings: &Settings,
+) -> Vec<BugSeries> {
+    let scopes: Vec<Scope> = std::iter::once(Scope::Team {
+        name: product.name.clone(),
+        services: product.services.clone(),
+    })
+    .chain(product.services.iter().map(|s| Scope::Service(s.clone())))
+    .collect();
+    let mut out = bug_series(facts, &scopes, weeks, settings);
+    if let Some(first) = out.first_mut() {
+        first.product = first.team.take();
+    }
+    out
 }

@@ -73,6 +73,29 @@ async fn products_partition_the_organisation_and_name_what_they_lack() {
         );
     }
 
+    // A product's bugs pool its services' bugs.
+    let bugs = get_json(
+        &client,
+        daemon.url("/api/v1/bugs?product=shop&from=2026-06-01"),
+    )
+    .await;
+    let series = bugs["series"].as_array().unwrap();
+    assert_eq!(series[0]["product"], "shop");
+    assert_eq!(series.len(), 4, "the product, then its three services");
+    let opened = |s: &serde_json::Value| -> u64 {
+        s["weeks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["opened"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        opened(&series[0]),
+        series[1..].iter().map(opened).sum::<u64>()
+    );
+    assert!(opened(&series[0]) > 0);
+
     // Each product has its own index; the one with neither side says which are missing and has
     // none.
     let products = get_json(&client, daemon.url("/api/v1/products")).await;

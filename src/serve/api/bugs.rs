@@ -18,6 +18,7 @@ pub(crate) struct BugsQuery {
     to: Option<String>,
     service: Option<String>,
     team: Option<String>,
+    product: Option<String>,
 }
 
 /// Weekly bugs (opened by severity, closed, reopened, open backlog and its median age, escaped
@@ -37,6 +38,22 @@ pub(crate) async fn bugs(
     ) {
         Ok(w) => w,
         Err(m) => return bad_request(m),
+    };
+    let product = match q.product.as_deref() {
+        None => None,
+        Some(_) if q.service.is_some() || q.team.is_some() => {
+            return bad_request("give product=, or service= or team=, not both")
+        }
+        Some(name) => match state.app.products.get(name) {
+            Some(p) => Some(p.clone()),
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no product {name:?}; known: {}", state.app.products.names()),
+                )
+            }
+        },
     };
     let model = match dora_model(&state).await {
         Ok(m) => m,
@@ -58,7 +75,10 @@ pub(crate) async fn bugs(
             Ok(f) => f,
             Err(r) => return r,
         };
-    let series = crate::query::bugs::bug_series(&facts, &scopes, &weeks, &state.app.settings);
+    let series = match &product {
+        None => crate::query::bugs::bug_series(&facts, &scopes, &weeks, &state.app.settings),
+        Some(p) => crate::query::bugs::product_bug_series(&facts, p, &weeks, &state.app.settings),
+    };
     Json(json!({
         "labels": state.app.config.github.bug_labels,
         "escaped_window_s": state.app.settings.bugs.escaped_window_ms / 1000,
