@@ -1,0 +1,218 @@
+//! The system map (issue #18): the model from `[[system.component]]` and Backstage catalog files,
+//! its errors, the read side on the demo, `/api/v1/system`, `/system` and `barometer system`.
+
+use std::path::{Path, PathBuf};
+
+use barometer::config::{Config, Sources, SystemConfig};
+use barometer::model::ComponentKind;
+use barometer::sources::catalog::{system_model, CatalogError};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/backstage")
+        .join(name)
+}
+
+fn catalog(files: &[&str]) -> Result<Option<barometer::model::SystemModel>, CatalogError> {
+    system_model(&SystemConfig {
+        catalog_paths: files.iter().map(|f| fixture(f)).collect(),
+        components: Vec::new(),
+    })
+}
+
+fn problems(files: &[&str]) -> Vec<String> {
+    match catalog(files) {
+        Err(CatalogError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_catalog_with_every_entity_kind_becomes_the_model() {
+    let model = catalog(&["catalog-info.yaml", "billing.yaml"])
+        .expect("valid")
+        .expect("configured");
+    let names: Vec<&str> = model.components().iter().map(|c| c.name.as_str()).collect();
+    // Groups and Systems are owners and products, not nodes; an API provided inside the catalog
+    // is an edge to its provider; the Location is skipped.
+    assert_eq!(
+        names,
+        [
+            "shop-web",
+            "orders",
+            "reports",
+            "orders-db",
+            "order-events",
+            "payments-api",
+            "billing"
+        ]
+    );
+    let web = model.get("shop-web").expect("web");
+    assert_eq!(web.kind, ComponentKind::Frontend);
+    assert_eq!(web.team.as_deref(), Some("team-web"));
+    assert_eq!(web.product.as_deref(), Some("shop"));
+    assert_eq!(
+        web.service, "storefront",
+        "from the barometer.io/service annotation"
+    );
+    assert_eq!(web.depends_on, ["orders", "payments-api"]);
+    assert!(
+        web.origin.contains("catalog-info.yaml (document 4)"),
+        "{}",
+        web.origin
+    );
+    let orders = model.get("orders").expect("orders");
+    assert_eq!(orders.kind, ComponentKind::Service);
+    assert_eq!(orders.depends_on, ["orders-db", "order-events"]);
+    assert_eq!(
+        model.get("reports").expect("reports").depends_on,
+        ["orders"],
+        "consuming orders-api depends on its provider"
+    );
+    assert_eq!(
+        model.get("reports").expect("r").team.as_deref(),
+        Some("guest")
+    );
+    assert_eq!(
+        model.get("orders-db").expect("db").kind,
+        ComponentKind::Database
+    );
+    assert_eq!(
+        model.get("order-events").expect("q").kind,
+        ComponentKind::Queue
+    );
+    assert_eq!(
+        model.get("payments-api").expect("pay").kind,
+        ComponentKind::ExternalApi,
+        "an API nobody in the catalog provides is external"
+    );
+    assert_eq!(model.dependants("orders-db"), ["orders", "billing"]);
+    assert_eq!(model.depths()["orders-db"], 2);
+}
+
+#[test]
+fn unknown_references_name_the_file_the_entity_and_the_reference() {
+    let p = problems(&["errors/unknown.yaml"]).join("\n");
+    for (reference, what) in [
+        ("team-nobody", "owner is not a Group"),
+        ("nowhere", "system is not a System"),
+        ("ghost-api", "consumesApis names an API"),
+    ] {
+        assert!(
+            p.lines()
+                .any(|l| l.contains("errors/unknown.yaml (document 1)")
+                    && l.contains("\"component:lonely\"")
+                    && l.contains(&format!("-> \"{reference}\""))
+                    && l.contains(what)),
+            "{reference}: {p}"
+        );
+    }
+    // The dependency on a missing resource is named once the other references are right.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        "kind: Component\nmetadata:\n  name: lonely\nspec:\n  dependsOn: [\"resource:missing-db\"]\n",
+    )
+    .unwrap();
+    let err = system_model(&SystemConfig {
+        catalog_paths: vec![file],
+        components: Vec::new(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("c.yaml (document 1)")
+            && err.contains("\"lonely\" -> \"missing-db\": depends on an unknown component"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_names_and_cycles_are_errors() {
+    let p = problems(&["errors/duplicate.yaml"]).join("\n");
+    assert!(
+        p.contains("duplicate.yaml (document 2)")
+            && p.contains("\"component:twice\"")
+            && p.contains("already defined in")
+            && p.contains("duplicate.yaml (document 1)"),
+        "{p}"
+    );
+    // The same name in two files.
+    let p = problems(&["billing.yaml", "billing.yaml"]).join("\n");
+    assert!(p.contains("\"component:billing\": duplicate name"), "{p}");
+    let p = problems(&["errors/cycle.yaml"]).join("\n");
+    assert!(
+        p.contains("cycle.yaml (document 1)")
+            && p.contains("dependency cycle: chicken -> egg -> chicken"),
+        "{p}"
+    );
+}
+
+#[test]
+fn unreadable_files_and_broken_yaml_name_the_file_and_document() {
+    let err = catalog(&["no-such-file.yaml"]).unwrap_err();
+    assert!(
+        matches!(&err, CatalogError::Read { path, .. } if path.ends_with("no-such-file.yaml")),
+        "{err}"
+    );
+    let err = catalog(&["errors/broken.yaml"]).unwrap_err().to_string();
+    assert!(err.contains("broken.yaml, document 2"), "{err}");
+}
+
+fn load(toml: &str) -> Result<Config, barometer::config::ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("barometer.toml");
+    std::fs::write(&path, toml).unwrap();
+    Config::load(&Sources {
+        file: Some(path),
+        env: Some(Default::default()),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn configured_components_are_checked_with_their_keys() {
+    let err = load(
+        "[[system.component]]\nname = \"web\"\nkind = \"frontend\"\ndepends_on = [\"api\"]\n\
+         [[system.component]]\nname = \"api\"\nkind = \"servise\"\ndepends_on = [\"db\", \"web\"]\n\
+         [[system.component]]\nname = \"web\"\nkind = \"database\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("system.component[1].kind"), "{err}");
+    assert!(err.contains("\"servise\" is not one of"), "{err}");
+    assert!(
+        err.contains("system.component[2].name") && err.contains("duplicate name"),
+        "{err}"
+    );
+    assert!(
+        err.contains("system.component[1].depends_on[0]")
+            && err.contains("\"api\" -> \"db\": depends on an unknown component"),
+        "{err}"
+    );
+
+    let err = load(
+        "[[system.component]]\nname = \"a\"\nkind = \"service\"\ndepends_on = [\"b\"]\n\
+         [[system.component]]\nname = \"b\"\nkind = \"queue\"\ndepends_on = [\"a\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("dependency cycle: a -> b -> a"), "{err}");
+
+    let c = load(
+        "[[system.component]]\nname = \"shop\"\nkind = \"frontend\"\nteam = \"web\"\n\
+         service = \"storefront\"\ndepends_on = [\"pay\"]\n\
+         [[system.component]]\nname = \"pay\"\nkind = \"external_api\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.system.components.len(), 2);
+    assert_eq!(c.system.components[0].service, "storefront");
+    assert_eq!(c.system.components[1].service, "pay");
+    // The printed configuration writes the components as a file would (no origin).
+    let printed: toml::Value = toml::from_str(&c.to_redacted_toml().unwrap()).unwrap();
+    let first = &printed["system"]["component"][0];
+    assert_eq!(first["service"].as_str(), Some("storefront"));
+    assert_eq!(first["kind"].as_str(), Some("frontend"));
+    assert!(first.get("origin").is_none(), "{first}");
+}
