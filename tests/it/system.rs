@@ -216,3 +216,137 @@ fn configured_components_are_checked_with_their_keys() {
     assert_eq!(first["kind"].as_str(), Some("frontend"));
     assert!(first.get("origin").is_none(), "{first}");
 }
+
+/// The demo organisation's map over the API, in headless Chromium and from the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_map_is_served_drawn_and_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = crate::helpers::spawn_demo_app(&store).await;
+    daemon.wait_ready().await;
+    let client = reqwest::Client::new();
+
+    // The JSON: thirteen components with their layer, the weak spots of the demo's story, and a
+    // move with its figures and rule for every weak spot.
+    let v = crate::helpers::get_json(&client, daemon.url("/api/v1/system")).await;
+    let components = v["components"].as_array().unwrap();
+    assert_eq!(components.len(), 13);
+    let names: Vec<&str> = components
+        .iter()
+        .map(|c| c["component"]["name"].as_str().unwrap())
+        .collect();
+    let storefront = &components[0];
+    assert_eq!(storefront["component"]["name"], "storefront");
+    assert_eq!(storefront["depth"], 0);
+    assert!(storefront["figures"]["availability"].as_f64().is_some());
+    let weak = v["assessment"]["weak_spots"].as_array().unwrap();
+    let has = |c: &str, rule: &str| {
+        weak.iter()
+            .any(|w| w["component"] == c && w["rule"] == rule && w["reason"].is_string())
+    };
+    assert!(has("storefront", "budget_exhausted"), "{weak:#?}");
+    assert!(has("cdn", "no_owner"), "{weak:#?}");
+    let moves = v["assessment"]["next_moves"].as_array().unwrap();
+    assert_eq!(moves.len(), weak.len());
+    assert!(moves
+        .iter()
+        .all(|m| m["figures"].is_string() && m["source"].as_str().is_some_and(|s| !s.is_empty())));
+    let r = client
+        .get(daemon.url("/api/v1/system?from=soon"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // The page in a browser: every node drawn and linked to its service page, weak spots
+    // outlined and listed, nothing on the console.
+    let url = daemon.url("/system");
+    let (dom, log) = tokio::task::spawn_blocking(move || crate::dashboard::chromium(&url))
+        .await
+        .unwrap();
+    assert!(
+        dom.contains("<svg") && dom.contains("id=\"system-map\""),
+        "{dom}"
+    );
+    for name in &names {
+        assert!(
+            dom.contains(&format!("data-component=\"{name}\"")),
+            "{name} is not drawn"
+        );
+    }
+    assert_eq!(dom.matches("data-component=").count(), 13);
+    assert!(dom.contains("href=\"/?service=storefront\""), "{dom}");
+    assert!(dom.contains("class=\"node weak\" data-component=\"storefront\""));
+    assert!(dom.contains("id=\"weak-spots\"") && dom.contains("id=\"next-moves\""));
+    assert_eq!(
+        dom.matches("class=\"edge\"").count(),
+        14,
+        "every dependency is drawn"
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console output: {console:#?}");
+    // A screenshot, kept as a test artefact.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("system-map.png");
+    let url = daemon.url("/system");
+    let shot_path = shot.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        let profile = tempfile::tempdir().unwrap();
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--window-size=1400,1100",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}", shot_path.display()))
+            .arg(url)
+            .status()
+            .unwrap()
+            .success()
+    })
+    .await
+    .unwrap();
+    assert!(ok && shot.exists(), "no screenshot at {}", shot.display());
+    daemon.stop().await;
+
+    // The CLI on the same store: a Mermaid flowchart with every node and edge, weak spots
+    // classed; a Graphviz digraph.
+    let out = crate::helpers::barometer(&store)
+        .args(["system", "--format", "mermaid"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mermaid = String::from_utf8(out.stdout).unwrap();
+    assert!(mermaid.starts_with("flowchart TD\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("  c0([\"storefront<br/>frontend · web"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("  c7[(\"orders-db"),
+        "a database is a cylinder: {mermaid}"
+    );
+    assert!(
+        mermaid.contains("  c0 --> c2\n"),
+        "storefront depends on api: {mermaid}"
+    );
+    assert!(
+        mermaid.contains("  class ") && mermaid.contains(" weak\n"),
+        "{mermaid}"
+    );
+    let out = crate::helpers::barometer(&store)
+        .args(["system", "--format", "dot"])
+        .output()
+        .unwrap();
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph system {") && dot.contains("\"api\" -> \"orders-db\";"));
+}

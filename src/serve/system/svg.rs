@@ -178,7 +178,13 @@ pub(super) fn graph(view: &SystemView) -> String {
             } else {
                 String::new()
             };
-            let short: String = first.chars().take(30).collect();
+            // The box holds about 28 characters at this size; the full reasons are in the
+            // node's title and the table below.
+            let short: String = if first.chars().count() > 24 {
+                first.chars().take(23).chain(['…']).collect()
+            } else {
+                (*first).to_owned()
+            };
             let _ = write!(
                 s,
                 "<text class=\"why\" x=\"{}\" y=\"{}\">⚠ {}{}</text>",
