@@ -282,7 +282,7 @@ pub fn assess(components: &[ComponentFigures], t: &Thresholds) -> Assessment {
             });
         }
     }
-    out.next_moves.sort_by(|a, b| a.rule.cmp(&b.rule));
+    out.next_moves.sort_by_key(|m| m.rule);
     out
 }
 

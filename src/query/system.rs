@@ -90,25 +90,20 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             to_ms,
             &input.settings.bands,
         );
-        let has_deployments = !input.dora.deployments_of(Some(&c.service)).is_empty();
-        let days_since_deploy = (deployed && has_deployments)
-            .then(|| {
-                input
-                    .dora
-                    .deployments_of(Some(&c.service))
-                    .iter()
-                    .filter(|d| d.succeeded() && d.at_ms < to_ms)
-                    .map(|d| d.at_ms)
-                    .max()
-                    .map_or(
-                        // Deployed once, but never successfully before the end: as stale as the
-                        // history is long.
-                        (to_ms - input.dora.deployments_of(Some(&c.service))[0].at_ms) as f64
-                            / DAY_MS as f64,
-                        |at| (to_ms - at) as f64 / DAY_MS as f64,
-                    )
-            })
-            .map(|d| d.max(0.0));
+        let deployments = input.dora.deployments_of(Some(&c.service));
+        let has_deployments = !deployments.is_empty();
+        let days_since_deploy = if deployed && has_deployments {
+            let last_ok = deployments
+                .iter()
+                .filter(|d| d.succeeded() && d.at_ms < to_ms)
+                .map(|d| d.at_ms)
+                .max();
+            // Never deployed successfully before the end: as stale as its first attempt is old.
+            let since = last_ok.or_else(|| deployments.iter().map(|d| d.at_ms).min());
+            since.map(|at| ((to_ms - at) as f64 / DAY_MS as f64).max(0.0))
+        } else {
+            None
+        };
         let open_bugs = bug_series(
             &facts,
             &[Scope::Service(c.service.clone())],

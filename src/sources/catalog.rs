@@ -199,13 +199,13 @@ fn build(entities: Vec<Located>, configured: Vec<Component>) -> Result<SystemMod
                 message: message.to_owned(),
             })
         };
-        let team = e.spec.owner.as_deref().and_then(|o| {
+        let team = e.spec.owner.as_deref().map(|o| {
             let (k, name) = reference(o, "group");
             if k == "group" && !groups.contains(&name) {
                 bad(o, "owner is not a Group of the catalog");
             }
             // A `user:` owner is a person, not a team: the component counts as owned.
-            Some(name)
+            name
         });
         let product = e.spec.system.as_deref().map(|s| {
             let (_, name) = reference(s, "system");
