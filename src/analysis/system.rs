@@ -98,6 +98,20 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The rule's name as the JSON writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::BudgetExhausted => "budget_exhausted",
+            Rule::BudgetBurningFast => "budget_burning_fast",
+            Rule::LoadBearingBelowTarget => "load_bearing_below_target",
+            Rule::LowChangeFailureBand => "low_change_failure_band",
+            Rule::LowRecoveryBand => "low_recovery_band",
+            Rule::NoRecentDeployment => "no_recent_deployment",
+            Rule::BugsConcentrated => "bugs_concentrated",
+            Rule::NoOwner => "no_owner",
+        }
+    }
+
     /// Where the rule comes from.
     pub fn source(self) -> &'static str {
         match self {
@@ -322,6 +336,20 @@ mod tests {
             .filter(|w| w.component == all[0].name)
             .map(|w| w.rule)
             .collect()
+    }
+
+    #[test]
+    fn rule_names_match_the_json() {
+        for r in [
+            Rule::BudgetExhausted,
+            Rule::LoadBearingBelowTarget,
+            Rule::NoOwner,
+        ] {
+            assert_eq!(
+                serde_json::to_value(r).expect("serialises"),
+                serde_json::json!(r.as_str())
+            );
+        }
     }
 
     #[test]

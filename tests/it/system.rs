@@ -350,3 +350,47 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     let dot = String::from_utf8(out.stdout).unwrap();
     assert!(dot.starts_with("digraph system {") && dot.contains("\"api\" -> \"orders-db\";"));
 }
+
+#[test]
+fn configured_components_and_the_catalog_make_one_model_and_a_bad_catalog_stops_the_start() {
+    let mixed = system_model(&SystemConfig {
+        catalog_paths: vec![fixture("catalog-info.yaml")],
+        components: vec![barometer::model::Component {
+            name: "ledger".into(),
+            kind: ComponentKind::Service,
+            team: Some("finance".into()),
+            product: None,
+            service: "ledger".into(),
+            depends_on: vec!["orders-db".into()],
+            origin: "system.component[0]".into(),
+        }],
+    })
+    .expect("valid")
+    .expect("configured");
+    assert_eq!(mixed.dependants("orders-db"), ["ledger", "orders"]);
+
+    // The application refuses to start on a bad catalog, naming the file and the cycle.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("barometer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[system]\ncatalog_paths = [{:?}]\n",
+            fixture("errors/cycle.yaml").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = crate::helpers::barometer(&dir.path().join("store"))
+        .arg("--config")
+        .arg(&config)
+        .args(["system"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cycle.yaml (document 1)")
+            && stderr.contains("dependency cycle: chicken -> egg -> chicken"),
+        "{stderr}"
+    );
+}

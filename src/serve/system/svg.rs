@@ -223,9 +223,9 @@ pub(super) fn page(view: &SystemView, cal: Calendar) -> String {
         for w in &view.assessment.weak_spots {
             let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&w.component),
-                w.rule,
+                w.rule.as_str(),
                 esc(&w.reason)
             );
         }
