@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::model::{Calendar, Product, Products, Team, Teams};
+use crate::model::{Calendar, Product, Products, SystemModel, Team, Teams};
 use crate::query::{self, DoraCache, Settings, SloDef};
-use crate::sources::{demo, github};
+use crate::sources::{catalog, demo, github};
 use crate::store::{Store, StoreError};
 
 /// Why the application cannot be built.
@@ -26,6 +26,9 @@ pub enum AppError {
     /// names a configuration built without it).
     #[error(transparent)]
     Pattern(#[from] github::PatternError),
+    /// The system model (`[system]`, Backstage catalog files) cannot be read or is invalid.
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
 }
 
 /// Everything a command or the daemon works with.
@@ -50,6 +53,9 @@ pub struct App {
     pub products: Arc<Products>,
     /// The GitHub services' deployment patterns, compiled once for every sync.
     pub github_matchers: Arc<github::Matchers>,
+    /// The system map's components: `[system]` (components and catalog files), or the demo
+    /// organisation's when none is configured and the store holds it.
+    pub system: Arc<SystemModel>,
 }
 
 impl App {
@@ -57,7 +63,9 @@ impl App {
     pub fn build(config: Config) -> Result<Self, AppError> {
         let store = Arc::new(Store::open(&config.storage.path)?);
         let with_demo = demo::is_seeded(&store)?;
+        let system = catalog::system_model(&config.system)?.unwrap_or_default();
         let mut app = Self {
+            system: Arc::new(system),
             settings: Arc::new(Settings::new(&config)?),
             github_matchers: Arc::new(github::Matchers::compile(&config.github.services)?),
             config: Arc::new(config),
@@ -114,6 +122,14 @@ impl App {
             Vec::new()
         };
         self.products = Arc::new(Products::new(products));
+        let system = &self.config.system;
+        if system.catalog_paths.is_empty() && system.components.is_empty() {
+            self.system = Arc::new(if with_demo {
+                demo::system()
+            } else {
+                SystemModel::default()
+            });
+        }
     }
 
     /// Weeks, days and months in the analysis time zone.

@@ -8,6 +8,7 @@ pub mod dora;
 pub mod pressure;
 pub mod reliability;
 pub mod revenue;
+pub mod system;
 pub mod trend;
 pub mod weekly;
 

@@ -10,6 +10,7 @@ mod figures;
 mod import;
 mod report;
 mod sync;
+mod system;
 mod table;
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub use figures::{ReliabilityArgs, RevenueArgs};
 pub use import::{ExportCommand, FormatArg, ImportCommand, ImportRevenueArgs};
 pub use report::{ReportArgs, ReportFormat};
 pub use sync::{SourceArg, SyncArgs};
+pub use system::{SystemArgs, SystemFormat};
 pub use table::OutputFormat;
 
 /// Barometer: business and engineering signals on one weekly axis.
@@ -86,6 +88,9 @@ pub enum Command {
     /// The weekly view: revenue, reliability and delivery on one axis, the pressure index
     /// (growth momentum against resilience need), the regime and the shifts.
     Report(ReportArgs),
+    /// Show the system map: the components, their dependencies and figures, the weak spots
+    /// and the next moves (table, JSON, Mermaid or Graphviz).
+    System(SystemArgs),
     /// Produce the weekly digest for architects: write its files (digest.out_dir) and post the
     /// webhook (digest.webhook_url_env), or print it.
     Digest(DigestArgs),
@@ -184,6 +189,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bugs(args) => bugs::bugs(&app, args),
         Command::Report(args) => report::report(&app, args),
         Command::Digest(args) => digest::digest(&app, args),
+        Command::System(args) => system::system(&app, args),
     }
 }
 

@@ -95,6 +95,8 @@ pub struct Config {
     pub teams: Vec<TeamConfig>,
     /// `[[products]]`
     pub products: Vec<ProductConfig>,
+    /// `[system]`
+    pub system: SystemConfig,
 }
 
 /// Where the configuration comes from.

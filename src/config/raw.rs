@@ -18,6 +18,27 @@ pub(super) struct RawConfig {
     pub(super) teams: Vec<RawTeam>,
     #[serde(default)]
     pub(super) products: Vec<RawProduct>,
+    #[serde(default)]
+    pub(super) system: RawSystem,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawSystem {
+    #[serde(default)]
+    pub(super) catalog_paths: Vec<String>,
+    #[serde(default)]
+    pub(super) component: Vec<RawComponent>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawComponent {
+    pub(super) name: String,
+    pub(super) kind: String,
+    pub(super) team: Option<String>,
+    pub(super) product: Option<String>,
+    pub(super) service: Option<String>,
+    #[serde(default)]
+    pub(super) depends_on: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

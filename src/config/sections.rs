@@ -416,3 +416,41 @@ pub struct ProductConfig {
     /// The revenue plans that belong to it.
     pub plans: Vec<String>,
 }
+
+/// `[system]`: the system map's components (docs/system.md).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SystemConfig {
+    /// Backstage catalog files (`catalog-info.yaml`), read when the application is built.
+    pub catalog_paths: Vec<PathBuf>,
+    /// `[[system.component]]`, checked: known kinds, unique names and, when no catalog is
+    /// read, known references and no cycle.
+    #[serde(rename = "component", serialize_with = "components_as_written")]
+    pub components: Vec<crate::model::Component>,
+}
+
+/// The components as a file writes them (without where they were written), so that the printed
+/// configuration reads back.
+fn components_as_written<S: Serializer>(
+    components: &[crate::model::Component],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Written<'a> {
+        name: &'a str,
+        kind: crate::model::ComponentKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        team: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        product: Option<&'a str>,
+        service: &'a str,
+        depends_on: &'a [String],
+    }
+    s.collect_seq(components.iter().map(|c| Written {
+        name: &c.name,
+        kind: c.kind,
+        team: c.team.as_deref(),
+        product: c.product.as_deref(),
+        service: &c.service,
+        depends_on: &c.depends_on,
+    }))
+}

@@ -11,6 +11,7 @@ pub mod dora;
 pub mod month;
 pub mod products;
 pub mod revenue;
+pub mod system;
 pub mod teams;
 
 pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
@@ -18,6 +19,7 @@ pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;
 pub use products::{Product, Products};
+pub use system::{Component, ComponentKind, SystemModel, SystemProblem};
 pub use teams::{Team, Teams};
 
 use std::collections::BTreeMap;

@@ -8,6 +8,7 @@ pub mod bugs;
 pub mod revenue;
 pub mod settings;
 pub mod slo;
+pub mod system;
 pub mod teams;
 pub mod views;
 

@@ -7,6 +7,7 @@ pub mod export;
 pub mod guard;
 pub mod http;
 pub mod metrics;
+pub mod system;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -297,6 +298,8 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/v1/teams", get(api::teams::teams))
         .route("/api/v1/bugs", get(api::bugs::bugs))
         .route("/api/v1/products", get(api::products::products))
+        .route("/api/v1/system", get(system::api))
+        .route("/system", get(system::page))
         .route("/api/v1/weeks", get(api::weekly::weeks))
         .route("/api/v1/pressure", get(api::weekly::pressure))
         .route("/api/v1/shifts", get(api::weekly::shifts))

@@ -1,6 +1,7 @@
 //! Where data comes from. Each source maps what it reads into [`crate::model`] types and writes
 //! them to the [`crate::store::Store`] in atomic batches, with its cursor in the same batch.
 
+pub mod catalog;
 pub mod demo;
 pub mod github;
 pub mod prometheus;

@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::helpers::spawn_demo_app;
 
 /// Loads `url` in headless Chromium; returns (DOM, Chromium's log).
-fn chromium(url: &str) -> (String, String) {
+pub(crate) fn chromium(url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new("chromium")
         .args([

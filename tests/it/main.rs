@@ -22,5 +22,6 @@ mod revenue_attributes;
 mod revenue_exports;
 mod serve;
 mod store;
+mod system;
 mod teams;
 mod weeks;

@@ -15,6 +15,7 @@ use super::*;
 
 mod checks;
 mod origin;
+mod system;
 mod zone;
 
 pub(super) use origin::{key_parts, lookup, origin_of};
@@ -280,6 +281,7 @@ impl Validator<'_> {
         }
         let teams = self.teams(raw.teams, &github, &prometheus);
         let products = self.products(raw.products, &github, &prometheus);
+        let system = self.system(raw.system);
 
         Config {
             storage: StorageConfig {
@@ -300,6 +302,7 @@ impl Validator<'_> {
             digest,
             teams,
             products,
+            system,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

@@ -32,6 +32,9 @@ mod bugs;
 mod delivery;
 mod revenue;
 mod slo;
+mod system;
+
+pub use system::system;
 
 use delivery::github_repo;
 use revenue::revenue;

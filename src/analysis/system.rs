@@ -1,0 +1,460 @@
+//! Weak spots and next moves of the system map: pure rules over each component's figures.
+//!
+//! Every rule is written down in docs/system.md with its source. A weak spot says why it is one;
+//! a next move cites the figures it rests on and the rule (the SRE error-budget policy, DORA's
+//! guidance) that turns them into advice.
+
+use serde::Serialize;
+
+use super::dora::Band;
+use crate::model::ComponentKind;
+
+/// The figures of one component over the selected weeks, gathered by the read side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentFigures {
+    /// The component.
+    pub name: String,
+    /// What it is.
+    pub kind: ComponentKind,
+    /// Its owner, if any.
+    pub team: Option<String>,
+    /// Availability over the selected weeks (Σ good / Σ total, or 1 − error ratio).
+    pub availability: Option<f64>,
+    /// The SLO target it is held to.
+    pub slo_target: Option<f64>,
+    /// Error budget left at the end of the last week (1 = untouched, ≤ 0 = exhausted).
+    pub budget_left: Option<f64>,
+    /// Burn rate over the longest window (3 days) at the end of the last week.
+    pub burn_rate: Option<f64>,
+    /// Change failure rate over the selected weeks.
+    pub cfr: Option<f64>,
+    /// Its DORA band.
+    pub cfr_band: Option<Band>,
+    /// Median failed-deployment recovery time, hours.
+    pub recovery_h: Option<f64>,
+    /// Its DORA band.
+    pub recovery_band: Option<Band>,
+    /// The lowest DORA band of the component's metrics (its "DORA band" on the map).
+    pub dora_band: Option<Band>,
+    /// Days from its last successful deployment to the end of the last week; `None` when it
+    /// never deployed (or is not deployed by us: a database, an external API).
+    pub days_since_deploy: Option<f64>,
+    /// Open bugs at the end of the last week.
+    pub open_bugs: u64,
+    /// Open incidents at the end of the last week.
+    pub open_incidents: u64,
+    /// How many components depend on it directly.
+    pub dependants: usize,
+}
+
+/// Where the rules draw their lines.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// A burn rate at or above this is fast: at 2 the budget of the SLO window is gone in half
+    /// the window (SRE Workbook, "Alerting on SLOs").
+    pub fast_burn: f64,
+    /// This many direct dependants or more make a component load-bearing.
+    pub many_dependants: usize,
+    /// No deployment for this many weeks or more is stale.
+    pub stale_weeks: u32,
+    /// A component holding at least this share of the open bugs …
+    pub bug_share: f64,
+    /// … and at least this many of them concentrates them.
+    pub bug_min: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            fast_burn: 2.0,
+            many_dependants: 3,
+            stale_weeks: 6,
+            bug_share: 0.4,
+            bug_min: 3,
+        }
+    }
+}
+
+/// The rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The error budget is spent.
+    BudgetExhausted,
+    /// The error budget burns at [`Thresholds::fast_burn`] or faster.
+    BudgetBurningFast,
+    /// Many depend on it and it runs below its SLO target.
+    LoadBearingBelowTarget,
+    /// Change failure rate in DORA's low band.
+    LowChangeFailureBand,
+    /// Recovery time in DORA's low band.
+    LowRecoveryBand,
+    /// No deployment for [`Thresholds::stale_weeks`] weeks.
+    NoRecentDeployment,
+    /// A large share of the open bugs.
+    BugsConcentrated,
+    /// No team owns it.
+    NoOwner,
+}
+
+impl Rule {
+    /// The rule's name as the JSON writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::BudgetExhausted => "budget_exhausted",
+            Rule::BudgetBurningFast => "budget_burning_fast",
+            Rule::LoadBearingBelowTarget => "load_bearing_below_target",
+            Rule::LowChangeFailureBand => "low_change_failure_band",
+            Rule::LowRecoveryBand => "low_recovery_band",
+            Rule::NoRecentDeployment => "no_recent_deployment",
+            Rule::BugsConcentrated => "bugs_concentrated",
+            Rule::NoOwner => "no_owner",
+        }
+    }
+
+    /// Where the rule comes from.
+    pub fn source(self) -> &'static str {
+        match self {
+            Rule::BudgetExhausted | Rule::BudgetBurningFast => {
+                "SRE error-budget policy (Google SRE Workbook, \"Implementing SLOs\" and \"Alerting on SLOs\")"
+            }
+            Rule::LoadBearingBelowTarget => {
+                "SRE error-budget policy, weighted by dependants (Google SRE Book, \"Service Level Objectives\")"
+            }
+            Rule::LowChangeFailureBand | Rule::LowRecoveryBand => {
+                "DORA guidance: stability before throughput (Accelerate State of DevOps report)"
+            }
+            Rule::NoRecentDeployment => {
+                "DORA guidance: small, frequent deployments (Accelerate State of DevOps report)"
+            }
+            Rule::BugsConcentrated => "Pareto concentration of defects (docs/system.md)",
+            Rule::NoOwner => "Team Topologies: every component has one owning team",
+        }
+    }
+}
+
+/// A weak spot and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeakSpot {
+    /// The component.
+    pub component: String,
+    /// The rule that found it.
+    pub rule: Rule,
+    /// Why, with its figures.
+    pub reason: String,
+}
+
+/// What to do next, the figures it rests on and its rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextMove {
+    /// The component.
+    pub component: String,
+    /// The rule behind it.
+    pub rule: Rule,
+    /// The advice, e.g. "reliability work before features".
+    pub action: String,
+    /// The figures, as written on the map.
+    pub figures: String,
+    /// The rule's source.
+    pub source: &'static str,
+}
+
+/// The weak spots and next moves of the whole map.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Assessment {
+    /// Every weak spot, by component then rule.
+    pub weak_spots: Vec<WeakSpot>,
+    /// One move per weak spot, the most urgent rule first.
+    pub next_moves: Vec<NextMove>,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1} %", x * 100.0)
+}
+
+/// Applies every rule to every component.
+pub fn assess(components: &[ComponentFigures], t: &Thresholds) -> Assessment {
+    let total_bugs: u64 = components.iter().map(|c| c.open_bugs).sum();
+    let mut out = Assessment::default();
+    for c in components {
+        let mut found: Vec<(Rule, String, String, String)> = Vec::new();
+        let below = match (c.availability, c.slo_target) {
+            (Some(a), Some(t)) => (a < t).then(|| format!("availability {} < {}", pct(a), pct(t))),
+            _ => None,
+        };
+        if let Some(b) = c.budget_left.filter(|b| *b <= 0.0) {
+            let f = format!("error budget left {}", pct(b));
+            found.push((
+                Rule::BudgetExhausted,
+                format!("budget exhausted ({f})"),
+                "reliability work before features until the budget is back".into(),
+                f,
+            ));
+        } else if let Some(r) = c.burn_rate.filter(|r| *r >= t.fast_burn) {
+            let f = format!(
+                "burn rate {r:.1}x, budget left {}",
+                c.budget_left.map_or("-".into(), pct)
+            );
+            found.push((
+                Rule::BudgetBurningFast,
+                format!("budget burning fast ({f})"),
+                "find and fix what burns the budget before the next risky release".into(),
+                f,
+            ));
+        }
+        if let Some(below) = below.filter(|_| c.dependants >= t.many_dependants) {
+            let f = format!("{below}, {} dependants", c.dependants);
+            found.push((
+                Rule::LoadBearingBelowTarget,
+                format!(
+                    "{} components depend on it and it runs below target",
+                    c.dependants
+                ),
+                "stabilise it first: a change here is structural, not local".into(),
+                f,
+            ));
+        }
+        if c.cfr_band == Some(Band::Low) {
+            let f = format!("change failure rate {}", c.cfr.map_or("-".into(), pct));
+            found.push((
+                Rule::LowChangeFailureBand,
+                format!("{f}, DORA low band"),
+                "smaller changes, stronger tests and automated rollback before speeding up".into(),
+                f,
+            ));
+        }
+        if c.recovery_band == Some(Band::Low) {
+            let f = format!(
+                "recovery time {}",
+                c.recovery_h.map_or("-".into(), |h| format!("{h:.1} h"))
+            );
+            found.push((
+                Rule::LowRecoveryBand,
+                format!("{f}, DORA low band"),
+                "invest in detection and rollback: recovering is slow".into(),
+                f,
+            ));
+        }
+        if let Some(d) = c
+            .days_since_deploy
+            .filter(|d| *d >= f64::from(t.stale_weeks) * 7.0)
+        {
+            let f = format!(
+                "{:.0} weeks without a deployment, {} dependants",
+                (d / 7.0).floor(),
+                c.dependants
+            );
+            found.push((
+                Rule::NoRecentDeployment,
+                format!("no deployment for {:.0} weeks", (d / 7.0).floor()),
+                if c.dependants > 0 {
+                    "ship a small change to prove the pipeline: a structural risk for the roadmap"
+                        .into()
+                } else {
+                    "ship a small change to prove the pipeline still works".into()
+                },
+                f,
+            ));
+        }
+        if total_bugs > 0 && c.open_bugs >= t.bug_min {
+            let share = c.open_bugs as f64 / total_bugs as f64;
+            if share >= t.bug_share {
+                let f = format!(
+                    "{} of {} open bugs ({})",
+                    c.open_bugs,
+                    total_bugs,
+                    pct(share)
+                );
+                found.push((
+                    Rule::BugsConcentrated,
+                    format!("bugs concentrated here ({f})"),
+                    "give it bug-fix time and look for the design flaw behind the bugs".into(),
+                    f,
+                ));
+            }
+        }
+        if c.team.is_none() {
+            found.push((
+                Rule::NoOwner,
+                "no team owns it".into(),
+                "name an owning team".into(),
+                "team: none".into(),
+            ));
+        }
+        for (rule, reason, action, figures) in found {
+            out.weak_spots.push(WeakSpot {
+                component: c.name.clone(),
+                rule,
+                reason,
+            });
+            out.next_moves.push(NextMove {
+                component: c.name.clone(),
+                rule,
+                action,
+                figures,
+                source: rule.source(),
+            });
+        }
+    }
+    out.next_moves.sort_by_key(|m| m.rule);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A healthy component: no rule fires.
+    fn healthy(name: &str) -> ComponentFigures {
+        ComponentFigures {
+            name: name.into(),
+            kind: ComponentKind::Service,
+            team: Some("t".into()),
+            availability: Some(0.9995),
+            slo_target: Some(0.999),
+            budget_left: Some(0.5),
+            burn_rate: Some(0.5),
+            cfr: Some(0.05),
+            cfr_band: Some(Band::Elite),
+            recovery_h: Some(0.5),
+            recovery_band: Some(Band::Elite),
+            dora_band: Some(Band::Elite),
+            days_since_deploy: Some(1.0),
+            open_bugs: 1,
+            open_incidents: 0,
+            dependants: 5,
+        }
+    }
+
+    fn rules(c: ComponentFigures, others: &[ComponentFigures]) -> Vec<Rule> {
+        let mut all = vec![c];
+        all.extend_from_slice(others);
+        let a = assess(&all, &Thresholds::default());
+        assert_eq!(a.weak_spots.len(), a.next_moves.len());
+        a.weak_spots
+            .iter()
+            .filter(|w| w.component == all[0].name)
+            .map(|w| w.rule)
+            .collect()
+    }
+
+    #[test]
+    fn rule_names_match_the_json() {
+        for r in [
+            Rule::BudgetExhausted,
+            Rule::LoadBearingBelowTarget,
+            Rule::NoOwner,
+        ] {
+            assert_eq!(
+                serde_json::to_value(r).expect("serialises"),
+                serde_json::json!(r.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn a_healthy_component_has_no_weak_spot() {
+        assert!(rules(healthy("a"), &[]).is_empty());
+    }
+
+    #[test]
+    fn budget_rules_fire_at_their_threshold_and_not_just_below() {
+        let at = |b: f64, r: f64| ComponentFigures {
+            budget_left: Some(b),
+            burn_rate: Some(r),
+            ..healthy("a")
+        };
+        assert_eq!(rules(at(0.0, 3.0), &[]), [Rule::BudgetExhausted]);
+        assert!(rules(at(0.001, 1.99), &[]).is_empty());
+        assert_eq!(rules(at(0.3, 2.0), &[]), [Rule::BudgetBurningFast]);
+    }
+
+    #[test]
+    fn a_load_bearing_component_below_target_fires_only_with_enough_dependants() {
+        let c = |dependants: usize| ComponentFigures {
+            availability: Some(0.998),
+            dependants,
+            ..healthy("a")
+        };
+        assert_eq!(rules(c(3), &[]), [Rule::LoadBearingBelowTarget]);
+        assert!(rules(c(2), &[]).is_empty());
+        let at_target = ComponentFigures {
+            availability: Some(0.999),
+            ..c(3)
+        };
+        assert!(rules(at_target, &[]).is_empty());
+    }
+
+    #[test]
+    fn dora_low_bands_fire_and_medium_does_not() {
+        let c = |cfr: Band, rec: Band| ComponentFigures {
+            cfr_band: Some(cfr),
+            recovery_band: Some(rec),
+            ..healthy("a")
+        };
+        assert_eq!(
+            rules(c(Band::Low, Band::Low), &[]),
+            [Rule::LowChangeFailureBand, Rule::LowRecoveryBand]
+        );
+        assert!(rules(c(Band::Medium, Band::Medium), &[]).is_empty());
+    }
+
+    #[test]
+    fn staleness_owner_and_bug_concentration() {
+        let stale = |d: f64| ComponentFigures {
+            days_since_deploy: Some(d),
+            ..healthy("a")
+        };
+        assert_eq!(rules(stale(42.0), &[]), [Rule::NoRecentDeployment]);
+        assert!(rules(stale(41.9), &[]).is_empty());
+        assert_eq!(
+            rules(
+                ComponentFigures {
+                    team: None,
+                    ..healthy("a")
+                },
+                &[]
+            ),
+            [Rule::NoOwner]
+        );
+        // 3 of 7 open bugs (43 %) concentrate; 3 of 8 (37.5 %) do not; 2 of 2 are too few.
+        let bugs = |name: &str, n: u64| ComponentFigures {
+            open_bugs: n,
+            ..healthy(name)
+        };
+        assert_eq!(
+            rules(bugs("a", 3), &[bugs("b", 4)]),
+            [Rule::BugsConcentrated]
+        );
+        assert!(rules(bugs("a", 3), &[bugs("b", 5)]).is_empty());
+        assert!(rules(bugs("a", 2), &[bugs("b", 0)]).is_empty());
+    }
+
+    #[test]
+    fn each_move_cites_its_figures_and_rule_most_urgent_first() {
+        let a = assess(
+            &[
+                ComponentFigures {
+                    team: None,
+                    ..healthy("x")
+                },
+                ComponentFigures {
+                    budget_left: Some(-0.2),
+                    cfr: Some(0.5),
+                    cfr_band: Some(Band::Low),
+                    ..healthy("storefront")
+                },
+            ],
+            &Thresholds::default(),
+        );
+        let m = &a.next_moves[0];
+        assert_eq!(
+            (m.component.as_str(), m.rule),
+            ("storefront", Rule::BudgetExhausted)
+        );
+        assert_eq!(m.figures, "error budget left -20.0 %");
+        assert!(m.source.contains("error-budget policy"));
+        assert!(a.next_moves[1].figures.contains("50.0 %"));
+        assert_eq!(a.next_moves[2].rule, Rule::NoOwner);
+    }
+}

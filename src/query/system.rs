@@ -1,0 +1,187 @@
+//! The system map on the read side: each component's figures over the selected weeks (SLO,
+//! DORA, bugs, incidents, ownership), handed to the weak-spot rules.
+
+use serde::Serialize;
+
+use super::bugs::{bug_facts, bug_series};
+use super::slo::{slo_weeks, SloDef};
+use super::Settings;
+use crate::analysis::dora::{self, Band, DoraModel, Metric, Scope};
+use crate::analysis::system::{assess, Assessment, ComponentFigures, Thresholds};
+use crate::analysis::{DAY_MS, WEEK_MS};
+use crate::model::{Component, ComponentKind, SystemModel, Teams};
+use crate::store::{Store, StoreError};
+
+/// One component on the map.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentView {
+    /// The component as modelled.
+    pub component: Component,
+    /// Its layer: 0 for entry points, one more than its deepest user otherwise.
+    pub depth: usize,
+    /// The SLO its availability comes from, if any.
+    pub slo: Option<String>,
+    /// Its figures over the selected weeks.
+    pub figures: ComponentFigures,
+}
+
+/// The whole map.
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemView {
+    /// First selected week (Monday 00:00, ms).
+    pub from_ms: i64,
+    /// End of the last selected week (ms, exclusive).
+    pub to_ms: i64,
+    /// The components, in model order.
+    pub components: Vec<ComponentView>,
+    /// Weak spots and next moves.
+    pub assessment: Assessment,
+    /// The thresholds the rules used.
+    pub thresholds: Thresholds,
+}
+
+/// What the map is built from.
+pub struct SystemInputs<'a> {
+    /// The store (SLO series and bugs).
+    pub store: &'a Store,
+    /// Analysis settings.
+    pub settings: &'a Settings,
+    /// The analysed delivery history.
+    pub dora: &'a DoraModel,
+    /// The SLOs reported.
+    pub slos: &'a [SloDef],
+    /// The components.
+    pub system: &'a SystemModel,
+    /// Owners of services, for a component whose owner the model does not name.
+    pub teams: &'a Teams,
+}
+
+/// The map over `weeks` (Mondays, ms, ascending; at least one).
+pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView, StoreError> {
+    let (Some(&first), Some(&last)) = (weeks.first(), weeks.last()) else {
+        return Ok(SystemView {
+            from_ms: 0,
+            to_ms: 0,
+            components: Vec::new(),
+            assessment: Assessment::default(),
+            thresholds: Thresholds::default(),
+        });
+    };
+    let (from_ms, to_ms) = (first, last + WEEK_MS);
+    let facts = bug_facts(input.store, input.dora, input.settings)?;
+    let depths = input.system.depths();
+    let mut out = Vec::new();
+    for c in input.system.components() {
+        let slo = input.slos.iter().find(|d| d.service == c.service);
+        let rel = match slo {
+            Some(def) => slo_weeks(input.store, def, weeks)?,
+            None => Vec::new(),
+        };
+        let availability = availability(&rel);
+        let end = rel
+            .iter()
+            .rev()
+            .find(|w| w.error_budget_remaining.is_some());
+        let deployed = matches!(c.kind, ComponentKind::Service | ComponentKind::Frontend);
+        let f = dora::window(
+            input.dora,
+            Some(&c.service),
+            from_ms,
+            to_ms,
+            &input.settings.bands,
+        );
+        let deployments = input.dora.deployments_of(Some(&c.service));
+        let has_deployments = !deployments.is_empty();
+        let days_since_deploy = if deployed && has_deployments {
+            let last_ok = deployments
+                .iter()
+                .filter(|d| d.succeeded() && d.at_ms < to_ms)
+                .map(|d| d.at_ms)
+                .max();
+            // Never deployed successfully before the end: as stale as its first attempt is old.
+            let since = last_ok.or_else(|| deployments.iter().map(|d| d.at_ms).min());
+            since.map(|at| ((to_ms - at) as f64 / DAY_MS as f64).max(0.0))
+        } else {
+            None
+        };
+        let open_bugs = bug_series(
+            &facts,
+            &[Scope::Service(c.service.clone())],
+            &[last],
+            input.settings,
+        )
+        .first()
+        .and_then(|s| s.weeks.last())
+        .map_or(0, |w| w.open_at_end);
+        let open_incidents = input
+            .dora
+            .incidents
+            .iter()
+            .filter(|i| i.service.as_deref() == Some(c.service.as_str()))
+            .filter(|i| i.opened_ms < to_ms && i.closed_ms.is_none_or(|t| t >= to_ms))
+            .count() as u64;
+        let team = c
+            .team
+            .clone()
+            .or_else(|| input.teams.owner_of(&c.service).map(|t| t.name.clone()));
+        let band = |m: Metric| has_deployments.then(|| f.bands.get(&m).copied()).flatten();
+        let figures = ComponentFigures {
+            name: c.name.clone(),
+            kind: c.kind,
+            team,
+            availability,
+            slo_target: slo.map(|d| d.spec.target),
+            budget_left: end.and_then(|w| w.error_budget_remaining),
+            burn_rate: end.and_then(|w| w.burn_rates[3]),
+            cfr: f.change_failure_rate.as_ref().map(|r| r.value),
+            cfr_band: band(Metric::ChangeFailureRate),
+            recovery_h: f.recovery_time.as_ref().map(|q| q.p50 / 3600.0),
+            recovery_band: band(Metric::RecoveryTime),
+            dora_band: has_deployments
+                .then(|| f.bands.values().copied().min())
+                .flatten(),
+            days_since_deploy,
+            open_bugs,
+            open_incidents,
+            dependants: input.system.dependants(&c.name).len(),
+        };
+        out.push(ComponentView {
+            component: c.clone(),
+            depth: depths.get(c.name.as_str()).copied().unwrap_or(0),
+            slo: slo.map(|d| d.name.clone()),
+            figures,
+        });
+    }
+    let thresholds = Thresholds::default();
+    let figures: Vec<ComponentFigures> = out.iter().map(|c| c.figures.clone()).collect();
+    Ok(SystemView {
+        from_ms,
+        to_ms,
+        assessment: assess(&figures, &thresholds),
+        components: out,
+        thresholds,
+    })
+}
+
+/// Availability over the weeks: Σ good / Σ total when the SLO counts requests (a busy week
+/// weighs more, as in the SRE Workbook's definition), else the mean of the weekly ratios (weeks
+/// of equal length).
+fn availability(weeks: &[crate::analysis::reliability::WeekReliability]) -> Option<f64> {
+    let (mut bad, mut total) = (0.0, 0.0);
+    for w in weeks {
+        if let (Some(e), Some(t)) = (w.error_requests, w.total_requests) {
+            bad += e;
+            total += t;
+        }
+    }
+    if total > 0.0 {
+        return Some(1.0 - bad / total);
+    }
+    let known: Vec<f64> = weeks.iter().filter_map(|w| w.availability).collect();
+    (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
+}
+
+/// The lowest band, for a reader who wants one word per component.
+pub fn band_name(b: Option<Band>) -> &'static str {
+    b.map_or("-", Band::as_str)
+}
