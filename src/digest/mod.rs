@@ -141,6 +141,9 @@ pub struct Digest {
     pub teams: Vec<DeliveryLine>,
     /// Services (with deployments) that no team owns, when teams exist.
     pub unowned: Vec<String>,
+    /// The system map's weak spots and next moves over the 13 weeks ending with this one (none
+    /// without a system model).
+    pub system: Option<crate::analysis::system::Assessment>,
     /// Each product's own regime and index (empty without products).
     pub products: Vec<ProductLine>,
     /// The week's bugs: the organisation, each team, each service (empty without bug data).
@@ -284,6 +287,23 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
             dora::Scope::Team { name, .. } => teams.push(line(name)),
         }
     }
+    let system = if app.system.is_empty() {
+        None
+    } else {
+        let weeks: Vec<i64> = (0..13).rev().map(|i| week_ms - i * WEEK_MS).collect();
+        let view = crate::query::system::system_view(
+            &crate::query::system::SystemInputs {
+                store,
+                settings,
+                dora: &model,
+                slos: &app.slos,
+                system: &app.system,
+                teams: &app.teams,
+            },
+            &weeks,
+        )?;
+        Some(view.assessment)
+    };
     let now = crate::clock::now_ms();
     let mut products = Vec::new();
     for p in app.products.iter() {
@@ -367,6 +387,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         delivery,
         teams,
         unowned,
+        system,
         products,
         bugs,
         band_year: app.config.analysis.dora_report_year,

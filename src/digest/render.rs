@@ -186,6 +186,25 @@ pub fn markdown(d: &Digest) -> String {
         m.push('\n');
     }
 
+    if let Some(a) = d.system.as_ref().filter(|a| !a.next_moves.is_empty()) {
+        let _ = writeln!(
+            m,
+            "## Weak spots and next moves (system map, 13 weeks to this one)\n"
+        );
+        for n in &a.next_moves {
+            let _ = writeln!(
+                m,
+                "- **{}**: {} — {} ({}; {})",
+                esc(&n.component),
+                esc(&n.action),
+                esc(&n.figures),
+                n.rule.as_str(),
+                esc(n.source)
+            );
+        }
+        m.push('\n');
+    }
+
     let _ = writeln!(m, "## Reliability\n");
     if d.slos.is_empty() {
         let _ = writeln!(m, "No SLOs configured.\n");
