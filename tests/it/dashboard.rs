@@ -60,6 +60,13 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         );
     }
     assert!(!dom.contains("class=\"empty\""), "a chart had no data");
+    // Every chart point has a hover title (SVG <title>, no script) with its week and value.
+    for c in &charts {
+        assert!(
+            c.contains("<title>") && c.contains(", week of 20"),
+            "a chart without hover titles: {c}"
+        );
+    }
     // The headline and the tables.
     assert!(dom.contains("Regime: <strong>resilience</strong>"), "{dom}");
     let services = dom.split("id=\"services\"").nth(1).unwrap();

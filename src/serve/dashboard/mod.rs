@@ -192,13 +192,15 @@ fn regime_colour(r: Regime) -> RGBColor {
     }
 }
 
-/// An SVG line chart; `bands` shades weeks (the regime). Returns the SVG, or a note when there
-/// is nothing to draw.
+/// An SVG line chart; `bands` shades weeks (the regime), `shifts` marks the weeks a regime
+/// shift began. Every point carries a hover title with its week and value (SVG `<title>`, no
+/// script). Returns the SVG, or a note when there is nothing to draw.
 fn chart(
     cal: Calendar,
     title: &str,
     lines: &[Line],
     bands: &[(i64, RGBColor)],
+    shifts: &[i64],
     y_format: fn(f64) -> String,
 ) -> String {
     let values: Vec<f64> = lines
@@ -231,6 +233,8 @@ fn chart(
     let pad = (hi - lo) * 0.08;
     let (lo, hi) = (lo - pad, hi + pad);
     let mut svg = String::new();
+    // (x, y) in pixels and the hover text of every point, added after plotters has drawn.
+    let mut hover: Vec<(i32, i32, String)> = Vec::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, (560, 240)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -254,6 +258,12 @@ fn chart(
             .x_label_formatter(&|ms| cal.local_date(*ms).format("%Y-%m").to_string())
             .y_label_formatter(&|v| y_format(*v))
             .draw()?;
+        for &w in shifts.iter().filter(|w| (*x0..=*x1).contains(*w)) {
+            c.draw_series(std::iter::once(PathElement::new(
+                [(w, lo), (w, hi)],
+                RGBColor(60, 60, 60).stroke_width(1),
+            )))?;
+        }
         for l in lines {
             // A missing week breaks the line: missing is never drawn as zero.
             let mut runs: Vec<Vec<(i64, f64)>> = vec![Vec::new()];
@@ -264,6 +274,16 @@ fn chart(
                         .map(|r| r.push((w + WEEK_MS / 2, v)))
                         .unwrap_or(()),
                     None => runs.push(Vec::new()),
+                }
+            }
+            for &(w, v) in &l.points {
+                if let Some(v) = v.filter(|v| v.is_finite()) {
+                    let (px, py) = c.backend_coord(&(w + WEEK_MS / 2, v));
+                    hover.push((
+                        px,
+                        py,
+                        format!("{}, week of {}: {}", l.name, cal.local_date(w), y_format(v)),
+                    ));
                 }
             }
             let colour = l.colour;
@@ -288,6 +308,20 @@ fn chart(
         root.present()?;
         Ok(())
     })();
+    if drawn.is_ok() {
+        let titles: String = hover
+            .iter()
+            .map(|(x, y, t)| {
+                format!(
+                    "<circle cx=\"{x}\" cy=\"{y}\" r=\"4\" fill=\"transparent\"><title>{}</title></circle>",
+                    esc(t)
+                )
+            })
+            .collect();
+        if let Some(end) = svg.rfind("</svg>") {
+            svg.insert_str(end, &titles);
+        }
+    }
     match drawn {
         Ok(()) => format!("<figure class=\"chart\">{svg}</figure>"),
         Err(e) => format!(
@@ -308,8 +342,10 @@ pub fn render(
     to: Option<i64>,
 ) -> String {
     let local_date = |ms: i64| cal.local_date(ms);
+    // Regime shifts are marked on every chart, not only on the pressure chart.
+    let shift_weeks: Vec<i64> = w.pressure.shifts.iter().map(|s| s.week_ms).collect();
     let chart = |title: &str, lines: &[Line], bands: &[(i64, RGBColor)], y: fn(f64) -> String| {
-        chart(cal, title, lines, bands, y)
+        chart(cal, title, lines, bands, &shift_weeks, y)
     };
     let rows: &[WeekRow] = match service.and_then(|s| w.services.get(s)) {
         Some(scope) => &scope.rows,
