@@ -74,6 +74,15 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         services.matches("<tr>").count() >= 5,
         "header and 4 services"
     );
+    // Each delivery figure links to the chain behind it, and the link answers.
+    let explain = services
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap())
+        .find(|h| h.starts_with("/api/v1/dora/explain?"))
+        .expect("a figure linked to its explain chain")
+        .replace("&amp;", "&");
+    let chain = client.get(daemon.url(&explain)).send().await.unwrap();
+    assert_eq!(chain.status(), 200, "{explain}");
     assert!(
         dom.contains("growth → resilience"),
         "the demo's shift is listed"

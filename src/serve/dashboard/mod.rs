@@ -394,15 +394,30 @@ pub fn render(
             )
         });
         let hours = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.1} h", s / 3600.0));
+        let q = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+        // Each delivery figure links to the chain behind it: the deployments, changes and
+        // failure signals of that week (`/api/v1/dora/explain`).
+        let explain = |metric: &str, text: String| {
+            if text == "–" {
+                return text;
+            }
+            format!(
+                "<a href=\"/api/v1/dora/explain?service={q}&amp;week={}&amp;metric={metric}\" title=\"the deployments and changes behind it\">{text}</a>",
+                local_date(s.week_ms)
+            )
+        };
         let _ = write!(
             h,
-            "<tr><td><a href=\"/?service={q}\">{n}</a></td><td>{}</td><td>{}</td><td>{cfr}</td><td>{}</td><td>{}</td></tr>",
-            s.deployments.map_or("–".into(), |v| format!("{v:.0}")),
-            hours(s.lead_time_s),
-            hours(s.recovery_4w_s),
+            "<tr><td><a href=\"/?service={q}\">{n}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            explain(
+                "deployment_frequency",
+                s.deployments.map_or("–".into(), |v| format!("{v:.0}"))
+            ),
+            explain("lead_time", hours(s.lead_time_s)),
+            explain("change_failure_rate", cfr),
+            explain("recovery_time", hours(s.recovery_4w_s)),
             s.burn_rate.map_or("–".into(), |v| format!("{v:.2}")),
             n = esc(name),
-            q = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC),
         );
     }
     h.push_str("</tbody></table></section>\n");
