@@ -15,7 +15,11 @@
 //!   `--agree`, `--agree-clear`, `--agree-z`, `--agree-weak-z`, `--recent`, `--gap`, `--z-cap`:
 //!   debugging and exploring (`--trace` prints the daemon's weeks around each planted shift of
 //!   the fresh organisations, with every component's z); with `PRESSURE_EVAL_TRACE=1` each of
-//!   the daemon's shifts is printed with the evidence of the weeks before it.
+//!   the daemon's shifts is printed with the evidence of the weeks before it;
+//! - `PRESSURE_EVAL_OUTAGE_AFTERMATH=1`: the twins' outage also fails deployments and lengthens
+//!   recovery for 1–3 weeks, as the demo's did (not part of the table; see
+//!   `BENCHMARKS.md`); `PRESSURE_EVAL_NO_WEEKLY=1`: the rows without the weekly delivery
+//!   figures, so the detector reads the 4-week windows alone (the former detector's inputs).
 //!
 //! Scoring. A shift at K is *hit* when the right regime is reached in a week within ±2 weeks of
 //! K (and was not already the regime before that window); its delay is that week − K. A *false

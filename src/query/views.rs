@@ -400,6 +400,12 @@ fn scope_rows(
                 cfr_4w_detail = d.rolling_4w.change_failure_rate;
                 s.cfr_4w = cfr_4w_detail.map(|r| r.value);
                 s.recovery_4w_s = d.rolling_4w.recovery_time.map(|q| q.p50);
+                // The week alone too: the detector pools 2 weeks of these, so a change in
+                // delivery stability shows before the 4-week window fills.
+                s.attempted_week = Some(d.week.attempted as f64);
+                s.failures_week = d.week.change_failure_rate.map(|r| r.k as f64);
+                s.recovery_week_s = d.week.recovery_time.map(|q| q.p50);
+                s.recoveries_week = d.week.recovery_time.map(|q| q.n as f64);
             }
             let delivery_cov = match delivered {
                 None => Coverage::Missing,

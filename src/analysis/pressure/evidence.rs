@@ -8,7 +8,7 @@
 //! deal) counts at most `z_cap`.
 
 use super::{Component, PressureSettings, Push, WeekSignals};
-use crate::analysis::pressure::score::robust;
+use crate::analysis::pressure::score::{median, robust};
 
 /// The value the detector reads for a component, on a scale where its noise is roughly
 /// symmetric (a median-centred z of a skewed series drifts upwards), and the smallest spread it
@@ -67,12 +67,111 @@ pub(super) fn family(c: Component) -> u8 {
     }
 }
 
-/// The detector's values of one week, for the components present.
-pub(super) fn values(w: &WeekSignals) -> Vec<(Component, f64, f64)> {
+/// What the detector reads of one component in one week: the value on its noise-symmetric scale,
+/// the smallest material move, and — for a figure pooled over few events — how many events it
+/// pools, so that a week with two deployments is not read as surely as one with forty.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Obs {
+    pub(super) c: Component,
+    pub(super) v: f64,
+    pub(super) floor: f64,
+    pub(super) n: Option<f64>,
+}
+
+/// Weeks pooled by the weekly delivery-stability figures: the week and the one before. One week
+/// alone holds one or two failures in a typical organisation; two already show a change that the
+/// 4-week window shows only when it is three quarters full.
+const POOL: usize = 2;
+
+/// CFR of the last [`POOL`] weeks alone, (failures, attempted); `None` without weekly figures
+/// (a caller that only has the 4-week window) or without an attempted deployment (missing, not
+/// zero).
+fn pooled_cfr(weeks: &[WeekSignals], i: usize) -> Option<(f64, f64)> {
+    weeks[i].attempted_week?;
+    let (mut k, mut n) = (0.0, 0.0);
+    for w in &weeks[(i + 1).saturating_sub(POOL)..=i] {
+        n += w.attempted_week.unwrap_or(0.0);
+        k += w.failures_week.unwrap_or(0.0);
+    }
+    (n > 0.0).then_some((k / n, n))
+}
+
+/// Recovery time of the last [`POOL`] weeks alone on a log scale: the recoveries-weighted mean
+/// of the weeks' log medians, and how many recoveries it rests on.
+fn pooled_recovery(weeks: &[WeekSignals], i: usize) -> Option<(f64, f64)> {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for w in &weeks[(i + 1).saturating_sub(POOL)..=i] {
+        if let (Some(t), Some(m)) = (w.recovery_week_s, w.recoveries_week) {
+            if m > 0.0 && t.is_finite() {
+                sum += m * t.max(1.0).ln();
+                n += m;
+            }
+        }
+    }
+    (n > 0.0).then(|| (sum / n, n))
+}
+
+/// The detector's values of week `i`, for the components present. CFR and recovery time are read
+/// from the last two weeks alone where the rows carry weekly figures, else from their 4-week
+/// windows; P keeps scoring the 4-week windows against the DORA bands either way (where the
+/// organisation stands is not the question a change detector asks).
+pub(super) fn values(weeks: &[WeekSignals], i: usize) -> Vec<Obs> {
+    let w = &weeks[i];
+    let weekly = w.attempted_week.is_some();
     Component::ALL
         .iter()
-        .filter_map(|&c| value(c, w).map(|(v, floor)| (c, v, floor)))
+        .filter_map(|&c| {
+            let pooled = match c {
+                Component::ChangeFailureRate if weekly => Some(pooled_cfr(weeks, i)),
+                Component::RecoveryTime if weekly => Some(pooled_recovery(weeks, i)),
+                _ => None,
+            };
+            match pooled {
+                Some(p) => p.map(|(v, n)| Obs {
+                    c,
+                    v,
+                    floor: if c == Component::RecoveryTime {
+                        0.2
+                    } else {
+                        0.02
+                    },
+                    n: Some(n),
+                }),
+                None => value(c, w).map(|(v, floor)| Obs {
+                    c,
+                    v,
+                    floor,
+                    n: None,
+                }),
+            }
+        })
         .collect()
+}
+
+/// Centre and per-event spread of a pooled figure's baseline `(value, events)`, so that the
+/// week scored is standardised by spread / √events: a two-deployment week is read with the
+/// noise it has. A CFR is centred on the baseline's pooled rate (with half a pseudo-failure, so
+/// that a spotless history is not a zero-variance one) and its spread is at least the binomial
+/// √(p(1 − p)) — the score test the Wilson interval inverts (Wilson 1927) —, more when the
+/// baseline's Pearson residuals show overdispersion (a quasi-binomial scale, McCullagh & Nelder
+/// 1989, estimated robustly by the MAD). Recovery time (a log) is centred on the median.
+fn pooled_baseline(c: Component, base: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let centre = if c == Component::ChangeFailureRate {
+        let k: f64 = base.iter().map(|(v, n)| v * n).sum();
+        let n: f64 = base.iter().map(|(_, n)| n).sum();
+        (k + 0.5) / (n + 1.0)
+    } else {
+        let mut v: Vec<f64> = base.iter().map(|b| b.0).collect();
+        median(&mut v)?
+    };
+    let resid: Vec<f64> = base.iter().map(|(v, n)| (v - centre) * n.sqrt()).collect();
+    let (_, mad) = robust(&resid, 1e-9)?;
+    let least = if c == Component::ChangeFailureRate {
+        (centre * (1.0 - centre)).sqrt()
+    } else {
+        0.0
+    };
+    Some((centre, mad.max(least)))
 }
 
 /// Winsorised robust z of each component of week `i`, signed so that positive points towards
@@ -81,7 +180,7 @@ pub(super) fn values(w: &WeekSignals) -> Vec<(Component, f64, f64)> {
 /// (each side's baseline restarts when that side moved). A component with fewer than
 /// `baseline_min` baseline weeks has no z.
 pub(super) fn zscores(
-    values: &[Vec<(Component, f64, f64)>],
+    values: &[Vec<Obs>],
     i: usize,
     since: (usize, usize),
     s: &PressureSettings,
@@ -91,29 +190,46 @@ pub(super) fn zscores(
     };
     values[i]
         .iter()
-        .filter_map(|&(c, v, floor)| {
+        .filter_map(|o| {
+            let c = o.c;
             let from = if c.is_growth() { since.1 } else { since.0 };
             let start = from.max(end.saturating_sub(s.baseline_len));
             if start >= end {
                 return None;
             }
-            let mut base: Vec<f64> = values[start..end]
-                .iter()
-                .filter_map(|week| week.iter().find(|x| x.0 == c).map(|x| x.1))
-                .collect();
-            let need = if monthly(c) {
-                // A month's figure is carried over its weeks: its spread is that of the
-                // months, so each counts once, and a baseline needs half a year of them.
-                base.dedup();
-                6
+            let (m, sd) = if let Some(n) = o.n {
+                let base: Vec<(f64, f64)> = values[start..end]
+                    .iter()
+                    .filter_map(|week| {
+                        week.iter()
+                            .find(|x| x.c == c)
+                            .and_then(|x| Some((x.v, x.n?)))
+                    })
+                    .collect();
+                if base.len() < s.baseline_min {
+                    return None;
+                }
+                let (m, unit) = pooled_baseline(c, &base)?;
+                (m, (unit / n.sqrt()).max(o.floor))
             } else {
-                s.baseline_min
+                let mut base: Vec<f64> = values[start..end]
+                    .iter()
+                    .filter_map(|week| week.iter().find(|x| x.c == c).map(|x| x.v))
+                    .collect();
+                let need = if monthly(c) {
+                    // A month's figure is carried over its weeks: its spread is that of the
+                    // months, so each counts once, and a baseline needs half a year of them.
+                    base.dedup();
+                    6
+                } else {
+                    s.baseline_min
+                };
+                if base.len() < need {
+                    return None;
+                }
+                robust(&base, o.floor.max(1e-9))?
             };
-            if base.len() < need {
-                return None;
-            }
-            let (m, sd) = robust(&base, floor.max(1e-9))?;
-            let z = ((v - m) / sd).clamp(-s.z_cap, s.z_cap);
+            let z = ((o.v - m) / sd).clamp(-s.z_cap, s.z_cap);
             let z = if c.is_growth() { -z } else { z };
             Some(Push { component: c, z })
         })
@@ -124,7 +240,9 @@ pub(super) fn zscores(
 /// weekly count or rate, 1/√n for a figure that is a rolling window of n weeks or is carried n
 /// weeks (a 4-week CFR repeats three quarters of last week's evidence; a month's revenue is
 /// carried 4–5 weeks; NRR and GRR over a 12-month cohort barely move week to week). Without it
-/// a single month's deviation would count four times.
+/// a single month's deviation would count four times. CFR and recovery time keep 0.5 when they
+/// are read as two-week pools (about 1/√2): the weekly figures were brought in to let them
+/// agree sooner, not to weigh more in a statistic calibrated on the 4-week windows.
 fn fresh(c: Component) -> f64 {
     match c {
         Component::Incidents | Component::Availability => 1.0,

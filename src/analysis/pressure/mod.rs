@@ -61,6 +61,16 @@ pub struct WeekSignals {
     pub cfr_4w: Option<f64>,
     /// Median failed-deployment recovery time over the last 4 weeks, seconds.
     pub recovery_4w_s: Option<f64>,
+    /// Deployments of the week alone that reached a final state (the week's CFR denominator).
+    /// With `failures_week`, the detector reads a CFR of the last 2 weeks, which shows a change
+    /// two weeks before the 4-week window fills.
+    pub attempted_week: Option<f64>,
+    /// Of `attempted_week`, those with a failure signal.
+    pub failures_week: Option<f64>,
+    /// Median recovery time of the failures that started in the week alone, seconds.
+    pub recovery_week_s: Option<f64>,
+    /// How many recoveries `recovery_week_s` is the median of.
+    pub recoveries_week: Option<f64>,
     /// Incidents opened in the week.
     pub incidents: Option<f64>,
     /// Successful deployments in the week (a response, not part of P).

@@ -2,7 +2,7 @@
 //! several components before a resilience call while the error budget holds, the error-budget
 //! policy, and the watch state.
 
-use super::evidence::{agreeing, combine, family, recent, values, zscores};
+use super::evidence::{agreeing, combine, family, recent, values, zscores, Obs};
 use super::score::{score_week, weighted_mean, History};
 use super::shift::{shift, step_week};
 use super::{
@@ -104,7 +104,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
     // standardised, so its step is sharper than P's.
     let mut history: Vec<(usize, f64)> = Vec::new();
     // The detector's values and z of each week (empty where the week is not scored).
-    let mut vals: Vec<Vec<(Component, f64, f64)>> = vec![Vec::new(); weeks.len()];
+    let mut vals: Vec<Vec<Obs>> = vec![Vec::new(); weeks.len()];
     let mut zs: Vec<Vec<Push>> = vec![Vec::new(); weeks.len()];
     let mut scored_at: Vec<usize> = Vec::new();
     // The baselines start here: after a shift, the new regime is the reference.
@@ -147,7 +147,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         smoothed = Some(p);
         row.p = Some(p);
 
-        vals[i] = values(w);
+        vals[i] = values(weeks, i);
         zs[i] = zscores(&vals, i, since, s);
         row.signal = combine(&zs[i], s, None);
         if let Some(e) = combine(&zs[i], s, Some(false)) {
@@ -213,7 +213,18 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             .copied()
             .collect();
         let step = step_week(&history, i);
-        let (r_up, g_up) = agreeing(&moved, 1.0, s.agree_z);
+        // Agreement on a move into resilience is read from each family's figures of the last
+        // weeks, not from a rolling window: the 4-week budget repeats one bad week for four
+        // weeks, so an outage that has passed would keep counting as the SLO still moving (its
+        // weekly sibling, the burn rate, stands for the SLO here). The budget still counts in
+        // the statistic, and the policy's own rule when it is exhausted.
+        let fresh_moved: Vec<Push> = moved
+            .iter()
+            .filter(|p| p.component != Component::ErrorBudget)
+            .copied()
+            .collect();
+        let (r_up, _) = agreeing(&fresh_moved, 1.0, s.agree_z);
+        let (_, g_up) = agreeing(&moved, 1.0, s.agree_z);
         let (r_down, g_down) = agreeing(&moved, -1.0, s.agree_z);
         let (h, hg) = (s.alarm_h, s.growth_alarm_h);
         // Candidates in order of precedence: (target, statistic / its threshold, ready, what is
@@ -221,7 +232,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         let mut candidates: Vec<(Regime, f64, bool, Option<String>, f64)> = Vec::new();
         match current {
             Regime::Growth | Regime::Balanced => {
-                let (r_weak, _) = agreeing(&moved, 1.0, s.agree_weak_z);
+                let (r_weak, _) = agreeing(&fresh_moved, 1.0, s.agree_weak_z);
                 let ready = r_weak >= s.agree && r_up >= s.agree_clear;
                 let lacking = (!ready).then(|| {
                     if r_up < s.agree_clear && s.agree_clear < s.agree {

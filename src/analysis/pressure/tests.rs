@@ -137,6 +137,12 @@ fn organisation(
             burn_rate: Some(burn),
             cfr_4w: Some(roll(&cfr) / (w - from + 1) as f64),
             recovery_4w_s: Some(p.recovery_h * 3600.0 * (1.0 + n(&mut rng, 0.2)).max(0.2)),
+            // The 4-week windows alone: these scenarios test the detector as it reads a caller
+            // without the weekly delivery figures.
+            attempted_week: None,
+            failures_week: None,
+            recovery_week_s: None,
+            recoveries_week: None,
             incidents: Some(pois(&mut rng, p.incidents)),
             deployments: Some(rng.random_range(5.0..15.0)),
             lead_time_s: None,
