@@ -298,3 +298,21 @@ async fn spawn(
         served,
     }
 }
+
+/// A demo organisation seeded (seed 7, ending 2026-11-25) into `dir/store`, with `config`
+/// written to `dir/barometer.toml`: the store and the configuration file.
+pub fn seeded_demo_with(dir: &Path, config: &str) -> (PathBuf, PathBuf) {
+    let store = dir.join("store");
+    let out = barometer(&store)
+        .args(["demo", "--seed", "7", "--end", "2026-11-25"])
+        .output()
+        .expect("the barometer binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join("barometer.toml");
+    std::fs::write(&file, config).expect("the configuration is written");
+    (store, file)
+}

@@ -2,9 +2,7 @@
 //! (segments), delivery (services) and SLOs; the products partition the organisation when their
 //! segments and services do; a product without one side says so.
 
-use std::path::PathBuf;
-
-use crate::helpers::{barometer, get_json, spawn_app};
+use crate::helpers::{barometer, get_json, seeded_demo_with, spawn_app};
 
 const PRODUCTS: &str = "[[products]]\nname = \"shop\"\nservices = [\"storefront\", \"api\", \"mobile\"]\n\
                         segments = [\"smb\", \"mid-market\"]\n\n\
@@ -23,18 +21,7 @@ fn column(weeks: &serde_json::Value, key: &str) -> Vec<f64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn products_partition_the_organisation_and_name_what_they_lack() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let out = barometer(&store)
-        .args(["demo", "--seed", "7", "--end", "2026-11-25"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config: PathBuf = dir.path().join("barometer.toml");
-    std::fs::write(&config, PRODUCTS).unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), PRODUCTS);
     let daemon = spawn_app(&store, Some(config.clone()), &[]).await;
     daemon.wait_ready().await;
     let client = reqwest::Client::new();

@@ -1,9 +1,7 @@
 //! Teams (#16) on the demo organisation with configured owners: the roll-ups pool their
 //! services, the services no team owns are listed (never dropped), and every face agrees.
 
-use std::path::PathBuf;
-
-use crate::helpers::{barometer, get_json, spawn_app};
+use crate::helpers::{barometer, get_json, seeded_demo_with, spawn_app};
 
 /// Two teams that leave billing and mobile without an owner.
 const TEAMS: &str = "[[teams]]\nname = \"web\"\nservices = [\"storefront\"]\n\n\
@@ -22,18 +20,7 @@ fn deployments(series: &serde_json::Value) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_teams_pool_their_services_and_name_the_unowned_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let out = barometer(&store)
-        .args(["demo", "--seed", "7", "--end", "2026-11-25"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config: PathBuf = dir.path().join("barometer.toml");
-    std::fs::write(&config, TEAMS).unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), TEAMS);
     let daemon = spawn_app(&store, Some(config.clone()), &[]).await;
     daemon.wait_ready().await;
     let client = reqwest::Client::new();

@@ -20,38 +20,36 @@ impl PressureGauges {
             registry.register(Box::new(g.clone()))?;
             Ok(g)
         };
-        let regime = IntGaugeVec::new(
-            Opts::new(
-                "barometer_regime",
-                "1 for the regime of the last complete week (growth, balanced, resilience), 0 for the others.",
-            ),
+        let gauges = |name: &str, help: &str, labels: &[&str]| {
+            let v = GaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(v.clone()))?;
+            Ok::<_, prometheus::Error>(v)
+        };
+        let flags = |name: &str, help: &str, labels: &[&str]| {
+            let v = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(v.clone()))?;
+            Ok::<_, prometheus::Error>(v)
+        };
+        let regime = flags(
+            "barometer_regime",
+            "1 for the regime of the last complete week (growth, balanced, resilience), 0 for the others.",
             &["regime"],
         )?;
-        registry.register(Box::new(regime.clone()))?;
-        let component = GaugeVec::new(
-            Opts::new(
-                "barometer_pressure_component_score",
-                "Score of each component of the pressure index in the last complete week (resilience side 0..1, growth side -1..1).",
-            ),
+        let component = gauges(
+            "barometer_pressure_component_score",
+            "Score of each component of the pressure index in the last complete week (resilience side 0..1, growth side -1..1).",
             &["component", "side"],
         )?;
-        registry.register(Box::new(component.clone()))?;
-        let product_index = GaugeVec::new(
-            Opts::new(
-                "barometer_product_pressure_index",
-                "Pressure index P of each product's own view (its revenue, services and SLOs; docs/products.md), last complete scored week.",
-            ),
+        let product_index = gauges(
+            "barometer_product_pressure_index",
+            "Pressure index P of each product's own view (its revenue, services and SLOs; docs/products.md), last complete scored week.",
             &["product"],
         )?;
-        registry.register(Box::new(product_index.clone()))?;
-        let product_regime = IntGaugeVec::new(
-            Opts::new(
-                "barometer_product_regime",
-                "1 for each product's regime of the last complete week, 0 for the others.",
-            ),
+        let product_regime = flags(
+            "barometer_product_regime",
+            "1 for each product's regime of the last complete week, 0 for the others.",
             &["product", "regime"],
         )?;
-        registry.register(Box::new(product_regime.clone()))?;
         Ok(Self {
             product_index,
             product_regime,
