@@ -304,10 +304,9 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         )?;
         Some(view.assessment)
     };
-    let now = crate::clock::now_ms();
     let mut products = Vec::new();
     for p in app.products.iter() {
-        let w = crate::query::views::product_weekly(store, settings, &model, &app.slos, now, p)?;
+        let w = app.dora.product_weekly(store, settings, &app.slos, p)?;
         let week = w.pressure.weeks.iter().find(|x| x.week_ms == week_ms);
         products.push(ProductLine {
             product: p.name.clone(),

@@ -71,6 +71,8 @@ struct Live {
 pub struct DoraCache {
     last: Mutex<Option<(u64, Arc<DoraModel>)>>,
     weekly: Mutex<Option<Live>>,
+    /// Each product's view, kept and updated like the organisation's (by product name).
+    products: Mutex<BTreeMap<String, Live>>,
 }
 
 impl DoraCache {
@@ -88,6 +90,43 @@ impl DoraCache {
         let model = Arc::new(dora_model(store, settings)?);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, model.clone()));
         Ok(model)
+    }
+
+    /// A product's weekly view as of now, kept like the organisation's: brought up to date
+    /// (incrementally) only when the store changed or a new week began.
+    pub fn product_weekly(
+        &self,
+        store: &Store,
+        settings: &Settings,
+        slos: &[SloDef],
+        product: &Product,
+    ) -> Result<Arc<Weekly>, StoreError> {
+        let now = crate::clock::now_ms();
+        let key = (store.generation(), settings.calendar.week_start(now));
+        let mut live = self.products.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = live.get(&product.name) {
+            if l.key == key {
+                return Ok(l.snapshot.clone());
+            }
+        }
+        let model = self.get(store, settings)?;
+        let (org, services) = rows_for(
+            store,
+            settings,
+            &model,
+            slos,
+            now,
+            ViewScope::Product(product),
+        )?;
+        let l = live.entry(product.name.clone()).or_insert_with(|| Live {
+            key,
+            engine: Engine::new(settings.view.clone()),
+            snapshot: Arc::default(),
+        });
+        l.engine.update(org, services);
+        l.key = key;
+        l.snapshot = Arc::new(l.engine.snapshot());
+        Ok(l.snapshot.clone())
     }
 
     /// The weekly view as of now, brought up to date when the store changed or a new week
@@ -187,7 +226,8 @@ pub fn rows(
 }
 
 /// A product's weekly view (its rows, then its pressure index, regime and shifts), computed
-/// afresh: products are few, and their views are asked for one at a time.
+/// afresh, for a one-shot command; the daemon keeps each product's view up to date in
+/// [`DoraCache::product_weekly`].
 pub fn product_weekly(
     store: &Store,
     settings: &Settings,

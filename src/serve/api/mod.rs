@@ -168,12 +168,7 @@ pub(super) async fn weekly_in_range(
         ));
     };
     let p = product.clone();
-    let w = blocking(move || {
-        let model = cache.get(&store, &settings)?;
-        let now = crate::clock::now_ms();
-        crate::query::views::product_weekly(&store, &settings, &model, &slos, now, &p).map(Arc::new)
-    })
-    .await?;
+    let w = blocking(move || cache.product_weekly(&store, &settings, &slos, &p)).await?;
     Ok((w, from, to, Some(product)))
 }
 

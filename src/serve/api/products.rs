@@ -43,11 +43,9 @@ pub(crate) async fn products(
     );
     let read = move || {
         let org = cache.weekly(&store, &settings, &slos)?;
-        let model = cache.get(&store, &settings)?;
-        let now = crate::clock::now_ms();
         let mut out = Vec::new();
         for p in products.iter() {
-            let w = crate::query::views::product_weekly(&store, &settings, &model, &slos, now, p)?;
+            let w = cache.product_weekly(&store, &settings, &slos, p)?;
             out.push(json!({
                 "product": p.name,
                 "services": p.services,

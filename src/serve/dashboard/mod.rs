@@ -4,7 +4,6 @@
 //! as the API it links to.
 
 use std::fmt::Write;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -109,12 +108,7 @@ pub(super) async fn page(
         let model = cache.get(&store, &settings)?;
         let w = match &chosen {
             None => cache.weekly(&store, &settings, &slos)?,
-            Some(p) => {
-                let now = crate::clock::now_ms();
-                Arc::new(crate::query::views::product_weekly(
-                    &store, &settings, &model, &slos, now, p,
-                )?)
-            }
+            Some(p) => cache.product_weekly(&store, &settings, &slos, p)?,
         };
         let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
         let view = (!teams.is_empty())

@@ -59,16 +59,7 @@ pub struct Metrics {
     app: App,
     health: Arc<Health>,
     rendered: RwLock<Arc<String>>,
-    /// The products' pressure reports, by (store generation, current week): recomputed when
-    /// data arrives or a week passes, not at every 15-second refresh.
-    products: std::sync::Mutex<Option<ProductReports>>,
 }
-
-/// Each product's own pressure report, and the (store generation, week) it was computed for.
-type ProductReports = (
-    (u64, i64),
-    Vec<(String, Arc<crate::analysis::pressure::PressureReport>)>,
-);
 
 impl Metrics {
     fn render(&self) {

@@ -183,7 +183,8 @@ impl Metrics {
         }
     }
 
-    /// Each product's own pressure report (docs/products.md).
+    /// Each product's own pressure report (docs/products.md), from the views the shared cache
+    /// keeps up to date.
     fn product_reports(
         &self,
         store: &Store,
@@ -195,31 +196,14 @@ impl Metrics {
         crate::store::StoreError,
     > {
         let app = &self.app;
-        let now = crate::clock::now_ms();
-        let key = (store.generation(), app.settings.calendar.week_start(now));
-        let mut cached = self.products.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((k, reports)) = &*cached {
-            if *k == key {
-                return Ok(reports.clone());
-            }
-        }
-        let model = app.dora.get(store, &app.settings)?;
-        let reports = app
-            .products
+        app.products
             .iter()
             .map(|p| {
-                let w = crate::query::views::product_weekly(
-                    store,
-                    &app.settings,
-                    &model,
-                    &app.slos,
-                    now,
-                    p,
-                )?;
-                Ok((p.name.clone(), w.pressure))
+                let w = app
+                    .dora
+                    .product_weekly(store, &app.settings, &app.slos, p)?;
+                Ok((p.name.clone(), w.pressure.clone()))
             })
-            .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
-        *cached = Some((key, reports.clone()));
-        Ok(reports)
+            .collect()
     }
 }

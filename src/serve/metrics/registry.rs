@@ -197,7 +197,6 @@ impl Metrics {
             app,
             health,
             rendered: RwLock::new(Arc::new(String::new())),
-            products: std::sync::Mutex::default(),
         };
         metrics.render();
         Ok(metrics)
