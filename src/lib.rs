@@ -22,6 +22,7 @@
 //! - [`cli`]: the command line, one file per command group.
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`redact`]: secrets inside URLs, masked wherever a URL is shown.
+//! - [`quote`]: bad values quoted in errors, cut at 200 bytes.
 //! - [`retry`]: backoff with jitter, rate-limit waits and a cancellable sleep, for every pull.
 //! - [`sheet`]: CSV cells that a spreadsheet will not run as formulas.
 
@@ -37,6 +38,7 @@ pub mod digest;
 pub mod health;
 pub mod model;
 pub mod query;
+pub mod quote;
 pub mod redact;
 pub mod retry;
 pub mod serve;

@@ -47,13 +47,11 @@ pub fn same_origin(req: &Request) -> Result<(), CrossSite> {
 }
 
 fn check_headers(headers: &HeaderMap) -> Result<(), CrossSite> {
+    // Quoted at most 200 bytes (a longer value can only fail the checks below).
     let text = |name| {
-        headers.get(name).map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .chars()
-                .take(200)
-                .collect::<String>()
-        })
+        headers
+            .get(name)
+            .map(|v| crate::quote::excerpt(&String::from_utf8_lossy(v.as_bytes())))
     };
     // "none": typed in the address bar or a bookmark; "same-origin": a page of this daemon.
     if let Some(site) = text("sec-fetch-site") {
@@ -93,7 +91,7 @@ pub fn import_media_type(headers: &HeaderMap) -> Result<ImportBody, String> {
         "text/csv" | "application/csv" => Ok(ImportBody::Csv),
         "multipart/form-data" => Ok(ImportBody::Multipart),
         _ => {
-            let shown: String = raw.chars().take(100).collect();
+            let shown = crate::quote::excerpt(&raw);
             Err(format!(
                 "Content-Type {shown:?} is not accepted: send the CSV as text/csv or as a multipart/form-data file"
             ))

@@ -10,6 +10,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("clock", &[]),
     ("redact", &[]),
+    ("quote", &[]),
     ("retry", &["redact"]),
     ("sheet", &[]),
     ("health", &["redact"]),
@@ -19,7 +20,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("analysis", &[]),
     (
         "sources",
-        &["store", "config", "clock", "health", "redact", "retry"],
+        &[
+            "store", "config", "clock", "health", "redact", "retry", "quote",
+        ],
     ),
     ("query", &["store", "analysis", "config", "clock"]),
     ("app", &["config", "store", "query", "sources"]),
@@ -35,6 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "serve",
         &[
             "app", "query", "analysis", "config", "store", "health", "clock", "sources", "redact",
+            "quote",
         ],
     ),
     (

@@ -19,21 +19,7 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
 /// enough that no sum of a file's rows leaves the exactly representable range of `f64`.
 pub const MAX_AMOUNT: f64 = 1e12;
 
-/// Bytes of a bad value quoted in an error; the rest is counted, not shown.
-pub const QUOTED_BYTES: usize = 200;
-
-/// At most [`QUOTED_BYTES`] of `value`, cut at a character boundary, with the length of what was
-/// left out.
-pub fn excerpt(value: &str) -> String {
-    if value.len() <= QUOTED_BYTES {
-        return value.to_owned();
-    }
-    let mut end = QUOTED_BYTES;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} more bytes)", &value[..end], value.len() - end)
-}
+pub use crate::quote::{excerpt, QUOTED_BYTES};
 
 fn year_ok(y: i32) -> Result<(), String> {
     if YEARS.contains(&y) {
