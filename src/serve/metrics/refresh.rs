@@ -57,6 +57,11 @@ impl Metrics {
         let failures = self.digest.failures();
         self.digest_failures
             .inc_by(failures.saturating_sub(self.digest_failures.get()));
+        // The store's and the sources' own figures are cheap and show at once; the analysed
+        // families below (DORA, bugs, the organisation's and each product's view) follow when
+        // they are done, so a scrape during a long refresh sees current counts beside the
+        // previous figures rather than waiting for both.
+        self.render();
         self.refresh_slos(store);
         self.refresh_revenue(store);
         self.dora.refresh(

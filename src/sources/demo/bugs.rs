@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{poisson, strain, utc, ChunkManifest, Summary, REPOS, SOURCE, WEEKS};
 use crate::model::Bug;
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
+use tokio_util::sync::CancellationToken;
 
 const TOPICS: &[&str] = &[
     "totals off by a cent",
@@ -47,9 +48,14 @@ pub(super) fn bugs(
     end: NaiveDate,
     rng: &mut ChaCha8Rng,
     summary: &mut Summary,
+    cancel: &CancellationToken,
 ) -> Result<(), StoreError> {
     let end: DateTime<Utc> = utc(end);
     for spec in REPOS {
+        // Stopped between batches, like every other step of the seeding.
+        if cancel.is_cancelled() {
+            return Ok(());
+        }
         let mut batch = WriteBatch::new();
         let mut number = 50_000;
         for w in 0..WEEKS {

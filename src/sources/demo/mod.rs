@@ -281,7 +281,11 @@ pub fn seed(
         end,
         &mut ChaCha8Rng::seed_from_u64(seed ^ 0xB065_B065_B065_B065),
         &mut summary,
+        cancel,
     )?;
+    if cancel.is_cancelled() {
+        return Ok(summary);
+    }
     let mut done = WriteBatch::new();
     done.set_cursor(
         SOURCE,
