@@ -2,15 +2,13 @@
 //! GitHub's documented examples in `tests/fixtures/github/`), synced, analysed with the
 //! configuration's settings, and checked against figures worked out by hand in the comments.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Value};
 
 use crate::fake_github::{commit_json, first, fixture, pr_json, t, ts, Fake, Pr};
 
 use barometer::analysis::dora::{self, DeployFacts, DoraModel, DoraSettings, FailureSignal};
 use barometer::analysis::WEEK_MS;
-use barometer::config::{Config, Sources};
+use barometer::config::Config;
 use barometer::sources::github::GithubSync;
 use barometer::store::Store;
 
@@ -18,24 +16,7 @@ const TOKEN: &str = "ghp_FAKEtoken0123456789abcdefFAKE";
 const H: f64 = 3600.0;
 
 fn config(dir: &std::path::Path, url: &str, github: &str) -> Config {
-    let path = dir.join("barometer.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{url}\"\ntoken_env = \"BAROMETER_TEST_GH_TOKEN\"\n\
-             backfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{github}",
-            dir.join("store").display()
-        ),
-    )
-    .unwrap();
-    let mut env = BTreeMap::new();
-    env.insert("BAROMETER_TEST_GH_TOKEN".to_owned(), TOKEN.to_owned());
-    Config::load(&Sources {
-        file: Some(path),
-        env: Some(env),
-        ..Default::default()
-    })
-    .unwrap()
+    crate::fake_github::github_config_with(dir, url, TOKEN, github)
 }
 
 /// Syncs the fake into a fresh store and analyses it as the daemon does.

@@ -253,3 +253,31 @@ impl Fake {
         (server, fake)
     }
 }
+
+/// A configuration reading the fake at `url` with the token in `BAROMETER_TEST_GH_TOKEN`,
+/// backfilling from 2025-06-01, with `github` (TOML after `[github]`'s own keys: repositories,
+/// services) appended; the store is `dir/store`.
+pub fn github_config_with(
+    dir: &std::path::Path,
+    url: &str,
+    token: &str,
+    github: &str,
+) -> barometer::config::Config {
+    let path = dir.join("barometer.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{url}\"\ntoken_env = \"BAROMETER_TEST_GH_TOKEN\"\n\
+             backfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{github}",
+            dir.join("store").display()
+        ),
+    )
+    .unwrap();
+    let env = [("BAROMETER_TEST_GH_TOKEN".to_owned(), token.to_owned())].into();
+    barometer::config::Config::load(&barometer::config::Sources {
+        file: Some(path),
+        env: Some(env),
+        ..Default::default()
+    })
+    .unwrap()
+}

@@ -2,7 +2,6 @@
 //! GitHub's documented examples (`tests/fixtures/github/`), with `Link` pagination, rate-limit
 //! headers, `ETag`/304 and error answers.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ use crate::fake_github::{commit_json, first, fixture, pr_json, t, ts, Fake, Pr};
 
 use barometer::analysis::dora::{self, DoraInput, DoraSettings, Metric, ServiceSpec};
 use barometer::analysis::WEEK_MS;
-use barometer::config::{Config, Sources};
+use barometer::config::Config;
 use barometer::model::{Change, Commit, Deployment, Incident};
 use barometer::sources::github::{GithubError, GithubSync};
 use barometer::store::Store;
@@ -308,29 +307,12 @@ async fn fake_github() -> (MockServer, Fake) {
 /// A configuration reading the fake at `url`: the scenario's repository, or the repositories
 /// and services `repos` states (TOML after `[github]`'s own keys).
 fn github_config(dir: &std::path::Path, url: &str, repos: &str) -> Config {
-    let path = dir.join("barometer.toml");
     let repos = if repos.is_empty() {
         format!("repos = [\"{REPO}\"]\n")
     } else {
         repos.to_owned()
     };
-    std::fs::write(
-        &path,
-        format!(
-            "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{url}\"\ntoken_env = \"BAROMETER_TEST_GH_TOKEN\"\n\
-             backfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{repos}",
-            dir.join("store").display()
-        ),
-    )
-    .unwrap();
-    let mut env = BTreeMap::new();
-    env.insert("BAROMETER_TEST_GH_TOKEN".to_owned(), TOKEN.to_owned());
-    Config::load(&Sources {
-        file: Some(path),
-        env: Some(env),
-        ..Default::default()
-    })
-    .unwrap()
+    crate::fake_github::github_config_with(dir, url, TOKEN, &repos)
 }
 
 fn set_token() {
