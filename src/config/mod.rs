@@ -97,6 +97,8 @@ pub struct Config {
     pub products: Vec<ProductConfig>,
     /// `[system]`
     pub system: SystemConfig,
+    /// `[webhooks]`
+    pub webhooks: InboundWebhooksConfig,
 }
 
 /// Where the configuration comes from.

@@ -20,6 +20,13 @@ pub(super) struct RawConfig {
     pub(super) products: Vec<RawProduct>,
     #[serde(default)]
     pub(super) system: RawSystem,
+    pub(super) webhooks: RawWebhooks,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawWebhooks {
+    pub(super) max_body_bytes: u64,
+    pub(super) events_token_env: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +90,7 @@ pub(super) struct RawLog {
 pub(super) struct RawGithub {
     pub(super) api_url: String,
     pub(super) token_env: String,
+    pub(super) webhook_secret_env: String,
     pub(super) repos: Vec<String>,
     pub(super) backfill_since: String,
     pub(super) interval: String,

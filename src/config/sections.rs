@@ -96,6 +96,9 @@ pub struct GithubConfig {
     pub api_url: String,
     /// Name of the variable holding the token.
     pub token_env: String,
+    /// Name of the variable holding the secret that signs webhook deliveries
+    /// (`POST /webhooks/github`).
+    pub webhook_secret_env: String,
     /// `owner/name` list.
     pub repos: Vec<String>,
     /// First-sync horizon.
@@ -453,4 +456,13 @@ fn components_as_written<S: Serializer>(
         service: &c.service,
         depends_on: &c.depends_on,
     }))
+}
+
+/// `[webhooks]`: what the daemon accepts pushed to it (docs/webhooks.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundWebhooksConfig {
+    /// Largest body accepted, in bytes; a larger one is refused with 413 before it is read.
+    pub max_body_bytes: u64,
+    /// Name of the variable holding the bearer token of `POST /webhooks/events`.
+    pub events_token_env: String,
 }

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod http;
 pub mod metrics;
 pub mod system;
+pub mod webhooks;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -239,6 +240,13 @@ pub async fn run(
         tracker: tracker.clone(),
         health: health.clone(),
         digest,
+    }))
+    // Outside the API's token and same-origin guards: each webhook authenticates itself
+    // (see `webhooks`).
+    .merge(webhooks::routes(webhooks::WebhookState {
+        app: app.clone(),
+        health: health.clone(),
+        serial: Arc::default(),
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)

@@ -11,6 +11,7 @@
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | event kind, NUL, natural key                     | the event as JSON        |
 //! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
+//! | 5   | source, NUL, webhook delivery id                 | [`Delivery`] as JSON     |
 //!
 //! Flipping the sign bit of a two's-complement timestamp and writing it big-endian makes sled's
 //! byte order equal to time order over the whole `i64` range, before 1970 included. Series are
@@ -54,11 +55,13 @@ use encoding::{decode_series, META_SCHEMA, TAG_META, TAG_SERIES};
 
 mod batch;
 mod cursors;
+mod deliveries;
 mod events;
 mod points;
 
 pub use batch::{CommitStats, WriteBatch};
 pub use cursors::Cursor;
+pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
 
 /// Errors of the store.

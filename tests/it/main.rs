@@ -24,4 +24,5 @@ mod serve;
 mod store;
 mod system;
 mod teams;
+mod webhooks;
 mod weeks;

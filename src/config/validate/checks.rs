@@ -341,6 +341,7 @@ impl Validator<'_> {
         GithubConfig {
             api_url: raw.api_url.trim_end_matches('/').to_owned(),
             token_env: raw.token_env,
+            webhook_secret_env: raw.webhook_secret_env,
             repos: raw.repos,
             backfill_since: self.since("github.backfill_since", &raw.backfill_since),
             interval: self.duration("github.interval", &raw.interval),

@@ -16,6 +16,7 @@ use super::*;
 mod checks;
 mod origin;
 mod system;
+mod webhooks;
 mod zone;
 
 pub(super) use origin::{key_parts, lookup, origin_of};
@@ -106,7 +107,9 @@ impl Validator<'_> {
                 ),
             );
         }
+        self.env_name("github.webhook_secret_env", &raw.github.webhook_secret_env);
         let github = self.github(raw.github);
+        let webhooks = self.webhooks(raw.webhooks);
 
         let url = (!raw.prometheus.url.is_empty()).then(|| {
             self.url("prometheus.url", &raw.prometheus.url);
@@ -303,6 +306,7 @@ impl Validator<'_> {
             teams,
             products,
             system,
+            webhooks,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

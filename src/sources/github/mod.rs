@@ -10,6 +10,7 @@
 pub mod client;
 mod commit_detail;
 pub mod payload;
+pub mod webhook;
 
 mod bugs;
 mod changes;

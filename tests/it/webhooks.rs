@@ -1,0 +1,543 @@
+//! `POST /webhooks/github` against the fake GitHub: signed deliveries built from GitHub's
+//! documented payloads (`tests/fixtures/github/webhooks/`, from `octokit/webhooks`
+//! `payload-examples`) are applied through the polling code, refusals store nothing, and the
+//! same history pushed, polled, or pushed with gaps and then polled gives the same figures.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::fake_github::Fake;
+use crate::github::{
+    assert_known_answer, fake_github, github_config, load, model, set_token, REPO,
+};
+
+use barometer::analysis::dora::{self, DoraSettings};
+use barometer::analysis::WEEK_MS;
+use barometer::config::Config;
+use barometer::health::{DeliveryOutcome, Health};
+use barometer::model::{Change, Deployment, Incident};
+use barometer::serve::webhooks::{routes, WebhookState};
+use barometer::sources::github::GithubSync;
+use barometer::store::Store;
+
+/// The secret every test signs with (a test value, in the variable the configuration names).
+const SECRET: &str = "test-only-webhook-secret-0123456789";
+const SECRET_ENV: &str = "BAROMETER_TEST_GH_HOOK_SECRET";
+
+fn set_secret() {
+    // Every test uses the same value, so setting it from several threads is harmless.
+    std::env::set_var(SECRET_ENV, SECRET);
+}
+
+pub(crate) fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub(crate) fn envelope(event: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/github/webhooks/{event}.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A configuration for the fake at `url`, webhooks signed with [`SECRET`].
+fn hook_config(dir: &std::path::Path, url: &str, github: &str) -> Config {
+    let repos = if github.is_empty() {
+        format!("repos = [\"{REPO}\"]\n")
+    } else {
+        github.to_owned()
+    };
+    github_config(
+        dir,
+        url,
+        &format!("webhook_secret_env = \"{SECRET_ENV}\"\n{repos}"),
+    )
+}
+
+struct Hooks {
+    addr: SocketAddr,
+    app: barometer::app::App,
+    health: Arc<Health>,
+    client: reqwest::Client,
+}
+
+impl Hooks {
+    /// The webhook routes alone, on a free loopback port (no syncs run).
+    async fn start(config: Config) -> Hooks {
+        barometer::clock::pin(crate::helpers::now());
+        let app = barometer::app::App::build(config).unwrap();
+        let health = Arc::new(Health::default());
+        let router = routes(WebhookState {
+            app: app.clone(),
+            health: health.clone(),
+            serial: Arc::default(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Hooks {
+            addr,
+            app,
+            health,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    /// Sends `body` as a delivery of `event` with id `id`, signed with `secret` (`None`: no
+    /// signature header); the status and the JSON answer.
+    async fn send_raw(
+        &self,
+        event: &str,
+        id: &str,
+        body: Vec<u8>,
+        secret: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("http://{}/webhooks/github", self.addr))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", id)
+            .header("user-agent", "GitHub-Hookshot/test");
+        if let Some(s) = secret {
+            req = req.header("x-hub-signature-256", sign(s, &body));
+        }
+        let r = req.body(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, event: &str, id: &str, payload: &Value) -> (u16, Value) {
+        self.send_raw(event, id, payload.to_string().into_bytes(), Some(SECRET))
+            .await
+    }
+
+    fn counted(&self, outcome: DeliveryOutcome, reason: &str) -> u64 {
+        self.health
+            .deliveries
+            .snapshot()
+            .get(&("github".to_owned(), outcome, reason.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The scenario of `tests/it/github.rs` as GitHub would push it: one delivery per merged or
+/// closed pull request, per deployment (its `deployment_status` event, which carries the
+/// deployment) and per issue, in the order they happened. Each item is the very JSON the fake
+/// lists, so pushing and polling read the same facts.
+fn scenario_deliveries(fake: &Fake) -> Vec<(String, Value, String)> {
+    let routes = fake.0.lock().unwrap().routes.clone();
+    let listed = |path: &str| -> Vec<Value> {
+        let base = format!("/repos/{REPO}/{path}");
+        [base.clone(), format!("{base}#2")]
+            .iter()
+            .filter_map(|k| routes.get(k))
+            .flat_map(|b| serde_json::from_str::<Vec<Value>>(b).unwrap())
+            .collect()
+    };
+    let repo = json!({"id": 1, "name": "shop", "full_name": REPO, "private": true,
+        "owner": {"login": "acme", "id": 2, "type": "Organization"}, "default_branch": "main"});
+    let mut out: Vec<(String, Value, String)> = Vec::new();
+    for p in listed("pulls") {
+        let mut e = envelope("pull_request");
+        e["number"] = p["number"].clone();
+        e["pull_request"] = p.clone();
+        e["repository"] = repo.clone();
+        let at = p["closed_at"].as_str().unwrap().to_owned();
+        out.push(("pull_request".into(), e, at));
+    }
+    for d in listed("deployments") {
+        let mut e = envelope("deployment_status");
+        let statuses: Vec<Value> = serde_json::from_str(
+            &routes[&format!("/repos/{REPO}/deployments/{}/statuses", d["id"])],
+        )
+        .unwrap();
+        e["deployment"] = d.clone();
+        e["deployment_status"] = statuses[0].clone();
+        e["repository"] = repo.clone();
+        let at = d["updated_at"].as_str().unwrap().to_owned();
+        out.push(("deployment_status".into(), e, at));
+    }
+    for i in listed("issues") {
+        let mut e = envelope("issues");
+        e["action"] = json!(if i["closed_at"].is_null() {
+            "opened"
+        } else {
+            "closed"
+        });
+        e["issue"] = i.clone();
+        e["repository"] = repo.clone();
+        let at = i["updated_at"].as_str().unwrap().to_owned();
+        out.push(("issues".into(), e, at));
+    }
+    out.sort_by(|a, b| a.2.cmp(&b.2));
+    out
+}
+
+/// Every figure of the scenario's week, as JSON (the same type the API serialises).
+fn figures(store: &Store) -> Value {
+    let m = model(store);
+    let week = crate::fake_github::t(0.0).timestamp_millis();
+    let f = dora::window(
+        &m,
+        Some("shop"),
+        week,
+        week + WEEK_MS,
+        &DoraSettings::default().bands,
+    );
+    serde_json::to_value(f).unwrap()
+}
+
+async fn polled_figures(url: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hook_config(dir.path(), url, "");
+    let store = Store::open(&config.storage.path).unwrap();
+    GithubSync::new(&config.github, &store, None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    figures(&store)
+}
+
+#[tokio::test]
+async fn the_same_history_pushed_or_polled_gives_the_same_figures() {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let polled = polled_figures(&server.uri()).await;
+
+    // Pushed: every delivery, no sync.
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    let deliveries = scenario_deliveries(&fake);
+    // 8 pull requests, 9 deployments (one in staging), 4 issues (one a pull request).
+    assert_eq!(deliveries.len(), 21);
+    for (n, (event, payload, _)) in deliveries.iter().enumerate() {
+        let (status, body) = hooks.send(event, &format!("d-{n}"), payload).await;
+        assert_eq!(status, 200, "{event}: {body}");
+        assert_eq!(body["status"], "applied", "{event}: {body}");
+    }
+    // What polling keeps: 8 production deployments, 7 merged PRs, 3 incidents.
+    assert_eq!(load::<Deployment>(hooks.store()).len(), 8);
+    assert_eq!(load::<Change>(hooks.store()).len(), 7);
+    assert_eq!(load::<Incident>(hooks.store()).len(), 3);
+    assert_known_answer(hooks.store());
+    assert_eq!(figures(hooks.store()), polled);
+    assert_eq!(
+        hooks.counted(DeliveryOutcome::Accepted, "deployment_status"),
+        9
+    );
+
+    // A later sync is reconciliation: it finds everything and counts nothing twice.
+    let before = figures(hooks.store());
+    GithubSync::new(&hooks.app.config.github, hooks.store(), None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    assert_eq!(load::<Deployment>(hooks.store()).len(), 8);
+    assert_eq!(figures(hooks.store()), before);
+}
+
+#[tokio::test]
+async fn webhooks_with_gaps_and_one_sync_give_the_same_figures_again() {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let polled = polled_figures(&server.uri()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    // GitHub knows which pull request each commit came from (`commits/{sha}/pulls`); with a
+    // pull request's delivery lost, the graph step asks for its commits.
+    for p in crate::github::PRS.iter().filter(|p| p.merged.is_some()) {
+        let pr = crate::fake_github::pr_json(p);
+        for sha in p.commits.iter().map(|c| c.0).chain([p.merge_sha]) {
+            let key = format!("/repos/{REPO}/commits/{sha}/pulls");
+            if !fake.0.lock().unwrap().routes.contains_key(&key) {
+                fake.route(&key, json!([pr]));
+            }
+        }
+    }
+    // Every other delivery is lost (GitHub gave up, or the daemon was down).
+    for (n, (event, payload, _)) in scenario_deliveries(&fake).iter().enumerate() {
+        if n % 2 == 1 {
+            continue;
+        }
+        let (status, body) = hooks.send(event, &format!("g-{n}"), payload).await;
+        assert_eq!(status, 200, "{event}: {body}");
+    }
+    assert!(load::<Deployment>(hooks.store()).len() < 8);
+    GithubSync::new(&hooks.app.config.github, hooks.store(), None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    assert_eq!(load::<Deployment>(hooks.store()).len(), 8);
+    assert_eq!(load::<Change>(hooks.store()).len(), 7);
+    assert_eq!(load::<Incident>(hooks.store()).len(), 3);
+    assert_known_answer(hooks.store());
+    assert_eq!(figures(hooks.store()), polled);
+}
+
+#[tokio::test]
+async fn refused_deliveries_store_nothing_and_a_redelivery_is_a_no_op() {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    let (_, pr, _) = scenario_deliveries(&fake)
+        .into_iter()
+        .find(|(e, _, _)| e == "pull_request")
+        .unwrap();
+    let body = pr.to_string().into_bytes();
+    let nothing_stored = |hooks: &Hooks| {
+        assert!(
+            hooks.store().is_empty(),
+            "{:?}",
+            hooks.store().event_counts()
+        );
+        assert_eq!(
+            hooks.store().delivery("github-webhook", "r-1").unwrap(),
+            None
+        );
+    };
+
+    // Tampered body: signed, then one byte changed.
+    let mut tampered = body.clone();
+    let sig = sign(SECRET, &tampered);
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    let r = hooks
+        .client
+        .post(format!("http://{}/webhooks/github", hooks.addr))
+        .header("x-github-event", "pull_request")
+        .header("x-github-delivery", "r-1")
+        .header("x-hub-signature-256", sig)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "bad_signature");
+    nothing_stored(&hooks);
+
+    // Wrong secret.
+    let (status, err) = hooks
+        .send_raw("pull_request", "r-1", body.clone(), Some("not-the-secret"))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
+    // No signature header.
+    let (status, err) = hooks
+        .send_raw("pull_request", "r-1", body.clone(), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("missing_signature"))
+    );
+    // Malformed JSON, correctly signed: 400 naming the event, nothing stored.
+    let (status, err) = hooks
+        .send_raw(
+            "pull_request",
+            "r-1",
+            b"{\"pull_request\": [".to_vec(),
+            Some(SECRET),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("malformed"))
+    );
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("pull_request payload:"));
+    // Valid JSON without the object the event documents.
+    let (status, err) = hooks
+        .send(
+            "pull_request",
+            "r-1",
+            &json!({"action": "closed", "repository": {"full_name": REPO}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pull_request"));
+    // Oversized: over the 1 MiB default, refused before it is read.
+    let big = vec![b' '; 1_048_577];
+    let (status, err) = hooks
+        .send_raw("pull_request", "r-1", big, Some(SECRET))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (413, Some("too_large"))
+    );
+    // No event or delivery header.
+    let r = hooks
+        .client
+        .post(format!("http://{}/webhooks/github", hooks.addr))
+        .header("x-hub-signature-256", sign(SECRET, &body))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    nothing_stored(&hooks);
+    assert_eq!(hooks.counted(DeliveryOutcome::Rejected, "bad_signature"), 2);
+    assert_eq!(
+        hooks.counted(DeliveryOutcome::Rejected, "missing_signature"),
+        1
+    );
+    assert_eq!(hooks.counted(DeliveryOutcome::Rejected, "malformed"), 2);
+    assert_eq!(hooks.counted(DeliveryOutcome::Rejected, "too_large"), 1);
+    assert_eq!(
+        hooks.counted(DeliveryOutcome::Rejected, "missing_headers"),
+        1
+    );
+    // Nothing refused reached GitHub.
+    assert!(fake.log().is_empty());
+
+    // Accepted once; the same delivery id again changes nothing and asks GitHub nothing.
+    let (status, ok) = hooks
+        .send_raw("pull_request", "r-1", body.clone(), Some(SECRET))
+        .await;
+    assert_eq!((status, ok["status"].as_str()), (200, Some("applied")));
+    assert_eq!(load::<Change>(hooks.store()).len(), 1);
+    assert!(!fake.log().is_empty());
+    let generation = hooks.store().generation();
+    let (status, again) = hooks
+        .send_raw("pull_request", "r-1", body, Some(SECRET))
+        .await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("duplicate")));
+    assert!(fake.log().is_empty());
+    assert_eq!(hooks.store().generation(), generation);
+    assert_eq!(hooks.counted(DeliveryOutcome::Duplicate, "pull_request"), 1);
+}
+
+#[tokio::test]
+async fn an_unset_secret_turns_the_route_off() {
+    set_token();
+    let (server, _fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = github_config(
+        dir.path(),
+        &server.uri(),
+        &format!(
+            "webhook_secret_env = \"BAROMETER_TEST_UNSET_HOOK_SECRET\"\nrepos = [\"{REPO}\"]\n"
+        ),
+    );
+    let hooks = Hooks::start(config).await;
+    let (status, err) = hooks
+        .send_raw("push", "u-1", b"{}".to_vec(), Some(SECRET))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (503, Some("not_configured"))
+    );
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("BAROMETER_TEST_UNSET_HOOK_SECRET"));
+    assert!(hooks.store().is_empty());
+}
+
+/// Every event the route takes, from GitHub's documented examples (repository
+/// `Codertocat/Hello-World`, May 2019; the workflow run's `octo-org/octo-repo`, October 2020).
+#[tokio::test]
+async fn documented_payloads_of_every_event_are_accepted() {
+    set_token();
+    set_secret();
+    let (server, fake) = Fake::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = hook_config(
+        dir.path(),
+        &server.uri(),
+        "bug_labels = [\"bug\"]\n\
+         [[github.service]]\nname = \"hello\"\nrepo = \"Codertocat/Hello-World\"\n\
+         [[github.service]]\nname = \"hello-releases\"\nrepo = \"Codertocat/Hello-World\"\ndeployments_from = \"releases\"\n\
+         [[github.service]]\nname = \"octo\"\nrepo = \"octo-org/octo-repo\"\ndeployments_from = \"workflow_runs\"\nworkflow = \"test\"\n",
+    );
+    // The documented examples are from 2019 and 2020.
+    config.github.backfill_since = barometer::config::Since::Date("2019-01-01".parse().unwrap());
+    let hooks = Hooks::start(config).await;
+    let repo = "/repos/Codertocat/Hello-World";
+    // What GitHub answers for the details the payloads do not carry.
+    let status = envelope("deployment_status")["deployment_status"].clone();
+    fake.route(
+        &format!("{repo}/deployments/145988746/statuses"),
+        json!([status]),
+    );
+    let pr = envelope("pull_request")["pull_request"].clone();
+    let sha = pr["head"]["sha"].as_str().unwrap().to_owned();
+    let commit = crate::fake_github::commit_json(&sha, &["c0"], 0.0);
+    fake.route(&format!("{repo}/pulls/2/commits"), json!([commit]));
+    fake.route(&format!("{repo}/commits/0.0.1"), commit.clone());
+    fake.route(
+        &format!("{repo}/compare/{sha}...{sha}"),
+        json!({"status": "identical",
+        "merge_base_commit": commit, "commits": []}),
+    );
+    fake.route(&format!("{repo}/commits"), json!([commit]));
+
+    let mut merged = envelope("pull_request");
+    // The documented `closed` example was closed without merging; merged, it is a change.
+    merged["pull_request"]["merged_at"] = merged["pull_request"]["closed_at"].clone();
+    let cases = [
+        ("deployment", envelope("deployment")),
+        ("deployment_status", envelope("deployment_status")),
+        ("pull_request", envelope("pull_request")),
+        ("pull_request", merged),
+        ("push", envelope("push")),
+        ("issues", envelope("issues")),
+        ("workflow_run", envelope("workflow_run")),
+        ("release", envelope("release")),
+    ];
+    for (n, (event, payload)) in cases.iter().enumerate() {
+        let (status, body) = hooks.send(event, &format!("doc-{n}"), payload).await;
+        assert_eq!(status, 200, "{event}: {body}");
+        assert_eq!(body["status"], "applied", "{event}: {body}");
+    }
+    let deps = load::<Deployment>(hooks.store());
+    let mut kinds: Vec<String> = deps
+        .iter()
+        .map(|d| format!("{}:{}:{:?}", d.service, d.id, d.state))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "hello-releases:17372790:Success",
+            "hello:145988746:Success",
+            "octo:289782451:Success"
+        ]
+    );
+    assert_eq!(load::<Change>(hooks.store()).len(), 1);
+    assert_eq!(load::<barometer::model::Bug>(hooks.store()).len(), 1);
+    // A repository that is not configured, and an event that is not used, are accepted and
+    // ignored (GitHub would otherwise show failed deliveries).
+    let mut other = envelope("push");
+    other["repository"]["full_name"] = json!("someone/else");
+    let (status, body) = hooks.send("push", "doc-x", &other).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ignored")));
+    let (status, body) = hooks.send("star", "doc-y", &envelope("push")).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ignored")));
+}
