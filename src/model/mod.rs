@@ -153,6 +153,8 @@ pub enum DeploySource {
     WorkflowRun,
     /// A published release or a tag that matches the configured pattern.
     Release,
+    /// Reported by a CD tool (Argo CD, Jenkins, Spinnaker …) to `POST /webhooks/events`.
+    Pushed,
 }
 
 impl DeploySource {
@@ -161,6 +163,7 @@ impl DeploySource {
             DeploySource::DeploymentsApi => "deployments_api",
             DeploySource::WorkflowRun => "workflow_run",
             DeploySource::Release => "release",
+            DeploySource::Pushed => "pushed",
         }
     }
 }

@@ -247,6 +247,7 @@ pub async fn run(
         app: app.clone(),
         health: health.clone(),
         serial: Arc::default(),
+        pruned: Arc::default(),
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)

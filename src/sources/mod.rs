@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod demo;
+pub mod events;
 pub mod github;
 pub mod prometheus;
 pub mod pull;

@@ -28,9 +28,14 @@ use barometer::store::Store;
 const SECRET: &str = "test-only-webhook-secret-0123456789";
 const SECRET_ENV: &str = "BAROMETER_TEST_GH_HOOK_SECRET";
 
+/// The events token (test value) in the variable `[webhooks]` names.
+const EVENTS_TOKEN: &str = "test-only-events-token-0123456789";
+const EVENTS_TOKEN_ENV: &str = "BAROMETER_TEST_EVENTS_TOKEN";
+
 fn set_secret() {
-    // Every test uses the same value, so setting it from several threads is harmless.
+    // Every test uses the same values, so setting them from several threads is harmless.
     std::env::set_var(SECRET_ENV, SECRET);
+    std::env::set_var(EVENTS_TOKEN_ENV, EVENTS_TOKEN);
 }
 
 pub(crate) fn sign(secret: &str, body: &[u8]) -> String {
@@ -54,11 +59,13 @@ fn hook_config(dir: &std::path::Path, url: &str, github: &str) -> Config {
     } else {
         github.to_owned()
     };
-    github_config(
+    let mut config = github_config(
         dir,
         url,
         &format!("webhook_secret_env = \"{SECRET_ENV}\"\n{repos}"),
-    )
+    );
+    config.webhooks.events_token_env = EVENTS_TOKEN_ENV.into();
+    config
 }
 
 struct Hooks {
@@ -78,6 +85,7 @@ impl Hooks {
             app: app.clone(),
             health: health.clone(),
             serial: Arc::default(),
+            pruned: Arc::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -114,6 +122,20 @@ impl Hooks {
             req = req.header("x-hub-signature-256", sign(s, &body));
         }
         let r = req.body(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts `body` to `/webhooks/events{query}` with `token` (`None`: no header).
+    async fn push(&self, query: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("http://{}/webhooks/events{query}", self.addr))
+            .json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -540,4 +562,163 @@ async fn documented_payloads_of_every_event_are_accepted() {
     assert_eq!((status, body["status"].as_str()), (200, Some("ignored")));
     let (status, body) = hooks.send("star", "doc-y", &envelope("push")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ignored")));
+}
+
+/// Deployments from a CD tool and incidents from PagerDuty reach the DORA figures of their
+/// service, as GitHub's would.
+#[tokio::test]
+async fn pushed_deployments_and_incidents_feed_the_same_dora_model() {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    GithubSync::new(&hooks.app.config.github, hooks.store(), None, false)
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    let before = figures(hooks.store());
+    // The worked answer: 7 attempted, 6 succeeded, CFR 4/7 (tests/it/github.rs).
+    assert_eq!(
+        (before["attempted"].as_u64(), before["deployments"].as_u64()),
+        (Some(7), Some(6))
+    );
+
+    // Argo CD (notification template of docs/webhooks.md): shop at a new commit, hour 50. The
+    // previous successful deployment shipped r6 (hour 46): GitHub compares r6...a7a7a7a.
+    let commit = crate::fake_github::commit_json("a7a7a7a", &["g7"], 49.0);
+    fake.route(
+        &format!("/repos/{REPO}/compare/r6...a7a7a7a"),
+        json!({"status": "ahead", "ahead_by": 2, "behind_by": 0, "total_commits": 2,
+            "merge_base_commit": crate::fake_github::commit_json("r6", &["f5"], 36.5),
+            "commits": [crate::fake_github::commit_json("g7", &["r6"], 42.0), commit]}),
+    );
+    fake.route(&format!("/repos/{REPO}/commits/a7a7a7a/pulls"), json!([]));
+    let argo = json!({"type": "deployment", "id": "argocd/shop/17", "service": "shop",
+        "environment": "production", "sha": "a7a7a7a", "status": "success",
+        "time": crate::fake_github::ts(50.0)});
+    let (status, body) = hooks.push("", &argo, Some(EVENTS_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["kind"], "deployment");
+    assert_eq!(body["change_set_deferred"], Value::Null, "{body}");
+    assert!(hooks
+        .store()
+        .event::<barometer::model::Commit>(&format!("{REPO}@a7a7a7a"))
+        .unwrap()
+        .is_some());
+    let after = figures(hooks.store());
+    // One more attempt, one more success, no new failure (the incident of hour 76 is 26 h
+    // later, outside the 24 h window): CFR 4/8.
+    assert_eq!(
+        (after["attempted"].as_u64(), after["deployments"].as_u64()),
+        (Some(8), Some(7))
+    );
+    assert_eq!(after["change_failure_rate"]["k"], 4);
+    assert_eq!(after["change_failure_rate"]["n"], 8);
+
+    // PagerDuty V3: triggered an hour later, naming no deployment: the latest deployment of
+    // shop within incident_window (24 h) before it is the pushed one, which now failed: 5/8.
+    let mut pd = json!({"event": {"id": "01DEN9", "event_type": "incident.triggered",
+        "resource_type": "incident", "occurred_at": crate::fake_github::ts(51.0),
+        "data": {"id": "PGR0VU2", "type": "incident", "number": 2, "status": "triggered",
+            "created_at": crate::fake_github::ts(51.0), "title": "Checkout errors",
+            "service": {"id": "PF9KMXH", "summary": "Shop API", "type": "service_reference"},
+            "priority": {"id": "PSO75BM", "summary": "P1", "type": "priority_reference"},
+            "urgency": "high"}}});
+    let (status, body) = hooks.push("?service=shop", &pd, Some(EVENTS_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    let f = figures(hooks.store());
+    assert_eq!(f["change_failure_rate"]["k"], 5);
+    // Resolved an hour later: the same incident, now closed.
+    pd["event"]["event_type"] = json!("incident.resolved");
+    pd["event"]["occurred_at"] = json!(crate::fake_github::ts(52.0));
+    let (status, body) = hooks.push("?service=shop", &pd, Some(EVENTS_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    let incidents = load::<Incident>(hooks.store());
+    assert_eq!(incidents.len(), 4);
+    let pushed = incidents
+        .iter()
+        .find(|i| i.title == "Checkout errors")
+        .unwrap();
+    assert_eq!(pushed.closed_at, Some(crate::fake_github::t(52.0)));
+    assert!(pushed.labels.contains(&"severity:P1".to_owned()));
+    assert_eq!(figures(hooks.store())["change_failure_rate"]["k"], 5);
+
+    // A version-only deployment (Jenkins) is stored without a change set.
+    let jenkins = json!({"type": "deployment", "service": "shop", "version": "2.4.1",
+        "status": "failure", "time": crate::fake_github::ts(70.0)});
+    let (status, body) = hooks.push("", &jenkins, Some(EVENTS_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(figures(hooks.store())["attempted"].as_u64(), Some(9));
+    assert_eq!(
+        hooks.health.deliveries.snapshot().get(&(
+            "events".to_owned(),
+            DeliveryOutcome::Accepted,
+            "deployment".to_owned()
+        )),
+        Some(&2)
+    );
+}
+
+#[tokio::test]
+async fn bad_pushed_events_are_refused_naming_the_field() {
+    set_token();
+    set_secret();
+    let (server, _fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    let ok = json!({"type": "deployment", "service": "shop", "sha": "abcdef1",
+        "status": "success", "time": "2026-01-05T10:00:00Z"});
+    // No token, a wrong one: 401.
+    assert_eq!(hooks.push("", &ok, None).await.0, 401);
+    let (status, err) = hooks.push("", &ok, Some("wrong-token-000000000000")).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("bad_token"))
+    );
+    let field_errors = |body: &Value| -> Vec<String> {
+        body["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let cases: &[(Value, &[&str])] = &[
+        (json!({"service": "shop"}), &["type"]),
+        (
+            json!({"type": "deployment"}),
+            &["service", "sha", "status", "time"],
+        ),
+        (
+            json!({"type": "deployment", "service": "nope", "sha": "xyz", "status": "done",
+            "time": "yesterday"}),
+            &["sha", "status", "time", "service"],
+        ),
+        (
+            json!({"type": "incident", "service": "shop", "opened": "2026-01-05T10:00:00Z",
+            "resolved": "2026-01-05T09:00:00Z"}),
+            &["id", "resolved"],
+        ),
+        (
+            json!({"event": {"event_type": "incident.triggered", "data": {"id": "P1"}}}),
+            &[
+                "event.data.created_at",
+                "event.occurred_at",
+                "event.data.service.summary",
+            ],
+        ),
+        (
+            json!({"action": "Create", "alert": {"alertId": "a1", "createdAt": 1767607200000_i64}}),
+            &["alert.tags"],
+        ),
+        (json!([1, 2]), &["(body)"]),
+    ];
+    for (body, fields) in cases {
+        let (status, err) = hooks.push("", body, Some(EVENTS_TOKEN)).await;
+        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(field_errors(&err), *fields, "{body}: {err}");
+    }
+    assert!(hooks.store().is_empty());
 }

@@ -26,10 +26,12 @@ mod dora;
 mod pressure;
 mod refresh;
 mod registry;
+pub(crate) mod webhooks;
 
 use bugs::BugGauges;
 use dora::DoraGauges;
 use pressure::PressureGauges;
+use webhooks::WebhookFamilies;
 
 /// The daemon's metrics and their last rendering.
 pub struct Metrics {
@@ -53,6 +55,7 @@ pub struct Metrics {
     dora: DoraGauges,
     bugs: BugGauges,
     pressure: PressureGauges,
+    webhooks: WebhookFamilies,
     digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,
     digest_failures: IntCounter,

@@ -57,6 +57,7 @@ impl Metrics {
         let failures = self.digest.failures();
         self.digest_failures
             .inc_by(failures.saturating_sub(self.digest_failures.get()));
+        self.webhooks.refresh(store, &self.health);
         // The store's and the sources' own figures are cheap and show at once; the analysed
         // families below (DORA, bugs, the organisation's and each product's view) follow when
         // they are done, so a scrape during a long refresh sees current counts beside the

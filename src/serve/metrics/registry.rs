@@ -6,7 +6,7 @@ use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use super::{BugGauges, DoraGauges, Metrics, PressureGauges};
+use super::{BugGauges, DoraGauges, Metrics, PressureGauges, WebhookFamilies};
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 
@@ -21,6 +21,7 @@ impl Metrics {
         let dora = DoraGauges::new(&registry)?;
         let bugs = BugGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
+        let webhooks = WebhookFamilies::new(&registry)?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "barometer_build_info",
@@ -193,6 +194,7 @@ impl Metrics {
             dora,
             bugs,
             pressure,
+            webhooks,
             digest,
             app,
             health,

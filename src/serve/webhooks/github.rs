@@ -127,6 +127,7 @@ pub(super) async fn deliver(State(state): State<WebhookState>, req: Request) -> 
         }
         Err(e) => Err(WebhookError::Github(e)),
     };
+    state.prune(WEBHOOK_SOURCE);
     match applied {
         Ok(Outcome::Applied { repo, deferred }) => {
             state

@@ -11,6 +11,7 @@
 //! these routes need no such refusal. Nothing is read or stored before the credential is
 //! checked, and bodies are bounded (`webhooks.max_body_bytes`) before they are read.
 
+mod events;
 mod github;
 
 use std::sync::Arc;
@@ -35,12 +36,44 @@ pub struct WebhookState {
     /// One delivery at a time: two copies of one delivery id arriving together must not both
     /// pass the "seen before?" check. Deliveries are rare next to the time one takes.
     pub serial: Arc<tokio::sync::Mutex<()>>,
+    /// When delivery ids were last pruned (Unix seconds; 0: not yet).
+    pub pruned: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// Delivery ids are kept this long (GitHub offers redelivery for 3 days).
+const KEEP_DELIVERIES_DAYS: i64 = 30;
+
+impl WebhookState {
+    /// Forgets delivery ids older than [`KEEP_DELIVERIES_DAYS`], at most once an hour.
+    fn prune(&self, source: &'static str) {
+        use std::sync::atomic::Ordering;
+        let now = crate::clock::now();
+        let last = self.pruned.load(Ordering::Relaxed);
+        if now.timestamp() - last < 3600
+            || self
+                .pruned
+                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let store = self.app.store.clone();
+        let before = now - chrono::Duration::days(KEEP_DELIVERIES_DAYS);
+        tokio::task::spawn_blocking(move || match store.forget_deliveries(source, before) {
+            Ok(n) if n > 0 => {
+                tracing::info!(source, forgotten = n, "old webhook delivery ids forgotten")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune webhook delivery ids"),
+        });
+    }
 }
 
 /// The `/webhooks` routes.
 pub fn routes(state: WebhookState) -> Router {
     Router::new()
         .route("/webhooks/github", post(github::deliver))
+        .route("/webhooks/events", post(events::deliver))
         .with_state(state)
 }
 
@@ -98,4 +131,47 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
+}
+
+/// The pushed sources for `/api/v1/sources`: whether each is on (its secret set), the last event
+/// per repository or service, and the deliveries counted since start by outcome and reason.
+pub(crate) fn freshness(
+    app: &App,
+    health: &Health,
+) -> Result<Vec<serde_json::Value>, crate::store::StoreError> {
+    use crate::serve::metrics::webhooks::{last_events, FRESHNESS_SOURCES};
+    let counts = health.deliveries.snapshot();
+    let mut out = Vec::new();
+    for (source, label, var) in [
+        (
+            FRESHNESS_SOURCES[0],
+            "github",
+            &app.config.github.webhook_secret_env,
+        ),
+        (
+            FRESHNESS_SOURCES[1],
+            "events",
+            &app.config.webhooks.events_token_env,
+        ),
+    ] {
+        let events = last_events(&app.store, source)?;
+        let deliveries: Vec<serde_json::Value> = counts
+            .iter()
+            .filter(|((s, _, _), _)| s == label)
+            .map(|((_, outcome, reason), n)| {
+                serde_json::json!({"outcome": outcome, "reason": reason, "count": n})
+            })
+            .collect();
+        out.push(serde_json::json!({
+            "source": source,
+            "route": format!("/webhooks/{label}"),
+            "configured": std::env::var(var).is_ok_and(|v| !v.is_empty()),
+            "last_event": events.iter().map(|e| e.1).max(),
+            "last_events": events.iter().map(|(scope, at, event)| {
+                serde_json::json!({"scope": scope, "at": at, "event": event})
+            }).collect::<Vec<_>>(),
+            "deliveries": deliveries,
+        }));
+    }
+    Ok(out)
 }

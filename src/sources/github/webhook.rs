@@ -193,6 +193,12 @@ impl GithubSync<'_> {
         Ok(outcome)
     }
 
+    /// Reads the change sets of `repo`'s deployments that have none yet, as a sync's graph step
+    /// does: for deployments reported to `POST /webhooks/events` with a SHA.
+    pub async fn change_sets(&mut self, repo: &str) -> Result<(), GithubError> {
+        self.graph(repo).await
+    }
+
     /// The configured spelling of `full_name` (GitHub treats names case-insensitively).
     fn repo_named(&self, full_name: &str) -> Option<String> {
         self.config
