@@ -66,6 +66,19 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
         Some(1.0)
     );
     assert!(metric(&text, "barometer_store_bytes").unwrap() > 0.0);
+    // The demo's repositories push their events (docs/webhooks.md): each one's last event.
+    let sources = crate::helpers::get_json(&client, daemon.url("/api/v1/sources")).await;
+    let pushed = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "github-webhook")
+        .unwrap();
+    assert_eq!(
+        pushed["last_events"].as_array().unwrap().len(),
+        4,
+        "{pushed}"
+    );
     assert!(metric(&text, "barometer_store_events{kind=\"deployment\"}").unwrap() > 1000.0);
     // Two years of monthly revenue: one record per month.
     assert_eq!(

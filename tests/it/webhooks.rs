@@ -102,8 +102,6 @@ impl Hooks {
         &self.app.store
     }
 
-    /// Sends `body` as a delivery of `event` with id `id`, signed with `secret` (`None`: no
-    /// signature header); the status and the JSON answer.
     async fn send_raw(
         &self,
         event: &str,
@@ -111,19 +109,7 @@ impl Hooks {
         body: Vec<u8>,
         secret: Option<&str>,
     ) -> (u16, Value) {
-        let mut req = self
-            .client
-            .post(format!("http://{}/webhooks/github", self.addr))
-            .header("content-type", "application/json")
-            .header("x-github-event", event)
-            .header("x-github-delivery", id)
-            .header("user-agent", "GitHub-Hookshot/test");
-        if let Some(s) = secret {
-            req = req.header("x-hub-signature-256", sign(s, &body));
-        }
-        let r = req.body(body).send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        deliver(&self.client, self.addr, event, id, body, secret).await
     }
 
     /// Posts `body` to `/webhooks/events{query}` with `token` (`None`: no header).
@@ -153,6 +139,30 @@ impl Hooks {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// Sends `body` to `addr` as a delivery of `event` with id `id`, signed with `secret` (`None`:
+/// no signature header); the status and the JSON answer.
+async fn deliver(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    event: &str,
+    id: &str,
+    body: Vec<u8>,
+    secret: Option<&str>,
+) -> (u16, Value) {
+    let mut req = client
+        .post(format!("http://{addr}/webhooks/github"))
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", id)
+        .header("user-agent", "GitHub-Hookshot/test");
+    if let Some(s) = secret {
+        req = req.header("x-hub-signature-256", sign(s, &body));
+    }
+    let r = req.body(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// The scenario of `tests/it/github.rs` as GitHub would push it: one delivery per merged or
@@ -721,4 +731,103 @@ async fn bad_pushed_events_are_refused_naming_the_field() {
         assert_eq!(field_errors(&err), *fields, "{body}: {err}");
     }
     assert!(hooks.store().is_empty());
+}
+
+/// The daemon counts deliveries and shows each repository's last event in `/api/v1/sources`
+/// and `/metrics`.
+#[tokio::test]
+async fn freshness_and_delivery_counts_show_in_sources_and_metrics() {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("barometer.toml");
+    // The configuration file the fake's helper writes, read by the daemon itself.
+    let _ = hook_config(dir.path(), &server.uri(), "");
+    let app = crate::helpers::spawn_app(&dir.path().join("store"), Some(config), &[]).await;
+    let client = reqwest::Client::new();
+    let (_, dep, _) = scenario_deliveries(&fake)
+        .into_iter()
+        .find(|(e, _, _)| e == "deployment_status")
+        .unwrap();
+    let body = dep.to_string().into_bytes();
+    let (status, answer) = deliver(
+        &client,
+        app.addr,
+        "deployment_status",
+        "f-1",
+        body,
+        Some(SECRET),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = deliver(
+        &client,
+        app.addr,
+        "deployment_status",
+        "f-2",
+        b"{}".to_vec(),
+        Some("wrong"),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let sources = crate::helpers::get_json(&client, app.url("/api/v1/sources")).await;
+    let pushed = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "github-webhook")
+        .unwrap()
+        .clone();
+    assert_eq!(pushed["configured"], true);
+    assert_eq!(pushed["last_events"][0]["scope"], REPO);
+    assert_eq!(pushed["last_events"][0]["event"], "deployment_status");
+    // Business time is pinned (and runs on from there): the delivery was applied "now".
+    let last: chrono::DateTime<chrono::Utc> =
+        pushed["last_event"].as_str().unwrap().parse().unwrap();
+    let since = (last - crate::helpers::now()).num_seconds();
+    assert!((0..60).contains(&since), "{last}");
+    let deliveries = pushed["deliveries"].as_array().unwrap();
+    assert!(deliveries
+        .contains(&json!({"outcome": "accepted", "reason": "deployment_status", "count": 1})));
+    assert!(
+        deliveries.contains(&json!({"outcome": "rejected", "reason": "bad_signature", "count": 1}))
+    );
+
+    let at = crate::helpers::now().timestamp();
+    let text = app
+        .metrics_when(30, |t| {
+            t.contains("barometer_webhook_last_event_timestamp_seconds{")
+        })
+        .await;
+    let line = |name: &str, labels: &[&str]| -> Option<String> {
+        text.lines()
+            .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+            .map(str::to_owned)
+    };
+    let accepted = line(
+        "barometer_webhook_deliveries_total{",
+        &[
+            "outcome=\"accepted\"",
+            "reason=\"deployment_status\"",
+            "source=\"github\"",
+        ],
+    )
+    .unwrap();
+    assert!(accepted.ends_with(" 1"), "{accepted}");
+    let rejected = line(
+        "barometer_webhook_deliveries_total{",
+        &["outcome=\"rejected\"", "reason=\"bad_signature\""],
+    )
+    .unwrap();
+    assert!(rejected.ends_with(" 1"), "{rejected}");
+    let fresh = line(
+        "barometer_webhook_last_event_timestamp_seconds{",
+        &["scope=\"acme/shop\"", "source=\"github-webhook\""],
+    )
+    .unwrap();
+    let seconds: f64 = fresh.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..60.0).contains(&(seconds - at as f64)), "{fresh}");
+    app.stop().await;
 }

@@ -287,6 +287,7 @@ pub fn seed(
         return Ok(summary);
     }
     let mut done = WriteBatch::new();
+    pushed_freshness(store, &mut done)?;
     done.set_cursor(
         SOURCE,
         COMPLETE,
@@ -299,6 +300,40 @@ pub fn seed(
     store.commit(done)?;
     summary.complete = true;
     Ok(summary)
+}
+
+/// The demo organisation's repositories push their events (docs/webhooks.md): the freshness
+/// `/api/v1/sources` and `/metrics` show is the time of each repository's last deployment, as
+/// its webhook delivery would have left it.
+fn pushed_freshness(store: &Store, batch: &mut WriteBatch) -> Result<(), StoreError> {
+    for spec in REPOS {
+        let mut last: Option<(DateTime<Utc>, DeploySource)> = None;
+        for d in store.events_with_prefix::<crate::model::Deployment>(&format!("{}/", spec.repo)) {
+            let d = d?;
+            let at = d.finished_at.unwrap_or(d.created_at);
+            if last.is_none_or(|(l, _)| at > l) {
+                last = Some((at, d.source));
+            }
+        }
+        let Some((at, source)) = last else {
+            continue;
+        };
+        let event = match source {
+            DeploySource::WorkflowRun => "workflow_run",
+            DeploySource::Release => "release",
+            _ => "deployment_status",
+        };
+        batch.set_cursor(
+            crate::sources::github::webhook::WEBHOOK_SOURCE,
+            &format!("{}/last_event", spec.repo),
+            Cursor {
+                position: Some(event.to_owned()),
+                updated_at: Some(at),
+                ..Cursor::default()
+            },
+        );
+    }
+    Ok(())
 }
 
 fn manifest_cursor(m: &ChunkManifest) -> Cursor {
