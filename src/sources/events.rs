@@ -329,6 +329,26 @@ fn deployment(mut f: Fields<'_>, ctx: &Context<'_>) -> Result<Pushed, Vec<FieldE
     }))
 }
 
+/// The fields every incident shape must have, once all were read: the service's repository
+/// (checked against the configuration, reported under `service_field`) and the required values.
+fn required_incident(
+    mut f: Fields<'_>,
+    ctx: &Context<'_>,
+    service_field: &str,
+    (own_id, service, opened): (Option<String>, Option<String>, Option<DateTime<Utc>>),
+) -> Result<(String, String, String, DateTime<Utc>), Vec<FieldError>> {
+    let repo = service
+        .as_deref()
+        .map(|s| ctx.repo_of(s, &mut f, service_field))
+        .unwrap_or_default();
+    match (own_id, service, opened) {
+        (Some(id), Some(service), Some(opened)) if f.errors.is_empty() => {
+            Ok((repo, id, service, opened))
+        }
+        _ => Err(f.errors),
+    }
+}
+
 /// The incident record every shape ends in.
 #[allow(clippy::too_many_arguments)]
 fn incident_record(
@@ -382,16 +402,8 @@ fn incident(mut f: Fields<'_>, ctx: &Context<'_>) -> Result<Pushed, Vec<FieldErr
             f.fail("resolved", "is before opened");
         }
     }
-    let repo = service
-        .as_deref()
-        .map(|s| ctx.repo_of(s, &mut f, "service"))
-        .unwrap_or_default();
-    let (Some(own_id), Some(service), Some(opened)) = (own_id, service, opened) else {
-        return Err(f.errors);
-    };
-    if !f.errors.is_empty() {
-        return Err(f.errors);
-    }
+    let (repo, own_id, service, opened) =
+        required_incident(f, ctx, "service", (own_id, service, opened))?;
     Ok(incident_record(
         ctx,
         repo,
@@ -433,16 +445,8 @@ fn pagerduty(value: &Value, ctx: &Context<'_>) -> Result<Pushed, Vec<FieldError>
     } else {
         "data.service.summary"
     };
-    let repo = service
-        .as_deref()
-        .map(|s| ctx.repo_of(s, &mut f, field))
-        .unwrap_or_default();
-    let (Some(own_id), Some(service), Some(opened)) = (own_id, service, opened) else {
-        return Err(f.errors);
-    };
-    if !f.errors.is_empty() {
-        return Err(f.errors);
-    }
+    let (repo, own_id, service, opened) =
+        required_incident(f, ctx, field, (own_id, service, opened))?;
     let resolved = (kind == "incident.resolved").then_some(occurred).flatten();
     Ok(incident_record(
         ctx,
@@ -483,16 +487,8 @@ fn opsgenie(value: &Value, ctx: &Context<'_>) -> Result<Pushed, Vec<FieldError>>
             "name the service with a service:<name> tag, or ?service=<name> on the URL",
         );
     }
-    let repo = service
-        .as_deref()
-        .map(|s| ctx.repo_of(s, &mut f, "alert.tags"))
-        .unwrap_or_default();
-    let (Some(own_id), Some(service), Some(opened)) = (own_id, service, opened) else {
-        return Err(f.errors);
-    };
-    if !f.errors.is_empty() {
-        return Err(f.errors);
-    }
+    let (repo, own_id, service, opened) =
+        required_incident(f, ctx, "alert.tags", (own_id, service, opened))?;
     let resolved = (action == "Close").then(|| updated.unwrap_or(opened));
     Ok(incident_record(
         ctx,

@@ -236,24 +236,33 @@ async fn polled_figures(url: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let config = hook_config(dir.path(), url, "");
     let store = Store::open(&config.storage.path).unwrap();
-    GithubSync::new(&config.github, &store, None, false)
+    sync(&config, &store).await;
+    figures(&store)
+}
+
+/// The scenario's fake GitHub, and the webhook routes over a fresh store reading it.
+async fn scenario_hooks() -> (wiremock::MockServer, Fake, tempfile::TempDir, Hooks) {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    (server, fake, dir, hooks)
+}
+
+/// One complete GitHub sync of `store` (polling).
+async fn sync(config: &Config, store: &Store) {
+    GithubSync::new(&config.github, store, None, false)
         .unwrap()
         .run(None)
         .await
         .unwrap();
-    figures(&store)
 }
 
 #[tokio::test]
 async fn the_same_history_pushed_or_polled_gives_the_same_figures() {
-    set_token();
-    set_secret();
-    let (server, fake) = fake_github().await;
+    let (server, fake, _dir, hooks) = scenario_hooks().await;
     let polled = polled_figures(&server.uri()).await;
-
-    // Pushed: every delivery, no sync.
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
     let deliveries = scenario_deliveries(&fake);
     // 8 pull requests, 9 deployments (one in staging), 4 issues (one a pull request).
     assert_eq!(deliveries.len(), 21);
@@ -275,23 +284,15 @@ async fn the_same_history_pushed_or_polled_gives_the_same_figures() {
 
     // A later sync is reconciliation: it finds everything and counts nothing twice.
     let before = figures(hooks.store());
-    GithubSync::new(&hooks.app.config.github, hooks.store(), None, false)
-        .unwrap()
-        .run(None)
-        .await
-        .unwrap();
+    sync(&hooks.app.config, hooks.store()).await;
     assert_eq!(load::<Deployment>(hooks.store()).len(), 8);
     assert_eq!(figures(hooks.store()), before);
 }
 
 #[tokio::test]
 async fn webhooks_with_gaps_and_one_sync_give_the_same_figures_again() {
-    set_token();
-    set_secret();
-    let (server, fake) = fake_github().await;
+    let (server, fake, _dir, hooks) = scenario_hooks().await;
     let polled = polled_figures(&server.uri()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
     // GitHub knows which pull request each commit came from (`commits/{sha}/pulls`); with a
     // pull request's delivery lost, the graph step asks for its commits.
     for p in crate::github::PRS.iter().filter(|p| p.merged.is_some()) {
@@ -312,11 +313,7 @@ async fn webhooks_with_gaps_and_one_sync_give_the_same_figures_again() {
         assert_eq!(status, 200, "{event}: {body}");
     }
     assert!(load::<Deployment>(hooks.store()).len() < 8);
-    GithubSync::new(&hooks.app.config.github, hooks.store(), None, false)
-        .unwrap()
-        .run(None)
-        .await
-        .unwrap();
+    sync(&hooks.app.config, hooks.store()).await;
     assert_eq!(load::<Deployment>(hooks.store()).len(), 8);
     assert_eq!(load::<Change>(hooks.store()).len(), 7);
     assert_eq!(load::<Incident>(hooks.store()).len(), 3);
@@ -326,11 +323,7 @@ async fn webhooks_with_gaps_and_one_sync_give_the_same_figures_again() {
 
 #[tokio::test]
 async fn refused_deliveries_store_nothing_and_a_redelivery_is_a_no_op() {
-    set_token();
-    set_secret();
-    let (server, fake) = fake_github().await;
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    let (_server, fake, _dir, hooks) = scenario_hooks().await;
     let (_, pr, _) = scenario_deliveries(&fake)
         .into_iter()
         .find(|(e, _, _)| e == "pull_request")
@@ -578,16 +571,8 @@ async fn documented_payloads_of_every_event_are_accepted() {
 /// service, as GitHub's would.
 #[tokio::test]
 async fn pushed_deployments_and_incidents_feed_the_same_dora_model() {
-    set_token();
-    set_secret();
-    let (server, fake) = fake_github().await;
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
-    GithubSync::new(&hooks.app.config.github, hooks.store(), None, false)
-        .unwrap()
-        .run(None)
-        .await
-        .unwrap();
+    let (_server, fake, _dir, hooks) = scenario_hooks().await;
+    sync(&hooks.app.config, hooks.store()).await;
     let before = figures(hooks.store());
     // The worked answer: 7 attempted, 6 succeeded, CFR 4/7 (tests/it/github.rs).
     assert_eq!(
@@ -673,11 +658,7 @@ async fn pushed_deployments_and_incidents_feed_the_same_dora_model() {
 
 #[tokio::test]
 async fn bad_pushed_events_are_refused_naming_the_field() {
-    set_token();
-    set_secret();
-    let (server, _fake) = fake_github().await;
-    let dir = tempfile::tempdir().unwrap();
-    let hooks = Hooks::start(hook_config(dir.path(), &server.uri(), "")).await;
+    let (_server, _fake, _dir, hooks) = scenario_hooks().await;
     let ok = json!({"type": "deployment", "service": "shop", "sha": "abcdef1",
         "status": "success", "time": "2026-01-05T10:00:00Z"});
     // No token, a wrong one: 401.

@@ -14,7 +14,6 @@ use super::{read_body, Refusal, WebhookState};
 use crate::health::DeliveryOutcome;
 use crate::model::Event;
 use crate::sources::events::{self, Context, Pushed};
-use crate::sources::github::GithubSync;
 use crate::store::{Cursor, WriteBatch};
 
 /// The source label of these deliveries in the counts.
@@ -130,14 +129,7 @@ pub(super) async fn deliver(
     // A deployment of a configured repository with a SHA: its change set, as a sync reads it.
     let mut deferred = None;
     if let Some(repo) = change_set_repo {
-        let github = &state.app.config.github;
-        let read = match GithubSync::with_matchers(
-            github,
-            state.app.github_matchers.clone(),
-            &state.app.store,
-            None,
-            false,
-        ) {
+        let read = match state.github_sync() {
             Ok(mut sync) => sync.change_sets(&repo).await,
             Err(e) => Err(e),
         };

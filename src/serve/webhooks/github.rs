@@ -14,7 +14,7 @@ use sha2::Sha256;
 use super::{header_text, read_body, Refusal, WebhookState};
 use crate::health::DeliveryOutcome;
 use crate::sources::github::webhook::{Outcome, WebhookError, WEBHOOK_SOURCE};
-use crate::sources::github::{GithubError, GithubSync};
+use crate::sources::github::GithubError;
 
 /// The source label of GitHub deliveries in the counts.
 const SOURCE: &str = "github";
@@ -112,15 +112,7 @@ pub(super) async fn deliver(State(state): State<WebhookState>, req: Request) -> 
             .answer(&state.health, SOURCE);
         }
     }
-    let config = &state.app.config.github;
-    let sync = GithubSync::with_matchers(
-        config,
-        state.app.github_matchers.clone(),
-        &state.app.store,
-        None,
-        false,
-    );
-    let applied = match sync {
+    let applied = match state.github_sync() {
         Ok(mut sync) => {
             sync.apply_webhook(&event, &id, &body, crate::clock::now())
                 .await

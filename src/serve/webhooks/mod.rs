@@ -44,6 +44,19 @@ pub struct WebhookState {
 const KEEP_DELIVERIES_DAYS: i64 = 30;
 
 impl WebhookState {
+    /// The GitHub source's code for one delivery (patterns compiled once for the application).
+    fn github_sync(
+        &self,
+    ) -> Result<crate::sources::github::GithubSync<'_>, crate::sources::github::GithubError> {
+        crate::sources::github::GithubSync::with_matchers(
+            &self.app.config.github,
+            self.app.github_matchers.clone(),
+            &self.app.store,
+            None,
+            false,
+        )
+    }
+
     /// Forgets delivery ids older than [`KEEP_DELIVERIES_DAYS`], at most once an hour.
     fn prune(&self, source: &'static str) {
         use std::sync::atomic::Ordering;
