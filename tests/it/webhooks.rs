@@ -812,3 +812,30 @@ async fn freshness_and_delivery_counts_show_in_sources_and_metrics() {
     assert!((0.0..60.0).contains(&(seconds - at as f64)), "{fresh}");
     app.stop().await;
 }
+
+/// `config check` names every bad webhook key, and never quotes what may be a pasted secret.
+#[test]
+fn bad_webhook_keys_are_named_without_quoting_a_secret() {
+    let (_dir, file) = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("barometer.toml");
+        std::fs::write(
+            &path,
+            "[github]\nwebhook_secret_env = \"whsec-PASTED-SECRET\"\n\n\
+             [webhooks]\nmax_body_bytes = 10\nevents_token_env = \"\"\n",
+        )
+        .unwrap();
+        (dir, path)
+    };
+    let err = Config::load(&barometer::config::Sources {
+        file: Some(file),
+        env: Some(Default::default()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("github.webhook_secret_env"), "{err}");
+    assert!(err.contains("webhooks.max_body_bytes"), "{err}");
+    assert!(err.contains("webhooks.events_token_env"), "{err}");
+    assert!(!err.contains("PASTED-SECRET"), "{err}");
+}
