@@ -97,6 +97,10 @@ pub struct Config {
     pub products: Vec<ProductConfig>,
     /// `[system]`
     pub system: SystemConfig,
+    /// `[metrics]`
+    pub metrics: MetricsConfig,
+    /// `[[remote_write]]`
+    pub remote_write: Vec<RemoteWriteConfig>,
 }
 
 /// Where the configuration comes from.

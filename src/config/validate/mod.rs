@@ -15,6 +15,7 @@ use super::*;
 
 mod checks;
 mod origin;
+mod remote_write;
 mod system;
 mod zone;
 
@@ -282,6 +283,8 @@ impl Validator<'_> {
         let teams = self.teams(raw.teams, &github, &prometheus);
         let products = self.products(raw.products, &github, &prometheus);
         let system = self.system(raw.system);
+        let metrics = self.metrics(raw.metrics);
+        let remote_write = self.remote_write(raw.remote_write);
 
         Config {
             storage: StorageConfig {
@@ -303,6 +306,8 @@ impl Validator<'_> {
             teams,
             products,
             system,
+            metrics,
+            remote_write,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,
