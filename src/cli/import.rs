@@ -188,6 +188,7 @@ pub(super) fn export(app: &App, command: ExportCommand) -> anyhow::Result<ExitCo
         &app.slos,
         since,
         crate::clock::now_ms(),
+        app.config.metrics.shard.as_deref(),
     )?;
     use std::io::Write;
     std::io::stdout().lock().write_all(text.as_bytes())?;

@@ -99,6 +99,10 @@ pub struct Config {
     pub system: SystemConfig,
     /// `[webhooks]`
     pub webhooks: InboundWebhooksConfig,
+    /// `[metrics]`
+    pub metrics: MetricsConfig,
+    /// `[[remote_write]]`
+    pub remote_write: Vec<RemoteWriteConfig>,
 }
 
 /// Where the configuration comes from.

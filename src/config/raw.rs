@@ -20,7 +20,34 @@ pub(super) struct RawConfig {
     pub(super) products: Vec<RawProduct>,
     #[serde(default)]
     pub(super) system: RawSystem,
+    #[serde(default)]
+    pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) remote_write: Vec<RawRemoteWrite>,
     pub(super) webhooks: RawWebhooks,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawMetrics {
+    #[serde(default)]
+    pub(super) shard: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRemoteWrite {
+    pub(super) url: String,
+    pub(super) name: Option<String>,
+    pub(super) tenant: Option<String>,
+    #[serde(default)]
+    pub(super) headers: std::collections::BTreeMap<String, String>,
+    pub(super) bearer_token_env: Option<String>,
+    pub(super) basic_auth_user: Option<String>,
+    pub(super) basic_auth_password_env: Option<String>,
+    pub(super) timestamps: Option<String>,
+    pub(super) interval: Option<String>,
+    pub(super) timeout: Option<String>,
+    pub(super) max_backoff: Option<String>,
+    pub(super) queue_capacity: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -466,3 +466,71 @@ pub struct InboundWebhooksConfig {
     /// Name of the variable holding the bearer token of `POST /webhooks/events`.
     pub events_token_env: String,
 }
+
+/// `[metrics]`: what every exported series carries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MetricsConfig {
+    /// The `shard` label on every series of `/metrics`, the export and remote-write, so that
+    /// several daemons can write into one receiver and stay apart (docs/scaling.md).
+    pub shard: Option<String>,
+}
+
+/// How a remote-write receiver authenticates the daemon; secrets are named by variable only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum RemoteAuth {
+    /// No `Authorization` header.
+    None,
+    /// `Authorization: Bearer` with the token in this variable.
+    Bearer {
+        /// Variable holding the token.
+        token_env: String,
+    },
+    /// HTTP basic auth with the password in a variable.
+    Basic {
+        /// User name.
+        user: String,
+        /// Variable holding the password.
+        password_env: String,
+    },
+}
+
+/// Which time a remote-written sample carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stamping {
+    /// The send time: what a scrape would store. Works with every receiver.
+    Now,
+    /// The weekly figures at their week's Monday 00:00 (as `export openmetrics` stamps them),
+    /// changed samples only: the receiver must accept out-of-order samples.
+    Week,
+}
+
+/// One `[[remote_write]]` receiver.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteWriteConfig {
+    /// Name in logs and the `remote` label of the daemon's own counters.
+    pub name: String,
+    /// The receiver's write endpoint (e.g. `http://prometheus:9090/api/v1/write`).
+    pub url: String,
+    /// `X-Scope-OrgID` for Mimir, Cortex and Loki-style multi-tenant receivers.
+    pub tenant: Option<String>,
+    /// Extra request headers (no secrets: use the `*_env` keys).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// How to authenticate.
+    pub auth: RemoteAuth,
+    /// Sample timestamps.
+    pub timestamps: Stamping,
+    /// How often the current values are sent even when nothing changed (a receiver marks a
+    /// series stale after 5 minutes without a sample).
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+    /// Timeout of one request.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    /// Longest wait between retries while the receiver is down.
+    #[serde(with = "humantime_serde_compat")]
+    pub max_backoff: Duration,
+    /// Requests held while the receiver is down; past it the oldest is dropped and counted.
+    pub queue_capacity: usize,
+}

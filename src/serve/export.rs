@@ -13,11 +13,18 @@ use crate::query::Settings;
 use crate::query::{slo_weeks, SloDef};
 use crate::store::{Store, StoreError};
 
-/// One metric family being written: its samples, grouped as OpenMetrics requires.
-struct Family {
-    name: &'static str,
-    help: &'static str,
-    lines: Vec<String>,
+/// A sample's labels, by name.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// One metric family of the weekly history: its samples, grouped as OpenMetrics requires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    /// The metric name, as `/metrics` exports it.
+    pub name: &'static str,
+    /// Its help text.
+    pub help: &'static str,
+    /// Labels, value and the week's start (ms) of each sample.
+    pub samples: Vec<(Labels, f64, i64)>,
 }
 
 impl Family {
@@ -25,33 +32,36 @@ impl Family {
         Self {
             name,
             help,
-            lines: Vec::new(),
+            samples: Vec::new(),
         }
     }
 
-    fn sample(&mut self, labels: &[(&str, &str)], value: f64, week: i64) {
-        let labels: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-            .collect();
-        self.lines.push(format!(
-            "{}{{{}}} {} {}",
-            self.name,
-            labels.join(","),
-            number(value),
-            week / 1000
-        ));
+    fn sample(&mut self, labels: &[(&'static str, &str)], value: f64, week: i64) {
+        let labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        self.samples.push((labels, value, week));
     }
 
-    fn write(&self, out: &mut String) {
-        if self.lines.is_empty() {
+    fn write(&self, out: &mut String, shard: Option<&str>) {
+        if self.samples.is_empty() {
             return;
         }
         let _ = writeln!(out, "# TYPE {} gauge", self.name);
         let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
-        for l in &self.lines {
-            out.push_str(l);
-            out.push('\n');
+        for (labels, value, week) in &self.samples {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain(shard.map(|s| ("shard", s)))
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{}{{{}}} {} {}",
+                self.name,
+                labels.join(","),
+                number(*value),
+                week / 1000
+            );
         }
     }
 }
@@ -74,14 +84,33 @@ fn number(v: f64) -> String {
 }
 
 /// The weekly history from the week holding `since` (ms) to the last complete week before
-/// `now` (ms), as an OpenMetrics document ending in `# EOF`.
+/// `now` (ms), as an OpenMetrics document ending in `# EOF`; every sample carries the `shard`
+/// label when one is given.
 pub fn openmetrics(
     store: &Store,
     settings: &Settings,
     slos: &[SloDef],
     since: Option<i64>,
     now: i64,
+    shard: Option<&str>,
 ) -> Result<String, StoreError> {
+    let mut out = String::new();
+    for f in history(store, settings, slos, since, now)? {
+        f.write(&mut out, shard);
+    }
+    out.push_str("# EOF\n");
+    Ok(out)
+}
+
+/// The weekly history the export writes, as families: also what remote-write sends with week
+/// timestamps.
+pub fn history(
+    store: &Store,
+    settings: &Settings,
+    slos: &[SloDef],
+    since: Option<i64>,
+    now: i64,
+) -> Result<Vec<Family>, StoreError> {
     let cal = settings.calendar;
     let last = cal.week_start(now) - WEEK_MS;
     let snapshots = crate::query::revenue::snapshots(store)?;
@@ -165,12 +194,7 @@ pub fn openmetrics(
         }
     }
 
-    let mut out = String::new();
-    for f in [&availability, &budget, &bad, &arr, &mrr, &nrr, &grr] {
-        f.write(&mut out);
-    }
-    out.push_str("# EOF\n");
-    Ok(out)
+    Ok(vec![availability, budget, bad, arr, mrr, nrr, grr])
 }
 
 /// When the SLO's stored SLI starts; a store read error is the export's error, never "no data".

@@ -7,6 +7,7 @@ pub mod export;
 pub mod guard;
 pub mod http;
 pub mod metrics;
+pub mod remote_write;
 pub mod system;
 pub mod webhooks;
 
@@ -211,6 +212,15 @@ pub async fn run(
         _ => {
             let _ = ready_tx.send(Readiness::Ready);
         }
+    }
+
+    for receiver in &config.remote_write {
+        tracker.spawn(remote_write::run(
+            app.clone(),
+            metrics.clone(),
+            receiver.clone(),
+            shutdown.clone(),
+        ));
     }
 
     if config.revenue.watch_dir.is_some() {

@@ -283,3 +283,61 @@ fn a_segment_or_plan_belongs_to_one_product() {
         "{err}"
     );
 }
+
+#[test]
+fn remote_write_receivers_and_the_shard_are_checked_key_by_key() {
+    let (_dir, path) = with_file(
+        "[metrics]\nshard = \"eu west\"\n\n\
+         [[remote_write]]\nurl = \"https://user:hunter2@mimir.example/api/v1/push\"\n\
+         bearer_token_env = \"MIMIR TOKEN\"\nbasic_auth_user = \"u\"\n\
+         headers = { \"Content-Type\" = \"text/plain\", \"Authorization\" = \"Bearer x\" }\n\
+         timestamps = \"yesterday\"\nqueue_capacity = 0\ninterval = \"10ms\"\n\n\
+         [[remote_write]]\nurl = \"ftp://mimir.example\"\nname = \"mimir.example\"\n",
+    );
+    let err = load(Some(path), &[]).unwrap_err().to_string();
+    for (key, why) in [
+        ("metrics.shard", "\"eu west\" is not a shard name"),
+        ("remote_write[0].url", "must not carry credentials"),
+        ("remote_write[0].bearer_token_env", "not both"),
+        (
+            "remote_write[0].headers.Content-Type",
+            "set by the remote-write protocol",
+        ),
+        (
+            "remote_write[0].headers.Authorization",
+            "use bearer_token_env or basic auth",
+        ),
+        (
+            "remote_write[0].timestamps",
+            "\"yesterday\" is not \"now\" or \"week\"",
+        ),
+        (
+            "remote_write[0].queue_capacity",
+            "0 is not between 1 and 10000",
+        ),
+        ("remote_write[0].interval", "must be at least 1s"),
+        ("remote_write[1].url", "is not an http:// or https:// URL"),
+        ("remote_write[1].name", "names two receivers"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(key) && l.contains(why)),
+            "{key}: {why}\n{err}"
+        );
+    }
+    assert!(!err.contains("hunter2"), "the password never shows: {err}");
+
+    let (_dir, path) = with_file(
+        "[metrics]\nshard = \"eu-west\"\n\n\
+         [[remote_write]]\nurl = \"http://127.0.0.1:9090/api/v1/write/\"\ntenant = \"acme\"\n\
+         basic_auth_user = \"barometer\"\nbasic_auth_password_env = \"RW_PASSWORD\"\n",
+    );
+    let c = load(Some(path), &[]).unwrap();
+    assert_eq!(c.metrics.shard.as_deref(), Some("eu-west"));
+    let r = &c.remote_write[0];
+    assert_eq!(
+        (r.name.as_str(), r.url.as_str()),
+        ("127.0.0.1:9090", "http://127.0.0.1:9090/api/v1/write")
+    );
+    assert_eq!(r.queue_capacity, 64);
+    assert_eq!(r.timestamps, barometer::config::Stamping::Now);
+}

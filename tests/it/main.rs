@@ -17,6 +17,7 @@ mod layers;
 mod products;
 mod prom;
 mod prom_exact;
+mod remote_write;
 mod revenue;
 mod revenue_attributes;
 mod revenue_exports;

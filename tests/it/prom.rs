@@ -59,7 +59,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn have(tool: &str) -> bool {
+pub fn have(tool: &str) -> bool {
     let found = Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
@@ -113,13 +113,50 @@ impl PromServer {
             .unwrap();
         }
         std::fs::write(&config, yml).unwrap();
-        let port = free_port();
+        Some(Self::launch(dir, &config, &data, free_port(), &[]))
+    }
+
+    /// A Prometheus that receives remote-write (`--web.enable-remote-write-receiver`) and takes
+    /// samples up to 1 000 days older than its newest (`out_of_order_time_window`), on `port`
+    /// (a free one when `None`); `None` when Prometheus is not installed (outside CI).
+    pub fn receiver(port: Option<u16>) -> Option<PromServer> {
+        if !have("prometheus") {
+            eprintln!("prometheus not installed: skipped (.ci/run installs it)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            "storage:\n  tsdb:\n    out_of_order_time_window: 1000d\n",
+        )
+        .unwrap();
+        let port = port.unwrap_or_else(free_port);
+        Some(Self::launch(
+            dir,
+            &config,
+            &data,
+            port,
+            &["--web.enable-remote-write-receiver"],
+        ))
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        config: &std::path::Path,
+        data: &std::path::Path,
+        port: u16,
+        extra: &[&str],
+    ) -> PromServer {
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             // The default 15 d retention would delete the backfilled history at start-up.
             .arg("--storage.tsdb.retention.time=100y")
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -130,7 +167,7 @@ impl PromServer {
             _dir: dir,
         };
         server.wait_ready();
-        Some(server)
+        server
     }
 
     fn wait_ready(&self) {

@@ -15,6 +15,7 @@ use super::*;
 
 mod checks;
 mod origin;
+mod remote_write;
 mod system;
 mod webhooks;
 mod zone;
@@ -285,6 +286,8 @@ impl Validator<'_> {
         let teams = self.teams(raw.teams, &github, &prometheus);
         let products = self.products(raw.products, &github, &prometheus);
         let system = self.system(raw.system);
+        let metrics = self.metrics(raw.metrics);
+        let remote_write = self.remote_write(raw.remote_write);
 
         Config {
             storage: StorageConfig {
@@ -307,6 +310,8 @@ impl Validator<'_> {
             products,
             system,
             webhooks,
+            metrics,
+            remote_write,
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

@@ -7,9 +7,13 @@ use super::*;
 const MAX_BODY: u64 = 25 << 20;
 
 impl Validator<'_> {
-    /// A key naming an environment variable: letters, digits and `_`, not the secret itself.
+    /// A key naming an environment variable: what a shell accepts (letters, digits and `_`, not
+    /// starting with a digit), never the secret itself. Shared by every `*_env` key.
     pub(super) fn env_name(&mut self, key: &str, name: &str) {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let ok = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
             // The value may be a secret pasted by mistake: never quote it.
             self.problem(
                 key,

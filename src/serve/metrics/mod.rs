@@ -26,7 +26,10 @@ mod dora;
 mod pressure;
 mod refresh;
 mod registry;
+mod remote;
 pub(crate) mod webhooks;
+
+pub use remote::RemoteWriteStats;
 
 use bugs::BugGauges;
 use dora::DoraGauges;
@@ -62,10 +65,25 @@ pub struct Metrics {
     app: App,
     health: Arc<Health>,
     rendered: RwLock<Arc<String>>,
+    /// Counts finished refreshes; remote-write sends after each.
+    refreshed: tokio::sync::watch::Sender<u64>,
+    /// The remote-write queues' own counters.
+    pub remote: RemoteWriteStats,
 }
 
 impl Metrics {
-    fn render(&self) {
+    /// Every family as it stands: what `/metrics` renders, for remote-write.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.registry.gather()
+    }
+
+    /// Wakes at every finished refresh.
+    pub fn subscribe_refreshed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.refreshed.subscribe()
+    }
+
+    /// Renders the exposition again (after the remote-write counters moved).
+    pub fn render(&self) {
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "cannot encode metrics");

@@ -89,6 +89,8 @@ impl Metrics {
             }
         }
         self.render();
+        // Remote-write sends what this refresh produced.
+        self.refreshed.send_modify(|n| *n += 1);
     }
 
     /// Revenue figures of the latest month: customer-level data when there is any, else the

@@ -6,7 +6,7 @@ use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use super::{BugGauges, DoraGauges, Metrics, PressureGauges, WebhookFamilies};
+use super::{BugGauges, DoraGauges, Metrics, PressureGauges, RemoteWriteStats, WebhookFamilies};
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 
@@ -17,7 +17,25 @@ impl Metrics {
         health: Arc<Health>,
         digest: Arc<DigestOutcomes>,
     ) -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
+        // The shard names this daemon on every series it exports, so that several daemons can
+        // write into one receiver and stay apart (docs/scaling.md).
+        let registry = match &app.config.metrics.shard {
+            Some(shard) => Registry::new_custom(
+                None,
+                Some(std::iter::once(("shard".to_owned(), shard.clone())).collect()),
+            )?,
+            None => Registry::new(),
+        };
+        let remote = RemoteWriteStats::new(&registry)?;
+        for r in &app.config.remote_write {
+            // Every receiver's series exist from the start, so a rate() sees the first failure.
+            for outcome in ["sent", "dropped", "rejected"] {
+                remote
+                    .samples
+                    .with_label_values(&[r.name.as_str(), outcome]);
+            }
+            remote.queued.with_label_values(&[r.name.as_str()]).set(0);
+        }
         let dora = DoraGauges::new(&registry)?;
         let bugs = BugGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
@@ -199,6 +217,8 @@ impl Metrics {
             app,
             health,
             rendered: RwLock::new(Arc::new(String::new())),
+            refreshed: tokio::sync::watch::channel(0).0,
+            remote,
         };
         metrics.render();
         Ok(metrics)
