@@ -410,5 +410,6 @@ pub fn component_name(c: Component) -> &'static str {
         Component::RecoveryTime => "recovery time",
         Component::Incidents => "incidents",
         Component::Churn => "churn and contraction (1 - GRR)",
+        Component::BugInflow => "bug inflow",
     }
 }
