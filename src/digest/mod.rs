@@ -260,7 +260,8 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     let bands = &settings.bands;
     let mut delivery = Vec::new();
     let mut teams = Vec::new();
-    let scopes = crate::query::teams::all_scopes(&model, &app.teams);
+    let owners = app.teams()?;
+    let scopes = crate::query::teams::all_scopes(&model, &owners);
     for scope in &scopes {
         let Some(d) = scope.weekly(&model, &[week_ms], bands).pop() else {
             continue;
@@ -298,7 +299,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
                 dora: &model,
                 slos: &app.slos,
                 system: &app.system,
-                teams: &app.teams,
+                teams: &owners,
             },
             &weeks,
         )?;
@@ -328,10 +329,10 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     } else {
         crate::query::bugs::bug_series(&bug_facts, &scopes, &[week_ms], settings)
     };
-    let unowned = if app.teams.is_empty() {
+    let unowned = if owners.is_empty() {
         Vec::new()
     } else {
-        app.teams
+        owners
             .unowned(model.services.iter().map(|s| s.name.as_str()))
             .into_iter()
             .map(str::to_owned)

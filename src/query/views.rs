@@ -520,9 +520,7 @@ fn bugs_into(rows: &mut [WeekRow], opened: &[i64]) {
         let s = &mut row.signals;
         let cov = match first {
             Some(f) if s.week_ms >= f => {
-                s.bugs_opened = Some(f64::from(
-                    per_week.get(&s.week_ms).copied().unwrap_or(0),
-                ));
+                s.bugs_opened = Some(f64::from(per_week.get(&s.week_ms).copied().unwrap_or(0)));
                 if s.partial {
                     Coverage::PartialWeek
                 } else {

@@ -518,10 +518,10 @@ fn warming_up_says_so_instead_of_a_number() {
 fn bug_inflow_is_scored_only_where_bug_data_exists() {
     let weeks = organisation(7, GROWTH, STRAIN, SHIFT, Tails::default());
     let without = pressure(&weeks, &settings());
-    assert!(without
-        .weeks
+    assert!(without.weeks.iter().all(|w| w
+        .components
         .iter()
-        .all(|w| w.components.iter().all(|c| c.component != Component::BugInflow)));
+        .all(|c| c.component != Component::BugInflow)));
 
     // 10 bugs a week for 60 weeks, then 20: 4-week sums of 40, then 80.
     let with: Vec<WeekSignals> = weeks
@@ -549,11 +549,19 @@ fn bug_inflow_is_scored_only_where_bug_data_exists() {
     assert_eq!(bug(SHIFT + 3), Some((20.0, 1.0)));
     // It counts in R̄, so the resilience side is higher than without it at week 63.
     let r_of = |rep: &PressureReport| rep.weeks[SHIFT + 3].resilience.unwrap_or(f64::NAN);
-    assert!(r_of(&r) > r_of(&without), "{} vs {}", r_of(&r), r_of(&without));
+    assert!(
+        r_of(&r) > r_of(&without),
+        "{} vs {}",
+        r_of(&r),
+        r_of(&without)
+    );
     // And the shift into resilience names it among its evidence.
     let shift = first_shift(&r, true).expect("a shift to resilience");
     assert!(
-        shift.evidence.iter().any(|m| m.component == Component::BugInflow),
+        shift
+            .evidence
+            .iter()
+            .any(|m| m.component == Component::BugInflow),
         "{:?}",
         shift.evidence
     );
