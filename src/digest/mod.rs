@@ -141,6 +141,9 @@ pub struct Digest {
     pub teams: Vec<DeliveryLine>,
     /// Services (with deployments) that no team owns, when teams exist.
     pub unowned: Vec<String>,
+    /// Services `CODEOWNERS` gives to two teams (owned by neither), in words naming both.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ownership_conflicts: Vec<String>,
     /// The system map's weak spots and next moves over the 13 weeks ending with this one (none
     /// without a system model).
     pub system: Option<crate::analysis::system::Assessment>,
@@ -387,6 +390,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         delivery,
         teams,
         unowned,
+        ownership_conflicts: owners.conflicts().iter().map(ToString::to_string).collect(),
         system,
         products,
         bugs,

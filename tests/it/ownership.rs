@@ -8,7 +8,7 @@ use barometer::store::Store;
 use serde_json::json;
 
 use crate::fake_github::{contents_json, github_config_with, Fake};
-use crate::helpers::barometer;
+use crate::helpers::{barometer, get_json, spawn_app};
 
 /// Last matching rule wins (GitHub's rule): `*` gives everything to platform, then web/ (which
 /// the configuration already gives to team web), billing/ to @carol (team payments), search/ to
@@ -172,4 +172,58 @@ async fn codeowners_derive_ownership_config_wins_and_a_second_sync_is_304() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("team payments: billing"), "{text}");
+
+    // The daemon's faces: the API's ?team= and teams view, the team label in /metrics, the
+    // dashboard's teams table.
+    let daemon = spawn_app(
+        &config.storage.path,
+        Some(file),
+        &[("BAROMETER_TEST_GH_TOKEN", "ghp_test_token_codeowners")],
+    )
+    .await;
+    daemon.wait_ready().await;
+    let client = reqwest::Client::new();
+    let dora = get_json(&client, daemon.url("/api/v1/dora?team=payments")).await;
+    let series = dora["series"].as_array().unwrap();
+    assert_eq!(series[0]["team"], "payments", "{dora}");
+    assert_eq!(series[1]["service"], "billing", "{dora}");
+    assert_eq!(series.len(), 2, "{dora}");
+    let teams = get_json(&client, daemon.url("/api/v1/teams")).await;
+    assert_eq!(
+        teams["view"]["conflicts"][0]["service"], "search",
+        "{teams}"
+    );
+    assert_eq!(
+        teams["view"]["unowned"],
+        json!(["search", "docs"]),
+        "{teams}"
+    );
+    let text = daemon
+        .metrics_when(20, |t| {
+            t.contains("barometer_dora_deployments_per_week{repo=\"acme/mono\",service=\"billing\",team=\"payments\"}")
+        })
+        .await;
+    assert!(
+        text.contains(
+            "barometer_dora_deployments_per_week{repo=\"acme/mono\",service=\"search\",team=\"\"}"
+        ),
+        "{text}"
+    );
+    let html = client
+        .get(daemon.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("billing <small>(CODEOWNERS)</small>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Ownership conflict: service &quot;search&quot; is owned by both"),
+        "{html}"
+    );
+    daemon.stop().await;
 }
