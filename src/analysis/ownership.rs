@@ -313,7 +313,7 @@ apps/ @octocat
 \\#hash @hashes
 ";
 
-    fn owners<'a>(r: Option<&'a Rule>) -> Vec<&'a str> {
+    fn owners(r: Option<&Rule>) -> Vec<&str> {
         r.map(|r| r.owners.iter().map(String::as_str).collect())
             .unwrap_or_default()
     }
