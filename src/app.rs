@@ -45,9 +45,10 @@ pub struct App {
     pub slos: Arc<Vec<SloDef>>,
     /// The analysed delivery history and weekly view, shared by every reader.
     pub dora: Arc<DoraCache>,
-    /// Who owns which services: the configured teams, or the demo organisation's when none are
-    /// configured and the store holds it.
-    pub teams: Arc<Teams>,
+    /// Who owns which services: the configured teams (with the services they derive from the
+    /// stored `CODEOWNERS`), or the demo organisation's when none are configured and the store
+    /// holds it; read through [`App::teams`].
+    pub ownership: Arc<query::teams::Ownership>,
     /// What is sold: the configured products, or the demo organisation's when none are
     /// configured and the store holds it.
     pub products: Arc<Products>,
@@ -72,7 +73,7 @@ impl App {
             store,
             slos: Arc::default(),
             dora: Arc::default(),
-            teams: Arc::default(),
+            ownership: Arc::new(query::teams::Ownership::new(Vec::new(), &[])),
             products: Arc::default(),
         };
         app.set_slos(with_demo);
@@ -97,6 +98,8 @@ impl App {
                     name: t.name.clone(),
                     services: t.services.clone(),
                     github_teams: t.github_teams.clone(),
+                    codeowners: t.codeowners.clone(),
+                    derived: Vec::new(),
                 })
                 .collect()
         } else if with_demo {
@@ -104,7 +107,10 @@ impl App {
         } else {
             Vec::new()
         };
-        self.teams = Arc::new(Teams::new(teams));
+        self.ownership = Arc::new(query::teams::Ownership::new(
+            teams,
+            &self.config.github.services,
+        ));
         let products = if !self.config.products.is_empty() {
             self.config
                 .products
@@ -130,6 +136,12 @@ impl App {
                 SystemModel::default()
             });
         }
+    }
+
+    /// Who owns which service as of the store now: configured ownership first, then what the
+    /// stored `CODEOWNERS` files derive (docs/teams.md). Every per-team face reads it here.
+    pub fn teams(&self) -> Result<Arc<Teams>, StoreError> {
+        self.ownership.get(&self.store)
     }
 
     /// Weeks, days and months in the analysis time zone.

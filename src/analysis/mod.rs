@@ -5,6 +5,7 @@ pub mod bugs;
 pub mod changepoints;
 pub mod correlate;
 pub mod dora;
+pub mod ownership;
 pub mod pressure;
 pub mod reliability;
 pub mod revenue;

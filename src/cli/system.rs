@@ -47,7 +47,7 @@ pub(super) fn system(app: &App, args: SystemArgs) -> anyhow::Result<ExitCode> {
             dora: &model,
             slos: &app.slos,
             system: &app.system,
-            teams: &app.teams,
+            teams: &*app.teams()?,
         },
         &weeks,
     )?;

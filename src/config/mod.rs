@@ -116,3 +116,13 @@ pub struct Sources {
     /// last layer, validated with the rest.
     pub overrides: Vec<(String, String)>,
 }
+
+impl Config {
+    /// Whether a team derives its services from `CODEOWNERS` (it names GitHub team slugs or
+    /// `codeowners` owners), so that the GitHub sync reads each repository's file.
+    pub fn derives_ownership(&self) -> bool {
+        self.teams
+            .iter()
+            .any(|t| !t.github_teams.is_empty() || !t.codeowners.is_empty())
+    }
+}

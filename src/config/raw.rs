@@ -93,6 +93,8 @@ pub(super) struct RawTeam {
     pub(super) services: Vec<String>,
     #[serde(default)]
     pub(super) github_teams: Vec<String>,
+    #[serde(default)]
+    pub(super) codeowners: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -403,8 +403,12 @@ pub struct TeamConfig {
     pub name: String,
     /// The services it owns; no service belongs to two teams.
     pub services: Vec<String>,
-    /// GitHub team slugs (`org/team`) that stand for it, shown beside it.
+    /// GitHub team slugs (`org/team`) that stand for it, shown beside it; the services whose
+    /// `CODEOWNERS` owners include `@org/team` are derived to be its (docs/teams.md).
     pub github_teams: Vec<String>,
+    /// Other `CODEOWNERS` owners that stand for it (`@user`, an e-mail), for deriving its
+    /// services the same way.
+    pub codeowners: Vec<String>,
 }
 
 /// `[[products]]`: what is sold, the services behind it and the revenue that belongs to it.

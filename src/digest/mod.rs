@@ -141,6 +141,9 @@ pub struct Digest {
     pub teams: Vec<DeliveryLine>,
     /// Services (with deployments) that no team owns, when teams exist.
     pub unowned: Vec<String>,
+    /// Services `CODEOWNERS` gives to two teams (owned by neither), in words naming both.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ownership_conflicts: Vec<String>,
     /// The system map's weak spots and next moves over the 13 weeks ending with this one (none
     /// without a system model).
     pub system: Option<crate::analysis::system::Assessment>,
@@ -260,7 +263,8 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     let bands = &settings.bands;
     let mut delivery = Vec::new();
     let mut teams = Vec::new();
-    let scopes = crate::query::teams::all_scopes(&model, &app.teams);
+    let owners = app.teams()?;
+    let scopes = crate::query::teams::all_scopes(&model, &owners);
     for scope in &scopes {
         let Some(d) = scope.weekly(&model, &[week_ms], bands).pop() else {
             continue;
@@ -298,7 +302,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
                 dora: &model,
                 slos: &app.slos,
                 system: &app.system,
-                teams: &app.teams,
+                teams: &owners,
             },
             &weeks,
         )?;
@@ -328,10 +332,10 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     } else {
         crate::query::bugs::bug_series(&bug_facts, &scopes, &[week_ms], settings)
     };
-    let unowned = if app.teams.is_empty() {
+    let unowned = if owners.is_empty() {
         Vec::new()
     } else {
-        app.teams
+        owners
             .unowned(model.services.iter().map(|s| s.name.as_str()))
             .into_iter()
             .map(str::to_owned)
@@ -386,6 +390,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         delivery,
         teams,
         unowned,
+        ownership_conflicts: owners.conflicts().iter().map(ToString::to_string).collect(),
         system,
         products,
         bugs,
@@ -410,5 +415,6 @@ pub fn component_name(c: Component) -> &'static str {
         Component::RecoveryTime => "recovery time",
         Component::Incidents => "incidents",
         Component::Churn => "churn and contraction (1 - GRR)",
+        Component::BugInflow => "bug inflow",
     }
 }

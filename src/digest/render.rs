@@ -245,6 +245,9 @@ pub fn markdown(d: &Digest) -> String {
         if !d.unowned.is_empty() {
             let _ = writeln!(m, "\nOwned by no team: {}.", esc(&d.unowned.join(", ")));
         }
+        for c in &d.ownership_conflicts {
+            let _ = writeln!(m, "\nOwnership conflict: {}.", esc(c));
+        }
         m.push('\n');
     }
     if !d.products.is_empty() {

@@ -20,7 +20,7 @@ pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;
 pub use products::{Product, Products};
 pub use system::{Component, ComponentKind, SystemModel, SystemProblem};
-pub use teams::{Team, Teams};
+pub use teams::{CodeOwnersFile, Team, Teams};
 
 use std::collections::BTreeMap;
 use std::fmt;

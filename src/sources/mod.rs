@@ -174,7 +174,8 @@ async fn sync_until(
                     since,
                     options.progress,
                 )?
-                .with_shutdown(shutdown);
+                .with_shutdown(shutdown)
+                .with_codeowners(config.derives_ownership());
                 let rate = sync.rate();
                 let r = sync.run(options.repo.as_deref()).await;
                 let remaining = rate.remaining.load(std::sync::atomic::Ordering::Relaxed);

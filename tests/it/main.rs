@@ -14,6 +14,7 @@ mod golden;
 mod hardening;
 mod helpers;
 mod layers;
+mod ownership;
 mod products;
 mod prom;
 mod prom_exact;

@@ -162,6 +162,15 @@ pub(super) fn score_week(
             .map(|_| history_score(&hist.incidents_4w, i, 0.0).unwrap_or(0.0)),
         "own history of 4-week incident counts (52 weeks ending 8 weeks before)",
     );
+    // Optional: only a scope with bug data has `bugs_opened`; without it the component is absent
+    // (the week's evidence lists it as missing), never zero.
+    push(
+        Component::BugInflow,
+        w.bugs_opened,
+        w.bugs_opened
+            .map(|_| history_score(&hist.bugs_4w, i, 0.0).unwrap_or(0.0)),
+        "own history of 4-week bug inflow (52 weeks ending 8 weeks before)",
+    );
     let churn = w.grr.map(|g| 1.0 - g);
     push(
         Component::Churn,
@@ -176,22 +185,29 @@ pub(super) fn score_week(
 pub(super) struct History {
     new_logos: Vec<Option<f64>>,
     incidents_4w: Vec<Option<f64>>,
+    bugs_4w: Vec<Option<f64>>,
 }
 
 impl History {
     pub(super) fn new(weeks: &[WeekSignals]) -> Self {
-        let incidents_4w = (0..weeks.len())
-            .map(|i| {
-                let from = i.saturating_sub(3);
-                let v: Vec<f64> = weeks[from..=i].iter().filter_map(|w| w.incidents).collect();
-                (v.len() == i - from + 1).then(|| v.iter().sum())
-            })
-            .collect();
         Self {
             new_logos: weeks.iter().map(|w| w.new_logos).collect(),
-            incidents_4w,
+            incidents_4w: sum_4w(weeks, |w| w.incidents),
+            bugs_4w: sum_4w(weeks, |w| w.bugs_opened),
         }
     }
+}
+
+/// The 4-week sums of a weekly count (`None` unless all 4 weeks have it; the first weeks sum
+/// what exists).
+fn sum_4w(weeks: &[WeekSignals], pick: fn(&WeekSignals) -> Option<f64>) -> Vec<Option<f64>> {
+    (0..weeks.len())
+        .map(|i| {
+            let from = i.saturating_sub(3);
+            let v: Vec<f64> = weeks[from..=i].iter().filter_map(pick).collect();
+            (v.len() == i - from + 1).then(|| v.iter().sum())
+        })
+        .collect()
 }
 
 pub(super) fn weighted_mean(scores: &[Scored], growth: bool, s: &PressureSettings) -> Option<f64> {

@@ -106,6 +106,12 @@ pub(super) async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Who owns which service, as of the store (configured, then derived from `CODEOWNERS`).
+pub(super) async fn teams(state: &ApiState) -> Result<Arc<crate::model::Teams>, Response> {
+    let app = state.app.clone();
+    blocking(move || app.teams()).await
+}
+
 pub(super) async fn dora_model(
     state: &ApiState,
 ) -> Result<Arc<crate::analysis::dora::DoraModel>, Response> {

@@ -61,7 +61,14 @@ pub(super) async fn page(
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
     };
-    let teams = state.app.teams.clone();
+    let teams = {
+        let app = state.app.clone();
+        match tokio::task::spawn_blocking(move || app.teams()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return ApiError::Store(e).into_response(),
+            Err(e) => return ApiError::internal("panic", &e).into_response(),
+        }
+    };
     let team = match q.team.as_deref() {
         Some(name) => match teams.get(name) {
             Some(t) => Some(t.clone()),

@@ -65,15 +65,20 @@ impl Metrics {
         self.render();
         self.refresh_slos(store);
         self.refresh_revenue(store);
-        self.dora.refresh(
-            store,
-            &self.app.settings,
-            &self.app.teams,
-            &self.health,
-            &self.app.dora,
-        );
-        self.bugs
-            .refresh(store, &self.app.settings, &self.app.teams, &self.app.dora);
+        match self.app.ownership.get(store) {
+            Ok(teams) => {
+                self.dora.refresh(
+                    store,
+                    &self.app.settings,
+                    &teams,
+                    &self.health,
+                    &self.app.dora,
+                );
+                self.bugs
+                    .refresh(store, &self.app.settings, &teams, &self.app.dora);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read team ownership"),
+        }
         match self
             .app
             .dora

@@ -64,7 +64,7 @@ async fn view(
                 dora: &model,
                 slos: &app.slos,
                 system: &app.system,
-                teams: &app.teams,
+                teams: &*app.teams()?,
             },
             &weeks,
         )

@@ -111,6 +111,8 @@ pub fn teams() -> Vec<crate::model::Team> {
         name: name.to_owned(),
         services: services.iter().map(|s| (*s).to_owned()).collect(),
         github_teams: vec![slug.to_owned()],
+        codeowners: Vec::new(),
+        derived: Vec::new(),
     };
     vec![
         team("web", &["storefront", "mobile"], "acme/web"),

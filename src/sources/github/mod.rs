@@ -1,5 +1,6 @@
 //! The GitHub source: deployments (Deployments API, workflow runs or releases), merged pull
-//! requests with their commits, the commit graph between deployments, and incident issues.
+//! requests with their commits, the commit graph between deployments, incident and bug issues,
+//! and the repositories' `CODEOWNERS` (when a team derives its services from it).
 //!
 //! Every listing is walked newest first and stops where the previous complete walk ended (its
 //! high-water mark), so a re-run asks only for page 1, conditionally: with nothing new, every
@@ -14,6 +15,7 @@ pub mod webhook;
 
 mod bugs;
 mod changes;
+pub mod codeowners;
 mod deployments;
 mod graph;
 mod listing;
@@ -155,6 +157,7 @@ pub struct GithubSync<'a> {
     since: DateTime<Utc>,
     progress: Progress,
     report: SyncReport,
+    codeowners: bool,
 }
 
 impl<'a> GithubSync<'a> {
@@ -188,6 +191,7 @@ impl<'a> GithubSync<'a> {
             since,
             progress: Progress::new(progress),
             report: SyncReport::default(),
+            codeowners: false,
         })
     }
 
@@ -195,6 +199,12 @@ impl<'a> GithubSync<'a> {
     /// then fails with [`GithubError::Cancelled`], keeping every page already committed.
     pub fn with_shutdown(mut self, shutdown: tokio_util::sync::CancellationToken) -> Self {
         self.client = self.client.with_shutdown(shutdown);
+        self
+    }
+
+    /// Also reads each repository's `CODEOWNERS` (when a team derives its services from it).
+    pub fn with_codeowners(mut self, read: bool) -> Self {
+        self.codeowners = read;
         self
     }
 
@@ -250,6 +260,9 @@ impl<'a> GithubSync<'a> {
         }
         self.incidents(repo).await?;
         self.bugs(repo).await?;
+        if self.codeowners {
+            self.codeowners(repo).await?;
+        }
         self.graph(repo).await?;
         Ok(())
     }
