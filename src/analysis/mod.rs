@@ -4,10 +4,12 @@
 pub mod bugs;
 pub mod changepoints;
 pub mod correlate;
+pub mod cost;
 pub mod dora;
 pub mod pressure;
 pub mod reliability;
 pub mod revenue;
+pub mod support;
 pub mod system;
 pub mod trend;
 pub mod weekly;

@@ -57,12 +57,12 @@ pub(super) fn header(
                     header.shown()
                 ),
             )];
-            errors.extend(
-                header
-                    .suggestions(closest)
-                    .iter()
-                    .map(|m| header_error(None, missing_reason(&format!("the {closest} layout"), m, None, "revenue.columns"))),
-            );
+            errors.extend(header.suggestions(closest).iter().map(|m| {
+                header_error(
+                    None,
+                    missing_reason(&format!("the {closest} layout"), m, None, "revenue.columns"),
+                )
+            }));
             return Err(errors);
         }
     };
@@ -71,7 +71,17 @@ pub(super) fn header(
         let shown = header.shown();
         return Err(missing
             .iter()
-            .map(|m| header_error(None, missing_reason(&format!("the {layout} layout"), m, Some(&shown), "revenue.columns")))
+            .map(|m| {
+                header_error(
+                    None,
+                    missing_reason(
+                        &format!("the {layout} layout"),
+                        m,
+                        Some(&shown),
+                        "revenue.columns",
+                    ),
+                )
+            })
             .collect());
     }
     let foreign = header.foreign_units(&config.currency);

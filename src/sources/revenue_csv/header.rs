@@ -53,7 +53,6 @@ fn configured<'c>(columns: &'c Columns, field: &str) -> &'c [String] {
     }
 }
 
-
 /// A header name in the form names are compared in, and the unit it carried: lower case without
 /// spaces, underscores or hyphens (`Customer ID`, `customer_id` and `CUSTOMER-ID` are one name),
 /// and without a trailing `(USD)`, `[EUR]` or `($)` (spreadsheets put the currency there; a
@@ -109,7 +108,9 @@ pub(crate) struct Missing {
 
 impl Header {
     pub(super) fn new(record: &csv::StringRecord, config: &RevenueConfig) -> Self {
-        Self::with_vocab(record, &REVENUE, |f| configured(&config.columns, f).to_vec())
+        Self::with_vocab(record, &REVENUE, |f| {
+            configured(&config.columns, f).to_vec()
+        })
     }
 
     /// Reads a header row against `vocab`; `configured` gives the names a configuration adds

@@ -20,10 +20,10 @@ use serde::Serialize;
 use crate::config::RevenueConfig;
 use crate::model::revenue::{MonthIdx, Snapshots};
 use crate::model::CustomerAttributes;
+pub(crate) use checks::{header_error, missing_reason};
 use fields::month_of;
 pub(crate) use fields::Row;
-pub(crate) use header::{normalize, Header, Missing, Vocab};
-pub(crate) use checks::{header_error, missing_reason};
+pub(crate) use header::{normalize, Header, Vocab};
 
 pub use fields::{
     excerpt, parse_amount, parse_date, parse_month_field, MAX_AMOUNT, QUOTED_BYTES, YEARS,
@@ -308,7 +308,8 @@ pub(crate) fn read_rows<L: Copy>(
     mut each: impl FnMut(&mut Row<'_>, L),
     mut progress: impl FnMut(u64),
 ) -> Result<(Header, L, Vec<RowError>), FileErrors> {
-    let one = |line: u64, reason: String| file_errors(file, config, vec![whole_file_error(line, reason)]);
+    let one =
+        |line: u64, reason: String| file_errors(file, config, vec![whole_file_error(line, reason)]);
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let line = 1 + bytes[..e.valid_up_to()]
