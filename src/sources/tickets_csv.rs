@@ -199,9 +199,10 @@ pub fn parse_time(raw: &str) -> Result<i64, String> {
     Ok(t.and_utc().timestamp_millis())
 }
 
-/// Tags as the tools write them: comma-separated (Intercom) or space-separated (Zendesk, Jira).
-fn split_tags(raw: &str) -> impl Iterator<Item = &str> {
-    let by_comma = raw.contains(',') || raw.contains(';');
+/// Tags as the tools write them: comma-separated (Intercom, whose tags may hold spaces) or
+/// space-separated (Zendesk and Jira, whose tags cannot).
+fn split_tags(raw: &str, spaces_split: bool) -> impl Iterator<Item = &str> {
+    let by_comma = raw.contains(',') || raw.contains(';') || !spaces_split;
     raw.split(move |c: char| {
         if by_comma {
             c == ',' || c == ';'
@@ -259,12 +260,13 @@ fn ticket(row: &mut Row<'_>, out: &mut Vec<Ticket>, seen: &mut HashMap<String, u
     let customer = row.opt("customer_id").map(str::to_owned);
     let priority = row.opt("priority").map(str::to_owned);
     let kind = row.opt("type").map(str::to_owned);
+    let spaces_split = flavour(row.header) != "intercom";
     let many = |row: &Row<'_>, field: &str| -> Vec<String> {
         row.header
             .all(field)
             .into_iter()
             .filter_map(|i| row.record.get(i))
-            .flat_map(split_tags)
+            .flat_map(|v| split_tags(v, spaces_split))
             .map(str::to_owned)
             .collect()
     };
@@ -375,11 +377,15 @@ mod tests {
 
     #[test]
     fn tags_split_on_commas_or_spaces() {
-        assert_eq!(split_tags("a b  c").collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(
-            split_tags("checkout latency, billing").collect::<Vec<_>>(),
+            split_tags("a b  c", true).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            split_tags("checkout latency, billing", true).collect::<Vec<_>>(),
             ["checkout latency", "billing"]
         );
+        assert_eq!(split_tags("how to", false).collect::<Vec<_>>(), ["how to"]);
     }
 
     #[test]

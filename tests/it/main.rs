@@ -22,6 +22,7 @@ mod revenue_attributes;
 mod revenue_exports;
 mod serve;
 mod store;
+mod support;
 mod system;
 mod teams;
 mod weeks;
