@@ -22,12 +22,14 @@ use crate::health::{DigestOutcomes, Health};
 use crate::store::Store;
 
 mod bugs;
+mod business;
 mod dora;
 mod pressure;
 mod refresh;
 mod registry;
 
 use bugs::BugGauges;
+use business::BusinessGauges;
 use dora::DoraGauges;
 use pressure::PressureGauges;
 
@@ -52,6 +54,7 @@ pub struct Metrics {
     revenue_customers: IntGauge,
     dora: DoraGauges,
     bugs: BugGauges,
+    business: BusinessGauges,
     pressure: PressureGauges,
     digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,

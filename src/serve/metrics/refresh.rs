@@ -73,6 +73,7 @@ impl Metrics {
         );
         self.bugs
             .refresh(store, &self.app.settings, &self.app.teams, &self.app.dora);
+        self.business.refresh(store, &self.app.settings);
         match self
             .app
             .dora

@@ -6,7 +6,7 @@ use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use super::{BugGauges, DoraGauges, Metrics, PressureGauges};
+use super::{BugGauges, BusinessGauges, DoraGauges, Metrics, PressureGauges};
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 
@@ -20,6 +20,7 @@ impl Metrics {
         let registry = Registry::new();
         let dora = DoraGauges::new(&registry)?;
         let bugs = BugGauges::new(&registry)?;
+        let business = BusinessGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
         let build_info = IntGaugeVec::new(
             Opts::new(
@@ -192,6 +193,7 @@ impl Metrics {
             revenue_customers,
             dora,
             bugs,
+            business,
             pressure,
             digest,
             app,
