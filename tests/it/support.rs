@@ -350,3 +350,54 @@ mod daemon {
         daemon.stop().await;
     }
 }
+
+/// The demo's story: support floods after the shift, and cost grows faster than revenue for a
+/// while once strain builds (while growing, revenue outgrows cost).
+#[test]
+fn the_demo_support_flood_and_cost_squeeze_follow_the_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    barometer::sources::demo::seed(&store, 7, end, &Default::default()).unwrap();
+    let r = business::support_report(&store, &settings(), NOW)
+        .unwrap()
+        .unwrap();
+    // Weeks 0..104 end with the current (empty) week; the shift is at week 62 of 104.
+    let weeks: Vec<_> = r.weeks.iter().filter(|w| w.opened > 0).collect();
+    let mean = |ws: &[&barometer::analysis::support::SupportWeek]| {
+        ws.iter().map(|w| w.opened as f64).sum::<f64>() / ws.len() as f64
+    };
+    let (before, after) = (mean(&weeks[40..56]), mean(&weeks[weeks.len() - 16..]));
+    assert!(
+        after > 1.8 * before,
+        "support flood: {before:.1} → {after:.1} tickets a week"
+    );
+    let reply = |ws: &[&barometer::analysis::support::SupportWeek]| {
+        ws.iter()
+            .filter_map(|w| w.first_response_median_h)
+            .sum::<f64>()
+            / ws.len() as f64
+    };
+    assert!(
+        reply(&weeks[weeks.len() - 16..]) > 2.0 * reply(&weeks[40..56]),
+        "slower replies"
+    );
+    assert!(
+        ["checkout", "api"].contains(&r.pains[0].topic.as_str()),
+        "checkout and the API hurt the most revenue after the shift: {:?}",
+        r.pains[0]
+    );
+
+    let c = business::cost_report(&store, &settings()).unwrap().unwrap();
+    let squeeze: Vec<String> = c
+        .months
+        .iter()
+        .filter(|m| m.cost_outgrows_revenue == Some(true))
+        .map(|m| m.month.to_string())
+        .collect();
+    assert!(squeeze.len() >= 6, "{squeeze:?}");
+    assert!(
+        squeeze.iter().all(|m| m.as_str() >= "2026-01"),
+        "only under strain: {squeeze:?}"
+    );
+}
