@@ -110,7 +110,7 @@ fn week_month(calendar: &Calendar, week_start: i64) -> Month {
 }
 
 /// The revenue month that stands for `month`: itself, else the latest before it, else the first.
-fn arr_month<'a>(arr: &'a ArrByMonth, month: Month) -> Option<&'a HashMap<String, f64>> {
+fn arr_month(arr: &ArrByMonth, month: Month) -> Option<&HashMap<String, f64>> {
     arr.range(..=month)
         .next_back()
         .or_else(|| arr.iter().next())

@@ -70,7 +70,7 @@ pub(super) fn section(
                 r.tickets_without_customer
             );
         }
-        let _ = write!(h, "</section>\n");
+        let _ = writeln!(h, "</section>");
     }
     if let Some(c) = cost {
         let Some(m) = c.months.iter().rev().find(|m| m.mrr.is_some()) else {
@@ -90,9 +90,9 @@ pub(super) fn section(
                 )
             },
         );
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<section><h2>Cost and margin ({})</h2><p id=\"cost\">Cloud cost {} ({} of MRR); over 3 months cost {} against revenue {}{}; ARR per engineer {}; gross margin {}, operating margin {}; Rule of 40: {} (<a href=\"/api/v1/cost\">JSON</a>).</p></section>\n",
+            "<section><h2>Cost and margin ({})</h2><p id=\"cost\">Cloud cost {} ({} of MRR); over 3 months cost {} against revenue {}{}; ARR per engineer {}; gross margin {}, operating margin {}; Rule of 40: {} (<a href=\"/api/v1/cost\">JSON</a>).</p></section>",
             m.month,
             num(m.cloud_cost, 0),
             pct(m.cost_share),
