@@ -63,6 +63,22 @@ pub struct RuleOf40 {
     pub passes: bool,
 }
 
+impl std::fmt::Display for RuleOf40 {
+    /// `-4 (ARR growth 6.4 % year over year + operating_margin_ratio -10.0 %)`: the score with
+    /// its inputs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} (ARR growth {:.1} % {} + {} {:.1} %)",
+            self.score,
+            self.growth_pct,
+            self.growth_basis,
+            self.margin.metric(),
+            self.margin_pct
+        )
+    }
+}
+
 /// One month of cost and margin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CostMonth {

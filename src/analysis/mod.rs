@@ -16,6 +16,20 @@ pub mod weekly;
 
 pub use crate::model::calendar::{week_start_at, Calendar, DAY_MS, WEEK_MS};
 
+/// The median (the mean of the two middle values for an even count); sorts `v`.
+pub(crate) fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
 /// `f` over `items` on every available core (scoped threads, contiguous chunks), results in
 /// order.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use super::median;
 use crate::model::calendar::{Calendar, DAY_MS, WEEK_MS};
 use crate::model::{Month, Ticket};
 
@@ -89,19 +90,6 @@ pub struct SupportReport {
     pub unknown_customers: Vec<Unknown>,
     /// Tickets in all.
     pub tickets: u64,
-}
-
-fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
 }
 
 /// The month a week belongs to: its Thursday's (the ISO rule, as the revenue view uses).

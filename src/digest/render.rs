@@ -437,19 +437,10 @@ fn customers(m: &mut String, c: &super::Customers) {
         m.push('\n');
     }
     if let Some(k) = &c.cost {
-        let rule = k.rule_of_40.as_ref().map_or_else(
-            || "–".to_owned(),
-            |r| {
-                format!(
-                    "{:.0} (ARR growth {:.1} % {} + {} {:.1} %)",
-                    r.score,
-                    r.growth_pct,
-                    r.growth_basis,
-                    r.margin.metric(),
-                    r.margin_pct
-                )
-            },
-        );
+        let rule = k
+            .rule_of_40
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), ToString::to_string);
         let _ = writeln!(
             m,
             "Cost ({}): cloud cost {} = {} of MRR; over 3 months cost {} against revenue {}; Rule of 40: {rule}.\n",

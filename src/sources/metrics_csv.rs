@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate, Weekday};
 
 use super::revenue_csv::{
-    finish, header_error, missing_reason, parse_amount, parse_date, read_rows, FileErrors, Header,
-    Reader, Row, RowError, Vocab,
+    finish, parse_amount, parse_date, read_rows, FileErrors, Header, Reader, Row, RowError, Vocab,
 };
 use crate::config::RevenueConfig;
 use crate::model::revenue::month_label;
@@ -54,19 +53,7 @@ fn check_header(header: &Header) -> Result<Grain, Vec<RowError>> {
     }
     match grain {
         Some(g) if missing.is_empty() => Ok(g),
-        _ => {
-            let shown = header.shown();
-            Err(header
-                .suggest(missing)
-                .iter()
-                .map(|m| {
-                    header_error(
-                        None,
-                        missing_reason("a metrics file", m, Some(&shown), METRICS.columns_key),
-                    )
-                })
-                .collect())
-        }
+        _ => Err(header.missing_errors("a metrics file", missing)),
     }
 }
 

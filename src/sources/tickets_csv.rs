@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::revenue_csv::{
-    finish, header_error, missing_reason, read_rows, FileErrors, Header, Reader, Row, RowError,
-    Vocab, YEARS,
+    finish, read_rows, FileErrors, Header, Reader, Row, RowError, Vocab, YEARS,
 };
 use crate::config::RevenueConfig;
 use crate::model::{Month, Ticket};
@@ -228,17 +227,7 @@ fn check_header(header: &Header) -> Result<&'static str, Vec<RowError>> {
     if missing.is_empty() {
         return Ok(flavour(header));
     }
-    let shown = header.shown();
-    Err(header
-        .suggest(missing)
-        .iter()
-        .map(|m| {
-            header_error(
-                None,
-                missing_reason("a tickets file", m, Some(&shown), TICKETS.columns_key),
-            )
-        })
-        .collect())
+    Err(header.missing_errors("a tickets file", missing))
 }
 
 fn ticket(row: &mut Row<'_>, out: &mut Vec<Ticket>, seen: &mut HashMap<String, u64>) {

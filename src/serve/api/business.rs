@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::revenue::{import_response, read_upload};
-use super::{bad_request, blocking};
+use super::blocking;
+use super::revenue::{import_response, query_and_upload};
 use crate::serve::ApiState;
 use crate::sources::set_import::{self, SetOptions};
 
@@ -54,12 +54,8 @@ async fn import(
     req: Request,
     kind: Kind,
 ) -> Response {
-    let Query(q) = match query {
-        Ok(q) => q,
-        Err(e) => return bad_request(e.body_text()),
-    };
-    let body = match read_upload(&state, req).await {
-        Ok(b) => b,
+    let (q, body) = match query_and_upload(&state, query, req).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let options = SetOptions {

@@ -164,7 +164,7 @@ impl MultipartError {
 
 /// The CSV of an import request: the body (`text/csv`) or a form's first file (multipart),
 /// bounded by `revenue.max_upload_bytes`; the error response otherwise.
-pub(super) async fn read_upload(state: &ApiState, req: Request) -> Result<Bytes, Response> {
+async fn read_upload(state: &ApiState, req: Request) -> Result<Bytes, Response> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -199,6 +199,16 @@ pub(super) async fn read_upload(state: &ApiState, req: Request) -> Result<Bytes,
     })
 }
 
+/// An import request's query and CSV, or the error response.
+pub(super) async fn query_and_upload<Q>(
+    state: &ApiState,
+    query: Result<Query<Q>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<(Q, Bytes), Response> {
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    Ok((q, read_upload(state, req).await?))
+}
+
 /// The answer to an import: the summary, or 422 with every problem of the file.
 pub(super) fn import_response<S: serde::Serialize>(
     result: Result<Result<S, ImportError>, tokio::task::JoinError>,
@@ -223,12 +233,8 @@ pub(crate) async fn import_revenue(
     query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
     req: Request,
 ) -> Response {
-    let Query(q) = match query {
-        Ok(q) => q,
-        Err(e) => return bad_request(e.body_text()),
-    };
-    let body = match read_upload(&state, req).await {
-        Ok(b) => b,
+    let (q, body) = match query_and_upload(&state, query, req).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let layout = match q.format.as_deref() {

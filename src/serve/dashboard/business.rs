@@ -77,19 +77,10 @@ pub(super) fn section(
             return;
         };
         let pct = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{:.1} %", v * 100.0));
-        let rule = m.rule_of_40.as_ref().map_or_else(
-            || "–".into(),
-            |r| {
-                format!(
-                    "{:.0} = growth {:.1} % ({}) + {} {:.1} %",
-                    r.score,
-                    r.growth_pct,
-                    r.growth_basis,
-                    r.margin.metric(),
-                    r.margin_pct
-                )
-            },
-        );
+        let rule = m
+            .rule_of_40
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), ToString::to_string);
         let _ = writeln!(
             h,
             "<section><h2>Cost and margin ({})</h2><p id=\"cost\">Cloud cost {} ({} of MRR); over 3 months cost {} against revenue {}{}; ARR per engineer {}; gross margin {}, operating margin {}; Rule of 40: {} (<a href=\"/api/v1/cost\">JSON</a>).</p></section>",

@@ -311,6 +311,25 @@ impl Header {
         self.suggest(missing.collect())
     }
 
+    /// The header errors of a file of `what` ("a tickets file") that misses these entries, each
+    /// with the closest known names (see [`Self::suggest`]).
+    pub(crate) fn missing_errors(
+        &self,
+        what: &str,
+        missing: Vec<(&'static str, Vec<&'static str>)>,
+    ) -> Vec<super::RowError> {
+        let shown = self.shown();
+        self.suggest(missing)
+            .iter()
+            .map(|m| {
+                super::header_error(
+                    None,
+                    super::missing_reason(what, m, Some(&shown), self.vocab.columns_key),
+                )
+            })
+            .collect()
+    }
+
     /// For each missing entry — a label and the fields any of which would do — the accepted
     /// names closest to the header's unassigned names.
     pub(crate) fn suggest(&self, missing: Vec<(&'static str, Vec<&'static str>)>) -> Vec<Missing> {
