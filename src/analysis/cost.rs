@@ -24,27 +24,7 @@ pub struct RevenueMonth {
     pub mrr: f64,
 }
 
-/// Which margin the Rule of 40 adds to growth (`business.rule_of_40_margin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum MarginKind {
-    /// `operating_margin_ratio`: the closest of the imported kinds to the EBITDA margin the
-    /// Rule of 40 is usually stated with.
-    #[default]
-    Operating,
-    /// `gross_margin_ratio`.
-    Gross,
-}
-
-impl MarginKind {
-    /// The metric that holds it.
-    pub fn metric(self) -> &'static str {
-        match self {
-            MarginKind::Operating => "operating_margin_ratio",
-            MarginKind::Gross => "gross_margin_ratio",
-        }
-    }
-}
+pub use crate::model::business::MarginKind;
 
 /// The Rule of 40 of one month, with its inputs.
 #[derive(Debug, Clone, PartialEq, Serialize)]

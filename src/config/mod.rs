@@ -97,6 +97,8 @@ pub struct Config {
     pub products: Vec<ProductConfig>,
     /// `[system]`
     pub system: SystemConfig,
+    /// `[business]`
+    pub business: BusinessConfig,
 }
 
 /// Where the configuration comes from.

@@ -20,6 +20,13 @@ pub(super) struct RawConfig {
     pub(super) products: Vec<RawProduct>,
     #[serde(default)]
     pub(super) system: RawSystem,
+    pub(super) business: RawBusiness,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBusiness {
+    pub(super) rule_of_40_margin: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -76,6 +76,28 @@ pub const KNOWN_METRICS: [&str; 5] = [
     "support_headcount",
 ];
 
+/// Which margin the Rule of 40 adds to growth (`business.rule_of_40_margin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MarginKind {
+    /// `operating_margin_ratio`: the closest of the imported kinds to the EBITDA margin the
+    /// Rule of 40 is usually stated with.
+    #[default]
+    Operating,
+    /// `gross_margin_ratio`.
+    Gross,
+}
+
+impl MarginKind {
+    /// The metric that holds it.
+    pub fn metric(self) -> &'static str {
+        match self {
+            MarginKind::Operating => "operating_margin_ratio",
+            MarginKind::Gross => "gross_margin_ratio",
+        }
+    }
+}
+
 /// One row of a metrics file: a value of a named business metric for a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRow {

@@ -120,7 +120,7 @@ impl Settings {
                 escaped_window_ms: i64::try_from(config.github.escaped_bug_window.as_millis())
                     .unwrap_or(i64::MAX),
             },
-            rule_of_40_margin: crate::analysis::cost::MarginKind::default(),
+            rule_of_40_margin: config.business.rule_of_40_margin,
         })
     }
 }

@@ -401,3 +401,42 @@ fn the_demo_support_flood_and_cost_squeeze_follow_the_story() {
         "only under strain: {squeeze:?}"
     );
 }
+
+/// `[business] rule_of_40_margin` picks the margin; a bad value is named with its key.
+#[test]
+fn the_rule_of_40_margin_is_configured() {
+    let load = |toml: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, toml).unwrap();
+        barometer::config::Config::load(&barometer::config::Sources {
+            file: Some(path),
+            env: Some(Default::default()),
+            ..Default::default()
+        })
+    };
+    let err = load("[business]\nrule_of_40_margin = \"net\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("business.rule_of_40_margin"), "{err}");
+    let config = load("[business]\nrule_of_40_margin = \"gross\"\n").unwrap();
+    let settings = barometer::query::Settings::new(&config).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let rc = revenue_config("");
+    revenue(&store, &rc);
+    set_import::import_metrics(
+        &store,
+        &rc,
+        "metrics.csv",
+        &fixture("metrics.csv"),
+        &SetOptions::new("f"),
+    )
+    .unwrap();
+    let r = business::cost_report(&store, &settings).unwrap().unwrap();
+    let rule = r.months[1].rule_of_40.clone().unwrap();
+    // Gross margin 0.70 in 2026-09 → 70 %.
+    assert!((rule.margin_pct - 70.0).abs() < 1e-9);
+    assert_eq!(rule.margin.metric(), "gross_margin_ratio");
+}

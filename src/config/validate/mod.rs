@@ -282,6 +282,17 @@ impl Validator<'_> {
         let teams = self.teams(raw.teams, &github, &prometheus);
         let products = self.products(raw.products, &github, &prometheus);
         let system = self.system(raw.system);
+        let rule_of_40_margin = match raw.business.rule_of_40_margin.as_str() {
+            "operating" => crate::model::business::MarginKind::Operating,
+            "gross" => crate::model::business::MarginKind::Gross,
+            other => {
+                self.problem(
+                    "business.rule_of_40_margin",
+                    format!("{other:?} is not \"operating\" or \"gross\""),
+                );
+                crate::model::business::MarginKind::Operating
+            }
+        };
 
         Config {
             storage: StorageConfig {
@@ -303,6 +314,7 @@ impl Validator<'_> {
             teams,
             products,
             system,
+            business: BusinessConfig { rule_of_40_margin },
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,
