@@ -103,6 +103,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[[remote_write]]`
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// `[business]`
+    pub business: BusinessConfig,
 }
 
 /// Where the configuration comes from.

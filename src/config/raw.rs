@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) remote_write: Vec<RawRemoteWrite>,
     pub(super) webhooks: RawWebhooks,
+    pub(super) business: RawBusiness,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +55,12 @@ pub(super) struct RawRemoteWrite {
 pub(super) struct RawWebhooks {
     pub(super) max_body_bytes: u64,
     pub(super) events_token_env: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBusiness {
+    pub(super) rule_of_40_margin: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -38,6 +38,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// `[business]`: how support tickets and business metrics are read (docs/support.md,
+/// docs/cost.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct BusinessConfig {
+    /// The margin the Rule of 40 adds to ARR growth.
+    pub rule_of_40_margin: crate::model::business::MarginKind,
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize)]
 pub struct LogConfig {

@@ -163,6 +163,41 @@ pub struct Digest {
     pub movers: Vec<(String, f64, bool)>,
     /// Signals missing or stale in the week.
     pub gaps: Vec<String>,
+    /// Support load and pains of the week, and cost of its month (none without the data).
+    pub customers: Customers,
+}
+
+/// The digest's customers section: the week's support figures, the top pains of the 4 weeks
+/// ending with it, and the cost of the latest month with revenue up to the week's month.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Customers {
+    /// The week's support figures.
+    pub support: Option<crate::analysis::support::SupportWeek>,
+    /// The top 3 customer pains.
+    pub pains: Vec<crate::analysis::support::Pain>,
+    /// Customer ids the revenue data does not know (count).
+    pub unknown_customers: usize,
+    /// The cost month.
+    pub cost: Option<crate::analysis::cost::CostMonth>,
+}
+
+fn customers(app: &App, week_ms: i64) -> Result<Customers, crate::store::StoreError> {
+    let (store, settings) = (&*app.store, &*app.settings);
+    let mut out = Customers::default();
+    if let Some(r) = crate::query::business::support_report(store, settings, week_ms)? {
+        out.support = r.weeks.last().cloned();
+        out.pains = r.pains.into_iter().take(3).collect();
+        out.unknown_customers = r.unknown_customers.len();
+    }
+    let month = crate::model::Month::of(settings.calendar.local_date(week_ms));
+    if let Some(c) = crate::query::business::cost_report(store, settings)? {
+        out.cost = c
+            .months
+            .into_iter()
+            .rev()
+            .find(|m| m.month <= month && m.mrr.is_some());
+    }
+    Ok(out)
 }
 
 /// The week a digest produced at `now_ms` covers: the last complete ISO week.
@@ -399,6 +434,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         associations,
         movers,
         gaps,
+        customers: customers(app, week_ms)?,
     })
 }
 

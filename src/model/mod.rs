@@ -5,6 +5,7 @@
 //! shapes, so whatever runs on the demo runs on real data.
 
 pub mod attributes;
+pub mod business;
 pub mod calendar;
 pub mod coverage;
 pub mod dora;
@@ -15,6 +16,7 @@ pub mod system;
 pub mod teams;
 
 pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
+pub use business::{Grain, MetricRow, Ticket};
 pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;

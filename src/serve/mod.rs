@@ -312,6 +312,8 @@ pub fn routes(state: ApiState) -> Router {
     let limit = usize::try_from(state.app.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/revenue", get(api::revenue::revenue))
+        .route("/api/v1/support", get(api::business::support))
+        .route("/api/v1/cost", get(api::business::cost))
         .route("/api/v1/reliability", get(api::reliability::reliability))
         .route("/api/v1/dora", get(api::delivery::dora))
         .route("/api/v1/teams", get(api::teams::teams))
@@ -332,6 +334,14 @@ pub fn routes(state: ApiState) -> Router {
         .route(
             "/api/v1/imports/revenue",
             post(api::revenue::import_revenue).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route(
+            "/api/v1/imports/tickets",
+            post(api::business::import_tickets).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route(
+            "/api/v1/imports/metrics",
+            post(api::business::import_metrics).layer(DefaultBodyLimit::max(limit)),
         )
         .route_layer(middleware::from_fn(same_origin_writes))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))

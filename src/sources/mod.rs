@@ -2,15 +2,19 @@
 //! them to the [`crate::store::Store`] in atomic batches, with its cursor in the same batch.
 
 pub mod catalog;
+mod chunked;
 pub mod demo;
 pub mod events;
 pub mod github;
+pub mod metrics_csv;
 pub mod prometheus;
 pub mod pull;
 mod revenue_attributes;
 pub mod revenue_csv;
 pub mod revenue_import;
 pub mod revenue_watch;
+pub mod set_import;
+pub mod tickets_csv;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -24,6 +24,7 @@ mod revenue_attributes;
 mod revenue_exports;
 mod serve;
 mod store;
+mod support;
 mod system;
 mod teams;
 mod webhooks;

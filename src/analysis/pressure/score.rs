@@ -14,18 +14,7 @@ pub(super) fn ramp(v: f64, good: f64, bad: f64) -> f64 {
     clamp((v - good) / (bad - good), 0.0, 1.0)
 }
 
-pub(super) fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
+pub(super) use crate::analysis::median;
 
 /// Median and scaled MAD (1.4826 · MAD, consistent with σ for normal data; Rousseeuw & Croux
 /// 1993), with a floor so that a flat history does not turn noise into huge z-scores.

@@ -288,6 +288,17 @@ impl Validator<'_> {
         let system = self.system(raw.system);
         let metrics = self.metrics(raw.metrics);
         let remote_write = self.remote_write(raw.remote_write);
+        let rule_of_40_margin = match raw.business.rule_of_40_margin.as_str() {
+            "operating" => crate::model::business::MarginKind::Operating,
+            "gross" => crate::model::business::MarginKind::Gross,
+            other => {
+                self.problem(
+                    "business.rule_of_40_margin",
+                    format!("{other:?} is not \"operating\" or \"gross\""),
+                );
+                crate::model::business::MarginKind::Operating
+            }
+        };
 
         Config {
             storage: StorageConfig {
@@ -312,6 +323,7 @@ impl Validator<'_> {
             webhooks,
             metrics,
             remote_write,
+            business: BusinessConfig { rule_of_40_margin },
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

@@ -1,6 +1,7 @@
 //! The `/api/v1` handlers, one file per resource; the route table is in `serve/mod.rs`.
 
 pub(crate) mod bugs;
+pub(crate) mod business;
 pub(crate) mod delivery;
 pub(crate) mod products;
 pub(crate) mod reliability;

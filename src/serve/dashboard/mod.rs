@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use plotters::prelude::*;
 use serde::Deserialize;
 
+mod business;
 mod chart;
 mod teams;
 
@@ -127,10 +128,13 @@ pub(super) async fn page(
             let scopes = crate::query::teams::all_scopes(&model, &teams);
             crate::query::bugs::bug_series(&facts, &scopes, &[week], &settings)
         };
-        Ok::<_, crate::store::StoreError>((w, view, bugs))
+        let support =
+            crate::query::business::support_report(&store, &settings, crate::clock::now_ms())?;
+        let cost = crate::query::business::cost_report(&store, &settings)?;
+        Ok::<_, crate::store::StoreError>((w, view, bugs, support, cost))
     };
     match tokio::task::spawn_blocking(read).await {
-        Ok(Ok((w, view, bugs))) => match q.service.as_deref() {
+        Ok(Ok((w, view, bugs, support, cost))) => match q.service.as_deref() {
             Some(name) if !w.services.contains_key(name) => {
                 let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
                 error(
@@ -146,6 +150,8 @@ pub(super) async fn page(
                     bugs: &bugs,
                     products: &products,
                     product: product.as_ref(),
+                    support: support.as_ref(),
+                    cost: cost.as_ref(),
                 };
                 Html(render(cal, &w, service, teams, from, to)).into_response()
             }
@@ -426,6 +432,7 @@ pub fn render(
         teams_table(&mut h, cal, view, teams.selected);
     }
     bugs_table(&mut h, cal, teams.bugs, teams.selected);
+    business::section(&mut h, cal, teams.support, teams.cost);
 
     // Shifts and associations.
     let _ = write!(h, "<section><h2>Regime shifts</h2><ul id=\"shifts\">");

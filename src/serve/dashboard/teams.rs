@@ -21,6 +21,10 @@ pub struct Teams<'a> {
     pub products: &'a Products,
     /// `?product=`: the page is that product's view.
     pub product: Option<&'a Product>,
+    /// The support view, when tickets were imported.
+    pub support: Option<&'a crate::analysis::support::SupportReport>,
+    /// The cost view, when metrics were imported.
+    pub cost: Option<&'a crate::analysis::cost::CostReport>,
 }
 
 /// The header's note on a product view: what it reads, and what it lacks.

@@ -22,6 +22,7 @@ use crate::health::{DigestOutcomes, Health};
 use crate::store::Store;
 
 mod bugs;
+mod business;
 mod dora;
 mod pressure;
 mod refresh;
@@ -32,6 +33,7 @@ pub(crate) mod webhooks;
 pub use remote::RemoteWriteStats;
 
 use bugs::BugGauges;
+use business::BusinessGauges;
 use dora::DoraGauges;
 use pressure::PressureGauges;
 use webhooks::WebhookFamilies;
@@ -57,6 +59,7 @@ pub struct Metrics {
     revenue_customers: IntGauge,
     dora: DoraGauges,
     bugs: BugGauges,
+    business: BusinessGauges,
     pressure: PressureGauges,
     webhooks: WebhookFamilies,
     digest: Arc<DigestOutcomes>,

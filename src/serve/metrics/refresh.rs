@@ -79,6 +79,7 @@ impl Metrics {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read team ownership"),
         }
+        self.business.refresh(store, &self.app.settings);
         match self
             .app
             .dora

@@ -6,7 +6,10 @@ use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use super::{BugGauges, DoraGauges, Metrics, PressureGauges, RemoteWriteStats, WebhookFamilies};
+use super::{
+    BugGauges, BusinessGauges, DoraGauges, Metrics, PressureGauges, RemoteWriteStats,
+    WebhookFamilies,
+};
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 
@@ -38,6 +41,7 @@ impl Metrics {
         }
         let dora = DoraGauges::new(&registry)?;
         let bugs = BugGauges::new(&registry)?;
+        let business = BusinessGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
         let webhooks = WebhookFamilies::new(&registry)?;
         let build_info = IntGaugeVec::new(
@@ -211,6 +215,7 @@ impl Metrics {
             revenue_customers,
             dora,
             bugs,
+            business,
             pressure,
             webhooks,
             digest,

@@ -29,6 +29,7 @@ use crate::model::DeploySource;
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
 
 mod bugs;
+mod business;
 mod delivery;
 mod revenue;
 mod slo;
@@ -288,6 +289,13 @@ pub fn seed(
     if cancel.is_cancelled() {
         return Ok(summary);
     }
+    // Tickets and business metrics, also from an RNG of their own.
+    business::business(
+        store,
+        start,
+        end,
+        &mut ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_71C4_E7C0_5700),
+    )?;
     let mut done = WriteBatch::new();
     pushed_freshness(store, &mut done)?;
     done.set_cursor(
