@@ -132,6 +132,28 @@ impl App {
         }
     }
 
+    /// The system map over `weeks` (Mondays, ms, ascending) with this application's model,
+    /// SLOs, teams and rules: what `/system`, `/api/v1/system`, the digest and `barometer
+    /// system` show.
+    pub fn system_view(
+        &self,
+        dora: &query::system::DoraModel,
+        weeks: &[i64],
+    ) -> Result<query::system::SystemView, StoreError> {
+        query::system::system_view(
+            &query::system::SystemInputs {
+                store: &self.store,
+                settings: &self.settings,
+                dora,
+                slos: &self.slos,
+                system: &self.system,
+                teams: &self.teams,
+                latency_query: query::system::DEFAULT_LATENCY_QUERY,
+            },
+            weeks,
+        )
+    }
+
     /// Weeks, days and months in the analysis time zone.
     pub fn calendar(&self) -> Calendar {
         self.settings.calendar

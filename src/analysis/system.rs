@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::dora::Band;
-use crate::model::ComponentKind;
+use crate::model::{ComponentKind, Point};
 
 /// The figures of one component over the selected weeks, gathered by the read side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +45,13 @@ pub struct ComponentFigures {
     pub open_incidents: u64,
     /// How many components depend on it directly.
     pub dependants: usize,
+    /// Latency over the selected weeks: the mean of the stored p95 samples of its latency query
+    /// ([`latency_summary`]), in [`Self::latency_unit`].
+    pub latency: Option<f64>,
+    /// The unit of the latency query (its `unit` label, e.g. `seconds`).
+    pub latency_unit: Option<String>,
+    /// The objective the latency is held to, in the same unit.
+    pub latency_objective: Option<f64>,
 }
 
 /// Where the rules draw their lines.
@@ -89,6 +96,8 @@ pub enum Rule {
     LowChangeFailureBand,
     /// Recovery time in DORA's low band.
     LowRecoveryBand,
+    /// Latency above its objective.
+    LatencyAboveObjective,
     /// No deployment for [`Thresholds::stale_weeks`] weeks.
     NoRecentDeployment,
     /// A large share of the open bugs.
@@ -106,6 +115,7 @@ impl Rule {
             Rule::LoadBearingBelowTarget => "load_bearing_below_target",
             Rule::LowChangeFailureBand => "low_change_failure_band",
             Rule::LowRecoveryBand => "low_recovery_band",
+            Rule::LatencyAboveObjective => "latency_above_objective",
             Rule::NoRecentDeployment => "no_recent_deployment",
             Rule::BugsConcentrated => "bugs_concentrated",
             Rule::NoOwner => "no_owner",
@@ -123,6 +133,9 @@ impl Rule {
             }
             Rule::LowChangeFailureBand | Rule::LowRecoveryBand => {
                 "DORA guidance: stability before throughput (Accelerate State of DevOps report)"
+            }
+            Rule::LatencyAboveObjective => {
+                "SRE latency SLO: the objective is part of the error budget (Google SRE Book, \"Service Level Objectives\")"
             }
             Rule::NoRecentDeployment => {
                 "DORA guidance: small, frequent deployments (Accelerate State of DevOps report)"
@@ -170,6 +183,48 @@ pub struct Assessment {
 
 fn pct(x: f64) -> String {
     format!("{:.1} %", x * 100.0)
+}
+
+/// A latency with its unit, seconds shown in milliseconds below 1 s (what the map, the CLI and
+/// the moves write).
+pub fn format_latency(v: f64, unit: &str) -> String {
+    match unit {
+        "seconds" | "s" if v < 1.0 => format!("{:.0} ms", v * 1000.0),
+        "seconds" | "s" => format!("{v:.2} s"),
+        "" => format!("{v:.3}"),
+        u => format!("{v:.3} {u}"),
+    }
+}
+
+/// Weekly means of a latency series (one value per week of `weeks`, Mondays in ms; `None` for a
+/// week without samples) and the mean over all the weeks' samples.
+///
+/// The series holds one p95 per step (`[[prometheus.query]]`); its mean over a period is the
+/// time-average of the p95, which is what a latency panel's average shows. It is not the p95 of
+/// the period — percentiles do not average (Prometheus docs, "Histograms and summaries") — but
+/// the stored series is all there is once the raw histograms have aged out.
+pub fn latency_summary(points: &[Point], weeks: &[i64]) -> (Vec<Option<f64>>, Option<f64>) {
+    let (mut all, mut n_all) = (0.0, 0usize);
+    let weekly = weeks
+        .iter()
+        .map(|&w| {
+            // The points are in time order (a store range read): slice the week out.
+            let from = points.partition_point(|p| p.ts < w);
+            let to = points.partition_point(|p| p.ts < w + super::WEEK_MS);
+            let (mut sum, mut n) = (0.0, 0usize);
+            for p in points[from..to.max(from)]
+                .iter()
+                .filter(|p| p.value.is_finite())
+            {
+                sum += p.value;
+                n += 1;
+            }
+            all += sum;
+            n_all += n;
+            (n > 0).then(|| sum / n as f64)
+        })
+        .collect();
+    (weekly, (n_all > 0).then(|| all / n_all as f64))
 }
 
 /// Applies every rule to every component.
@@ -234,6 +289,22 @@ pub fn assess(components: &[ComponentFigures], t: &Thresholds) -> Assessment {
                 "invest in detection and rollback: recovering is slow".into(),
                 f,
             ));
+        }
+        if let (Some(l), Some(o)) = (c.latency, c.latency_objective) {
+            if l > o {
+                let unit = c.latency_unit.as_deref().unwrap_or("");
+                let f = format!(
+                    "latency p95 {} > objective {}",
+                    format_latency(l, unit),
+                    format_latency(o, unit)
+                );
+                found.push((
+                    Rule::LatencyAboveObjective,
+                    format!("latency above its objective ({f})"),
+                    "profile the slow path and cut it before adding load or features".into(),
+                    f,
+                ));
+            }
         }
         if let Some(d) = c
             .days_since_deploy
@@ -323,6 +394,9 @@ mod tests {
             open_bugs: 1,
             open_incidents: 0,
             dependants: 5,
+            latency: Some(0.2),
+            latency_unit: Some("seconds".into()),
+            latency_objective: Some(0.3),
         }
     }
 
@@ -397,6 +471,49 @@ mod tests {
             [Rule::LowChangeFailureBand, Rule::LowRecoveryBand]
         );
         assert!(rules(c(Band::Medium, Band::Medium), &[]).is_empty());
+    }
+
+    #[test]
+    fn latency_fires_above_its_objective_only() {
+        let at = |l: f64, o: Option<f64>| ComponentFigures {
+            latency: Some(l),
+            latency_objective: o,
+            ..healthy("a")
+        };
+        // 301 ms > 300 ms fires; exactly at the objective and without one it does not.
+        assert_eq!(
+            rules(at(0.301, Some(0.3)), &[]),
+            [Rule::LatencyAboveObjective]
+        );
+        assert!(rules(at(0.3, Some(0.3)), &[]).is_empty());
+        assert!(rules(at(9.0, None), &[]).is_empty());
+        let a = assess(&[at(0.389, Some(0.3))], &Thresholds::default());
+        assert_eq!(
+            a.next_moves[0].figures,
+            "latency p95 389 ms > objective 300 ms"
+        );
+        assert!(a.next_moves[0].source.contains("SRE"));
+    }
+
+    #[test]
+    fn latency_is_the_mean_of_each_weeks_samples() {
+        let w = crate::analysis::WEEK_MS;
+        let p = |ts: i64, value: f64| Point { ts, value };
+        // Week 0: 0.2 and 0.4 → 0.3; week 1: none; week 2: 0.5 (NaN skipped).
+        // All three samples: (0.2 + 0.4 + 0.5) / 3 = 0.3667.
+        let points = [
+            p(0, 0.2),
+            p(w - 1, 0.4),
+            p(2 * w, f64::NAN),
+            p(2 * w + 5, 0.5),
+            p(3 * w, 9.0),
+        ];
+        let (weekly, mean) = latency_summary(&points, &[0, w, 2 * w]);
+        assert_eq!(weekly.len(), 3);
+        assert!((weekly[0].unwrap() - 0.3).abs() < 1e-12);
+        assert_eq!((weekly[1], weekly[2]), (None, Some(0.5)));
+        assert!((mean.unwrap() - 1.1 / 3.0).abs() < 1e-12);
+        assert_eq!(latency_summary(&[], &[0]), (vec![None], None));
     }
 
     #[test]

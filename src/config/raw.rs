@@ -39,6 +39,7 @@ pub(super) struct RawComponent {
     pub(super) service: Option<String>,
     #[serde(default)]
     pub(super) depends_on: Vec<String>,
+    pub(super) latency_objective: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -444,6 +444,8 @@ fn components_as_written<S: Serializer>(
         product: Option<&'a str>,
         service: &'a str,
         depends_on: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        latency_objective: Option<f64>,
     }
     s.collect_seq(components.iter().map(|c| Written {
         name: &c.name,
@@ -452,5 +454,6 @@ fn components_as_written<S: Serializer>(
         product: c.product.as_deref(),
         service: &c.service,
         depends_on: &c.depends_on,
+        latency_objective: c.latency_objective,
     }))
 }

@@ -6,10 +6,12 @@ use serde::Serialize;
 use super::bugs::{bug_facts, bug_series};
 use super::slo::{slo_weeks, SloDef};
 use super::Settings;
-use crate::analysis::dora::{self, Band, DoraModel, Metric, Scope};
-use crate::analysis::system::{assess, Assessment, ComponentFigures, Thresholds};
+/// The analysed delivery history the map reads its DORA figures from.
+pub use crate::analysis::dora::DoraModel;
+use crate::analysis::dora::{self, Band, Metric, Scope};
+use crate::analysis::system::{assess, latency_summary, Assessment, ComponentFigures, Thresholds};
 use crate::analysis::{DAY_MS, WEEK_MS};
-use crate::model::{Component, ComponentKind, SystemModel, Teams};
+use crate::model::{series, Component, ComponentKind, SystemModel, Teams};
 use crate::store::{Store, StoreError};
 
 /// One component on the map.
@@ -23,6 +25,9 @@ pub struct ComponentView {
     pub slo: Option<String>,
     /// Its figures over the selected weeks.
     pub figures: ComponentFigures,
+    /// Its latency per selected week (the mean of the week's p95 samples; `None` without
+    /// samples), in `figures.latency_unit`.
+    pub latency_weeks: Vec<Option<f64>>,
 }
 
 /// The whole map.
@@ -54,6 +59,57 @@ pub struct SystemInputs<'a> {
     pub system: &'a SystemModel,
     /// Owners of services, for a component whose owner the model does not name.
     pub teams: &'a Teams,
+    /// The `[[prometheus.query]]` whose series is a service's latency (its `query` label).
+    pub latency_query: &'a str,
+}
+
+/// The `[[prometheus.query]]` name read as a service's latency unless configured otherwise; the
+/// demo stores its p95 under it.
+pub const DEFAULT_LATENCY_QUERY: &str = "latency_p95";
+
+/// A service's latency over some weeks, from the series its latency query stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// The series' unit (its `unit` label), if the store holds the series.
+    pub unit: Option<String>,
+    /// One value per week asked for: the mean of the week's p95 samples, `None` without any.
+    pub weeks: Vec<Option<f64>>,
+    /// The mean over all the weeks' samples.
+    pub mean: Option<f64>,
+}
+
+/// The latency of `service` over `weeks` (Mondays, ms, ascending): the series of
+/// `[[prometheus.query]]` named `query` with that `service` label (the first, if several units
+/// were stored), summarised by [`latency_summary`].
+pub fn service_latency(
+    store: &Store,
+    query: &str,
+    service: &str,
+    weeks: &[i64],
+) -> Result<Latency, StoreError> {
+    let (Some(&first), Some(&last)) = (weeks.first(), weeks.last()) else {
+        return Ok(Latency::default());
+    };
+    let Some(key) = store
+        .series(
+            Some(series::QUERY),
+            &[("query", query), ("service", service)],
+        )
+        .into_iter()
+        .next()
+    else {
+        return Ok(Latency {
+            weeks: vec![None; weeks.len()],
+            ..Latency::default()
+        });
+    };
+    let points = store.range(&key, first, last + WEEK_MS)?;
+    let (weekly, mean) = latency_summary(&points, weeks);
+    Ok(Latency {
+        unit: key.label("unit").map(str::to_owned),
+        weeks: weekly,
+        mean,
+    })
 }
 
 /// The map over `weeks` (Mondays, ms, ascending; at least one).
@@ -120,6 +176,7 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             .filter(|i| i.service.as_deref() == Some(c.service.as_str()))
             .filter(|i| i.opened_ms < to_ms && i.closed_ms.is_none_or(|t| t >= to_ms))
             .count() as u64;
+        let latency = service_latency(input.store, input.latency_query, &c.service, weeks)?;
         let team = c
             .team
             .clone()
@@ -144,12 +201,16 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             open_bugs,
             open_incidents,
             dependants: input.system.dependants(&c.name).len(),
+            latency: latency.mean,
+            latency_unit: latency.unit,
+            latency_objective: c.latency_objective,
         };
         out.push(ComponentView {
             component: c.clone(),
             depth: depths.get(c.name.as_str()).copied().unwrap_or(0),
             slo: slo.map(|d| d.name.clone()),
             figures,
+            latency_weeks: latency.weeks,
         });
     }
     let thresholds = Thresholds::default();

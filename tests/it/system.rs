@@ -239,6 +239,13 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     assert_eq!(storefront["component"]["name"], "storefront");
     assert_eq!(storefront["depth"], 0);
     assert!(storefront["figures"]["availability"].as_f64().is_some());
+    // Latency: the demo's stored p95, one mean per selected week (13), the window's mean above
+    // the storefront's 300 ms objective (389 ms on this seed).
+    assert_eq!(storefront["latency_weeks"].as_array().unwrap().len(), 13);
+    assert_eq!(storefront["figures"]["latency_unit"], "seconds");
+    let p95 = storefront["figures"]["latency"].as_f64().unwrap();
+    assert!(p95 > 0.3 && p95 < 0.5, "{p95}");
+    assert_eq!(storefront["figures"]["latency_objective"], 0.3);
     let weak = v["assessment"]["weak_spots"].as_array().unwrap();
     let has = |c: &str, rule: &str| {
         weak.iter()
@@ -246,6 +253,8 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     };
     assert!(has("storefront", "budget_exhausted"), "{weak:#?}");
     assert!(has("cdn", "no_owner"), "{weak:#?}");
+    assert!(has("storefront", "latency_above_objective"), "{weak:#?}");
+    assert!(!has("api", "latency_above_objective"), "{weak:#?}");
     let moves = v["assessment"]["next_moves"].as_array().unwrap();
     assert_eq!(moves.len(), weak.len());
     assert!(moves
@@ -278,6 +287,9 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     assert!(dom.contains("href=\"/?service=storefront\""), "{dom}");
     assert!(dom.contains("class=\"node weak\" data-component=\"storefront\""));
     assert!(dom.contains("id=\"weak-spots\"") && dom.contains("id=\"next-moves\""));
+    assert!(dom.contains("p95 389 ms · obj 300"), "{dom}");
+    // A latency sparkline on each of the seven services with a p95 series.
+    assert_eq!(dom.matches("class=\"spark\"").count(), 7);
     assert_eq!(
         dom.matches("class=\"edge\"").count(),
         14,
@@ -362,6 +374,7 @@ fn configured_components_and_the_catalog_make_one_model_and_a_bad_catalog_stops_
             product: None,
             service: "ledger".into(),
             depends_on: vec!["orders-db".into()],
+            latency_objective: None,
             origin: "system.component[0]".into(),
         }],
     })

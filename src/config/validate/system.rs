@@ -23,6 +23,16 @@ impl Validator<'_> {
                 self.problem(&format!("{at}.kind"), e);
                 ComponentKind::Service
             });
+            let latency_objective = c.latency_objective.filter(|x| {
+                let ok = x.is_finite() && *x > 0.0;
+                if !ok {
+                    self.problem(
+                        &format!("{at}.latency_objective"),
+                        format!("{x} must be a positive number in the latency query's unit, e.g. 0.4 (seconds)"),
+                    );
+                }
+                ok
+            });
             components.push(Component {
                 service: c
                     .service
@@ -33,6 +43,7 @@ impl Validator<'_> {
                 team: c.team.filter(|s| !s.trim().is_empty()),
                 product: c.product.filter(|s| !s.trim().is_empty()),
                 depends_on: c.depends_on,
+                latency_objective,
                 origin: at,
             });
         }

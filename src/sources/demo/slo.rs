@@ -88,3 +88,63 @@ fn key(name: &str, labels: &[(&str, &str)]) -> Result<SeriesKey, StoreError> {
         reason: e.to_string(),
     })
 }
+
+/// The demo's latency-only services: (service, p95 at rest in seconds, rise under full strain).
+/// They have no availability SLO, but their p95 is scraped like the SLO services' (so the system
+/// map and the service pages show every delivered and internal service's latency).
+pub(super) const LATENCY_ONLY: &[(&str, f64, f64)] = &[
+    ("mobile", 0.21, 0.08),
+    ("billing", 0.26, 0.06),
+    ("auth", 0.04, 0.02),
+    ("search", 0.09, 0.05),
+    ("notifications", 0.12, 0.03),
+];
+
+/// Hourly p95 latency of a service without an SLO: `base + rise × strain`, with noise and ×2.5
+/// during its outages, one service-week per atomic batch (cursor `latency/<service>/<week>`).
+pub(super) fn latency_only(
+    store: &Store,
+    (service, base, rise): (&str, f64, f64),
+    start: NaiveDate,
+    outages: &[(DateTime<Utc>, DateTime<Utc>, f64)],
+    rng: &mut ChaCha8Rng,
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let latency_key = key(
+        series::QUERY,
+        &[
+            ("query", "latency_p95"),
+            ("service", service),
+            ("unit", "seconds"),
+        ],
+    )?;
+    let noise = Normal::new(0.0, 0.08).map_err(|e| StoreError::Invalid {
+        what: "demo noise".into(),
+        reason: e.to_string(),
+    })?;
+    for w in 0..WEEKS {
+        let mut batch = WriteBatch::new();
+        let mut manifest = ChunkManifest::default();
+        let s = strain(w as f64);
+        for h in 0..(7 * 24) {
+            let t = utc(start) + Duration::weeks(w) + Duration::hours(h);
+            let mut latency = (base + rise * s) * (1.0 + f64::abs(noise.sample(rng)));
+            if outages
+                .iter()
+                .any(|(from, to, _)| t + Duration::hours(1) > *from && t < *to)
+            {
+                latency *= 2.5;
+            }
+            batch.put_point(&latency_key, t.timestamp_millis(), latency);
+            manifest.points += 1;
+        }
+        summary.points += manifest.points;
+        batch.set_cursor(
+            SOURCE,
+            &format!("latency/{service}/{w}"),
+            manifest_cursor(&manifest),
+        );
+        store.commit(batch)?;
+    }
+    Ok(())
+}
