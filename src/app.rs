@@ -148,7 +148,7 @@ impl App {
                 slos: &self.slos,
                 system: &self.system,
                 teams: &self.teams,
-                latency_query: query::system::DEFAULT_LATENCY_QUERY,
+                rules: &self.config.system.rules,
             },
             weeks,
         )

@@ -68,6 +68,12 @@ pub struct Thresholds {
     pub bug_share: f64,
     /// … and at least this many of them concentrates them.
     pub bug_min: u64,
+    /// A change failure rate in this band or below is a weak spot (DORA's low band by default).
+    pub cfr_band: Band,
+    /// A recovery time in this band or below is a weak spot.
+    pub recovery_band: Band,
+    /// How many of a product's weakest components the pressure-regime rule names.
+    pub pressure_weakest: usize,
 }
 
 impl Default for Thresholds {
@@ -78,6 +84,9 @@ impl Default for Thresholds {
             stale_weeks: 6,
             bug_share: 0.4,
             bug_min: 3,
+            cfr_band: Band::Low,
+            recovery_band: Band::Low,
+            pressure_weakest: 2,
         }
     }
 }
@@ -92,9 +101,9 @@ pub enum Rule {
     BudgetBurningFast,
     /// Many depend on it and it runs below its SLO target.
     LoadBearingBelowTarget,
-    /// Change failure rate in DORA's low band.
+    /// Change failure rate in DORA's low band (or up to [`Thresholds::cfr_band`]).
     LowChangeFailureBand,
-    /// Recovery time in DORA's low band.
+    /// Recovery time in DORA's low band (or up to [`Thresholds::recovery_band`]).
     LowRecoveryBand,
     /// Latency above its objective.
     LatencyAboveObjective,
@@ -269,23 +278,23 @@ pub fn assess(components: &[ComponentFigures], t: &Thresholds) -> Assessment {
                 f,
             ));
         }
-        if c.cfr_band == Some(Band::Low) {
+        if let Some(band) = c.cfr_band.filter(|b| *b <= t.cfr_band) {
             let f = format!("change failure rate {}", c.cfr.map_or("-".into(), pct));
             found.push((
                 Rule::LowChangeFailureBand,
-                format!("{f}, DORA low band"),
+                format!("{f}, DORA {} band", band.as_str()),
                 "smaller changes, stronger tests and automated rollback before speeding up".into(),
                 f,
             ));
         }
-        if c.recovery_band == Some(Band::Low) {
+        if let Some(band) = c.recovery_band.filter(|b| *b <= t.recovery_band) {
             let f = format!(
                 "recovery time {}",
                 c.recovery_h.map_or("-".into(), |h| format!("{h:.1} h"))
             );
             found.push((
                 Rule::LowRecoveryBand,
-                format!("{f}, DORA low band"),
+                format!("{f}, DORA {} band", band.as_str()),
                 "invest in detection and rollback: recovering is slow".into(),
                 f,
             ));

@@ -11,6 +11,7 @@ pub use crate::analysis::dora::DoraModel;
 use crate::analysis::dora::{self, Band, Metric, Scope};
 use crate::analysis::system::{assess, latency_summary, Assessment, ComponentFigures, Thresholds};
 use crate::analysis::{DAY_MS, WEEK_MS};
+use crate::config::{RuleBand, SystemRules};
 use crate::model::{series, Component, ComponentKind, SystemModel, Teams};
 use crate::store::{Store, StoreError};
 
@@ -59,13 +60,28 @@ pub struct SystemInputs<'a> {
     pub system: &'a SystemModel,
     /// Owners of services, for a component whose owner the model does not name.
     pub teams: &'a Teams,
-    /// The `[[prometheus.query]]` whose series is a service's latency (its `query` label).
-    pub latency_query: &'a str,
+    /// `[system.rules]`: the rules' thresholds, the latency query and the default objective.
+    pub rules: &'a SystemRules,
 }
 
-/// The `[[prometheus.query]]` name read as a service's latency unless configured otherwise; the
-/// demo stores its p95 under it.
-pub const DEFAULT_LATENCY_QUERY: &str = "latency_p95";
+/// The analysis thresholds of `[system.rules]`.
+pub fn thresholds(rules: &SystemRules) -> Thresholds {
+    let band = |b: RuleBand| match b {
+        RuleBand::Low => Band::Low,
+        RuleBand::Medium => Band::Medium,
+        RuleBand::High => Band::High,
+    };
+    Thresholds {
+        fast_burn: rules.fast_burn,
+        many_dependants: rules.many_dependants as usize,
+        stale_weeks: rules.stale_weeks,
+        bug_share: rules.bug_share,
+        bug_min: u64::from(rules.bug_min),
+        cfr_band: band(rules.cfr_band),
+        recovery_band: band(rules.recovery_band),
+        pressure_weakest: rules.pressure_weakest as usize,
+    }
+}
 
 /// A service's latency over some weeks, from the series its latency query stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -120,7 +136,7 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             to_ms: 0,
             components: Vec::new(),
             assessment: Assessment::default(),
-            thresholds: Thresholds::default(),
+            thresholds: thresholds(input.rules),
         });
     };
     let (from_ms, to_ms) = (first, last + WEEK_MS);
@@ -176,7 +192,7 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             .filter(|i| i.service.as_deref() == Some(c.service.as_str()))
             .filter(|i| i.opened_ms < to_ms && i.closed_ms.is_none_or(|t| t >= to_ms))
             .count() as u64;
-        let latency = service_latency(input.store, input.latency_query, &c.service, weeks)?;
+        let latency = service_latency(input.store, &input.rules.latency_query, &c.service, weeks)?;
         let team = c
             .team
             .clone()
@@ -203,7 +219,7 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             dependants: input.system.dependants(&c.name).len(),
             latency: latency.mean,
             latency_unit: latency.unit,
-            latency_objective: c.latency_objective,
+            latency_objective: c.latency_objective.or(input.rules.latency_objective),
         };
         out.push(ComponentView {
             component: c.clone(),
@@ -213,7 +229,7 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             latency_weeks: latency.weeks,
         });
     }
-    let thresholds = Thresholds::default();
+    let thresholds = thresholds(input.rules);
     let figures: Vec<ComponentFigures> = out.iter().map(|c| c.figures.clone()).collect();
     Ok(SystemView {
         from_ms,
@@ -245,4 +261,14 @@ fn availability(weeks: &[crate::analysis::reliability::WeekReliability]) -> Opti
 /// The lowest band, for a reader who wants one word per component.
 pub fn band_name(b: Option<Band>) -> &'static str {
     b.map_or("-", Band::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_defaults_are_the_rules_defaults() {
+        assert_eq!(thresholds(&SystemRules::default()), Thresholds::default());
+    }
 }

@@ -16,7 +16,7 @@ fn fixture(name: &str) -> PathBuf {
 fn catalog(files: &[&str]) -> Result<Option<barometer::model::SystemModel>, CatalogError> {
     system_model(&SystemConfig {
         catalog_paths: files.iter().map(|f| fixture(f)).collect(),
-        components: Vec::new(),
+        ..Default::default()
     })
 }
 
@@ -117,7 +117,7 @@ fn unknown_references_name_the_file_the_entity_and_the_reference() {
     .unwrap();
     let err = system_model(&SystemConfig {
         catalog_paths: vec![file],
-        components: Vec::new(),
+        ..Default::default()
     })
     .unwrap_err()
     .to_string();
@@ -215,6 +215,78 @@ fn configured_components_are_checked_with_their_keys() {
     assert_eq!(first["service"].as_str(), Some("storefront"));
     assert_eq!(first["kind"].as_str(), Some("frontend"));
     assert!(first.get("origin").is_none(), "{first}");
+}
+
+#[test]
+fn the_rules_thresholds_are_configured_and_every_bad_key_is_named() {
+    // Every bad key at once, each with its key, the file it came from and why.
+    let err = load(
+        "[[system.component]]\nname = \"a\"\nkind = \"service\"\nlatency_objective = -1.0\n\
+         [system.rules]\nfast_burn = 0.0\nmany_dependants = 0\nstale_weeks = 600\n\
+         bug_share = 1.5\nbug_min = -2\ncfr_band = \"awful\"\nrecovery_band = \"elite\"\n\
+         latency_query = \" \"\nlatency_objective = 0.0\npressure_weakest = 0\nfast_burm = 3\n",
+    )
+    .unwrap_err()
+    .to_string();
+    for (key, why) in [
+        (
+            "system.component[0].latency_objective",
+            "-1 must be a positive number",
+        ),
+        ("system.rules.fast_burn", "0 must be a burn rate above 0"),
+        (
+            "system.rules.many_dependants",
+            "0 must be a whole number from 1 to 10000",
+        ),
+        (
+            "system.rules.stale_weeks",
+            "600 must be a whole number from 1 to 520",
+        ),
+        (
+            "system.rules.bug_share",
+            "1.5 must be a share above 0 and at most 1",
+        ),
+        ("system.rules.bug_min", "-2 must be a whole number from 1"),
+        (
+            "system.rules.cfr_band",
+            "\"awful\" is not one of \"low\", \"medium\", \"high\"",
+        ),
+        ("system.rules.recovery_band", "\"elite\" is not one of"),
+        ("system.rules.latency_query", "must not be empty"),
+        (
+            "system.rules.latency_objective",
+            "0 must be a positive number",
+        ),
+        (
+            "system.rules.pressure_weakest",
+            "0 must be a whole number from 1 to 100",
+        ),
+        ("system.rules.fast_burm", ""),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!("- {key} (from ")))
+            .unwrap_or_else(|| panic!("{key} not reported:\n{err}"));
+        assert!(
+            line.contains("barometer.toml") && line.contains(why),
+            "{line}"
+        );
+    }
+
+    // Good values reach the rules; unset keys keep today's lines.
+    let c = load(
+        "[system.rules]\nfast_burn = 1.5\ncfr_band = \"medium\"\nstale_weeks = 9\n\
+         latency_query = \"latency_p99\"\nlatency_objective = 0.25\n",
+    )
+    .unwrap();
+    let r = &c.system.rules;
+    assert_eq!((r.fast_burn, r.stale_weeks, r.many_dependants), (1.5, 9, 3));
+    assert_eq!(r.cfr_band, barometer::config::RuleBand::Medium);
+    assert_eq!(r.latency_query, "latency_p99");
+    assert_eq!(r.latency_objective, Some(0.25));
+    let t = barometer::query::system::thresholds(r);
+    assert_eq!(t.cfr_band, barometer::analysis::dora::Band::Medium);
+    assert_eq!((t.bug_share, t.bug_min), (0.4, 3));
 }
 
 /// The demo organisation's map over the API, in headless Chromium and from the CLI.
@@ -377,6 +449,7 @@ fn configured_components_and_the_catalog_make_one_model_and_a_bad_catalog_stops_
             latency_objective: None,
             origin: "system.component[0]".into(),
         }],
+        ..Default::default()
     })
     .expect("valid")
     .expect("configured");

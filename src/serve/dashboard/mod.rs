@@ -111,10 +111,11 @@ pub(super) async fn page(
             .components()
             .iter()
             .find(|c| c.service == name)
-            .and_then(|c| c.latency_objective);
+            .and_then(|c| c.latency_objective)
+            .or(state.app.config.system.rules.latency_objective);
         (name, objective)
     });
-    let latency_query = crate::query::system::DEFAULT_LATENCY_QUERY;
+    let latency_query = state.app.config.system.rules.latency_query.clone();
     let read = move || {
         let model = cache.get(&store, &settings)?;
         let w = match &chosen {
@@ -141,7 +142,7 @@ pub(super) async fn page(
                     .map(|i| from + i * WEEK_MS)
                     .collect();
                 let l =
-                    crate::query::system::service_latency(&store, latency_query, &name, &weeks)?;
+                    crate::query::system::service_latency(&store, &latency_query, &name, &weeks)?;
                 Some(ServiceLatency {
                     query: latency_query,
                     objective,
@@ -199,7 +200,7 @@ fn pct(v: Option<f64>) -> String {
 #[derive(Debug, Clone)]
 pub struct ServiceLatency {
     /// The `[[prometheus.query]]` read.
-    pub query: &'static str,
+    pub query: String,
     /// The series' unit, when the store holds it.
     pub unit: Option<String>,
     /// The objective of the component mapped to the service, if any.
