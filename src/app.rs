@@ -140,6 +140,15 @@ impl App {
         dora: &query::system::DoraModel,
         weeks: &[i64],
     ) -> Result<query::system::SystemView, StoreError> {
+        let last = weeks.last().copied().unwrap_or(i64::MIN);
+        let pressure = query::system::product_pressure(
+            &self.dora,
+            &self.store,
+            &self.settings,
+            &self.slos,
+            &self.products,
+            last,
+        )?;
         query::system::system_view(
             &query::system::SystemInputs {
                 store: &self.store,
@@ -149,6 +158,8 @@ impl App {
                 system: &self.system,
                 teams: &self.teams,
                 rules: &self.config.system.rules,
+                products: &self.products,
+                pressure: &pressure,
             },
             weeks,
         )

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::dora::Band;
+use super::pressure::Regime;
 use crate::model::{ComponentKind, Point};
 
 /// The figures of one component over the selected weeks, gathered by the read side.
@@ -18,6 +19,8 @@ pub struct ComponentFigures {
     pub kind: ComponentKind,
     /// Its owner, if any.
     pub team: Option<String>,
+    /// The product it belongs to (its own, or the product that lists its service), if any.
+    pub product: Option<String>,
     /// Availability over the selected weeks (Σ good / Σ total, or 1 − error ratio).
     pub availability: Option<f64>,
     /// The SLO target it is held to.
@@ -101,6 +104,8 @@ pub enum Rule {
     BudgetBurningFast,
     /// Many depend on it and it runs below its SLO target.
     LoadBearingBelowTarget,
+    /// Its product's pressure regime asks for reliability (or growth) work first.
+    PressureRegime,
     /// Change failure rate in DORA's low band (or up to [`Thresholds::cfr_band`]).
     LowChangeFailureBand,
     /// Recovery time in DORA's low band (or up to [`Thresholds::recovery_band`]).
@@ -122,6 +127,7 @@ impl Rule {
             Rule::BudgetExhausted => "budget_exhausted",
             Rule::BudgetBurningFast => "budget_burning_fast",
             Rule::LoadBearingBelowTarget => "load_bearing_below_target",
+            Rule::PressureRegime => "pressure_regime",
             Rule::LowChangeFailureBand => "low_change_failure_band",
             Rule::LowRecoveryBand => "low_recovery_band",
             Rule::LatencyAboveObjective => "latency_above_objective",
@@ -139,6 +145,9 @@ impl Rule {
             }
             Rule::LoadBearingBelowTarget => {
                 "SRE error-budget policy, weighted by dependants (Google SRE Book, \"Service Level Objectives\")"
+            }
+            Rule::PressureRegime => {
+                "Barometer pressure regime (docs/pressure.md) read with the SRE error-budget policy: in resilience, reliability before features; in growth, keep delivery fast"
             }
             Rule::LowChangeFailureBand | Rule::LowRecoveryBand => {
                 "DORA guidance: stability before throughput (Accelerate State of DevOps report)"
@@ -179,6 +188,66 @@ pub struct NextMove {
     pub figures: String,
     /// The rule's source.
     pub source: &'static str,
+}
+
+/// A product's pressure in the last selected week, with the evidence behind its regime.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProductPressure {
+    /// The product.
+    pub product: String,
+    /// Its regime.
+    pub regime: Regime,
+    /// The week it was read in (Monday, ms).
+    pub week_ms: i64,
+    /// The smoothed pressure index P = R̄ − Ḡ.
+    pub p: Option<f64>,
+    /// Resilience need R̄.
+    pub resilience: Option<f64>,
+    /// Growth momentum Ḡ.
+    pub growth: Option<f64>,
+    /// Why the regime was forced, if it was (an exhausted error budget).
+    pub forced: Option<String>,
+    /// The index's components that moved most against their history, strongest first.
+    pub moved: Vec<Moving>,
+}
+
+/// One component of the pressure index that moved against its own history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Moving {
+    /// The index component (`change_failure_rate`, `nrr` …).
+    pub component: String,
+    /// Its mean z over the recent weeks (positive towards resilience).
+    pub z: f64,
+}
+
+impl ProductPressure {
+    /// The regime and its evidence, as a move's figures write it.
+    fn evidence(&self) -> String {
+        let signed = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.2}"));
+        let mut s = format!(
+            "product {} in {} (P {}, R {}, G {}",
+            self.product,
+            self.regime.as_str(),
+            signed(self.p),
+            self.resilience
+                .map_or("-".to_owned(), |v| format!("{v:.2}")),
+            signed(self.growth),
+        );
+        if let Some(f) = &self.forced {
+            s.push_str(&format!("; forced: {f}"));
+        }
+        if !self.moved.is_empty() {
+            let moved: Vec<String> = self
+                .moved
+                .iter()
+                .take(3)
+                .map(|m| format!("{} z {:+.1}", m.component, m.z))
+                .collect();
+            s.push_str(&format!("; moving: {}", moved.join(", ")));
+        }
+        s.push(')');
+        s
+    }
 }
 
 /// The weak spots and next moves of the whole map.
@@ -236,8 +305,13 @@ pub fn latency_summary(points: &[Point], weeks: &[i64]) -> (Vec<Option<f64>>, Op
     (weekly, (n_all > 0).then(|| all / n_all as f64))
 }
 
-/// Applies every rule to every component.
-pub fn assess(components: &[ComponentFigures], t: &Thresholds) -> Assessment {
+/// Applies every rule to every component, then the pressure-regime rule to each product's
+/// weakest components.
+pub fn assess(
+    components: &[ComponentFigures],
+    pressure: &[ProductPressure],
+    t: &Thresholds,
+) -> Assessment {
     let total_bugs: u64 = components.iter().map(|c| c.open_bugs).sum();
     let mut out = Assessment::default();
     for c in components {
@@ -376,7 +450,80 @@ pub fn assess(components: &[ComponentFigures], t: &Thresholds) -> Assessment {
             });
         }
     }
+    out.next_moves
+        .extend(regime_moves(components, &out.weak_spots, pressure, t));
     out.next_moves.sort_by_key(|m| m.rule);
+    out
+}
+
+/// The pressure-regime rule: a product in resilience gets "reliability work before features" on
+/// its weakest components (at most [`Thresholds::pressure_weakest`]); a product in growth gets
+/// "features first" with its weakest component's weak spots fixed only where they block the
+/// roadmap. Weakest = most weak spots, then the furthest below its SLO target, then by name;
+/// only components with a weak spot qualify. A balanced product gets no move from this rule.
+fn regime_moves(
+    components: &[ComponentFigures],
+    weak: &[WeakSpot],
+    pressure: &[ProductPressure],
+    t: &Thresholds,
+) -> Vec<NextMove> {
+    let mut out = Vec::new();
+    for pp in pressure {
+        let take = match pp.regime {
+            Regime::Resilience => t.pressure_weakest,
+            Regime::Growth => 1,
+            Regime::Balanced => continue,
+        };
+        let mut ranked: Vec<(&ComponentFigures, Vec<&str>)> = components
+            .iter()
+            .filter(|c| c.product.as_deref() == Some(pp.product.as_str()))
+            .map(|c| {
+                let rules = weak
+                    .iter()
+                    .filter(|w| w.component == c.name)
+                    .map(|w| w.rule.as_str())
+                    .collect();
+                (c, rules)
+            })
+            .filter(|(_, rules): &(_, Vec<&str>)| !rules.is_empty())
+            .collect();
+        let margin = |c: &ComponentFigures| match (c.availability, c.slo_target) {
+            (Some(a), Some(t)) => a - t,
+            _ => 0.0,
+        };
+        ranked.sort_by(|a, b| {
+            b.1.len()
+                .cmp(&a.1.len())
+                .then(margin(a.0).total_cmp(&margin(b.0)))
+                .then(a.0.name.cmp(&b.0.name))
+        });
+        for (c, rules) in ranked.into_iter().take(take) {
+            let action = match pp.regime {
+                Regime::Resilience => format!(
+                    "reliability work on {} before features: product {} is in resilience",
+                    c.name, pp.product
+                ),
+                _ => format!(
+                    "features first for product {} (growth); fix {}'s weak spots only where they block the roadmap, time-boxed",
+                    pp.product, c.name
+                ),
+            };
+            out.push(NextMove {
+                component: c.name.clone(),
+                rule: Rule::PressureRegime,
+                action,
+                figures: format!(
+                    "{}; {}: {} weak spot{} ({})",
+                    pp.evidence(),
+                    c.name,
+                    rules.len(),
+                    if rules.len() == 1 { "" } else { "s" },
+                    rules.join(", ")
+                ),
+                source: Rule::PressureRegime.source(),
+            });
+        }
+    }
     out
 }
 
@@ -390,6 +537,7 @@ mod tests {
             name: name.into(),
             kind: ComponentKind::Service,
             team: Some("t".into()),
+            product: Some("shop".into()),
             availability: Some(0.9995),
             slo_target: Some(0.999),
             budget_left: Some(0.5),
@@ -412,7 +560,7 @@ mod tests {
     fn rules(c: ComponentFigures, others: &[ComponentFigures]) -> Vec<Rule> {
         let mut all = vec![c];
         all.extend_from_slice(others);
-        let a = assess(&all, &Thresholds::default());
+        let a = assess(&all, &[], &Thresholds::default());
         assert_eq!(a.weak_spots.len(), a.next_moves.len());
         a.weak_spots
             .iter()
@@ -482,6 +630,86 @@ mod tests {
         assert!(rules(c(Band::Medium, Band::Medium), &[]).is_empty());
     }
 
+    fn pressure(regime: Regime) -> ProductPressure {
+        ProductPressure {
+            product: "shop".into(),
+            regime,
+            week_ms: 0,
+            p: Some(0.42),
+            resilience: Some(0.61),
+            growth: Some(0.19),
+            forced: None,
+            moved: vec![Moving {
+                component: "change_failure_rate".into(),
+                z: 2.14,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_regime_rule_names_the_weakest_components_of_a_product_in_resilience() {
+        // a: budget exhausted and CFR low (2 weak spots); b: CFR low (1); c: no owner (1) but
+        // further below its target than b; d: healthy; e: weak but in another product.
+        let figures = [
+            ComponentFigures {
+                budget_left: Some(-0.1),
+                cfr_band: Some(Band::Low),
+                ..healthy("a")
+            },
+            ComponentFigures {
+                cfr_band: Some(Band::Low),
+                ..healthy("b")
+            },
+            ComponentFigures {
+                team: None,
+                availability: Some(0.9985),
+                dependants: 0,
+                ..healthy("c")
+            },
+            healthy("d"),
+            ComponentFigures {
+                product: Some("other".into()),
+                team: None,
+                ..healthy("e")
+            },
+        ];
+        let moves = |regime, t: &Thresholds| -> Vec<NextMove> {
+            assess(&figures, &[pressure(regime)], t)
+                .next_moves
+                .into_iter()
+                .filter(|m| m.rule == Rule::PressureRegime)
+                .collect()
+        };
+        let t = Thresholds::default();
+        let r = moves(Regime::Resilience, &t);
+        // pressure_weakest = 2: a (2 weak spots), then c (1, margin 0.9985 − 0.999 = −0.0005)
+        // before b (1, margin +0.0005).
+        let names: Vec<&str> = r.iter().map(|m| m.component.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert!(r[0]
+            .action
+            .starts_with("reliability work on a before features"));
+        assert_eq!(
+            r[0].figures,
+            "product shop in resilience (P +0.42, R 0.61, G +0.19; moving: change_failure_rate z +2.1); a: 2 weak spots (budget_exhausted, low_change_failure_band)"
+        );
+        assert!(r[0].source.contains("pressure regime"));
+        // One fewer named when the threshold is one lower; none when balanced.
+        let one = Thresholds {
+            pressure_weakest: 1,
+            ..t
+        };
+        assert_eq!(moves(Regime::Resilience, &one).len(), 1);
+        assert!(moves(Regime::Balanced, &t).is_empty());
+        // Growth: features first, the weakest one's spots fixed only where they block.
+        let g = moves(Regime::Growth, &t);
+        assert_eq!(g.len(), 1);
+        assert!(g[0].action.starts_with("features first for product shop"));
+        // A product without weak components gets no move, whatever its regime.
+        let calm = assess(&[healthy("d")], &[pressure(Regime::Resilience)], &t);
+        assert!(calm.next_moves.is_empty());
+    }
+
     #[test]
     fn latency_fires_above_its_objective_only() {
         let at = |l: f64, o: Option<f64>| ComponentFigures {
@@ -496,7 +724,7 @@ mod tests {
         );
         assert!(rules(at(0.3, Some(0.3)), &[]).is_empty());
         assert!(rules(at(9.0, None), &[]).is_empty());
-        let a = assess(&[at(0.389, Some(0.3))], &Thresholds::default());
+        let a = assess(&[at(0.389, Some(0.3))], &[], &Thresholds::default());
         assert_eq!(
             a.next_moves[0].figures,
             "latency p95 389 ms > objective 300 ms"
@@ -571,6 +799,7 @@ mod tests {
                     ..healthy("storefront")
                 },
             ],
+            &[],
             &Thresholds::default(),
         );
         let m = &a.next_moves[0];

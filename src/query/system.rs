@@ -5,14 +5,18 @@ use serde::Serialize;
 
 use super::bugs::{bug_facts, bug_series};
 use super::slo::{slo_weeks, SloDef};
+use super::views::DoraCache;
 use super::Settings;
 /// The analysed delivery history the map reads its DORA figures from.
 pub use crate::analysis::dora::DoraModel;
 use crate::analysis::dora::{self, Band, Metric, Scope};
-use crate::analysis::system::{assess, latency_summary, Assessment, ComponentFigures, Thresholds};
+pub use crate::analysis::system::ProductPressure;
+use crate::analysis::system::{
+    assess, latency_summary, Assessment, ComponentFigures, Moving, Thresholds,
+};
 use crate::analysis::{DAY_MS, WEEK_MS};
 use crate::config::{RuleBand, SystemRules};
-use crate::model::{series, Component, ComponentKind, SystemModel, Teams};
+use crate::model::{series, Component, ComponentKind, Products, SystemModel, Teams};
 use crate::store::{Store, StoreError};
 
 /// One component on the map.
@@ -44,6 +48,8 @@ pub struct SystemView {
     pub assessment: Assessment,
     /// The thresholds the rules used.
     pub thresholds: Thresholds,
+    /// Each product's regime and evidence, read by the pressure-regime rule.
+    pub pressure: Vec<ProductPressure>,
 }
 
 /// What the map is built from.
@@ -62,6 +68,55 @@ pub struct SystemInputs<'a> {
     pub teams: &'a Teams,
     /// `[system.rules]`: the rules' thresholds, the latency query and the default objective.
     pub rules: &'a SystemRules,
+    /// The products, for a component whose product the model does not name.
+    pub products: &'a Products,
+    /// Each product's pressure in the last selected week ([`product_pressure`]).
+    pub pressure: &'a [ProductPressure],
+}
+
+/// Each product's regime and its evidence in the last scored week at or before `week_ms`, from
+/// the product's weekly view (`DoraCache::product_weekly`, the view the dashboard and the API
+/// show); products without a regime yet are left out.
+pub fn product_pressure(
+    cache: &DoraCache,
+    store: &Store,
+    settings: &Settings,
+    slos: &[SloDef],
+    products: &Products,
+    week_ms: i64,
+) -> Result<Vec<ProductPressure>, StoreError> {
+    let mut out = Vec::new();
+    for product in products.iter() {
+        let w = cache.product_weekly(store, settings, slos, product)?;
+        let Some((week, regime)) = w
+            .pressure
+            .weeks
+            .iter()
+            .rev()
+            .filter(|x| x.week_ms <= week_ms)
+            .find_map(|x| x.regime.map(|r| (x, r)))
+        else {
+            continue;
+        };
+        out.push(ProductPressure {
+            product: product.name.clone(),
+            regime,
+            week_ms: week.week_ms,
+            p: week.p,
+            resilience: week.resilience,
+            growth: week.growth,
+            forced: week.forced.clone(),
+            moved: week
+                .moved
+                .iter()
+                .map(|m| Moving {
+                    component: m.component.as_str().to_owned(),
+                    z: m.z,
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// The analysis thresholds of `[system.rules]`.
@@ -137,6 +192,7 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             components: Vec::new(),
             assessment: Assessment::default(),
             thresholds: thresholds(input.rules),
+            pressure: input.pressure.to_vec(),
         });
     };
     let (from_ms, to_ms) = (first, last + WEEK_MS);
@@ -202,6 +258,13 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
             name: c.name.clone(),
             kind: c.kind,
             team,
+            product: c.product.clone().or_else(|| {
+                input
+                    .products
+                    .iter()
+                    .find(|p| p.services.contains(&c.service))
+                    .map(|p| p.name.clone())
+            }),
             availability,
             slo_target: slo.map(|d| d.spec.target),
             budget_left: end.and_then(|w| w.error_budget_remaining),
@@ -234,9 +297,10 @@ pub fn system_view(input: &SystemInputs<'_>, weeks: &[i64]) -> Result<SystemView
     Ok(SystemView {
         from_ms,
         to_ms,
-        assessment: assess(&figures, &thresholds),
+        assessment: assess(&figures, input.pressure, &thresholds),
         components: out,
         thresholds,
+        pressure: input.pressure.to_vec(),
     })
 }
 
