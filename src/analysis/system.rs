@@ -710,6 +710,82 @@ mod tests {
         assert!(calm.next_moves.is_empty());
     }
 
+    /// The rules under configured thresholds (`[system.rules]`): each fires at its line and is
+    /// silent just below it.
+    #[test]
+    fn configured_thresholds_move_every_line() {
+        let t = Thresholds {
+            fast_burn: 1.5,
+            many_dependants: 2,
+            stale_weeks: 4,
+            bug_share: 0.3,
+            bug_min: 2,
+            cfr_band: Band::Medium,
+            recovery_band: Band::High,
+            pressure_weakest: 1,
+        };
+        let fired = |c: ComponentFigures, others: &[ComponentFigures]| -> Vec<Rule> {
+            let mut all = vec![c];
+            all.extend_from_slice(others);
+            assess(&all, &[], &t)
+                .weak_spots
+                .iter()
+                .filter(|w| w.component == all[0].name)
+                .map(|w| w.rule)
+                .collect()
+        };
+        let h = || healthy("a");
+        let burn = |r: f64| ComponentFigures {
+            burn_rate: Some(r),
+            ..h()
+        };
+        assert_eq!(fired(burn(1.5), &[]), [Rule::BudgetBurningFast]);
+        assert!(fired(burn(1.49), &[]).is_empty());
+        let below = |d: usize| ComponentFigures {
+            availability: Some(0.998),
+            dependants: d,
+            ..h()
+        };
+        assert_eq!(fired(below(2), &[]), [Rule::LoadBearingBelowTarget]);
+        assert!(fired(below(1), &[]).is_empty());
+        // 4 weeks = 28 days.
+        let stale = |d: f64| ComponentFigures {
+            days_since_deploy: Some(d),
+            ..h()
+        };
+        assert_eq!(fired(stale(28.0), &[]), [Rule::NoRecentDeployment]);
+        assert!(fired(stale(27.9), &[]).is_empty());
+        // 2 of 6 open bugs (33 %) concentrate at 30 %; 2 of 7 (28.6 %) do not; 1 of 1 is
+        // below the count of 2.
+        let bugs = |name: &str, n: u64| ComponentFigures {
+            open_bugs: n,
+            ..healthy(name)
+        };
+        assert_eq!(
+            fired(bugs("a", 2), &[bugs("b", 4)]),
+            [Rule::BugsConcentrated]
+        );
+        assert!(fired(bugs("a", 2), &[bugs("b", 5)]).is_empty());
+        assert!(fired(bugs("a", 1), &[]).is_empty());
+        // Medium CFR fires at a medium line, high does not; high recovery fires at a high line,
+        // elite does not.
+        let bands = |cfr: Band, rec: Band| ComponentFigures {
+            cfr_band: Some(cfr),
+            recovery_band: Some(rec),
+            ..h()
+        };
+        assert_eq!(
+            fired(bands(Band::Medium, Band::High), &[]),
+            [Rule::LowChangeFailureBand, Rule::LowRecoveryBand]
+        );
+        assert!(fired(bands(Band::High, Band::Elite), &[]).is_empty());
+        let spot = assess(&[bands(Band::Medium, Band::Elite)], &[], &t);
+        assert_eq!(
+            spot.weak_spots[0].reason,
+            "change failure rate 5.0 %, DORA medium band"
+        );
+    }
+
     #[test]
     fn latency_fires_above_its_objective_only() {
         let at = |l: f64, o: Option<f64>| ComponentFigures {

@@ -289,6 +289,65 @@ fn the_rules_thresholds_are_configured_and_every_bad_key_is_named() {
     assert_eq!((t.bug_share, t.bug_min), (0.4, 3));
 }
 
+/// Mermaid's browser bundle, installed by `.ci/run` (`npm ci` in `tests/mermaid`).
+fn mermaid_bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mermaid/node_modules/mermaid/dist/mermaid.min.js")
+}
+
+/// Runs `text` through Mermaid's own parser (`mermaid.parse`, which needs a DOM, so in headless
+/// Chromium from a local page): `ok <diagram type>` or `error <message>`. `None` when the
+/// bundle is not installed outside CI; under `CI=true` a missing bundle fails the test.
+fn mermaid_parse(text: &str) -> Option<String> {
+    let bundle = mermaid_bundle();
+    if !bundle.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the Mermaid parser is missing at {} (CI=true): .ci/run installs it with npm ci in tests/mermaid",
+            bundle.display()
+        );
+        eprintln!(
+            "Mermaid parser not installed ({}); run `npm ci` in tests/mermaid to check the flowchart",
+            bundle.display()
+        );
+        return None;
+    }
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("parse.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><script src=\"file://{}\"></script></head>\
+<body><pre id=\"src\">{}</pre><script>\
+mermaid.parse(document.getElementById('src').textContent).then(\
+r => document.body.setAttribute('data-parse', 'ok ' + r.diagramType),\
+e => document.body.setAttribute('data-parse', 'error ' + ((e && e.message) || e)));\
+</script></body></html>",
+            bundle.display(),
+            esc(text)
+        ),
+    )
+    .unwrap();
+    let (dom, _) = crate::dashboard::chromium(&format!("file://{}", page.display()));
+    let at = dom
+        .find("data-parse=\"")
+        .map(|i| i + "data-parse=\"".len())
+        .unwrap_or_else(|| panic!("the Mermaid parser gave no answer:\n{dom}"));
+    let end = at + dom[at..].find('"').expect("a closed attribute");
+    Some(
+        dom[at..end]
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
 /// The demo organisation's map over the API, in headless Chromium and from the CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_map_is_served_drawn_and_printed() {
@@ -438,6 +497,22 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     );
     let mermaid = String::from_utf8(out.stdout).unwrap();
     assert!(mermaid.starts_with("flowchart TD\n"), "{mermaid}");
+    let parsed = tokio::task::spawn_blocking({
+        let text = mermaid.clone();
+        move || mermaid_parse(&text)
+    })
+    .await
+    .unwrap();
+    if let Some(parsed) = parsed {
+        assert_eq!(parsed, "ok flowchart-v2", "{mermaid}");
+        // The check can fail: a broken chart is refused with the parser's message.
+        let broken =
+            tokio::task::spawn_blocking(|| mermaid_parse("flowchart TD\n  a[\"A\" --> b\n"))
+                .await
+                .unwrap()
+                .unwrap_or_default();
+        assert!(broken.starts_with("error Parse error"), "{broken}");
+    }
     assert!(
         mermaid.contains("  c0([\"storefront<br/>frontend · web"),
         "{mermaid}"
