@@ -524,12 +524,12 @@ pub fn render(
     h
 }
 
+/// The page's chart drawer: title, lines, shaded weeks, y-axis format.
+type ChartFn<'a> = dyn Fn(&str, &[Line], &[(i64, RGBColor)], fn(f64) -> String) -> String + 'a;
+
 /// The service page's latency chart: the weekly mean of the p95 and, when the service's component
 /// has one, its objective as a second line.
-fn latency_chart(
-    chart: &dyn Fn(&str, &[Line], &[(i64, RGBColor)], fn(f64) -> String) -> String,
-    latency: Option<&ServiceLatency>,
-) -> String {
+fn latency_chart(chart: &ChartFn<'_>, latency: Option<&ServiceLatency>) -> String {
     let Some(l) = latency else {
         return String::new();
     };

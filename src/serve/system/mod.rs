@@ -77,7 +77,12 @@ pub(crate) async fn page(
     query: Result<Query<SystemQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match view(&state, query).await {
-        Ok(v) => Html(svg::page(&v, state.app.calendar())).into_response(),
+        Ok(v) => Html(render_page(&v, state.app.calendar())).into_response(),
         Err(r) => r,
     }
+}
+
+/// The `/system` page of a map: what `GET /system` sends (and what `benches/system.rs` times).
+pub fn render_page(view: &SystemView, cal: crate::model::Calendar) -> String {
+    svg::page(view, cal)
 }

@@ -22,18 +22,8 @@ pub(super) fn reliability(
     let labels = [("slo", slo.as_str()), ("service", spec.service)];
     let total_key = key(series::SLO_TOTAL, &labels)?;
     let good_key = key(series::SLO_GOOD, &labels)?;
-    let latency_key = key(
-        series::QUERY,
-        &[
-            ("query", "latency_p95"),
-            ("service", spec.service),
-            ("unit", "seconds"),
-        ],
-    )?;
-    let noise = Normal::new(0.0, 0.08).map_err(|e| StoreError::Invalid {
-        what: "demo noise".into(),
-        reason: e.to_string(),
-    })?;
+    let latency_key = latency_key(spec.service)?;
+    let noise = noise()?;
     let base = if spec.service == "api" {
         42_000.0
     } else {
@@ -82,6 +72,26 @@ pub(super) fn reliability(
     Ok(())
 }
 
+/// The series a `[[prometheus.query]]` named `latency_p95` fills for `service`.
+fn latency_key(service: &str) -> Result<SeriesKey, StoreError> {
+    key(
+        series::QUERY,
+        &[
+            ("query", "latency_p95"),
+            ("service", service),
+            ("unit", "seconds"),
+        ],
+    )
+}
+
+/// The demo's relative noise.
+fn noise() -> Result<Normal<f64>, StoreError> {
+    Normal::new(0.0, 0.08).map_err(|e| StoreError::Invalid {
+        what: "demo noise".into(),
+        reason: e.to_string(),
+    })
+}
+
 fn key(name: &str, labels: &[(&str, &str)]) -> Result<SeriesKey, StoreError> {
     SeriesKey::new(name, labels.iter().copied()).map_err(|e| StoreError::Invalid {
         what: format!("series {name}"),
@@ -110,18 +120,8 @@ pub(super) fn latency_only(
     rng: &mut ChaCha8Rng,
     summary: &mut Summary,
 ) -> Result<(), StoreError> {
-    let latency_key = key(
-        series::QUERY,
-        &[
-            ("query", "latency_p95"),
-            ("service", service),
-            ("unit", "seconds"),
-        ],
-    )?;
-    let noise = Normal::new(0.0, 0.08).map_err(|e| StoreError::Invalid {
-        what: "demo noise".into(),
-        reason: e.to_string(),
-    })?;
+    let latency_key = latency_key(service)?;
+    let noise = noise()?;
     for w in 0..WEEKS {
         let mut batch = WriteBatch::new();
         let mut manifest = ChunkManifest::default();
