@@ -144,6 +144,39 @@ impl App {
         self.ownership.get(&self.store)
     }
 
+    /// The system map over `weeks` (Mondays, ms, ascending) with this application's model,
+    /// SLOs, teams and rules: what `/system`, `/api/v1/system`, the digest and `barometer
+    /// system` show.
+    pub fn system_view(
+        &self,
+        dora: &query::system::DoraModel,
+        weeks: &[i64],
+    ) -> Result<query::system::SystemView, StoreError> {
+        let last = weeks.last().copied().unwrap_or(i64::MIN);
+        let pressure = query::system::product_pressure(
+            &self.dora,
+            &self.store,
+            &self.settings,
+            &self.slos,
+            &self.products,
+            last,
+        )?;
+        query::system::system_view(
+            &query::system::SystemInputs {
+                store: &self.store,
+                settings: &self.settings,
+                dora,
+                slos: &self.slos,
+                system: &self.system,
+                teams: &*self.teams()?,
+                rules: &self.config.system.rules,
+                products: &self.products,
+                pressure: &pressure,
+            },
+            weeks,
+        )
+    }
+
     /// Weeks, days and months in the analysis time zone.
     pub fn calendar(&self) -> Calendar {
         self.settings.calendar

@@ -69,6 +69,23 @@ pub(super) struct RawSystem {
     pub(super) catalog_paths: Vec<String>,
     #[serde(default)]
     pub(super) component: Vec<RawComponent>,
+    #[serde(default)]
+    pub(super) rules: RawSystemRules,
+}
+
+/// `[system.rules]`: every key optional, the defaults are `SystemRules::default()`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawSystemRules {
+    pub(super) fast_burn: Option<f64>,
+    pub(super) many_dependants: Option<i64>,
+    pub(super) stale_weeks: Option<i64>,
+    pub(super) bug_share: Option<f64>,
+    pub(super) bug_min: Option<i64>,
+    pub(super) cfr_band: Option<String>,
+    pub(super) recovery_band: Option<String>,
+    pub(super) latency_query: Option<String>,
+    pub(super) latency_objective: Option<f64>,
+    pub(super) pressure_weakest: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +97,7 @@ pub(super) struct RawComponent {
     pub(super) service: Option<String>,
     #[serde(default)]
     pub(super) depends_on: Vec<String>,
+    pub(super) latency_objective: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -441,6 +441,75 @@ pub struct SystemConfig {
     /// read, known references and no cycle.
     #[serde(rename = "component", serialize_with = "components_as_written")]
     pub components: Vec<crate::model::Component>,
+    /// `[system.rules]`: where the weak-spot and next-move rules draw their lines.
+    pub rules: SystemRules,
+}
+
+/// A DORA band named as a rule's line: a rule fires at this band or below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleBand {
+    /// Only the low band.
+    Low,
+    /// Medium or low.
+    Medium,
+    /// High, medium or low.
+    High,
+}
+
+impl RuleBand {
+    /// Every band a rule may name, as written.
+    pub const ALL: [(&'static str, RuleBand); 3] = [
+        ("low", RuleBand::Low),
+        ("medium", RuleBand::Medium),
+        ("high", RuleBand::High),
+    ];
+}
+
+/// `[system.rules]` (docs/system.md, "Weak spots and next moves"): each rule's threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SystemRules {
+    /// A 3-day burn rate at or above this burns fast (SRE Workbook: 2 spends a window's budget
+    /// in half the window).
+    pub fast_burn: f64,
+    /// This many direct dependants or more make a component load-bearing.
+    pub many_dependants: u32,
+    /// No successful deployment for this many weeks or more is stale.
+    pub stale_weeks: u32,
+    /// A component holding at least this share of the map's open bugs …
+    pub bug_share: f64,
+    /// … and at least this many of them concentrates them.
+    pub bug_min: u32,
+    /// A change failure rate in this DORA band or below is a weak spot.
+    pub cfr_band: RuleBand,
+    /// A recovery time in this DORA band or below is a weak spot.
+    pub recovery_band: RuleBand,
+    /// The `[[prometheus.query]]` name whose series is a service's latency.
+    pub latency_query: String,
+    /// The latency objective of a component that sets none (in the query's unit); `None` = no
+    /// objective unless the component has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_objective: Option<f64>,
+    /// How many of a product's weakest components the pressure-regime rule names.
+    pub pressure_weakest: u32,
+}
+
+impl Default for SystemRules {
+    /// The lines the rules drew before they were configurable.
+    fn default() -> Self {
+        Self {
+            fast_burn: 2.0,
+            many_dependants: 3,
+            stale_weeks: 6,
+            bug_share: 0.4,
+            bug_min: 3,
+            cfr_band: RuleBand::Low,
+            recovery_band: RuleBand::Low,
+            latency_query: "latency_p95".to_owned(),
+            latency_objective: None,
+            pressure_weakest: 2,
+        }
+    }
 }
 
 /// The components as a file writes them (without where they were written), so that the printed
@@ -459,6 +528,8 @@ fn components_as_written<S: Serializer>(
         product: Option<&'a str>,
         service: &'a str,
         depends_on: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        latency_objective: Option<f64>,
     }
     s.collect_seq(components.iter().map(|c| Written {
         name: &c.name,
@@ -467,6 +538,7 @@ fn components_as_written<S: Serializer>(
         product: c.product.as_deref(),
         service: &c.service,
         depends_on: &c.depends_on,
+        latency_objective: c.latency_objective,
     }))
 }
 

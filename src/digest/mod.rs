@@ -330,17 +330,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         None
     } else {
         let weeks: Vec<i64> = (0..13).rev().map(|i| week_ms - i * WEEK_MS).collect();
-        let view = crate::query::system::system_view(
-            &crate::query::system::SystemInputs {
-                store,
-                settings,
-                dora: &model,
-                slos: &app.slos,
-                system: &app.system,
-                teams: &owners,
-            },
-            &weeks,
-        )?;
+        let view = app.system_view(&model, &weeks)?;
         Some(view.assessment)
     };
     let mut products = Vec::new();

@@ -133,9 +133,18 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         .unwrap();
     assert!(dom.contains("<h1>Barometer: api</h1>"), "{dom}");
     let charts: Vec<&str> = dom.split("<figure class=\"chart\">").skip(1).collect();
-    assert_eq!(charts.len(), 6);
+    assert_eq!(charts.len(), 7);
     assert!(charts.iter().all(|c| c.contains("<polyline")));
     assert!(dom.contains("Lead time for changes") && !dom.contains("Revenue: MRR"));
+    // Its latency: the demo's p95 of api, weekly, beside its objective (400 ms).
+    let latency = charts
+        .iter()
+        .find(|c| c.contains("Latency: p95 (latency_p95, weekly mean, ms)"))
+        .expect("a latency chart");
+    assert!(
+        latency.contains("p95, week of") && latency.contains("objective, week of"),
+        "{latency}"
+    );
     assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
     let r = client
         .get(daemon.url("/?service=nope"))

@@ -277,6 +277,26 @@ pub fn seed(
             &mut summary,
         )?;
     }
+    // The latency-only services draw from an RNG of their own too, added after the rest.
+    let mut latency_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1A7E_1A7E_1A7E_1A7E);
+    for &(service, base, rise) in slo::LATENCY_ONLY {
+        if cancel.is_cancelled() {
+            return Ok(summary);
+        }
+        let mine: Vec<_> = outages
+            .iter()
+            .filter(|o| o.0 == service)
+            .map(|o| (o.1, o.2, o.3))
+            .collect();
+        slo::latency_only(
+            store,
+            (service, base, rise),
+            start,
+            &mine,
+            &mut latency_rng,
+            &mut summary,
+        )?;
+    }
     // The bugs draw from an RNG of their own, so that they changed none of the records above.
     bugs::bugs(
         store,
