@@ -76,6 +76,34 @@ pub(crate) fn grafana_queries() -> Vec<(String, String)> {
     out
 }
 
+/// The metric families Grafana queries (histogram series `_bucket`/`_count`/`_sum` by their
+/// family), each with the first place that queries it.
+pub(crate) fn grafana_metric_families() -> std::collections::BTreeMap<String, String> {
+    let mut families = std::collections::BTreeMap::new();
+    for (place, expr) in grafana_queries() {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("barometer_") {
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| word.strip_suffix(s))
+                    .unwrap_or(word);
+                families
+                    .entry(family.to_owned())
+                    .or_insert_with(|| format!("{place}: {expr:?}"));
+            }
+        }
+    }
+    families
+}
+
+/// The metric families an exposition text declares (`# TYPE name kind`).
+pub(crate) fn exported_families(text: &str) -> std::collections::BTreeSet<&str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
 /// A query with the dashboard's variables as they are when "All" is picked: `.*` for the label
 /// filters (which also matches a missing `shard` label), the URL for `barometer_url`.
 pub(crate) fn with_variables_filled(expr: &str) -> String {

@@ -403,27 +403,15 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     assert_eq!(r.status(), 404);
 
     // Every metric Grafana queries (dashboard panels, annotations, variables, alert rules) is one
-    // the daemon exports.
-    let exported: std::collections::BTreeSet<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    let mut queried = std::collections::BTreeSet::new();
-    for (place, expr) in crate::deploy::grafana_queries() {
-        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-            if word.starts_with("barometer_") {
-                let family = ["_bucket", "_count", "_sum"]
-                    .iter()
-                    .find_map(|s| word.strip_suffix(s))
-                    .unwrap_or(word);
-                assert!(
-                    exported.contains(family),
-                    "{family} (in {place}: {expr:?}) is not exported"
-                );
-                queried.insert(family.to_owned());
-            }
-        }
+    // the daemon exports. The remote-write families appear only with a receiver configured:
+    // tests/it/remote_write.rs checks those.
+    let exported = crate::deploy::exported_families(&text);
+    let queried = crate::deploy::grafana_metric_families();
+    for (family, place) in &queried {
+        assert!(
+            family.starts_with("barometer_remote_write_") || exported.contains(family.as_str()),
+            "{family} (in {place}) is not exported"
+        );
     }
     assert!(
         queried.len() >= 30,
