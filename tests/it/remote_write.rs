@@ -278,5 +278,20 @@ async fn a_receiver_down_for_a_while_gets_the_backlog_and_the_bound_holds() {
     );
     let info = prom_series(&prom.url, r#"barometer_build_info{shard="solo"}"#, None).await;
     assert_eq!(info.len(), 1, "{info:?}");
+    // The remote-write families the Grafana dashboard queries are the ones exported (the demo
+    // without a receiver has none: tests/it/serve.rs checks the others).
+    let exported = crate::deploy::exported_families(&up);
+    let grafana = crate::deploy::grafana_metric_families();
+    let remote: Vec<_> = grafana
+        .iter()
+        .filter(|(f, _)| f.starts_with("barometer_remote_write_"))
+        .collect();
+    assert_eq!(remote.len(), 4, "{remote:?}");
+    for (family, place) in remote {
+        assert!(
+            exported.contains(family.as_str()),
+            "{family} (in {place}) is not exported"
+        );
+    }
     app.stop().await;
 }
