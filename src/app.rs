@@ -57,6 +57,8 @@ pub struct App {
     /// The system map's components: `[system]` (components and catalog files), or the demo
     /// organisation's when none is configured and the store holds it.
     pub system: Arc<SystemModel>,
+    /// The last system map built ([`App::system_view`]).
+    pub system_cache: Arc<query::system::SystemCache>,
 }
 
 impl App {
@@ -75,6 +77,7 @@ impl App {
             dora: Arc::default(),
             ownership: Arc::new(query::teams::Ownership::new(Vec::new(), &[])),
             products: Arc::default(),
+            system_cache: Arc::default(),
         };
         app.set_slos(with_demo);
         Ok(app)
@@ -88,6 +91,8 @@ impl App {
     }
 
     fn set_slos(&mut self, with_demo: bool) {
+        // A map built before is of other SLOs, teams or components.
+        self.system_cache = Arc::default();
         let extra = if with_demo { demo::slos() } else { Vec::new() };
         self.slos = Arc::new(query::slo_defs(&self.config, &extra));
         let teams = if !self.config.teams.is_empty() {
@@ -147,11 +152,16 @@ impl App {
     /// The system map over `weeks` (Mondays, ms, ascending) with this application's model,
     /// SLOs, teams and rules: what `/system`, `/api/v1/system`, the digest and `barometer
     /// system` show.
-    pub fn system_view(
-        &self,
-        dora: &query::system::DoraModel,
-        weeks: &[i64],
-    ) -> Result<query::system::SystemView, StoreError> {
+    /// Built once per store generation, week and selection ([`query::system::SystemCache`]).
+    pub fn system_view(&self, weeks: &[i64]) -> Result<Arc<query::system::SystemView>, StoreError> {
+        let this_week = self.calendar().week_start(crate::clock::now_ms());
+        self.system_cache.get(&self.store, this_week, weeks, || {
+            self.build_system_view(weeks)
+        })
+    }
+
+    fn build_system_view(&self, weeks: &[i64]) -> Result<query::system::SystemView, StoreError> {
+        let dora = &*self.dora.get(&self.store, &self.settings)?;
         let last = weeks.last().copied().unwrap_or(i64::MIN);
         let pressure = query::system::product_pressure(
             &self.dora,

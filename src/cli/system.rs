@@ -39,9 +39,8 @@ pub struct SystemArgs {
 
 /// Prints the map.
 pub(super) fn system(app: &App, args: SystemArgs) -> anyhow::Result<ExitCode> {
-    let model = app.dora.get(&app.store, &app.settings)?;
     let weeks = last_weeks(app.calendar(), args.weeks);
-    let view = app.system_view(&model, &weeks)?;
+    let view = app.system_view(&weeks)?;
     match args.format {
         SystemFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
         SystemFormat::Mermaid => print!("{}", mermaid(&view)),

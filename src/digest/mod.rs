@@ -330,8 +330,8 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         None
     } else {
         let weeks: Vec<i64> = (0..13).rev().map(|i| week_ms - i * WEEK_MS).collect();
-        let view = app.system_view(&model, &weeks)?;
-        Some(view.assessment)
+        let view = app.system_view(&weeks)?;
+        Some(view.assessment.clone())
     };
     let mut products = Vec::new();
     for p in app.products.iter() {

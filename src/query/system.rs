@@ -74,6 +74,54 @@ pub struct SystemInputs<'a> {
     pub pressure: &'a [ProductPressure],
 }
 
+/// The last map built, with what it was built from: `/system`, `/api/v1/system`, the digest and
+/// the CLI read it again only when a batch was committed since (the store's generation), the
+/// selected weeks differ, or a new week began (which turns the partial week complete). The read
+/// side folds every component's hourly SLO counts and latency samples into weeks, about 28 k
+/// points a component over a year (BENCHMARKS.md); re-reading them on every page view was the
+/// whole cost of the request.
+#[derive(Default)]
+pub struct SystemCache {
+    last: std::sync::Mutex<Option<(SystemKey, std::sync::Arc<SystemView>)>>,
+}
+
+/// What a cached map was built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SystemKey {
+    generation: u64,
+    this_week: i64,
+    weeks: Vec<i64>,
+}
+
+impl SystemCache {
+    /// The map over `weeks` as of the store now and the week holding `now_ms`: the cached one
+    /// when nothing it was built from changed, else `build`'s (then kept).
+    pub fn get(
+        &self,
+        store: &Store,
+        this_week: i64,
+        weeks: &[i64],
+        build: impl FnOnce() -> Result<SystemView, StoreError>,
+    ) -> Result<std::sync::Arc<SystemView>, StoreError> {
+        let key = SystemKey {
+            generation: store.generation(),
+            this_week,
+            weeks: weeks.to_vec(),
+        };
+        let lock = || self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, v)) = &*lock() {
+            if *k == key {
+                return Ok(v.clone());
+            }
+        }
+        // Built outside the lock, as `DoraCache` does: a concurrent caller may build the same
+        // map once more, which is cheaper than making every reader wait.
+        let view = std::sync::Arc::new(build()?);
+        *lock() = Some((key, view.clone()));
+        Ok(view)
+    }
+}
+
 /// Each product's regime and its evidence in the last scored week at or before `week_ms`, from
 /// the product's weekly view (`DoraCache::product_weekly`, the view the dashboard and the API
 /// show); products without a regime yet are left out.
@@ -334,5 +382,50 @@ mod tests {
     #[test]
     fn the_configured_defaults_are_the_rules_defaults() {
         assert_eq!(thresholds(&SystemRules::default()), Thresholds::default());
+    }
+
+    /// The cache builds once per store generation, week and selection: a second read of an
+    /// unchanged store is the same map; a committed batch, another selection or a new week
+    /// build it again.
+    #[test]
+    fn the_map_is_built_again_only_when_what_it_reads_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cache = SystemCache::default();
+        let builds = std::cell::Cell::new(0);
+        let view = |from_ms| {
+            builds.set(builds.get() + 1);
+            Ok(SystemView {
+                from_ms,
+                to_ms: from_ms + WEEK_MS,
+                components: Vec::new(),
+                assessment: Assessment::default(),
+                thresholds: Thresholds::default(),
+                pressure: Vec::new(),
+            })
+        };
+        let a = cache.get(&store, 0, &[0], || view(0)).unwrap();
+        let b = cache.get(&store, 0, &[0], || view(0)).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(builds.get(), 1);
+        cache.get(&store, 0, &[WEEK_MS], || view(WEEK_MS)).unwrap();
+        assert_eq!(builds.get(), 2, "another selection");
+        cache
+            .get(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
+            .unwrap();
+        assert_eq!(builds.get(), 3, "a new week began");
+        let mut batch = crate::store::WriteBatch::new();
+        let key = crate::model::SeriesKey::new("up", [("service", "api")]).unwrap();
+        batch.put_point(&key, 0, 1.0);
+        store.commit(batch).unwrap();
+        let c = cache
+            .get(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
+            .unwrap();
+        assert_eq!(builds.get(), 4, "a batch was committed");
+        assert_eq!(c.from_ms, WEEK_MS);
+        cache
+            .get(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
+            .unwrap();
+        assert_eq!(builds.get(), 4);
     }
 }

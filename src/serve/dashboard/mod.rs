@@ -160,7 +160,7 @@ pub(super) async fn page(
             }
             None => None,
         };
-                let support =
+        let support =
             crate::query::business::support_report(&store, &settings, crate::clock::now_ms())?;
         let cost = crate::query::business::cost_report(&store, &settings)?;
         Ok::<_, crate::store::StoreError>((w, view, bugs, latency, support, cost))
