@@ -3,7 +3,7 @@
 //!
 //! Built like zero-to-production's `Application::build`: whatever a face needs that depends only
 //! on the configuration (band table, DORA, pressure and revenue settings, the calendar, the SLO
-//! definitions, the compiled GitHub patterns) is computed here, so a face never rebuilds it per call.
+//! definitions, the compiled GitHub patterns and App credentials) is computed here, so a face never rebuilds it per call.
 
 use std::sync::Arc;
 
@@ -52,8 +52,9 @@ pub struct App {
     /// What is sold: the configured products, or the demo organisation's when none are
     /// configured and the store holds it.
     pub products: Arc<Products>,
-    /// The GitHub services' deployment patterns, compiled once for every sync.
-    pub github_matchers: Arc<github::Matchers>,
+    /// The GitHub services' deployment patterns, compiled once for every sync, and the GitHub
+    /// App's installation tokens, kept across syncs and webhook deliveries.
+    pub github: github::Shared,
     /// The system map's components: `[system]` (components and catalog files), or the demo
     /// organisation's when none is configured and the store holds it.
     pub system: Arc<SystemModel>,
@@ -68,7 +69,7 @@ impl App {
         let mut app = Self {
             system: Arc::new(system),
             settings: Arc::new(Settings::new(&config)?),
-            github_matchers: Arc::new(github::Matchers::compile(&config.github.services)?),
+            github: github::Shared::new(&config.github)?,
             config: Arc::new(config),
             store,
             slos: Arc::default(),
