@@ -3,7 +3,7 @@
 //!
 //! Built like zero-to-production's `Application::build`: whatever a face needs that depends only
 //! on the configuration (band table, DORA, pressure and revenue settings, the calendar, the SLO
-//! definitions, the compiled GitHub patterns) is computed here, so a face never rebuilds it per call.
+//! definitions, the compiled GitHub patterns and App credentials) is computed here, so a face never rebuilds it per call.
 
 use std::sync::Arc;
 
@@ -52,8 +52,9 @@ pub struct App {
     /// What is sold: the configured products, or the demo organisation's when none are
     /// configured and the store holds it.
     pub products: Arc<Products>,
-    /// The GitHub services' deployment patterns, compiled once for every sync.
-    pub github_matchers: Arc<github::Matchers>,
+    /// The GitHub services' deployment patterns, compiled once for every sync, and the GitHub
+    /// App's installation tokens, kept across syncs and webhook deliveries.
+    pub github: github::Shared,
     /// The system map's components: `[system]` (components and catalog files), or the demo
     /// organisation's when none is configured and the store holds it.
     pub system: Arc<SystemModel>,
@@ -70,7 +71,7 @@ impl App {
         let mut app = Self {
             system: Arc::new(system),
             settings: Arc::new(Settings::new(&config)?),
-            github_matchers: Arc::new(github::Matchers::compile(&config.github.services)?),
+            github: github::Shared::new(&config.github)?,
             config: Arc::new(config),
             store,
             slos: Arc::default(),
@@ -154,10 +155,10 @@ impl App {
     /// system` show.
     /// Built once per store generation, week and selection ([`query::system::SystemCache`]).
     pub fn system_view(&self, weeks: &[i64]) -> Result<Arc<query::system::SystemView>, StoreError> {
-        let this_week = self.calendar().week_start(crate::clock::now_ms());
-        self.system_cache.get(&self.store, this_week, weeks, || {
-            self.build_system_view(weeks)
-        })
+        self.system_cache
+            .get(&self.store, self.calendar(), weeks, || {
+                self.build_system_view(weeks)
+            })
     }
 
     fn build_system_view(&self, weeks: &[i64]) -> Result<query::system::SystemView, StoreError> {

@@ -69,7 +69,7 @@ mod secret;
 mod sections;
 mod validate;
 
-pub use secret::Secret;
+pub use secret::{AppKey, Secret};
 pub use sections::*;
 
 /// The validated configuration.

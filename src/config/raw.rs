@@ -164,6 +164,15 @@ pub(super) struct RawGithub {
     pub(super) max_rate_limit_wait: String,
     #[serde(default)]
     pub(super) service: Vec<RawGithubService>,
+    pub(super) app: Option<RawGithubApp>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawGithubApp {
+    pub(super) id: i64,
+    pub(super) private_key_path: String,
+    #[serde(default)]
+    pub(super) installation_ids: Vec<i64>,
 }
 
 #[derive(Debug, Deserialize)]

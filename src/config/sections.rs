@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 
-use super::Secret;
+use super::{AppKey, Secret};
 
 /// `[storage]`
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +140,23 @@ pub struct GithubConfig {
     pub max_rate_limit_wait: Duration,
     /// Every service: the configured ones, and one per listed repo that has none.
     pub services: Vec<GithubService>,
+    /// GitHub App authentication instead of the token, if configured.
+    pub app: Option<GithubApp>,
+}
+
+/// `[github.app]`: authenticate as a GitHub App's installations instead of with a token
+/// (docs/webhooks.md, "GitHub App"). When both are configured, the App wins.
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubApp {
+    /// The App's id.
+    pub id: u64,
+    /// The file holding the App's private key (PEM).
+    pub private_key_path: PathBuf,
+    /// The key itself, read and checked when the configuration is loaded; never shown.
+    #[serde(skip)]
+    pub key: AppKey,
+    /// Installations to use; empty = every installation of the App, found through the API.
+    pub installation_ids: Vec<u64>,
 }
 
 impl GithubConfig {

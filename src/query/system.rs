@@ -94,9 +94,21 @@ struct SystemKey {
 }
 
 impl SystemCache {
-    /// The map over `weeks` as of the store now and the week holding `now_ms`: the cached one
-    /// when nothing it was built from changed, else `build`'s (then kept).
+    /// The map over `weeks` as of the store and business time now: the cached one when nothing
+    /// it was built from changed, else `build`'s (then kept).
     pub fn get(
+        &self,
+        store: &Store,
+        calendar: crate::model::Calendar,
+        weeks: &[i64],
+        build: impl FnOnce() -> Result<SystemView, StoreError>,
+    ) -> Result<std::sync::Arc<SystemView>, StoreError> {
+        let this_week = calendar.week_start(crate::clock::now_ms());
+        self.get_at(store, this_week, weeks, build)
+    }
+
+    /// [`SystemCache::get`] in the week starting at `this_week`.
+    fn get_at(
         &self,
         store: &Store,
         this_week: i64,
@@ -404,14 +416,16 @@ mod tests {
                 pressure: Vec::new(),
             })
         };
-        let a = cache.get(&store, 0, &[0], || view(0)).unwrap();
-        let b = cache.get(&store, 0, &[0], || view(0)).unwrap();
+        let a = cache.get_at(&store, 0, &[0], || view(0)).unwrap();
+        let b = cache.get_at(&store, 0, &[0], || view(0)).unwrap();
         assert!(std::sync::Arc::ptr_eq(&a, &b));
         assert_eq!(builds.get(), 1);
-        cache.get(&store, 0, &[WEEK_MS], || view(WEEK_MS)).unwrap();
+        cache
+            .get_at(&store, 0, &[WEEK_MS], || view(WEEK_MS))
+            .unwrap();
         assert_eq!(builds.get(), 2, "another selection");
         cache
-            .get(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
+            .get_at(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
             .unwrap();
         assert_eq!(builds.get(), 3, "a new week began");
         let mut batch = crate::store::WriteBatch::new();
@@ -419,12 +433,12 @@ mod tests {
         batch.put_point(&key, 0, 1.0);
         store.commit(batch).unwrap();
         let c = cache
-            .get(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
+            .get_at(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
             .unwrap();
         assert_eq!(builds.get(), 4, "a batch was committed");
         assert_eq!(c.from_ms, WEEK_MS);
         cache
-            .get(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
+            .get_at(&store, WEEK_MS, &[WEEK_MS], || view(WEEK_MS))
             .unwrap();
         assert_eq!(builds.get(), 4);
     }

@@ -176,7 +176,7 @@ pub async fn run(
     ));
     let syncer = sources::Syncer::new(
         config.clone(),
-        app.github_matchers.clone(),
+        app.github.clone(),
         store.clone(),
         health.clone(),
     );

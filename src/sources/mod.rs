@@ -116,11 +116,12 @@ pub struct SyncOptions {
 
 /// Runs one sync of `kind` and records its outcome in `health` (and the log) in the same call.
 ///
-/// `matchers` are the GitHub services' patterns, compiled once (`App::build`).
+/// `github` is what the application prepared once for GitHub (`App::build`): the services'
+/// patterns and the App's installation tokens.
 pub async fn sync_once(
     kind: SourceKind,
     config: &Config,
-    matchers: &Arc<github::Matchers>,
+    github: &github::Shared,
     store: &Store,
     health: &Health,
     options: &SyncOptions,
@@ -128,7 +129,7 @@ pub async fn sync_once(
     sync_until(
         kind,
         config,
-        matchers,
+        github,
         store,
         health,
         options,
@@ -143,7 +144,7 @@ pub async fn sync_once(
 async fn sync_until(
     kind: SourceKind,
     config: &Config,
-    matchers: &Arc<github::Matchers>,
+    github: &github::Shared,
     store: &Store,
     health: &Health,
     options: &SyncOptions,
@@ -171,9 +172,9 @@ async fn sync_until(
         }
         SourceKind::Github => {
             async {
-                let sync = github::GithubSync::with_matchers(
+                let sync = github::GithubSync::with_shared(
                     &config.github,
-                    matchers.clone(),
+                    github,
                     store,
                     since,
                     options.progress,
@@ -221,7 +222,7 @@ async fn sync_until(
 /// a time.
 pub struct Syncer {
     config: Arc<Config>,
-    matchers: Arc<github::Matchers>,
+    github: github::Shared,
     store: Arc<Store>,
     health: Arc<Health>,
     running: std::sync::Mutex<std::collections::HashSet<SourceKind>>,
@@ -252,17 +253,17 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl Syncer {
-    /// A syncer over the daemon's configuration (with its GitHub patterns compiled once), store
+    /// A syncer over the daemon's configuration (with what GitHub needs prepared once), store
     /// and health.
     pub fn new(
         config: Arc<Config>,
-        matchers: Arc<github::Matchers>,
+        github: github::Shared,
         store: Arc<Store>,
         health: Arc<Health>,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
-            matchers,
+            github,
             store,
             health,
             running: std::sync::Mutex::default(),
@@ -293,7 +294,7 @@ impl Syncer {
         let _ = sync_until(
             kind,
             &self.config,
-            &self.matchers,
+            &self.github,
             &self.store,
             &self.health,
             &SyncOptions::default(),

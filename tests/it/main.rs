@@ -10,6 +10,7 @@ mod dora_exact;
 mod export;
 mod fake_github;
 mod github;
+mod github_app;
 mod golden;
 mod hardening;
 mod helpers;

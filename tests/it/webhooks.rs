@@ -289,6 +289,43 @@ async fn the_same_history_pushed_or_polled_gives_the_same_figures() {
     assert_eq!(figures(hooks.store()), before);
 }
 
+/// As a GitHub App, the details deliveries read from the API carry the installation's token, one
+/// token for every delivery (the application keeps it), never the token in the variable.
+#[tokio::test]
+async fn deliveries_read_github_as_the_app_with_one_token_for_all() {
+    set_token();
+    set_secret();
+    let (server, fake) = fake_github().await;
+    let mint = crate::github_app::Mint::new(&[3600]);
+    mint.mount(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = Hooks::start(hook_config(
+        dir.path(),
+        &server.uri(),
+        &format!(
+            "repos = [\"{REPO}\"]\n\n[github.app]\nid = {}\nprivate_key_path = \"{}\"\n\
+             installation_ids = [7]\n",
+            crate::github_app::APP_ID,
+            crate::github_app::KEY
+        ),
+    ))
+    .await;
+    for (n, (event, payload, _)) in scenario_deliveries(&fake).iter().enumerate() {
+        let (status, body) = hooks.send(event, &format!("d-{n}"), payload).await;
+        assert_eq!(status, 200, "{event}: {body}");
+    }
+    assert_known_answer(hooks.store());
+    let seen = crate::github_app::auth_by_path(&fake);
+    let read: Vec<&String> = seen
+        .iter()
+        .filter(|(k, _)| k.starts_with("/repos/"))
+        .map(|(_, a)| a)
+        .collect();
+    assert!(read.len() > 10, "{seen:?}");
+    assert!(read.iter().all(|a| *a == "Bearer ghs_inst7_1"), "{read:?}");
+    assert_eq!(mint.count(7), 1);
+}
+
 #[tokio::test]
 async fn webhooks_with_gaps_and_one_sync_give_the_same_figures_again() {
     let (server, fake, _dir, hooks) = scenario_hooks().await;

@@ -394,6 +394,7 @@ impl Validator<'_> {
             });
         }
         let floor = raw.rate_limit_floor;
+        let app = self.github_app(raw.app);
         GithubConfig {
             api_url: raw.api_url.trim_end_matches('/').to_owned(),
             token_env: raw.token_env,
@@ -413,6 +414,7 @@ impl Validator<'_> {
             max_rate_limit_wait: self
                 .duration("github.max_rate_limit_wait", &raw.max_rate_limit_wait),
             services,
+            app,
         }
     }
 

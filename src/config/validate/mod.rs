@@ -14,6 +14,7 @@ use super::raw::{RawConfig, RawGithub};
 use super::*;
 
 mod checks;
+mod github_app;
 mod origin;
 mod remote_write;
 mod system;

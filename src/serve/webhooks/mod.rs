@@ -48,9 +48,9 @@ impl WebhookState {
     fn github_sync(
         &self,
     ) -> Result<crate::sources::github::GithubSync<'_>, crate::sources::github::GithubError> {
-        crate::sources::github::GithubSync::with_matchers(
+        crate::sources::github::GithubSync::with_shared(
             &self.app.config.github,
-            self.app.github_matchers.clone(),
+            &self.app.github,
             &self.app.store,
             None,
             false,
