@@ -112,9 +112,8 @@ fn optional_and_profitability(m: &mut String, p: &PressureWeek) {
     };
     let _ = writeln!(
         m,
-        "**Profitability: {}.** {} (a tag on the regime, not part of P):\n",
-        t.label(),
-        esc(&t.summary)
+        "**Profitability: {}.** A tag on the regime, not part of P, set when at least 2 of its 3 conditions hold:\n",
+        t.label()
     );
     for e in &t.evidence {
         let _ = writeln!(
