@@ -457,6 +457,6 @@ pub fn component_name(c: Component) -> &'static str {
         Component::SupportLoad => "support tickets per 100 customers",
         Component::CustomerPain => "revenue-weighted customer pain",
         Component::CostVsRevenue => "cost growth against revenue growth",
-        Component::Margin => "margin falling",
+        Component::Margin => "margin against its own history",
     }
 }
