@@ -13,8 +13,8 @@ const PROTOCOL_HEADERS: [&str; 3] = [
     "x-prometheus-remote-write-version",
 ];
 
-/// Bounds of `queue_capacity`: one request holds every exported series once, so 10 000 already
-/// hold hours of sends at the shortest interval.
+/// Bounds of `queue_capacity`: a request holds at most 2 000 samples (the current values of
+/// 2 000 series), so 10 000 already hold hours of sends at the shortest interval.
 const MAX_QUEUE: i64 = 10_000;
 
 impl Validator<'_> {

@@ -80,6 +80,16 @@ impl Metrics {
         self.registry.gather()
     }
 
+    /// Adds a family beside the daemon's own: it is rendered and remote-written like them.
+    /// `benches/remote_write.rs` exports 50 000 synthetic series this way, since no data set
+    /// the daemon can hold produces that many.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
+    }
+
     /// Wakes at every finished refresh.
     pub fn subscribe_refreshed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.refreshed.subscribe()

@@ -17,7 +17,7 @@ pub struct RemoteWriteStats {
 }
 
 impl RemoteWriteStats {
-    pub(super) fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+    pub(crate) fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
         let samples = IntCounterVec::new(
             Opts::new(
                 "barometer_remote_write_samples_total",

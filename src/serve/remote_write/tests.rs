@@ -47,3 +47,58 @@ fn history_samples_carry_their_name_shard_and_week() {
     );
     assert_eq!((out[0].0 .1, out[0].1), (1_000, 120.0));
 }
+
+#[test]
+fn a_round_goes_out_in_bounded_requests_and_only_week_samples_await_acks() {
+    let stats = RemoteWriteStats::new(&prometheus::Registry::new()).unwrap();
+    let config = RemoteWriteConfig {
+        name: "central".into(),
+        url: "http://127.0.0.1:9/api/v1/write".into(),
+        tenant: None,
+        headers: Default::default(),
+        auth: RemoteAuth::None,
+        timestamps: Stamping::Week,
+        interval: Duration::from_secs(30),
+        timeout: Duration::from_secs(10),
+        max_backoff: Duration::from_secs(60),
+        queue_capacity: 64,
+    };
+    let series = |name: &str, i: usize| -> SeriesLabels {
+        vec![
+            ("__name__".into(), name.into()),
+            ("i".into(), format!("{i:05}")),
+        ]
+    };
+    let current: BTreeMap<SeriesLabels, f64> =
+        (0..4_500).map(|i| (series("g", i), i as f64)).collect();
+    let week = vec![((series("w", 0), 1_000), 2.0)];
+    let shared = Mutex::new(Shared::default());
+
+    assert!(enqueue(
+        &shared,
+        &Notify::new(),
+        &config,
+        &stats,
+        Some(&current),
+        week
+    ));
+
+    let s = lock(&shared);
+    let sizes: Vec<usize> = s.queue.iter().map(|b| b.samples).collect();
+    assert_eq!(
+        sizes,
+        [2_000, 2_000, 501],
+        "at most 2 000 samples a request"
+    );
+    // The current values are not acknowledged one by one; the week-stamped sample is.
+    let keys: Vec<usize> = s.queue.iter().map(|b| b.keys.len()).collect();
+    assert_eq!(keys, [0, 0, 1]);
+    assert_eq!(s.pending.len(), 1);
+    use prost::Message as _;
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&s.queue[0].body)
+        .unwrap();
+    let first = wire::WriteRequest::decode(raw.as_slice()).unwrap();
+    assert_eq!(first.timeseries.len(), 2_000);
+    assert_eq!(stats.queued.with_label_values(&["central"]).get(), 3);
+}
