@@ -264,11 +264,15 @@ pub fn github_config_with(
     github: &str,
 ) -> barometer::config::Config {
     let path = dir.join("barometer.toml");
+    // A generous request timeout: the fake answers at once, but under a loaded CI machine a
+    // child `barometer` process's request to the test process's server can wait seconds for a
+    // core, and a 5 s timeout would then fail the sync (a CLI sync test failed once under such
+    // load; its output was not kept, so this is the likely cause, not a proven one).
     std::fs::write(
         &path,
         format!(
             "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{url}\"\ntoken_env = \"BAROMETER_TEST_GH_TOKEN\"\n\
-             backfill_since = \"2025-06-01\"\nrequest_timeout = \"5s\"\n{github}",
+             backfill_since = \"2025-06-01\"\nrequest_timeout = \"30s\"\n{github}",
             dir.join("store").display()
         ),
     )
