@@ -183,6 +183,29 @@ pub async fn get_json(client: &reqwest::Client, url: impl AsRef<str>) -> serde_j
         .unwrap()
 }
 
+/// Waits (up to 20 s) until every one of `paths` exists: a watched folder's import has moved
+/// its files to `done/` or `failed/`.
+pub async fn wait_for_files(paths: &[PathBuf]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !paths.iter().all(|p| p.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not processed: {paths:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The layouts `/api/v1/imports` lists, oldest first.
+pub async fn import_layouts(client: &reqwest::Client, url: impl AsRef<str>) -> Vec<String> {
+    get_json(client, url).await["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["layout"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// GET `url` and return the body as text.
 pub async fn get_text(client: &reqwest::Client, url: impl AsRef<str>) -> String {
     client

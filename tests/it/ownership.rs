@@ -209,14 +209,7 @@ async fn codeowners_derive_ownership_config_wins_and_a_second_sync_is_304() {
         ),
         "{text}"
     );
-    let html = client
-        .get(daemon.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = crate::helpers::get_text(&client, daemon.url("/")).await;
     assert!(
         html.contains("billing <small>(CODEOWNERS)</small>"),
         "{html}"

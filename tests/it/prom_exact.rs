@@ -278,14 +278,7 @@ async fn a_week_recounted_by_hand_gives_the_same_figures() {
         ),
         "{metrics}"
     );
-    let page = client
-        .get(daemon.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::helpers::get_text(&client, daemon.url("/")).await;
     assert!(page.contains("id=\"week-to-date\""), "{page}");
     assert!(
         page.contains("This week so far (partial, from 2025-03-17)"),

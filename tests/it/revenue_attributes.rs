@@ -228,7 +228,6 @@ fn every_bad_attributes_row_is_named_and_nothing_is_stored() {
 
 mod daemon {
     use crate::revenue_exports::fixture;
-    use std::time::{Duration, Instant};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn attributes_and_scales_go_through_http_and_the_watched_folder() {
@@ -251,11 +250,7 @@ mod daemon {
             .unwrap();
         assert_eq!(r.status(), 200);
         std::fs::write(inbox.join("customers.csv"), fixture("customers.csv")).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !inbox.join("done/customers.csv").exists() {
-            assert!(Instant::now() < deadline, "customers.csv not processed");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::helpers::wait_for_files(&[inbox.join("done/customers.csv")]).await;
 
         // Assert: the report, the history, and the segment breakdown with the joined segments.
         let report = std::fs::read_to_string(inbox.join("done/customers.csv.report.txt")).unwrap();
@@ -263,13 +258,7 @@ mod daemon {
             report,
             "customers.csv: applied (attributes layout, 6 customers)\n"
         );
-        let imports = crate::helpers::get_json(&client, daemon.url("/api/v1/imports")).await;
-        let layouts: Vec<&str> = imports["imports"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["layout"].as_str().unwrap())
-            .collect();
+        let layouts = crate::helpers::import_layouts(&client, daemon.url("/api/v1/imports")).await;
         assert_eq!(layouts, ["snapshots", "attributes"]);
         let ent = crate::helpers::get_json(
             &client,

@@ -294,7 +294,6 @@ fn metrics_give_cost_share_revenue_per_engineer_and_the_rule_of_40() {
 }
 
 mod daemon {
-    use std::time::{Duration, Instant};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn tickets_and_metrics_go_through_http_and_the_watched_folder() {
@@ -324,24 +323,14 @@ mod daemon {
 
         std::fs::create_dir_all(inbox.join("metrics")).unwrap();
         std::fs::write(inbox.join("metrics/m.csv"), super::fixture("metrics.csv")).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !inbox.join("metrics/done/m.csv").exists() {
-            assert!(Instant::now() < deadline, "metrics file not processed");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::helpers::wait_for_files(&[inbox.join("metrics/done/m.csv")]).await;
         let report = std::fs::read_to_string(inbox.join("metrics/done/m.csv.report.txt")).unwrap();
         assert_eq!(
             report,
             "m.csv: applied (metrics layout, 12 metrics, 2026-08..2026-09)\n"
         );
 
-        let imports = crate::helpers::get_json(&client, daemon.url("/api/v1/imports")).await;
-        let layouts: Vec<&str> = imports["imports"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["layout"].as_str().unwrap())
-            .collect();
+        let layouts = crate::helpers::import_layouts(&client, daemon.url("/api/v1/imports")).await;
         assert_eq!(layouts, ["tickets:zendesk", "?", "metrics:metrics"]);
         let support = crate::helpers::get_json(&client, daemon.url("/api/v1/support")).await;
         assert_eq!(support["support"]["tickets"], 4);
