@@ -66,7 +66,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.text().as_str().to_owned(),
+        state.metrics.text(),
     )
 }
 

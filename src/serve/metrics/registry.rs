@@ -22,14 +22,16 @@ impl Metrics {
     ) -> Result<Self, prometheus::Error> {
         // The shard names this daemon on every series it exports, so that several daemons can
         // write into one receiver and stay apart (docs/scaling.md).
-        let registry = match &app.config.metrics.shard {
+        let new_registry = || match &app.config.metrics.shard {
             Some(shard) => Registry::new_custom(
                 None,
                 Some(std::iter::once(("shard".to_owned(), shard.clone())).collect()),
-            )?,
-            None => Registry::new(),
+            ),
+            None => Ok(Registry::new()),
         };
-        let remote = RemoteWriteStats::new(&registry)?;
+        let registry = new_registry()?;
+        let remote_registry = new_registry()?;
+        let remote = RemoteWriteStats::new(&remote_registry)?;
         for r in &app.config.remote_write {
             // Every receiver's series exist from the start, so a rate() sees the first failure.
             for outcome in ["sent", "dropped", "rejected"] {
@@ -221,8 +223,9 @@ impl Metrics {
             digest,
             app,
             health,
-            rendered: RwLock::new(Arc::new(String::new())),
+            rendered: RwLock::new(Default::default()),
             refreshed: tokio::sync::watch::channel(0).0,
+            remote_registry,
             remote,
         };
         metrics.render();

@@ -22,12 +22,17 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::config::{RemoteAuth, RemoteWriteConfig, Stamping};
+use crate::config::{RemoteWriteConfig, Stamping};
 use crate::retry::{Backoff, Jitter, RetryPolicy, Verdict};
 
 use super::metrics::{Metrics, RemoteWriteStats};
 
+mod background;
+mod client;
 pub mod wire;
+
+use background::Background;
+use client::Client;
 
 use wire::SeriesLabels;
 
@@ -86,128 +91,6 @@ struct Shared {
     producing: bool,
 }
 
-/// A request the receiver refused or could not take.
-#[derive(Debug, thiserror::Error)]
-enum SendError {
-    #[error("cannot reach the receiver: {0}")]
-    Network(String),
-    #[error("the receiver answered {status}: {body}")]
-    Status {
-        status: u16,
-        body: String,
-        retry_after: Option<Duration>,
-    },
-}
-
-impl SendError {
-    fn reason(&self) -> &'static str {
-        match self {
-            Self::Network(_) => "network",
-            Self::Status { status: 429, .. } => "http_429",
-            Self::Status { status, .. } if *status >= 500 => "http_5xx",
-            Self::Status { .. } => "http_4xx",
-        }
-    }
-
-    /// Remote-write 1.0: retry 5xx and 429 (with backoff), never other 4xx — the same data
-    /// would be refused again.
-    fn verdict(&self) -> Verdict {
-        match self {
-            Self::Network(_) => Verdict::Backoff,
-            Self::Status {
-                status: 429,
-                retry_after: Some(d),
-                ..
-            } => Verdict::After(*d),
-            Self::Status { status, .. } if *status == 429 || *status >= 500 => Verdict::Backoff,
-            Self::Status { .. } => Verdict::Fail,
-        }
-    }
-}
-
-/// One receiver's client: the URL, headers and credentials, read once at start.
-struct Client {
-    http: reqwest::Client,
-    config: RemoteWriteConfig,
-    auth: Auth,
-}
-
-enum Auth {
-    None,
-    Bearer(String),
-    Basic(String, String),
-}
-
-impl Client {
-    fn new(config: RemoteWriteConfig) -> Result<Self, RemoteWriteError> {
-        let secret = |var: &String| {
-            std::env::var(var).map_err(|_| RemoteWriteError::MissingSecret {
-                remote: config.name.clone(),
-                var: var.clone(),
-            })
-        };
-        let auth = match &config.auth {
-            RemoteAuth::None => Auth::None,
-            RemoteAuth::Bearer { token_env } => Auth::Bearer(secret(token_env)?),
-            RemoteAuth::Basic { user, password_env } => {
-                Auth::Basic(user.clone(), secret(password_env)?)
-            }
-        };
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(concat!("barometer/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RemoteWriteError::Client {
-                remote: config.name.clone(),
-                detail: e.to_string(),
-            })?;
-        Ok(Self { http, config, auth })
-    }
-
-    async fn post(&self, body: Vec<u8>) -> Result<(), SendError> {
-        // Remote-write 1.0 spec, "Protocol": these three headers are required.
-        let mut req = self
-            .http
-            .post(&self.config.url)
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
-        if let Some(t) = &self.config.tenant {
-            req = req.header("X-Scope-OrgID", t);
-        }
-        for (k, v) in &self.config.headers {
-            req = req.header(k, v);
-        }
-        req = match &self.auth {
-            Auth::None => req,
-            Auth::Bearer(t) => req.bearer_auth(t),
-            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
-        };
-        let resp = req
-            .body(body)
-            .send()
-            .await
-            // Without the URL: it names the receiver, which the logs already say.
-            .map_err(|e| SendError::Network(e.without_url().to_string()))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = resp.text().await.unwrap_or_default();
-        Err(SendError::Status {
-            status: status.as_u16(),
-            body: crate::quote::excerpt(text.trim()),
-            retry_after,
-        })
-    }
-}
-
 /// Writes to one receiver until `shutdown`.
 pub async fn run(
     app: App,
@@ -224,11 +107,27 @@ pub async fn run(
         }
     };
     tracing::info!(remote = %name, timestamps = ?config.timestamps, "remote-write started");
+    let background = match Background::start(&name) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(remote = %name, error = %e, "cannot start the remote-write thread; remote-write disabled");
+            return;
+        }
+    };
     let shared = Arc::new(Mutex::new(Shared::default()));
     let notify = Arc::new(Notify::new());
     let stats = metrics.remote.clone();
     tokio::join!(
-        produce(&app, &metrics, &config, &shared, &notify, &stats, &shutdown),
+        produce(
+            &app,
+            &metrics,
+            &config,
+            &background,
+            &shared,
+            &notify,
+            &stats,
+            &shutdown
+        ),
         send(&client, &metrics, &shared, &notify, &stats, &shutdown),
     );
     tracing::info!(remote = %name, "remote-write stopped");
@@ -239,10 +138,12 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 }
 
 /// Turns refreshes into requests.
+#[allow(clippy::too_many_arguments)]
 async fn produce(
     app: &App,
     metrics: &Arc<Metrics>,
     config: &RemoteWriteConfig,
+    background: &Background,
     shared: &Arc<Mutex<Shared>>,
     notify: &Arc<Notify>,
     stats: &RemoteWriteStats,
@@ -298,7 +199,7 @@ async fn produce(
             let (config, stats) = (config.clone(), stats.clone());
             let shard = app.config.metrics.shard.clone();
             // Gathering, flattening and encoding tens of thousands of series take hundreds of
-            // milliseconds of CPU: on the blocking pool, not on the workers serving `/metrics`.
+            // milliseconds of CPU: on the round thread, below the workers serving `/metrics`.
             move || {
                 let families = metrics.gather();
                 // Families the history covers go out with their weeks' timestamps only.
@@ -337,7 +238,7 @@ async fn produce(
                 };
                 // The sender rendered nothing while the round was still coming in.
                 if queued && drained {
-                    metrics.render();
+                    metrics.render_remote();
                 }
                 match current {
                     Some(current) if queued => (Some(current), true),
@@ -345,15 +246,15 @@ async fn produce(
                 }
             }
         };
-        match tokio::task::spawn_blocking(round).await {
-            Ok((l, sent)) => {
+        match background.run(round).await {
+            Some((l, sent)) => {
                 last = l;
                 // `interval` counts from the last send, whatever caused it.
                 if sent {
                     tick.reset_at(started + config.interval);
                 }
             }
-            Err(_) => {
+            None => {
                 tracing::error!(remote = %config.name, "preparing a remote-write round panicked")
             }
         }
@@ -566,8 +467,8 @@ async fn send(
                 }
             }
         }
-        // Once a round is through rather than after every request: the exposition is rebuilt
-        // whole (a gather of every family), and a round of 50 000 series is 25 requests.
+        // Once a round is through rather than after every request (a round of 50 000 series is
+        // 25 requests); only the queue's counters are rendered again.
         let drained = {
             let s = lock(shared);
             s.queue.is_empty() && !s.producing
@@ -578,11 +479,11 @@ async fn send(
     }
 }
 
-/// Renders `/metrics` again (the queue's counters moved), on the blocking pool: it gathers
-/// every family.
+/// Renders the queue's counters in `/metrics` again, on the blocking pool: joining them to the
+/// other families' rendering copies the whole exposition.
 async fn render(metrics: &Arc<Metrics>) {
     let m = metrics.clone();
-    if tokio::task::spawn_blocking(move || m.render())
+    if tokio::task::spawn_blocking(move || m.render_remote())
         .await
         .is_err()
     {

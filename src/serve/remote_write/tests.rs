@@ -1,4 +1,6 @@
+use super::client::SendError;
 use super::*;
+use crate::config::RemoteAuth;
 
 #[test]
 fn only_5xx_429_and_network_failures_are_retried() {
