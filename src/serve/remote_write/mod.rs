@@ -15,6 +15,7 @@
 //! dropped or failed, never a second time after the receiver took it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -152,8 +153,8 @@ async fn produce(
     let mut refreshed = metrics.subscribe_refreshed();
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The current values last sent.
-    let mut last: Option<BTreeMap<SeriesLabels, f64>> = None;
+    // The fingerprint of the current values last sent.
+    let mut last: Option<u64> = None;
     loop {
         let ticked = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -204,33 +205,16 @@ async fn produce(
                 let families = metrics.gather();
                 // Families the history covers go out with their weeks' timestamps only.
                 let weekly: Vec<&str> = history.iter().map(|f| f.name).collect();
-                let current: BTreeMap<SeriesLabels, f64> = wire::flatten(&families, &[])
-                    .into_iter()
-                    .filter(|(labels, _)| {
-                        labels
-                            .iter()
-                            .find(|(k, _)| k == "__name__")
-                            .is_none_or(|(_, n)| !weekly.contains(&n.as_str()))
-                    })
-                    .collect();
+                let current = wire::flatten(&families, &[], |name| !weekly.contains(&name));
+                drop(families);
                 // The current values go out when a figure moved, and every `interval` anyway (a
-                // receiver marks a series stale after 5 minutes without a sample). The queue's
-                // own counters move with every send, so they do not count as a change.
-                let due = ticked
-                    || prev
-                        .as_ref()
-                        .is_none_or(|prev| !figures(prev).eq(figures(&current)));
+                // receiver marks a series stale after 5 minutes without a sample).
+                let seen = fingerprint(&current);
+                let due = ticked || prev != Some(seen);
                 let week_samples = week_stamped(&history, shard.as_deref());
                 let current = due.then_some(current);
                 lock(&shared).producing = true;
-                let queued = enqueue(
-                    &shared,
-                    &notify,
-                    &config,
-                    &stats,
-                    current.as_ref(),
-                    week_samples,
-                );
+                let queued = enqueue(&shared, &notify, &config, &stats, current, week_samples);
                 let drained = {
                     let mut s = lock(&shared);
                     s.producing = false;
@@ -240,9 +224,10 @@ async fn produce(
                 if queued && drained {
                     metrics.render_remote();
                 }
-                match current {
-                    Some(current) if queued => (Some(current), true),
-                    _ => (prev, false),
+                if due && queued {
+                    (Some(seen), true)
+                } else {
+                    (prev, false)
                 }
             }
         };
@@ -261,14 +246,21 @@ async fn produce(
     }
 }
 
-/// A round's values without the queue's own counters, which move with every send.
-fn figures(m: &BTreeMap<SeriesLabels, f64>) -> impl Iterator<Item = (&SeriesLabels, u64)> {
-    m.iter()
-        .filter(|(k, _)| {
-            !k.iter()
-                .any(|(n, v)| n == "__name__" && v.starts_with("barometer_remote_write_"))
-        })
-        .map(|(k, v)| (k, v.to_bits()))
+/// A round's values in one number, to tell whether any figure moved since the last round sent
+/// (a collision would hold a change back until the next `interval`, never lose it). The queue's
+/// own counters move with every send, so they do not count as a change.
+fn fingerprint(current: &[wire::Current]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for (labels, value) in current {
+        let own = labels
+            .iter()
+            .any(|l| l.name == "__name__" && l.value.starts_with("barometer_remote_write_"));
+        if !own {
+            labels.hash(&mut h);
+            value.to_bits().hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 /// Builds the requests of one round and queues each as soon as it is encoded (the sender posts
@@ -280,7 +272,7 @@ fn enqueue(
     notify: &Notify,
     config: &RemoteWriteConfig,
     stats: &RemoteWriteStats,
-    current: Option<&BTreeMap<SeriesLabels, f64>>,
+    current: Option<Vec<wire::Current>>,
     week_samples: Vec<(SampleKey, f64)>,
 ) -> bool {
     let fresh: Vec<(SampleKey, f64)> = {
@@ -297,23 +289,11 @@ fn enqueue(
         return false;
     }
     let sent_at = wall_ms();
-    // The current values first, then the week-stamped samples (only those are acknowledged).
-    let samples = current
-        .into_iter()
-        .flatten()
-        .map(|(labels, v)| (labels.clone(), sent_at, *v, false))
-        .chain(
-            fresh
-                .into_iter()
-                .map(|((labels, ts), v)| (labels, ts, v, true)),
-        );
-    let push = |series: BTreeMap<SeriesLabels, Vec<(i64, f64)>>,
-                keys: Vec<(SampleKey, u64)>,
-                count: usize| {
+    let push = |request: wire::WriteRequest, keys: Vec<(SampleKey, u64)>, count: usize| {
         if count == 0 {
             return;
         }
-        let body = match wire::encode(&wire::request(&series)) {
+        let body = match wire::encode(&request) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(remote = %config.name, error = %e, "cannot compress a request");
@@ -352,25 +332,31 @@ fn enqueue(
         drop(s);
         notify.notify_one();
     };
+    // The current values first, then the week-stamped samples (only those are acknowledged).
+    let mut current = current.into_iter().flatten().peekable();
+    while current.peek().is_some() {
+        let request =
+            wire::current_request(current.by_ref().take(MAX_SAMPLES_PER_REQUEST), sent_at);
+        let count = request.timeseries.len();
+        push(request, Vec::new(), count);
+    }
     let mut series: BTreeMap<SeriesLabels, Vec<(i64, f64)>> = BTreeMap::new();
     let mut keys = Vec::new();
     let mut count = 0;
-    for (labels, ts, v, week) in samples {
+    for ((labels, ts), v) in fresh {
         if count >= MAX_SAMPLES_PER_REQUEST {
             push(
-                std::mem::take(&mut series),
+                wire::request(&std::mem::take(&mut series)),
                 std::mem::take(&mut keys),
                 count,
             );
             count = 0;
         }
-        if week {
-            keys.push(((labels.clone(), ts), v.to_bits()));
-        }
+        keys.push(((labels.clone(), ts), v.to_bits()));
         series.entry(labels).or_default().push((ts, v));
         count += 1;
     }
-    push(series, keys, count);
+    push(wire::request(&series), keys, count);
     true
 }
 

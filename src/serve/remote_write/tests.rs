@@ -71,8 +71,15 @@ fn a_round_goes_out_in_bounded_requests_and_only_week_samples_await_acks() {
             ("i".into(), format!("{i:05}")),
         ]
     };
-    let current: BTreeMap<SeriesLabels, f64> =
-        (0..4_500).map(|i| (series("g", i), i as f64)).collect();
+    let current: Vec<wire::Current> = (0..4_500)
+        .map(|i| {
+            let labels = series("g", i)
+                .into_iter()
+                .map(|(name, value)| wire::Label { name, value })
+                .collect();
+            (labels, i as f64)
+        })
+        .collect();
     let week = vec![((series("w", 0), 1_000), 2.0)];
     let shared = Mutex::new(Shared::default());
 
@@ -81,7 +88,7 @@ fn a_round_goes_out_in_bounded_requests_and_only_week_samples_await_acks() {
         &Notify::new(),
         &config,
         &stats,
-        Some(&current),
+        Some(current),
         week
     ));
 
@@ -89,12 +96,12 @@ fn a_round_goes_out_in_bounded_requests_and_only_week_samples_await_acks() {
     let sizes: Vec<usize> = s.queue.iter().map(|b| b.samples).collect();
     assert_eq!(
         sizes,
-        [2_000, 2_000, 501],
-        "at most 2 000 samples a request"
+        [2_000, 2_000, 500, 1],
+        "at most 2 000 samples a request, the current values before the week-stamped ones"
     );
     // The current values are not acknowledged one by one; the week-stamped sample is.
     let keys: Vec<usize> = s.queue.iter().map(|b| b.keys.len()).collect();
-    assert_eq!(keys, [0, 0, 1]);
+    assert_eq!(keys, [0, 0, 0, 1]);
     assert_eq!(s.pending.len(), 1);
     use prost::Message as _;
     let raw = snap::raw::Decoder::new()
@@ -102,5 +109,28 @@ fn a_round_goes_out_in_bounded_requests_and_only_week_samples_await_acks() {
         .unwrap();
     let first = wire::WriteRequest::decode(raw.as_slice()).unwrap();
     assert_eq!(first.timeseries.len(), 2_000);
-    assert_eq!(stats.queued.with_label_values(&["central"]).get(), 3);
+    assert_eq!(stats.queued.with_label_values(&["central"]).get(), 4);
+}
+
+#[test]
+fn a_round_counts_as_changed_when_a_figure_moved_not_when_the_queue_counters_did() {
+    let series = |name: &str, value: f64| -> wire::Current {
+        let labels = [("__name__", name), ("service", "api")]
+            .into_iter()
+            .map(|(n, v)| wire::Label {
+                name: n.to_owned(),
+                value: v.to_owned(),
+            })
+            .collect();
+        (labels, value)
+    };
+    let round = |arr: f64, sent: f64| {
+        fingerprint(&[
+            series("barometer_revenue_arr", arr),
+            series("barometer_remote_write_samples_total", sent),
+        ])
+    };
+    assert_eq!(round(120.0, 1.0), round(120.0, 1.0));
+    assert_eq!(round(120.0, 1.0), round(120.0, 4_000.0), "own counters");
+    assert_ne!(round(120.0, 1.0), round(121.0, 1.0), "a figure moved");
 }
