@@ -628,3 +628,6 @@ fn month_start_ms(index: i32) -> i64 {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp_millis())
 }
+
+#[cfg(test)]
+mod tests;
