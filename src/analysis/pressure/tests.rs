@@ -884,3 +884,5 @@ fn steady_ticket_noise_rarely_flags_a_shift() {
         "{flagged}/{runs} flagged a shift"
     );
 }
+
+mod latency;
