@@ -12,14 +12,17 @@
 //!   hand; nothing is fitted when the daemon runs);
 //! - `--target F`: the false-alarm rate the calibration aims at (default 0.025);
 //! - `--only PROFILE-PREFIX`, `--verbose`, `--trace`, `--h`, `--k` (growth threshold),
-//!   `--agree`, `--agree-clear`, `--agree-z`, `--agree-weak-z`, `--recent`, `--gap`, `--z-cap`:
+//!   `--agree`, `--agree-clear`, `--agree-z`, `--agree-weak-z`, `--growth-supports 0|1`,
+//!   `--recent`, `--gap`, `--z-cap`:
 //!   debugging and exploring (`--trace` prints the daemon's weeks around each planted shift of
 //!   the fresh organisations, with every component's z); with `PRESSURE_EVAL_TRACE=1` each of
 //!   the daemon's shifts is printed with the evidence of the weeks before it;
 //! - `PRESSURE_EVAL_OUTAGE_AFTERMATH=1`: the twins' outage also fails deployments and lengthens
 //!   recovery for 1–3 weeks, as the demo's did (not part of the table; see
 //!   `BENCHMARKS.md`); `PRESSURE_EVAL_NO_WEEKLY=1`: the rows without the weekly delivery
-//!   figures, so the detector reads the 4-week windows alone (the former detector's inputs).
+//!   figures, so the detector reads the 4-week windows alone (the former detector's inputs);
+//!   `PRESSURE_EVAL_NO_LATENCY=1`: the latency SLO folded into the worst SLO's burn rate, as
+//!   before the detector read it apart.
 //!
 //! Scoring. A shift at K is *hit* when the right regime is reached in a week within ±2 weeks of
 //! K (and was not already the regime before that window); its delay is that week − K. A *false
@@ -58,6 +61,7 @@ struct Args {
     z_cap: Option<f64>,
     agree_clear: Option<usize>,
     agree_weak_z: Option<f64>,
+    growth_supports: Option<bool>,
 }
 
 fn args() -> Args {
@@ -79,6 +83,7 @@ fn args() -> Args {
         z_cap: None,
         agree_clear: None,
         agree_weak_z: None,
+        growth_supports: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -103,6 +108,7 @@ fn args() -> Args {
             "--z-cap" => a.z_cap = Some(num(&mut it)),
             "--agree-clear" => a.agree_clear = Some(num(&mut it) as usize),
             "--agree-weak-z" => a.agree_weak_z = Some(num(&mut it)),
+            "--growth-supports" => a.growth_supports = Some(num(&mut it) != 0.0),
             "--verbose" => a.verbose = true,
             "--trace" => a.trace = true,
             "--only" => a.only = it.next(),
@@ -414,6 +420,9 @@ fn main() {
     }
     if let Some(x) = a.agree_clear {
         defaults.agree_clear = x;
+    }
+    if let Some(x) = a.growth_supports {
+        defaults.growth_supports = x;
     }
     if let Some(x) = a.agree_weak_z {
         defaults.agree_weak_z = x;

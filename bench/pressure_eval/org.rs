@@ -172,6 +172,12 @@ pub fn generate(profile: Profile, seed: u64, twin: bool, bands: &BandTable) -> O
     // issue's goals together (BENCHMARKS.md), so the issue's own twins stay the default table.
     let aftermath = std::env::var_os("PRESSURE_EVAL_OUTAGE_AFTERMATH").is_some();
     let in_outage = |w: usize| twin && aftermath && (outage..outage + outage_weeks).contains(&w);
+    // A slow release in every twin, rolled back after 2–5 days: the latency SLO alone burns
+    // about three times faster meanwhile (errors do not move). Its own stream, like the
+    // outage's aftermath.
+    let mut lrng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xC2B2_AE35) ^ profile as u64);
+    let slow_release = lrng.random_range(30..95usize) * 168 + lrng.random_range(0..168usize);
+    let slow_release = slow_release..slow_release + lrng.random_range(48..120usize);
     let deal_week = rng.random_range(30..95);
     // Heavier tails in every other twin.
     let heavy = twin && seed % 2 == 1;
@@ -291,7 +297,14 @@ pub fn generate(profile: Profile, seed: u64, twin: bool, bands: &BandTable) -> O
             if (outage_hours..outage_hours.saturating_add(2)).contains(&h) {
                 e = 0.10 * rng.random_range(0.9..1.1);
             }
-            let l = p.slow * wk_l * (normal(&mut rng, 0.3) - 0.045).exp();
+            // Slow requests follow the load (the traffic's seasonality).
+            let mut l = p.slow * season(w) * wk_l * (normal(&mut rng, 0.3) - 0.045).exp();
+            if (outage_hours..outage_hours.saturating_add(2)).contains(&h) {
+                // An outage is slow as well as failing: what does not fail times out.
+                l = l.max(e);
+            } else if twin && slow_release.contains(&(w * 168 + h)) {
+                l *= 3.0;
+            }
             avail.push(Point {
                 ts,
                 value: e.min(1.0),
@@ -404,11 +417,19 @@ pub fn generate(profile: Profile, seed: u64, twin: bool, bands: &BandTable) -> O
                 s.recovery_week_s = None;
                 s.recoveries_week = None;
             }
-            for (spec, rows) in &slos {
+            // The latency SLO apart (as `scope_rows` keeps an SLO of kind latency), unless
+            // `PRESSURE_EVAL_NO_LATENCY` folds it into the worst SLO, as before.
+            let apart = std::env::var_os("PRESSURE_EVAL_NO_LATENCY").is_none();
+            for (j, (spec, rows)) in slos.iter().enumerate() {
                 let r = &rows[i];
                 if let Some(a) = r.availability {
                     let b = (1.0 - a) / (1.0 - spec.target);
-                    s.burn_rate = Some(s.burn_rate.map_or(b, |x: f64| x.max(b)));
+                    let to = if apart && j == 1 {
+                        &mut s.latency_burn_rate
+                    } else {
+                        &mut s.burn_rate
+                    };
+                    *to = Some(to.map_or(b, |x: f64| x.max(b)));
                 }
                 if let Some(left) = r.error_budget_remaining {
                     let spent = 1.0 - left;

@@ -212,6 +212,7 @@ pub(super) struct RawSlo {
     pub(super) error_ratio_query: Option<String>,
     pub(super) target: f64,
     pub(super) window: String,
+    pub(super) kind: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

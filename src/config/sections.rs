@@ -208,6 +208,19 @@ pub struct GithubService {
     pub release_pattern: String,
 }
 
+/// What an SLO's good events are: requests served without error, or served fast enough. The
+/// pressure index reads the two apart (latency and errors are different golden signals, the SRE
+/// book ch. 6), the error budget policy either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloKind {
+    /// Good = served without error (the default).
+    #[default]
+    Availability,
+    /// Good = served within a latency threshold (e.g. a histogram bucket's count over the total).
+    Latency,
+}
+
 /// How an SLO's indicator is measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -240,6 +253,8 @@ pub struct SloConfig {
     /// Rolling window of the error budget.
     #[serde(with = "humantime_serde_compat")]
     pub window: Duration,
+    /// Availability or latency (`kind`, default availability).
+    pub kind: SloKind,
 }
 
 /// `[[prometheus.query]]`

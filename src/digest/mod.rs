@@ -439,6 +439,7 @@ pub fn component_name(c: Component) -> &'static str {
         Component::NewLogos => "new logos",
         Component::ErrorBudget => "error budget spent",
         Component::Availability => "availability",
+        Component::Latency => "latency",
         Component::ChangeFailureRate => "change failure rate",
         Component::RecoveryTime => "recovery time",
         Component::Incidents => "incidents",

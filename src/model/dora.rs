@@ -66,6 +66,7 @@ pub const PRESSURE_COMPONENTS: &[&str] = &[
     "new_logos",
     "error_budget",
     "availability",
+    "latency",
     "change_failure_rate",
     "recovery_time",
     "incidents",

@@ -2,7 +2,7 @@
 
 use crate::analysis::reliability::{weekly, SliPoints, SloSamples, SloSpec, WeekReliability};
 use crate::analysis::WEEK_MS;
-use crate::config::{Config, Sli};
+use crate::config::{Config, Sli, SloKind};
 use crate::model::{series, Point, SeriesKey};
 use crate::store::{Store, StoreError};
 
@@ -17,6 +17,8 @@ pub struct SloDef {
     pub ratio: bool,
     /// Target, window and step.
     pub spec: SloSpec,
+    /// Availability or latency: the pressure index reads latency SLOs apart.
+    pub kind: SloKind,
 }
 
 /// Weekly figures of one SLO for the given weeks (Mondays, ms), read from the store: the samples
@@ -127,6 +129,7 @@ pub fn slo_defs(config: &Config, extra: &[(&str, &str, f64)]) -> Vec<SloDef> {
                 window_ms: i64::try_from(s.window.as_millis()).unwrap_or(i64::MAX),
                 step_ms,
             },
+            kind: s.kind,
         })
         .collect();
     for (name, service, target) in extra {
@@ -140,6 +143,7 @@ pub fn slo_defs(config: &Config, extra: &[(&str, &str, f64)]) -> Vec<SloDef> {
                     window_ms: 28 * 86_400_000,
                     step_ms: 3_600_000,
                 },
+                kind: SloKind::Availability,
             });
         }
     }

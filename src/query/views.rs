@@ -14,6 +14,7 @@ use crate::analysis::revenue::{monthly as revenue_monthly, totals_monthly};
 pub use crate::analysis::weekly::Weekly;
 use crate::analysis::weekly::{Engine, ServiceRows, WeekRow};
 use crate::analysis::WEEK_MS;
+use crate::config::SloKind;
 use crate::model::{series, Calendar, Coverage, Month, Product, SeriesKey};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
@@ -493,7 +494,8 @@ fn scope_rows(
             ] {
                 cov.insert(k, delivery_cov);
             }
-            // Reliability: the worst SLO.
+            // Reliability: the worst SLO, the latency SLOs' burn rate apart (the budget is the
+            // worst of all: the error-budget policy reads every SLO).
             let mut rel_cov = Coverage::Missing;
             for (def, rows) in slos {
                 let Some(r) = rows.get(i).filter(|r| r.week_start == w) else {
@@ -505,7 +507,11 @@ fn scope_rows(
                 let target = def.spec.target;
                 if let Some(a) = r.availability {
                     let burn = (1.0 - a) / (1.0 - target).max(1e-9);
-                    s.burn_rate = Some(s.burn_rate.map_or(burn, |b: f64| b.max(burn)));
+                    let to = match def.kind {
+                        SloKind::Availability => &mut s.burn_rate,
+                        SloKind::Latency => &mut s.latency_burn_rate,
+                    };
+                    *to = Some(to.map_or(burn, |b: f64| b.max(burn)));
                 }
                 if let Some(left) = r.error_budget_remaining {
                     let spent = 1.0 - left;
@@ -522,6 +528,9 @@ fn scope_rows(
             }
             cov.insert("burn_rate", rel_cov);
             cov.insert("budget_consumed_4w", rel_cov);
+            if slos.iter().any(|(def, _)| def.kind == SloKind::Latency) {
+                cov.insert("latency_burn_rate", rel_cov);
+            }
             WeekRow {
                 signals: s,
                 coverage: cov,
@@ -619,3 +628,6 @@ fn month_start_ms(index: i32) -> i64 {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp_millis())
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use barometer::config::{Config, ConfigError, LogFormat, Sources};
+use barometer::config::{Config, ConfigError, LogFormat, SloKind, Sources};
 
 fn env(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
     Some(
@@ -370,4 +370,58 @@ fn codeowners_owners_are_checked_and_one_stands_for_one_team() {
         "{err}"
     );
     assert!(!err.contains("- teams[0]"), "{err}");
+}
+
+#[test]
+fn an_slo_kind_is_availability_unless_it_says_latency() {
+    let slo = |name: &str, kind: &str| {
+        format!(
+            "[[prometheus.slo]]\nname = \"{name}\"\nservice = \"api\"\nerror_ratio_query = \"x\"\n\
+             target = 0.99\nwindow = \"28d\"\n{kind}\n"
+        )
+    };
+    let (_dir, path) = with_file(&format!(
+        "{}{}{}",
+        slo("api-fast", "kind = \"latency\""),
+        slo("api-up", ""),
+        slo("api-ok", "kind = \"availability\"")
+    ));
+    let c = load(Some(path), &[]).unwrap();
+    let kinds: Vec<(&str, SloKind)> = c
+        .prometheus
+        .slo
+        .iter()
+        .map(|s| (s.name.as_str(), s.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("api-fast", SloKind::Latency),
+            ("api-up", SloKind::Availability),
+            ("api-ok", SloKind::Availability)
+        ]
+    );
+    // The printed configuration says it as a file would.
+    let shown = c.to_redacted_toml().unwrap();
+    assert!(shown.lines().any(|l| l == "kind = \"latency\""), "{shown}");
+
+    // A kind it does not know is named by its key, beside the SLO's other bad values and the
+    // rest of the file's: one report for all of them.
+    let (_dir, path) = with_file(&format!(
+        "[server]\nlisten = \"nowhere\"\n\n{}{}",
+        slo("api-fast", "kind = \"speed\""),
+        slo("api-up", "kind = \"Latency\"").replace("0.99", "1.5")
+    ));
+    let err = load(Some(path.clone()), &[]).unwrap_err();
+    let p = path.display();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "configuration has 4 problems:\n  \
+             - server.listen (from {p}): \"nowhere\" is not a socket address (host:port, e.g. 127.0.0.1:9750)\n  \
+             - prometheus.slo[0].kind (from {p}): \"speed\" must be \"availability\" or \"latency\"\n  \
+             - prometheus.slo[1].target (from {p}): 1.5 must be between 0 and 1, e.g. 0.999\n  \
+             - prometheus.slo[1].kind (from {p}): \"Latency\" must be \"availability\" or \"latency\""
+        )
+    );
 }

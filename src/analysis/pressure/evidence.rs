@@ -18,7 +18,7 @@ use crate::analysis::pressure::score::{median, robust};
 /// - support load and revenue-weighted pain: logs offset by 0.1, floor ±10 %;
 /// - counts (incidents, bug inflow, new logos): Anscombe's transform 2√(x + 3/8), under which a Poisson
 ///   count has variance ≈ 1 (Anscombe 1948, Biometrika 35); floor 1, the Poisson noise;
-/// - burn rate and budget spent: logs (they are sums of log-normal-ish error ratios), offset by a
+/// - burn rates (availability, latency) and budget spent: logs (they are sums of log-normal-ish error ratios), offset by a
 ///   small amount so that a perfect week is finite; floors ±20 % and ±10 %;
 /// - recovery time: log, floor ±20 %;
 /// - CFR, growth rates, NRR, churn: as they are, floors 2 pp, 10 pp a year (ARR growth), 1 pp
@@ -42,6 +42,7 @@ fn value(c: Component, w: &WeekSignals) -> Option<(f64, f64)> {
             .budget_consumed_4w
             .map(|v| ((v.max(0.0) + 0.05).ln(), 0.1)),
         Component::Availability => w.burn_rate.map(|v| ((v.max(0.0) + 0.05).ln(), 0.2)),
+        Component::Latency => w.latency_burn_rate.map(|v| ((v.max(0.0) + 0.05).ln(), 0.2)),
         Component::ChangeFailureRate => w.cfr_4w.map(|v| (v, 0.02)),
         Component::RecoveryTime => w.recovery_4w_s.map(|v| (v.max(1.0).ln(), 0.2)),
         Component::Incidents => w.incidents.map(|v| (anscombe(v), 1.0)),
@@ -63,7 +64,8 @@ fn monthly(c: Component) -> bool {
 }
 
 /// Families of components that measure the same thing: the error budget and the week's burn
-/// rate are one SLO seen twice, so they count once towards agreement; incidents and bug inflow
+/// rate are one SLO seen twice, so they count once towards agreement (a latency SLO, where the
+/// scope tells it apart, is its own family); incidents and bug inflow
 /// are production failures reported two ways (an outage opens both), so they count once too,
 /// and an organisation with bug data needs no less agreement than one without.
 pub(super) fn family(c: Component) -> u8 {
@@ -73,10 +75,14 @@ pub(super) fn family(c: Component) -> u8 {
         Component::RecoveryTime => 2,
         Component::Incidents | Component::BugInflow => 3,
         Component::Churn => 4,
+        // Latency is the other of the SRE book's golden signals a user feels (Beyer et al.
+        // 2016, ch. 6): a service can slow down without failing requests and the reverse, so
+        // a latency SLO is evidence apart from the availability SLO's.
+        Component::Latency => 5,
         // Support load and revenue-weighted pain are the same tickets counted two ways: one
         // family, so a support flood counts once towards agreement.
         Component::SupportLoad | Component::CustomerPain => 40,
-        _ => 5 + c as u8,
+        _ => 10 + c as u8,
     }
 }
 
@@ -260,6 +266,7 @@ fn fresh(c: Component) -> f64 {
     match c {
         Component::Incidents
         | Component::Availability
+        | Component::Latency
         | Component::BugInflow
         | Component::SupportLoad
         | Component::CustomerPain => 1.0,

@@ -55,8 +55,13 @@ pub struct WeekSignals {
     pub revenue_as_of: Option<String>,
     /// Share of the error budget spent over the last 4 weeks (1 = exhausted), worst SLO.
     pub budget_consumed_4w: Option<f64>,
-    /// The week's burn rate, (1 − availability) / (1 − target), worst SLO.
+    /// The week's burn rate, (1 − availability) / (1 − target), worst SLO; the worst of the
+    /// availability SLOs alone where the latency SLOs are given apart (`latency_burn_rate`).
     pub burn_rate: Option<f64>,
+    /// The week's burn rate of the worst latency SLO (an objective on the share of slow
+    /// requests), where the scope's SLOs say which measure latency; `None` otherwise, and the
+    /// latency SLOs are then in `burn_rate` with the rest.
+    pub latency_burn_rate: Option<f64>,
     /// Change failure rate over the last 4 weeks.
     pub cfr_4w: Option<f64>,
     /// Median failed-deployment recovery time over the last 4 weeks, seconds.
@@ -114,6 +119,9 @@ pub enum Component {
     ErrorBudget,
     /// R: the week's burn rate against the SLO.
     Availability,
+    /// R: the week's burn rate of the latency SLOs, where they are told apart from the
+    /// availability ones.
+    Latency,
     /// R: change failure rate against the DORA bands.
     ChangeFailureRate,
     /// R: recovery time against the DORA bands.
@@ -205,13 +213,14 @@ impl Component {
     }
 
     /// Every component, G first.
-    pub const ALL: [Component; 15] = [
+    pub const ALL: [Component; 16] = [
         Component::ArrGrowth,
         Component::NetNewMrr,
         Component::Nrr,
         Component::NewLogos,
         Component::ErrorBudget,
         Component::Availability,
+        Component::Latency,
         Component::ChangeFailureRate,
         Component::RecoveryTime,
         Component::Incidents,
@@ -240,6 +249,7 @@ impl Component {
             Component::NewLogos => "new_logos",
             Component::ErrorBudget => "error_budget",
             Component::Availability => "availability",
+            Component::Latency => "latency",
             Component::ChangeFailureRate => "change_failure_rate",
             Component::RecoveryTime => "recovery_time",
             Component::Incidents => "incidents",
@@ -327,6 +337,12 @@ pub struct PressureSettings {
     pub agree_z: f64,
     /// See `agree`.
     pub agree_weak_z: f64,
+    /// Whether growth falling (a growth component moved by at least `agree_z` towards
+    /// resilience) counts as one of the `agree_clear` families: the regime weighs resilience
+    /// need against growth momentum (P = R̄ − Ḡ), and a quiet shift into resilience stalls growth
+    /// as it strains reliability. At least `agree_clear` − 1 resilience families must still
+    /// have moved clearly, so a slowdown alone never reaches it.
+    pub growth_supports: bool,
     /// Families of resilience components that must be back (mean z at most −`agree_z`) before
     /// the regime leaves resilience.
     pub agree_leave: usize,
@@ -356,7 +372,7 @@ impl PressureSettings {
             min_points: 12,
             threshold: 0.25,
             smoothing: 0.5,
-            alarm_h: 4.0,
+            alarm_h: 3.9,
             growth_alarm_h: 4.3,
             leave_share: 0.5,
             watch_share: 0.5,
@@ -364,6 +380,7 @@ impl PressureSettings {
             agree_clear: 3,
             agree_z: 2.0,
             agree_weak_z: 2.0,
+            growth_supports: true,
             agree_leave: 2,
             recent_weeks: 2,
             z_cap: 3.0,

@@ -243,6 +243,13 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         match current {
             Regime::Growth | Regime::Balanced => {
                 let (r_weak, _) = agreeing(&fresh_moved, 1.0, s.agree_weak_z);
+                // Growth falling clearly is one more line of evidence, not a resilience signal:
+                // the regime weighs the two sides (P = R̄ − Ḡ), and strained reliability stalls
+                // growth. It counts only beside agree_clear − 1 resilience families that moved
+                // clearly themselves, so a slowdown alone (reliability steady) never reaches it.
+                let support =
+                    usize::from(s.growth_supports && g_up >= 1 && r_up + 1 >= s.agree_clear.max(1));
+                let (r_weak, r_up) = (r_weak + support, r_up + support);
                 let ready = r_weak >= s.agree && r_up >= s.agree_clear;
                 let lacking = (!ready).then(|| {
                     if r_up < s.agree_clear && s.agree_clear < s.agree {

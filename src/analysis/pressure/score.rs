@@ -126,6 +126,12 @@ pub(super) fn score_week(
         w.burn_rate.map(|b| ramp(b, 0.5, 2.0)),
         "SLO: burn rate 0.5 (0) to 2 (1)",
     );
+    push(
+        Component::Latency,
+        w.latency_burn_rate,
+        w.latency_burn_rate.map(|b| ramp(b, 0.5, 2.0)),
+        "latency SLO: burn rate 0.5 (0) to 2 (1)",
+    );
     let b = &s.bands;
     push(
         Component::ChangeFailureRate,

@@ -135,6 +135,7 @@ fn organisation(
             revenue_as_of: Some(format!("m{m}")),
             budget_consumed_4w: Some(roll(&spent)),
             burn_rate: Some(burn),
+            latency_burn_rate: None,
             cfr_4w: Some(roll(&cfr) / (w - from + 1) as f64),
             recovery_4w_s: Some(p.recovery_h * 3600.0 * (1.0 + n(&mut rng, 0.2)).max(0.2)),
             // The 4-week windows alone: these scenarios test the detector as it reads a caller
@@ -883,3 +884,5 @@ fn steady_ticket_noise_rarely_flags_a_shift() {
         "{flagged}/{runs} flagged a shift"
     );
 }
+
+mod latency;

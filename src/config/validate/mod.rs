@@ -149,12 +149,24 @@ impl Validator<'_> {
                     }
                 }
             };
+            let kind = match raw.kind.as_deref() {
+                None | Some("availability") => SloKind::Availability,
+                Some("latency") => SloKind::Latency,
+                Some(other) => {
+                    self.problem(
+                        &at("kind"),
+                        format!("{other:?} must be \"availability\" or \"latency\""),
+                    );
+                    SloKind::Availability
+                }
+            };
             slos.push(SloConfig {
                 name: raw.name,
                 service: raw.service,
                 sli,
                 target: raw.target,
                 window,
+                kind,
             });
         }
         let mut queries: Vec<QueryConfig> = Vec::new();
