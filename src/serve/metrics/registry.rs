@@ -196,6 +196,7 @@ impl Metrics {
         )?;
         registry.register(Box::new(digest_last_success.clone()))?;
         registry.register(Box::new(digest_failures.clone()))?;
+        let snapshot = (!app.config.remote_write.is_empty()).then(Default::default);
         let metrics = Self {
             registry,
             digest_last_success,
@@ -227,6 +228,7 @@ impl Metrics {
             refreshed: tokio::sync::watch::channel(0).0,
             remote_registry,
             remote,
+            snapshot,
         };
         metrics.render();
         Ok(metrics)

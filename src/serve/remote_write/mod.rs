@@ -202,10 +202,12 @@ async fn produce(
             // Gathering, flattening and encoding tens of thousands of series take hundreds of
             // milliseconds of CPU: on the round thread, below the workers serving `/metrics`.
             move || {
-                let families = metrics.gather();
+                let (families, own) = metrics.snapshot();
                 // Families the history covers go out with their weeks' timestamps only.
                 let weekly: Vec<&str> = history.iter().map(|f| f.name).collect();
-                let current = wire::flatten(&families, &[], |name| !weekly.contains(&name));
+                let keep = |name: &str| !weekly.contains(&name);
+                let mut current = wire::flatten(&families, &[], keep);
+                current.extend(wire::flatten(&own, &[], keep));
                 drop(families);
                 // The current values go out when a figure moved, and every `interval` anyway (a
                 // receiver marks a series stale after 5 minutes without a sample).
