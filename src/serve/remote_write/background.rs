@@ -58,6 +58,32 @@ impl Background {
     }
 }
 
+/// Runs the future `work` builds to its end on a thread of its own, with a single-threaded
+/// runtime, at nice [`NICE`]; the answer comes when it has ended (or panicked: dropped).
+pub(super) fn on_own_runtime<F, Fut>(
+    remote: &str,
+    work: F,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let name = remote.to_owned();
+    std::thread::Builder::new()
+        .name(format!("remote-write-io:{remote}"))
+        .spawn(move || {
+            lower_priority(&name);
+            runtime.block_on(work());
+            // Nobody waits any more only when the daemon is already going down.
+            let _ = done.send(());
+        })?;
+    Ok(finished)
+}
+
 /// Lowers the calling thread's priority. Linux keeps the nice value per thread
 /// (setpriority(2), NOTES), so `PRIO_PROCESS` with the caller's id touches only this thread;
 /// elsewhere the call would renice the whole daemon, so it is not made.

@@ -115,22 +115,37 @@ pub async fn run(
             return;
         }
     };
-    let shared = Arc::new(Mutex::new(Shared::default()));
-    let notify = Arc::new(Notify::new());
-    let stats = metrics.remote.clone();
-    tokio::join!(
-        produce(
-            &app,
-            &metrics,
-            &config,
-            &background,
-            &shared,
-            &notify,
-            &stats,
-            &shutdown
-        ),
-        send(&client, &metrics, &shared, &notify, &stats, &shutdown),
-    );
+    // The queue's tasks (waiting for refreshes and ticks, posting requests) get a runtime of
+    // their own too, so that not even the sending competes with the workers serving `/metrics`.
+    let writer = move || async move {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let notify = Arc::new(Notify::new());
+        let stats = metrics.remote.clone();
+        tokio::join!(
+            produce(
+                &app,
+                &metrics,
+                &config,
+                &background,
+                &shared,
+                &notify,
+                &stats,
+                &shutdown
+            ),
+            send(&client, &metrics, &shared, &notify, &stats, &shutdown),
+        );
+    };
+    match background::on_own_runtime(&name, writer) {
+        Ok(finished) => {
+            if finished.await.is_err() {
+                tracing::error!(remote = %name, "the remote-write runtime stopped unexpectedly");
+            }
+        }
+        Err(e) => {
+            tracing::error!(remote = %name, error = %e, "cannot start the remote-write runtime; remote-write disabled");
+            return;
+        }
+    }
     tracing::info!(remote = %name, "remote-write stopped");
 }
 
