@@ -123,6 +123,16 @@ impl<'a> TicketRef<'a> {
     }
 }
 
+/// A ticket id that is a plainly written number (`4711`, not `04711` or `+4711`), as its
+/// value: writing the value gives the id back, so such ids can be kept (and compared) as
+/// numbers.
+pub fn plain_number(id: &str) -> Option<i64> {
+    let plain = !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && (id == "0" || !id.starts_with('0'));
+    plain.then(|| id.parse().ok()).flatten()
+}
+
 fn offset(n: usize) -> u32 {
     // A chunk holds at most tens of thousands of tickets: its offsets fit in a u32 by far.
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -207,6 +217,13 @@ impl TicketColumns {
             self.components.push(i);
         }
         self.component_ends.push(offset(self.components.len()));
+    }
+
+    /// The chunk without what filling it needed (the names' index): for a full chunk that
+    /// waits to be written.
+    pub fn filled(mut self) -> Self {
+        self.lookup = FxHashMap::default();
+        self
     }
 
     /// Number of tickets.

@@ -196,7 +196,7 @@ impl<'a> TicketStager<'a> {
     pub(crate) fn flip(
         mut self,
         source: &str,
-        current: Option<ImportCurrent<Ticket>>,
+        current: Option<&ImportCurrent<Ticket>>,
         history: ImportRecord,
     ) -> Result<(), StoreError> {
         if let Some(e) = self.failed.take() {

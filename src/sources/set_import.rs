@@ -11,7 +11,7 @@ use super::revenue_import::{hex, record, ImportError};
 use super::{metrics_csv, tickets_csv};
 use crate::config::RevenueConfig;
 use crate::model::business::{ChunkRow, ImportCurrent};
-use crate::model::{ImportRecord, Month, Ticket};
+use crate::model::{ImportRecord, Month, Ticket, TicketColumns};
 use crate::store::{Store, WriteBatch};
 
 /// What a tickets or metrics import did (or, on a dry run, would do).
@@ -179,88 +179,180 @@ fn import_set<T: ChunkRow>(
 /// Validates a tickets file whole, then makes it the ticket set of `options.source`.
 ///
 /// The tickets are staged while the file is read (a chunk of [`Ticket::PER_CHUNK`] at a
-/// time, invisible until the flip), so the import holds the file and one chunk, not every
+/// time, invisible until the flip), so the import holds the file and a chunk, not every
 /// ticket; a row refused later deletes what was staged. The import id needs the content's
-/// hash and the layout, so the file is hashed first (SHA-256 runs at over 1 GB/s on CPUs with
-/// the SHA extensions) and the header read on its own.
+/// hash and the layout: the header is read on its own first, and the file is hashed on
+/// another core while the first chunks wait (a few, for a tenth of a second).
 pub fn import_tickets(
     store: &Store,
     config: &RevenueConfig,
     file: &str,
     bytes: &[u8],
     options: &SetOptions,
+    progress: impl FnMut(u64) + Send,
+) -> Result<SetSummary, ImportError> {
+    import_tickets_as(
+        store,
+        config,
+        (file, bytes),
+        options,
+        tickets_csv::layout(bytes),
+        progress,
+    )
+}
+
+/// Chunks parsed before the file's hash (hence the import id) is known wait here; then they
+/// go to a [`TicketStager`] under the id, or nowhere (a dry run, an unchanged file).
+struct HashThenStage<'s, 'a> {
+    store: &'a Store,
+    hasher: Option<std::thread::ScopedJoinHandle<'s, String>>,
+    bytes: &'a [u8],
+    sha256: Option<String>,
+    /// The import id to stage under, from the hash (`None`: write nothing).
+    target: &'a dyn Fn(&str) -> Option<String>,
+    waiting: Vec<TicketColumns>,
+    stager: Option<TicketStager<'a>>,
+}
+
+impl<'a> HashThenStage<'_, 'a> {
+    /// Chunks that wait for the hash at most: past them the parser waits instead (on a busy
+    /// machine hashing can take a while, and each waiting chunk holds a few MB).
+    const MAX_WAITING: usize = 4;
+
+    fn stage(&mut self, chunk: TicketColumns) {
+        if self.stager.is_none()
+            && self.waiting.len() < Self::MAX_WAITING
+            && self.hasher.as_ref().is_some_and(|h| !h.is_finished())
+        {
+            self.waiting.push(chunk.filled());
+            return;
+        }
+        self.decide().stage(chunk);
+    }
+
+    fn decide(&mut self) -> &mut TicketStager<'a> {
+        if self.stager.is_none() {
+            let sha256 = self.sha256();
+            let mut stager = TicketStager::new(self.store, (self.target)(&sha256));
+            for chunk in self.waiting.drain(..) {
+                stager.stage(chunk);
+            }
+            self.stager = Some(stager);
+        }
+        self.stager
+            .get_or_insert_with(|| TicketStager::new(self.store, None))
+    }
+
+    fn sha256(&mut self) -> String {
+        if let Some(h) = self.hasher.take() {
+            let bytes = self.bytes;
+            self.sha256 = Some(h.join().unwrap_or_else(|_| hex(&Sha256::digest(bytes))));
+        }
+        self.sha256
+            .get_or_insert_with(|| hex(&Sha256::digest(self.bytes)))
+            .clone()
+    }
+
+    /// The hash and the stager, once the whole file was read.
+    fn finish(mut self) -> (String, TicketStager<'a>) {
+        self.decide();
+        let sha256 = self.sha256();
+        let stager = self
+            .stager
+            .unwrap_or_else(|| TicketStager::new(self.store, None));
+        (sha256, stager)
+    }
+}
+
+/// [`import_tickets`] with the layout the header gave (`None`: not a valid tickets header).
+fn import_tickets_as(
+    store: &Store,
+    config: &RevenueConfig,
+    (file, bytes): (&str, &[u8]),
+    options: &SetOptions,
+    layout: Option<&'static str>,
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<SetSummary, ImportError> {
     const KIND: &str = "tickets";
-    let sha256 = hex(&Sha256::digest(bytes));
+    let current = store.event::<ImportCurrent<Ticket>>(&options.source)?;
+    let is_current = |id: &str| current.as_ref().is_some_and(|c| c.import_id == id);
+    let target = |sha256: &str| {
+        layout
+            .map(|l| import_id(KIND, &options.source, l, sha256))
+            .filter(|id| !options.dry_run && !is_current(id))
+    };
+    let (sha256, stager, parsed) = std::thread::scope(|scope| {
+        let mut staging = HashThenStage {
+            store,
+            hasher: Some(scope.spawn(|| hex(&Sha256::digest(bytes)))),
+            bytes,
+            sha256: None,
+            target: &target,
+            waiting: Vec::new(),
+            stager: None,
+        };
+        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| {
+            staging.stage(c)
+        });
+        let (sha256, stager) = staging.finish();
+        (sha256, stager, parsed)
+    });
     let history = History {
         kind: KIND,
         file,
         sha256: &sha256,
         source: &options.source,
     };
-    let current = store.event::<ImportCurrent<Ticket>>(&options.source)?;
-    let id_of = |layout: &str| import_id(KIND, &options.source, layout, &sha256);
-    let mut import_id = tickets_csv::layout(bytes).map(id_of);
-    loop {
-        let unchanged = current
-            .as_ref()
-            .is_some_and(|c| Some(&c.import_id) == import_id.as_ref());
-        let stage = import_id.clone().filter(|_| !options.dry_run && !unchanged);
-        let mut stager = TicketStager::new(store, stage);
-        let parsed =
-            tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| stager.stage(c));
-        let parsed = match parsed {
-            Ok(p) => p,
-            Err(errors) => {
-                stager.discard()?;
-                if !options.dry_run {
-                    let mut b = WriteBatch::new();
-                    b.upsert_event(&history.entry(
-                        "rejected",
-                        None,
-                        0,
-                        vec![],
-                        errors.errors.len(),
-                    ));
-                    store.commit(b)?;
-                }
-                return Err(errors.into());
-            }
-        };
-        let id = id_of(parsed.layout);
-        if import_id.as_deref() != Some(id.as_str()) {
-            // The header alone did not give the layout the whole file did (it always does;
-            // this keeps the id right if that ever changes): read again under the right id.
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(errors) => {
             stager.discard()?;
-            import_id = Some(id);
-            continue;
+            if !options.dry_run {
+                let mut b = WriteBatch::new();
+                b.upsert_event(&history.entry("rejected", None, 0, vec![], errors.errors.len()));
+                store.commit(b)?;
+            }
+            return Err(errors.into());
         }
-        let outcome = if options.dry_run {
-            Outcome::DryRun
-        } else if unchanged {
-            Outcome::Unchanged
-        } else {
-            let entry = history.entry(
-                "applied",
-                Some(parsed.layout),
-                parsed.rows,
-                parsed.months.clone(),
-                0,
-            );
-            stager.flip(&options.source, current, entry)?;
-            Outcome::Applied
-        };
-        return Ok(SetSummary {
-            file: file.to_owned(),
-            kind: KIND,
-            layout: parsed.layout.to_owned(),
-            rows: parsed.rows,
-            months: parsed.months,
-            outcome: outcome.word(),
-            sha256,
-        });
+    };
+    if layout != Some(parsed.layout) {
+        // The header alone did not give the layout the whole file did (it always does; this
+        // keeps the import id right if that ever changes): read again with the file's.
+        stager.discard()?;
+        return import_tickets_as(
+            store,
+            config,
+            (file, bytes),
+            options,
+            Some(parsed.layout),
+            progress,
+        );
     }
+    let id = import_id(KIND, &options.source, parsed.layout, &sha256);
+    let outcome = if options.dry_run {
+        Outcome::DryRun
+    } else if is_current(&id) {
+        Outcome::Unchanged
+    } else {
+        let entry = history.entry(
+            "applied",
+            Some(parsed.layout),
+            parsed.rows,
+            parsed.months.clone(),
+            0,
+        );
+        stager.flip(&options.source, current.as_ref(), entry)?;
+        Outcome::Applied
+    };
+    Ok(SetSummary {
+        file: file.to_owned(),
+        kind: KIND,
+        layout: parsed.layout.to_owned(),
+        rows: parsed.rows,
+        months: parsed.months,
+        outcome: outcome.word(),
+        sha256,
+    })
 }
 
 /// Validates a metrics file whole, then makes it the metrics set of `options.source`.

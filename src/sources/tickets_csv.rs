@@ -17,7 +17,7 @@ use super::revenue_csv::{
 use crate::config::RevenueConfig;
 use crate::model::business::ChunkRow;
 use crate::model::calendar::DAY_MS;
-use crate::model::ticket_columns::NewTicket;
+use crate::model::ticket_columns::{plain_number, NewTicket};
 use crate::model::{Month, Ticket, TicketColumns};
 
 /// The fields of a tickets file and the names the exports give them, as written by Zendesk's
@@ -262,6 +262,10 @@ fn check_header(header: &Header) -> Result<&'static str, Vec<RowError>> {
     Err(header.missing_errors("a tickets file", missing))
 }
 
+/// The top bit of a duplicate-check key: set for hashed ids, clear for ids that are numbers
+/// (a plain number above 2^63 does not fit an i64, so it is never one).
+const HASHED: u64 = 1 << 63;
+
 /// The tickets of a file as they are read: the chunk being filled, and what the duplicate-id
 /// check and the summary need of the tickets already handed on.
 struct Tickets<'s> {
@@ -271,10 +275,12 @@ struct Tickets<'s> {
     rows: u64,
     months: BTreeSet<Month>,
     last_day: i64,
-    /// (hash of the id, line, ticket number) of every ticket: sorted at the end, equal hashes
-    /// are compared by id. A million of them take 16 MB, where a map of owned ids took ~80 MB.
+    /// (key, line, place in `ids`) of every ticket, sorted at the end to find repeated ids. The
+    /// key of an id that is a plain number is the number (exact: equal keys are equal ids); of
+    /// any other id, a 64-bit hash with the top bit set, and equal hashes are compared by the
+    /// ids kept in `ids`. A million of them take 16 MB, where a map of owned ids took ~80 MB.
     keys: Vec<(u64, u32, u32)>,
-    /// Every id, one after the other, and where each ends: for comparing equal hashes.
+    /// The ids that are not plain numbers, one after the other, and where each ends.
     ids: String,
     id_ends: Vec<u32>,
     /// The columns holding tags and components (looked up once, not per row).
@@ -302,6 +308,10 @@ impl Tickets<'_> {
             .filter(|r| r.len() > 1)
         {
             for (j, later) in run.iter().enumerate().skip(1) {
+                if later.0 & HASHED == 0 {
+                    out.push((u64::from(later.1), later.0.to_string(), u64::from(run[0].1)));
+                    continue;
+                }
                 let id = self.id(later.2);
                 if let Some(first) = run[..j].iter().find(|k| self.id(k.2) == id) {
                     out.push((u64::from(later.1), id.to_owned(), u64::from(first.1)));
@@ -356,22 +366,30 @@ fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
         Some(r) => Some((r - created) as f64 / 60_000.0),
         None => None,
     });
-    out.ids.push_str(id);
+    let number = plain_number(id).and_then(|n| u64::try_from(n).ok());
+    if number.is_none() {
+        out.ids.push_str(id);
+    }
     let (Ok(no), Ok(line32), Ok(end)) = (
-        u32::try_from(out.keys.len()),
+        u32::try_from(out.id_ends.len()),
         u32::try_from(line),
         u32::try_from(out.ids.len()),
     ) else {
         row.error(
             "ticket_id",
             id,
-            "is past the 4 294 967 295th ticket (or byte of ticket ids) a file may hold".into(),
+            "is past the 4 294 967 295th line (or byte of ticket ids) a file may hold".into(),
         );
         return;
     };
-    out.id_ends.push(end);
-    out.keys
-        .push((rustc_hash::FxBuildHasher.hash_one(id), line32, no));
+    let key = match number {
+        Some(n) => (n, line32, u32::MAX),
+        None => {
+            out.id_ends.push(end);
+            (rustc_hash::FxBuildHasher.hash_one(id) | HASHED, line32, no)
+        }
+    };
+    out.keys.push(key);
     let day = created.div_euclid(DAY_MS);
     if day != out.last_day {
         out.last_day = day;
@@ -444,7 +462,7 @@ pub fn parse(
         last_day: i64::MIN,
         keys: Vec::with_capacity(lines),
         ids: String::new(),
-        id_ends: Vec::with_capacity(lines),
+        id_ends: Vec::new(),
         many: None,
     };
     let reader = Reader {

@@ -212,6 +212,20 @@ fn a_file_refused_after_staging_leaves_nothing_and_names_every_duplicate() {
         ],
         "{err}"
     );
+    // Ids that are not plain numbers are compared as text (`007` is not `7`).
+    let keys = "Id,Created at,Organization,Tags\n\
+        PROJ-1,2026-11-09 10:00:00,a,x\n\
+        007,2026-11-09 10:00:00,a,x\n\
+        7,2026-11-09 10:00:00,a,x\n\
+        PROJ-1,2026-11-09 10:00:00,a,x\n\
+        007,2026-11-09 10:00:00,a,x\n";
+    let err = import(keys.as_bytes()).unwrap_err().to_string();
+    assert!(
+        err.contains("line 5, column Id (ticket_id), value \"PROJ-1\": duplicate ticket PROJ-1 (first on line 2)")
+            && err.contains("line 6, column Id (ticket_id), value \"007\": duplicate ticket 007 (first on line 3)")
+            && err.starts_with("big.csv: 2 problems"),
+        "{err}"
+    );
     assert_eq!(chunks(&store), Some(1), "the staged chunks are deleted");
     assert_eq!(business::tickets(&store).unwrap().len(), 4);
 
