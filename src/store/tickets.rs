@@ -4,7 +4,7 @@
 //! is a version byte (1) and a protobuf message holding the [`TicketColumns`] (see `Chunk`):
 //! ids as numbers when they are plain numbers, times as varint differences in whole seconds
 //! when they are whole seconds, names once per chunk and every string field as varint indexes
-//! into them. A million Zendesk tickets (the benchmark's) take ~22 MB this way; as JSON objects
+//! into them. A million Zendesk tickets (the benchmark's) take ~20 MB this way; as JSON objects
 //! they took 421 MB, and decoding them was most of deriving the support figures.
 //!
 //! Stores written before hold JSON chunks (`{"import_id":…,"rows":[…]}`); they are read as they
