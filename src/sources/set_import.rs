@@ -182,7 +182,7 @@ fn import_set<T: ChunkRow>(
 /// time, invisible until the flip), so the import holds the file and a chunk, not every
 /// ticket; a row refused later deletes what was staged. The import id needs the content's
 /// hash and the layout: the header is read on its own first, and the file is hashed on
-/// another core while the first chunks wait (a few, for a tenth of a second).
+/// another core, which then writes the chunks while the first core reads on.
 pub fn import_tickets(
     store: &Store,
     config: &RevenueConfig,
@@ -199,69 +199,6 @@ pub fn import_tickets(
         tickets_csv::layout(bytes),
         progress,
     )
-}
-
-/// Chunks parsed before the file's hash (hence the import id) is known wait here; then they
-/// go to a [`TicketStager`] under the id, or nowhere (a dry run, an unchanged file).
-struct HashThenStage<'s, 'a> {
-    store: &'a Store,
-    hasher: Option<std::thread::ScopedJoinHandle<'s, String>>,
-    bytes: &'a [u8],
-    sha256: Option<String>,
-    /// The import id to stage under, from the hash (`None`: write nothing).
-    target: &'a dyn Fn(&str) -> Option<String>,
-    waiting: Vec<TicketColumns>,
-    stager: Option<TicketStager<'a>>,
-}
-
-impl<'a> HashThenStage<'_, 'a> {
-    /// Chunks that wait for the hash at most: past them the parser waits instead (on a busy
-    /// machine hashing can take a while, and each waiting chunk holds a few MB).
-    const MAX_WAITING: usize = 4;
-
-    fn stage(&mut self, chunk: TicketColumns) {
-        if self.stager.is_none()
-            && self.waiting.len() < Self::MAX_WAITING
-            && self.hasher.as_ref().is_some_and(|h| !h.is_finished())
-        {
-            self.waiting.push(chunk.filled());
-            return;
-        }
-        self.decide().stage(chunk);
-    }
-
-    fn decide(&mut self) -> &mut TicketStager<'a> {
-        if self.stager.is_none() {
-            let sha256 = self.sha256();
-            let mut stager = TicketStager::new(self.store, (self.target)(&sha256));
-            for chunk in self.waiting.drain(..) {
-                stager.stage(chunk);
-            }
-            self.stager = Some(stager);
-        }
-        self.stager
-            .get_or_insert_with(|| TicketStager::new(self.store, None))
-    }
-
-    fn sha256(&mut self) -> String {
-        if let Some(h) = self.hasher.take() {
-            let bytes = self.bytes;
-            self.sha256 = Some(h.join().unwrap_or_else(|_| hex(&Sha256::digest(bytes))));
-        }
-        self.sha256
-            .get_or_insert_with(|| hex(&Sha256::digest(self.bytes)))
-            .clone()
-    }
-
-    /// The hash and the stager, once the whole file was read.
-    fn finish(mut self) -> (String, TicketStager<'a>) {
-        self.decide();
-        let sha256 = self.sha256();
-        let stager = self
-            .stager
-            .unwrap_or_else(|| TicketStager::new(self.store, None));
-        (sha256, stager)
-    }
 }
 
 /// [`import_tickets`] with the layout the header gave (`None`: not a valid tickets header).
@@ -281,20 +218,30 @@ fn import_tickets_as(
             .map(|l| import_id(KIND, &options.source, l, sha256))
             .filter(|id| !options.dry_run && !is_current(id))
     };
+    // The second core hashes the file, then stages the chunks the parser sends it (encoding
+    // and committing them). Chunks parsed before the hash, hence the import id, is known wait
+    // in the channel, at most `WAITING` of them (a few MB each); then the parser waits.
+    const WAITING: usize = 4;
     let (sha256, stager, parsed) = std::thread::scope(|scope| {
-        let mut staging = HashThenStage {
-            store,
-            hasher: Some(scope.spawn(|| hex(&Sha256::digest(bytes)))),
-            bytes,
-            sha256: None,
-            target: &target,
-            waiting: Vec::new(),
-            stager: None,
-        };
-        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| {
-            staging.stage(c)
+        let (tx, rx) = std::sync::mpsc::sync_channel::<TicketColumns>(WAITING);
+        let writer = scope.spawn(|| {
+            let sha256 = hex(&Sha256::digest(bytes));
+            let mut stager = TicketStager::new(store, target(&sha256));
+            for chunk in rx {
+                stager.stage(chunk);
+            }
+            (sha256, stager)
         });
-        let (sha256, stager) = staging.finish();
+        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| {
+            // Fails only when the writer is gone, i.e. panicked: joining it resumes the panic.
+            if tx.send(c.filled()).is_err() {
+                tracing::error!("the tickets writer thread ended early");
+            }
+        });
+        drop(tx);
+        let (sha256, stager) = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (sha256, stager, parsed)
     });
     let history = History {
