@@ -12,13 +12,14 @@
 //! ticket as its customer's share of ARR, × 100: 100 means as many tickets as if every customer,
 //! weighted by what it pays, had raised one.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::median;
 use crate::model::calendar::{Calendar, DAY_MS, WEEK_MS};
-use crate::model::{Month, Ticket};
+use crate::model::{Month, Ticket, TicketColumns, TicketRef};
 
 /// The ARR of each paying customer, by month: what the revenue data says, keyed by the customer
 /// id tickets carry.
@@ -114,166 +115,297 @@ pub fn support(
     arr: &ArrByMonth,
     pain_weeks: usize,
 ) -> SupportReport {
-    let index: HashMap<i64, usize> = weeks.iter().enumerate().map(|(i, w)| (*w, i)).collect();
-    let n = weeks.len();
-    let (mut opened, mut solved) = (vec![0u64; n], vec![0u64; n]);
-    let mut first: Vec<Vec<f64>> = vec![Vec::new(); n];
-    let mut resolution: Vec<Vec<f64>> = vec![Vec::new(); n];
-    let mut weighted = vec![0.0f64; n];
-    let (mut opened_before, mut solved_before) = (0u64, 0u64);
-    let first_week = weeks.first().copied().unwrap_or(i64::MIN);
-    let known: HashSet<&str> = arr
-        .values()
-        .flat_map(|m| m.keys().map(String::as_str))
-        .collect();
-    let mut unknown: HashMap<&str, u64> = HashMap::new();
-    let mut without = 0u64;
-    let totals: BTreeMap<Month, f64> = arr.iter().map(|(m, c)| (*m, c.values().sum())).collect();
-    let customer_arr = |t: &Ticket| -> f64 {
-        let month = Month::of(calendar.local_date(t.created_ms));
-        t.customer
-            .as_deref()
-            .and_then(|c| arr_month(arr, month)?.get(c).copied())
+    let mut fold = SupportFold::new(weeks, calendar, arr, pain_weeks);
+    fold.add_chunk(&TicketColumns::from_tickets(tickets));
+    fold.finish()
+}
+
+/// One topic's row of the pain table while tickets are folded in.
+#[derive(Debug, Default)]
+struct PainAcc {
+    tickets: u64,
+    /// Each customer's highest ARR over its tickets in the window.
+    customers: FxHashMap<String, f64>,
+    weighted: f64,
+    previous: u64,
+}
+
+/// The support view folded ticket by ticket ([`SupportFold::add_chunk`], then
+/// [`SupportFold::finish`]): what [`support`] computes, without holding the tickets. A
+/// million tickets read chunk by chunk keep only their first-reply and resolution times (for
+/// the medians) and the pain window's customers.
+pub struct SupportFold<'a> {
+    weeks: &'a [i64],
+    calendar: &'a Calendar,
+    arr: &'a ArrByMonth,
+    pain_weeks: usize,
+    /// Each customer's ARR by month, in maps hashed with FxHash: a million tickets look up
+    /// their customer two or three times each, and SipHash was a fifth of the fold.
+    arr_fx: BTreeMap<Month, FxHashMap<&'a str, f64>>,
+    index: FxHashMap<i64, usize>,
+    opened: Vec<u64>,
+    solved: Vec<u64>,
+    first: Vec<Vec<f64>>,
+    resolution: Vec<Vec<f64>>,
+    weighted: Vec<f64>,
+    /// The ARR of all customers in the month that stands for each week's (0 without any).
+    week_total: Vec<f64>,
+    opened_before: u64,
+    solved_before: u64,
+    known: FxHashSet<&'a str>,
+    unknown: FxHashMap<String, u64>,
+    without: u64,
+    /// The pain window, `[start, end)`, and the one before it (from `before`).
+    pain_window: Option<(i64, i64, i64)>,
+    pains: BTreeMap<String, PainAcc>,
+    tickets: u64,
+    earliest: Option<i64>,
+    /// The last day a ticket was created on, and the revenue month standing for its month:
+    /// exports are in time order, so a million tickets look their month up a few hundred times.
+    day_month: Option<(i64, Option<Month>)>,
+}
+
+impl<'a> SupportFold<'a> {
+    /// An empty fold for `weeks` (Mondays, ms, ascending), with the pain table over the last
+    /// `pain_weeks` of them.
+    pub fn new(
+        weeks: &'a [i64],
+        calendar: &'a Calendar,
+        arr: &'a ArrByMonth,
+        pain_weeks: usize,
+    ) -> Self {
+        let n = weeks.len();
+        // Each month's ARR summed in customer order: the same total whatever the map's order.
+        let totals: BTreeMap<Month, f64> = arr
+            .iter()
+            .map(|(m, c)| {
+                let mut v: Vec<(&String, &f64)> = c.iter().collect();
+                v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                (*m, v.into_iter().map(|(_, a)| *a).sum())
+            })
+            .collect();
+        let week_total = weeks
+            .iter()
+            .map(|w| {
+                totals
+                    .range(..=week_month(calendar, *w))
+                    .next_back()
+                    .or_else(|| totals.iter().next())
+                    .map_or(0.0, |(_, v)| *v)
+            })
+            .collect();
+        let pain_window = weeks.last().map(|last| {
+            let window = pain_weeks.max(1) as i64;
+            let end = last + WEEK_MS;
+            let start = end - window * WEEK_MS;
+            (start, end, start - window * WEEK_MS)
+        });
+        Self {
+            weeks,
+            calendar,
+            arr,
+            pain_weeks,
+            arr_fx: arr
+                .iter()
+                .map(|(m, c)| (*m, c.iter().map(|(k, v)| (k.as_str(), *v)).collect()))
+                .collect(),
+            index: weeks.iter().enumerate().map(|(i, w)| (*w, i)).collect(),
+            opened: vec![0; n],
+            solved: vec![0; n],
+            first: vec![Vec::new(); n],
+            resolution: vec![Vec::new(); n],
+            weighted: vec![0.0; n],
+            week_total,
+            opened_before: 0,
+            solved_before: 0,
+            known: arr
+                .values()
+                .flat_map(|m| m.keys().map(String::as_str))
+                .collect(),
+            unknown: FxHashMap::default(),
+            without: 0,
+            pain_window,
+            pains: BTreeMap::new(),
+            tickets: 0,
+            earliest: None,
+            day_month: None,
+        }
+    }
+
+    /// The earliest creation time folded in, if any ticket was.
+    pub fn earliest(&self) -> Option<i64> {
+        self.earliest
+    }
+
+    /// The customer's ARR in the month the ticket was opened (0 when unknown).
+    fn customer_arr(&mut self, t: &TicketRef<'_>) -> f64 {
+        let Some(c) = t.customer else {
+            return 0.0;
+        };
+        let day = (t.created_ms + self.calendar.offset_ms()).div_euclid(DAY_MS);
+        let month = match self.day_month {
+            Some((d, m)) if d == day => m,
+            _ => {
+                let month = Month::of(self.calendar.local_date(t.created_ms));
+                // The revenue month that stands for it, as `arr_month` picks it.
+                let m = self
+                    .arr_fx
+                    .range(..=month)
+                    .next_back()
+                    .or_else(|| self.arr_fx.iter().next())
+                    .map(|(m, _)| *m);
+                self.day_month = Some((day, m));
+                m
+            }
+        };
+        month
+            .and_then(|m| self.arr_fx.get(&m)?.get(c).copied())
             .unwrap_or(0.0)
-    };
-    for t in tickets {
-        match t.customer.as_deref() {
-            None => without += 1,
-            Some(c) if !known.contains(c) => *unknown.entry(c).or_insert(0) += 1,
+    }
+
+    /// Folds in every ticket of a chunk.
+    pub fn add_chunk(&mut self, tickets: &TicketColumns) {
+        for t in tickets.iter() {
+            self.add(&t);
+        }
+    }
+
+    fn add(&mut self, t: &TicketRef<'_>) {
+        self.tickets += 1;
+        self.earliest = Some(self.earliest.map_or(t.created_ms, |e| e.min(t.created_ms)));
+        match t.customer {
+            None => self.without += 1,
+            Some(c) if !self.known.contains(c) => match self.unknown.get_mut(c) {
+                Some(n) => *n += 1,
+                None => {
+                    self.unknown.insert(c.to_owned(), 1);
+                }
+            },
             _ => {}
         }
-        let cw = calendar.week_start(t.created_ms);
+        let first_week = self.weeks.first().copied().unwrap_or(i64::MIN);
+        let cw = self.calendar.week_start(t.created_ms);
         if cw < first_week {
-            opened_before += 1;
+            self.opened_before += 1;
         }
-        if let Some(&i) = index.get(&cw) {
-            opened[i] += 1;
+        if let Some(&i) = self.index.get(&cw) {
+            self.opened[i] += 1;
             if let Some(m) = t.first_reply_minutes {
-                first[i].push(m / 60.0);
+                self.first[i].push(m / 60.0);
             }
-            let month_total = totals
-                .range(..=week_month(calendar, cw))
-                .next_back()
-                .or_else(|| totals.iter().next())
-                .map(|(_, v)| *v)
-                .unwrap_or(0.0);
-            if month_total > 0.0 {
-                weighted[i] += customer_arr(t) / month_total * 100.0;
+            if self.week_total[i] > 0.0 {
+                self.weighted[i] += self.customer_arr(t) / self.week_total[i] * 100.0;
             }
         }
         if let Some(s) = t.solved_ms {
-            let sw = calendar.week_start(s);
+            let sw = self.calendar.week_start(s);
             if sw < first_week {
-                solved_before += 1;
+                self.solved_before += 1;
             }
-            if let Some(&i) = index.get(&sw) {
-                solved[i] += 1;
-                resolution[i].push((s - t.created_ms) as f64 / 3_600_000.0);
+            if let Some(&i) = self.index.get(&sw) {
+                self.solved[i] += 1;
+                self.resolution[i].push((s - t.created_ms) as f64 / 3_600_000.0);
+            }
+        }
+        if let Some((start, end, before)) = self.pain_window {
+            let current = (start..end).contains(&cw);
+            if current || (before..start).contains(&cw) {
+                self.add_pain(t, current);
             }
         }
     }
-    let mut backlog = opened_before.saturating_sub(solved_before);
-    let mut out = Vec::with_capacity(n);
-    for (i, &week_start) in weeks.iter().enumerate() {
-        backlog = (backlog + opened[i]).saturating_sub(solved[i]);
-        let customers = (!arr.is_empty())
-            .then(|| arr_month(arr, week_month(calendar, week_start)))
-            .flatten()
-            .map(|m| m.values().filter(|v| **v > 0.0).count() as u64);
-        out.push(SupportWeek {
-            week_start,
-            opened: opened[i],
-            solved: solved[i],
-            backlog,
-            first_response_median_h: median(&mut first[i]),
-            resolution_median_h: median(&mut resolution[i]),
-            customers,
-            per_100_customers: customers
-                .filter(|c| *c > 0)
-                .map(|c| opened[i] as f64 * 100.0 / c as f64),
-            revenue_weighted: (!arr.is_empty()).then_some(weighted[i]),
-        });
-    }
-    let mut unknown_customers: Vec<Unknown> = unknown
-        .into_iter()
-        .map(|(c, n)| Unknown {
-            customer: c.to_owned(),
-            tickets: n,
-        })
-        .collect();
-    unknown_customers.sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.customer.cmp(&b.customer)));
-    SupportReport {
-        pains: pains(tickets, weeks, calendar, pain_weeks, &customer_arr),
-        weeks: out,
-        pain_window_weeks: pain_weeks,
-        revenue_known: !arr.is_empty(),
-        tickets_without_customer: without,
-        unknown_customers,
-        tickets: tickets.len() as u64,
-    }
-}
 
-/// The pain table: tickets opened in the last `window` weeks per topic, with the ARR of the
-/// customers behind them; the same window before gives the trend.
-fn pains(
-    tickets: &[Ticket],
-    weeks: &[i64],
-    calendar: &Calendar,
-    window: usize,
-    customer_arr: &dyn Fn(&Ticket) -> f64,
-) -> Vec<Pain> {
-    let Some(&last) = weeks.last() else {
-        return Vec::new();
-    };
-    let window = window.max(1) as i64;
-    let end = last + WEEK_MS;
-    let start = end - window * WEEK_MS;
-    let before = start - window * WEEK_MS;
-    // topic → (tickets, customers → ARR, weighted, previous)
-    type Acc<'a> = (u64, HashMap<&'a str, f64>, f64, u64);
-    let mut by: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
-    for t in tickets {
-        let w = calendar.week_start(t.created_ms);
-        let current = (start..end).contains(&w);
-        if !current && !(before..start).contains(&w) {
-            continue;
-        }
-        let a = if current { customer_arr(t) } else { 0.0 };
+    /// The pain table's share of a ticket opened in the window (`current`) or the one before.
+    fn add_pain(&mut self, t: &TicketRef<'_>, current: bool) {
+        let a = if current { self.customer_arr(t) } else { 0.0 };
         for topic in t.topics() {
-            let e = by
-                .entry(topic)
-                .or_insert_with(|| (0, HashMap::new(), 0.0, 0));
-            if current {
-                e.0 += 1;
-                e.2 += a;
-                if let Some(c) = t.customer.as_deref() {
-                    let v = e.1.entry(c).or_insert(0.0);
-                    *v = v.max(a);
+            let e = match self.pains.get_mut(topic) {
+                Some(e) => e,
+                None => self.pains.entry(topic.to_owned()).or_default(),
+            };
+            if !current {
+                e.previous += 1;
+                continue;
+            }
+            e.tickets += 1;
+            e.weighted += a;
+            if let Some(c) = t.customer {
+                match e.customers.get_mut(c) {
+                    Some(v) => *v = v.max(a),
+                    None => {
+                        e.customers.insert(c.to_owned(), 0.0f64.max(a));
+                    }
                 }
-            } else {
-                e.3 += 1;
             }
         }
     }
-    let mut out: Vec<Pain> = by
-        .into_iter()
-        .filter(|(_, e)| e.0 > 0)
-        .map(|(topic, (n, customers, weighted_arr, previous))| Pain {
-            topic: topic.to_owned(),
-            tickets: n,
-            customers: customers.len() as u64,
-            arr_at_stake: customers.values().sum(),
-            weighted_arr,
-            previous_tickets: previous,
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.arr_at_stake
-            .total_cmp(&a.arr_at_stake)
-            .then(b.tickets.cmp(&a.tickets))
-            .then(a.topic.cmp(&b.topic))
-    });
-    out
+
+    /// The view.
+    pub fn finish(mut self) -> SupportReport {
+        let arr = self.arr;
+        let mut backlog = self.opened_before.saturating_sub(self.solved_before);
+        let mut out = Vec::with_capacity(self.weeks.len());
+        for (i, &week_start) in self.weeks.iter().enumerate() {
+            backlog = (backlog + self.opened[i]).saturating_sub(self.solved[i]);
+            let customers = (!arr.is_empty())
+                .then(|| arr_month(arr, week_month(self.calendar, week_start)))
+                .flatten()
+                .map(|m| m.values().filter(|v| **v > 0.0).count() as u64);
+            out.push(SupportWeek {
+                week_start,
+                opened: self.opened[i],
+                solved: self.solved[i],
+                backlog,
+                first_response_median_h: median(&mut self.first[i]),
+                resolution_median_h: median(&mut self.resolution[i]),
+                customers,
+                per_100_customers: customers
+                    .filter(|c| *c > 0)
+                    .map(|c| self.opened[i] as f64 * 100.0 / c as f64),
+                revenue_weighted: (!arr.is_empty()).then_some(self.weighted[i]),
+            });
+        }
+        let mut unknown_customers: Vec<Unknown> = self
+            .unknown
+            .into_iter()
+            .map(|(customer, tickets)| Unknown { customer, tickets })
+            .collect();
+        unknown_customers
+            .sort_by(|a, b| b.tickets.cmp(&a.tickets).then(a.customer.cmp(&b.customer)));
+        let mut pains: Vec<Pain> = self
+            .pains
+            .into_iter()
+            .filter(|(_, e)| e.tickets > 0)
+            .map(|(topic, e)| {
+                // Summed in customer order: the same total whatever the map's order.
+                let mut at_stake: Vec<(String, f64)> = e.customers.into_iter().collect();
+                at_stake.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Pain {
+                    topic,
+                    tickets: e.tickets,
+                    customers: at_stake.len() as u64,
+                    arr_at_stake: at_stake.iter().map(|(_, a)| a).sum(),
+                    weighted_arr: e.weighted,
+                    previous_tickets: e.previous,
+                }
+            })
+            .collect();
+        pains.sort_by(|a, b| {
+            b.arr_at_stake
+                .total_cmp(&a.arr_at_stake)
+                .then(b.tickets.cmp(&a.tickets))
+                .then(a.topic.cmp(&b.topic))
+        });
+        SupportReport {
+            pains,
+            weeks: out,
+            pain_window_weeks: self.pain_weeks,
+            revenue_known: !arr.is_empty(),
+            tickets_without_customer: self.without,
+            unknown_customers,
+            tickets: self.tickets,
+        }
+    }
 }
 
 #[cfg(test)]

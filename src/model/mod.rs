@@ -14,6 +14,7 @@ pub mod products;
 pub mod revenue;
 pub mod system;
 pub mod teams;
+pub mod ticket_columns;
 
 pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
 pub use business::{Grain, MetricRow, Ticket};
@@ -23,6 +24,7 @@ pub use month::Month;
 pub use products::{Product, Products};
 pub use system::{Component, ComponentKind, SystemModel, SystemProblem};
 pub use teams::{CodeOwnersFile, Team, Teams};
+pub use ticket_columns::{TicketColumns, TicketRef};
 
 use std::collections::BTreeMap;
 use std::fmt;

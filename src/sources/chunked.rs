@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
-use crate::model::{Event, ImportRecord};
+use crate::model::{Event, ImportRecord, Ticket, TicketColumns};
 use crate::store::{Store, StoreError, WriteBatch};
 
 /// How a set import ended.
@@ -130,4 +130,100 @@ pub(crate) fn apply<S: ChunkedSet>(
         store.commit(purge)?;
     }
     Ok(Outcome::Applied)
+}
+
+/// Stages the tickets of one import as the parser hands them on, a chunk per commit, so that
+/// neither the file's tickets nor their encoded chunks are ever all in memory. The chunks are
+/// invisible until [`TicketStager::flip`]; a file refused after some were staged leaves them
+/// to [`TicketStager::discard`] (and a crash in between leaves unreachable chunks, which the
+/// next import of the same file overwrites).
+pub(crate) struct TicketStager<'a> {
+    store: &'a Store,
+    /// `None`: nothing is written (a dry run, or a file its source already points at).
+    import_id: Option<String>,
+    chunks: u32,
+    rows: u64,
+    failed: Option<StoreError>,
+}
+
+impl<'a> TicketStager<'a> {
+    /// A stager writing under `import_id`, or one that writes nothing.
+    pub(crate) fn new(store: &'a Store, import_id: Option<String>) -> Self {
+        Self {
+            store,
+            import_id,
+            chunks: 0,
+            rows: 0,
+            failed: None,
+        }
+    }
+
+    /// Writes the next chunk (after a store error, nothing more: [`TicketStager::flip`]
+    /// reports it).
+    pub(crate) fn stage(&mut self, tickets: TicketColumns) {
+        let Some(id) = self.import_id.as_deref() else {
+            return;
+        };
+        if self.failed.is_some() {
+            return;
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_ticket_chunk(id, self.chunks, &tickets);
+        match self.store.commit(batch) {
+            Ok(_) => {
+                self.chunks += 1;
+                self.rows += tickets.len() as u64;
+            }
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    /// Deletes what was staged.
+    pub(crate) fn discard(self) -> Result<(), StoreError> {
+        let Some(id) = self.import_id else {
+            return Ok(());
+        };
+        let mut purge = WriteBatch::new();
+        for chunk in 0..self.chunks {
+            purge.delete_event::<ImportChunk<Ticket>>(&chunk_key(&id, chunk));
+        }
+        self.store.commit(purge)?;
+        Ok(())
+    }
+
+    /// Makes the staged tickets the set of `source`, recording `history` in the same batch,
+    /// then drops the chunks of the import they replace (`current`).
+    pub(crate) fn flip(
+        mut self,
+        source: &str,
+        current: Option<&ImportCurrent<Ticket>>,
+        history: ImportRecord,
+    ) -> Result<(), StoreError> {
+        if let Some(e) = self.failed.take() {
+            if let Err(cleanup) = self.discard() {
+                tracing::warn!(error = %cleanup, "cannot delete the chunks of a failed tickets import");
+            }
+            return Err(e);
+        }
+        let Some(id) = self.import_id.as_deref() else {
+            return Ok(());
+        };
+        let mut flip = WriteBatch::new();
+        flip.upsert_event(&ImportCurrent::<Ticket>::new(
+            source,
+            id,
+            self.chunks,
+            self.rows,
+        ));
+        flip.upsert_event(&history);
+        self.store.commit(flip)?;
+        if let Some(old) = current {
+            let mut purge = WriteBatch::new();
+            for chunk in 0..old.chunks {
+                purge.delete_event::<ImportChunk<Ticket>>(&chunk_key(&old.import_id, chunk));
+            }
+            self.store.commit(purge)?;
+        }
+        Ok(())
+    }
 }

@@ -5,13 +5,13 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::chunked::{self, Rows};
+use super::chunked::{self, Outcome, Rows, TicketStager};
 use super::revenue_csv::FileErrors;
 use super::revenue_import::{hex, record, ImportError};
 use super::{metrics_csv, tickets_csv};
 use crate::config::RevenueConfig;
-use crate::model::business::ChunkRow;
-use crate::model::{ImportRecord, Month};
+use crate::model::business::{ChunkRow, ImportCurrent};
+use crate::model::{ImportRecord, Month, Ticket, TicketColumns};
 use crate::store::{Store, WriteBatch};
 
 /// What a tickets or metrics import did (or, on a dry run, would do).
@@ -74,6 +74,47 @@ struct Parsed<T> {
     months: Vec<Month>,
 }
 
+/// What every history entry of one import attempt shares.
+struct History<'a> {
+    kind: &'static str,
+    file: &'a str,
+    sha256: &'a str,
+    source: &'a str,
+}
+
+impl History<'_> {
+    /// The entry of an attempt: its outcome, layout (`None`: unknown), rows, months and errors.
+    fn entry(
+        &self,
+        outcome: &str,
+        layout: Option<&str>,
+        rows: u64,
+        months: Vec<Month>,
+        errors: usize,
+    ) -> ImportRecord {
+        let layout = layout.map(|l| format!("{}:{l}", self.kind));
+        record(
+            self.file,
+            self.sha256,
+            self.source,
+            (outcome, layout.as_deref(), rows),
+            months,
+            errors,
+        )
+    }
+}
+
+/// Same content, kind, source and layout → same id: a re-import finds its source already
+/// current.
+fn import_id(kind: &str, source: &str, layout: &str, sha256: &str) -> String {
+    let mut id_hash = Sha256::new();
+    for part in [kind, source, layout, sha256] {
+        id_hash.update(part.as_bytes());
+        id_hash.update([0]);
+    }
+    hex(&id_hash.finalize()[..12])
+}
+
 fn import_set<T: ChunkRow>(
     store: &Store,
     kind: &'static str,
@@ -90,43 +131,26 @@ fn import_set<T: ChunkRow>(
             .unwrap_or_else(|_| hex(&Sha256::digest(bytes)));
         (sha256, parsed)
     });
-    let history =
-        |outcome: &str, layout: Option<&str>, rows: u64, months, errors| -> ImportRecord {
-            let layout = layout.map(|l| format!("{kind}:{l}"));
-            record(
-                file,
-                &sha256,
-                &options.source,
-                (outcome, layout.as_deref(), rows),
-                months,
-                errors,
-            )
-        };
+    let history = History {
+        kind,
+        file,
+        sha256: &sha256,
+        source: &options.source,
+    };
     let parsed = match parsed {
         Ok(p) => p,
         Err(errors) => {
             if !options.dry_run {
                 let mut b = WriteBatch::new();
-                b.upsert_event(&history("rejected", None, 0, vec![], errors.errors.len()));
+                b.upsert_event(&history.entry("rejected", None, 0, vec![], errors.errors.len()));
                 store.commit(b)?;
             }
             return Err(errors.into());
         }
     };
-    // Same content, kind and source → same id: a re-import finds its source already current.
-    let mut id_hash = Sha256::new();
-    for part in [
-        kind,
-        options.source.as_str(),
-        parsed.layout.as_str(),
-        &sha256,
-    ] {
-        id_hash.update(part.as_bytes());
-        id_hash.update([0]);
-    }
-    let import_id = hex(&id_hash.finalize()[..12]);
+    let import_id = import_id(kind, &options.source, &parsed.layout, &sha256);
     let rows = parsed.rows.len() as u64;
-    let entry = history(
+    let entry = history.entry(
         "applied",
         Some(&parsed.layout),
         rows,
@@ -153,6 +177,12 @@ fn import_set<T: ChunkRow>(
 }
 
 /// Validates a tickets file whole, then makes it the ticket set of `options.source`.
+///
+/// The tickets are staged while the file is read (a chunk of [`Ticket::PER_CHUNK`] at a
+/// time, invisible until the flip), so the import holds the file and a chunk, not every
+/// ticket; a row refused later deletes what was staged. The import id needs the content's
+/// hash and the layout: the header is read on its own first, and the file is hashed on
+/// another core, which then writes the chunks while the first core reads on.
 pub fn import_tickets(
     store: &Store,
     config: &RevenueConfig,
@@ -161,13 +191,114 @@ pub fn import_tickets(
     options: &SetOptions,
     progress: impl FnMut(u64) + Send,
 ) -> Result<SetSummary, ImportError> {
-    import_set(store, "tickets", file, bytes, options, || {
-        let p = tickets_csv::parse(file, bytes, config, progress)?;
-        Ok(Parsed {
-            layout: p.layout.to_owned(),
-            months: p.months(),
-            rows: p.tickets,
-        })
+    import_tickets_as(
+        store,
+        config,
+        (file, bytes),
+        options,
+        tickets_csv::layout(bytes),
+        progress,
+    )
+}
+
+/// [`import_tickets`] with the layout the header gave (`None`: not a valid tickets header).
+fn import_tickets_as(
+    store: &Store,
+    config: &RevenueConfig,
+    (file, bytes): (&str, &[u8]),
+    options: &SetOptions,
+    layout: Option<&'static str>,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<SetSummary, ImportError> {
+    const KIND: &str = "tickets";
+    let current = store.event::<ImportCurrent<Ticket>>(&options.source)?;
+    let is_current = |id: &str| current.as_ref().is_some_and(|c| c.import_id == id);
+    let target = |sha256: &str| {
+        layout
+            .map(|l| import_id(KIND, &options.source, l, sha256))
+            .filter(|id| !options.dry_run && !is_current(id))
+    };
+    // The second core hashes the file, then stages the chunks the parser sends it (encoding
+    // and committing them). Chunks parsed before the hash, hence the import id, is known wait
+    // in the channel, at most `WAITING` of them (a few MB each); then the parser waits.
+    const WAITING: usize = 4;
+    let (sha256, stager, parsed) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<TicketColumns>(WAITING);
+        let writer = scope.spawn(|| {
+            let sha256 = hex(&Sha256::digest(bytes));
+            let mut stager = TicketStager::new(store, target(&sha256));
+            for chunk in rx {
+                stager.stage(chunk);
+            }
+            (sha256, stager)
+        });
+        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| {
+            // Fails only when the writer is gone, i.e. panicked: joining it resumes the panic.
+            if tx.send(c.filled()).is_err() {
+                tracing::error!("the tickets writer thread ended early");
+            }
+        });
+        drop(tx);
+        let (sha256, stager) = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (sha256, stager, parsed)
+    });
+    let history = History {
+        kind: KIND,
+        file,
+        sha256: &sha256,
+        source: &options.source,
+    };
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(errors) => {
+            stager.discard()?;
+            if !options.dry_run {
+                let mut b = WriteBatch::new();
+                b.upsert_event(&history.entry("rejected", None, 0, vec![], errors.errors.len()));
+                store.commit(b)?;
+            }
+            return Err(errors.into());
+        }
+    };
+    if layout != Some(parsed.layout) {
+        // The header alone did not give the layout the whole file did (it always does; this
+        // keeps the import id right if that ever changes): read again with the file's.
+        stager.discard()?;
+        return import_tickets_as(
+            store,
+            config,
+            (file, bytes),
+            options,
+            Some(parsed.layout),
+            progress,
+        );
+    }
+    let id = import_id(KIND, &options.source, parsed.layout, &sha256);
+    let outcome = if options.dry_run {
+        Outcome::DryRun
+    } else if is_current(&id) {
+        Outcome::Unchanged
+    } else {
+        let entry = history.entry(
+            "applied",
+            Some(parsed.layout),
+            parsed.rows,
+            parsed.months.clone(),
+            0,
+        );
+        stager.flip(&options.source, current.as_ref(), entry)?;
+        Outcome::Applied
+    };
+    Ok(SetSummary {
+        file: file.to_owned(),
+        kind: KIND,
+        layout: parsed.layout.to_owned(),
+        rows: parsed.rows,
+        months: parsed.months,
+        outcome: outcome.word(),
+        sha256,
     })
 }
 

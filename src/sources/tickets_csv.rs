@@ -6,7 +6,8 @@
 //! same header matching with suggestions, the same limits (`revenue.max_field_bytes`,
 //! `revenue.max_reported_errors`) and the same error format.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
@@ -14,7 +15,10 @@ use super::revenue_csv::{
     finish, read_rows, FileErrors, Header, Reader, Row, RowError, Vocab, YEARS,
 };
 use crate::config::RevenueConfig;
-use crate::model::{Month, Ticket};
+use crate::model::business::ChunkRow;
+use crate::model::calendar::DAY_MS;
+use crate::model::ticket_columns::{plain_number, NewTicket};
+use crate::model::{Month, Ticket, TicketColumns};
 
 /// The fields of a tickets file and the names the exports give them, as written by Zendesk's
 /// CSV export ("Id", "Created at", "Solved at", "Organization", "Priority", "Tags", "Ticket
@@ -142,31 +146,26 @@ fn flavour(header: &Header) -> &'static str {
     }
 }
 
-/// A parsed tickets file.
+/// The layout a file's header names, if it names a valid one: what the import id needs before
+/// the rows are read (parsing the file decides the same from the same header).
+pub fn layout(bytes: &[u8]) -> Option<&'static str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let header = Header::with_vocab(reader.headers().ok()?, &TICKETS, |_| Vec::new());
+    check_header(&header).ok()
+}
+
+/// What parsing a tickets file found (the tickets themselves went to the stager chunk by chunk).
 #[derive(Debug, Clone)]
 pub struct ParsedTickets {
     /// `zendesk`, `intercom`, `jsm` or `tickets` (another tool).
     pub layout: &'static str,
-    /// The tickets, in file order.
-    pub tickets: Vec<Ticket>,
-}
-
-impl ParsedTickets {
-    /// The months tickets were opened in.
-    pub fn months(&self) -> Vec<Month> {
-        let mut m: Vec<Month> = self
-            .tickets
-            .iter()
-            .filter_map(|t| DateTime::from_timestamp_millis(t.created_ms))
-            .map(|d| {
-                use chrono::Datelike;
-                Month::from_index(d.year() * 12 + d.month0() as i32)
-            })
-            .collect();
-        m.sort_unstable();
-        m.dedup();
-        m
-    }
+    /// Tickets.
+    pub rows: u64,
+    /// The months tickets were opened in (UTC), ascending.
+    pub months: Vec<Month>,
 }
 
 /// Parses a time as the exports write it: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC, as Zendesk
@@ -263,7 +262,67 @@ fn check_header(header: &Header) -> Result<&'static str, Vec<RowError>> {
     Err(header.missing_errors("a tickets file", missing))
 }
 
-fn ticket(row: &mut Row<'_>, out: &mut Vec<Ticket>, seen: &mut HashMap<String, u64>) {
+/// The top bit of a duplicate-check key: set for hashed ids, clear for ids that are numbers
+/// (a plain number above 2^63 does not fit an i64, so it is never one).
+const HASHED: u64 = 1 << 63;
+
+/// The tickets of a file as they are read: the chunk being filled, and what the duplicate-id
+/// check and the summary need of the tickets already handed on.
+struct Tickets<'s> {
+    chunk: TicketColumns,
+    /// Receives each full chunk, and the last one, while no row was refused.
+    stage: &'s mut dyn FnMut(TicketColumns),
+    rows: u64,
+    months: BTreeSet<Month>,
+    last_day: i64,
+    /// (key, line, place in `ids`) of every ticket, sorted at the end to find repeated ids. The
+    /// key of an id that is a plain number is the number (exact: equal keys are equal ids); of
+    /// any other id, a 64-bit hash with the top bit set, and equal hashes are compared by the
+    /// ids kept in `ids`. A million of them take 16 MB, where a map of owned ids took ~80 MB.
+    keys: Vec<(u64, u32, u32)>,
+    /// The ids that are not plain numbers, one after the other, and where each ends.
+    ids: String,
+    id_ends: Vec<u32>,
+    /// The columns holding tags and components (looked up once, not per row).
+    many: Option<(Vec<usize>, Vec<usize>)>,
+}
+
+impl Tickets<'_> {
+    fn id(&self, ticket: u32) -> &str {
+        let i = ticket as usize;
+        let start = i
+            .checked_sub(1)
+            .and_then(|p| self.id_ends.get(p))
+            .map_or(0, |e| *e as usize);
+        let end = self.id_ends.get(i).map_or(start, |e| *e as usize);
+        self.ids.get(start..end).unwrap_or_default()
+    }
+
+    /// Every later occurrence of an id as (line, id, line of the first occurrence).
+    fn duplicates(&mut self) -> Vec<(u64, String, u64)> {
+        self.keys.sort_unstable();
+        let mut out = Vec::new();
+        for run in self
+            .keys
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|r| r.len() > 1)
+        {
+            for (j, later) in run.iter().enumerate().skip(1) {
+                if later.0 & HASHED == 0 {
+                    out.push((u64::from(later.1), later.0.to_string(), u64::from(run[0].1)));
+                    continue;
+                }
+                let id = self.id(later.2);
+                if let Some(first) = run[..j].iter().find(|k| self.id(k.2) == id) {
+                    out.push((u64::from(later.1), id.to_owned(), u64::from(first.1)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
     let line = row.line;
     let id = row.required("ticket_id");
     let created = row.parsed("created", parse_time);
@@ -279,21 +338,6 @@ fn ticket(row: &mut Row<'_>, out: &mut Vec<Ticket>, seen: &mut HashMap<String, u
             _ => Err("is not a number of minutes (0 or more)".to_owned()),
         })
     });
-    let customer = row.opt("customer_id").map(str::to_owned);
-    let priority = row.opt("priority").map(str::to_owned);
-    let kind = row.opt("type").map(str::to_owned);
-    let spaces_split = flavour(row.header) != "intercom";
-    let many = |row: &Row<'_>, field: &str| -> Vec<String> {
-        row.header
-            .all(field)
-            .into_iter()
-            .filter_map(|i| row.record.get(i))
-            .flat_map(|v| split_tags(v, spaces_split))
-            .map(str::to_owned)
-            .collect()
-    };
-    let tags = many(row, "tags");
-    let components = many(row, "component");
     let (Some(id), Some(created)) = (id, created) else {
         return;
     };
@@ -322,67 +366,143 @@ fn ticket(row: &mut Row<'_>, out: &mut Vec<Ticket>, seen: &mut HashMap<String, u
         Some(r) => Some((r - created) as f64 / 60_000.0),
         None => None,
     });
-    if let Some(first) = seen.get(id) {
-        let first = *first;
+    let number = plain_number(id).and_then(|n| u64::try_from(n).ok());
+    if number.is_none() {
+        out.ids.push_str(id);
+    }
+    let (Ok(no), Ok(line32), Ok(end)) = (
+        u32::try_from(out.id_ends.len()),
+        u32::try_from(line),
+        u32::try_from(out.ids.len()),
+    ) else {
         row.error(
             "ticket_id",
             id,
-            format!("duplicate ticket {id} (first on line {first})"),
+            "is past the 4 294 967 295th line (or byte of ticket ids) a file may hold".into(),
         );
         return;
+    };
+    let key = match number {
+        Some(n) => (n, line32, u32::MAX),
+        None => {
+            out.id_ends.push(end);
+            (rustc_hash::FxBuildHasher.hash_one(id) | HASHED, line32, no)
+        }
+    };
+    out.keys.push(key);
+    let day = created.div_euclid(DAY_MS);
+    if day != out.last_day {
+        out.last_day = day;
+        if let Some(d) = DateTime::from_timestamp_millis(created) {
+            out.months.insert(Month::of(d.date_naive()));
+        }
     }
-    seen.insert(id.to_owned(), line);
-    out.push(Ticket {
-        id: id.to_owned(),
+    out.rows += 1;
+    let header = row.header;
+    let (tags, components) = out
+        .many
+        .get_or_insert_with(|| (header.all("tags"), header.all("component")));
+    let spaces_split = layout != "intercom";
+    let record = row.record;
+    fn many<'r>(
+        record: &'r csv::StringRecord,
+        columns: &'r [usize],
+        spaces_split: bool,
+    ) -> impl Iterator<Item = &'r str> {
+        columns
+            .iter()
+            .filter_map(move |i| record.get(*i))
+            .flat_map(move |v| split_tags(v, spaces_split))
+    }
+    out.chunk.push(NewTicket {
+        id,
         created_ms: created,
         solved_ms: solved,
         first_reply_minutes,
-        customer,
-        priority,
-        tags,
-        kind,
-        components,
+        customer: row.opt("customer_id"),
+        priority: row.opt("priority"),
+        kind: row.opt("type"),
+        tags: many(record, tags, spaces_split),
+        components: many(record, components, spaces_split),
     });
+    if out.chunk.len() >= Ticket::PER_CHUNK {
+        let full = std::mem::replace(
+            &mut out.chunk,
+            TicketColumns::with_capacity(Ticket::PER_CHUNK),
+        );
+        if row.errors.is_empty() {
+            (out.stage)(full);
+        }
+    }
 }
 
-/// Parses and validates a whole tickets file; returns every problem, or the tickets.
+/// Parses and validates a whole tickets file, handing its tickets to `stage` a chunk of
+/// [`Ticket::PER_CHUNK`] at a time (the last one once the whole file is valid; none after a
+/// refused row); returns every problem, or what the file held.
 pub fn parse(
     file: &str,
     bytes: &[u8],
     config: &RevenueConfig,
     progress: impl FnMut(u64),
+    stage: &mut dyn FnMut(TicketColumns),
 ) -> Result<ParsedTickets, FileErrors> {
-    // Sized from the line count (an upper bound on the rows): growing a million-ticket Vec and
-    // id map by doubling costs a tenth of the import. Capped at one row per 64 bytes (exports
-    // write more per ticket), so a file of blank lines cannot reserve many times its size.
+    // Sized from the line count (an upper bound on the rows), capped at one row per 64 bytes
+    // (exports write more per ticket), so a file of blank lines cannot reserve many times its
+    // size.
     let lines = bytes
         .iter()
         .filter(|b| **b == b'\n')
         .count()
         .min(bytes.len() / 64);
-    let mut tickets = Vec::with_capacity(lines);
-    let mut seen = HashMap::with_capacity(lines);
+    let mut tickets = Tickets {
+        chunk: TicketColumns::with_capacity(Ticket::PER_CHUNK.min(lines)),
+        stage,
+        rows: 0,
+        months: BTreeSet::new(),
+        last_day: i64::MIN,
+        keys: Vec::with_capacity(lines),
+        ids: String::new(),
+        id_ends: Vec::new(),
+        many: None,
+    };
     let reader = Reader {
         header_of: &|h| Header::with_vocab(h, &TICKETS, |_| Vec::new()),
         layout_of: &check_header,
         identifiers: &|_| &["ticket_id", "customer_id", "priority", "type"],
     };
-    let (_, layout, errors) = read_rows(
+    let (header, layout, mut errors) = read_rows(
         file,
         bytes,
         config,
         &reader,
-        |row, _| ticket(row, &mut tickets, &mut seen),
+        |row, layout| ticket(row, layout, &mut tickets),
         progress,
     )?;
-    let rows = tickets.len();
-    finish(
-        file,
-        config,
-        errors,
-        rows,
-        ParsedTickets { layout, tickets },
-    )
+    let record = csv::StringRecord::new();
+    for (line, id, first) in tickets.duplicates() {
+        Row {
+            header: &header,
+            record: &record,
+            line,
+            errors: &mut errors,
+        }
+        .error(
+            "ticket_id",
+            &id,
+            format!("duplicate ticket {id} (first on line {first})"),
+        );
+    }
+    // A duplicate row was counted above; the count only decides "no data rows", which a
+    // file with duplicates never reaches.
+    if errors.is_empty() && !tickets.chunk.is_empty() {
+        (tickets.stage)(std::mem::take(&mut tickets.chunk));
+    }
+    let parsed = ParsedTickets {
+        layout,
+        rows: tickets.rows,
+        months: tickets.months.into_iter().collect(),
+    };
+    finish(file, config, errors, parsed.rows as usize, parsed)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ type PendingEvent = (&'static str, String, Option<Result<Vec<u8>, String>>);
 #[derive(Debug, Default)]
 pub struct WriteBatch {
     points: Vec<(SeriesKey, Vec<Point>)>,
-    events: Vec<PendingEvent>,
+    pub(super) events: Vec<PendingEvent>,
     cursors: Vec<(String, String, Cursor)>,
     deliveries: Vec<(String, String, Delivery)>,
 }

@@ -9,7 +9,7 @@
 //! | 0   | `schema_version`                                 | u32, big-endian          |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
-//! | 3   | event kind, NUL, natural key                     | the event as JSON        |
+//! | 3   | event kind, NUL, natural key                     | the event as JSON (ticket chunks: columns, `tickets`) |
 //! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
 //! | 5   | source, NUL, webhook delivery id                 | [`Delivery`] as JSON     |
 //!
@@ -26,7 +26,8 @@
 //!
 //! Layout: this file opens the store and holds its shared state; `batch` is the write side
 //! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
-//! of record, and `encoding` the key and block formats.
+//! of record, `encoding` the key and block formats, and `tickets` the byte form of support-ticket
+//! chunks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -58,6 +59,7 @@ mod cursors;
 mod deliveries;
 mod events;
 mod points;
+mod tickets;
 
 pub use batch::{CommitStats, WriteBatch};
 pub use cursors::Cursor;

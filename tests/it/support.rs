@@ -171,6 +171,81 @@ fn bad_tickets_are_named_by_line_and_column_and_nothing_changes() {
     );
 }
 
+/// A file of several chunks is staged while it is read: a row refused after chunks were
+/// staged deletes them, every later occurrence of an id is named with the first one's line,
+/// and a valid file replaces the set whole (its old chunk deleted), once.
+#[test]
+fn a_file_refused_after_staging_leaves_nothing_and_names_every_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let config = revenue_config("");
+    tickets(&store, &config, "zendesk_tickets.csv", "help").unwrap();
+    let chunks = |store: &Store| store.event_counts().get("ticket_chunk").copied();
+    assert_eq!(chunks(&store), Some(1));
+
+    let mut csv = String::from("Id,Created at,Organization,Tags\n");
+    for i in 0..45_000 {
+        csv += &format!("{},2026-11-09 10:00:00,cus_a,billing\n", 100_000 + i);
+    }
+    let good = csv.clone();
+    csv += "100000,2026-11-10 10:00:00,cus_b,sso\n\
+            100001,yesterday,cus_b,sso\n\
+            100000,2026-11-10 11:00:00,cus_b,sso\n";
+    let import = |bytes: &[u8]| {
+        set_import::import_tickets(
+            &store,
+            &config,
+            "big.csv",
+            bytes,
+            &SetOptions::new("help"),
+            |_| {},
+        )
+    };
+    let err = import(csv.as_bytes()).unwrap_err().to_string();
+    let lines: Vec<&str> = err.lines().skip(1).map(str::trim).collect();
+    assert_eq!(
+        lines,
+        [
+            "big.csv: line 45002, column Id (ticket_id), value \"100000\": duplicate ticket 100000 (first on line 2)",
+            "big.csv: line 45003, column Created at (created), value \"yesterday\": is not a time (RFC 3339, YYYY-MM-DD HH:MM:SS, dd/Mon/yy h:mm AM or YYYY-MM-DD)",
+            "big.csv: line 45004, column Id (ticket_id), value \"100000\": duplicate ticket 100000 (first on line 2)",
+        ],
+        "{err}"
+    );
+    // Ids that are not plain numbers are compared as text (`007` is not `7`).
+    let keys = "Id,Created at,Organization,Tags\n\
+        PROJ-1,2026-11-09 10:00:00,a,x\n\
+        007,2026-11-09 10:00:00,a,x\n\
+        7,2026-11-09 10:00:00,a,x\n\
+        PROJ-1,2026-11-09 10:00:00,a,x\n\
+        007,2026-11-09 10:00:00,a,x\n";
+    let err = import(keys.as_bytes()).unwrap_err().to_string();
+    assert!(
+        err.contains("line 5, column Id (ticket_id), value \"PROJ-1\": duplicate ticket PROJ-1 (first on line 2)")
+            && err.contains("line 6, column Id (ticket_id), value \"007\": duplicate ticket 007 (first on line 3)")
+            && err.starts_with("big.csv: 2 problems"),
+        "{err}"
+    );
+    assert_eq!(chunks(&store), Some(1), "the staged chunks are deleted");
+    assert_eq!(business::tickets(&store).unwrap().len(), 4);
+
+    let applied = import(good.as_bytes()).unwrap();
+    assert_eq!((applied.outcome, applied.rows), ("applied", 45_000));
+    assert_eq!(
+        chunks(&store),
+        Some(3),
+        "20 000 a chunk; the old one deleted"
+    );
+    let back = business::tickets(&store).unwrap();
+    assert_eq!(back.len(), 45_000);
+    assert_eq!(
+        (back[44_999].id.as_str(), back[44_999].tags.as_slice()),
+        ("144999", ["billing".to_owned()].as_slice())
+    );
+    assert_eq!(import(good.as_bytes()).unwrap().outcome, "unchanged");
+    assert_eq!(chunks(&store), Some(3));
+}
+
 #[test]
 fn the_revenue_imports_bad_input_cases_hold_for_tickets_and_metrics() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{poisson, strain, utc, SOURCE, WEEKS};
 use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
-use crate::model::{Grain, MetricRow, Ticket};
+use crate::model::{Grain, MetricRow, Ticket, TicketColumns};
 use crate::store::{Store, StoreError, WriteBatch};
 
 /// Components customers write about; after the shift checkout and the API dominate.
@@ -46,17 +46,17 @@ fn pick(rng: &mut ChaCha8Rng, s: f64) -> &'static str {
     "api"
 }
 
-fn write_set<T: ChunkRow>(store: &Store, rows: &[T]) -> Result<(), StoreError> {
+/// Writes `rows` as the set of the demo's source, a chunk at a time through `put`.
+fn write_set<T: ChunkRow>(
+    store: &Store,
+    rows: &[T],
+    put: impl Fn(&mut WriteBatch, u32, &[T]),
+) -> Result<(), StoreError> {
     let mut chunks = 0u32;
     for (i, part) in rows.chunks(T::PER_CHUNK).enumerate() {
         let no = u32::try_from(i).unwrap_or(u32::MAX);
         let mut batch = WriteBatch::new();
-        batch.upsert_event(&ImportChunk {
-            import_id: SOURCE.to_owned(),
-            source: SOURCE.to_owned(),
-            chunk: no,
-            rows: part.to_vec(),
-        });
+        put(&mut batch, no, part);
         store.commit(batch)?;
         chunks = no + 1;
     }
@@ -121,7 +121,9 @@ pub(super) fn business(
             });
         }
     }
-    write_set(store, &tickets)?;
+    write_set(store, &tickets, |batch, no, part| {
+        batch.put_ticket_chunk(SOURCE, no, &TicketColumns::from_tickets(part));
+    })?;
 
     let mut rows = Vec::new();
     let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(start);
@@ -162,5 +164,12 @@ pub(super) fn business(
             .checked_add_months(chrono::Months::new(1))
             .unwrap_or(end);
     }
-    write_set(store, &rows)
+    write_set(store, &rows, |batch, no, part| {
+        batch.upsert_event(&ImportChunk {
+            import_id: SOURCE.to_owned(),
+            source: SOURCE.to_owned(),
+            chunk: no,
+            rows: part.to_vec(),
+        });
+    })
 }
