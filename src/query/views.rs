@@ -526,10 +526,13 @@ fn scope_rows(
                     Coverage::Complete
                 };
             }
-            cov.insert("burn_rate", rel_cov);
+            // A rate none of the week's SLOs gave is missing, whatever the others' coverage (a
+            // scope whose SLOs are all latency ones has no `burn_rate`).
+            let rate_cov = |rate: Option<f64>| rate.map_or(Coverage::Missing, |_| rel_cov);
+            cov.insert("burn_rate", rate_cov(s.burn_rate));
             cov.insert("budget_consumed_4w", rel_cov);
             if slos.iter().any(|(def, _)| def.kind == SloKind::Latency) {
-                cov.insert("latency_burn_rate", rel_cov);
+                cov.insert("latency_burn_rate", rate_cov(s.latency_burn_rate));
             }
             WeekRow {
                 signals: s,

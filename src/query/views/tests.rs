@@ -90,3 +90,23 @@ fn without_a_latency_slo_the_worst_slo_is_the_burn_rate() {
     assert!(close(r.signals.budget_consumed_4w, 0.9), "{:?}", r.signals);
     assert!(!r.coverage.contains_key("latency_burn_rate"));
 }
+
+#[test]
+fn with_latency_slos_only_the_burn_rate_is_missing_not_complete() {
+    // One latency SLO at 98 % of 99 %: it burns 2 and spends 1 − 0.4 = 0.6 of its budget. No
+    // availability SLO gave a burn rate, so `burn_rate` is absent and its coverage says so,
+    // while the latency rate and the budget are complete.
+    let r = row(&[(def("api-fast", 0.99, SloKind::Latency), week(0.98, 0.4))]);
+    assert_eq!(r.signals.burn_rate, None);
+    assert!(close(r.signals.latency_burn_rate, 2.0), "{:?}", r.signals);
+    assert!(close(r.signals.budget_consumed_4w, 0.6), "{:?}", r.signals);
+    assert_eq!(r.coverage.get("burn_rate"), Some(&Coverage::Missing));
+    assert_eq!(
+        r.coverage.get("latency_burn_rate"),
+        Some(&Coverage::Complete)
+    );
+    assert_eq!(
+        r.coverage.get("budget_consumed_4w"),
+        Some(&Coverage::Complete)
+    );
+}
