@@ -123,7 +123,9 @@ for pass in $(seq "$PASSES"); do
 done
 
 RECEIVER_NICE=${RECEIVER_NICE:-19}
-renice -n "$RECEIVER_NICE" -p "$receiver_pid" >/dev/null
+# Every thread: Linux keeps nice per thread, and `renice -p` changes only the one it names (the
+# receiver's Go runtime has started its others by now; later ones inherit from them).
+for t in /proc/"$receiver_pid"/task/*; do renice -n "$RECEIVER_NICE" -p "${t##*/}" >/dev/null; done
 echo "== /metrics p99 (wrk $WRK_ARGS), $REPEATS times each, alternating; receiver at nice $RECEIVER_NICE"
 # Barometer's own /metrics (the same 50 000 series) with its writer sending a round every
 # interval, and the same process without a receiver; a demo daemon beside it on the machine.
