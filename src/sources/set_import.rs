@@ -102,6 +102,21 @@ impl History<'_> {
             errors,
         )
     }
+
+    /// Lists a refused file in `import list` (not in a dry run) and hands its errors back.
+    fn reject(
+        &self,
+        store: &Store,
+        options: &SetOptions,
+        errors: FileErrors,
+    ) -> Result<SetSummary, ImportError> {
+        if !options.dry_run {
+            let mut b = WriteBatch::new();
+            b.upsert_event(&self.entry("rejected", None, 0, vec![], errors.errors.len()));
+            store.commit(b)?;
+        }
+        Err(errors.into())
+    }
 }
 
 /// Same content, kind, source and layout → same id: a re-import finds its source already
@@ -139,14 +154,7 @@ fn import_set<T: ChunkRow>(
     };
     let parsed = match parsed {
         Ok(p) => p,
-        Err(errors) => {
-            if !options.dry_run {
-                let mut b = WriteBatch::new();
-                b.upsert_event(&history.entry("rejected", None, 0, vec![], errors.errors.len()));
-                store.commit(b)?;
-            }
-            return Err(errors.into());
-        }
+        Err(errors) => return history.reject(store, options, errors),
     };
     let import_id = import_id(kind, &options.source, &parsed.layout, &sha256);
     let rows = parsed.rows.len() as u64;
@@ -254,12 +262,7 @@ fn import_tickets_as(
         Ok(p) => p,
         Err(errors) => {
             stager.discard()?;
-            if !options.dry_run {
-                let mut b = WriteBatch::new();
-                b.upsert_event(&history.entry("rejected", None, 0, vec![], errors.errors.len()));
-                store.commit(b)?;
-            }
-            return Err(errors.into());
+            return history.reject(store, options, errors);
         }
     };
     if layout != Some(parsed.layout) {
