@@ -23,6 +23,7 @@ mod revenue_attributes;
 mod revenue_exports;
 mod serve;
 mod store;
+mod store_migration;
 mod system;
 mod teams;
 mod weeks;

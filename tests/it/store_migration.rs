@@ -1,0 +1,333 @@
+//! Opening a store written by the previous layout (schema 1: one sled entry per event, as JSON):
+//! it is converted on open, every event reads back identical, and a conversion cut short
+//! carries on at the next open.
+
+use std::path::Path;
+
+use barometer::model::{
+    Bug, Change, Commit, CustomerAttributes, DeploySource, DeployState, Deployment, Event,
+    ImportRecord, Incident, Point, RevenueAttributes, RevenueMonthRows, SeriesKey,
+};
+use barometer::store::{Cursor, Store, WriteBatch, SCHEMA_VERSION};
+use chrono::{DateTime, TimeZone, Utc};
+
+fn at(hours: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 4, 10, 0, 0).unwrap() + chrono::Duration::hours(hours)
+}
+
+/// Opens the raw sled database once the store has let go of it (a moment after the drop).
+fn raw(dir: &Path) -> sled::Db {
+    (0..40)
+        .find_map(|_| {
+            sled::open(dir)
+                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(25)))
+                .ok()
+        })
+        .expect("sled opens once the store has let go")
+}
+
+fn schema_key() -> Vec<u8> {
+    let mut k = vec![0u8];
+    k.extend_from_slice(b"schema_version");
+    k
+}
+
+/// Writes an event as schema 1 did: key tag 3, kind, NUL, natural key; value its JSON.
+fn put_v1<E: Event>(db: &sled::Db, e: &E) {
+    let mut k = vec![3u8];
+    k.extend_from_slice(E::KIND.as_bytes());
+    k.push(0);
+    k.extend_from_slice(e.natural_key().as_bytes());
+    db.insert(k, serde_json::to_vec(e).unwrap()).unwrap();
+}
+
+struct Fixture {
+    changes: Vec<Change>,
+    commits: Vec<Commit>,
+    deployments: Vec<Deployment>,
+    incidents: Vec<Incident>,
+    bugs: Vec<Bug>,
+    revenue: Vec<RevenueMonthRows>,
+    attributes: Vec<RevenueAttributes>,
+    imports: Vec<ImportRecord>,
+}
+
+/// Three repositories, 300 pull requests each (more than one block holds), and one or a few of
+/// every other kind, with the optional fields both set and unset.
+fn fixture() -> Fixture {
+    let repos = ["acme/api", "acme/api-gw", "acme/web"];
+    let mut f = Fixture {
+        changes: Vec::new(),
+        commits: Vec::new(),
+        deployments: Vec::new(),
+        incidents: Vec::new(),
+        bugs: Vec::new(),
+        revenue: Vec::new(),
+        attributes: Vec::new(),
+        imports: Vec::new(),
+    };
+    for (r, repo) in repos.iter().enumerate() {
+        for n in 1..=300u64 {
+            let h = n as i64;
+            f.changes.push(Change {
+                repo: (*repo).into(),
+                number: n,
+                title: format!("Change {n} «ünïcode»"),
+                head_ref: format!("feature-{n}"),
+                base_ref: "main".into(),
+                labels: if n % 7 == 0 {
+                    vec!["hotfix".into()]
+                } else {
+                    vec![]
+                },
+                files: vec![format!("src/{n}.rs")],
+                created_at: at(h),
+                merged_at: at(h + 3),
+                merge_commit_sha: format!("m{r}{n:04}"),
+                commits: vec![format!("c{r}{n:04}")],
+                first_commit_at: at(h - 2),
+                body: if n % 2 == 0 {
+                    format!("Fixes #{n}")
+                } else {
+                    String::new()
+                },
+            });
+            f.commits.push(Commit {
+                repo: (*repo).into(),
+                sha: format!("m{r}{n:04}"),
+                parents: vec![format!("m{r}{:04}", n - 1)],
+                authored_at: at(h),
+                committed_at: at(h + 3),
+                pulls: (n % 3 == 0).then(|| vec![n]),
+                // `skip_serializing_if` when None: the codec must still carry both.
+                files: (n % 5 == 0).then(|| vec!["a.rs".to_owned()]),
+            });
+        }
+        f.deployments.push(Deployment {
+            repo: (*repo).into(),
+            service: repo.split('/').nth(1).unwrap().into(),
+            environment: "production".into(),
+            id: 40 + r as u64,
+            source: DeploySource::DeploymentsApi,
+            sha: format!("m{r}0300"),
+            git_ref: "main".into(),
+            created_at: at(400),
+            state: DeployState::Success,
+            finished_at: (r != 1).then(|| at(401)),
+        });
+        f.incidents.push(Incident {
+            repo: (*repo).into(),
+            number: 900,
+            title: "down".into(),
+            body: "after m00300".into(),
+            labels: vec!["incident".into()],
+            created_at: at(402),
+            closed_at: None,
+        });
+        f.bugs.push(Bug {
+            repo: (*repo).into(),
+            number: 901,
+            title: "bug".into(),
+            labels: vec!["bug".into()],
+            created_at: at(3),
+            closed_at: Some(at(30)),
+            reopened_at: vec![at(10)],
+        });
+    }
+    let mut month = RevenueMonthRows::new("imp1", "billing", "2025-03".parse().unwrap(), "EUR");
+    month.push("c1", 100.0, Some("pro"), None);
+    month.push("c2", 0.1 + 0.2, None, Some("smb"));
+    f.revenue.push(month);
+    f.attributes.push(RevenueAttributes {
+        import_id: "attr1".into(),
+        source: "billing".into(),
+        chunk: 0,
+        customers: vec![
+            CustomerAttributes {
+                customer_id: "c1".into(),
+                name: Some("Ada".into()),
+                ..CustomerAttributes::default()
+            },
+            CustomerAttributes {
+                customer_id: "c2".into(),
+                country: Some("FR".into()),
+                first_month: Some("2024-01".parse().unwrap()),
+                ..CustomerAttributes::default()
+            },
+        ],
+    });
+    f.imports.push(ImportRecord {
+        id: "20250304T100000Z-abc".into(),
+        at: at(0),
+        file: "mrr.csv".into(),
+        sha256: "abc".into(),
+        source: "billing".into(),
+        layout: "snapshots".into(),
+        rows: 2,
+        months: vec!["2025-03".parse().unwrap()],
+        outcome: "applied".into(),
+        errors: 0,
+    });
+    f
+}
+
+fn sorted<E: Event + Clone>(events: &[E]) -> Vec<E> {
+    let mut v = events.to_vec();
+    v.sort_by_key(|e| e.natural_key());
+    v
+}
+
+fn all<E: Event>(store: &Store) -> Vec<E> {
+    store.events::<E>().map(|e| e.expect("decodes")).collect()
+}
+
+/// Checks that the store holds exactly the fixture, by kind, by key and by prefix.
+fn check(store: &Store, f: &Fixture) {
+    assert_eq!(all::<Change>(store), sorted(&f.changes));
+    assert_eq!(all::<Commit>(store), sorted(&f.commits));
+    assert_eq!(all::<Deployment>(store), sorted(&f.deployments));
+    assert_eq!(all::<Incident>(store), sorted(&f.incidents));
+    assert_eq!(all::<Bug>(store), sorted(&f.bugs));
+    assert_eq!(all::<RevenueMonthRows>(store), f.revenue);
+    assert_eq!(all::<RevenueAttributes>(store), f.attributes);
+    assert_eq!(all::<ImportRecord>(store), f.imports);
+    for c in &f.changes {
+        assert_eq!(
+            store.event::<Change>(&c.natural_key()).unwrap().as_ref(),
+            Some(c)
+        );
+    }
+    for c in &f.commits {
+        assert_eq!(
+            store.event::<Commit>(&c.natural_key()).unwrap().as_ref(),
+            Some(c)
+        );
+    }
+    assert_eq!(store.event::<Change>("acme/api#301").unwrap(), None);
+    // "acme/api#" must not reach into acme/api-gw, which sorts between acme/api's keys.
+    let api: Vec<Change> = store
+        .events_with_prefix::<Change>("acme/api#")
+        .map(|e| e.unwrap())
+        .collect();
+    let expected: Vec<Change> = sorted(&f.changes)
+        .into_iter()
+        .filter(|c| c.repo == "acme/api")
+        .collect();
+    assert_eq!(api, expected);
+    let counts = store.event_counts();
+    assert_eq!(counts.get("change"), Some(&900));
+    assert_eq!(counts.get("commit"), Some(&900));
+    assert_eq!(counts.get("deployment"), Some(&3));
+    assert_eq!(counts.get("revenue_attributes"), Some(&1));
+}
+
+fn series() -> SeriesKey {
+    SeriesKey::new("slo_good_events", [("service", "api")]).unwrap()
+}
+
+#[test]
+fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture();
+    {
+        // Points and cursors have the same layout in both schemas.
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put_point(&series(), 1_000, 0.5);
+        batch.set_cursor(
+            "github",
+            "acme/api/pulls",
+            Cursor {
+                etag: Some("W/\"1\"".into()),
+                ..Cursor::default()
+            },
+        );
+        store.commit(batch).unwrap();
+    }
+    {
+        let db = raw(dir.path());
+        db.insert(schema_key(), &1u32.to_be_bytes()).unwrap();
+        f.changes.iter().for_each(|e| put_v1(&db, e));
+        f.commits.iter().for_each(|e| put_v1(&db, e));
+        f.deployments.iter().for_each(|e| put_v1(&db, e));
+        f.incidents.iter().for_each(|e| put_v1(&db, e));
+        f.bugs.iter().for_each(|e| put_v1(&db, e));
+        f.revenue.iter().for_each(|e| put_v1(&db, e));
+        f.attributes.iter().for_each(|e| put_v1(&db, e));
+        f.imports.iter().for_each(|e| put_v1(&db, e));
+        db.flush().unwrap();
+    }
+
+    {
+        let store = Store::open(dir.path()).unwrap();
+        check(&store, &f);
+        assert_eq!(
+            store.range(&series(), 0, 2_000).unwrap(),
+            vec![Point {
+                ts: 1_000,
+                value: 0.5
+            }]
+        );
+        assert_eq!(
+            store
+                .cursor("github", "acme/api/pulls")
+                .unwrap()
+                .unwrap()
+                .etag
+                .as_deref(),
+            Some("W/\"1\"")
+        );
+        // A re-sync of the same events finds nothing changed.
+        let mut batch = WriteBatch::new();
+        f.changes.iter().for_each(|e| batch.upsert_event(e));
+        f.attributes.iter().for_each(|e| batch.upsert_event(e));
+        let stats = store.commit(batch).unwrap();
+        assert_eq!(
+            (
+                stats.events_unchanged,
+                stats.events_updated,
+                stats.events_inserted
+            ),
+            (901, 0, 0)
+        );
+        assert_eq!(store.event_generation(), 0);
+    }
+
+    // Nothing of the old layout is left, and the new version is recorded.
+    let db = raw(dir.path());
+    assert_eq!(db.scan_prefix([3u8]).count(), 0);
+    assert_eq!(
+        db.get(schema_key()).unwrap().as_deref(),
+        Some(&SCHEMA_VERSION.to_be_bytes()[..])
+    );
+    drop(db);
+    check(&Store::open(dir.path()).unwrap(), &f);
+}
+
+#[test]
+fn a_conversion_cut_short_carries_on_at_the_next_open() {
+    // A conversion moves events in atomic steps and records the new version last: cut short,
+    // the store says schema 1 and holds some events in blocks, the rest in the old layout.
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::new();
+        f.changes[..450].iter().for_each(|e| batch.upsert_event(e));
+        f.commits.iter().for_each(|e| batch.upsert_event(e));
+        store.commit(batch).unwrap();
+    }
+    {
+        let db = raw(dir.path());
+        db.insert(schema_key(), &1u32.to_be_bytes()).unwrap();
+        f.changes[450..].iter().for_each(|e| put_v1(&db, e));
+        f.deployments.iter().for_each(|e| put_v1(&db, e));
+        f.incidents.iter().for_each(|e| put_v1(&db, e));
+        f.bugs.iter().for_each(|e| put_v1(&db, e));
+        f.revenue.iter().for_each(|e| put_v1(&db, e));
+        f.attributes.iter().for_each(|e| put_v1(&db, e));
+        f.imports.iter().for_each(|e| put_v1(&db, e));
+        db.flush().unwrap();
+    }
+    check(&Store::open(dir.path()).unwrap(), &f);
+}
