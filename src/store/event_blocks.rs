@@ -145,23 +145,8 @@ impl<'a> Blocks<'a> {
             .next_back()
             .map(|(k, _)| k.clone());
         let lower = tagged(TAG_EVENT_BLOCK, kind, "");
-        let upper = event_block_key(kind, key);
-        let mut on_disk = None;
-        for kv in self.db.range(lower..=upper).rev() {
-            let (k, v) = kv?;
-            let first = block_first_key(kind, &k)?;
-            if !kb.loaded.contains(&first) {
-                on_disk = Some((first, v));
-                break;
-            }
-        }
-        match (in_memory, on_disk) {
-            (m, Some((first, bytes))) if m.as_ref().is_none_or(|m| *m < first) => {
-                load(kb, first.clone(), &bytes)?;
-                Ok(Some(first))
-            }
-            (m, _) => Ok(m),
-        }
+        let disk = self.db.range(lower..=event_block_key(kind, key)).rev();
+        nearest(kb, kind, in_memory, disk, std::cmp::Ordering::Less)
     }
 
     /// The start of the first block after `key` (loading it from disk if needed), if any.
@@ -173,27 +158,42 @@ impl<'a> Blocks<'a> {
             .next()
             .map(|(k, _)| k.clone());
         let prefix = tagged(TAG_EVENT_BLOCK, kind, "");
-        let from = event_block_key(kind, key);
-        let mut on_disk = None;
-        for kv in self
+        let disk = self
             .db
-            .range((Bound::Excluded(from), Bound::Unbounded))
-            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-        {
-            let (k, v) = kv?;
-            let first = block_first_key(kind, &k)?;
-            if !kb.loaded.contains(&first) {
-                on_disk = Some((first, v));
-                break;
-            }
+            .range((
+                Bound::Excluded(event_block_key(kind, key)),
+                Bound::Unbounded,
+            ))
+            .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)));
+        nearest(kb, kind, in_memory, disk, std::cmp::Ordering::Greater)
+    }
+}
+
+/// Of the nearest block in memory and the nearest on disk not yet loaded (`disk` walks away from
+/// the key), the one nearer the key: `further` is how a block start compares with a nearer one.
+/// A disk block that wins is loaded.
+fn nearest(
+    kb: &mut KindBlocks,
+    kind: &str,
+    in_memory: Option<String>,
+    disk: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    further: std::cmp::Ordering,
+) -> Result<Option<String>, StoreError> {
+    let mut on_disk = None;
+    for kv in disk {
+        let (k, v) = kv?;
+        let first = block_first_key(kind, &k)?;
+        if !kb.loaded.contains(&first) {
+            on_disk = Some((first, v));
+            break;
         }
-        match (in_memory, on_disk) {
-            (m, Some((first, bytes))) if m.as_ref().is_none_or(|m| *m > first) => {
-                load(kb, first.clone(), &bytes)?;
-                Ok(Some(first))
-            }
-            (m, _) => Ok(m),
+    }
+    match (in_memory, on_disk) {
+        (m, Some((first, bytes))) if m.as_ref().is_none_or(|m| m.cmp(&first) == further) => {
+            load(kb, first.clone(), &bytes)?;
+            Ok(Some(first))
         }
+        (m, _) => Ok(m),
     }
 }
 

@@ -41,6 +41,23 @@ fn put_v1<E: Event>(db: &sled::Db, e: &E) {
     db.insert(k, serde_json::to_vec(e).unwrap()).unwrap();
 }
 
+/// Marks the store as schema 1 and writes the fixture in that layout, from the `from_change`th
+/// pull request on, with or without the commits.
+fn write_v1(db: &sled::Db, f: &Fixture, from_change: usize, commits: bool) {
+    db.insert(schema_key(), &1u32.to_be_bytes()).unwrap();
+    f.changes[from_change..].iter().for_each(|e| put_v1(db, e));
+    if commits {
+        f.commits.iter().for_each(|e| put_v1(db, e));
+    }
+    f.deployments.iter().for_each(|e| put_v1(db, e));
+    f.incidents.iter().for_each(|e| put_v1(db, e));
+    f.bugs.iter().for_each(|e| put_v1(db, e));
+    f.revenue.iter().for_each(|e| put_v1(db, e));
+    f.attributes.iter().for_each(|e| put_v1(db, e));
+    f.imports.iter().for_each(|e| put_v1(db, e));
+    db.flush().unwrap();
+}
+
 struct Fixture {
     changes: Vec<Change>,
     commits: Vec<Commit>,
@@ -246,16 +263,7 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
     }
     {
         let db = raw(dir.path());
-        db.insert(schema_key(), &1u32.to_be_bytes()).unwrap();
-        f.changes.iter().for_each(|e| put_v1(&db, e));
-        f.commits.iter().for_each(|e| put_v1(&db, e));
-        f.deployments.iter().for_each(|e| put_v1(&db, e));
-        f.incidents.iter().for_each(|e| put_v1(&db, e));
-        f.bugs.iter().for_each(|e| put_v1(&db, e));
-        f.revenue.iter().for_each(|e| put_v1(&db, e));
-        f.attributes.iter().for_each(|e| put_v1(&db, e));
-        f.imports.iter().for_each(|e| put_v1(&db, e));
-        db.flush().unwrap();
+        write_v1(&db, &f, 0, true);
     }
 
     {
@@ -319,15 +327,7 @@ fn a_conversion_cut_short_carries_on_at_the_next_open() {
     }
     {
         let db = raw(dir.path());
-        db.insert(schema_key(), &1u32.to_be_bytes()).unwrap();
-        f.changes[450..].iter().for_each(|e| put_v1(&db, e));
-        f.deployments.iter().for_each(|e| put_v1(&db, e));
-        f.incidents.iter().for_each(|e| put_v1(&db, e));
-        f.bugs.iter().for_each(|e| put_v1(&db, e));
-        f.revenue.iter().for_each(|e| put_v1(&db, e));
-        f.attributes.iter().for_each(|e| put_v1(&db, e));
-        f.imports.iter().for_each(|e| put_v1(&db, e));
-        db.flush().unwrap();
+        write_v1(&db, &f, 450, false);
     }
     check(&Store::open(dir.path()).unwrap(), &f);
 }
