@@ -109,6 +109,8 @@ fn main() {
                     .map(|s| s.name.clone())
                     .collect(),
                 github_teams: Vec::new(),
+                codeowners: Vec::new(),
+                derived: Vec::new(),
             })
             .collect(),
     );

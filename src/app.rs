@@ -3,7 +3,7 @@
 //!
 //! Built like zero-to-production's `Application::build`: whatever a face needs that depends only
 //! on the configuration (band table, DORA, pressure and revenue settings, the calendar, the SLO
-//! definitions, the compiled GitHub patterns) is computed here, so a face never rebuilds it per call.
+//! definitions, the compiled GitHub patterns and App credentials) is computed here, so a face never rebuilds it per call.
 
 use std::sync::Arc;
 
@@ -45,17 +45,21 @@ pub struct App {
     pub slos: Arc<Vec<SloDef>>,
     /// The analysed delivery history and weekly view, shared by every reader.
     pub dora: Arc<DoraCache>,
-    /// Who owns which services: the configured teams, or the demo organisation's when none are
-    /// configured and the store holds it.
-    pub teams: Arc<Teams>,
+    /// Who owns which services: the configured teams (with the services they derive from the
+    /// stored `CODEOWNERS`), or the demo organisation's when none are configured and the store
+    /// holds it; read through [`App::teams`].
+    pub ownership: Arc<query::teams::Ownership>,
     /// What is sold: the configured products, or the demo organisation's when none are
     /// configured and the store holds it.
     pub products: Arc<Products>,
-    /// The GitHub services' deployment patterns, compiled once for every sync.
-    pub github_matchers: Arc<github::Matchers>,
+    /// The GitHub services' deployment patterns, compiled once for every sync, and the GitHub
+    /// App's installation tokens, kept across syncs and webhook deliveries.
+    pub github: github::Shared,
     /// The system map's components: `[system]` (components and catalog files), or the demo
     /// organisation's when none is configured and the store holds it.
     pub system: Arc<SystemModel>,
+    /// The last system map built ([`App::system_view`]).
+    pub system_cache: Arc<query::system::SystemCache>,
 }
 
 impl App {
@@ -67,13 +71,14 @@ impl App {
         let mut app = Self {
             system: Arc::new(system),
             settings: Arc::new(Settings::new(&config)?),
-            github_matchers: Arc::new(github::Matchers::compile(&config.github.services)?),
+            github: github::Shared::new(&config.github)?,
             config: Arc::new(config),
             store,
             slos: Arc::default(),
             dora: Arc::default(),
-            teams: Arc::default(),
+            ownership: Arc::new(query::teams::Ownership::new(Vec::new(), &[])),
             products: Arc::default(),
+            system_cache: Arc::default(),
         };
         app.set_slos(with_demo);
         Ok(app)
@@ -87,6 +92,8 @@ impl App {
     }
 
     fn set_slos(&mut self, with_demo: bool) {
+        // A map built before is of other SLOs, teams or components.
+        self.system_cache = Arc::default();
         let extra = if with_demo { demo::slos() } else { Vec::new() };
         self.slos = Arc::new(query::slo_defs(&self.config, &extra));
         let teams = if !self.config.teams.is_empty() {
@@ -97,6 +104,8 @@ impl App {
                     name: t.name.clone(),
                     services: t.services.clone(),
                     github_teams: t.github_teams.clone(),
+                    codeowners: t.codeowners.clone(),
+                    derived: Vec::new(),
                 })
                 .collect()
         } else if with_demo {
@@ -104,7 +113,10 @@ impl App {
         } else {
             Vec::new()
         };
-        self.teams = Arc::new(Teams::new(teams));
+        self.ownership = Arc::new(query::teams::Ownership::new(
+            teams,
+            &self.config.github.services,
+        ));
         let products = if !self.config.products.is_empty() {
             self.config
                 .products
@@ -130,6 +142,50 @@ impl App {
                 SystemModel::default()
             });
         }
+    }
+
+    /// Who owns which service as of the store now: configured ownership first, then what the
+    /// stored `CODEOWNERS` files derive (docs/teams.md). Every per-team face reads it here.
+    pub fn teams(&self) -> Result<Arc<Teams>, StoreError> {
+        self.ownership.get(&self.store)
+    }
+
+    /// The system map over `weeks` (Mondays, ms, ascending) with this application's model,
+    /// SLOs, teams and rules: what `/system`, `/api/v1/system`, the digest and `barometer
+    /// system` show.
+    /// Built once per store generation, week and selection ([`query::system::SystemCache`]).
+    pub fn system_view(&self, weeks: &[i64]) -> Result<Arc<query::system::SystemView>, StoreError> {
+        self.system_cache
+            .get(&self.store, self.calendar(), weeks, || {
+                self.build_system_view(weeks)
+            })
+    }
+
+    fn build_system_view(&self, weeks: &[i64]) -> Result<query::system::SystemView, StoreError> {
+        let dora = &*self.dora.get(&self.store, &self.settings)?;
+        let last = weeks.last().copied().unwrap_or(i64::MIN);
+        let pressure = query::system::product_pressure(
+            &self.dora,
+            &self.store,
+            &self.settings,
+            &self.slos,
+            &self.products,
+            last,
+        )?;
+        query::system::system_view(
+            &query::system::SystemInputs {
+                store: &self.store,
+                settings: &self.settings,
+                dora,
+                slos: &self.slos,
+                system: &self.system,
+                teams: &*self.teams()?,
+                rules: &self.config.system.rules,
+                products: &self.products,
+                pressure: &pressure,
+            },
+            weeks,
+        )
     }
 
     /// Weeks, days and months in the analysis time zone.

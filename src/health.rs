@@ -78,6 +78,8 @@ pub struct SourceHealth {
 /// Health of every source, shared by the syncs and the metrics.
 #[derive(Debug)]
 pub struct Health {
+    /// Pushed deliveries (webhooks), by source, outcome and reason.
+    pub deliveries: Deliveries,
     sources: Mutex<BTreeMap<String, SourceHealth>>,
     gauges: Mutex<BTreeMap<(String, String), f64>>,
     changed: tokio::sync::watch::Sender<u64>,
@@ -86,6 +88,7 @@ pub struct Health {
 impl Default for Health {
     fn default() -> Self {
         Self {
+            deliveries: Deliveries::default(),
             sources: Mutex::default(),
             gauges: Mutex::default(),
             changed: tokio::sync::watch::channel(0).0,
@@ -132,6 +135,12 @@ impl Health {
             .copied()
     }
 
+    /// Counts a pushed delivery and tells `/metrics` (see [`Deliveries`]).
+    pub fn delivery(&self, source: &str, outcome: DeliveryOutcome, reason: &str) {
+        self.deliveries.count(source, outcome, reason);
+        self.changed.send_modify(|g| *g += 1);
+    }
+
     /// A receiver that changes whenever a sync finishes.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
@@ -147,5 +156,60 @@ impl Health {
             }
         }
         snap
+    }
+}
+
+/// What became of a pushed delivery (`POST /webhooks/…`), a label of
+/// `barometer_webhook_deliveries_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// Verified and applied.
+    Accepted,
+    /// Verified, but nothing of it counts (an event or a repository not used).
+    Ignored,
+    /// A delivery id seen before: a no-op.
+    Duplicate,
+    /// Refused.
+    Rejected,
+}
+
+impl DeliveryOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Ignored => "ignored",
+            Self::Duplicate => "duplicate",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// Pushed deliveries counted by source (`github`, `events`), outcome and reason (the event
+/// for accepted ones, why for the others), written by the webhook routes and read by
+/// `/metrics` and `/api/v1/sources`.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    counts: Mutex<BTreeMap<(String, DeliveryOutcome, String), u64>>,
+}
+
+impl Deliveries {
+    /// Counts one delivery.
+    pub fn count(&self, source: &str, outcome: DeliveryOutcome, reason: &str) {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((source.to_owned(), outcome, reason.to_owned()))
+            .or_insert(0) += 1;
+    }
+
+    /// Every count since start.
+    pub fn snapshot(&self) -> BTreeMap<(String, DeliveryOutcome, String), u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

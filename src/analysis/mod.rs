@@ -4,15 +4,32 @@
 pub mod bugs;
 pub mod changepoints;
 pub mod correlate;
+pub mod cost;
 pub mod dora;
+pub mod ownership;
 pub mod pressure;
 pub mod reliability;
 pub mod revenue;
+pub mod support;
 pub mod system;
 pub mod trend;
 pub mod weekly;
 
 pub use crate::model::calendar::{week_start_at, Calendar, DAY_MS, WEEK_MS};
+
+/// The median (the mean of the two middle values for an even count); sorts `v`.
+pub(crate) fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
 
 /// `f` over `items` on every available core (scoped threads, contiguous chunks), results in
 /// order.

@@ -34,7 +34,7 @@ pub(super) fn bugs(app: &App, args: BugsArgs) -> anyhow::Result<ExitCode> {
     let model = crate::query::views::dora_model(&app.store, &app.settings)?;
     let scopes = crate::query::teams::dora_scopes(
         &model,
-        &app.teams,
+        &*app.teams()?,
         args.service.as_deref(),
         args.team.as_deref(),
         None,

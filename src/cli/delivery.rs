@@ -52,9 +52,10 @@ pub(super) fn dora(app: &App, args: DoraArgs) -> anyhow::Result<ExitCode> {
     let model = crate::query::views::dora_model(store, &app.settings)?;
     let bands = app.settings.bands.clone();
     let weeks = last_weeks(cal, args.weeks);
+    let teams = app.teams()?;
     let scopes = crate::query::teams::dora_scopes(
         &model,
-        &app.teams,
+        &teams,
         args.service.as_deref(),
         args.team.as_deref(),
         None,
@@ -76,7 +77,7 @@ pub(super) fn dora(app: &App, args: DoraArgs) -> anyhow::Result<ExitCode> {
             for (scope, weeks) in scopes.iter().zip(&rows) {
                 match scope {
                     Scope::Org => println!("\norganisation"),
-                    Scope::Service(s) => match app.teams.owner_of(s) {
+                    Scope::Service(s) => match teams.owner_of(s) {
                         Some(t) => println!("\n{s} (team {})", t.name),
                         None => println!("\n{s}"),
                     },
@@ -144,8 +145,13 @@ pub(super) fn teams(app: &App, args: TeamsArgs) -> anyhow::Result<ExitCode> {
         Some(d) => cal.week_start(cal.local_midnight(d)),
         None => cal.week_start(crate::clock::now_ms()) - crate::analysis::WEEK_MS,
     };
-    let view =
-        crate::query::teams::teams_view(&model, &app.teams, &app.slos, week, &app.settings.bands);
+    let view = crate::query::teams::teams_view(
+        &model,
+        &*app.teams()?,
+        &app.slos,
+        week,
+        &app.settings.bands,
+    );
     if args.format == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(ExitCode::SUCCESS);
@@ -198,6 +204,20 @@ pub(super) fn teams(app: &App, args: TeamsArgs) -> anyhow::Result<ExitCode> {
     }
     if !view.unowned.is_empty() {
         println!("\nowned by no team: {}", view.unowned.join(", "));
+    }
+    for t in view
+        .teams
+        .iter()
+        .filter(|t| !t.derived_from_codeowners.is_empty())
+    {
+        println!(
+            "{}: from CODEOWNERS: {}",
+            t.name,
+            t.derived_from_codeowners.join(", ")
+        );
+    }
+    for c in &view.conflicts {
+        println!("ownership conflict: {c}");
     }
     Ok(ExitCode::SUCCESS)
 }

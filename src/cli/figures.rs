@@ -89,9 +89,10 @@ pub(super) fn revenue(app: &App, args: RevenueArgs) -> anyhow::Result<ExitCode> 
 /// Weekly SLO figures.
 pub(super) fn reliability(app: &App, args: ReliabilityArgs) -> anyhow::Result<ExitCode> {
     let weeks = super::last_weeks(app.calendar(), args.weeks);
+    let teams = app.teams()?;
     let team = match args.team.as_deref() {
-        Some(name) => Some(app.teams.get(name).ok_or_else(|| {
-            let known: Vec<&str> = app.teams.iter().map(|t| t.name.as_str()).collect();
+        Some(name) => Some(teams.get(name).ok_or_else(|| {
+            let known: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
             anyhow::anyhow!("no team {name:?}; known: {}", known.join(", "))
         })?),
         None => None,
@@ -106,7 +107,7 @@ pub(super) fn reliability(app: &App, args: ReliabilityArgs) -> anyhow::Result<Ex
         OutputFormat::Json => {
             let doc: Vec<_> = rows
                 .iter()
-                .map(|(d, w)| serde_json::json!({"slo": d.name, "service": d.service, "team": app.teams.owner_of(&d.service).map(|t| t.name.as_str()), "target": d.spec.target, "weeks": w}))
+                .map(|(d, w)| serde_json::json!({"slo": d.name, "service": d.service, "team": teams.owner_of(&d.service).map(|t| t.name.as_str()), "target": d.spec.target, "weeks": w}))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }

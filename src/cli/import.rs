@@ -10,6 +10,7 @@ use super::table::Table;
 use crate::app::App;
 use crate::sources::revenue_csv::Layout;
 use crate::sources::revenue_import::{self, ImportOptions};
+use crate::sources::set_import::{self, SetOptions};
 use crate::telemetry;
 
 /// `import` subcommands.
@@ -19,8 +20,30 @@ pub enum ImportCommand {
     /// is validated whole and applied atomically; on any error nothing is applied and every bad
     /// row is listed.
     Revenue(ImportRevenueArgs),
+    /// Import support-ticket CSV files as Zendesk, Intercom or Jira Service Management export
+    /// them. Each file is validated whole and replaces the ticket set of its source atomically;
+    /// on any error nothing is applied and every bad row is listed.
+    Tickets(ImportSetArgs),
+    /// Import business metrics in the long layout `date|week|month, metric, value[, labels]`
+    /// (cloud_cost, gross_margin_ratio, operating_margin_ratio, engineering_headcount,
+    /// support_headcount, or any other name). Same guarantees as tickets.
+    Metrics(ImportSetArgs),
     /// Show the import history.
     List,
+}
+
+/// `import tickets` and `import metrics` options.
+#[derive(Debug, Args)]
+pub struct ImportSetArgs {
+    /// CSV files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The source the files belong to; a file replaces the whole set of its source.
+    #[arg(long, default_value = "default")]
+    pub source: String,
+    /// Validate and show what would change, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `import revenue` options.
@@ -95,7 +118,61 @@ pub(super) fn import(app: &App, command: ImportCommand) -> anyhow::Result<ExitCo
     match command {
         ImportCommand::List => list(app),
         ImportCommand::Revenue(args) => revenue(app, args),
+        ImportCommand::Tickets(args) => set(app, args, SetKind::Tickets),
+        ImportCommand::Metrics(args) => set(app, args, SetKind::Metrics),
     }
+}
+
+#[derive(Clone, Copy)]
+enum SetKind {
+    Tickets,
+    Metrics,
+}
+
+fn set(app: &App, args: ImportSetArgs, kind: SetKind) -> anyhow::Result<ExitCode> {
+    telemetry::init(&app.config.log);
+    let options = SetOptions {
+        source: args.source.clone(),
+        dry_run: args.dry_run,
+    };
+    let failed = each_file(&args.files, |name, bytes| {
+        let config = &app.config.revenue;
+        let result = match kind {
+            SetKind::Tickets => with_progress(bytes, |tick| {
+                set_import::import_tickets(&app.store, config, name, bytes, &options, tick)
+            }),
+            SetKind::Metrics => {
+                set_import::import_metrics(&app.store, config, name, bytes, &options)
+            }
+        };
+        result
+            .map(|summary| summary.to_string())
+            .map_err(|e| e.to_string())
+    });
+    app.store.flush()?;
+    Ok(super::exit_code(failed))
+}
+
+/// Reads and imports each file in turn, printing each summary or error; whether any failed.
+fn each_file(
+    files: &[PathBuf],
+    mut import: impl FnMut(&str, &[u8]) -> Result<String, String>,
+) -> bool {
+    let mut failed = false;
+    for path in files {
+        let name = path.display().to_string();
+        let outcome = std::fs::read(path)
+            .map_err(|e| format!("{name}: cannot read: {e}"))
+            .and_then(|bytes| import(&name, &bytes));
+        match outcome {
+            Ok(summary) => println!("{summary}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    failed
 }
 
 fn list(app: &App) -> anyhow::Result<ExitCode> {
@@ -139,40 +216,13 @@ fn revenue(app: &App, args: ImportRevenueArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         amount_scale: args.amount_scale,
     };
-    let mut failed = false;
-    for path in &args.files {
-        let name = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: {name}: cannot read: {e}");
-                failed = true;
-                continue;
-            }
-        };
-        let bar = progress_bar(&bytes);
-        let show = !bar.is_hidden();
-        let result = revenue_import::import(
-            store,
-            &app.config.revenue,
-            &name,
-            &bytes,
-            &options,
-            |line| {
-                if show && line % 4096 == 0 {
-                    bar.set_position(line);
-                }
-            },
-        );
-        bar.finish_and_clear();
-        match result {
-            Ok(summary) => println!("{summary}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-            }
-        }
-    }
+    let failed = each_file(&args.files, |name, bytes| {
+        with_progress(bytes, |tick| {
+            revenue_import::import(store, &app.config.revenue, name, bytes, &options, tick)
+        })
+        .map(|summary| summary.to_string())
+        .map_err(|e| e.to_string())
+    });
     store.flush()?;
     Ok(super::exit_code(failed))
 }
@@ -193,6 +243,20 @@ pub(super) fn export(app: &App, command: ExportCommand) -> anyhow::Result<ExitCo
     use std::io::Write;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an import with a progress bar (see [`progress_bar`]) ticked by line number.
+fn with_progress<T>(bytes: &[u8], import: impl FnOnce(&(dyn Fn(u64) + Sync)) -> T) -> T {
+    let bar = progress_bar(bytes);
+    let show = !bar.is_hidden();
+    let tick = |line: u64| {
+        if show && line % 4096 == 0 {
+            bar.set_position(line);
+        }
+    };
+    let result = import(&tick);
+    bar.finish_and_clear();
+    result
 }
 
 /// A line-count progress bar on a terminal for files big enough to wait for; hidden otherwise

@@ -3,6 +3,7 @@
 //! Every command but `config check` runs on one [`App`], built once from the configuration.
 
 mod bugs;
+mod business;
 mod daemon;
 mod delivery;
 mod digest;
@@ -25,11 +26,12 @@ use crate::config::{Config, ConfigError, Sources};
 use crate::model::Calendar;
 
 pub use bugs::BugsArgs;
+pub use business::BusinessArgs;
 pub use daemon::{DemoArgs, ServeArgs};
 pub use delivery::{DoraArgs, ExplainArgs, TeamsArgs};
 pub use digest::{DaemonDigest, DigestArgs, DigestFormat};
 pub use figures::{ReliabilityArgs, RevenueArgs};
-pub use import::{ExportCommand, FormatArg, ImportCommand, ImportRevenueArgs};
+pub use import::{ExportCommand, FormatArg, ImportCommand, ImportRevenueArgs, ImportSetArgs};
 pub use report::{ReportArgs, ReportFormat};
 pub use sync::{SourceArg, SyncArgs};
 pub use system::{SystemArgs, SystemFormat};
@@ -71,6 +73,12 @@ pub enum Command {
     Import(ImportCommand),
     /// Show monthly revenue figures: MRR, ARR, movements, growth, NRR and GRR.
     Revenue(RevenueArgs),
+    /// Show weekly support load (tickets opened, solved, backlog, response and resolution
+    /// medians, tickets per 100 customers, revenue-weighted tickets) and the top customer pains.
+    Support(business::BusinessArgs),
+    /// Show monthly cost and margin: cloud cost against MRR, cost growth against revenue
+    /// growth, revenue per engineer and the Rule of 40, and every stored metric.
+    Cost(business::BusinessArgs),
     /// Show weekly SLO figures: availability, error ratio, bad time, error budget, burn rates.
     Reliability(ReliabilityArgs),
     /// Show weekly DORA figures per service: deployment frequency, lead time, change failure
@@ -183,6 +191,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(c) => import::export(&app, c),
         Command::Revenue(args) => figures::revenue(&app, args),
         Command::Reliability(args) => figures::reliability(&app, args),
+        Command::Support(args) => business::support(&app, args),
+        Command::Cost(args) => business::cost(&app, args),
         Command::Dora(args) => delivery::dora(&app, args),
         Command::Explain(args) => delivery::explain(&app, args),
         Command::Teams(args) => delivery::teams(&app, args),

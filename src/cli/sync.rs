@@ -82,7 +82,7 @@ pub(super) fn sync(app: &App, args: SyncArgs) -> anyhow::Result<ExitCode> {
         match runtime.block_on(sync_once(
             kind,
             config,
-            &app.github_matchers,
+            &app.github,
             store,
             &health,
             &options,

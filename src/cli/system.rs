@@ -8,9 +8,10 @@ use clap::Args;
 
 use super::table::Table;
 use super::{day, last_weeks};
+use crate::analysis::system::format_latency;
 use crate::app::App;
 use crate::model::ComponentKind;
-use crate::query::system::{band_name, system_view, SystemInputs, SystemView};
+use crate::query::system::{band_name, SystemView};
 
 /// Output formats of `barometer system`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,19 +39,8 @@ pub struct SystemArgs {
 
 /// Prints the map.
 pub(super) fn system(app: &App, args: SystemArgs) -> anyhow::Result<ExitCode> {
-    let model = app.dora.get(&app.store, &app.settings)?;
     let weeks = last_weeks(app.calendar(), args.weeks);
-    let view = system_view(
-        &SystemInputs {
-            store: &app.store,
-            settings: &app.settings,
-            dora: &model,
-            slos: &app.slos,
-            system: &app.system,
-            teams: &app.teams,
-        },
-        &weeks,
-    )?;
+    let view = app.system_view(&weeks)?;
     match args.format {
         SystemFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
         SystemFormat::Mermaid => print!("{}", mermaid(&view)),
@@ -86,6 +76,7 @@ fn table(app: &App, view: &SystemView) {
         .right(8)
         .left(7)
         .right(6)
+        .right(8)
         .right(5)
         .right(5)
         .left(0);
@@ -98,6 +89,7 @@ fn table(app: &App, view: &SystemView) {
         "budget",
         "DORA",
         "CFR",
+        "p95",
         "bugs",
         "deps",
         "depends on",
@@ -113,6 +105,9 @@ fn table(app: &App, view: &SystemView) {
             pct(f.budget_left, 0),
             band_name(f.dora_band).to_owned(),
             pct(f.cfr, 0),
+            f.latency.map_or("-".to_owned(), |v| {
+                format_latency(v, f.latency_unit.as_deref().unwrap_or(""))
+            }),
             f.open_bugs.to_string(),
             f.dependants.to_string(),
             c.component.depends_on.join(", "),

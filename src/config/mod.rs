@@ -69,7 +69,7 @@ mod secret;
 mod sections;
 mod validate;
 
-pub use secret::Secret;
+pub use secret::{AppKey, Secret};
 pub use sections::*;
 
 /// The validated configuration.
@@ -97,10 +97,14 @@ pub struct Config {
     pub products: Vec<ProductConfig>,
     /// `[system]`
     pub system: SystemConfig,
+    /// `[webhooks]`
+    pub webhooks: InboundWebhooksConfig,
     /// `[metrics]`
     pub metrics: MetricsConfig,
     /// `[[remote_write]]`
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// `[business]`
+    pub business: BusinessConfig,
 }
 
 /// Where the configuration comes from.
@@ -113,4 +117,14 @@ pub struct Sources {
     /// Command-line values, by dotted key (e.g. `server.listen` from `serve --listen`): the
     /// last layer, validated with the rest.
     pub overrides: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Whether a team derives its services from `CODEOWNERS` (it names GitHub team slugs or
+    /// `codeowners` owners), so that the GitHub sync reads each repository's file.
+    pub fn derives_ownership(&self) -> bool {
+        self.teams
+            .iter()
+            .any(|t| !t.github_teams.is_empty() || !t.codeowners.is_empty())
+    }
 }

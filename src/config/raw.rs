@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     pub(super) metrics: RawMetrics,
     #[serde(default)]
     pub(super) remote_write: Vec<RawRemoteWrite>,
+    pub(super) webhooks: RawWebhooks,
+    pub(super) business: RawBusiness,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,12 +51,41 @@ pub(super) struct RawRemoteWrite {
     pub(super) queue_capacity: Option<i64>,
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct RawWebhooks {
+    pub(super) max_body_bytes: u64,
+    pub(super) events_token_env: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBusiness {
+    pub(super) rule_of_40_margin: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RawSystem {
     #[serde(default)]
     pub(super) catalog_paths: Vec<String>,
     #[serde(default)]
     pub(super) component: Vec<RawComponent>,
+    #[serde(default)]
+    pub(super) rules: RawSystemRules,
+}
+
+/// `[system.rules]`: every key optional, the defaults are `SystemRules::default()`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawSystemRules {
+    pub(super) fast_burn: Option<f64>,
+    pub(super) many_dependants: Option<i64>,
+    pub(super) stale_weeks: Option<i64>,
+    pub(super) bug_share: Option<f64>,
+    pub(super) bug_min: Option<i64>,
+    pub(super) cfr_band: Option<String>,
+    pub(super) recovery_band: Option<String>,
+    pub(super) latency_query: Option<String>,
+    pub(super) latency_objective: Option<f64>,
+    pub(super) pressure_weakest: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +97,7 @@ pub(super) struct RawComponent {
     pub(super) service: Option<String>,
     #[serde(default)]
     pub(super) depends_on: Vec<String>,
+    pub(super) latency_objective: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +118,8 @@ pub(super) struct RawTeam {
     pub(super) services: Vec<String>,
     #[serde(default)]
     pub(super) github_teams: Vec<String>,
+    #[serde(default)]
+    pub(super) codeowners: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +144,7 @@ pub(super) struct RawLog {
 pub(super) struct RawGithub {
     pub(super) api_url: String,
     pub(super) token_env: String,
+    pub(super) webhook_secret_env: String,
     pub(super) repos: Vec<String>,
     pub(super) backfill_since: String,
     pub(super) interval: String,
@@ -129,6 +164,15 @@ pub(super) struct RawGithub {
     pub(super) max_rate_limit_wait: String,
     #[serde(default)]
     pub(super) service: Vec<RawGithubService>,
+    pub(super) app: Option<RawGithubApp>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawGithubApp {
+    pub(super) id: i64,
+    pub(super) private_key_path: String,
+    #[serde(default)]
+    pub(super) installation_ids: Vec<i64>,
 }
 
 #[derive(Debug, Deserialize)]

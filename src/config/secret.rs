@@ -37,3 +37,25 @@ impl Serialize for Secret {
         s.serialize_str("[redacted]")
     }
 }
+
+/// A GitHub App's private key, parsed once from its PEM file (`github.app.private_key_path`):
+/// never printed by `Debug` and never serialized (the effective configuration shows the path only).
+#[derive(Clone)]
+pub struct AppKey(jsonwebtoken::EncodingKey);
+
+impl AppKey {
+    /// Wraps a parsed key.
+    pub(super) fn new(key: jsonwebtoken::EncodingKey) -> Self {
+        Self(key)
+    }
+    /// The key, for the one place that signs the App's JWTs.
+    pub fn encoding_key(&self) -> &jsonwebtoken::EncodingKey {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}

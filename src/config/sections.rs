@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 
-use super::Secret;
+use super::{AppKey, Secret};
 
 /// `[storage]`
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +36,14 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// `[business]`: how support tickets and business metrics are read (docs/support.md,
+/// docs/cost.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct BusinessConfig {
+    /// The margin the Rule of 40 adds to ARR growth.
+    pub rule_of_40_margin: crate::model::business::MarginKind,
 }
 
 /// `[log]`
@@ -96,6 +104,9 @@ pub struct GithubConfig {
     pub api_url: String,
     /// Name of the variable holding the token.
     pub token_env: String,
+    /// Name of the variable holding the secret that signs webhook deliveries
+    /// (`POST /webhooks/github`).
+    pub webhook_secret_env: String,
     /// `owner/name` list.
     pub repos: Vec<String>,
     /// First-sync horizon.
@@ -129,6 +140,23 @@ pub struct GithubConfig {
     pub max_rate_limit_wait: Duration,
     /// Every service: the configured ones, and one per listed repo that has none.
     pub services: Vec<GithubService>,
+    /// GitHub App authentication instead of the token, if configured.
+    pub app: Option<GithubApp>,
+}
+
+/// `[github.app]`: authenticate as a GitHub App's installations instead of with a token
+/// (docs/webhooks.md, "GitHub App"). When both are configured, the App wins.
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubApp {
+    /// The App's id.
+    pub id: u64,
+    /// The file holding the App's private key (PEM).
+    pub private_key_path: PathBuf,
+    /// The key itself, read and checked when the configuration is loaded; never shown.
+    #[serde(skip)]
+    pub key: AppKey,
+    /// Installations to use; empty = every installation of the App, found through the API.
+    pub installation_ids: Vec<u64>,
 }
 
 impl GithubConfig {
@@ -400,8 +428,12 @@ pub struct TeamConfig {
     pub name: String,
     /// The services it owns; no service belongs to two teams.
     pub services: Vec<String>,
-    /// GitHub team slugs (`org/team`) that stand for it, shown beside it.
+    /// GitHub team slugs (`org/team`) that stand for it, shown beside it; the services whose
+    /// `CODEOWNERS` owners include `@org/team` are derived to be its (docs/teams.md).
     pub github_teams: Vec<String>,
+    /// Other `CODEOWNERS` owners that stand for it (`@user`, an e-mail), for deriving its
+    /// services the same way.
+    pub codeowners: Vec<String>,
 }
 
 /// `[[products]]`: what is sold, the services behind it and the revenue that belongs to it.
@@ -426,6 +458,75 @@ pub struct SystemConfig {
     /// read, known references and no cycle.
     #[serde(rename = "component", serialize_with = "components_as_written")]
     pub components: Vec<crate::model::Component>,
+    /// `[system.rules]`: where the weak-spot and next-move rules draw their lines.
+    pub rules: SystemRules,
+}
+
+/// A DORA band named as a rule's line: a rule fires at this band or below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleBand {
+    /// Only the low band.
+    Low,
+    /// Medium or low.
+    Medium,
+    /// High, medium or low.
+    High,
+}
+
+impl RuleBand {
+    /// Every band a rule may name, as written.
+    pub const ALL: [(&'static str, RuleBand); 3] = [
+        ("low", RuleBand::Low),
+        ("medium", RuleBand::Medium),
+        ("high", RuleBand::High),
+    ];
+}
+
+/// `[system.rules]` (docs/system.md, "Weak spots and next moves"): each rule's threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SystemRules {
+    /// A 3-day burn rate at or above this burns fast (SRE Workbook: 2 spends a window's budget
+    /// in half the window).
+    pub fast_burn: f64,
+    /// This many direct dependants or more make a component load-bearing.
+    pub many_dependants: u32,
+    /// No successful deployment for this many weeks or more is stale.
+    pub stale_weeks: u32,
+    /// A component holding at least this share of the map's open bugs …
+    pub bug_share: f64,
+    /// … and at least this many of them concentrates them.
+    pub bug_min: u32,
+    /// A change failure rate in this DORA band or below is a weak spot.
+    pub cfr_band: RuleBand,
+    /// A recovery time in this DORA band or below is a weak spot.
+    pub recovery_band: RuleBand,
+    /// The `[[prometheus.query]]` name whose series is a service's latency.
+    pub latency_query: String,
+    /// The latency objective of a component that sets none (in the query's unit); `None` = no
+    /// objective unless the component has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_objective: Option<f64>,
+    /// How many of a product's weakest components the pressure-regime rule names.
+    pub pressure_weakest: u32,
+}
+
+impl Default for SystemRules {
+    /// The lines the rules drew before they were configurable.
+    fn default() -> Self {
+        Self {
+            fast_burn: 2.0,
+            many_dependants: 3,
+            stale_weeks: 6,
+            bug_share: 0.4,
+            bug_min: 3,
+            cfr_band: RuleBand::Low,
+            recovery_band: RuleBand::Low,
+            latency_query: "latency_p95".to_owned(),
+            latency_objective: None,
+            pressure_weakest: 2,
+        }
+    }
 }
 
 /// The components as a file writes them (without where they were written), so that the printed
@@ -444,6 +545,8 @@ fn components_as_written<S: Serializer>(
         product: Option<&'a str>,
         service: &'a str,
         depends_on: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        latency_objective: Option<f64>,
     }
     s.collect_seq(components.iter().map(|c| Written {
         name: &c.name,
@@ -452,7 +555,17 @@ fn components_as_written<S: Serializer>(
         product: c.product.as_deref(),
         service: &c.service,
         depends_on: &c.depends_on,
+        latency_objective: c.latency_objective,
     }))
+}
+
+/// `[webhooks]`: what the daemon accepts pushed to it (docs/webhooks.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundWebhooksConfig {
+    /// Largest body accepted, in bytes; a larger one is refused with 413 before it is read.
+    pub max_body_bytes: u64,
+    /// Name of the variable holding the bearer token of `POST /webhooks/events`.
+    pub events_token_env: String,
 }
 
 /// `[metrics]`: what every exported series carries.

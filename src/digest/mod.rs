@@ -141,6 +141,9 @@ pub struct Digest {
     pub teams: Vec<DeliveryLine>,
     /// Services (with deployments) that no team owns, when teams exist.
     pub unowned: Vec<String>,
+    /// Services `CODEOWNERS` gives to two teams (owned by neither), in words naming both.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ownership_conflicts: Vec<String>,
     /// The system map's weak spots and next moves over the 13 weeks ending with this one (none
     /// without a system model).
     pub system: Option<crate::analysis::system::Assessment>,
@@ -160,6 +163,41 @@ pub struct Digest {
     pub movers: Vec<(String, f64, bool)>,
     /// Signals missing or stale in the week.
     pub gaps: Vec<String>,
+    /// Support load and pains of the week, and cost of its month (none without the data).
+    pub customers: Customers,
+}
+
+/// The digest's customers section: the week's support figures, the top pains of the 4 weeks
+/// ending with it, and the cost of the latest month with revenue up to the week's month.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Customers {
+    /// The week's support figures.
+    pub support: Option<crate::analysis::support::SupportWeek>,
+    /// The top 3 customer pains.
+    pub pains: Vec<crate::analysis::support::Pain>,
+    /// Customer ids the revenue data does not know (count).
+    pub unknown_customers: usize,
+    /// The cost month.
+    pub cost: Option<crate::analysis::cost::CostMonth>,
+}
+
+fn customers(app: &App, week_ms: i64) -> Result<Customers, crate::store::StoreError> {
+    let (store, settings) = (&*app.store, &*app.settings);
+    let mut out = Customers::default();
+    if let Some(r) = crate::query::business::support_report(store, settings, week_ms)? {
+        out.support = r.weeks.last().cloned();
+        out.pains = r.pains.into_iter().take(3).collect();
+        out.unknown_customers = r.unknown_customers.len();
+    }
+    let month = crate::model::Month::of(settings.calendar.local_date(week_ms));
+    if let Some(c) = crate::query::business::cost_report(store, settings)? {
+        out.cost = c
+            .months
+            .into_iter()
+            .rev()
+            .find(|m| m.month <= month && m.mrr.is_some());
+    }
+    Ok(out)
 }
 
 /// The week a digest produced at `now_ms` covers: the last complete ISO week.
@@ -260,7 +298,8 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     let bands = &settings.bands;
     let mut delivery = Vec::new();
     let mut teams = Vec::new();
-    let scopes = crate::query::teams::all_scopes(&model, &app.teams);
+    let owners = app.teams()?;
+    let scopes = crate::query::teams::all_scopes(&model, &owners);
     for scope in &scopes {
         let Some(d) = scope.weekly(&model, &[week_ms], bands).pop() else {
             continue;
@@ -291,18 +330,8 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         None
     } else {
         let weeks: Vec<i64> = (0..13).rev().map(|i| week_ms - i * WEEK_MS).collect();
-        let view = crate::query::system::system_view(
-            &crate::query::system::SystemInputs {
-                store,
-                settings,
-                dora: &model,
-                slos: &app.slos,
-                system: &app.system,
-                teams: &app.teams,
-            },
-            &weeks,
-        )?;
-        Some(view.assessment)
+        let view = app.system_view(&weeks)?;
+        Some(view.assessment.clone())
     };
     let mut products = Vec::new();
     for p in app.products.iter() {
@@ -328,10 +357,10 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
     } else {
         crate::query::bugs::bug_series(&bug_facts, &scopes, &[week_ms], settings)
     };
-    let unowned = if app.teams.is_empty() {
+    let unowned = if owners.is_empty() {
         Vec::new()
     } else {
-        app.teams
+        owners
             .unowned(model.services.iter().map(|s| s.name.as_str()))
             .into_iter()
             .map(str::to_owned)
@@ -386,6 +415,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         delivery,
         teams,
         unowned,
+        ownership_conflicts: owners.conflicts().iter().map(ToString::to_string).collect(),
         system,
         products,
         bugs,
@@ -394,6 +424,7 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         associations,
         movers,
         gaps,
+        customers: customers(app, week_ms)?,
     })
 }
 
@@ -410,5 +441,6 @@ pub fn component_name(c: Component) -> &'static str {
         Component::RecoveryTime => "recovery time",
         Component::Incidents => "incidents",
         Component::Churn => "churn and contraction (1 - GRR)",
+        Component::BugInflow => "bug inflow",
     }
 }

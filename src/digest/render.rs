@@ -245,6 +245,9 @@ pub fn markdown(d: &Digest) -> String {
         if !d.unowned.is_empty() {
             let _ = writeln!(m, "\nOwned by no team: {}.", esc(&d.unowned.join(", ")));
         }
+        for c in &d.ownership_conflicts {
+            let _ = writeln!(m, "\nOwnership conflict: {}.", esc(c));
+        }
         m.push('\n');
     }
     if !d.products.is_empty() {
@@ -339,6 +342,8 @@ pub fn markdown(d: &Digest) -> String {
         }
     }
 
+    customers(&mut m, &d.customers);
+
     let _ = writeln!(m, "## What moved\n");
     if d.movers.is_empty() {
         let _ = writeln!(
@@ -394,6 +399,61 @@ pub fn markdown(d: &Digest) -> String {
         );
     }
     m
+}
+
+/// The customers section: support this week, the top pains, cost and the Rule of 40.
+fn customers(m: &mut String, c: &super::Customers) {
+    if c.support.is_none() && c.cost.is_none() {
+        return;
+    }
+    let _ = writeln!(m, "## Customers\n");
+    if let Some(w) = &c.support {
+        let _ = writeln!(
+            m,
+            "Support: {} tickets opened, {} solved, backlog {}; first response {} h, resolution {} h (medians); {} tickets per 100 customers, revenue-weighted {}.\n",
+            w.opened,
+            w.solved,
+            w.backlog,
+            num(w.first_response_median_h, 1),
+            num(w.resolution_median_h, 1),
+            num(w.per_100_customers, 1),
+            num(w.revenue_weighted, 1)
+        );
+        for p in &c.pains {
+            let _ = writeln!(
+                m,
+                "- {}: {} tickets from {} customers, ARR at stake {} (4 weeks before: {})",
+                p.topic,
+                p.tickets,
+                p.customers,
+                money(Some(p.arr_at_stake)),
+                p.previous_tickets
+            );
+        }
+        if c.unknown_customers > 0 {
+            let _ = writeln!(
+                m,
+                "- {} customer ids are not in the revenue data (counted without revenue)",
+                c.unknown_customers
+            );
+        }
+        m.push('\n');
+    }
+    if let Some(k) = &c.cost {
+        let rule = k
+            .rule_of_40
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), ToString::to_string);
+        let _ = writeln!(
+            m,
+            "Cost ({}): cloud cost {} = {} of MRR; over 3 months cost {} against revenue {}; Rule of 40: {rule}.\n",
+            k.month,
+            money(k.cloud_cost),
+            pct(k.cost_share, 1),
+            pct(k.cost_growth_3m, 1),
+            pct(k.revenue_growth_3m, 1)
+        );
+    }
 }
 
 /// The digest as a standalone HTML page.

@@ -70,4 +70,5 @@ pub const PRESSURE_COMPONENTS: &[&str] = &[
     "recovery_time",
     "incidents",
     "churn",
+    "bug_inflow",
 ];

@@ -5,6 +5,7 @@
 //! shapes, so whatever runs on the demo runs on real data.
 
 pub mod attributes;
+pub mod business;
 pub mod calendar;
 pub mod coverage;
 pub mod dora;
@@ -15,12 +16,13 @@ pub mod system;
 pub mod teams;
 
 pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
+pub use business::{Grain, MetricRow, Ticket};
 pub use calendar::Calendar;
 pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
 pub use month::Month;
 pub use products::{Product, Products};
 pub use system::{Component, ComponentKind, SystemModel, SystemProblem};
-pub use teams::{Team, Teams};
+pub use teams::{CodeOwnersFile, Team, Teams};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -153,6 +155,8 @@ pub enum DeploySource {
     WorkflowRun,
     /// A published release or a tag that matches the configured pattern.
     Release,
+    /// Reported by a CD tool (Argo CD, Jenkins, Spinnaker …) to `POST /webhooks/events`.
+    Pushed,
 }
 
 impl DeploySource {
@@ -161,6 +165,7 @@ impl DeploySource {
             DeploySource::DeploymentsApi => "deployments_api",
             DeploySource::WorkflowRun => "workflow_run",
             DeploySource::Release => "release",
+            DeploySource::Pushed => "pushed",
         }
     }
 }

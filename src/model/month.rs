@@ -24,6 +24,12 @@ impl Month {
         Self(index)
     }
 
+    /// The month holding `date`.
+    pub fn of(date: NaiveDate) -> Self {
+        use chrono::Datelike;
+        Self::from_index(date.year() * 12 + date.month0() as i32)
+    }
+
     /// The month of a year and a month number (1..=12), if valid.
     pub fn new(year: i32, month: u32) -> Option<Self> {
         ((1..=12).contains(&month) && (1..=9999).contains(&year))

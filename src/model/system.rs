@@ -71,7 +71,7 @@ impl fmt::Display for ComponentKind {
 }
 
 /// One component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Component {
     /// Its name, unique in the model.
     pub name: String,
@@ -85,6 +85,9 @@ pub struct Component {
     pub service: String,
     /// The components it depends on, by name.
     pub depends_on: Vec<String>,
+    /// The latency objective of its service, in the unit of the latency query (seconds for the
+    /// p95 of `[[prometheus.query]]`); `None` = `[system.rules] latency_objective`, if any.
+    pub latency_objective: Option<f64>,
     /// Where it was written: `system.component[3]`, or a catalog file and its document.
     pub origin: String,
 }
@@ -113,7 +116,7 @@ impl fmt::Display for SystemProblem {
 }
 
 /// A checked model: unique names, known references, no cycles.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SystemModel {
     components: Vec<Component>,
 }
@@ -293,6 +296,7 @@ mod tests {
             product: None,
             service: name.into(),
             depends_on: deps.iter().map(|d| (*d).into()).collect(),
+            latency_objective: None,
             origin: format!("test/{name}"),
         }
     }

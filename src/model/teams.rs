@@ -11,8 +11,35 @@ pub struct Team {
     pub name: String,
     /// The services it owns.
     pub services: Vec<String>,
-    /// GitHub team slugs (`org/team`) that stand for it.
+    /// GitHub team slugs (`org/team`) that stand for it; `CODEOWNERS` rules naming `@org/team`
+    /// give it their services.
     pub github_teams: Vec<String>,
+    /// Other `CODEOWNERS` owners (`@user`, an e-mail) that stand for it.
+    pub codeowners: Vec<String>,
+    /// Of `services`, those derived from `CODEOWNERS` rather than configured.
+    pub derived: Vec<String>,
+}
+
+/// A service whose `CODEOWNERS` owners stand for two teams: given to neither, listed as unowned,
+/// and reported with both names, like the configuration error for a service two teams list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnershipConflict {
+    /// The service.
+    pub service: String,
+    /// The two teams (the first two in configuration order, when more claim it).
+    pub teams: [String; 2],
+    /// The rule that claims it for both: file, line, pattern and owners.
+    pub source: String,
+}
+
+impl std::fmt::Display for OwnershipConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "service {:?} is owned by both {:?} and {:?} ({})",
+            self.service, self.teams[0], self.teams[1], self.source
+        )
+    }
 }
 
 /// Every team, with the owner of each service. Built from a validated configuration (or the
@@ -23,6 +50,26 @@ pub struct Teams {
     teams: Vec<Team>,
     #[serde(skip)]
     owner: BTreeMap<String, usize>,
+    conflicts: Vec<OwnershipConflict>,
+}
+
+/// A repository's `CODEOWNERS` file as the GitHub source last read it, kept as text: the read
+/// side parses it (`analysis::ownership`) to derive which team owns which service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CodeOwnersFile {
+    /// `owner/name`.
+    pub repo: String,
+    /// Where it was found (`.github/CODEOWNERS`, `CODEOWNERS` or `docs/CODEOWNERS`).
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+impl super::Event for CodeOwnersFile {
+    const KIND: &'static str = "codeowners";
+    fn natural_key(&self) -> String {
+        self.repo.clone()
+    }
 }
 
 /// The name the faces show for a service no team owns.
@@ -37,7 +84,22 @@ impl Teams {
                 owner.entry(s.clone()).or_insert(i);
             }
         }
-        Self { teams, owner }
+        Self {
+            teams,
+            owner,
+            conflicts: Vec::new(),
+        }
+    }
+
+    /// The same teams, with the derived claims that could not be settled.
+    pub fn with_conflicts(mut self, conflicts: Vec<OwnershipConflict>) -> Self {
+        self.conflicts = conflicts;
+        self
+    }
+
+    /// Services `CODEOWNERS` gives to two teams (each is owned by neither).
+    pub fn conflicts(&self) -> &[OwnershipConflict] {
+        &self.conflicts
     }
 
     /// Whether any team is defined.
@@ -78,6 +140,8 @@ mod tests {
             name: name.into(),
             services: services.iter().map(|s| (*s).to_owned()).collect(),
             github_teams: Vec::new(),
+            codeowners: Vec::new(),
+            derived: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! or printed; and no face reaches into `sources` or into another face for data.
 
 pub mod bugs;
+pub mod business;
 pub mod revenue;
 pub mod settings;
 pub mod slo;

@@ -28,6 +28,8 @@ pub struct Settings {
     pub currency: String,
     /// How bugs are read: severities and the escape window.
     pub bugs: BugSettings,
+    /// The margin the Rule of 40 adds to ARR growth.
+    pub rule_of_40_margin: crate::analysis::cost::MarginKind,
 }
 
 /// A configured service's path globs do not compile (validation checks them, so only a
@@ -118,6 +120,7 @@ impl Settings {
                 escaped_window_ms: i64::try_from(config.github.escaped_bug_window.as_millis())
                     .unwrap_or(i64::MAX),
             },
+            rule_of_40_margin: config.business.rule_of_40_margin,
         })
     }
 }

@@ -2,11 +2,17 @@
 //! each team's roll-up, so that the API, the CLI, `/metrics`, the dashboard and the digest give
 //! one answer.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 
 use crate::analysis::dora::{BandTable, DoraFigures, DoraModel, Scope};
-use crate::model::teams::UNOWNED;
-use crate::model::Teams;
+use crate::analysis::ownership::{derive, service_dir, CodeOwners, ServiceLocation};
+use crate::config::GithubService;
+use crate::model::teams::{OwnershipConflict, UNOWNED};
+use crate::model::{CodeOwnersFile, Team, Teams};
+use crate::store::{Store, StoreError};
 
 use super::SloDef;
 
@@ -153,6 +159,8 @@ pub struct TeamSummary {
     pub github_teams: Vec<String>,
     /// Its services.
     pub services: Vec<String>,
+    /// Of them, those derived from `CODEOWNERS` rather than configured.
+    pub derived_from_codeowners: Vec<String>,
     /// Of them, those without a single deployment in the store.
     pub services_without_deployments: Vec<String>,
     /// The SLOs of its services.
@@ -170,6 +178,9 @@ pub struct TeamsView {
     pub teams: Vec<TeamSummary>,
     /// Services (with deployments or an SLO) that no team owns: listed, never dropped.
     pub unowned: Vec<String>,
+    /// Services `CODEOWNERS` gives to two teams: owned by neither (so among `unowned`), each
+    /// naming both teams and the rule.
+    pub conflicts: Vec<OwnershipConflict>,
 }
 
 /// The teams' roll-ups for the 13 weeks ending with `week_ms`.
@@ -191,7 +202,7 @@ pub fn teams_view(
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let summary = |name: &str, github_teams: &[String], services: &[String]| {
+    let summary = |name: &str, github_teams: &[String], services: &[String], derived: &[String]| {
         let scope = Scope::Team {
             name: name.to_owned(),
             services: services.to_vec(),
@@ -205,6 +216,7 @@ pub fn teams_view(
             name: name.to_owned(),
             github_teams: github_teams.to_vec(),
             services: services.to_vec(),
+            derived_from_codeowners: derived.to_vec(),
             services_without_deployments: services
                 .iter()
                 .filter(|s| model.deployments_of(Some(s)).is_empty())
@@ -220,14 +232,82 @@ pub fn teams_view(
     };
     let mut out: Vec<TeamSummary> = teams
         .iter()
-        .map(|t| summary(&t.name, &t.github_teams, &t.services))
+        .map(|t| summary(&t.name, &t.github_teams, &t.services, &t.derived))
         .collect();
     if !teams.is_empty() && !unowned.is_empty() {
-        out.push(summary(UNOWNED, &[], &unowned));
+        out.push(summary(UNOWNED, &[], &unowned, &[]));
     }
     TeamsView {
         week_ms,
         teams: out,
         unowned,
+        conflicts: teams.conflicts().to_vec(),
+    }
+}
+
+/// Who owns which service, as of the store: the configured (or demo) teams, plus the services
+/// each derives from the stored `CODEOWNERS` files ([`crate::analysis::ownership::derive`]).
+/// Recomputed only when an event was committed since (a `CODEOWNERS` is stored as one), so every
+/// face reads one answer without re-parsing per request.
+pub struct Ownership {
+    base: Vec<Team>,
+    locations: Vec<ServiceLocation>,
+    fixed: Arc<Teams>,
+    last: Mutex<Option<(u64, Arc<Teams>)>>,
+}
+
+impl Ownership {
+    /// `teams` as configured; `services`, the GitHub services (where each lives).
+    pub fn new(teams: Vec<Team>, services: &[GithubService]) -> Self {
+        let derives = teams
+            .iter()
+            .any(|t| !t.github_teams.is_empty() || !t.codeowners.is_empty());
+        let locations = if derives {
+            services
+                .iter()
+                .map(|s| ServiceLocation {
+                    service: s.name.clone(),
+                    repo: s.repo.clone(),
+                    dir: service_dir(&s.paths),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            fixed: Arc::new(Teams::new(teams.clone())),
+            base: teams,
+            locations,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The teams as of the store now.
+    pub fn get(&self, store: &Store) -> Result<Arc<Teams>, StoreError> {
+        if self.locations.is_empty() {
+            return Ok(self.fixed.clone());
+        }
+        let generation = store.event_generation();
+        if let Some((g, t)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *g == generation {
+                return Ok(t.clone());
+            }
+        }
+        let mut files = BTreeMap::new();
+        for f in store.events::<CodeOwnersFile>() {
+            let f = f?;
+            let parsed = CodeOwners::parse(&f.text);
+            for s in &parsed.skipped {
+                tracing::warn!(repo = %f.repo, path = %f.path, line = s.line, reason = %s.reason,
+                    "CODEOWNERS line skipped");
+            }
+            files.insert(f.repo, parsed);
+        }
+        let teams = Arc::new(derive(self.base.clone(), &self.locations, &files));
+        for c in teams.conflicts() {
+            tracing::warn!(service = %c.service, "{c}; it is listed as unowned");
+        }
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, teams.clone()));
+        Ok(teams)
     }
 }

@@ -384,6 +384,14 @@ pub fn rows_for(
     for (row, w) in org.iter_mut().zip(&weeks) {
         revenue_into(row, *w, &months, cal);
     }
+    // Bug inflow, the index's optional component: the organisation's bugs, or those of the
+    // product's services.
+    let opened: Vec<i64> = super::bugs::bug_facts(store, model, settings)?
+        .iter()
+        .filter(|b| product.is_none_or(|_| b.service.as_deref().is_some_and(&mine)))
+        .map(|b| cal.week_start(b.created_ms))
+        .collect();
+    bugs_into(&mut org, &opened);
     // Each service with deployments, then each with SLOs only; a service's reliability is that
     // of its own SLOs.
     let slos_of = |name: &str| -> Vec<&(&SloDef, Vec<WeekReliability>)> {
@@ -497,6 +505,32 @@ fn scope_rows(
             }
         })
         .collect()
+}
+
+/// Bugs opened each week (`opened`: the Monday of each bug's opening), from the week of the
+/// scope's first bug on; before it, and in a scope without a bug, missing rather than zero: the
+/// bug source may not be configured at all, and the index then leaves the component out.
+fn bugs_into(rows: &mut [WeekRow], opened: &[i64]) {
+    let mut per_week: BTreeMap<i64, u32> = BTreeMap::new();
+    for w in opened {
+        *per_week.entry(*w).or_default() += 1;
+    }
+    let first = per_week.keys().next().copied();
+    for row in rows {
+        let s = &mut row.signals;
+        let cov = match first {
+            Some(f) if s.week_ms >= f => {
+                s.bugs_opened = Some(f64::from(per_week.get(&s.week_ms).copied().unwrap_or(0)));
+                if s.partial {
+                    Coverage::PartialWeek
+                } else {
+                    Coverage::Complete
+                }
+            }
+            _ => Coverage::Missing,
+        };
+        row.coverage.insert("bugs_opened", cov);
+    }
 }
 
 /// Revenue of the month holding the week's Thursday, else of the latest earlier month while it

@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 pub mod remote_write;
 pub mod system;
+pub mod webhooks;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -175,7 +176,7 @@ pub async fn run(
     ));
     let syncer = sources::Syncer::new(
         config.clone(),
-        app.github_matchers.clone(),
+        app.github.clone(),
         store.clone(),
         health.clone(),
     );
@@ -249,6 +250,14 @@ pub async fn run(
         tracker: tracker.clone(),
         health: health.clone(),
         digest,
+    }))
+    // Outside the API's token and same-origin guards: each webhook authenticates itself
+    // (see `webhooks`).
+    .merge(webhooks::routes(webhooks::WebhookState {
+        app: app.clone(),
+        health: health.clone(),
+        serial: Arc::default(),
+        pruned: Arc::default(),
     }));
     let stop = shutdown.clone();
     let server = axum::serve(listener, app)
@@ -303,6 +312,8 @@ pub fn routes(state: ApiState) -> Router {
     let limit = usize::try_from(state.app.config.revenue.max_upload_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/revenue", get(api::revenue::revenue))
+        .route("/api/v1/support", get(api::business::support))
+        .route("/api/v1/cost", get(api::business::cost))
         .route("/api/v1/reliability", get(api::reliability::reliability))
         .route("/api/v1/dora", get(api::delivery::dora))
         .route("/api/v1/teams", get(api::teams::teams))
@@ -323,6 +334,14 @@ pub fn routes(state: ApiState) -> Router {
         .route(
             "/api/v1/imports/revenue",
             post(api::revenue::import_revenue).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route(
+            "/api/v1/imports/tickets",
+            post(api::business::import_tickets).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route(
+            "/api/v1/imports/metrics",
+            post(api::business::import_metrics).layer(DefaultBodyLimit::max(limit)),
         )
         .route_layer(middleware::from_fn(same_origin_writes))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))

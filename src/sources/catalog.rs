@@ -29,6 +29,10 @@ use crate::model::{Component, ComponentKind, SystemModel, SystemProblem};
 /// The annotation that maps an entity to the DORA/SLO service whose figures it shows.
 pub const SERVICE_ANNOTATION: &str = "barometer.io/service";
 
+/// The annotation that sets an entity's latency objective (a positive number, in the latency
+/// query's unit), like `latency_objective` of `[[system.component]]`.
+pub const LATENCY_ANNOTATION: &str = "barometer.io/latency-objective";
+
 /// Why the catalog could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -250,6 +254,19 @@ fn build(entities: Vec<Located>, configured: Vec<Component>) -> Result<SystemMod
             "api" => ComponentKind::ExternalApi,
             _ => continue,
         };
+        let latency_objective = match e.metadata.annotations.get(LATENCY_ANNOTATION) {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 => Some(x),
+                _ => {
+                    bad(
+                        &crate::quote::excerpt(v),
+                        &format!("{LATENCY_ANNOTATION} must be a positive number, e.g. \"0.4\""),
+                    );
+                    None
+                }
+            },
+        };
         components.push(Component {
             name: e.metadata.name.clone(),
             kind,
@@ -262,6 +279,7 @@ fn build(entities: Vec<Located>, configured: Vec<Component>) -> Result<SystemMod
                 .cloned()
                 .unwrap_or_else(|| e.metadata.name.clone()),
             depends_on,
+            latency_objective,
             origin: origin.clone(),
         });
     }

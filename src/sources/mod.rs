@@ -2,14 +2,19 @@
 //! them to the [`crate::store::Store`] in atomic batches, with its cursor in the same batch.
 
 pub mod catalog;
+mod chunked;
 pub mod demo;
+pub mod events;
 pub mod github;
+pub mod metrics_csv;
 pub mod prometheus;
 pub mod pull;
 mod revenue_attributes;
 pub mod revenue_csv;
 pub mod revenue_import;
 pub mod revenue_watch;
+pub mod set_import;
+pub mod tickets_csv;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,11 +116,12 @@ pub struct SyncOptions {
 
 /// Runs one sync of `kind` and records its outcome in `health` (and the log) in the same call.
 ///
-/// `matchers` are the GitHub services' patterns, compiled once (`App::build`).
+/// `github` is what the application prepared once for GitHub (`App::build`): the services'
+/// patterns and the App's installation tokens.
 pub async fn sync_once(
     kind: SourceKind,
     config: &Config,
-    matchers: &Arc<github::Matchers>,
+    github: &github::Shared,
     store: &Store,
     health: &Health,
     options: &SyncOptions,
@@ -123,7 +129,7 @@ pub async fn sync_once(
     sync_until(
         kind,
         config,
-        matchers,
+        github,
         store,
         health,
         options,
@@ -138,7 +144,7 @@ pub async fn sync_once(
 async fn sync_until(
     kind: SourceKind,
     config: &Config,
-    matchers: &Arc<github::Matchers>,
+    github: &github::Shared,
     store: &Store,
     health: &Health,
     options: &SyncOptions,
@@ -166,14 +172,15 @@ async fn sync_until(
         }
         SourceKind::Github => {
             async {
-                let sync = github::GithubSync::with_matchers(
+                let sync = github::GithubSync::with_shared(
                     &config.github,
-                    matchers.clone(),
+                    github,
                     store,
                     since,
                     options.progress,
                 )?
-                .with_shutdown(shutdown);
+                .with_shutdown(shutdown)
+                .with_codeowners(config.derives_ownership());
                 let rate = sync.rate();
                 let r = sync.run(options.repo.as_deref()).await;
                 let remaining = rate.remaining.load(std::sync::atomic::Ordering::Relaxed);
@@ -215,7 +222,7 @@ async fn sync_until(
 /// a time.
 pub struct Syncer {
     config: Arc<Config>,
-    matchers: Arc<github::Matchers>,
+    github: github::Shared,
     store: Arc<Store>,
     health: Arc<Health>,
     running: std::sync::Mutex<std::collections::HashSet<SourceKind>>,
@@ -246,17 +253,17 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl Syncer {
-    /// A syncer over the daemon's configuration (with its GitHub patterns compiled once), store
+    /// A syncer over the daemon's configuration (with what GitHub needs prepared once), store
     /// and health.
     pub fn new(
         config: Arc<Config>,
-        matchers: Arc<github::Matchers>,
+        github: github::Shared,
         store: Arc<Store>,
         health: Arc<Health>,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
-            matchers,
+            github,
             store,
             health,
             running: std::sync::Mutex::default(),
@@ -287,7 +294,7 @@ impl Syncer {
         let _ = sync_until(
             kind,
             &self.config,
-            &self.matchers,
+            &self.github,
             &self.store,
             &self.health,
             &SyncOptions::default(),

@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::revenue_attributes::{self, Outcome};
+use super::revenue_attributes;
 use super::revenue_csv::{self, FileErrors, Layout, ParseOptions, Parsed};
 use crate::config::RevenueConfig;
 use crate::model::revenue::Snapshots;
@@ -130,7 +130,7 @@ impl ImportOptions {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -200,18 +200,15 @@ pub fn import(
             vec![],
             0,
         );
-        let outcome = match revenue_attributes::apply(
+        let outcome = revenue_attributes::apply(
             store,
             customers,
             &import_id,
             &options.source,
             options.dry_run,
             history,
-        )? {
-            Outcome::Applied => "applied",
-            Outcome::Unchanged => "unchanged",
-            Outcome::DryRun => "dry-run",
-        };
+        )?
+        .word();
         return Ok(ImportSummary {
             file: file.to_owned(),
             layout,
@@ -316,14 +313,34 @@ fn history_entry(
     months: Vec<Month>,
     errors: usize,
 ) -> ImportRecord {
+    let layout = outcome.1.map(|l| l.to_string());
+    record(
+        file,
+        sha256,
+        &options.source,
+        (outcome.0, layout.as_deref(), outcome.2),
+        months,
+        errors,
+    )
+}
+
+/// One entry of the import history, for any kind of import: (outcome, layout, rows).
+pub(super) fn record(
+    file: &str,
+    sha256: &str,
+    source: &str,
+    outcome: (&str, Option<&str>, u64),
+    months: Vec<Month>,
+    errors: usize,
+) -> ImportRecord {
     let now = Utc::now();
     ImportRecord {
         id: format!("{}-{}", now.format("%Y%m%dT%H%M%S%.6fZ"), &sha256[..12]),
         at: now,
         file: file.to_owned(),
         sha256: sha256.to_owned(),
-        source: options.source.clone(),
-        layout: outcome.1.map_or("?".to_owned(), |l| l.to_string()),
+        source: source.to_owned(),
+        layout: outcome.1.unwrap_or("?").to_owned(),
         rows: outcome.2,
         months,
         outcome: outcome.0.to_owned(),

@@ -1,5 +1,6 @@
 //! The watched revenue folder: CSV files dropped there are imported, then moved to `done/` or
-//! `failed/` beside a report file.
+//! `failed/` beside a report file. Files in its `tickets/` and `metrics/` subfolders are
+//! imported as support tickets and business metrics, into the source `default`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::revenue_import::{self, ImportOptions};
+use super::set_import::{self, SetOptions};
 use crate::config::Config;
 use crate::store::Store;
 
@@ -23,7 +25,22 @@ pub async fn watch(config: Arc<Config>, store: Arc<Store>, shutdown: Cancellatio
     loop {
         let (c, s, d) = (config.clone(), store.clone(), dir.clone());
         let previous = std::mem::take(&mut sizes);
-        match tokio::task::spawn_blocking(move || scan(&c, &s, &d, previous)).await {
+        let scan_all = move || {
+            let mut next = HashMap::new();
+            for kind in [Kind::Revenue, Kind::Tickets, Kind::Metrics] {
+                let dir = match kind {
+                    Kind::Revenue => d.clone(),
+                    Kind::Tickets => d.join("tickets"),
+                    Kind::Metrics => d.join("metrics"),
+                };
+                if kind != Kind::Revenue && !dir.is_dir() {
+                    continue;
+                }
+                next.extend(scan(&c, &s, &dir, &previous, kind));
+            }
+            next
+        };
+        match tokio::task::spawn_blocking(scan_all).await {
             Ok(next) => sizes = next,
             Err(e) => tracing::error!(error = %e, "revenue folder scan panicked"),
         }
@@ -34,11 +51,20 @@ pub async fn watch(config: Arc<Config>, store: Arc<Store>, shutdown: Cancellatio
     }
 }
 
+/// What a folder's files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Revenue,
+    Tickets,
+    Metrics,
+}
+
 fn scan(
     config: &Config,
     store: &Store,
     dir: &Path,
-    previous: HashMap<PathBuf, u64>,
+    previous: &HashMap<PathBuf, u64>,
+    kind: Kind,
 ) -> HashMap<PathBuf, u64> {
     let mut sizes = HashMap::new();
     let entries = match std::fs::read_dir(dir) {
@@ -61,26 +87,42 @@ fn scan(
             sizes.insert(path, meta.len());
             continue;
         }
-        process(config, store, dir, &path);
+        process(config, store, dir, &path, kind);
     }
     sizes
 }
 
-fn process(config: &Config, store: &Store, dir: &Path, path: &Path) {
+fn process(config: &Config, store: &Store, dir: &Path, path: &Path, kind: Kind) {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let options = ImportOptions::new("default");
+    let config = &config.revenue;
     let outcome = std::fs::read(path)
         .map_err(|e| format!("{name}: cannot read: {e}"))
         .and_then(|bytes| {
-            revenue_import::import(store, &config.revenue, &name, &bytes, &options, |_| {})
-                .map_err(|e| e.to_string())
+            let result = match kind {
+                Kind::Revenue => {
+                    let options = ImportOptions::new("default");
+                    revenue_import::import(store, config, &name, &bytes, &options, |_| {})
+                        .map(|s| s.to_string())
+                }
+                Kind::Tickets => {
+                    let options = SetOptions::new("default");
+                    set_import::import_tickets(store, config, &name, &bytes, &options, |_| {})
+                        .map(|s| s.to_string())
+                }
+                Kind::Metrics => {
+                    let options = SetOptions::new("default");
+                    set_import::import_metrics(store, config, &name, &bytes, &options)
+                        .map(|s| s.to_string())
+                }
+            };
+            result.map_err(|e| e.to_string())
         });
     let (sub, report) = match &outcome {
         Ok(summary) => {
-            tracing::info!(file = %name, %summary, "imported from the watched folder");
+            tracing::info!(file = %name, summary = %summary, "imported from the watched folder");
             ("done", format!("{summary}\n"))
         }
         Err(e) => {

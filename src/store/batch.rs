@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::encoding::{
     block_key, block_of, decode_block, encode_block, encode_event, encode_series, merge_points,
-    tagged, EncodedEvent, CODEC_JSON, TAG_CURSOR,
+    tagged, EncodedEvent, CODEC_JSON, TAG_CURSOR, TAG_DELIVERY,
 };
 use super::event_blocks::Blocks;
-use super::{Cursor, Store, StoreError};
+use super::{Cursor, Delivery, Store, StoreError};
 use crate::model::{Event, Point, SeriesKey};
 
 /// An event waiting in a batch: kind, natural key, and its encoding (or why it did not encode),
@@ -23,6 +23,7 @@ pub struct WriteBatch {
     points: Vec<(SeriesKey, Vec<Point>)>,
     events: Vec<PendingEvent>,
     cursors: Vec<(String, String, Cursor)>,
+    deliveries: Vec<(String, String, Delivery)>,
 }
 
 impl WriteBatch {
@@ -63,9 +64,20 @@ impl WriteBatch {
             .push((source.to_owned(), name.to_owned(), cursor));
     }
 
+    /// Remembers a webhook delivery id of `source`, written with the data the delivery brought,
+    /// so that a redelivery is recognised ([`Store::delivery`]) and the data is never half
+    /// applied.
+    pub fn remember_delivery(&mut self, source: &str, id: &str, delivery: Delivery) {
+        self.deliveries
+            .push((source.to_owned(), id.to_owned(), delivery));
+    }
+
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty() && self.events.is_empty() && self.cursors.is_empty()
+        self.points.is_empty()
+            && self.events.is_empty()
+            && self.cursors.is_empty()
+            && self.deliveries.is_empty()
     }
 
     /// Number of points in the batch.
@@ -201,6 +213,21 @@ impl Store {
                 source: source_err,
             })?;
             sled_batch.insert(tagged(TAG_CURSOR, source, name), bytes);
+        }
+        for (source, id, delivery) in &batch.deliveries {
+            if source.contains('\0') || source.is_empty() || id.is_empty() {
+                return Err(StoreError::Invalid {
+                    what: format!("delivery {source:?}/{id:?}"),
+                    reason: "a source and a delivery id must be non-empty (no NUL in the source)"
+                        .into(),
+                });
+            }
+            let bytes = serde_json::to_vec(delivery).map_err(|e| StoreError::Codec {
+                kind: "delivery".into(),
+                key: id.clone(),
+                source: e,
+            })?;
+            sled_batch.insert(tagged(TAG_DELIVERY, source, id), bytes);
         }
         stats.new_series = new_series.len() as u64;
 

@@ -1,7 +1,7 @@
 //! Converting a store written by an earlier layout, on open.
 //!
 //! Schema 1 kept one sled entry per event (tag 3: kind, NUL, natural key → the event as JSON).
-//! Schema 2 keeps events in blocks (tag 5, see `event_blocks`) and encodes them in postcard.
+//! Schema 2 keeps events in blocks (tag 6, see `event_blocks`) and encodes them in postcard.
 //!
 //! The conversion is resumable rather than one transaction (sled holds a batch in memory, and a
 //! million events in one batch would take gigabytes): each step moves up to [`BATCH_ENTRIES`]
@@ -16,9 +16,11 @@ use super::encoding::{
 };
 use super::event_blocks::Blocks;
 use super::{StoreError, BATCH_ENTRIES};
+use crate::model::business::{ImportChunk, ImportCurrent};
 use crate::model::{
-    Bug, Change, Commit, Deployment, Event, ImportRecord, Incident, RevenueAttributes,
-    RevenueAttributesCurrent, RevenueMonth, RevenueMonthRows, RevenueTotal,
+    Bug, Change, CodeOwnersFile, Commit, Deployment, Event, ImportRecord, Incident, MetricRow,
+    RevenueAttributes, RevenueAttributesCurrent, RevenueMonth, RevenueMonthRows, RevenueTotal,
+    Ticket,
 };
 
 /// Moves the events of a schema-1 store into blocks; returns how many were moved.
@@ -47,7 +49,8 @@ pub(super) fn from_v1(db: &sled::Db) -> Result<u64, StoreError> {
         db.apply_batch(batch)?;
         moved += chunk.len() as u64;
     }
-    // Every kind schema 1 knew; a kind added since was never written as JSON by schema 1.
+    // Every kind schema 1 knew; a kind added since was never written as JSON by schema 1. A kind
+    // missing here is not lost: its records stay JSON, which reads as before, only slower.
     recode::<Deployment>(db)?;
     recode::<Change>(db)?;
     recode::<Commit>(db)?;
@@ -59,6 +62,11 @@ pub(super) fn from_v1(db: &sled::Db) -> Result<u64, StoreError> {
     recode::<ImportRecord>(db)?;
     recode::<RevenueAttributes>(db)?;
     recode::<RevenueAttributesCurrent>(db)?;
+    recode::<CodeOwnersFile>(db)?;
+    recode::<ImportChunk<Ticket>>(db)?;
+    recode::<ImportCurrent<Ticket>>(db)?;
+    recode::<ImportChunk<MetricRow>>(db)?;
+    recode::<ImportCurrent<MetricRow>>(db)?;
     Ok(moved)
 }
 

@@ -11,7 +11,8 @@
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
 //! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
-//! | 5   | event kind, NUL, natural key of the block's first event | a block of events |
+//! | 5   | source, NUL, webhook delivery id                 | [`Delivery`] as JSON     |
+//! | 6   | event kind, NUL, natural key of the block's first event | a block of events |
 //!
 //! Flipping the sign bit of a two's-complement timestamp and writing it big-endian makes sled's
 //! byte order equal to time order over the whole `i64` range, before 1970 included. Series are
@@ -69,6 +70,7 @@ use encoding::{decode_series, META_SCHEMA, TAG_META, TAG_SERIES};
 
 mod batch;
 mod cursors;
+mod deliveries;
 mod event_blocks;
 mod events;
 mod migrate;
@@ -76,6 +78,7 @@ mod points;
 
 pub use batch::{CommitStats, WriteBatch};
 pub use cursors::Cursor;
+pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
 
 /// Errors of the store.

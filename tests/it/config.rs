@@ -341,3 +341,33 @@ fn remote_write_receivers_and_the_shard_are_checked_key_by_key() {
     assert_eq!(r.queue_capacity, 64);
     assert_eq!(r.timestamps, barometer::config::Stamping::Now);
 }
+
+#[test]
+fn codeowners_owners_are_checked_and_one_stands_for_one_team() {
+    let (_dir, path) = with_file(
+        "[github]\nrepos = [\"acme/api\"]\n\n\
+         [[teams]]\nname = \"platform\"\ngithub_teams = [\"acme/platform\"]\n\
+         codeowners = [\"@alice\", \"ops@acme.example\"]\n\n\
+         [[teams]]\nname = \"web\"\ngithub_teams = [\"Acme/Platform\"]\n\
+         codeowners = [\"alice\", \"@ALICE\"]\n",
+    );
+    let err = load(Some(path), &[]).unwrap_err().to_string();
+    // Two teams that name one CODEOWNERS owner would claim the same services: an error naming
+    // both (handles are case-insensitive, as on GitHub).
+    assert!(
+        err.contains("teams[1].github_teams[0]")
+            && err.contains("\"@Acme/Platform\" stands for both \"platform\" and \"web\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("teams[1].codeowners[1]") && err.contains("\"@ALICE\" stands for both"),
+        "{err}"
+    );
+    // Neither @user, @org/team nor an e-mail.
+    assert!(
+        err.contains("teams[1].codeowners[0]")
+            && err.contains("\"alice\" is not a CODEOWNERS owner"),
+        "{err}"
+    );
+    assert!(!err.contains("- teams[0]"), "{err}");
+}

@@ -133,9 +133,18 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
         .unwrap();
     assert!(dom.contains("<h1>Barometer: api</h1>"), "{dom}");
     let charts: Vec<&str> = dom.split("<figure class=\"chart\">").skip(1).collect();
-    assert_eq!(charts.len(), 6);
+    assert_eq!(charts.len(), 7);
     assert!(charts.iter().all(|c| c.contains("<polyline")));
     assert!(dom.contains("Lead time for changes") && !dom.contains("Revenue: MRR"));
+    // Its latency: the demo's p95 of api, weekly, beside its objective (400 ms).
+    let latency = charts
+        .iter()
+        .find(|c| c.contains("Latency: p95 (latency_p95, weekly mean, ms)"))
+        .expect("a latency chart");
+    assert!(
+        latency.contains("p95, week of") && latency.contains("objective, week of"),
+        "{latency}"
+    );
     assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
     let r = client
         .get(daemon.url("/?service=nope"))
@@ -185,6 +194,31 @@ async fn the_dashboard_loads_in_chromium_with_its_charts_and_no_console_errors()
     assert_eq!(charts.len(), 6);
     assert!(charts.iter().all(|c| c.contains("<polyline")), "{dom}");
     assert!(dom.contains("Regime: <strong>"), "{dom}");
+    assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
+    // The product filter: the services table holds the product's services only, and the
+    // products bar marks it as the current one while linking the other.
+    let services = dom.split("id=\"services\"").nth(1).unwrap();
+    let services = services.split("</table>").next().unwrap();
+    for s in ["storefront", "api", "mobile"] {
+        assert!(services.contains(&format!("?service={s}")), "{services}");
+    }
+    assert!(!services.contains("?service=billing"), "{services}");
+    assert!(
+        dom.contains("<strong>shop</strong>") && dom.contains("<a href=\"/?product=invoicing\">"),
+        "{dom}"
+    );
+    let url = daemon.url("/?product=invoicing");
+    let (dom, log) = tokio::task::spawn_blocking(move || chromium(&url))
+        .await
+        .unwrap();
+    assert!(
+        dom.contains("<h1>Barometer: product invoicing</h1>"),
+        "{dom}"
+    );
+    let services = dom.split("id=\"services\"").nth(1).unwrap();
+    let services = services.split("</table>").next().unwrap();
+    assert!(services.contains("?service=billing"), "{services}");
+    assert!(!services.contains("?service=storefront"), "{services}");
     assert!(!log.lines().any(|l| l.contains(":CONSOLE")), "{log}");
     let r = client
         .get(daemon.url("/?product=nope"))

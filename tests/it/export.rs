@@ -30,16 +30,9 @@ fn seeded_store(dir: &std::path::Path) -> std::path::PathBuf {
 async fn exported_history_backfills_into_prometheus_with_the_same_values() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = seeded_store(dir.path());
-    let out = crate::helpers::barometer(&store_path)
-        .args(["export", "openmetrics"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = crate::helpers::stdout_of(
+        crate::helpers::barometer(&store_path).args(["export", "openmetrics"]),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.ends_with("# EOF\n"));
 
     let Some(server) = PromServer::start(&text, None) else {

@@ -281,3 +281,30 @@ pub fn github_config_with(
     })
     .unwrap()
 }
+
+/// The contents API's answer for a file (`GET /repos/{o}/{r}/contents/{path}`, GitHub REST docs
+/// "Get repository content"): its text base64-encoded in lines of 60 characters, as GitHub sends
+/// it.
+pub fn contents_json(repo: &str, path: &str, text: &str) -> Value {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    json!({
+        "type": "file",
+        "encoding": "base64",
+        "size": text.len(),
+        "name": path.rsplit('/').next().unwrap_or(path),
+        "path": path,
+        "content": wrapped.join("\n") + "\n",
+        "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+        "url": format!("https://api.github.com/repos/{repo}/contents/{path}"),
+        "git_url": null,
+        "html_url": null,
+        "download_url": null,
+        "_links": {}
+    })
+}

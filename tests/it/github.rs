@@ -17,11 +17,11 @@ use barometer::model::{Change, Commit, Deployment, Incident};
 use barometer::sources::github::{GithubError, GithubSync};
 use barometer::store::Store;
 
-const REPO: &str = "acme/shop";
-const TOKEN: &str = "ghp_FAKEtoken0123456789abcdefFAKE";
+pub(crate) const REPO: &str = "acme/shop";
+pub(crate) const TOKEN: &str = "ghp_FAKEtoken0123456789abcdefFAKE";
 
 /// The scenario of `src/analysis/dora/tests.rs`, served the way GitHub serves it.
-const PRS: &[Pr] = &[
+pub(crate) const PRS: &[Pr] = &[
     Pr {
         number: 1,
         title: "Feature one",
@@ -137,7 +137,7 @@ const DEPLOYS: &[Dep] = &[
     (1, "r0", -50.0, "production", &[("success", -50.0)]),
 ];
 
-async fn fake_github() -> (MockServer, Fake) {
+pub(crate) async fn fake_github() -> (MockServer, Fake) {
     let (server, fake) = Fake::start().await;
     let base = format!("/repos/{REPO}");
     // Pull requests: two pages, most recently updated first.
@@ -306,7 +306,7 @@ async fn fake_github() -> (MockServer, Fake) {
 
 /// A configuration reading the fake at `url`: the scenario's repository, or the repositories
 /// and services `repos` states (TOML after `[github]`'s own keys).
-fn github_config(dir: &std::path::Path, url: &str, repos: &str) -> Config {
+pub(crate) fn github_config(dir: &std::path::Path, url: &str, repos: &str) -> Config {
     let repos = if repos.is_empty() {
         format!("repos = [\"{REPO}\"]\n")
     } else {
@@ -315,17 +315,17 @@ fn github_config(dir: &std::path::Path, url: &str, repos: &str) -> Config {
     crate::fake_github::github_config_with(dir, url, TOKEN, &repos)
 }
 
-fn set_token() {
+pub(crate) fn set_token() {
     // The client reads the token from the variable the configuration names; every test uses the
     // same value, so setting it from several threads is harmless.
     std::env::set_var("BAROMETER_TEST_GH_TOKEN", TOKEN);
 }
 
-fn load<E: barometer::model::Event>(store: &Store) -> Vec<E> {
+pub(crate) fn load<E: barometer::model::Event>(store: &Store) -> Vec<E> {
     store.events::<E>().map(Result::unwrap).collect()
 }
 
-fn model(store: &Store) -> dora::DoraModel {
+pub(crate) fn model(store: &Store) -> dora::DoraModel {
     let (d, c, k, i) = (
         load::<Deployment>(store),
         load::<Change>(store),
@@ -349,7 +349,7 @@ fn model(store: &Store) -> dora::DoraModel {
 }
 
 /// The worked answer of the scenario (see `src/analysis/dora/tests.rs`).
-fn assert_known_answer(store: &Store) {
+pub(crate) fn assert_known_answer(store: &Store) {
     let m = model(store);
     let week = t(0.0).timestamp_millis();
     let bands = DoraSettings::default().bands;

@@ -22,6 +22,17 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     NOW.parse().expect("NOW is RFC 3339")
 }
 
+/// Runs `cmd`, which must succeed (its stderr is the failure message), and returns its stdout.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
 /// A `barometer` command with a clean environment for configuration: no user file, storage in
 /// `store`, and no inherited `BAROMETER__*` overrides.
 pub fn barometer(store: &Path) -> Command {

@@ -14,7 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("retry", &["redact"]),
     ("sheet", &[]),
     ("health", &["redact"]),
-    ("config", &["redact"]),
+    ("config", &["redact", "quote"]),
     ("telemetry", &["config"]),
     ("store", &[]),
     ("analysis", &[]),
@@ -38,7 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "serve",
         &[
             "app", "query", "analysis", "config", "store", "health", "clock", "sources", "redact",
-            "quote",
+            "quote", "retry",
         ],
     ),
     (

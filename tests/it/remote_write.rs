@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{barometer, seeded_demo_with, spawn_app, TestApp};
+use crate::helpers::{barometer, seeded_demo_with, spawn_app, stdout_of, TestApp};
 use crate::prom::{free_port, query, PromServer};
 
 /// A series' identity: `__name__` and its labels, sorted.
@@ -126,17 +126,11 @@ async fn two_shards_write_what_metrics_exports_into_one_receiver() {
     );
     // Shard b's history as `export openmetrics` writes it (with its shard label), read before
     // its daemon holds the store.
-    let out = barometer(&store_b)
-        .args(["--config", file_b.to_str().unwrap()])
-        .args(["--now", "2026-11-25T12:00:00Z", "export", "openmetrics"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let om = stdout_of(
+        barometer(&store_b)
+            .args(["--config", file_b.to_str().unwrap()])
+            .args(["--now", "2026-11-25T12:00:00Z", "export", "openmetrics"]),
     );
-    let om = String::from_utf8(out.stdout).unwrap();
     assert!(om.contains("shard=\"b\""), "the export carries the shard");
     let week_line = om
         .lines()
@@ -284,5 +278,20 @@ async fn a_receiver_down_for_a_while_gets_the_backlog_and_the_bound_holds() {
     );
     let info = prom_series(&prom.url, r#"barometer_build_info{shard="solo"}"#, None).await;
     assert_eq!(info.len(), 1, "{info:?}");
+    // The remote-write families the Grafana dashboard queries are the ones exported (the demo
+    // without a receiver has none: tests/it/serve.rs checks the others).
+    let exported = crate::deploy::exported_families(&up);
+    let grafana = crate::deploy::grafana_metric_families();
+    let remote: Vec<_> = grafana
+        .iter()
+        .filter(|(f, _)| f.starts_with("barometer_remote_write_"))
+        .collect();
+    assert_eq!(remote.len(), 4, "{remote:?}");
+    for (family, place) in remote {
+        assert!(
+            exported.contains(family.as_str()),
+            "{family} (in {place}) is not exported"
+        );
+    }
     app.stop().await;
 }

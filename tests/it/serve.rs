@@ -66,6 +66,19 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
         Some(1.0)
     );
     assert!(metric(&text, "barometer_store_bytes").unwrap() > 0.0);
+    // The demo's repositories push their events (docs/webhooks.md): each one's last event.
+    let sources = crate::helpers::get_json(&client, daemon.url("/api/v1/sources")).await;
+    let pushed = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "github-webhook")
+        .unwrap();
+    assert_eq!(
+        pushed["last_events"].as_array().unwrap().len(),
+        4,
+        "{pushed}"
+    );
     assert!(metric(&text, "barometer_store_events{kind=\"deployment\"}").unwrap() > 1000.0);
     // Two years of monthly revenue: one record per month.
     assert_eq!(
@@ -389,40 +402,22 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
         .unwrap();
     assert_eq!(r.status(), 404);
 
-    // Every metric the Grafana dashboard queries is one the daemon exports.
-    let dashboard: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("deploy/grafana/dashboards/barometer.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let exported: std::collections::BTreeSet<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    let mut queried = 0;
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            let expr = target["expr"].as_str().unwrap();
-            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                if let Some(name) = word.strip_prefix("barometer_").map(|_| word) {
-                    let family = ["_bucket", "_count", "_sum"]
-                        .iter()
-                        .find_map(|s| name.strip_suffix(s))
-                        .unwrap_or(name);
-                    assert!(
-                        exported.contains(family),
-                        "{family} (in {expr:?}) is not exported"
-                    );
-                    queried += 1;
-                }
-            }
-        }
+    // Every metric Grafana queries (dashboard panels, annotations, variables, alert rules) is one
+    // the daemon exports. The remote-write families appear only with a receiver configured:
+    // tests/it/remote_write.rs checks those.
+    let exported = crate::deploy::exported_families(&text);
+    let queried = crate::deploy::grafana_metric_families();
+    for (family, place) in &queried {
+        assert!(
+            family.starts_with("barometer_remote_write_") || exported.contains(family.as_str()),
+            "{family} (in {place}) is not exported"
+        );
     }
-    assert!(queried >= 10, "the dashboard queries {queried} metrics");
+    assert!(
+        queried.len() >= 30,
+        "Grafana queries {} metrics",
+        queried.len()
+    );
 
     // The OpenAPI document lists the routes that answer.
     let openapi: serde_json::Value =

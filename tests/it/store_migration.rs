@@ -1,14 +1,19 @@
 //! Opening a store written by the previous layout (schema 1: one sled entry per event, as JSON):
 //! it is converted on open, every event reads back identical, and a conversion cut short
-//! carries on at the next open.
+//! carries on at the next open. Every kind of event is in the fixture, so that each one is seen
+//! to come back identical through the blocks and their postcard-or-JSON records.
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
+use barometer::model::business::{ImportChunk, ImportCurrent};
 use barometer::model::{
-    Bug, Change, Commit, CustomerAttributes, DeploySource, DeployState, Deployment, Event,
-    ImportRecord, Incident, Point, RevenueAttributes, RevenueMonthRows, SeriesKey,
+    Bug, Change, CodeOwnersFile, Commit, CustomerAttributes, DeploySource, DeployState, Deployment,
+    Event, Grain, ImportRecord, Incident, MetricRow, Point, RevenueAttributes, RevenueMonthRows,
+    SeriesKey, Ticket,
 };
-use barometer::store::{Cursor, Store, WriteBatch, SCHEMA_VERSION};
+use barometer::store::{Cursor, Delivery, Store, WriteBatch, SCHEMA_VERSION};
 use chrono::{DateTime, TimeZone, Utc};
 
 fn at(hours: i64) -> DateTime<Utc> {
@@ -55,6 +60,11 @@ fn write_v1(db: &sled::Db, f: &Fixture, from_change: usize, commits: bool) {
     f.revenue.iter().for_each(|e| put_v1(db, e));
     f.attributes.iter().for_each(|e| put_v1(db, e));
     f.imports.iter().for_each(|e| put_v1(db, e));
+    f.codeowners.iter().for_each(|e| put_v1(db, e));
+    f.tickets.iter().for_each(|e| put_v1(db, e));
+    f.ticket_current.iter().for_each(|e| put_v1(db, e));
+    f.metrics.iter().for_each(|e| put_v1(db, e));
+    f.metric_current.iter().for_each(|e| put_v1(db, e));
     db.flush().unwrap();
 }
 
@@ -67,6 +77,11 @@ struct Fixture {
     revenue: Vec<RevenueMonthRows>,
     attributes: Vec<RevenueAttributes>,
     imports: Vec<ImportRecord>,
+    codeowners: Vec<CodeOwnersFile>,
+    tickets: Vec<ImportChunk<Ticket>>,
+    ticket_current: Vec<ImportCurrent<Ticket>>,
+    metrics: Vec<ImportChunk<MetricRow>>,
+    metric_current: Vec<ImportCurrent<MetricRow>>,
 }
 
 /// Three repositories, 300 pull requests each (more than one block holds), and one or a few of
@@ -82,6 +97,11 @@ fn fixture() -> Fixture {
         revenue: Vec::new(),
         attributes: Vec::new(),
         imports: Vec::new(),
+        codeowners: Vec::new(),
+        tickets: Vec::new(),
+        ticket_current: Vec::new(),
+        metrics: Vec::new(),
+        metric_current: Vec::new(),
     };
     for (r, repo) in repos.iter().enumerate() {
         for n in 1..=300u64 {
@@ -141,6 +161,11 @@ fn fixture() -> Fixture {
             created_at: at(402),
             closed_at: None,
         });
+        f.codeowners.push(CodeOwnersFile {
+            repo: (*repo).into(),
+            path: ".github/CODEOWNERS".into(),
+            text: format!("* @acme/team-{r}\n"),
+        });
         f.bugs.push(Bug {
             repo: (*repo).into(),
             number: 901,
@@ -185,6 +210,62 @@ fn fixture() -> Fixture {
         outcome: "applied".into(),
         errors: 0,
     });
+    // Tickets and metric rows have optional fields left out of their JSON when unset, which
+    // postcard cannot carry: they must come back identical all the same.
+    f.tickets.push(ImportChunk {
+        import_id: "tick1".into(),
+        source: "zendesk".into(),
+        chunk: 0,
+        rows: vec![
+            Ticket {
+                id: "4711".into(),
+                created_ms: 1_000,
+                solved_ms: Some(2_000),
+                first_reply_minutes: Some(12.5),
+                customer: Some("c1".into()),
+                priority: Some("high".into()),
+                tags: vec!["billing".into()],
+                kind: Some("question".into()),
+                components: vec!["api".into()],
+            },
+            Ticket {
+                id: "4712".into(),
+                created_ms: 3_000,
+                solved_ms: None,
+                first_reply_minutes: None,
+                customer: None,
+                priority: None,
+                tags: vec![],
+                kind: None,
+                components: vec![],
+            },
+        ],
+    });
+    f.ticket_current
+        .push(ImportCurrent::new("zendesk", "tick1", 1, 2));
+    f.metrics.push(ImportChunk {
+        import_id: "met1".into(),
+        source: "finance".into(),
+        chunk: 0,
+        rows: vec![
+            MetricRow {
+                metric: "cloud_cost".into(),
+                grain: Grain::Month,
+                start: "2025-03-01".parse().unwrap(),
+                value: 1234.5,
+                labels: BTreeMap::from([("provider".to_owned(), "aws".to_owned())]),
+            },
+            MetricRow {
+                metric: "gross_margin_ratio".into(),
+                grain: Grain::Week,
+                start: "2025-03-03".parse().unwrap(),
+                value: 0.72,
+                labels: BTreeMap::new(),
+            },
+        ],
+    });
+    f.metric_current
+        .push(ImportCurrent::new("finance", "met1", 1, 2));
     f
 }
 
@@ -208,6 +289,11 @@ fn check(store: &Store, f: &Fixture) {
     assert_eq!(all::<RevenueMonthRows>(store), f.revenue);
     assert_eq!(all::<RevenueAttributes>(store), f.attributes);
     assert_eq!(all::<ImportRecord>(store), f.imports);
+    assert_eq!(all::<CodeOwnersFile>(store), sorted(&f.codeowners));
+    assert_eq!(all::<ImportChunk<Ticket>>(store), f.tickets);
+    assert_eq!(all::<ImportCurrent<Ticket>>(store), f.ticket_current);
+    assert_eq!(all::<ImportChunk<MetricRow>>(store), f.metrics);
+    assert_eq!(all::<ImportCurrent<MetricRow>>(store), f.metric_current);
     for c in &f.changes {
         assert_eq!(
             store.event::<Change>(&c.natural_key()).unwrap().as_ref(),
@@ -236,6 +322,22 @@ fn check(store: &Store, f: &Fixture) {
     assert_eq!(counts.get("commit"), Some(&900));
     assert_eq!(counts.get("deployment"), Some(&3));
     assert_eq!(counts.get("revenue_attributes"), Some(&1));
+    assert_eq!(counts.get("codeowners"), Some(&3));
+    for kind in [
+        "ticket_chunk",
+        "ticket_current",
+        "metric_chunk",
+        "metric_current",
+    ] {
+        assert_eq!(counts.get(kind), Some(&1), "{kind}");
+    }
+}
+
+fn delivery() -> Delivery {
+    Delivery {
+        event: "deployment_status".into(),
+        received_at: at(500),
+    }
 }
 
 fn series() -> SeriesKey {
@@ -247,7 +349,7 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
     let dir = tempfile::tempdir().unwrap();
     let f = fixture();
     {
-        // Points and cursors have the same layout in both schemas.
+        // Points, cursors and webhook deliveries have the same layout in both schemas.
         let store = Store::open(dir.path()).unwrap();
         let mut batch = WriteBatch::new();
         batch.put_point(&series(), 1_000, 0.5);
@@ -259,6 +361,7 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
                 ..Cursor::default()
             },
         );
+        batch.remember_delivery("github", "d-1", delivery());
         store.commit(batch).unwrap();
     }
     {
@@ -285,6 +388,7 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
                 .as_deref(),
             Some("W/\"1\"")
         );
+        assert_eq!(store.delivery("github", "d-1").unwrap(), Some(delivery()));
         // A re-sync of the same events finds nothing changed.
         let mut batch = WriteBatch::new();
         f.changes.iter().for_each(|e| batch.upsert_event(e));

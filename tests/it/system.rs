@@ -16,7 +16,7 @@ fn fixture(name: &str) -> PathBuf {
 fn catalog(files: &[&str]) -> Result<Option<barometer::model::SystemModel>, CatalogError> {
     system_model(&SystemConfig {
         catalog_paths: files.iter().map(|f| fixture(f)).collect(),
-        components: Vec::new(),
+        ..Default::default()
     })
 }
 
@@ -117,7 +117,7 @@ fn unknown_references_name_the_file_the_entity_and_the_reference() {
     .unwrap();
     let err = system_model(&SystemConfig {
         catalog_paths: vec![file],
-        components: Vec::new(),
+        ..Default::default()
     })
     .unwrap_err()
     .to_string();
@@ -217,6 +217,137 @@ fn configured_components_are_checked_with_their_keys() {
     assert!(first.get("origin").is_none(), "{first}");
 }
 
+#[test]
+fn the_rules_thresholds_are_configured_and_every_bad_key_is_named() {
+    // Every bad key at once, each with its key, the file it came from and why.
+    let err = load(
+        "[[system.component]]\nname = \"a\"\nkind = \"service\"\nlatency_objective = -1.0\n\
+         [system.rules]\nfast_burn = 0.0\nmany_dependants = 0\nstale_weeks = 600\n\
+         bug_share = 1.5\nbug_min = -2\ncfr_band = \"awful\"\nrecovery_band = \"elite\"\n\
+         latency_query = \" \"\nlatency_objective = 0.0\npressure_weakest = 0\nfast_burm = 3\n",
+    )
+    .unwrap_err()
+    .to_string();
+    for (key, why) in [
+        (
+            "system.component[0].latency_objective",
+            "-1 must be a positive number",
+        ),
+        ("system.rules.fast_burn", "0 must be a burn rate above 0"),
+        (
+            "system.rules.many_dependants",
+            "0 must be a whole number from 1 to 10000",
+        ),
+        (
+            "system.rules.stale_weeks",
+            "600 must be a whole number from 1 to 520",
+        ),
+        (
+            "system.rules.bug_share",
+            "1.5 must be a share above 0 and at most 1",
+        ),
+        ("system.rules.bug_min", "-2 must be a whole number from 1"),
+        (
+            "system.rules.cfr_band",
+            "\"awful\" is not one of \"low\", \"medium\", \"high\"",
+        ),
+        ("system.rules.recovery_band", "\"elite\" is not one of"),
+        ("system.rules.latency_query", "must not be empty"),
+        (
+            "system.rules.latency_objective",
+            "0 must be a positive number",
+        ),
+        (
+            "system.rules.pressure_weakest",
+            "0 must be a whole number from 1 to 100",
+        ),
+        ("system.rules.fast_burm", ""),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!("- {key} (from ")))
+            .unwrap_or_else(|| panic!("{key} not reported:\n{err}"));
+        assert!(
+            line.contains("barometer.toml") && line.contains(why),
+            "{line}"
+        );
+    }
+
+    // Good values reach the rules; unset keys keep today's lines.
+    let c = load(
+        "[system.rules]\nfast_burn = 1.5\ncfr_band = \"medium\"\nstale_weeks = 9\n\
+         latency_query = \"latency_p99\"\nlatency_objective = 0.25\n",
+    )
+    .unwrap();
+    let r = &c.system.rules;
+    assert_eq!((r.fast_burn, r.stale_weeks, r.many_dependants), (1.5, 9, 3));
+    assert_eq!(r.cfr_band, barometer::config::RuleBand::Medium);
+    assert_eq!(r.latency_query, "latency_p99");
+    assert_eq!(r.latency_objective, Some(0.25));
+    let t = barometer::query::system::thresholds(r);
+    assert_eq!(t.cfr_band, barometer::analysis::dora::Band::Medium);
+    assert_eq!((t.bug_share, t.bug_min), (0.4, 3));
+}
+
+/// Mermaid's browser bundle, installed by `.ci/run` (`npm ci` in `tests/mermaid`).
+fn mermaid_bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mermaid/node_modules/mermaid/dist/mermaid.min.js")
+}
+
+/// Runs `text` through Mermaid's own parser (`mermaid.parse`, which needs a DOM, so in headless
+/// Chromium from a local page): `ok <diagram type>` or `error <message>`. `None` when the
+/// bundle is not installed outside CI; under `CI=true` a missing bundle fails the test.
+fn mermaid_parse(text: &str) -> Option<String> {
+    let bundle = mermaid_bundle();
+    if !bundle.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the Mermaid parser is missing at {} (CI=true): .ci/run installs it with npm ci in tests/mermaid",
+            bundle.display()
+        );
+        eprintln!(
+            "Mermaid parser not installed ({}); run `npm ci` in tests/mermaid to check the flowchart",
+            bundle.display()
+        );
+        return None;
+    }
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("parse.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><script src=\"file://{}\"></script></head>\
+<body><pre id=\"src\">{}</pre><script>\
+mermaid.parse(document.getElementById('src').textContent).then(\
+r => document.body.setAttribute('data-parse', 'ok ' + r.diagramType),\
+e => document.body.setAttribute('data-parse', 'error ' + ((e && e.message) || e)));\
+</script></body></html>",
+            bundle.display(),
+            esc(text)
+        ),
+    )
+    .unwrap();
+    let (dom, _) = crate::dashboard::chromium(&format!("file://{}", page.display()));
+    let at = dom
+        .find("data-parse=\"")
+        .map(|i| i + "data-parse=\"".len())
+        .unwrap_or_else(|| panic!("the Mermaid parser gave no answer:\n{dom}"));
+    let end = at + dom[at..].find('"').expect("a closed attribute");
+    Some(
+        dom[at..end]
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
 /// The demo organisation's map over the API, in headless Chromium and from the CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_map_is_served_drawn_and_printed() {
@@ -239,6 +370,13 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     assert_eq!(storefront["component"]["name"], "storefront");
     assert_eq!(storefront["depth"], 0);
     assert!(storefront["figures"]["availability"].as_f64().is_some());
+    // Latency: the demo's stored p95, one mean per selected week (13), the window's mean above
+    // the storefront's 300 ms objective (389 ms on this seed).
+    assert_eq!(storefront["latency_weeks"].as_array().unwrap().len(), 13);
+    assert_eq!(storefront["figures"]["latency_unit"], "seconds");
+    let p95 = storefront["figures"]["latency"].as_f64().unwrap();
+    assert!(p95 > 0.3 && p95 < 0.5, "{p95}");
+    assert_eq!(storefront["figures"]["latency_objective"], 0.3);
     let weak = v["assessment"]["weak_spots"].as_array().unwrap();
     let has = |c: &str, rule: &str| {
         weak.iter()
@@ -246,8 +384,37 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     };
     assert!(has("storefront", "budget_exhausted"), "{weak:#?}");
     assert!(has("cdn", "no_owner"), "{weak:#?}");
+    assert!(has("storefront", "latency_above_objective"), "{weak:#?}");
+    assert!(!has("api", "latency_above_objective"), "{weak:#?}");
     let moves = v["assessment"]["next_moves"].as_array().unwrap();
-    assert_eq!(moves.len(), weak.len());
+    // One move per weak spot, plus the regime rule's: the shop is in resilience, so its two
+    // weakest components (storefront with 3 weak spots, api with 2) get reliability work first;
+    // invoicing is in growth (at the pinned 2026-11-25), so billing's weak spot waits.
+    let regime: Vec<&serde_json::Value> = moves
+        .iter()
+        .filter(|m| m["rule"] == "pressure_regime")
+        .collect();
+    assert_eq!(moves.len(), weak.len() + regime.len());
+    assert_eq!(
+        regime
+            .iter()
+            .map(|m| m["component"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["storefront", "api", "billing"]
+    );
+    assert!(regime[2]["action"]
+        .as_str()
+        .unwrap()
+        .starts_with("features first for product invoicing (growth)"));
+    assert!(regime[0]["figures"]
+        .as_str()
+        .unwrap()
+        .starts_with("product shop in resilience (P +"));
+    assert!(v["pressure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["product"] == "shop"));
     assert!(moves
         .iter()
         .all(|m| m["figures"].is_string() && m["source"].as_str().is_some_and(|s| !s.is_empty())));
@@ -278,6 +445,9 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     assert!(dom.contains("href=\"/?service=storefront\""), "{dom}");
     assert!(dom.contains("class=\"node weak\" data-component=\"storefront\""));
     assert!(dom.contains("id=\"weak-spots\"") && dom.contains("id=\"next-moves\""));
+    assert!(dom.contains("p95 389 ms · obj 300"), "{dom}");
+    // A latency sparkline on each of the seven services with a p95 series.
+    assert_eq!(dom.matches("class=\"spark\"").count(), 7);
     assert_eq!(
         dom.matches("class=\"edge\"").count(),
         14,
@@ -327,6 +497,22 @@ async fn the_demo_map_is_served_drawn_and_printed() {
     );
     let mermaid = String::from_utf8(out.stdout).unwrap();
     assert!(mermaid.starts_with("flowchart TD\n"), "{mermaid}");
+    let parsed = tokio::task::spawn_blocking({
+        let text = mermaid.clone();
+        move || mermaid_parse(&text)
+    })
+    .await
+    .unwrap();
+    if let Some(parsed) = parsed {
+        assert_eq!(parsed, "ok flowchart-v2", "{mermaid}");
+        // The check can fail: a broken chart is refused with the parser's message.
+        let broken =
+            tokio::task::spawn_blocking(|| mermaid_parse("flowchart TD\n  a[\"A\" --> b\n"))
+                .await
+                .unwrap()
+                .unwrap_or_default();
+        assert!(broken.starts_with("error Parse error"), "{broken}");
+    }
     assert!(
         mermaid.contains("  c0([\"storefront<br/>frontend · web"),
         "{mermaid}"
@@ -362,8 +548,10 @@ fn configured_components_and_the_catalog_make_one_model_and_a_bad_catalog_stops_
             product: None,
             service: "ledger".into(),
             depends_on: vec!["orders-db".into()],
+            latency_objective: None,
             origin: "system.component[0]".into(),
         }],
+        ..Default::default()
     })
     .expect("valid")
     .expect("configured");

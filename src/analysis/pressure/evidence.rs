@@ -15,7 +15,7 @@ use crate::analysis::pressure::score::{median, robust};
 /// allows on that scale: a move smaller than the floor is not material, whatever the history's
 /// spread.
 ///
-/// - counts (incidents, new logos): Anscombe's transform 2√(x + 3/8), under which a Poisson
+/// - counts (incidents, bug inflow, new logos): Anscombe's transform 2√(x + 3/8), under which a Poisson
 ///   count has variance ≈ 1 (Anscombe 1948, Biometrika 35); floor 1, the Poisson noise;
 /// - burn rate and budget spent: logs (they are sums of log-normal-ish error ratios), offset by a
 ///   small amount so that a perfect week is finite; floors ±20 % and ±10 %;
@@ -45,6 +45,7 @@ fn value(c: Component, w: &WeekSignals) -> Option<(f64, f64)> {
         Component::RecoveryTime => w.recovery_4w_s.map(|v| (v.max(1.0).ln(), 0.2)),
         Component::Incidents => w.incidents.map(|v| (anscombe(v), 1.0)),
         Component::Churn => w.grr.map(|g| (1.0 - g, 0.005)),
+        Component::BugInflow => w.bugs_opened.map(|v| (anscombe(v), 1.0)),
     };
     v.filter(|(x, _)| x.is_finite())
 }
@@ -55,13 +56,15 @@ fn monthly(c: Component) -> bool {
 }
 
 /// Families of components that measure the same thing: the error budget and the week's burn
-/// rate are one SLO seen twice, so they count once towards agreement.
+/// rate are one SLO seen twice, so they count once towards agreement; incidents and bug inflow
+/// are production failures reported two ways (an outage opens both), so they count once too,
+/// and an organisation with bug data needs no less agreement than one without.
 pub(super) fn family(c: Component) -> u8 {
     match c {
         Component::ErrorBudget | Component::Availability => 0,
         Component::ChangeFailureRate => 1,
         Component::RecoveryTime => 2,
-        Component::Incidents => 3,
+        Component::Incidents | Component::BugInflow => 3,
         Component::Churn => 4,
         _ => 5 + c as u8,
     }
@@ -245,7 +248,7 @@ pub(super) fn zscores(
 /// agree sooner, not to weigh more in a statistic calibrated on the 4-week windows.
 fn fresh(c: Component) -> f64 {
     match c {
-        Component::Incidents | Component::Availability => 1.0,
+        Component::Incidents | Component::Availability | Component::BugInflow => 1.0,
         Component::ErrorBudget
         | Component::ChangeFailureRate
         | Component::RecoveryTime

@@ -73,6 +73,9 @@ pub struct WeekSignals {
     pub recoveries_week: Option<f64>,
     /// Incidents opened in the week.
     pub incidents: Option<f64>,
+    /// Bugs opened in the week (GitHub issues with a bug label, `docs/bugs.md`); `None` when the
+    /// scope has no bug data at all, so the optional `bug_inflow` component is left out.
+    pub bugs_opened: Option<f64>,
     /// Successful deployments in the week (a response, not part of P).
     pub deployments: Option<f64>,
     /// Median lead time of the week, seconds (a response, not part of P).
@@ -103,11 +106,14 @@ pub enum Component {
     Incidents,
     /// R: gross churn and contraction (1 − GRR) against GRR benchmarks.
     Churn,
+    /// R (optional): bugs opened against the scope's own history; present only where bug data
+    /// exists.
+    BugInflow,
 }
 
 impl Component {
     /// Every component, G first.
-    pub const ALL: [Component; 10] = [
+    pub const ALL: [Component; 11] = [
         Component::ArrGrowth,
         Component::NetNewMrr,
         Component::Nrr,
@@ -118,6 +124,7 @@ impl Component {
         Component::RecoveryTime,
         Component::Incidents,
         Component::Churn,
+        Component::BugInflow,
     ];
 
     /// Whether it is part of growth momentum (else resilience need).
@@ -141,6 +148,7 @@ impl Component {
             Component::RecoveryTime => "recovery_time",
             Component::Incidents => "incidents",
             Component::Churn => "churn",
+            Component::BugInflow => "bug_inflow",
         }
     }
 }

@@ -14,18 +14,7 @@ pub(super) fn ramp(v: f64, good: f64, bad: f64) -> f64 {
     clamp((v - good) / (bad - good), 0.0, 1.0)
 }
 
-pub(super) fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
+pub(super) use crate::analysis::median;
 
 /// Median and scaled MAD (1.4826 · MAD, consistent with σ for normal data; Rousseeuw & Croux
 /// 1993), with a floor so that a flat history does not turn noise into huge z-scores.
@@ -162,6 +151,15 @@ pub(super) fn score_week(
             .map(|_| history_score(&hist.incidents_4w, i, 0.0).unwrap_or(0.0)),
         "own history of 4-week incident counts (52 weeks ending 8 weeks before)",
     );
+    // Optional: only a scope with bug data has `bugs_opened`; without it the component is absent
+    // (the week's evidence lists it as missing), never zero.
+    push(
+        Component::BugInflow,
+        w.bugs_opened,
+        w.bugs_opened
+            .map(|_| history_score(&hist.bugs_4w, i, 0.0).unwrap_or(0.0)),
+        "own history of 4-week bug inflow (52 weeks ending 8 weeks before)",
+    );
     let churn = w.grr.map(|g| 1.0 - g);
     push(
         Component::Churn,
@@ -176,22 +174,29 @@ pub(super) fn score_week(
 pub(super) struct History {
     new_logos: Vec<Option<f64>>,
     incidents_4w: Vec<Option<f64>>,
+    bugs_4w: Vec<Option<f64>>,
 }
 
 impl History {
     pub(super) fn new(weeks: &[WeekSignals]) -> Self {
-        let incidents_4w = (0..weeks.len())
-            .map(|i| {
-                let from = i.saturating_sub(3);
-                let v: Vec<f64> = weeks[from..=i].iter().filter_map(|w| w.incidents).collect();
-                (v.len() == i - from + 1).then(|| v.iter().sum())
-            })
-            .collect();
         Self {
             new_logos: weeks.iter().map(|w| w.new_logos).collect(),
-            incidents_4w,
+            incidents_4w: sum_4w(weeks, |w| w.incidents),
+            bugs_4w: sum_4w(weeks, |w| w.bugs_opened),
         }
     }
+}
+
+/// The 4-week sums of a weekly count (`None` unless all 4 weeks have it; the first weeks sum
+/// what exists).
+fn sum_4w(weeks: &[WeekSignals], pick: fn(&WeekSignals) -> Option<f64>) -> Vec<Option<f64>> {
+    (0..weeks.len())
+        .map(|i| {
+            let from = i.saturating_sub(3);
+            let v: Vec<f64> = weeks[from..=i].iter().filter_map(pick).collect();
+            (v.len() == i - from + 1).then(|| v.iter().sum())
+        })
+        .collect()
 }
 
 pub(super) fn weighted_mean(scores: &[Scored], growth: bool, s: &PressureSettings) -> Option<f64> {

@@ -144,6 +144,8 @@ fn organisation(
             recovery_week_s: None,
             recoveries_week: None,
             incidents: Some(pois(&mut rng, p.incidents)),
+            // No bug data, like the #22 evaluation's organisations: the component is absent.
+            bugs_opened: None,
             deployments: Some(rng.random_range(5.0..15.0)),
             lead_time_s: None,
         });
@@ -507,4 +509,60 @@ fn warming_up_says_so_instead_of_a_number() {
     );
     assert_eq!(r.weeks[0].status.to_string(), "warming up (1/12)");
     assert!(r.weeks.iter().all(|w| w.regime.is_none()));
+}
+
+/// Bug inflow is optional: an organisation without bug data has no `bug_inflow` component and
+/// exactly the index it had before the component existed (the #22 evaluation's organisations have
+/// none); with bug data, a rise against its own history scores like incidents do.
+#[test]
+fn bug_inflow_is_scored_only_where_bug_data_exists() {
+    let weeks = organisation(7, GROWTH, STRAIN, SHIFT, Tails::default());
+    let without = pressure(&weeks, &settings());
+    assert!(without.weeks.iter().all(|w| w
+        .components
+        .iter()
+        .all(|c| c.component != Component::BugInflow)));
+
+    // 10 bugs a week for 60 weeks, then 20: 4-week sums of 40, then 80.
+    let with: Vec<WeekSignals> = weeks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| WeekSignals {
+            bugs_opened: Some(if i < SHIFT { 10.0 } else { 20.0 }),
+            ..w.clone()
+        })
+        .collect();
+    let r = pressure(&with, &settings());
+    let bug = |i: usize| {
+        r.weeks[i]
+            .components
+            .iter()
+            .find(|c| c.component == Component::BugInflow)
+            .map(|c| (c.value, c.score))
+    };
+    // Week 3 has no 8-week-old baseline yet: present, scored 0 (no evidence either way).
+    assert_eq!(bug(3), Some((10.0, 0.0)));
+    // Week 59: a flat history of 40 (MAD 0, spread √40 ≈ 6.3) and 40 now: z = 0.
+    assert_eq!(bug(SHIFT - 1), Some((10.0, 0.0)));
+    // Week 63, the 4-week sum is 80 against a baseline of 40: z = 40 / √40 ≈ 6.3, score
+    // 6.3 / 3 clamped to 1.
+    assert_eq!(bug(SHIFT + 3), Some((20.0, 1.0)));
+    // It counts in R̄, so the resilience side is higher than without it at week 63.
+    let r_of = |rep: &PressureReport| rep.weeks[SHIFT + 3].resilience.unwrap_or(f64::NAN);
+    assert!(
+        r_of(&r) > r_of(&without),
+        "{} vs {}",
+        r_of(&r),
+        r_of(&without)
+    );
+    // And the shift into resilience names it among its evidence.
+    let shift = first_shift(&r, true).expect("a shift to resilience");
+    assert!(
+        shift
+            .evidence
+            .iter()
+            .any(|m| m.component == Component::BugInflow),
+        "{:?}",
+        shift.evidence
+    );
 }

@@ -116,6 +116,7 @@ impl Validator<'_> {
     ) -> Vec<TeamConfig> {
         let known = known_services(github, prometheus);
         let mut owner: BTreeMap<String, String> = BTreeMap::new();
+        let mut handles: BTreeMap<String, String> = BTreeMap::new();
         let mut out: Vec<TeamConfig> = Vec::new();
         for (i, t) in raw.into_iter().enumerate() {
             let name = t.name.trim().to_owned();
@@ -143,6 +144,8 @@ impl Validator<'_> {
                 }
             }
             for (j, slug) in t.github_teams.iter().enumerate() {
+                let key = format!("teams[{i}].github_teams[{j}]");
+                self.owner_handle(&key, &format!("@{slug}"), &name, &mut handles);
                 let ok = slug.split_once('/').is_some_and(|(org, team)| {
                     !org.is_empty()
                         && !team.is_empty()
@@ -153,8 +156,36 @@ impl Validator<'_> {
                 });
                 if !ok {
                     self.problem(
-                        &format!("teams[{i}].github_teams[{j}]"),
+                        &key,
                         format!("{slug:?} is not a GitHub team slug like \"acme/payments\""),
+                    );
+                }
+            }
+            for (j, handle) in t.codeowners.iter().enumerate() {
+                let key = format!("teams[{i}].codeowners[{j}]");
+                self.owner_handle(&key, handle, &name, &mut handles);
+                // As GitHub reads an owner: @user, @org/team, or an e-mail address.
+                let user = handle.strip_prefix('@').is_some_and(|h| {
+                    !h.is_empty()
+                        && h.split('/').count() <= 2
+                        && h.split('/').all(|p| {
+                            !p.is_empty()
+                                && p.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                        })
+                });
+                let email = handle.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty()
+                        && domain.contains('.')
+                        && !handle.contains(char::is_whitespace)
+                });
+                if !user && !email {
+                    self.problem(
+                        &key,
+                        format!(
+                            "{handle:?} is not a CODEOWNERS owner: \"@user\", \"@org/team\" or \
+                             an e-mail address"
+                        ),
                     );
                 }
             }
@@ -162,9 +193,34 @@ impl Validator<'_> {
                 name,
                 services: t.services,
                 github_teams: t.github_teams,
+                codeowners: t.codeowners,
             });
         }
         out
+    }
+
+    /// A `CODEOWNERS` owner (a GitHub team as `@org/team`, or a `codeowners` entry) stands for
+    /// one team: two teams naming it would claim the same services, a conflict the configuration
+    /// can rule out at once (GitHub handles are case-insensitive).
+    fn owner_handle(
+        &mut self,
+        key: &str,
+        handle: &str,
+        team: &str,
+        handles: &mut BTreeMap<String, String>,
+    ) {
+        match handles.get(&handle.to_lowercase()) {
+            Some(first) if first != team => self.problem(
+                key,
+                format!(
+                    "CODEOWNERS owner {handle:?} stands for both {first:?} and {team:?}: the \
+                     services it owns would be claimed by two teams"
+                ),
+            ),
+            _ => {
+                handles.insert(handle.to_lowercase(), team.to_owned());
+            }
+        }
     }
 
     /// A service a team or product names must be one the configuration knows, when it knows
@@ -338,9 +394,11 @@ impl Validator<'_> {
             });
         }
         let floor = raw.rate_limit_floor;
+        let app = self.github_app(raw.app);
         GithubConfig {
             api_url: raw.api_url.trim_end_matches('/').to_owned(),
             token_env: raw.token_env,
+            webhook_secret_env: raw.webhook_secret_env,
             repos: raw.repos,
             backfill_since: self.since("github.backfill_since", &raw.backfill_since),
             interval: self.duration("github.interval", &raw.interval),
@@ -356,6 +414,7 @@ impl Validator<'_> {
             max_rate_limit_wait: self
                 .duration("github.max_rate_limit_wait", &raw.max_rate_limit_wait),
             services,
+            app,
         }
     }
 

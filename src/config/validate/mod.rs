@@ -14,9 +14,11 @@ use super::raw::{RawConfig, RawGithub};
 use super::*;
 
 mod checks;
+mod github_app;
 mod origin;
 mod remote_write;
 mod system;
+mod webhooks;
 mod zone;
 
 pub(super) use origin::{key_parts, lookup, origin_of};
@@ -107,7 +109,9 @@ impl Validator<'_> {
                 ),
             );
         }
+        self.env_name("github.webhook_secret_env", &raw.github.webhook_secret_env);
         let github = self.github(raw.github);
+        let webhooks = self.webhooks(raw.webhooks);
 
         let url = (!raw.prometheus.url.is_empty()).then(|| {
             self.url("prometheus.url", &raw.prometheus.url);
@@ -285,6 +289,17 @@ impl Validator<'_> {
         let system = self.system(raw.system);
         let metrics = self.metrics(raw.metrics);
         let remote_write = self.remote_write(raw.remote_write);
+        let rule_of_40_margin = match raw.business.rule_of_40_margin.as_str() {
+            "operating" => crate::model::business::MarginKind::Operating,
+            "gross" => crate::model::business::MarginKind::Gross,
+            other => {
+                self.problem(
+                    "business.rule_of_40_margin",
+                    format!("{other:?} is not \"operating\" or \"gross\""),
+                );
+                crate::model::business::MarginKind::Operating
+            }
+        };
 
         Config {
             storage: StorageConfig {
@@ -306,8 +321,10 @@ impl Validator<'_> {
             teams,
             products,
             system,
+            webhooks,
             metrics,
             remote_write,
+            business: BusinessConfig { rule_of_40_margin },
             analysis: AnalysisConfig {
                 timezone: raw.analysis.timezone,
                 utc_offset_s,

@@ -181,20 +181,4 @@ impl Validator<'_> {
         }
         out
     }
-
-    /// A variable name: what a shell accepts (the secret itself never appears in the file).
-    fn env_name(&mut self, key: &str, name: &str) {
-        let ok = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            self.problem(
-                key,
-                format!(
-                    "{:?} is not an environment variable name",
-                    crate::quote::excerpt(name)
-                ),
-            );
-        }
-    }
 }

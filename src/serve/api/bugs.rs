@@ -59,9 +59,13 @@ pub(crate) async fn bugs(
         Ok(m) => m,
         Err(r) => return r,
     };
+    let teams = match super::teams(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let scopes = match crate::query::teams::dora_scopes(
         &model,
-        &state.app.teams,
+        &teams,
         q.service.as_deref(),
         q.team.as_deref(),
         None,

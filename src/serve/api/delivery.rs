@@ -68,10 +68,13 @@ pub(crate) async fn dora(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let teams = &state.app.teams;
+    let teams = match super::teams(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let scopes = match crate::query::teams::dora_scopes(
         &model,
-        teams,
+        &teams,
         q.service.as_deref(),
         q.team.as_deref(),
         q.repo.as_deref(),

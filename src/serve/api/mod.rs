@@ -1,6 +1,7 @@
 //! The `/api/v1` handlers, one file per resource; the route table is in `serve/mod.rs`.
 
 pub(crate) mod bugs;
+pub(crate) mod business;
 pub(crate) mod delivery;
 pub(crate) mod products;
 pub(crate) mod reliability;
@@ -104,6 +105,12 @@ pub(super) async fn blocking<T: Send + 'static>(
         Ok(Err(e)) => Err(ApiError::Store(e).into_response()),
         Err(e) => Err(ApiError::internal("internal", &e).into_response()),
     }
+}
+
+/// Who owns which service, as of the store (configured, then derived from `CODEOWNERS`).
+pub(super) async fn teams(state: &ApiState) -> Result<Arc<crate::model::Teams>, Response> {
+    let app = state.app.clone();
+    blocking(move || app.teams()).await
 }
 
 pub(super) async fn dora_model(

@@ -81,7 +81,10 @@ pub(crate) async fn reliability(
             );
         }
     }
-    let teams = state.app.teams.clone();
+    let teams = match super::teams(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let team = match q.team.as_deref() {
         Some(name) => match teams.get(name) {
             Some(t) => Some(t.services.clone()),

@@ -162,15 +162,9 @@ impl MultipartError {
     }
 }
 
-pub(crate) async fn import_revenue(
-    State(state): State<ApiState>,
-    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
-    req: Request,
-) -> Response {
-    let Query(q) = match query {
-        Ok(q) => q,
-        Err(e) => return bad_request(e.body_text()),
-    };
+/// The CSV of an import request: the body (`text/csv`) or a form's first file (multipart),
+/// bounded by `revenue.max_upload_bytes`; the error response otherwise.
+async fn read_upload(state: &ApiState, req: Request) -> Result<Bytes, Response> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -181,27 +175,67 @@ pub(crate) async fn import_revenue(
             ),
         )
     };
-    let kind = match guard::import_media_type(req.headers()) {
-        Ok(k) => k,
-        Err(m) => {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                m,
-            )
-        }
-    };
+    let kind = guard::import_media_type(req.headers()).map_err(|m| {
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            m,
+        )
+    })?;
     let body = match kind {
-        guard::ImportBody::Csv => match Bytes::from_request(req, &()).await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(e) => return bad_request(e.body_text()),
-        },
-        guard::ImportBody::Multipart => match first_file(req).await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(e) => return bad_request(e.body_text()),
-        },
+        guard::ImportBody::Csv => Bytes::from_request(req, &())
+            .await
+            .map_err(|e| (e.status(), e.body_text())),
+        guard::ImportBody::Multipart => first_file(req)
+            .await
+            .map_err(|e| (e.status(), e.body_text())),
+    };
+    body.map_err(|(status, text)| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            bad_request(text)
+        }
+    })
+}
+
+/// An import request's query and CSV, or the error response.
+pub(super) async fn query_and_upload<Q>(
+    state: &ApiState,
+    query: Result<Query<Q>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<(Q, Bytes), Response> {
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    Ok((q, read_upload(state, req).await?))
+}
+
+/// The answer to an import: the summary, or 422 with every problem of the file.
+pub(super) fn import_response<S: serde::Serialize>(
+    result: Result<Result<S, ImportError>, tokio::task::JoinError>,
+) -> Response {
+    match result {
+        Ok(Ok(summary)) => Json(json!({ "import": summary })).into_response(),
+        Ok(Err(ImportError::Invalid(errors))) => {
+            let body = json!({"error": {
+                "code": "invalid_csv",
+                "message": errors.to_string(),
+                "problems": errors.errors,
+            }});
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+        Ok(Err(e)) => ApiError::internal("store", &e).into_response(),
+        Err(e) => ApiError::internal("internal", &e).into_response(),
+    }
+}
+
+pub(crate) async fn import_revenue(
+    State(state): State<ApiState>,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Response {
+    let (q, body) = match query_and_upload(&state, query, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let layout = match q.format.as_deref() {
         None | Some("auto") => None,
@@ -232,17 +266,5 @@ pub(crate) async fn import_revenue(
         revenue_import::import(&store, &config.revenue, &name, &body, &options, |_| {})
     })
     .await;
-    match result {
-        Ok(Ok(summary)) => Json(json!({ "import": summary })).into_response(),
-        Ok(Err(ImportError::Invalid(errors))) => {
-            let body = json!({"error": {
-                "code": "invalid_csv",
-                "message": errors.to_string(),
-                "problems": errors.errors,
-            }});
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
-        Ok(Err(e)) => ApiError::internal("store", &e).into_response(),
-        Err(e) => ApiError::internal("internal", &e).into_response(),
-    }
+    import_response(result)
 }

@@ -41,6 +41,10 @@ pub(crate) async fn sources(State(state): State<ApiState>) -> Response {
             "last_cursor_update": cursors.values().filter_map(|c| c.updated_at).max(),
         }));
     }
+    match crate::serve::webhooks::freshness(&state.app, &state.health) {
+        Ok(pushed) => out.extend(pushed),
+        Err(e) => return ApiError::Store(e).into_response(),
+    }
     Json(json!({ "sources": out })).into_response()
 }
 

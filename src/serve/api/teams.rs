@@ -35,9 +35,13 @@ pub(crate) async fn teams(
         Ok(m) => m,
         Err(r) => return r,
     };
+    let teams = match super::teams(&state).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let view = crate::query::teams::teams_view(
         &model,
-        &state.app.teams,
+        &teams,
         &state.app.slos,
         week,
         &state.app.settings.bands,

@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use plotters::prelude::*;
 use serde::Deserialize;
 
+mod business;
 mod chart;
 mod teams;
 
@@ -61,7 +62,14 @@ pub(super) async fn page(
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
     };
-    let teams = state.app.teams.clone();
+    let teams = {
+        let app = state.app.clone();
+        match tokio::task::spawn_blocking(move || app.teams()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return ApiError::Store(e).into_response(),
+            Err(e) => return ApiError::internal("panic", &e).into_response(),
+        }
+    };
     let team = match q.team.as_deref() {
         Some(name) => match teams.get(name) {
             Some(t) => Some(t.clone()),
@@ -104,6 +112,18 @@ pub(super) async fn page(
         state.app.slos.clone(),
     );
     let chosen = product.clone();
+    let latency_of = q.service.clone().map(|name| {
+        let objective = state
+            .app
+            .system
+            .components()
+            .iter()
+            .find(|c| c.service == name)
+            .and_then(|c| c.latency_objective)
+            .or(state.app.config.system.rules.latency_objective);
+        (name, objective)
+    });
+    let latency_query = state.app.config.system.rules.latency_query.clone();
     let read = move || {
         let model = cache.get(&store, &settings)?;
         let w = match &chosen {
@@ -120,10 +140,33 @@ pub(super) async fn page(
             let scopes = crate::query::teams::all_scopes(&model, &teams);
             crate::query::bugs::bug_series(&facts, &scopes, &[week], &settings)
         };
-        Ok::<_, crate::store::StoreError>((w, view, bugs))
+        // The service page's latency: the weeks the page shows (the last 52 complete ones
+        // unless `from`/`to` say otherwise).
+        let latency = match latency_of {
+            Some((name, objective)) => {
+                let to = to.unwrap_or(cal.week_start(crate::clock::now_ms()) - WEEK_MS);
+                let from = from.unwrap_or(to - (DEFAULT_WEEKS - 1) * WEEK_MS);
+                let weeks: Vec<i64> = (0..=((to - from) / WEEK_MS).clamp(0, 520))
+                    .map(|i| from + i * WEEK_MS)
+                    .collect();
+                let l =
+                    crate::query::system::service_latency(&store, &latency_query, &name, &weeks)?;
+                Some(ServiceLatency {
+                    query: latency_query,
+                    objective,
+                    points: weeks.iter().copied().zip(l.weeks).collect(),
+                    unit: l.unit,
+                })
+            }
+            None => None,
+        };
+        let support =
+            crate::query::business::support_report(&store, &settings, crate::clock::now_ms())?;
+        let cost = crate::query::business::cost_report(&store, &settings)?;
+        Ok::<_, crate::store::StoreError>((w, view, bugs, latency, support, cost))
     };
     match tokio::task::spawn_blocking(read).await {
-        Ok(Ok((w, view, bugs))) => match q.service.as_deref() {
+        Ok(Ok((w, view, bugs, latency, support, cost))) => match q.service.as_deref() {
             Some(name) if !w.services.contains_key(name) => {
                 let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
                 error(
@@ -139,7 +182,13 @@ pub(super) async fn page(
                     bugs: &bugs,
                     products: &products,
                     product: product.as_ref(),
+                    support: support.as_ref(),
+                    cost: cost.as_ref(),
                 };
+                let service = service.map(|name| ServicePage {
+                    name,
+                    latency: latency.as_ref(),
+                });
                 Html(render(cal, &w, service, teams, from, to)).into_response()
             }
         },
@@ -160,15 +209,38 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{:.1} %", 100.0 * v))
 }
 
+/// A service's latency for its page: the weekly means of its latency query's p95 samples.
+#[derive(Debug, Clone)]
+pub struct ServiceLatency {
+    /// The `[[prometheus.query]]` read.
+    pub query: String,
+    /// The series' unit, when the store holds it.
+    pub unit: Option<String>,
+    /// The objective of the component mapped to the service, if any.
+    pub objective: Option<f64>,
+    /// (week, mean p95) for each week shown.
+    pub points: Vec<(i64, Option<f64>)>,
+}
+
+/// `?service=`: which service, and what only its page shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ServicePage<'a> {
+    /// The service.
+    pub name: &'a str,
+    /// Its latency, read for the page.
+    pub latency: Option<&'a ServiceLatency>,
+}
+
 /// The whole page.
 pub fn render(
     cal: Calendar,
     w: &Weekly,
-    service: Option<&str>,
+    page: Option<ServicePage<'_>>,
     teams: Teams<'_>,
     from: Option<i64>,
     to: Option<i64>,
 ) -> String {
+    let service = page.map(|p| p.name);
     let local_date = |ms: i64| cal.local_date(ms);
     // Regime shifts are marked on every chart, not only on the pressure chart.
     let shift_weeks: Vec<i64> = w.pressure.shifts.iter().map(|s| s.week_ms).collect();
@@ -319,6 +391,7 @@ pub fn render(
             &[],
             |v| format!("{v:.0} h"),
         ));
+        h.push_str(&latency_chart(&chart, page.and_then(|p| p.latency)));
     }
     h.push_str(&chart(
         "Delivery: deployments per week",
@@ -419,6 +492,7 @@ pub fn render(
         teams_table(&mut h, cal, view, teams.selected);
     }
     bugs_table(&mut h, cal, teams.bugs, teams.selected);
+    business::section(&mut h, cal, teams.support, teams.cost);
 
     // Shifts and associations.
     let _ = write!(h, "<section><h2>Regime shifts</h2><ul id=\"shifts\">");
@@ -462,6 +536,51 @@ pub fn render(
         "</section>\n<footer>JSON: <a href=\"/api/v1/weeks\">weeks</a> · <a href=\"/api/v1/dora\">DORA</a> · <a href=\"/api/v1/reliability\">reliability</a> · <a href=\"/api/v1/revenue\">revenue</a> · <a href=\"/api/v1/shifts\">shifts</a> · <a href=\"/api/v1/digest?format=html\">weekly digest</a> · <a href=\"/metrics\">/metrics</a> · <a href=\"/api/openapi.json\">OpenAPI</a></footer>\n</body>\n</html>\n"
     );
     h
+}
+
+/// The page's chart drawer: title, lines, shaded weeks, y-axis format.
+type ChartFn<'a> = dyn Fn(&str, &[Line], &[(i64, RGBColor)], fn(f64) -> String) -> String + 'a;
+
+/// The service page's latency chart: the weekly mean of the p95 and, when the service's component
+/// has one, its objective as a second line.
+fn latency_chart(chart: &ChartFn<'_>, latency: Option<&ServiceLatency>) -> String {
+    let Some(l) = latency else {
+        return String::new();
+    };
+    let seconds = matches!(l.unit.as_deref(), Some("seconds" | "s"));
+    let scale = if seconds { 1000.0 } else { 1.0 };
+    let mut lines = vec![Line {
+        name: "p95",
+        colour: RGBColor(9, 105, 218),
+        points: l
+            .points
+            .iter()
+            .map(|(w, v)| (*w, v.map(|v| v * scale)))
+            .collect(),
+    }];
+    if let Some(o) = l.objective {
+        lines.push(Line {
+            name: "objective",
+            colour: RGBColor(200, 60, 50),
+            points: l
+                .points
+                .iter()
+                .map(|(w, _)| (*w, Some(o * scale)))
+                .collect(),
+        });
+    }
+    let title = format!(
+        "Latency: p95 ({}, weekly mean{})",
+        l.query,
+        if seconds {
+            ", ms".to_owned()
+        } else {
+            l.unit
+                .as_deref()
+                .map_or(String::new(), |u| format!(", {u}"))
+        }
+    );
+    chart(&title, &lines, &[], |v| format!("{v:.0}"))
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}\

@@ -21,6 +21,10 @@ pub struct Teams<'a> {
     pub products: &'a Products,
     /// `?product=`: the page is that product's view.
     pub product: Option<&'a Product>,
+    /// The support view, when tickets were imported.
+    pub support: Option<&'a crate::analysis::support::SupportReport>,
+    /// The cost view, when metrics were imported.
+    pub cost: Option<&'a crate::analysis::cost::CostReport>,
 }
 
 /// The header's note on a product view: what it reads, and what it lacks.
@@ -93,7 +97,7 @@ pub(super) fn teams_table(
         let _ = write!(
             h,
             "<tr{mark}><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&t.services.join(", ")),
+            services_cell(&t.services, &t.derived_from_codeowners),
             f.map_or("–".into(), |f| format!("{:.1}", f.deployments_per_week)),
             hours(f.and_then(|f| f.lead_time.map(|q| q.p50))),
             f.and_then(|f| f.change_failure_rate)
@@ -114,7 +118,29 @@ pub(super) fn teams_table(
             esc(&view.unowned.join(", "))
         );
     }
+    for c in &view.conflicts {
+        let _ = write!(
+            h,
+            "<p class=\"note conflict\">Ownership conflict: {}.</p>",
+            esc(&c.to_string())
+        );
+    }
     h.push_str("</section>\n");
+}
+
+/// A team's services, those derived from `CODEOWNERS` marked so (docs/teams.md).
+fn services_cell(services: &[String], derived: &[String]) -> String {
+    services
+        .iter()
+        .map(|s| {
+            if derived.contains(s) {
+                format!("{} <small>(CODEOWNERS)</small>", esc(s))
+            } else {
+                esc(s)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The bugs table: the last complete week of the organisation, each team and each service (or,

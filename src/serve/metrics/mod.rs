@@ -22,17 +22,21 @@ use crate::health::{DigestOutcomes, Health};
 use crate::store::Store;
 
 mod bugs;
+mod business;
 mod dora;
 mod pressure;
 mod refresh;
 mod registry;
 mod remote;
+pub(crate) mod webhooks;
 
 pub use remote::RemoteWriteStats;
 
 use bugs::BugGauges;
+use business::BusinessGauges;
 use dora::DoraGauges;
 use pressure::PressureGauges;
+use webhooks::WebhookFamilies;
 
 /// The daemon's metrics and their last rendering.
 pub struct Metrics {
@@ -55,7 +59,9 @@ pub struct Metrics {
     revenue_customers: IntGauge,
     dora: DoraGauges,
     bugs: BugGauges,
+    business: BusinessGauges,
     pressure: PressureGauges,
+    webhooks: WebhookFamilies,
     digest: Arc<DigestOutcomes>,
     digest_last_success: Gauge,
     digest_failures: IntCounter,

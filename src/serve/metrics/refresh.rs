@@ -57,6 +57,7 @@ impl Metrics {
         let failures = self.digest.failures();
         self.digest_failures
             .inc_by(failures.saturating_sub(self.digest_failures.get()));
+        self.webhooks.refresh(store, &self.health);
         // The store's and the sources' own figures are cheap and show at once; the analysed
         // families below (DORA, bugs, the organisation's and each product's view) follow when
         // they are done, so a scrape during a long refresh sees current counts beside the
@@ -64,15 +65,21 @@ impl Metrics {
         self.render();
         self.refresh_slos(store);
         self.refresh_revenue(store);
-        self.dora.refresh(
-            store,
-            &self.app.settings,
-            &self.app.teams,
-            &self.health,
-            &self.app.dora,
-        );
-        self.bugs
-            .refresh(store, &self.app.settings, &self.app.teams, &self.app.dora);
+        match self.app.ownership.get(store) {
+            Ok(teams) => {
+                self.dora.refresh(
+                    store,
+                    &self.app.settings,
+                    &teams,
+                    &self.health,
+                    &self.app.dora,
+                );
+                self.bugs
+                    .refresh(store, &self.app.settings, &teams, &self.app.dora);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read team ownership"),
+        }
+        self.business.refresh(store, &self.app.settings);
         match self
             .app
             .dora

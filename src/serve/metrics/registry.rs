@@ -6,7 +6,10 @@ use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use super::{BugGauges, DoraGauges, Metrics, PressureGauges, RemoteWriteStats};
+use super::{
+    BugGauges, BusinessGauges, DoraGauges, Metrics, PressureGauges, RemoteWriteStats,
+    WebhookFamilies,
+};
 use crate::app::App;
 use crate::health::{DigestOutcomes, Health};
 
@@ -38,7 +41,9 @@ impl Metrics {
         }
         let dora = DoraGauges::new(&registry)?;
         let bugs = BugGauges::new(&registry)?;
+        let business = BusinessGauges::new(&registry)?;
         let pressure = PressureGauges::new(&registry)?;
+        let webhooks = WebhookFamilies::new(&registry)?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "barometer_build_info",
@@ -210,7 +215,9 @@ impl Metrics {
             revenue_customers,
             dora,
             bugs,
+            business,
             pressure,
+            webhooks,
             digest,
             app,
             health,

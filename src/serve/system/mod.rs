@@ -9,11 +9,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::api::{blocking, dora_model};
+use super::api::blocking;
 use super::http::error;
 use super::{parse_day, ApiState};
 use crate::analysis::WEEK_MS;
-use crate::query::system::{system_view, SystemInputs, SystemView};
+use crate::query::system::SystemView;
+use std::sync::Arc;
 
 /// Weeks shown when the query names none: one quarter, the window of DORA's 13-week figures.
 pub(crate) const DEFAULT_WEEKS: i64 = 13;
@@ -50,26 +51,12 @@ fn weeks(state: &ApiState, q: &SystemQuery) -> Result<Vec<i64>, String> {
 async fn view(
     state: &ApiState,
     query: Result<Query<SystemQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<SystemView, Response> {
+) -> Result<Arc<SystemView>, Response> {
     let Query(q) =
         query.map_err(|e| error(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let weeks = weeks(state, &q).map_err(|m| error(StatusCode::BAD_REQUEST, "bad_request", m))?;
-    let model = dora_model(state).await?;
     let app = state.app.clone();
-    blocking(move || {
-        system_view(
-            &SystemInputs {
-                store: &app.store,
-                settings: &app.settings,
-                dora: &model,
-                slos: &app.slos,
-                system: &app.system,
-                teams: &app.teams,
-            },
-            &weeks,
-        )
-    })
-    .await
+    blocking(move || app.system_view(&weeks)).await
 }
 
 /// `GET /api/v1/system`: every component with its figures and layer, the weak spots with their
@@ -90,7 +77,12 @@ pub(crate) async fn page(
     query: Result<Query<SystemQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match view(&state, query).await {
-        Ok(v) => Html(svg::page(&v, state.app.calendar())).into_response(),
+        Ok(v) => Html(render_page(&v, state.app.calendar())).into_response(),
         Err(r) => r,
     }
+}
+
+/// The `/system` page of a map: what `GET /system` sends (and what `benches/system.rs` times).
+pub fn render_page(view: &SystemView, cal: crate::model::Calendar) -> String {
+    svg::page(view, cal)
 }

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::analysis::system::ComponentFigures;
+use crate::analysis::system::{format_latency, ComponentFigures};
 use crate::model::Calendar;
 use crate::query::system::{band_name, ComponentView, SystemView};
 
 const NODE_W: i64 = 190;
-const NODE_H: i64 = 104;
+const NODE_H: i64 = 118;
 const GAP_X: i64 = 24;
 const GAP_Y: i64 = 64;
 const MARGIN: i64 = 16;
@@ -19,7 +19,7 @@ const CSS: &str = "body{font:14px system-ui,sans-serif;margin:1.5rem;color:#1f23
 h1{font-size:1.4rem;margin:0 0 .3rem}p{margin:.3rem 0}svg{max-width:100%;height:auto}\
 .node rect{fill:#f6f8fa;stroke:#8c959f;stroke-width:1.2}.node.weak rect{fill:#fff5f5;stroke:#cf222e;stroke-width:2.5}\
 .node text{font-size:11px;fill:#1f2328}.node .name{font-size:13px;font-weight:600}.node .why{fill:#cf222e}\
-.edge{stroke:#8c959f;stroke-width:1.2;fill:none}table{border-collapse:collapse;margin-top:.5rem}\
+.edge{stroke:#8c959f;stroke-width:1.2;fill:none}.spark{stroke:#0969da;stroke-width:1.2;fill:none}table{border-collapse:collapse;margin-top:.5rem}\
 td,th{border-bottom:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}\
 .empty{color:#57606a}";
 
@@ -79,8 +79,14 @@ fn layout(view: &SystemView) -> (BTreeMap<&str, (i64, i64)>, i64, i64) {
     )
 }
 
+/// A latency in its unit, `-` when unknown.
+fn latency(v: Option<f64>, unit: Option<&str>) -> String {
+    v.map_or("-".to_owned(), |v| format_latency(v, unit.unwrap_or("")))
+}
+
 /// The node's lines below its name.
-fn lines(f: &ComponentFigures) -> [String; 4] {
+fn lines(f: &ComponentFigures) -> [String; 5] {
+    let unit = f.latency_unit.as_deref();
     [
         match (f.availability, f.slo_target) {
             (Some(a), Some(t)) => format!("avail {} / SLO {}", pct(Some(a), 2), pct(Some(t), 1)),
@@ -98,8 +104,53 @@ fn lines(f: &ComponentFigures) -> [String; 4] {
             f.open_incidents,
             f.open_bugs
         ),
+        match (f.latency, f.latency_objective) {
+            (None, _) => "p95 -".to_owned(),
+            // The objective in the same unit, without repeating it, so the row leaves room for
+            // the sparkline.
+            (Some(_), Some(o)) => {
+                let (l, obj) = (latency(f.latency, unit), latency(Some(o), unit));
+                let same_unit = l.split_once(' ').map(|x| x.1) == obj.split_once(' ').map(|x| x.1);
+                let obj = match obj.split_once(' ') {
+                    Some((n, _)) if same_unit => n.to_owned(),
+                    _ => obj,
+                };
+                format!("p95 {l} · obj {obj}")
+            }
+            (Some(_), None) => format!("p95 {}", latency(f.latency, unit)),
+        },
         format!("team {}", f.team.as_deref().unwrap_or("none")),
     ]
+}
+
+/// The weekly latency as a small line at the right of the node's latency row, scaled to its own
+/// range; weeks without samples are gaps. The weekly figures are in `/api/v1/system`.
+fn sparkline(weeks: &[Option<f64>], x: i64, y: i64) -> String {
+    const W: f64 = 44.0;
+    const H: f64 = 10.0;
+    let known: Vec<f64> = weeks.iter().flatten().copied().collect();
+    if known.len() < 2 {
+        return String::new();
+    }
+    let (lo, hi) = known
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    let span = if hi - lo > 1e-12 { hi - lo } else { 1.0 };
+    let step = W / (weeks.len().max(2) - 1) as f64;
+    let mut d = String::new();
+    let mut pen_up = true;
+    for (i, v) in weeks.iter().enumerate() {
+        match v {
+            Some(v) => {
+                let px = x as f64 + i as f64 * step;
+                let py = y as f64 + H - (v - lo) / span * H;
+                let _ = write!(d, "{}{px:.1},{py:.1}", if pen_up { "M" } else { "L" });
+                pen_up = false;
+            }
+            None => pen_up = true,
+        }
+    }
+    format!("<path class=\"spark\" d=\"{d}\"/>")
 }
 
 /// The SVG graph.
@@ -172,6 +223,11 @@ pub(super) fn graph(view: &SystemView) -> String {
                 esc(line)
             );
         }
+        s.push_str(&sparkline(
+            &c.latency_weeks,
+            x + NODE_W - 52,
+            y + 34 + 14 * 3 - 10,
+        ));
         if let Some(first) = reasons.first() {
             let more = if reasons.len() > 1 {
                 format!(" (+{})", reasons.len() - 1)

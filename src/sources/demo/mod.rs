@@ -29,6 +29,7 @@ use crate::model::DeploySource;
 use crate::store::{Cursor, Store, StoreError, WriteBatch};
 
 mod bugs;
+mod business;
 mod delivery;
 mod revenue;
 mod slo;
@@ -111,6 +112,8 @@ pub fn teams() -> Vec<crate::model::Team> {
         name: name.to_owned(),
         services: services.iter().map(|s| (*s).to_owned()).collect(),
         github_teams: vec![slug.to_owned()],
+        codeowners: Vec::new(),
+        derived: Vec::new(),
     };
     vec![
         team("web", &["storefront", "mobile"], "acme/web"),
@@ -274,6 +277,26 @@ pub fn seed(
             &mut summary,
         )?;
     }
+    // The latency-only services draw from an RNG of their own too, added after the rest.
+    let mut latency_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1A7E_1A7E_1A7E_1A7E);
+    for &(service, base, rise) in slo::LATENCY_ONLY {
+        if cancel.is_cancelled() {
+            return Ok(summary);
+        }
+        let mine: Vec<_> = outages
+            .iter()
+            .filter(|o| o.0 == service)
+            .map(|o| (o.1, o.2, o.3))
+            .collect();
+        slo::latency_only(
+            store,
+            (service, base, rise),
+            start,
+            &mine,
+            &mut latency_rng,
+            &mut summary,
+        )?;
+    }
     // The bugs draw from an RNG of their own, so that they changed none of the records above.
     bugs::bugs(
         store,
@@ -286,7 +309,15 @@ pub fn seed(
     if cancel.is_cancelled() {
         return Ok(summary);
     }
+    // Tickets and business metrics, also from an RNG of their own.
+    business::business(
+        store,
+        start,
+        end,
+        &mut ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_71C4_E7C0_5700),
+    )?;
     let mut done = WriteBatch::new();
+    pushed_freshness(store, &mut done)?;
     done.set_cursor(
         SOURCE,
         COMPLETE,
@@ -299,6 +330,40 @@ pub fn seed(
     store.commit(done)?;
     summary.complete = true;
     Ok(summary)
+}
+
+/// The demo organisation's repositories push their events (docs/webhooks.md): the freshness
+/// `/api/v1/sources` and `/metrics` show is the time of each repository's last deployment, as
+/// its webhook delivery would have left it.
+fn pushed_freshness(store: &Store, batch: &mut WriteBatch) -> Result<(), StoreError> {
+    for spec in REPOS {
+        let mut last: Option<(DateTime<Utc>, DeploySource)> = None;
+        for d in store.events_with_prefix::<crate::model::Deployment>(&format!("{}/", spec.repo)) {
+            let d = d?;
+            let at = d.finished_at.unwrap_or(d.created_at);
+            if last.is_none_or(|(l, _)| at > l) {
+                last = Some((at, d.source));
+            }
+        }
+        let Some((at, source)) = last else {
+            continue;
+        };
+        let event = match source {
+            DeploySource::WorkflowRun => "workflow_run",
+            DeploySource::Release => "release",
+            _ => "deployment_status",
+        };
+        batch.set_cursor(
+            crate::sources::github::webhook::WEBHOOK_SOURCE,
+            &format!("{}/last_event", spec.repo),
+            Cursor {
+                position: Some(event.to_owned()),
+                updated_at: Some(at),
+                ..Cursor::default()
+            },
+        );
+    }
+    Ok(())
 }
 
 fn manifest_cursor(m: &ChunkManifest) -> Cursor {

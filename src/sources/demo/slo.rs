@@ -22,18 +22,8 @@ pub(super) fn reliability(
     let labels = [("slo", slo.as_str()), ("service", spec.service)];
     let total_key = key(series::SLO_TOTAL, &labels)?;
     let good_key = key(series::SLO_GOOD, &labels)?;
-    let latency_key = key(
-        series::QUERY,
-        &[
-            ("query", "latency_p95"),
-            ("service", spec.service),
-            ("unit", "seconds"),
-        ],
-    )?;
-    let noise = Normal::new(0.0, 0.08).map_err(|e| StoreError::Invalid {
-        what: "demo noise".into(),
-        reason: e.to_string(),
-    })?;
+    let latency_key = latency_key(spec.service)?;
+    let noise = noise()?;
     let base = if spec.service == "api" {
         42_000.0
     } else {
@@ -82,9 +72,79 @@ pub(super) fn reliability(
     Ok(())
 }
 
+/// The series a `[[prometheus.query]]` named `latency_p95` fills for `service`.
+fn latency_key(service: &str) -> Result<SeriesKey, StoreError> {
+    key(
+        series::QUERY,
+        &[
+            ("query", "latency_p95"),
+            ("service", service),
+            ("unit", "seconds"),
+        ],
+    )
+}
+
+/// The demo's relative noise.
+fn noise() -> Result<Normal<f64>, StoreError> {
+    Normal::new(0.0, 0.08).map_err(|e| StoreError::Invalid {
+        what: "demo noise".into(),
+        reason: e.to_string(),
+    })
+}
+
 fn key(name: &str, labels: &[(&str, &str)]) -> Result<SeriesKey, StoreError> {
     SeriesKey::new(name, labels.iter().copied()).map_err(|e| StoreError::Invalid {
         what: format!("series {name}"),
         reason: e.to_string(),
     })
+}
+
+/// The demo's latency-only services: (service, p95 at rest in seconds, rise under full strain).
+/// They have no availability SLO, but their p95 is scraped like the SLO services' (so the system
+/// map and the service pages show every delivered and internal service's latency).
+pub(super) const LATENCY_ONLY: &[(&str, f64, f64)] = &[
+    ("mobile", 0.21, 0.08),
+    ("billing", 0.26, 0.06),
+    ("auth", 0.04, 0.02),
+    ("search", 0.09, 0.05),
+    ("notifications", 0.12, 0.03),
+];
+
+/// Hourly p95 latency of a service without an SLO: `base + rise × strain`, with noise and ×2.5
+/// during its outages, one service-week per atomic batch (cursor `latency/<service>/<week>`).
+pub(super) fn latency_only(
+    store: &Store,
+    (service, base, rise): (&str, f64, f64),
+    start: NaiveDate,
+    outages: &[(DateTime<Utc>, DateTime<Utc>, f64)],
+    rng: &mut ChaCha8Rng,
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let latency_key = latency_key(service)?;
+    let noise = noise()?;
+    for w in 0..WEEKS {
+        let mut batch = WriteBatch::new();
+        let mut manifest = ChunkManifest::default();
+        let s = strain(w as f64);
+        for h in 0..(7 * 24) {
+            let t = utc(start) + Duration::weeks(w) + Duration::hours(h);
+            let mut latency = (base + rise * s) * (1.0 + f64::abs(noise.sample(rng)));
+            if outages
+                .iter()
+                .any(|(from, to, _)| t + Duration::hours(1) > *from && t < *to)
+            {
+                latency *= 2.5;
+            }
+            batch.put_point(&latency_key, t.timestamp_millis(), latency);
+            manifest.points += 1;
+        }
+        summary.points += manifest.points;
+        batch.set_cursor(
+            SOURCE,
+            &format!("latency/{service}/{w}"),
+            manifest_cursor(&manifest),
+        );
+        store.commit(batch)?;
+    }
+    Ok(())
 }

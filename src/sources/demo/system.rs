@@ -19,9 +19,10 @@ pub fn system() -> SystemModel {
             product: product.map(str::to_owned),
             service: name.to_owned(),
             depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+            latency_objective: None,
             origin: "demo".to_owned(),
         };
-    let components = vec![
+    let mut components = vec![
         c(
             "storefront",
             Frontend,
@@ -72,6 +73,15 @@ pub fn system() -> SystemModel {
         c("email-provider", ExternalApi, Some("web"), None, &[]),
         c("cdn", ExternalApi, None, Some("shop"), &[]),
     ];
+    // p95 objectives of the delivered services (seconds, the demo's `latency_p95`): the
+    // storefront's is the tightest, and its latency drifts above it as the demo strains.
+    for c in &mut components {
+        c.latency_objective = match c.name.as_str() {
+            "storefront" => Some(0.3),
+            "mobile" | "api" | "billing" => Some(0.4),
+            _ => None,
+        };
+    }
     // A fixed model, checked by the test below; an empty map rather than a panic if it breaks.
     SystemModel::new(components).unwrap_or_default()
 }

@@ -37,6 +37,33 @@ fn merged(repo: &str, i: payload::Issue, stored: Option<&Bug>) -> Bug {
 }
 
 impl GithubSync<'_> {
+    /// One issue carrying the bug label `label` (a listing item, or a webhook's `issues`),
+    /// merged with what is stored of it.
+    pub(super) fn apply_bug(
+        &mut self,
+        repo: &str,
+        label: &str,
+        i: payload::Issue,
+        batch: &mut WriteBatch,
+    ) -> Result<(), GithubError> {
+        // GitHub filters by label already; checking again keeps a proxy or a
+        // mirror that ignores the filter from turning every issue into a bug.
+        let labelled = i.labels.iter().any(|l| l.name == label);
+        if i.pull_request.is_some() || !labelled || i.updated_at < self.since {
+            return Ok(());
+        }
+        let key = format!("{repo}#{}", i.number);
+        let stored = self.store.event::<Bug>(&key)?;
+        let bug = merged(repo, i, stored.as_ref());
+        if stored.as_ref() == Some(&bug) {
+            return Ok(());
+        }
+        debug_assert_eq!(bug.natural_key(), key);
+        batch.upsert_event(&bug);
+        self.report.bugs += 1;
+        Ok(())
+    }
+
     pub(super) async fn bugs(&mut self, repo: &str) -> Result<(), GithubError> {
         for label in self.config.bug_labels.clone() {
             let encoded =
@@ -53,21 +80,7 @@ impl GithubSync<'_> {
             while let Some(page) = list.next::<Vec<payload::Issue>>(&self.client).await? {
                 let mut batch = WriteBatch::new();
                 for i in page {
-                    // GitHub filters by label already; checking again keeps a proxy or a
-                    // mirror that ignores the filter from turning every issue into a bug.
-                    let labelled = i.labels.iter().any(|l| l.name == label);
-                    if i.pull_request.is_some() || !labelled || i.updated_at < self.since {
-                        continue;
-                    }
-                    let key = format!("{repo}#{}", i.number);
-                    let stored = self.store.event::<Bug>(&key)?;
-                    let bug = merged(repo, i, stored.as_ref());
-                    if stored.as_ref() == Some(&bug) {
-                        continue;
-                    }
-                    debug_assert_eq!(bug.natural_key(), key);
-                    batch.upsert_event(&bug);
-                    self.report.bugs += 1;
+                    self.apply_bug(repo, &label, i, &mut batch)?;
                 }
                 list.commit(self.store, batch)?;
             }

@@ -11,17 +11,21 @@
 //! - `403`/`429` with `retry-after` (secondary limit) wait that long; with
 //!   `x-ratelimit-remaining: 0` wait until the reset — both up to `max_rate_limit_wait`;
 //! - `5xx`, timeouts and connection errors retry with exponential backoff and full jitter.
+//!
+//! With a GitHub App, each request carries its installation's token ([`AppAuth`]); a token GitHub
+//! refuses before its time (`401`) is dropped and the request retried with a new one.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, ETAG, IF_NONE_MATCH};
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use tokio_util::sync::CancellationToken;
 
+use super::app_auth::{AppAuth, Lease};
 use super::GithubError;
 use crate::config::GithubConfig;
 use crate::retry::{self, RetryPolicy, Verdict};
@@ -75,7 +79,11 @@ pub struct Counters {
 
 /// A GitHub client.
 pub struct Client {
+    /// Authenticated by the token, or (with an App) by nothing: each request then carries its
+    /// installation's token.
     octo: octocrab::Octocrab,
+    /// The GitHub App, when configured.
+    app: Option<Arc<AppAuth>>,
     base: http::Uri,
     policy: RetryPolicy,
     timeout: Duration,
@@ -110,8 +118,20 @@ pub fn next_link(h: &HeaderMap) -> Option<String> {
 }
 
 impl Client {
-    /// A client for `config`, authenticated with the token in `config.token_env` when set.
+    /// A client for `config`, authenticated as the App of `config.app` (tokens kept for this
+    /// client alone) or with the token in `config.token_env` when set.
     pub fn new(config: &GithubConfig, policy: RetryPolicy) -> Result<Self, GithubError> {
+        Self::with_app_auth(config, policy, AppAuth::new(config))
+    }
+
+    /// A client for `config`, authenticated as `app` (shared with the application's other
+    /// clients, [`AppAuth::new`] of the same `config`), or else with the token in
+    /// `config.token_env` when set.
+    pub fn with_app_auth(
+        config: &GithubConfig,
+        policy: RetryPolicy,
+        app: Option<Arc<AppAuth>>,
+    ) -> Result<Self, GithubError> {
         let base: http::Uri = config
             .api_url
             .parse()
@@ -126,20 +146,25 @@ impl Client {
             .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
             .set_connect_timeout(Some(config.request_timeout))
             .set_read_timeout(Some(config.request_timeout));
-        match std::env::var(&config.token_env) {
-            Ok(token) if !token.trim().is_empty() => {
-                builder = builder.personal_token(token.trim().to_owned());
+        // With an App, octocrab authenticates nothing: `attempt` puts the installation's token
+        // on each request.
+        if app.is_none() {
+            match std::env::var(&config.token_env) {
+                Ok(token) if !token.trim().is_empty() => {
+                    builder = builder.personal_token(token.trim().to_owned());
+                }
+                _ => tracing::warn!(
+                    variable = %config.token_env,
+                    "no GitHub token set: unauthenticated requests have a rate limit of 60 an hour"
+                ),
             }
-            _ => tracing::warn!(
-                variable = %config.token_env,
-                "no GitHub token set: unauthenticated requests have a rate limit of 60 an hour"
-            ),
         }
         let octo = builder
             .build()
             .map_err(|e| GithubError::Config(format!("GitHub client: {e}")))?;
         Ok(Self {
             octo,
+            app,
             base,
             policy,
             timeout: config.request_timeout,
@@ -245,13 +270,32 @@ impl Client {
             headers.insert(IF_NONE_MATCH, tag);
             self.counters.conditional.fetch_add(1, Ordering::Relaxed);
         }
+        let lease = match &self.app {
+            Some(app) => {
+                let owner = self.owner_of(uri);
+                let lease = app
+                    .lease(&self.octo, owner.as_deref(), endpoint, self.timeout)
+                    .await?;
+                let mut bearer =
+                    HeaderValue::from_str(&format!("Bearer {}", lease.secret.expose())).map_err(
+                        |_| GithubError::Malformed {
+                            endpoint: endpoint.to_owned(),
+                            message: "the installation token is not a header value".into(),
+                        },
+                    )?;
+                bearer.set_sensitive(true);
+                headers.insert(AUTHORIZATION, bearer);
+                Some((app, lease))
+            }
+            None => None,
+        };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let sent = tokio::time::timeout(
             self.timeout,
             self.octo._get_with_headers(uri.clone(), Some(headers)),
         )
         .await;
-        match sent {
+        let answer = match sent {
             Err(_) => Err(GithubError::Unavailable {
                 endpoint: endpoint.to_owned(),
                 message: format!("no answer within {:?}", self.timeout),
@@ -261,7 +305,42 @@ impl Client {
                 message: e.to_string(),
             }),
             Ok(Ok(resp)) => self.answer(endpoint, resp).await,
+        };
+        match (answer, lease) {
+            (Err(GithubError::Status { status: 401, .. }), Some((app, lease))) if !lease.fresh => {
+                Err(Self::revoked(app, &lease, endpoint).await)
+            }
+            (answer, _) => answer,
         }
+    }
+
+    /// A cached installation token refused (`401`): revoked before its time. It is dropped, and
+    /// the request retried (an [`GithubError::Unavailable`]) with a new one.
+    async fn revoked(app: &AppAuth, lease: &Lease, endpoint: &str) -> GithubError {
+        app.forget(lease).await;
+        tracing::warn!(
+            installation = lease.installation,
+            %endpoint,
+            "GitHub refused a cached installation token: minting a new one"
+        );
+        GithubError::Unavailable {
+            endpoint: endpoint.to_owned(),
+            message: format!(
+                "HTTP 401: installation {}'s token was refused before it expired",
+                lease.installation
+            ),
+        }
+    }
+
+    /// The owner of the repository a request is about (`/repos/{owner}/…` under the API's base
+    /// path), in lower case.
+    fn owner_of(&self, uri: &http::Uri) -> Option<String> {
+        let path = uri.path();
+        let path = path
+            .strip_prefix(self.base.path().trim_end_matches('/'))
+            .unwrap_or(path);
+        let owner = path.strip_prefix("/repos/")?.split('/').next()?;
+        (!owner.is_empty()).then(|| owner.to_lowercase())
     }
 
     /// Reads one answer. A rate-limited one becomes a [`GithubError::Status`] carrying the wait

@@ -119,6 +119,44 @@ impl GithubSync<'_> {
         Ok(())
     }
 
+    /// One deployment as GitHub states it (a listing item, or a webhook's `deployment`): kept
+    /// if its environment counts for a service, with its final state read from its statuses.
+    /// Polling and webhooks both come here, so both store the same record.
+    pub(super) async fn apply_deployment(
+        &mut self,
+        repo: &str,
+        d: payload::Deployment,
+        batch: &mut WriteBatch,
+    ) -> Result<(), GithubError> {
+        if d.created_at < self.since {
+            return Ok(());
+        }
+        let Some(service) =
+            self.matchers
+                .service(repo, &DeploymentsFrom::Deployments, &[&d.environment])
+        else {
+            return Ok(());
+        };
+        let key = format!("{repo}/deployments_api/{}", d.id);
+        let known = self.store.event::<Deployment>(&key)?;
+        if known.is_some_and(|k| k.state != DeployState::Pending) {
+            return Ok(());
+        }
+        let dep = Deployment {
+            repo: repo.to_owned(),
+            service: service.to_owned(),
+            environment: d.environment,
+            id: d.id,
+            source: DeploySource::DeploymentsApi,
+            sha: d.sha,
+            git_ref: d.git_ref,
+            created_at: d.created_at,
+            state: DeployState::Pending,
+            finished_at: None,
+        };
+        self.statuses(repo, dep, batch).await
+    }
+
     pub(super) async fn deployments(&mut self, repo: &str) -> Result<(), GithubError> {
         let mut list = self.listing(
             repo,
@@ -130,33 +168,7 @@ impl GithubSync<'_> {
         while let Some(page) = list.next::<Vec<payload::Deployment>>(&self.client).await? {
             let mut batch = WriteBatch::new();
             for d in page {
-                if d.created_at < self.since {
-                    continue;
-                }
-                let Some(service) =
-                    self.matchers
-                        .service(repo, &DeploymentsFrom::Deployments, &[&d.environment])
-                else {
-                    continue;
-                };
-                let key = format!("{repo}/deployments_api/{}", d.id);
-                let known = self.store.event::<Deployment>(&key)?;
-                if known.is_some_and(|k| k.state != DeployState::Pending) {
-                    continue;
-                }
-                let dep = Deployment {
-                    repo: repo.to_owned(),
-                    service: service.to_owned(),
-                    environment: d.environment,
-                    id: d.id,
-                    source: DeploySource::DeploymentsApi,
-                    sha: d.sha,
-                    git_ref: d.git_ref,
-                    created_at: d.created_at,
-                    state: DeployState::Pending,
-                    finished_at: None,
-                };
-                self.statuses(repo, dep, &mut batch).await?;
+                self.apply_deployment(repo, d, &mut batch).await?;
             }
             list.commit(self.store, batch)?;
         }
@@ -191,6 +203,45 @@ impl GithubSync<'_> {
         }
     }
 
+    /// One workflow run (a listing item, or a webhook's `workflow_run`): a deployment when it
+    /// completed successfully on the default branch `branch` and its workflow counts for a
+    /// service.
+    pub(super) fn apply_workflow_run(
+        &mut self,
+        repo: &str,
+        branch: &str,
+        r: payload::WorkflowRun,
+        batch: &mut WriteBatch,
+    ) {
+        let done = r.status.as_deref() == Some("completed")
+            && r.conclusion.as_deref() == Some("success")
+            && r.head_branch.as_deref() == Some(branch);
+        if !done || r.created_at < self.since {
+            return;
+        }
+        let name = r.name.clone().unwrap_or_default();
+        let Some(service) =
+            self.matchers
+                .service(repo, &DeploymentsFrom::WorkflowRuns, &[&name, &r.path])
+        else {
+            return;
+        };
+        batch.upsert_event(&Deployment {
+            repo: repo.to_owned(),
+            service: service.to_owned(),
+            environment: "production".into(),
+            id: r.id,
+            source: DeploySource::WorkflowRun,
+            sha: r.head_sha,
+            git_ref: branch.to_owned(),
+            created_at: r.created_at,
+            state: DeployState::Success,
+            // A completed run does not change again: its last update is when it completed.
+            finished_at: Some(r.updated_at),
+        });
+        self.report.deployments += 1;
+    }
+
     pub(super) async fn workflow_runs(&mut self, repo: &str) -> Result<(), GithubError> {
         let branch = self.default_branch(repo).await?;
         let mut list = self.listing(
@@ -203,37 +254,60 @@ impl GithubSync<'_> {
         while let Some(page) = list.next::<payload::WorkflowRuns>(&self.client).await? {
             let mut batch = WriteBatch::new();
             for r in page {
-                let done = r.status.as_deref() == Some("completed")
-                    && r.conclusion.as_deref() == Some("success")
-                    && r.head_branch.as_deref() == Some(branch.as_str());
-                if !done || r.created_at < self.since {
-                    continue;
-                }
-                let name = r.name.clone().unwrap_or_default();
-                let Some(service) =
-                    self.matchers
-                        .service(repo, &DeploymentsFrom::WorkflowRuns, &[&name, &r.path])
-                else {
-                    continue;
-                };
-                batch.upsert_event(&Deployment {
-                    repo: repo.to_owned(),
-                    service: service.to_owned(),
-                    environment: "production".into(),
-                    id: r.id,
-                    source: DeploySource::WorkflowRun,
-                    sha: r.head_sha,
-                    git_ref: branch.clone(),
-                    created_at: r.created_at,
-                    state: DeployState::Success,
-                    // A completed run does not change again: its last update is when it
-                    // completed.
-                    finished_at: Some(r.updated_at),
-                });
-                self.report.deployments += 1;
+                self.apply_workflow_run(repo, &branch, r, &mut batch);
             }
             list.commit(self.store, batch)?;
         }
+        Ok(())
+    }
+
+    /// One release (a listing item, or a webhook's `release`): a deployment of its tag's commit
+    /// once published, when its tag counts for a service.
+    pub(super) async fn apply_release(
+        &mut self,
+        repo: &str,
+        r: payload::Release,
+        batch: &mut WriteBatch,
+    ) -> Result<(), GithubError> {
+        let Some(published) = r.published_at.filter(|_| !r.draft) else {
+            return Ok(());
+        };
+        if published < self.since {
+            return Ok(());
+        }
+        let Some(service) = self
+            .matchers
+            .service(repo, &DeploymentsFrom::Releases, &[&r.tag_name])
+        else {
+            return Ok(());
+        };
+        let key = format!("{repo}/release/{}", r.id);
+        if self.store.event::<Deployment>(&key)?.is_some() {
+            return Ok(());
+        }
+        // The tag's commit: the release names only its tag.
+        let url = format!("/repos/{repo}/commits/{}", r.tag_name);
+        let Fetched::Fresh { body: c, .. } = self.client.get::<payload::Commit>(&url, None).await?
+        else {
+            return Ok(());
+        };
+        if let Some(m) = c.to_model(repo) {
+            batch.upsert_event(&m);
+            self.report.commits += 1;
+        }
+        batch.upsert_event(&Deployment {
+            repo: repo.to_owned(),
+            service: service.to_owned(),
+            environment: "production".into(),
+            id: r.id,
+            source: DeploySource::Release,
+            sha: c.sha,
+            git_ref: r.tag_name,
+            created_at: r.created_at,
+            state: DeployState::Success,
+            finished_at: Some(published),
+        });
+        self.report.deployments += 1;
         Ok(())
     }
 
@@ -248,46 +322,7 @@ impl GithubSync<'_> {
         while let Some(page) = list.next::<Vec<payload::Release>>(&self.client).await? {
             let mut batch = WriteBatch::new();
             for r in page {
-                let Some(published) = r.published_at.filter(|_| !r.draft) else {
-                    continue;
-                };
-                if published < self.since {
-                    continue;
-                }
-                let Some(service) =
-                    self.matchers
-                        .service(repo, &DeploymentsFrom::Releases, &[&r.tag_name])
-                else {
-                    continue;
-                };
-                let key = format!("{repo}/release/{}", r.id);
-                if self.store.event::<Deployment>(&key)?.is_some() {
-                    continue;
-                }
-                // The tag's commit: the release names only its tag.
-                let url = format!("/repos/{repo}/commits/{}", r.tag_name);
-                let Fetched::Fresh { body: c, .. } =
-                    self.client.get::<payload::Commit>(&url, None).await?
-                else {
-                    continue;
-                };
-                if let Some(m) = c.to_model(repo) {
-                    batch.upsert_event(&m);
-                    self.report.commits += 1;
-                }
-                batch.upsert_event(&Deployment {
-                    repo: repo.to_owned(),
-                    service: service.to_owned(),
-                    environment: "production".into(),
-                    id: r.id,
-                    source: DeploySource::Release,
-                    sha: c.sha,
-                    git_ref: r.tag_name,
-                    created_at: r.created_at,
-                    state: DeployState::Success,
-                    finished_at: Some(published),
-                });
-                self.report.deployments += 1;
+                self.apply_release(repo, r, &mut batch).await?;
             }
             list.commit(self.store, batch)?;
         }

@@ -21,7 +21,10 @@ impl GithubSync<'_> {
             .store
             .events_with_prefix::<Deployment>(&format!("{repo}/"))
             .collect::<Result<_, _>>()?;
-        deployments.retain(|d| d.state != DeployState::Pending && d.finished_at.is_some());
+        // A deployment a CD tool reported by version only names no commit to compare.
+        deployments.retain(|d| {
+            d.state != DeployState::Pending && d.finished_at.is_some() && !d.sha.is_empty()
+        });
         deployments.sort_by_key(|d| (d.finished_at, d.id));
         // Commits some stored PR already claims; read only once a deployment needs its graph
         // (a sync with nothing new never does).

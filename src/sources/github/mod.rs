@@ -1,5 +1,6 @@
 //! The GitHub source: deployments (Deployments API, workflow runs or releases), merged pull
-//! requests with their commits, the commit graph between deployments, and incident issues.
+//! requests with their commits, the commit graph between deployments, incident and bug issues,
+//! and the repositories' `CODEOWNERS` (when a team derives its services from it).
 //!
 //! Every listing is walked newest first and stops where the previous complete walk ended (its
 //! high-water mark), so a re-run asks only for page 1, conditionally: with nothing new, every
@@ -7,17 +8,21 @@
 //! atomic batch with the listing's cursor, so an interrupted sync resumes from the next page and
 //! an upsert by natural key never double-counts.
 
+pub mod app_auth;
 pub mod client;
 mod commit_detail;
 pub mod payload;
+pub mod webhook;
 
 mod bugs;
 mod changes;
+pub mod codeowners;
 mod deployments;
 mod graph;
 mod listing;
 mod matchers;
 
+pub use app_auth::AppAuth;
 pub use matchers::{Matchers, PatternError};
 
 use std::io::IsTerminal;
@@ -73,6 +78,29 @@ pub enum GithubError {
         endpoint: String,
         /// When the window resets.
         reset: DateTime<Utc>,
+    },
+    /// GitHub refused the App's credentials: its JWT (a wrong App id or key) or an installation
+    /// (uninstalled, suspended). The text names the installation and what to do.
+    #[error("{}", app_auth::refusal_text(.installation, *.status, .message))]
+    AppRefused {
+        /// The installation a token was asked for; `None` when listing the installations.
+        installation: Option<u64>,
+        /// Status code.
+        status: u16,
+        /// GitHub's message.
+        message: String,
+    },
+    /// No installation of the App is on a repository's owner.
+    #[error(
+        "GitHub App: no installation covers {owner:?} (installed on: {}); install the App on \
+         {owner} with access to its repositories, then restart Barometer",
+        .installed.join(", ")
+    )]
+    NotInstalled {
+        /// The repository's owner.
+        owner: String,
+        /// The owners the App is installed on.
+        installed: Vec<String>,
     },
     /// The answer is not what GitHub documents.
     #[error("GitHub {endpoint}: malformed answer: {message}")]
@@ -145,6 +173,27 @@ impl Progress {
     }
 }
 
+/// What every GitHub sync and webhook delivery of one application shares, prepared once from
+/// the configuration (`App::build`): the services' compiled patterns and, for a GitHub App, its
+/// installation tokens, which then outlive any one sync.
+#[derive(Clone)]
+pub struct Shared {
+    /// The services' deployment patterns.
+    pub matchers: std::sync::Arc<Matchers>,
+    /// The GitHub App and its tokens, when `[github.app]` is configured.
+    pub app_auth: Option<std::sync::Arc<AppAuth>>,
+}
+
+impl Shared {
+    /// Compiles the services' patterns and prepares the App's credentials.
+    pub fn new(config: &GithubConfig) -> Result<Self, PatternError> {
+        Ok(Self {
+            matchers: std::sync::Arc::new(Matchers::compile(&config.services)?),
+            app_auth: AppAuth::new(config),
+        })
+    }
+}
+
 /// One GitHub sync over the configured repositories.
 pub struct GithubSync<'a> {
     config: &'a GithubConfig,
@@ -154,6 +203,7 @@ pub struct GithubSync<'a> {
     since: DateTime<Utc>,
     progress: Progress,
     report: SyncReport,
+    codeowners: bool,
 }
 
 impl<'a> GithubSync<'a> {
@@ -164,29 +214,30 @@ impl<'a> GithubSync<'a> {
         since: Option<DateTime<Utc>>,
         progress: bool,
     ) -> Result<Self, GithubError> {
-        let matchers = std::sync::Arc::new(Matchers::compile(&config.services)?);
-        Self::with_matchers(config, matchers, store, since, progress)
+        Self::with_shared(config, &Shared::new(config)?, store, since, progress)
     }
 
-    /// Prepares a sync with the patterns compiled once for the application
-    /// ([`Matchers::compile`] over the same `config.services`).
-    pub fn with_matchers(
+    /// Prepares a sync with what the application prepared once ([`Shared::new`] over the same
+    /// `config`).
+    pub fn with_shared(
         config: &'a GithubConfig,
-        matchers: std::sync::Arc<Matchers>,
+        shared: &Shared,
         store: &'a Store,
         since: Option<DateTime<Utc>>,
         progress: bool,
     ) -> Result<Self, GithubError> {
-        let client = Client::new(config, RetryPolicy::default())?;
+        let client =
+            Client::with_app_auth(config, RetryPolicy::default(), shared.app_auth.clone())?;
         let since = since.unwrap_or_else(|| config.backfill_since.resolve(crate::clock::now()));
         Ok(Self {
             config,
             store,
             client,
-            matchers,
+            matchers: shared.matchers.clone(),
             since,
             progress: Progress::new(progress),
             report: SyncReport::default(),
+            codeowners: false,
         })
     }
 
@@ -194,6 +245,12 @@ impl<'a> GithubSync<'a> {
     /// then fails with [`GithubError::Cancelled`], keeping every page already committed.
     pub fn with_shutdown(mut self, shutdown: tokio_util::sync::CancellationToken) -> Self {
         self.client = self.client.with_shutdown(shutdown);
+        self
+    }
+
+    /// Also reads each repository's `CODEOWNERS` (when a team derives its services from it).
+    pub fn with_codeowners(mut self, read: bool) -> Self {
+        self.codeowners = read;
         self
     }
 
@@ -249,6 +306,9 @@ impl<'a> GithubSync<'a> {
         }
         self.incidents(repo).await?;
         self.bugs(repo).await?;
+        if self.codeowners {
+            self.codeowners(repo).await?;
+        }
         self.graph(repo).await?;
         Ok(())
     }

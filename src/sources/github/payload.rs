@@ -38,7 +38,7 @@ pub struct DeploymentStatus {
 }
 
 /// A label.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Label {
     /// Name.
     pub name: String,
@@ -214,7 +214,7 @@ pub struct Release {
 }
 
 /// `GET /repos/{o}/{r}/issues` item (pull requests are issues too, with `pull_request` set).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Issue {
     /// Number.
     pub number: u64,

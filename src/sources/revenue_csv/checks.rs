@@ -8,7 +8,7 @@ use super::{excerpt, Layout, ParseOptions, Parsed, RowError};
 use crate::config::RevenueConfig;
 use crate::model::Month;
 
-fn header_error(column: Option<String>, reason: String) -> RowError {
+pub(crate) fn header_error(column: Option<String>, reason: String) -> RowError {
     RowError {
         line: 1,
         column,
@@ -46,7 +46,7 @@ pub(super) fn header(
         (Some(f), _) => f,
         (None, Some(l)) => l,
         (None, None) => {
-            let closest = header.closest_layout(&config.columns);
+            let closest = header.closest_layout();
             let mut errors = vec![header_error(
                 None,
                 format!(
@@ -57,21 +57,31 @@ pub(super) fn header(
                     header.shown()
                 ),
             )];
-            errors.extend(
-                header
-                    .suggestions(closest, &config.columns)
-                    .iter()
-                    .map(|m| header_error(None, missing_reason(closest, m, None))),
-            );
+            errors.extend(header.suggestions(closest).iter().map(|m| {
+                header_error(
+                    None,
+                    missing_reason(&format!("the {closest} layout"), m, None, "revenue.columns"),
+                )
+            }));
             return Err(errors);
         }
     };
-    let missing = header.suggestions(layout, &config.columns);
+    let missing = header.suggestions(layout);
     if !missing.is_empty() {
         let shown = header.shown();
         return Err(missing
             .iter()
-            .map(|m| header_error(None, missing_reason(layout, m, Some(&shown))))
+            .map(|m| {
+                header_error(
+                    None,
+                    missing_reason(
+                        &format!("the {layout} layout"),
+                        m,
+                        Some(&shown),
+                        "revenue.columns",
+                    ),
+                )
+            })
             .collect());
     }
     let foreign = header.foreign_units(&config.currency);
@@ -96,8 +106,13 @@ pub(super) fn header(
 /// `the snapshots layout needs a column for mrr (header: [...]); closest known names: "mrr",
 /// "MRR Amount", "Monthly Recurring Revenue"; the header's "Monthly Rev" is nearest: rename it or
 /// add it to revenue.columns.mrr`.
-fn missing_reason(layout: Layout, m: &Missing, shown: Option<&str>) -> String {
-    let mut reason = format!("the {layout} layout needs a column for {}", m.field);
+pub(crate) fn missing_reason(
+    what: &str,
+    m: &Missing,
+    shown: Option<&str>,
+    columns_key: &str,
+) -> String {
+    let mut reason = format!("{what} needs a column for {}", m.field);
     if let Some(shown) = shown {
         reason.push_str(&format!(" (header: [{shown}])"));
     }
@@ -112,7 +127,7 @@ fn missing_reason(layout: Layout, m: &Missing, shown: Option<&str>) -> String {
             f => f,
         };
         reason.push_str(&format!(
-            "; the header's {col:?} is nearest: rename it or add it to revenue.columns.{key}"
+            "; the header's {col:?} is nearest: rename it or add it to {columns_key}.{key}"
         ));
     }
     reason

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, NaiveDate};
 
 use super::header::Header;
-use super::{Layout, MovementType, RowError};
+use super::{MovementType, RowError};
 use crate::model::revenue::{parse_month, MonthIdx};
 
 pub(super) fn month_of(d: NaiveDate) -> MonthIdx {
@@ -192,15 +192,15 @@ pub(super) fn parse_movement_type(raw: &str) -> Result<MovementType, String> {
     })
 }
 
-pub(super) struct Row<'a> {
-    pub(super) header: &'a Header,
-    pub(super) record: &'a csv::StringRecord,
-    pub(super) line: u64,
-    pub(super) errors: &'a mut Vec<RowError>,
+pub(crate) struct Row<'a> {
+    pub(crate) header: &'a Header,
+    pub(crate) record: &'a csv::StringRecord,
+    pub(crate) line: u64,
+    pub(crate) errors: &'a mut Vec<RowError>,
 }
 
 impl<'a> Row<'a> {
-    pub(super) fn col_name(&self, field: &str) -> String {
+    pub(crate) fn col_name(&self, field: &str) -> String {
         self.header
             .get(field)
             .and_then(|i| self.header.names.get(i))
@@ -208,7 +208,7 @@ impl<'a> Row<'a> {
             .unwrap_or_else(|| field.to_owned())
     }
 
-    pub(super) fn error(&mut self, field: &str, value: &str, reason: String) {
+    pub(crate) fn error(&mut self, field: &str, value: &str, reason: String) {
         let column = excerpt(&self.col_name(field));
         self.errors.push(RowError {
             line: self.line,
@@ -221,7 +221,7 @@ impl<'a> Row<'a> {
 
     /// Fields over `max` bytes, and identifiers with control characters (NUL above all, which
     /// ends a string in many a tool downstream): refused before anything reads them.
-    pub(super) fn check_bounds(&mut self, max: usize, layout: Layout) -> bool {
+    pub(crate) fn check_bounds(&mut self, max: usize, identifiers: &[&str]) -> bool {
         let mut ok = true;
         for (i, v) in self.record.iter().enumerate() {
             if v.len() > max {
@@ -243,15 +243,7 @@ impl<'a> Row<'a> {
                 ok = false;
             }
         }
-        // Names and countries are identifiers only where an attributes file stores them.
-        let texts: &[&str] = match layout {
-            Layout::Attributes => &["name", "country"],
-            _ => &[],
-        };
-        for &field in ["customer_id", "currency", "plan", "segment"]
-            .iter()
-            .chain(texts)
-        {
+        for &field in identifiers {
             if let Some(v) = self.raw(field) {
                 if let Some(c) = v.chars().find(|c| c.is_control()) {
                     self.error(
@@ -270,16 +262,16 @@ impl<'a> Row<'a> {
     }
 
     /// The raw value of a field present in the header (`None` when the column is absent).
-    pub(super) fn raw(&self, field: &str) -> Option<&'a str> {
+    pub(crate) fn raw(&self, field: &str) -> Option<&'a str> {
         let i = self.header.get(field)?;
         Some(self.record.get(i).unwrap_or(""))
     }
 
-    pub(super) fn opt(&self, field: &str) -> Option<&'a str> {
+    pub(crate) fn opt(&self, field: &str) -> Option<&'a str> {
         self.raw(field).map(str::trim).filter(|v| !v.is_empty())
     }
 
-    pub(super) fn required(&mut self, field: &str) -> Option<&'a str> {
+    pub(crate) fn required(&mut self, field: &str) -> Option<&'a str> {
         let v = self.raw(field)?.trim();
         if v.is_empty() {
             self.error(field, "", "is empty".into());
@@ -289,7 +281,7 @@ impl<'a> Row<'a> {
         }
     }
 
-    pub(super) fn parsed<T>(
+    pub(crate) fn parsed<T>(
         &mut self,
         field: &str,
         f: impl FnOnce(&str) -> Result<T, String>,
@@ -298,11 +290,11 @@ impl<'a> Row<'a> {
         f(v).map_err(|reason| self.error(field, v, reason)).ok()
     }
 
-    pub(super) fn amount(&mut self, field: &str, scale: f64) -> Option<f64> {
+    pub(crate) fn amount(&mut self, field: &str, scale: f64) -> Option<f64> {
         self.parsed(field, parse_amount).map(|a| a * scale)
     }
 
-    pub(super) fn ratio(&mut self, field: &str) -> Option<f64> {
+    pub(crate) fn ratio(&mut self, field: &str) -> Option<f64> {
         if self.raw(field)?.trim().is_empty() {
             return None;
         }

@@ -4,17 +4,32 @@
 //! hyphens and a trailing currency unit such as `(USD)` do not matter — against the names in
 //! `[revenue.columns]` first, then the names billing tools and spreadsheets export
 //! ([`super::known`]).
+//!
+//! The matching is written once for every CSV import: a [`Vocab`] names the fields of a kind of
+//! file and the names exports give them (revenue here, support tickets and business metrics in
+//! [`crate::sources::tickets_csv`] and [`crate::sources::metrics_csv`]).
 
 use super::known::{ATTRIBUTES, CHARTMOGUL_AMOUNTS, CHARTMOGUL_MARKERS, FIELDS, KNOWN};
 use super::Layout;
 use crate::config::{Columns, RevenueConfig};
 
-fn field_no(field: &str) -> usize {
-    FIELDS
-        .iter()
-        .position(|f| *f == field)
-        .unwrap_or(FIELDS.len())
+/// The fields of one kind of CSV file and the header names exports give each.
+#[derive(Debug)]
+pub(crate) struct Vocab {
+    /// The fields, in a fixed order.
+    pub(crate) fields: &'static [&'static str],
+    /// Per field, in the order of `fields`, the names common exports use.
+    pub(crate) known: &'static [(&'static str, &'static [&'static str])],
+    /// The configuration table that adds names (`revenue.columns`), for messages.
+    pub(crate) columns_key: &'static str,
 }
+
+/// The revenue files' vocabulary.
+pub(super) static REVENUE: Vocab = Vocab {
+    fields: &FIELDS,
+    known: &KNOWN,
+    columns_key: "revenue.columns",
+};
 
 fn configured<'c>(columns: &'c Columns, field: &str) -> &'c [String] {
     match field {
@@ -38,23 +53,11 @@ fn configured<'c>(columns: &'c Columns, field: &str) -> &'c [String] {
     }
 }
 
-/// The names that mean `field`: the configured ones, then the built-in ones.
-fn accepted<'c>(columns: &'c Columns, field: &str) -> impl Iterator<Item = &'c str> {
-    let known = KNOWN
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map_or(&[][..], |(_, names)| *names);
-    configured(columns, field)
-        .iter()
-        .map(String::as_str)
-        .chain(known.iter().copied())
-}
-
 /// A header name in the form names are compared in, and the unit it carried: lower case without
 /// spaces, underscores or hyphens (`Customer ID`, `customer_id` and `CUSTOMER-ID` are one name),
 /// and without a trailing `(USD)`, `[EUR]` or `($)` (spreadsheets put the currency there; a
 /// three-letter unit counts as a currency code when written in capitals, as ISO 4217 codes are).
-pub(super) fn normalize(name: &str) -> (String, Option<String>) {
+pub(crate) fn normalize(name: &str) -> (String, Option<String>) {
     let trimmed = name.trim();
     let mut unit = None;
     let mut base = trimmed;
@@ -83,50 +86,104 @@ pub(super) fn normalize(name: &str) -> (String, Option<String>) {
 }
 
 /// Header positions of the fields a layout uses.
-pub(super) struct Header {
-    pub(super) names: Vec<String>,
+pub(crate) struct Header {
+    pub(crate) names: Vec<String>,
     keys: Vec<String>,
     units: Vec<Option<String>>,
-    idx: [Option<usize>; FIELDS.len() + 1],
+    vocab: &'static Vocab,
+    /// Per field of the vocabulary, the configured names.
+    configured: Vec<Vec<String>>,
+    idx: Vec<Option<usize>>,
 }
 
 /// A field no column was found for, with the known names closest to the header's names.
-pub(super) struct Missing {
+pub(crate) struct Missing {
     /// The field (`month or date` when neither is there).
-    pub(super) field: &'static str,
+    pub(crate) field: &'static str,
     /// Up to three accepted names, the closest first.
-    pub(super) closest: Vec<String>,
+    pub(crate) closest: Vec<String>,
     /// The unassigned header name most like them, if any is alike at all.
-    pub(super) nearest_column: Option<String>,
+    pub(crate) nearest_column: Option<String>,
 }
 
 impl Header {
     pub(super) fn new(record: &csv::StringRecord, config: &RevenueConfig) -> Self {
+        Self::with_vocab(record, &REVENUE, |f| {
+            configured(&config.columns, f).to_vec()
+        })
+    }
+
+    /// Reads a header row against `vocab`; `configured` gives the names a configuration adds
+    /// for a field, tried before the built-in ones.
+    pub(crate) fn with_vocab(
+        record: &csv::StringRecord,
+        vocab: &'static Vocab,
+        configured: impl Fn(&str) -> Vec<String>,
+    ) -> Self {
         let names: Vec<String> = record.iter().map(|h| h.trim().to_owned()).collect();
         let (keys, units): (Vec<String>, Vec<Option<String>>) =
             names.iter().map(|n| normalize(n)).unzip();
-        let mut idx = [None; FIELDS.len() + 1];
-        for (no, field) in FIELDS.iter().enumerate() {
-            idx[no] = accepted(&config.columns, field).find_map(|a| {
-                let a = normalize(a).0;
-                keys.iter().position(|k| *k == a)
-            });
-        }
-        Self {
+        let mut header = Self {
             names,
             keys,
             units,
-            idx,
-        }
+            vocab,
+            configured: vocab.fields.iter().map(|f| configured(f)).collect(),
+            idx: Vec::new(),
+        };
+        header.idx = vocab
+            .fields
+            .iter()
+            .map(|field| {
+                header.accepted(field).find_map(|a| {
+                    let a = normalize(a).0;
+                    header.keys.iter().position(|k| *k == a)
+                })
+            })
+            .collect();
+        header
     }
 
-    pub(super) fn get(&self, f: &str) -> Option<usize> {
-        self.idx[field_no(f)]
+    fn field_no(&self, field: &str) -> Option<usize> {
+        self.vocab.fields.iter().position(|f| *f == field)
+    }
+
+    /// The names that mean `field`: the configured ones, then the built-in ones.
+    fn accepted<'h>(&'h self, field: &str) -> impl Iterator<Item = &'h str> {
+        let no = self.field_no(field);
+        let known = self
+            .vocab
+            .known
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(&[][..], |(_, names)| *names);
+        no.and_then(|no| self.configured.get(no))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(known.iter().copied())
+    }
+
+    pub(crate) fn get(&self, f: &str) -> Option<usize> {
+        self.idx.get(self.field_no(f)?).copied().flatten()
+    }
+
+    /// Every column whose name is the one found for `f`: exports such as Jira's repeat a column
+    /// (`Labels`, `Component/s`) once per value.
+    pub(crate) fn all(&self, f: &str) -> Vec<usize> {
+        let Some(first) = self.get(f) else {
+            return Vec::new();
+        };
+        let key = &self.keys[first];
+        (0..self.keys.len())
+            .filter(|i| self.keys[*i] == *key)
+            .collect()
     }
 
     /// The field column `i` is read as, if any.
-    pub(super) fn field_at(&self, i: usize) -> Option<&'static str> {
-        FIELDS
+    pub(crate) fn field_at(&self, i: usize) -> Option<&'static str> {
+        self.vocab
+            .fields
             .iter()
             .zip(&self.idx)
             .find(|(_, at)| **at == Some(i))
@@ -134,7 +191,7 @@ impl Header {
     }
 
     /// The header's names for an error message, each and all bounded by [`super::excerpt`].
-    pub(super) fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         super::excerpt(
             &self
                 .names
@@ -145,7 +202,7 @@ impl Header {
         )
     }
 
-    pub(super) fn has(&self, f: &str) -> bool {
+    pub(crate) fn has(&self, f: &str) -> bool {
         self.get(f).is_some()
     }
 
@@ -220,7 +277,7 @@ impl Header {
     /// header name even resembles, then the fewest missing fields (ties go to the order
     /// snapshots, movements, totals, attributes). `Cust ID, Month, Monthly Rev` is then a
     /// snapshots file with two misnamed columns, not a totals file without ARR.
-    pub(super) fn closest_layout(&self, columns: &Columns) -> Layout {
+    pub(super) fn closest_layout(&self) -> Layout {
         [
             Layout::Snapshots,
             Layout::Movements,
@@ -229,7 +286,7 @@ impl Header {
         ]
         .into_iter()
         .min_by_key(|l| {
-            let missing = self.suggestions(*l, columns);
+            let missing = self.suggestions(*l);
             let unlike = missing
                 .iter()
                 .filter(|m| m.nearest_column.is_none())
@@ -242,22 +299,50 @@ impl Header {
     /// For each field `layout` misses, the accepted names closest to the header's unassigned
     /// names (Jaro–Winkler similarity of the normalised forms, which favours a shared prefix:
     /// `Cust ID` is near `customer_id`, `Amt` near `amount`).
-    pub(super) fn suggestions(&self, layout: Layout, columns: &Columns) -> Vec<Missing> {
+    pub(super) fn suggestions(&self, layout: Layout) -> Vec<Missing> {
+        let missing = self.missing(layout).into_iter().map(|field| {
+            let fields: Vec<&'static str> = match field {
+                "month or date" => vec!["month", "date"],
+                f if f.starts_with("one of ") => ATTRIBUTES.to_vec(),
+                f => vec![f],
+            };
+            (field, fields)
+        });
+        self.suggest(missing.collect())
+    }
+
+    /// The header errors of a file of `what` ("a tickets file") that misses these entries, each
+    /// with the closest known names (see [`Self::suggest`]).
+    pub(crate) fn missing_errors(
+        &self,
+        what: &str,
+        missing: Vec<(&'static str, Vec<&'static str>)>,
+    ) -> Vec<super::RowError> {
+        let shown = self.shown();
+        self.suggest(missing)
+            .iter()
+            .map(|m| {
+                super::header_error(
+                    None,
+                    super::missing_reason(what, m, Some(&shown), self.vocab.columns_key),
+                )
+            })
+            .collect()
+    }
+
+    /// For each missing entry — a label and the fields any of which would do — the accepted
+    /// names closest to the header's unassigned names.
+    pub(crate) fn suggest(&self, missing: Vec<(&'static str, Vec<&'static str>)>) -> Vec<Missing> {
         let assigned: Vec<usize> = self.idx.iter().flatten().copied().collect();
         let free: Vec<usize> = (0..self.keys.len())
             .filter(|i| !assigned.contains(i))
             .collect();
-        self.missing(layout)
+        missing
             .into_iter()
-            .map(|field| {
-                let fields: &[&str] = match field {
-                    "month or date" => &["month", "date"],
-                    f if f.starts_with("one of ") => &ATTRIBUTES,
-                    f => std::slice::from_ref(&FIELDS[field_no(f).min(FIELDS.len() - 1)]),
-                };
+            .map(|(field, fields)| {
                 // (similarity, order, name, nearest column)
                 let mut scored: Vec<(f64, usize, String, Option<usize>)> = Vec::new();
-                for name in fields.iter().flat_map(|f| accepted(columns, f)) {
+                for name in fields.iter().flat_map(|f| self.accepted(f)) {
                     if scored.iter().any(|s| s.2 == name) {
                         continue;
                     }

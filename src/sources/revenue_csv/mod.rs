@@ -20,8 +20,10 @@ use serde::Serialize;
 use crate::config::RevenueConfig;
 use crate::model::revenue::{MonthIdx, Snapshots};
 use crate::model::CustomerAttributes;
-use fields::{month_of, Row};
-use header::Header;
+pub(crate) use checks::{header_error, missing_reason};
+use fields::month_of;
+pub(crate) use fields::Row;
+pub(crate) use header::{normalize, Header, Vocab};
 
 pub use fields::{
     excerpt, parse_amount, parse_date, parse_month_field, MAX_AMOUNT, QUOTED_BYTES, YEARS,
@@ -265,28 +267,49 @@ impl Parsed {
     }
 }
 
-/// Parses and validates a whole file; returns every problem, or the rows.
-pub fn parse(
-    file: &str,
-    bytes: &[u8],
-    options: &ParseOptions,
-    config: &RevenueConfig,
-    mut progress: impl FnMut(u64),
-) -> Result<Parsed, FileErrors> {
-    let fail = |errors: Vec<RowError>| FileErrors {
+/// Builds the error of a file from its problems, shown up to `revenue.max_reported_errors`.
+pub(crate) fn file_errors(file: &str, config: &RevenueConfig, errors: Vec<RowError>) -> FileErrors {
+    FileErrors {
         file: file.to_owned(),
         errors,
         shown: config.max_reported_errors,
-    };
-    let one = |line: u64, reason: String| {
-        fail(vec![RowError {
-            line,
-            column: None,
-            field: None,
-            value: None,
-            reason,
-        }])
-    };
+    }
+}
+
+fn whole_file_error(line: u64, reason: String) -> RowError {
+    RowError {
+        line,
+        column: None,
+        field: None,
+        value: None,
+        reason,
+    }
+}
+
+/// How [`read_rows`] reads one kind of file.
+pub(crate) struct Reader<'a, L> {
+    /// The header row read against the kind's vocabulary.
+    pub(crate) header_of: &'a dyn Fn(&csv::StringRecord) -> Header,
+    /// The layout the header describes, or every problem of the header.
+    pub(crate) layout_of: &'a dyn Fn(&Header) -> Result<L, Vec<RowError>>,
+    /// The fields that are identifiers (no control characters) in a layout.
+    pub(crate) identifiers: &'a dyn Fn(L) -> &'static [&'static str],
+}
+
+/// The reading every CSV import shares: UTF-8 (a BOM allowed), a header, then each data row
+/// checked for shape and bounds and handed to `each`; every problem is collected with its line.
+/// Returns the header, the layout and the rows' problems (the caller may add whole-file checks,
+/// then calls [`finish`]).
+pub(crate) fn read_rows<L: Copy>(
+    file: &str,
+    bytes: &[u8],
+    config: &RevenueConfig,
+    reader: &Reader<'_, L>,
+    mut each: impl FnMut(&mut Row<'_>, L),
+    mut progress: impl FnMut(u64),
+) -> Result<(Header, L, Vec<RowError>), FileErrors> {
+    let one =
+        |line: u64, reason: String| file_errors(file, config, vec![whole_file_error(line, reason)]);
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let line = 1 + bytes[..e.valid_up_to()]
@@ -304,37 +327,27 @@ pub fn parse(
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(one(1, "the file is empty: expected a header row".into()));
     }
-    let mut reader = csv::ReaderBuilder::new()
+    let mut csv_reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .from_reader(bytes);
-    let header = match reader.headers() {
-        Ok(h) => Header::new(h, config),
+    let header = match csv_reader.headers() {
+        Ok(h) => (reader.header_of)(h),
         Err(e) => return Err(one(1, format!("unreadable header: {e}"))),
     };
-    let layout = checks::header(&header, options.layout, config).map_err(fail)?;
-    let scale = options.amount_scale.unwrap_or(config.amount_scale);
-
+    let layout = (reader.layout_of)(&header).map_err(|e| file_errors(file, config, e))?;
+    let identifiers = (reader.identifiers)(layout);
     let mut errors = Vec::new();
-    let mut snapshots = Snapshots::new();
-    let mut movements = Vec::new();
-    let mut totals = Vec::new();
-    let mut attributes = Vec::new();
-    let mut seen_months: HashMap<MonthIdx, u64> = HashMap::new();
-    let mut seen_customers: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
     loop {
-        match reader.read_record(&mut record) {
+        match csv_reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError {
+                errors.push(whole_file_error(
                     line,
-                    column: None,
-                    field: None,
-                    value: None,
-                    reason: match e.kind() {
+                    match e.kind() {
                         csv::ErrorKind::UnequalLengths {
                             expected_len, len, ..
                         } => {
@@ -342,7 +355,7 @@ pub fn parse(
                         }
                         _ => e.to_string(),
                     },
-                });
+                ));
                 continue;
             }
         }
@@ -357,27 +370,93 @@ pub fn parse(
             line,
             errors: &mut errors,
         };
-        if !row.check_bounds(config.max_field_bytes, layout) {
+        if !row.check_bounds(config.max_field_bytes, identifiers) {
             continue;
         }
-        match layout {
+        each(&mut row, layout);
+    }
+    Ok((header, layout, errors))
+}
+
+/// The end of every CSV import's validation: any problem refuses the whole file, listed in
+/// line order; a file without data rows is refused too.
+pub(crate) fn finish<T>(
+    file: &str,
+    config: &RevenueConfig,
+    mut errors: Vec<RowError>,
+    rows: usize,
+    parsed: T,
+) -> Result<T, FileErrors> {
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        return Err(file_errors(file, config, errors));
+    }
+    if rows == 0 {
+        return Err(file_errors(
+            file,
+            config,
+            vec![whole_file_error(
+                2,
+                "the file has a header but no data rows".into(),
+            )],
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Parses and validates a whole file; returns every problem, or the rows.
+pub fn parse(
+    file: &str,
+    bytes: &[u8],
+    options: &ParseOptions,
+    config: &RevenueConfig,
+    progress: impl FnMut(u64),
+) -> Result<Parsed, FileErrors> {
+    let scale = options.amount_scale.unwrap_or(config.amount_scale);
+    let mut snapshots = Snapshots::new();
+    let mut movements = Vec::new();
+    let mut totals = Vec::new();
+    let mut attributes = Vec::new();
+    let mut seen_months: HashMap<MonthIdx, u64> = HashMap::new();
+    let mut seen_customers: HashMap<String, u64> = HashMap::new();
+    let reader = Reader {
+        header_of: &|h| Header::new(h, config),
+        layout_of: &|h| checks::header(h, options.layout, config),
+        // Names and countries are identifiers only where an attributes file stores them.
+        identifiers: &|layout| match layout {
+            Layout::Attributes => &[
+                "customer_id",
+                "currency",
+                "plan",
+                "segment",
+                "name",
+                "country",
+            ],
+            _ => &["customer_id", "currency", "plan", "segment"],
+        },
+    };
+    let (header, layout, mut errors) = read_rows(
+        file,
+        bytes,
+        config,
+        &reader,
+        |row, layout| match layout {
             Layout::Snapshots => {
-                checks::row_currency(&mut row, config);
-                layouts::snapshot(&mut row, scale, &mut snapshots)
+                checks::row_currency(row, config);
+                layouts::snapshot(row, scale, &mut snapshots)
             }
             Layout::Movements => {
-                checks::row_currency(&mut row, config);
-                layouts::movement(&mut row, scale, &mut movements)
+                checks::row_currency(row, config);
+                layouts::movement(row, scale, &mut movements)
             }
             Layout::Totals => {
-                checks::row_currency(&mut row, config);
-                layouts::total(&mut row, scale, &mut totals, &mut seen_months)
+                checks::row_currency(row, config);
+                layouts::total(row, scale, &mut totals, &mut seen_months)
             }
-            Layout::Attributes => {
-                layouts::attributes(&mut row, &mut attributes, &mut seen_customers)
-            }
-        }
-    }
+            Layout::Attributes => layouts::attributes(row, &mut attributes, &mut seen_customers),
+        },
+        progress,
+    )?;
     let parsed = match layout {
         Layout::Snapshots => Parsed::Snapshots(Box::new(snapshots)),
         Layout::Movements => Parsed::Movements(movements),
@@ -387,12 +466,6 @@ pub fn parse(
     if let Some(cents) = checks::cents(&header, options, config, &parsed, errors.is_empty()) {
         errors.push(cents);
     }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
-        return Err(fail(errors));
-    }
-    if parsed.rows() == 0 {
-        return Err(one(2, "the file has a header but no data rows".into()));
-    }
-    Ok(parsed)
+    let rows = parsed.rows();
+    finish(file, config, errors, rows, parsed)
 }

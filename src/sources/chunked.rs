@@ -1,0 +1,127 @@
+//! Applying a whole set of rows to one import source, all or nothing: customer attributes,
+//! support tickets and business metrics. A new file replaces the whole set of its source.
+//!
+//! The rows are staged in chunks under the import id, invisible until one batch points the
+//! source at the new import and records it; the chunks of the import it replaced are deleted
+//! afterwards (a crash in between leaves unreachable chunks, never wrong figures). The same
+//! file again finds its source already pointing at it and writes nothing.
+
+use std::marker::PhantomData;
+
+use crate::model::attributes::chunk_key;
+use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
+use crate::model::{Event, ImportRecord};
+use crate::store::{Store, StoreError, WriteBatch};
+
+/// How a set import ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Written and current.
+    Applied,
+    /// Already current: nothing written.
+    Unchanged,
+    /// A dry run: nothing written.
+    DryRun,
+}
+
+impl Outcome {
+    /// The word the summaries and the history use.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+}
+
+/// The store records of one kind of set.
+pub(crate) trait ChunkedSet {
+    /// A row.
+    type Row: Clone;
+    /// A stored chunk of rows.
+    type Chunk: Event;
+    /// The pointer of a source to its current import.
+    type Current: Event;
+    /// Rows per chunk.
+    const PER_CHUNK: usize;
+    /// A chunk.
+    fn chunk(import_id: &str, source: &str, no: u32, rows: Vec<Self::Row>) -> Self::Chunk;
+    /// The pointer.
+    fn current(import_id: &str, source: &str, chunks: u32, rows: u64) -> Self::Current;
+    /// The import and chunk count a pointer names.
+    fn pointer(current: &Self::Current) -> (&str, u32);
+}
+
+/// The sets stored as [`ImportChunk`]s (tickets, metric rows).
+pub(crate) struct Rows<T>(PhantomData<T>);
+
+impl<T: ChunkRow> ChunkedSet for Rows<T> {
+    type Row = T;
+    type Chunk = ImportChunk<T>;
+    type Current = ImportCurrent<T>;
+    const PER_CHUNK: usize = T::PER_CHUNK;
+    fn chunk(import_id: &str, source: &str, no: u32, rows: Vec<T>) -> ImportChunk<T> {
+        ImportChunk {
+            import_id: import_id.to_owned(),
+            source: source.to_owned(),
+            chunk: no,
+            rows,
+        }
+    }
+    fn current(import_id: &str, source: &str, chunks: u32, rows: u64) -> ImportCurrent<T> {
+        ImportCurrent::new(source, import_id, chunks, rows)
+    }
+    fn pointer(current: &ImportCurrent<T>) -> (&str, u32) {
+        (&current.import_id, current.chunks)
+    }
+}
+
+/// Makes `rows` the set of `source` under `import_id`, recording `history` in the same batch
+/// that makes them visible.
+pub(crate) fn apply<S: ChunkedSet>(
+    store: &Store,
+    rows: &[S::Row],
+    import_id: &str,
+    source: &str,
+    dry_run: bool,
+    history: ImportRecord,
+) -> Result<Outcome, StoreError> {
+    if dry_run {
+        return Ok(Outcome::DryRun);
+    }
+    let current = store.event::<S::Current>(source)?;
+    if current
+        .as_ref()
+        .is_some_and(|c| S::pointer(c).0 == import_id)
+    {
+        return Ok(Outcome::Unchanged);
+    }
+
+    // 1. Stage: one chunk per commit, since a chunk can be megabytes.
+    let mut chunks = 0u32;
+    for (i, chunk) in rows.chunks(S::PER_CHUNK).enumerate() {
+        let chunk_no = u32::try_from(i).unwrap_or(u32::MAX);
+        let mut batch = WriteBatch::new();
+        batch.upsert_event(&S::chunk(import_id, source, chunk_no, chunk.to_vec()));
+        store.commit(batch)?;
+        chunks = chunk_no + 1;
+    }
+
+    // 2. Flip the source to the new import and record it.
+    let mut flip = WriteBatch::new();
+    flip.upsert_event(&S::current(import_id, source, chunks, rows.len() as u64));
+    flip.upsert_event(&history);
+    store.commit(flip)?;
+
+    // 3. Drop the replaced import's chunks.
+    if let Some(old) = current {
+        let (old_id, old_chunks) = S::pointer(&old);
+        let mut purge = WriteBatch::new();
+        for chunk in 0..old_chunks {
+            purge.delete_event::<S::Chunk>(&chunk_key(old_id, chunk));
+        }
+        store.commit(purge)?;
+    }
+    Ok(Outcome::Applied)
+}
