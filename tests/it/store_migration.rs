@@ -3,15 +3,14 @@
 //! carries on at the next open. Every kind of event is in the fixture, so that each one is seen
 //! to come back identical through the blocks and their postcard-or-JSON records.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-
-use std::collections::BTreeMap;
 
 use barometer::model::business::{ImportChunk, ImportCurrent};
 use barometer::model::{
     Bug, Change, CodeOwnersFile, Commit, CustomerAttributes, DeploySource, DeployState, Deployment,
-    Event, Grain, ImportRecord, Incident, MetricRow, Point, RevenueAttributes, RevenueMonthRows,
-    SeriesKey, Ticket,
+    Event, Grain, ImportRecord, Incident, MetricRow, Point, RevenueAttributes,
+    RevenueAttributesCurrent, RevenueMonth, RevenueMonthRows, RevenueTotal, SeriesKey, Ticket,
 };
 use barometer::store::{Cursor, Delivery, Store, WriteBatch, SCHEMA_VERSION};
 use chrono::{DateTime, TimeZone, Utc};
@@ -37,13 +36,23 @@ fn schema_key() -> Vec<u8> {
     k
 }
 
-/// Writes an event as schema 1 did: key tag 3, kind, NUL, natural key; value its JSON.
-fn put_v1<E: Event>(db: &sled::Db, e: &E) {
+/// An event as schema 1 kept it: key tag 3, kind, NUL, natural key; value its JSON.
+fn v1_entry<E: Event>(e: &E) -> (Vec<u8>, Vec<u8>) {
     let mut k = vec![3u8];
     k.extend_from_slice(E::KIND.as_bytes());
     k.push(0);
     k.extend_from_slice(e.natural_key().as_bytes());
-    db.insert(k, serde_json::to_vec(e).unwrap()).unwrap();
+    (k, serde_json::to_vec(e).unwrap())
+}
+
+fn put_v1<E: Event>(db: &sled::Db, e: &E) {
+    let (k, v) = v1_entry(e);
+    db.insert(k, v).unwrap();
+}
+
+/// Every entry of the raw database, to compare a store before and after.
+fn dump(db: &sled::Db) -> Vec<(sled::IVec, sled::IVec)> {
+    db.iter().map(|kv| kv.unwrap()).collect()
 }
 
 /// Marks the store as schema 1 and writes the fixture in that layout, from the `from_change`th
@@ -434,4 +443,99 @@ fn a_conversion_cut_short_carries_on_at_the_next_open() {
         write_v1(&db, &f, 450, false);
     }
     check(&Store::open(dir.path()).unwrap(), &f);
+}
+
+/// Adds the schema-1 entries of every stored event of type `E` to `out`; returns its kind.
+fn v1_of<E: Event>(store: &Store, out: &mut Vec<(Vec<u8>, Vec<u8>)>) -> &'static str {
+    out.extend(store.events::<E>().map(|e| v1_entry(&e.unwrap())));
+    E::KIND
+}
+
+/// Rewrites a store in the layout of schema 1, as the previous version would have left it: every
+/// event one JSON entry, no blocks, schema version 1; points, cursors and deliveries as they are.
+/// Returns the event counts by kind beforehand.
+fn downgrade(path: &Path) -> BTreeMap<String, u64> {
+    let mut v1 = Vec::new();
+    let (counts, kinds) = {
+        let store = Store::open(path).unwrap();
+        let kinds = BTreeSet::from([
+            v1_of::<Deployment>(&store, &mut v1),
+            v1_of::<Change>(&store, &mut v1),
+            v1_of::<Commit>(&store, &mut v1),
+            v1_of::<Incident>(&store, &mut v1),
+            v1_of::<Bug>(&store, &mut v1),
+            v1_of::<RevenueMonthRows>(&store, &mut v1),
+            v1_of::<RevenueTotal>(&store, &mut v1),
+            v1_of::<RevenueMonth>(&store, &mut v1),
+            v1_of::<ImportRecord>(&store, &mut v1),
+            v1_of::<RevenueAttributes>(&store, &mut v1),
+            v1_of::<RevenueAttributesCurrent>(&store, &mut v1),
+            v1_of::<CodeOwnersFile>(&store, &mut v1),
+            v1_of::<ImportChunk<Ticket>>(&store, &mut v1),
+            v1_of::<ImportCurrent<Ticket>>(&store, &mut v1),
+            v1_of::<ImportChunk<MetricRow>>(&store, &mut v1),
+            v1_of::<ImportCurrent<MetricRow>>(&store, &mut v1),
+        ]);
+        (store.event_counts(), kinds)
+    };
+    for kind in counts.keys() {
+        assert!(
+            kinds.contains(kind.as_str()),
+            "the store holds {kind} events this test does not rewrite"
+        );
+    }
+    assert_eq!(v1.len() as u64, counts.values().sum::<u64>());
+    let db = raw(path);
+    // Tag 6: the event blocks of schema 2.
+    let blocks: Vec<_> = db.scan_prefix([6u8]).keys().map(|k| k.unwrap()).collect();
+    assert!(!blocks.is_empty());
+    for k in blocks {
+        db.remove(k).unwrap();
+    }
+    for (k, v) in v1 {
+        db.insert(k, v).unwrap();
+    }
+    db.insert(schema_key(), &1u32.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+    counts
+}
+
+#[test]
+fn the_demo_written_by_schema_1_gives_the_golden_figures_once_converted() {
+    // Arrange: the golden tests' demo store (every kind of event the demo writes), rewritten as
+    // the previous version would have stored it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    crate::golden::copy_dir(crate::golden::seeded(), &path);
+    let counts = downgrade(&path);
+
+    // Act: the first command converts the store; the others read the converted store.
+    let outputs = [
+        ("report.json", vec!["report", "--format", "json"]),
+        (
+            "dora.json",
+            vec!["dora", "--weeks", "8", "--format", "json"],
+        ),
+        ("revenue.json", vec!["revenue", "--format", "json"]),
+        ("digest.md", vec!["digest", "--print", "markdown"]),
+    ]
+    .map(|(golden, args)| (golden, crate::golden::command_in(&path, &args)));
+
+    // Assert: every figure is the golden one, and so is every event count (`/metrics` serves
+    // them as `barometer_store_events`).
+    for (golden, actual) in outputs {
+        let expected = std::fs::read_to_string(crate::golden::golden_path(golden)).unwrap();
+        assert!(expected == actual, "{golden} differs after the conversion");
+    }
+    let db = raw(&path);
+    assert_eq!(
+        db.scan_prefix([3u8]).count(),
+        0,
+        "nothing of schema 1 is left"
+    );
+    let converted = dump(&db);
+    drop(db);
+    assert_eq!(Store::open(&path).unwrap().event_counts(), counts);
+    // Opening the converted store again changes nothing.
+    assert_eq!(dump(&raw(&path)), converted);
 }
