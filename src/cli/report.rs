@@ -86,7 +86,7 @@ fn print_report(
     to: i64,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
-    use crate::analysis::pressure::{PressureStatus, PressureWeek};
+    use crate::analysis::pressure::{Component, PressureStatus, PressureWeek};
     let scope = match service {
         None => &w.org,
         Some(s) => w.services.get(s).ok_or_else(|| {
@@ -158,6 +158,8 @@ fn print_report(
                 "p",
                 "regime",
                 "watch",
+                "optional_missing",
+                "profitability",
             ])?;
             for (r, p) in &rows {
                 let s = &r.signals;
@@ -183,6 +185,16 @@ fn print_report(
                         .as_ref()
                         .map(|w| w.summary.clone())
                         .unwrap_or_default(),
+                    p.optional_missing
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    p.profitability
+                        .as_ref()
+                        .map(|t| t.label())
+                        .unwrap_or_default()
+                        .to_owned(),
                 ];
                 // Spreadsheets run cells that start like formulas (OWASP CSV injection).
                 out.write_record(
@@ -236,6 +248,29 @@ fn print_report(
                         _ => p.status.to_string(),
                     },
                 ]);
+            }
+            // The optional components and the profitability tag of the last scored week shown.
+            if let Some((r, p)) = rows
+                .iter()
+                .rev()
+                .find(|(_, p)| p.status == PressureStatus::Scored)
+            {
+                println!(
+                    "\nweek of {}: optional components used: {}; missing (left out, never zero): {}",
+                    day(cal, r.signals.week_ms),
+                    Component::names(&p.optional_used),
+                    Component::names(&p.optional_missing)
+                );
+                match &p.profitability {
+                    None => println!("profitability: no cost or margin data"),
+                    Some(t) => {
+                        println!("{} (a tag on the regime, not part of P)", t.summary);
+                        for e in &t.evidence {
+                            let (c, v) = (e.condition.as_str(), e.verdict());
+                            println!("  {c}: {v} - {}", e.summary);
+                        }
+                    }
+                }
             }
             if service.is_none() {
                 println!("\nshifts:");

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::analysis::correlate::Correlation;
 use crate::analysis::dora::{self, Ratio};
-use crate::analysis::pressure::{Component, PressureWeek, Scored, Shift};
+use crate::analysis::pressure::{Component, PressureWeek, Scored, Shift, Side};
 use crate::analysis::weekly::WeekRow;
 use crate::analysis::WEEK_MS;
 use crate::app::App;
@@ -263,10 +263,12 @@ pub fn build(app: &App, week_ms: i64) -> Result<Digest, DigestError> {
         .rev()
         .find(|s| s.week_ms <= week_ms)
         .cloned();
+    // P's components: the profitability ones make the tag, shown with it.
     let mut drivers: Vec<Scored> = pressure
         .as_ref()
         .map(|p| p.components.clone())
         .unwrap_or_default();
+    drivers.retain(|s| s.component.side() != Side::Profitability);
     // Push on P: R components add their score, G components subtract theirs.
     let push = |s: &Scored| {
         if s.component.is_growth() {
@@ -442,5 +444,9 @@ pub fn component_name(c: Component) -> &'static str {
         Component::Incidents => "incidents",
         Component::Churn => "churn and contraction (1 - GRR)",
         Component::BugInflow => "bug inflow",
+        Component::SupportLoad => "support tickets per 100 customers",
+        Component::CustomerPain => "revenue-weighted customer pain",
+        Component::CostVsRevenue => "cost growth against revenue growth",
+        Component::Margin => "margin against its own history",
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{component_name, Digest};
+use crate::analysis::pressure::{Component, PressureWeek};
 use crate::model::PressureStatus;
 
 fn pct(v: Option<f64>, digits: usize) -> String {
@@ -82,6 +83,48 @@ fn esc(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Names of components, or "none".
+fn names(cs: &[Component]) -> String {
+    if cs.is_empty() {
+        return "none".into();
+    }
+    let v: Vec<&str> = cs.iter().map(|c| component_name(*c)).collect();
+    v.join(", ")
+}
+
+/// Which optional components the index used and which it missed, and the profitability tag
+/// with its evidence (docs/pressure.md).
+fn optional_and_profitability(m: &mut String, p: &PressureWeek) {
+    let _ = writeln!(
+        m,
+        "Optional components used: {}; missing (left out, never zero): {}.\n",
+        names(&p.optional_used),
+        names(&p.optional_missing)
+    );
+    let Some(t) = &p.profitability else {
+        let _ = writeln!(
+            m,
+            "Profitability: no cost or margin data, so no tag either way.\n"
+        );
+        return;
+    };
+    let _ = writeln!(
+        m,
+        "**Profitability: {}.** A tag on the regime, not part of P, set when at least 2 of its 3 conditions hold:\n",
+        t.label()
+    );
+    for e in &t.evidence {
+        let _ = writeln!(
+            m,
+            "- {} — {}: {}",
+            e.condition.as_str().replace('_', " "),
+            e.verdict(),
+            esc(&e.summary)
+        );
+    }
+    m.push('\n');
 }
 
 /// The digest in Markdown.
@@ -173,17 +216,16 @@ pub fn markdown(d: &Digest) -> String {
                 m,
                 "| {} | {} | {} | {:+.2} | {} |",
                 component_name(s.component),
-                if s.component.is_growth() {
-                    "growth"
-                } else {
-                    "resilience"
-                },
+                s.component.side().as_str(),
                 num(Some(s.value), 3),
                 s.score,
                 esc(s.anchor)
             );
         }
         m.push('\n');
+    }
+    if let Some(p) = &d.pressure {
+        optional_and_profitability(&mut m, p);
     }
 
     if let Some(a) = d.system.as_ref().filter(|a| !a.next_moves.is_empty()) {

@@ -71,4 +71,8 @@ pub const PRESSURE_COMPONENTS: &[&str] = &[
     "incidents",
     "churn",
     "bug_inflow",
+    "support_load",
+    "customer_pain",
+    "cost_vs_revenue",
+    "margin",
 ];

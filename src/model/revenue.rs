@@ -175,6 +175,11 @@ impl Snapshots {
         v
     }
 
+    /// Every customer id, by customer index (the order [`Snapshots::latest_labels`] uses).
+    pub fn customer_names(&self) -> &[String] {
+        &self.customers.names
+    }
+
     /// Customers seen in any month.
     pub fn customer_count(&self) -> usize {
         self.customers.names.len()

@@ -8,6 +8,7 @@ use crate::analysis::support::{self, ArrByMonth, SupportReport};
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
 use crate::model::calendar::WEEK_MS;
+use crate::model::revenue::Snapshots;
 use crate::model::{MetricRow, Month, Ticket};
 use crate::store::{Store, StoreError};
 
@@ -24,6 +25,8 @@ fn rows<T: ChunkRow>(store: &Store) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     for current in store.events::<ImportCurrent<T>>() {
         let current = current?;
+        // Sized up front: growing a million-row Vec by doubling copies it ~20 times.
+        out.reserve(usize::try_from(current.rows).unwrap_or(0));
         for chunk in 0..current.chunks {
             let key = chunk_key(&current.import_id, chunk);
             if let Some(c) = store.event::<ImportChunk<T>>(&key)? {
@@ -46,16 +49,21 @@ pub fn metrics(store: &Store) -> Result<Vec<MetricRow>, StoreError> {
 
 /// Each paying customer's ARR (12 × MRR) per month, from the per-customer revenue data.
 pub fn arr_by_month(store: &Store) -> Result<ArrByMonth, StoreError> {
-    let snapshots = super::revenue::snapshots(store)?;
+    Ok(arr_where(&super::revenue::snapshots(store)?, |_| true))
+}
+
+/// [`arr_by_month`] of the customers `keep` accepts (a product's).
+pub fn arr_where(snapshots: &Snapshots, keep: impl Fn(&str) -> bool) -> ArrByMonth {
     let mut out = ArrByMonth::new();
     for m in snapshots.months() {
         let customers: HashMap<String, f64> = snapshots
             .month_rows(m)
+            .filter(|r| keep(r.customer_id))
             .map(|r| (r.customer_id.to_owned(), r.mrr * 12.0))
             .collect();
         out.insert(Month::from_index(m), customers);
     }
-    Ok(out)
+    out
 }
 
 /// The support view up to the week holding `now_ms`, or `None` when no tickets were imported.

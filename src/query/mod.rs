@@ -6,6 +6,7 @@
 
 pub mod bugs;
 pub mod business;
+mod business_rows;
 pub mod revenue;
 pub mod settings;
 pub mod slo;

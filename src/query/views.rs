@@ -1,6 +1,6 @@
 //! Views the API, `/metrics` and the CLI share: store reads handed to the pure analysis.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::revenue;
@@ -265,6 +265,19 @@ pub fn rows_for(
         ViewScope::Product(p) => Some(p),
     };
     let mine = |service: &str| product.is_none_or(|p| p.services.iter().any(|s| s == service));
+    // Every service the organisation knows (deployed, configured or with an SLO): a ticket
+    // naming one is attributed by it rather than by its customer.
+    let known: HashSet<&str> = model
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(slos.iter().map(|d| d.service.as_str()))
+        .chain(
+            product
+                .iter()
+                .flat_map(|p| p.services.iter().map(String::as_str)),
+        )
+        .collect();
     let slos: Vec<SloDef> = slos.iter().filter(|d| mine(&d.service)).cloned().collect();
     let slos = slos.as_slice();
     // Revenue by month, customer-level first, else a totals file (which has no segments, so a
@@ -392,6 +405,17 @@ pub fn rows_for(
         .map(|b| cal.week_start(b.created_ms))
         .collect();
     bugs_into(&mut org, &opened);
+    // Support and cost, the index's other optional components and its profitability tag: the
+    // organisation's, or what can be attributed to the product.
+    let business = match product {
+        None => super::business_rows::organisation(store, settings, &snapshots)?,
+        Some(p) => {
+            let revenue: BTreeMap<i32, f64> = months.iter().map(|(m, f)| (*m, f.mrr)).collect();
+            super::business_rows::product(store, settings, &snapshots, p, &known, &revenue)?
+        }
+    };
+    super::business_rows::support_into(&mut org, &business, &cal);
+    super::business_rows::cost_into(&mut org, &business, cal);
     // Each service with deployments, then each with SLOs only; a service's reliability is that
     // of its own SLOs.
     let slos_of = |name: &str| -> Vec<&(&SloDef, Vec<WeekReliability>)> {
@@ -536,17 +560,7 @@ fn bugs_into(rows: &mut [WeekRow], opened: &[i64]) {
 /// Revenue of the month holding the week's Thursday, else of the latest earlier month while it
 /// is less than 5 weeks old; never interpolated.
 fn revenue_into(row: &mut WeekRow, w: i64, months: &BTreeMap<i32, MonthFacts>, cal: Calendar) {
-    let thursday = w + 3 * 86_400_000;
-    let month = cal.month_index(thursday);
-    let carried = months.range(..=month).next_back().filter(|(m, _)| {
-        **m == month || thursday - month_start_ms(**m + 1) < REVENUE_STALE_WEEKS * WEEK_MS
-    });
-    let revenue_cov = match carried {
-        None => Coverage::Missing,
-        Some((m, _)) if *m != month => Coverage::Stale,
-        _ if row.signals.partial => Coverage::PartialWeek,
-        _ => Coverage::Complete,
-    };
+    let (carried, revenue_cov) = carried(months, w, row.signals.partial, cal);
     if let Some((m, f)) = carried {
         let s = &mut row.signals;
         s.revenue_as_of = Some(f.label.clone());
@@ -560,6 +574,32 @@ fn revenue_into(row: &mut WeekRow, w: i64, months: &BTreeMap<i32, MonthFacts>, c
     for k in ["mrr", "net_new_mrr", "nrr", "grr", "new_logos"] {
         row.coverage.insert(k, revenue_cov);
     }
+}
+
+/// The month of a week's Thursday in `months`, else the latest earlier one while it is less
+/// than 5 weeks old (never interpolated), and the coverage that gives the week's figures.
+pub(super) fn carried<T>(
+    months: &BTreeMap<i32, T>,
+    w: i64,
+    partial: bool,
+    cal: Calendar,
+) -> (Option<(i32, &T)>, Coverage) {
+    let thursday = w + 3 * 86_400_000;
+    let month = cal.month_index(thursday);
+    let carried = months
+        .range(..=month)
+        .next_back()
+        .filter(|(m, _)| {
+            **m == month || thursday - month_start_ms(**m + 1) < REVENUE_STALE_WEEKS * WEEK_MS
+        })
+        .map(|(m, v)| (*m, v));
+    let cov = match carried {
+        None => Coverage::Missing,
+        Some((m, _)) if m != month => Coverage::Stale,
+        _ if partial => Coverage::PartialWeek,
+        _ => Coverage::Complete,
+    };
+    (carried, cov)
 }
 
 /// What the weekly table reads of one month of revenue.

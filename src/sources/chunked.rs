@@ -81,7 +81,7 @@ impl<T: ChunkRow> ChunkedSet for Rows<T> {
 /// that makes them visible.
 pub(crate) fn apply<S: ChunkedSet>(
     store: &Store,
-    rows: &[S::Row],
+    rows: Vec<S::Row>,
     import_id: &str,
     source: &str,
     dry_run: bool,
@@ -98,19 +98,25 @@ pub(crate) fn apply<S: ChunkedSet>(
         return Ok(Outcome::Unchanged);
     }
 
-    // 1. Stage: one chunk per commit, since a chunk can be megabytes.
+    // 1. Stage: one chunk per commit, since a chunk can be megabytes. The rows are moved into
+    // their chunks, not cloned: at a million tickets the copies cost more than the writes.
+    let total = rows.len() as u64;
+    let mut rest = rows.into_iter();
     let mut chunks = 0u32;
-    for (i, chunk) in rows.chunks(S::PER_CHUNK).enumerate() {
-        let chunk_no = u32::try_from(i).unwrap_or(u32::MAX);
+    loop {
+        let chunk: Vec<S::Row> = rest.by_ref().take(S::PER_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
         let mut batch = WriteBatch::new();
-        batch.upsert_event(&S::chunk(import_id, source, chunk_no, chunk.to_vec()));
+        batch.upsert_event(&S::chunk(import_id, source, chunks, chunk));
         store.commit(batch)?;
-        chunks = chunk_no + 1;
+        chunks += 1;
     }
 
     // 2. Flip the source to the new import and record it.
     let mut flip = WriteBatch::new();
-    flip.upsert_event(&S::current(import_id, source, chunks, rows.len() as u64));
+    flip.upsert_event(&S::current(import_id, source, chunks, total));
     flip.upsert_event(&history);
     store.commit(flip)?;
 

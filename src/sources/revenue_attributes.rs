@@ -46,5 +46,12 @@ pub(super) fn apply(
     dry_run: bool,
     history: ImportRecord,
 ) -> Result<Outcome, StoreError> {
-    chunked::apply::<Attributes>(store, customers, import_id, source, dry_run, history)
+    chunked::apply::<Attributes>(
+        store,
+        customers.to_vec(),
+        import_id,
+        source,
+        dry_run,
+        history,
+    )
 }

@@ -135,7 +135,7 @@ fn import_set<T: ChunkRow>(
     );
     let outcome = chunked::apply::<Rows<T>>(
         store,
-        &parsed.rows,
+        parsed.rows,
         &import_id,
         &options.source,
         options.dry_run,

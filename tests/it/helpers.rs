@@ -183,6 +183,18 @@ pub async fn get_json(client: &reqwest::Client, url: impl AsRef<str>) -> serde_j
         .unwrap()
 }
 
+/// GET `url` and return the body as text.
+pub async fn get_text(client: &reqwest::Client, url: impl AsRef<str>) -> String {
+    client
+        .get(url.as_ref())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Polls `/metrics` at `addr` until `done` accepts the text (or `secs` pass) and returns it. The
 /// exposition is rebuilt shortly after data changes, so tests wait for it.
 pub async fn metrics_when(addr: SocketAddr, secs: u64, done: impl Fn(&str) -> bool) -> String {

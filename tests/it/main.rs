@@ -16,6 +16,7 @@ mod hardening;
 mod helpers;
 mod layers;
 mod ownership;
+mod pressure;
 mod products;
 mod prom;
 mod prom_exact;

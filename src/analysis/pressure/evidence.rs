@@ -15,6 +15,7 @@ use crate::analysis::pressure::score::{median, robust};
 /// allows on that scale: a move smaller than the floor is not material, whatever the history's
 /// spread.
 ///
+/// - support load and revenue-weighted pain: logs offset by 0.1, floor ±10 %;
 /// - counts (incidents, bug inflow, new logos): Anscombe's transform 2√(x + 3/8), under which a Poisson
 ///   count has variance ≈ 1 (Anscombe 1948, Biometrika 35); floor 1, the Poisson noise;
 /// - burn rate and budget spent: logs (they are sums of log-normal-ish error ratios), offset by a
@@ -46,6 +47,12 @@ fn value(c: Component, w: &WeekSignals) -> Option<(f64, f64)> {
         Component::Incidents => w.incidents.map(|v| (anscombe(v), 1.0)),
         Component::Churn => w.grr.map(|g| (1.0 - g, 0.005)),
         Component::BugInflow => w.bugs_opened.map(|v| (anscombe(v), 1.0)),
+        // Ratios of a weekly count: logs, floor ±10 % (a support team's ordinary week-to-week
+        // swing); offset so that a week without tickets is finite.
+        Component::SupportLoad => w.support_per_100.map(|v| ((v.max(0.0) + 0.1).ln(), 0.1)),
+        Component::CustomerPain => w.support_pain.map(|v| ((v.max(0.0) + 0.1).ln(), 0.1)),
+        // Profitability components make the tag, not the regime: the detector leaves them out.
+        Component::CostVsRevenue | Component::Margin => None,
     };
     v.filter(|(x, _)| x.is_finite())
 }
@@ -66,6 +73,9 @@ pub(super) fn family(c: Component) -> u8 {
         Component::RecoveryTime => 2,
         Component::Incidents | Component::BugInflow => 3,
         Component::Churn => 4,
+        // Support load and revenue-weighted pain are the same tickets counted two ways: one
+        // family, so a support flood counts once towards agreement.
+        Component::SupportLoad | Component::CustomerPain => 40,
         _ => 5 + c as u8,
     }
 }
@@ -248,13 +258,18 @@ pub(super) fn zscores(
 /// agree sooner, not to weigh more in a statistic calibrated on the 4-week windows.
 fn fresh(c: Component) -> f64 {
     match c {
-        Component::Incidents | Component::Availability | Component::BugInflow => 1.0,
+        Component::Incidents
+        | Component::Availability
+        | Component::BugInflow
+        | Component::SupportLoad
+        | Component::CustomerPain => 1.0,
         Component::ErrorBudget
         | Component::ChangeFailureRate
         | Component::RecoveryTime
         | Component::NetNewMrr
         | Component::NewLogos => 0.5,
         Component::ArrGrowth | Component::Nrr | Component::Churn => 0.3,
+        Component::CostVsRevenue | Component::Margin => 0.0,
     }
 }
 

@@ -76,6 +76,22 @@ pub struct WeekSignals {
     /// Bugs opened in the week (GitHub issues with a bug label, `docs/bugs.md`); `None` when the
     /// scope has no bug data at all, so the optional `bug_inflow` component is left out.
     pub bugs_opened: Option<f64>,
+    /// Support tickets opened in the week per 100 paying customers (`docs/support.md`); `None`
+    /// where the scope has no ticket data, so the optional `support_load` component is left out.
+    pub support_per_100: Option<f64>,
+    /// The week's revenue-weighted customer pain: Σ over opened tickets of the customer's share of
+    /// ARR, × 100 (`docs/support.md`); `None` without ticket and revenue data (`customer_pain`).
+    pub support_pain: Option<f64>,
+    /// Cloud cost growth over the 3 months to the week's month (0.25 = +25 %, `docs/cost.md`);
+    /// `None` without cost data (`cost_vs_revenue` is then left out).
+    pub cost_growth_3m: Option<f64>,
+    /// MRR growth over the same 3 months, the other half of `cost_vs_revenue`.
+    pub revenue_growth_3m: Option<f64>,
+    /// The month's margin ratio (the configured Rule-of-40 margin, `docs/cost.md`); `None`
+    /// without margin data (`margin` is then left out).
+    pub margin: Option<f64>,
+    /// The month's Rule of 40 score (ARR growth % + margin %), read only by the profitability tag.
+    pub rule_of_40: Option<f64>,
     /// Successful deployments in the week (a response, not part of P).
     pub deployments: Option<f64>,
     /// Median lead time of the week, seconds (a response, not part of P).
@@ -109,11 +125,87 @@ pub enum Component {
     /// R (optional): bugs opened against the scope's own history; present only where bug data
     /// exists.
     BugInflow,
+    /// R (optional): support tickets per 100 customers against the scope's own history.
+    SupportLoad,
+    /// R (optional): revenue-weighted customer pain against the scope's own history.
+    CustomerPain,
+    /// Profitability (optional): cost growth minus revenue growth against its own history;
+    /// outside P, read by the profitability tag.
+    CostVsRevenue,
+    /// Profitability (optional): the margin falling against its own history; outside P.
+    Margin,
+}
+
+/// The side of the index a component belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Growth momentum Ḡ.
+    Growth,
+    /// Resilience need R̄.
+    Resilience,
+    /// The profitability tag: shown with its scores, outside P (`docs/pressure.md`).
+    Profitability,
+}
+
+impl Side {
+    /// Lower-case name (the `side` label of `/metrics`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Growth => "growth",
+            Side::Resilience => "resilience",
+            Side::Profitability => "profitability",
+        }
+    }
 }
 
 impl Component {
+    /// The components that join only where their data exists; every output says which of them
+    /// were used and which were missing.
+    pub const OPTIONAL: [Component; 5] = [
+        Component::BugInflow,
+        Component::SupportLoad,
+        Component::CustomerPain,
+        Component::CostVsRevenue,
+        Component::Margin,
+    ];
+
+    /// Names, comma-separated, or `none`: how the faces list the optional components used and
+    /// missing.
+    pub fn names(cs: &[Component]) -> String {
+        if cs.is_empty() {
+            return "none".to_owned();
+        }
+        let v: Vec<&str> = cs.iter().map(|c| c.as_str()).collect();
+        v.join(", ")
+    }
+
+    /// Which side it belongs to.
+    pub fn side(self) -> Side {
+        if self.is_growth() {
+            Side::Growth
+        } else if matches!(self, Component::CostVsRevenue | Component::Margin) {
+            Side::Profitability
+        } else {
+            Side::Resilience
+        }
+    }
+
+    /// Whether the week has the data this optional component reads (`None` for the components
+    /// that are not optional).
+    pub fn data_in(self, w: &WeekSignals) -> Option<bool> {
+        Some(match self {
+            Component::BugInflow => w.bugs_opened.is_some(),
+            Component::SupportLoad => w.support_per_100.is_some(),
+            Component::CustomerPain => w.support_pain.is_some(),
+            Component::CostVsRevenue => w.cost_growth_3m.zip(w.revenue_growth_3m).is_some(),
+            Component::Margin => w.margin.is_some(),
+            _ => return None,
+        })
+    }
+
     /// Every component, G first.
-    pub const ALL: [Component; 11] = [
+    pub const ALL: [Component; 15] = [
         Component::ArrGrowth,
         Component::NetNewMrr,
         Component::Nrr,
@@ -125,6 +217,10 @@ impl Component {
         Component::Incidents,
         Component::Churn,
         Component::BugInflow,
+        Component::SupportLoad,
+        Component::CustomerPain,
+        Component::CostVsRevenue,
+        Component::Margin,
     ];
 
     /// Whether it is part of growth momentum (else resilience need).
@@ -149,6 +245,10 @@ impl Component {
             Component::Incidents => "incidents",
             Component::Churn => "churn",
             Component::BugInflow => "bug_inflow",
+            Component::SupportLoad => "support_load",
+            Component::CustomerPain => "customer_pain",
+            Component::CostVsRevenue => "cost_vs_revenue",
+            Component::Margin => "margin",
         }
     }
 }
@@ -355,6 +455,13 @@ pub struct PressureWeek {
     pub moved: Vec<Push>,
     /// Evidence building under the threshold (or waiting for agreement), if any.
     pub watch: Option<Watch>,
+    /// The optional components whose data the week has (they are in `components`).
+    pub optional_used: Vec<Component>,
+    /// The optional components whose data the week lacks: left out, never zero.
+    pub optional_missing: Vec<Component>,
+    /// The profitability tag on the regime, with the figures behind it; `None` where the week
+    /// has neither cost nor margin data.
+    pub profitability: Option<Profitability>,
 }
 
 /// One component's move at a shift.
@@ -410,9 +517,12 @@ pub struct PressureReport {
     pub shifts: Vec<Shift>,
 }
 mod evidence;
+mod profit;
 mod regime;
 mod score;
 mod shift;
+
+pub use profit::{ProfitCondition, ProfitEvidence, Profitability, RULE_OF_40};
 
 pub use regime::pressure_unbacked;
 

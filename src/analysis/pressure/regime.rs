@@ -3,6 +3,7 @@
 //! policy, and the watch state.
 
 use super::evidence::{agreeing, combine, family, recent, values, zscores, Obs};
+use super::profit::profitability;
 use super::score::{score_week, weighted_mean, History};
 use super::shift::{shift, step_week};
 use super::{
@@ -126,6 +127,15 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
             resilience,
             p_raw,
             components,
+            optional_used: Component::OPTIONAL
+                .into_iter()
+                .filter(|c| c.data_in(w) == Some(true))
+                .collect(),
+            optional_missing: Component::OPTIONAL
+                .into_iter()
+                .filter(|c| c.data_in(w) == Some(false))
+                .collect(),
+            profitability: profitability(weeks, i, &hist),
             ..PressureWeek::default()
         };
         if w.partial {

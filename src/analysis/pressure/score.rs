@@ -32,18 +32,22 @@ pub(super) const BASELINE_MIN: usize = 8;
 pub(super) const BASELINE_GAP: usize = 8;
 pub(super) const BASELINE_LEN: usize = 52;
 
+/// The value at `i` and its baseline: the values present over up to 52 weeks ending 8 weeks
+/// before; `None` without a value or with fewer than 8 baseline weeks.
+fn baseline(series: &[Option<f64>], i: usize) -> Option<(f64, Vec<f64>)> {
+    let value = series[i]?;
+    let end = i.checked_sub(BASELINE_GAP)?;
+    let start = end.saturating_sub(BASELINE_LEN);
+    let base: Vec<f64> = series[start..end].iter().flatten().copied().collect();
+    (base.len() >= BASELINE_MIN).then_some((value, base))
+}
+
 /// Scores a count at index `i` against the series' own history: a robust z over the baseline of
 /// up to 52 weeks ending 8 weeks before, divided by 3 and clamped. The spread is at least the
 /// count's Poisson noise, √median, so that a quiet history does not turn one more incident (or
 /// a month of fewer sign-ups) into an alarm.
 fn history_score(series: &[Option<f64>], i: usize, lo: f64) -> Option<f64> {
-    let value = series[i]?;
-    let end = i.checked_sub(BASELINE_GAP)?;
-    let start = end.saturating_sub(BASELINE_LEN);
-    let base: Vec<f64> = series[start..end].iter().flatten().copied().collect();
-    if base.len() < BASELINE_MIN {
-        return None;
-    }
+    let (value, base) = baseline(series, i)?;
     let (m, s) = robust(&base, 0.5)?;
     let s = s.max(m.max(1.0).sqrt());
     Some(clamp((value - m) / s / 3.0, lo, 1.0))
@@ -160,6 +164,37 @@ pub(super) fn score_week(
             .map(|_| history_score(&hist.bugs_4w, i, 0.0).unwrap_or(0.0)),
         "own history of 4-week bug inflow (52 weeks ending 8 weeks before)",
     );
+    // Optional (#17), like bug inflow: present only where ticket or cost data exists, scored
+    // against the scope's own history because none of them has a fixed anchor that fits every
+    // business (a support-load ratio depends on the product and its customers).
+    push(
+        Component::SupportLoad,
+        w.support_per_100,
+        w.support_per_100
+            .map(|_| rise_score(&hist.support_4w, i, 0.1, 0.01).unwrap_or(0.0)),
+        "own history of tickets per 100 customers, 4-week mean (52 weeks ending 8 weeks before)",
+    );
+    push(
+        Component::CustomerPain,
+        w.support_pain,
+        w.support_pain
+            .map(|_| rise_score(&hist.pain_4w, i, 0.1, 0.01).unwrap_or(0.0)),
+        "own history of revenue-weighted pain, 4-week mean (52 weeks ending 8 weeks before)",
+    );
+    let gap = cost_gap(w);
+    push(
+        Component::CostVsRevenue,
+        gap,
+        gap.map(|_| rise_score(&hist.cost_gap, i, 0.0, 0.05).unwrap_or(0.0)),
+        "own history of 3-month cost growth minus revenue growth (spread at least 5 points)",
+    );
+    push(
+        Component::Margin,
+        w.margin,
+        w.margin
+            .map(|_| fall_z(&hist.margin, i).map_or(0.0, |(_, z)| clamp(z / 3.0, 0.0, 1.0))),
+        "own history of the margin, falling (spread at least 1 point)",
+    );
     let churn = w.grr.map(|g| 1.0 - g);
     push(
         Component::Churn,
@@ -175,6 +210,10 @@ pub(super) struct History {
     new_logos: Vec<Option<f64>>,
     incidents_4w: Vec<Option<f64>>,
     bugs_4w: Vec<Option<f64>>,
+    support_4w: Vec<Option<f64>>,
+    pain_4w: Vec<Option<f64>>,
+    cost_gap: Vec<Option<f64>>,
+    pub(super) margin: Vec<Option<f64>>,
 }
 
 impl History {
@@ -183,6 +222,10 @@ impl History {
             new_logos: weeks.iter().map(|w| w.new_logos).collect(),
             incidents_4w: sum_4w(weeks, |w| w.incidents),
             bugs_4w: sum_4w(weeks, |w| w.bugs_opened),
+            support_4w: mean_4w(weeks, |w| w.support_per_100),
+            pain_4w: mean_4w(weeks, |w| w.support_pain),
+            cost_gap: weeks.iter().map(cost_gap).collect(),
+            margin: weeks.iter().map(|w| w.margin).collect(),
         }
     }
 }
@@ -199,9 +242,53 @@ fn sum_4w(weeks: &[WeekSignals], pick: fn(&WeekSignals) -> Option<f64>) -> Vec<O
         .collect()
 }
 
+/// The 4-week means of a weekly ratio (`None` unless all 4 weeks have it).
+fn mean_4w(weeks: &[WeekSignals], pick: fn(&WeekSignals) -> Option<f64>) -> Vec<Option<f64>> {
+    let n = |i: usize| (i - i.saturating_sub(3) + 1) as f64;
+    sum_4w(weeks, pick)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| v.map(|v| v / n(i)))
+        .collect()
+}
+
+/// Cost growth minus revenue growth over the same 3 months: positive when cost outgrows revenue.
+fn cost_gap(w: &WeekSignals) -> Option<f64> {
+    w.cost_growth_3m
+        .zip(w.revenue_growth_3m)
+        .map(|(c, r)| c - r)
+}
+
+/// The baseline median of `series` at `i` and the robust z of the value there, signed by `dir`
+/// (+1: a rise is positive): baseline of up to 52 weeks ending 8 weeks before, spread at least
+/// `rel` × |median| and at least `abs`, so that a flat history does not turn noise into an alarm.
+fn level_z(series: &[Option<f64>], i: usize, rel: f64, abs: f64, dir: f64) -> Option<(f64, f64)> {
+    let (value, base) = baseline(series, i)?;
+    let (m, s) = robust(&base, abs)?;
+    let s = s.max(rel * m.abs()).max(abs);
+    Some((m, dir * (value - m) / s))
+}
+
+/// A rise against the series' own history: z / 3 clamped to [0, 1] (as incidents).
+fn rise_score(series: &[Option<f64>], i: usize, rel: f64, abs: f64) -> Option<f64> {
+    level_z(series, i, rel, abs, 1.0).map(|(_, z)| clamp(z / 3.0, 0.0, 1.0))
+}
+
+/// The margin's baseline and how far it fell below it (z, positive = fallen), spread at least one
+/// point of margin.
+pub(super) fn fall_z(margin: &[Option<f64>], i: usize) -> Option<(f64, f64)> {
+    level_z(margin, i, 0.0, 0.01, -1.0)
+}
+
 pub(super) fn weighted_mean(scores: &[Scored], growth: bool, s: &PressureSettings) -> Option<f64> {
     let (mut sum, mut wsum) = (0.0, 0.0);
-    for c in scores.iter().filter(|c| c.component.is_growth() == growth) {
+    let side = if growth {
+        super::Side::Growth
+    } else {
+        super::Side::Resilience
+    };
+    // Profitability components are shown, not averaged into P: they make the tag.
+    for c in scores.iter().filter(|c| c.component.side() == side) {
         let w = s.weight(c.component);
         sum += w * c.score;
         wsum += w;

@@ -146,6 +146,13 @@ fn organisation(
             incidents: Some(pois(&mut rng, p.incidents)),
             // No bug data, like the #22 evaluation's organisations: the component is absent.
             bugs_opened: None,
+            // No ticket or cost data either (#17): those components are absent too.
+            support_per_100: None,
+            support_pain: None,
+            cost_growth_3m: None,
+            revenue_growth_3m: None,
+            margin: None,
+            rule_of_40: None,
             deployments: Some(rng.random_range(5.0..15.0)),
             lead_time_s: None,
         });
@@ -564,5 +571,315 @@ fn bug_inflow_is_scored_only_where_bug_data_exists() {
             .any(|m| m.component == Component::BugInflow),
         "{:?}",
         shift.evidence
+    );
+}
+
+/// The score of `c` in week `i`, with its value.
+fn scored(r: &PressureReport, i: usize, c: Component) -> Option<(f64, f64)> {
+    r.weeks[i]
+        .components
+        .iter()
+        .find(|s| s.component == c)
+        .map(|s| (s.value, s.score))
+}
+
+/// Σ and count of the resilience scores of week `i`: R̄ by hand.
+fn resilience_parts(r: &PressureReport, i: usize) -> (f64, f64) {
+    r.weeks[i]
+        .components
+        .iter()
+        .filter(|s| s.component.side() == Side::Resilience)
+        .fold((0.0, 0.0), |(sum, n), s| (sum + s.score, n + 1.0))
+}
+
+/// Support load (#17) is optional: with ticket data a support flood raises R̄ through
+/// `support_load`, listed as used; the revenue-weighted pain, without its data, is listed as
+/// missing and stays out.
+#[test]
+fn a_support_flood_raises_r_only_where_ticket_data_exists() {
+    let weeks = organisation(7, GROWTH, GROWTH, SHIFT, Tails::default());
+    let without = pressure(&weeks, &settings());
+    // 10 tickets per 100 customers a week for 60 weeks, then 16.
+    let with: Vec<WeekSignals> = weeks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| WeekSignals {
+            support_per_100: Some(if i < SHIFT { 10.0 } else { 16.0 }),
+            ..w.clone()
+        })
+        .collect();
+    let r = pressure(&with, &settings());
+    for (a, b) in without.weeks.iter().zip(&r.weeks) {
+        assert!(a.optional_missing.contains(&Component::SupportLoad));
+        assert!(!a.optional_used.contains(&Component::SupportLoad));
+        assert!(b.optional_used.contains(&Component::SupportLoad));
+        assert!(b.optional_missing.contains(&Component::CustomerPain));
+        assert!(b
+            .components
+            .iter()
+            .all(|c| c.component != Component::CustomerPain));
+    }
+    // Week 59: the 4-week mean is 10 against a flat history of 10 (MAD 0, spread at least 10 %
+    // of the median = 1): z = 0, score 0.
+    assert_eq!(
+        scored(&r, SHIFT - 1, Component::SupportLoad),
+        Some((10.0, 0.0))
+    );
+    // Week 60: mean (3 × 10 + 16) / 4 = 11.5, z = 1.5 / 1, score 1.5 / 3 = 0.5.
+    assert_eq!(scored(&r, SHIFT, Component::SupportLoad), Some((16.0, 0.5)));
+    // Week 61: mean (2 × 10 + 2 × 16) / 4 = 13, z = 3, score 1 (and clamped at 1 after).
+    assert_eq!(
+        scored(&r, SHIFT + 1, Component::SupportLoad),
+        Some((16.0, 1.0))
+    );
+    assert_eq!(
+        scored(&r, SHIFT + 3, Component::SupportLoad),
+        Some((16.0, 1.0))
+    );
+    // R̄ with the component is the mean over one component more: (Σ + score) / (n + 1), the
+    // growth side untouched, so P rises by exactly R̄'s rise.
+    for (i, score) in [(SHIFT - 1, 0.0), (SHIFT, 0.5), (SHIFT + 3, 1.0)] {
+        let (sum, n) = resilience_parts(&without, i);
+        let expected = (sum + score) / (n + 1.0);
+        let got = r.weeks[i].resilience.unwrap_or(f64::NAN);
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "week {i}: {got} vs {expected}"
+        );
+        assert_eq!(r.weeks[i].growth, without.weeks[i].growth);
+    }
+    assert!(r.weeks[SHIFT + 3].p_raw > without.weeks[SHIFT + 3].p_raw);
+}
+
+/// Without ticket data the support components are listed as missing and the index is exactly
+/// the one of the organisation without them: a ticket source that starts at week 70 leaves
+/// every week before it identical, field for field, to the run without tickets.
+#[test]
+fn without_ticket_data_support_is_missing_and_p_is_identical() {
+    let weeks = organisation(11, GROWTH, STRAIN, SHIFT, Tails::default());
+    let without = pressure(&weeks, &settings());
+    let late = 70;
+    let with: Vec<WeekSignals> = weeks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| WeekSignals {
+            support_per_100: (i >= late).then_some(12.0),
+            support_pain: (i >= late).then_some(4.0),
+            ..w.clone()
+        })
+        .collect();
+    let r = pressure(&with, &settings());
+    for i in 0..late {
+        assert_eq!(r.weeks[i], without.weeks[i], "week {i}");
+    }
+    let before = |rep: &PressureReport| -> Vec<Shift> {
+        let cut = late as i64 * WEEK_MS;
+        rep.shifts
+            .iter()
+            .filter(|s| s.week_ms < cut)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(before(&r), before(&without));
+    for w in &without.weeks {
+        for c in [Component::SupportLoad, Component::CustomerPain] {
+            assert!(w.optional_missing.contains(&c));
+            assert!(w.components.iter().all(|s| s.component != c));
+        }
+        // P_raw is R̄ − Ḡ over the components present, none of them optional.
+        if let (Some(p), Some(g)) = (w.p_raw, w.growth) {
+            let (sum, n) = w
+                .components
+                .iter()
+                .filter(|s| s.component.side() == Side::Resilience)
+                .fold((0.0, 0.0), |(a, n), s| (a + s.score, n + 1.0));
+            assert!((p - (sum / n - g)).abs() < 1e-12);
+        }
+    }
+    for w in &r.weeks[late..] {
+        assert!(w.optional_used.contains(&Component::SupportLoad));
+        assert!(w.optional_used.contains(&Component::CustomerPain));
+    }
+}
+
+/// The profitability tag needs two of its three conditions (cost outgrowing revenue, the margin
+/// falling against its own history, the Rule of 40 under 40); one alone is not enough, and the
+/// tag never moves P.
+#[test]
+fn the_profitability_tag_needs_two_conditions_and_stays_out_of_p() {
+    let weeks = organisation(7, GROWTH, GROWTH, SHIFT, Tails::default());
+    let plain = pressure(&weeks, &settings());
+    assert!(plain.weeks.iter().all(|w| w.profitability.is_none()
+        && w.optional_missing.contains(&Component::CostVsRevenue)
+        && w.optional_missing.contains(&Component::Margin)));
+    // (cost growth, revenue growth, margin from week 60, Rule of 40) for every week.
+    let run = |cost: f64, revenue: f64, margin_after: f64, r40: f64| {
+        let w: Vec<WeekSignals> = weeks
+            .iter()
+            .enumerate()
+            .map(|(i, w)| WeekSignals {
+                cost_growth_3m: Some(cost),
+                revenue_growth_3m: Some(revenue),
+                margin: Some(if i < SHIFT { 0.10 } else { margin_after }),
+                rule_of_40: Some(r40),
+                ..w.clone()
+            })
+            .collect();
+        pressure(&w, &settings())
+    };
+    let at = 70;
+    let holds = |r: &PressureReport| -> Vec<Option<bool>> {
+        r.weeks[at]
+            .profitability
+            .as_ref()
+            .map(|t| t.evidence.iter().map(|e| e.holds).collect())
+            .unwrap_or_default()
+    };
+    let tagged = |r: &PressureReport| r.weeks[at].profitability.as_ref().map(|t| t.tagged);
+
+    // Cost +10 % against revenue +5 % over 3 months: holds. The margin steady at 10 %: its
+    // baseline (weeks 10–61) is 10 %, z 0: does not hold. The Rule of 40 at exactly 40 is on
+    // the line, not under it. One condition: no tag.
+    let one = run(0.10, 0.05, 0.10, 40.0);
+    assert_eq!(holds(&one), [Some(true), Some(false), Some(false)]);
+    assert_eq!(tagged(&one), Some(false));
+    // The same with the Rule of 40 at 39.9: two conditions, tagged.
+    let two = run(0.10, 0.05, 0.10, 39.9);
+    assert_eq!(holds(&two), [Some(true), Some(false), Some(true)]);
+    assert_eq!(tagged(&two), Some(true));
+    // The margin down from 10 % to 7 % at week 60: at week 70 its baseline (weeks 10–61: 50 at
+    // 10 %, 2 at 7 %) has median 10 % and MAD 0, so the spread is the 1-point floor and
+    // z = (10 − 7) / 1 = 3 ≥ 1: falling. With cost behind revenue (+3 % against +5 %) and the
+    // Rule of 40 at 45, it is the only condition: no tag.
+    let margin_only = run(0.03, 0.05, 0.07, 45.0);
+    assert_eq!(holds(&margin_only), [Some(false), Some(true), Some(false)]);
+    assert_eq!(tagged(&margin_only), Some(false));
+    let t = margin_only.weeks[at].profitability.as_ref().unwrap();
+    assert_eq!(t.margin_baseline, Some(0.10));
+    assert!((t.margin_z.unwrap_or_default() - 3.0).abs() < 1e-9);
+    // Falling margin and cost ahead of revenue: two, tagged.
+    let squeeze = run(0.10, 0.05, 0.07, 45.0);
+    assert_eq!(holds(&squeeze), [Some(true), Some(true), Some(false)]);
+    assert_eq!(tagged(&squeeze), Some(true));
+    assert!(squeeze.weeks[at].optional_used.contains(&Component::Margin));
+    // None of this moves P or the regime: the profitability components are shown, not
+    // averaged in, and the detector does not read them.
+    for r in [&one, &two, &margin_only, &squeeze] {
+        for (a, b) in plain.weeks.iter().zip(&r.weeks) {
+            assert_eq!(
+                (a.p_raw, a.p, a.signal, a.regime),
+                (b.p_raw, b.p, b.signal, b.regime)
+            );
+        }
+        assert_eq!(r.shifts, plain.shifts);
+    }
+}
+
+/// `weeks` with weekly ticket figures around `before` until week 60 and `after` from then on
+/// (tickets per 100 customers, revenue-weighted pain at half of it), with 10 % noise.
+fn with_tickets(seed: u64, weeks: &[WeekSignals], before: f64, after: f64) -> Vec<WeekSignals> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    weeks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let level = if i < SHIFT { before } else { after };
+            let load = Normal::new(level, 0.1 * level).map_or(level, |d| d.sample(&mut rng));
+            WeekSignals {
+                support_per_100: Some(load.max(0.0)),
+                support_pain: Some(load.max(0.0) / 2.0),
+                ..w.clone()
+            }
+        })
+        .collect()
+}
+
+/// Issue #17's scenario: revenue holds steady while tickets per customer and cost grow. P moves
+/// towards resilience through the support components, which the detector names among the
+/// moves, and the profitability tag names cost and margin; the growth side does not move.
+#[test]
+fn steady_revenue_with_rising_tickets_and_cost_moves_towards_resilience_and_profitability() {
+    let s = settings();
+    let mut named = 0;
+    for seed in 0..20 {
+        let plain = organisation(seed, GROWTH, GROWTH, SHIFT, Tails::default());
+        let mut weeks = with_tickets(seed, &plain, 10.0, 25.0);
+        for (i, w) in weeks.iter_mut().enumerate() {
+            let after = i >= SHIFT;
+            w.cost_growth_3m = Some(if after { 0.15 } else { 0.06 });
+            w.revenue_growth_3m = Some(0.07);
+            w.margin = Some(if after { 0.04 } else { 0.10 });
+            w.rule_of_40 = Some(45.0);
+        }
+        let (without, with) = (pressure(&plain, &s), pressure(&weeks, &s));
+        let at = SHIFT + 6;
+        assert!(
+            with.weeks[at].p_raw > without.weeks[at].p_raw,
+            "seed {seed}"
+        );
+        assert_eq!(with.weeks[at].growth, without.weeks[at].growth);
+        let t = with.weeks[at].profitability.as_ref().expect("cost data");
+        assert!(t.tagged, "seed {seed}: {}", t.summary);
+        let holding: Vec<ProfitCondition> = t
+            .evidence
+            .iter()
+            .filter(|e| e.holds == Some(true))
+            .map(|e| e.condition)
+            .collect();
+        assert_eq!(
+            holding,
+            [
+                ProfitCondition::CostOutgrowsRevenue,
+                ProfitCondition::MarginFalling
+            ]
+        );
+        named += usize::from(with.weeks[SHIFT..=at].iter().any(|w| {
+            w.moved
+                .iter()
+                .any(|p| p.component == Component::SupportLoad && p.z >= 2.0)
+        }));
+    }
+    assert_eq!(named, 20, "support_load named among the moves");
+}
+
+/// The other half of #17's scenarios: with steady ticket data, a slowdown in new business alone
+/// is still never called resilience.
+#[test]
+fn a_slowdown_with_steady_tickets_is_never_resilience() {
+    let s = settings();
+    for seed in 0..20 {
+        let weeks = with_tickets(
+            seed,
+            &organisation(seed, GROWTH, SLOWDOWN, SHIFT, Tails::default()),
+            10.0,
+            10.0,
+        );
+        let r = pressure(&weeks, &s);
+        assert!(
+            r.weeks.iter().all(|w| w.regime != Some(Regime::Resilience)),
+            "seed {seed}: {:?}",
+            r.shifts.iter().map(|s| &s.summary).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Noisy but steady ticket figures (10 % week-to-week noise) keep the false-alarm rate of the
+/// noise-only organisations within the same 5 %: one more weekly family, read on its own
+/// history, does not turn noise into shifts.
+#[test]
+fn steady_ticket_noise_rarely_flags_a_shift() {
+    let s = settings();
+    let runs = 100;
+    let flagged = (0..runs)
+        .filter(|&seed| {
+            let weeks = organisation(seed, GROWTH, GROWTH, WEEKS, Tails::default());
+            !pressure(&with_tickets(seed, &weeks, 10.0, 10.0), &s)
+                .shifts
+                .is_empty()
+        })
+        .count();
+    assert!(
+        flagged * 20 <= runs as usize,
+        "{flagged}/{runs} flagged a shift"
     );
 }

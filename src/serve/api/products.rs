@@ -22,6 +22,9 @@ fn latest(report: &PressureReport) -> serde_json::Value {
         "regime": week.and_then(|w| w.regime),
         "p": week.and_then(|w| w.p),
         "watch": week.and_then(|w| w.watch.as_ref()),
+        "optional_used": week.map(|w| &w.optional_used),
+        "optional_missing": week.map(|w| &w.optional_missing),
+        "profitability": week.and_then(|w| w.profitability.as_ref()),
         "last_shift": report.shifts.last(),
     })
 }

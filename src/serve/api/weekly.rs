@@ -132,7 +132,7 @@ pub(crate) async fn pressure(
                 .filter(|r| r.week_ms >= from && r.week_ms <= to)
                 .collect();
             Json(json!({
-                "model": "docs/pressure.md: P = R - G; R (resilience need, 0..1) and G (growth momentum, -1..1) are weighted means of components scored against fixed anchors; the regime moves on each side's evidence (components scored against their own history, median/MAD) past a calibrated threshold, or at once on an exhausted error budget; evidence under the threshold is a watch",
+                "model": "docs/pressure.md: P = R - G; R (resilience need, 0..1) and G (growth momentum, -1..1) are weighted means of components scored against fixed anchors; the regime moves on each side's evidence (components scored against their own history, median/MAD) past a calibrated threshold, or at once on an exhausted error budget; evidence under the threshold is a watch. Optional components join only where their data exists (optional_used, optional_missing); profitability is a tag on the regime, not part of P, set when at least 2 of its conditions hold (cost outgrowing revenue, margin falling, Rule of 40 under 40)",
                 "view": super::product_note(&product),
                 "weeks": rows,
             }))

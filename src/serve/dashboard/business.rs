@@ -97,3 +97,38 @@ pub(super) fn section(
         );
     }
 }
+
+/// Under the headline: the optional components the index used and missed, and the
+/// profitability tag as a badge with its evidence (docs/pressure.md).
+pub(super) fn pressure_extras(h: &mut String, p: &crate::analysis::pressure::PressureWeek) {
+    let names = crate::analysis::pressure::Component::names;
+    let _ = write!(
+        h,
+        "<p class=\"note\" id=\"optional\">Optional components used: {}; missing (left out, never zero): {}.</p>",
+        esc(&names(&p.optional_used)),
+        esc(&names(&p.optional_missing))
+    );
+    let Some(t) = &p.profitability else {
+        let _ = write!(
+            h,
+            "<p class=\"note\" id=\"profitability\">Profitability: no cost or margin data.</p>"
+        );
+        return;
+    };
+    let _ = write!(
+        h,
+        "<div class=\"tag{}\" id=\"profitability\">profitability: <strong>{}</strong></div><ul class=\"note\" id=\"profitability-evidence\">",
+        if t.tagged { " on" } else { "" },
+        t.label()
+    );
+    for e in &t.evidence {
+        let _ = write!(
+            h,
+            "<li>{}: {} — {}</li>",
+            e.condition.as_str().replace('_', " "),
+            e.verdict(),
+            esc(&e.summary)
+        );
+    }
+    let _ = write!(h, "</ul>");
+}

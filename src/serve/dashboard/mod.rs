@@ -313,6 +313,7 @@ pub fn render(
             if let Some(wt) = &p.watch {
                 let _ = write!(h, "<p class=\"note\" id=\"watch\">{}</p>", esc(&wt.summary));
             }
+            business::pressure_extras(&mut h, p);
         }
         None => {
             let status = w
@@ -589,6 +590,7 @@ h1{margin:0.6rem 0 0}h2{font-size:1.1rem}tr.selected{background:#fff4d6}\
 .headline{display:flex;flex-wrap:wrap;gap:1rem;align-items:center}\
 .regime{padding:0.6rem 1rem;border-radius:6px;background:#ececec;font-size:1.2rem}\
 .regime.growth{background:#d6f0da}.regime.resilience{background:#fadad6}\
+.tag{padding:0.3rem 0.7rem;border-radius:999px;background:#ececec}.tag.on{background:#fde7b0}\
 .kpi{display:flex;flex-direction:column;background:#fff;padding:0.4rem 0.8rem;border-radius:6px}\
 .kpi span{font-size:0.8rem;color:#5b6670}.note{color:#5b6670;font-size:0.9rem;flex-basis:100%}\
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:0.6rem}\

@@ -11,6 +11,11 @@ pub(super) struct PressureGauges {
     component: GaugeVec,
     product_index: GaugeVec,
     product_regime: IntGaugeVec,
+    optional: IntGaugeVec,
+    profitability: IntGaugeVec,
+    condition: IntGaugeVec,
+    product_optional: IntGaugeVec,
+    product_profitability: IntGaugeVec,
 }
 
 impl PressureGauges {
@@ -51,6 +56,31 @@ impl PressureGauges {
             &["product", "regime"],
         )?;
         Ok(Self {
+            optional: flags(
+                "barometer_pressure_optional_component",
+                "1 for each optional component of the pressure index (bug inflow, support load, customer pain, cost vs revenue, margin) whose data the last complete week has, 0 for each missing (left out, never zero; docs/pressure.md).",
+                &["component"],
+            )?,
+            profitability: flags(
+                "barometer_pressure_profitability",
+                "1 when the profitability tag holds in the last complete week (at least 2 of: cost outgrowing revenue, margin falling, Rule of 40 under 40), else 0; absent without cost or margin data (docs/pressure.md).",
+                &[],
+            )?,
+            condition: flags(
+                "barometer_pressure_profitability_condition",
+                "1 for each condition of the profitability tag that holds in the last complete week, 0 for each that does not; absent where its data is missing.",
+                &["condition"],
+            )?,
+            product_optional: flags(
+                "barometer_product_pressure_optional_component",
+                "1 for each optional component of each product's index whose data the product's last complete week has, 0 for each missing (docs/products.md).",
+                &["product", "component"],
+            )?,
+            product_profitability: flags(
+                "barometer_product_profitability",
+                "1 when the profitability tag holds in each product's last complete week, else 0; absent where no cost or margin data can be attributed to the product.",
+                &["product"],
+            )?,
             product_index,
             product_regime,
             index: gauge(
@@ -96,14 +126,29 @@ impl PressureGauges {
         }
         self.component.reset();
         for c in &last.components {
-            let side = if c.component.is_growth() {
-                "growth"
-            } else {
-                "resilience"
-            };
             self.component
-                .with_label_values(&[c.component.as_str(), side])
+                .with_label_values(&[c.component.as_str(), c.component.side().as_str()])
                 .set(c.score);
+        }
+        self.optional.reset();
+        for (c, used) in optional(last) {
+            self.optional
+                .with_label_values(&[c.as_str()])
+                .set(i64::from(used));
+        }
+        self.profitability.reset();
+        self.condition.reset();
+        if let Some(t) = &last.profitability {
+            self.profitability
+                .with_label_values::<&str>(&[])
+                .set(i64::from(t.tagged));
+            for e in &t.evidence {
+                if let Some(holds) = e.holds {
+                    self.condition
+                        .with_label_values(&[e.condition.as_str()])
+                        .set(i64::from(holds));
+                }
+            }
         }
     }
 
@@ -118,6 +163,8 @@ impl PressureGauges {
         use crate::analysis::pressure::Regime;
         self.product_index.reset();
         self.product_regime.reset();
+        self.product_optional.reset();
+        self.product_profitability.reset();
         for (name, report) in reports {
             let Some(last) = report
                 .weeks
@@ -137,6 +184,24 @@ impl PressureGauges {
                     .with_label_values(&[name.as_str(), r.as_str()])
                     .set(i64::from(last.regime == Some(r)));
             }
+            for (c, used) in optional(last) {
+                self.product_optional
+                    .with_label_values(&[name.as_str(), c.as_str()])
+                    .set(i64::from(used));
+            }
+            if let Some(t) = &last.profitability {
+                self.product_profitability
+                    .with_label_values(&[name.as_str()])
+                    .set(i64::from(t.tagged));
+            }
         }
     }
+}
+
+/// The week's optional components, each with whether its data was there.
+fn optional(
+    week: &crate::analysis::pressure::PressureWeek,
+) -> impl Iterator<Item = (crate::analysis::pressure::Component, bool)> + '_ {
+    let used = week.optional_used.iter().map(|c| (*c, true));
+    used.chain(week.optional_missing.iter().map(|c| (*c, false)))
 }
