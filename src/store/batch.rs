@@ -6,15 +6,16 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::encoding::{
-    block_key, block_of, decode_block, encode_block, encode_series, merge_points, tagged,
-    TAG_CURSOR, TAG_DELIVERY, TAG_EVENT,
+    block_key, block_of, decode_block, encode_block, encode_event, encode_series, merge_points,
+    tagged, EncodedEvent, CODEC_JSON, TAG_CURSOR, TAG_DELIVERY,
 };
+use super::event_blocks::Blocks;
 use super::{Cursor, Delivery, Store, StoreError};
 use crate::model::{Event, Point, SeriesKey};
 
-/// An event waiting in a batch: kind, natural key, and its JSON (or why it did not encode), or
-/// `None` to delete it.
-type PendingEvent = (&'static str, String, Option<Result<Vec<u8>, String>>);
+/// An event waiting in a batch: kind, natural key, and its encoding (or why it did not encode),
+/// or `None` to delete it.
+type PendingEvent = (&'static str, String, Option<Result<EncodedEvent, String>>);
 
 /// Changes to apply together: all of them, or (on any error or crash) none.
 #[derive(Debug, Default)]
@@ -48,9 +49,8 @@ impl WriteBatch {
 
     /// Inserts or replaces an event under its natural key.
     pub fn upsert_event<E: Event>(&mut self, event: &E) {
-        let bytes = serde_json::to_vec(event).map_err(|e| e.to_string());
         self.events
-            .push((E::KIND, event.natural_key(), Some(bytes)));
+            .push((E::KIND, event.natural_key(), Some(encode_event(event))));
     }
 
     /// Deletes an event (nothing happens if it does not exist).
@@ -162,30 +162,34 @@ impl Store {
         for (k, points) in blocks {
             sled_batch.insert(&k, encode_block(&points));
         }
-        for (kind, key, bytes) in &batch.events {
+        let mut event_blocks = Blocks::new(&self.db);
+        for (kind, key, encoded) in &batch.events {
             if key.is_empty() || key.contains('\0') {
                 return Err(StoreError::Invalid {
                     what: format!("{kind} event {key:?}"),
                     reason: "a natural key must be non-empty and contain no NUL".into(),
                 });
             }
-            let k = tagged(TAG_EVENT, kind, key);
-            let Some(bytes) = bytes else {
-                if self.db.get(&k)?.is_some() {
+            let Some(encoded) = encoded else {
+                if event_blocks.remove(kind, key)? {
                     stats.events_deleted += 1;
                     kinds_removed.push(kind);
-                    sled_batch.remove(k);
                 }
                 continue;
             };
-            let bytes = bytes.as_ref().map_err(|e| StoreError::Invalid {
+            let encoded = encoded.as_ref().map_err(|e| StoreError::Invalid {
                 what: format!("{kind} event {key:?}"),
                 reason: format!("does not encode: {e}"),
             })?;
-            match self.db.get(&k)? {
-                Some(old) if old.as_ref() == bytes.as_slice() => {
+            match event_blocks.get(kind, key)? {
+                Some(old) if old == encoded.record.as_slice() => {
                     stats.events_unchanged += 1;
                     continue;
+                }
+                // Migrated from schema 1 as JSON with the same content: rewritten in the binary
+                // encoding, but nothing changed for readers.
+                Some([CODEC_JSON, json @ ..]) if json == encoded.json.as_slice() => {
+                    stats.events_unchanged += 1;
                 }
                 Some(_) => stats.events_updated += 1,
                 None => {
@@ -193,8 +197,9 @@ impl Store {
                     kinds_added.push(kind);
                 }
             }
-            sled_batch.insert(k, bytes.as_slice());
+            event_blocks.put(kind, key, encoded.record.clone())?;
         }
+        event_blocks.finish(&mut sled_batch);
         for (source, name, cursor) in &batch.cursors {
             if source.contains('\0') || source.is_empty() {
                 return Err(StoreError::Invalid {

@@ -1,8 +1,10 @@
-//! The byte layout of the store: tagged keys whose byte order is time order, and day blocks of
-//! points.
+//! The byte layout of the store: tagged keys whose byte order is time order, day blocks of
+//! points, and blocks of events with their record codec.
+
+use serde::de::DeserializeOwned;
 
 use super::StoreError;
-use crate::model::{Point, SeriesKey};
+use crate::model::{Event, Point, SeriesKey};
 
 pub(super) const TAG_META: u8 = 0;
 pub(super) const TAG_SERIES: u8 = 1;
@@ -10,6 +12,7 @@ pub(super) const TAG_POINT: u8 = 2;
 pub(super) const TAG_EVENT: u8 = 3;
 pub(super) const TAG_CURSOR: u8 = 4;
 pub(super) const TAG_DELIVERY: u8 = 5;
+pub(super) const TAG_EVENT_BLOCK: u8 = 6;
 pub(super) const META_SCHEMA: &[u8] = b"schema_version";
 
 pub(super) fn ts_bytes(ts: i64) -> [u8; 8] {
@@ -143,6 +146,145 @@ pub(super) fn tagged(tag: u8, a: &str, b: &str) -> Vec<u8> {
     k
 }
 
+/// Most events in one block: enough that reading a kind is a few thousand sled entries for a
+/// million events, few enough that an upsert rewrites little.
+pub(super) const BLOCK_EVENTS: usize = 256;
+/// Most bytes of records in one block (a larger record is a block of its own): sled writes a
+/// node over 128 KiB (a quarter of its 512 KiB segment) as a separate blob file.
+pub(super) const BLOCK_BYTES: usize = 32 * 1024;
+
+/// A record's first byte: how the event after it is encoded.
+pub(super) const CODEC_POSTCARD: u8 = 0;
+/// See [`CODEC_POSTCARD`]: JSON, for events whose type postcard cannot carry faithfully.
+pub(super) const CODEC_JSON: u8 = 1;
+/// See [`CODEC_POSTCARD`]: bytes that the kind's own module encodes and decodes (ticket chunks,
+/// held column by column, see `tickets`); never read as a serde event.
+pub(super) const CODEC_RAW: u8 = 2;
+
+/// The key of an event block: its kind and the natural key of its first event, so that sled's
+/// order of blocks is the natural-key order of their events.
+pub(super) fn event_block_key(kind: &str, first: &str) -> Vec<u8> {
+    tagged(TAG_EVENT_BLOCK, kind, first)
+}
+
+/// The natural key of the first event of a block, from the block's key.
+pub(super) fn block_first_key(kind: &str, block_key: &[u8]) -> Result<String, StoreError> {
+    let rest = block_key.get(kind.len() + 2..).unwrap_or_default();
+    std::str::from_utf8(rest)
+        .map(str::to_owned)
+        .map_err(|_| StoreError::Corrupt(format!("{kind} block key {block_key:?} is not UTF-8")))
+}
+
+/// The group of a natural key: what comes before its last separator (`/`, `#`, `@`), e.g. the
+/// repository `owner/name` of `owner/name#12` or `owner/name@sha`, or `owner/name/workflow_run`
+/// of a deployment key. Blocks hold one group, so reading a repository reads its own blocks.
+pub(super) fn key_group(key: &str) -> &str {
+    key.rfind(['/', '#', '@']).map_or("", |i| &key[..i])
+}
+
+/// An event ready to store: its record (codec byte, then the encoding) and its JSON, which is
+/// what "unchanged" is compared on for records still in JSON.
+#[derive(Debug)]
+pub(super) struct EncodedEvent {
+    pub record: Vec<u8>,
+    pub json: Vec<u8>,
+}
+
+/// Encodes an event in postcard when postcard carries it faithfully, else in JSON.
+///
+/// postcard is not self-describing: it cannot carry `#[serde(flatten)]`, untagged enums,
+/// `serde_json::Value`, and a field skipped by `skip_serializing_if` shifts every later one.
+/// Rather than trusting every event type (new ones are added often) to avoid these, each event
+/// is decoded back and compared, through its JSON, with what was given; one that does not come
+/// back identical is kept as JSON, which the previous layout used for every event.
+pub(super) fn encode_event<E: Event>(event: &E) -> Result<EncodedEvent, String> {
+    let json = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+    let faithful = |bin: &[u8]| match postcard::take_from_bytes::<E>(bin) {
+        Ok((back, rest)) => rest.is_empty() && serde_json::to_vec(&back).is_ok_and(|j| j == json),
+        Err(_) => false,
+    };
+    let mut record = Vec::with_capacity(json.len() / 2 + 1);
+    match postcard::to_allocvec(event) {
+        Ok(bin) if faithful(&bin) => {
+            record.push(CODEC_POSTCARD);
+            record.extend_from_slice(&bin);
+        }
+        _ => {
+            record.push(CODEC_JSON);
+            record.extend_from_slice(&json);
+        }
+    }
+    Ok(EncodedEvent { record, json })
+}
+
+/// Decodes a record written by [`encode_event`] (or migrated from the JSON of schema 1).
+pub(super) fn decode_event<E: DeserializeOwned>(record: &[u8]) -> Result<E, String> {
+    match record.split_first() {
+        Some((&CODEC_POSTCARD, bin)) => postcard::from_bytes(bin).map_err(|e| e.to_string()),
+        Some((&CODEC_JSON, json)) => serde_json::from_slice(json).map_err(|e| e.to_string()),
+        Some((&CODEC_RAW, _)) => Err("a record in its kind's own encoding, not an event".into()),
+        Some((codec, _)) => Err(format!("unknown record codec {codec}")),
+        None => Err("empty record".into()),
+    }
+}
+
+/// Encodes a block of records sorted by natural key: a `u32` count, then per record the key and
+/// the record, each after its `u32` length (little-endian).
+pub(super) fn encode_event_block<'a>(
+    records: impl ExactSizeIterator<Item = (&'a str, &'a [u8])> + Clone,
+) -> Vec<u8> {
+    let size: usize = records.clone().map(|(k, r)| 8 + k.len() + r.len()).sum();
+    let mut out = Vec::with_capacity(4 + size);
+    let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_le_bytes());
+    for (key, record) in records {
+        for part in [key.as_bytes(), record] {
+            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(part);
+        }
+    }
+    out
+}
+
+/// The number of events in a block, from its header alone.
+pub(super) fn event_block_len(bytes: &[u8]) -> Result<u32, StoreError> {
+    bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| StoreError::Corrupt("an event block has no header".into()))
+}
+
+/// Splits a block into its (natural key, record) pairs, borrowing from it.
+pub(super) fn decode_event_block(bytes: &[u8]) -> Result<Vec<(&str, &[u8])>, StoreError> {
+    let corrupt = || {
+        StoreError::Corrupt(format!(
+            "an event block of {} bytes is cut short",
+            bytes.len()
+        ))
+    };
+    let count = event_block_len(bytes)? as usize;
+    let mut rest = &bytes[4..];
+    let mut take = || -> Result<&[u8], StoreError> {
+        let len = rest
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(corrupt)? as usize;
+        let part = rest.get(4..4 + len).ok_or_else(corrupt)?;
+        rest = &rest[4 + len..];
+        Ok(part)
+    };
+    let mut out = Vec::with_capacity(count.min(bytes.len() / 8));
+    for _ in 0..count {
+        let key = std::str::from_utf8(take()?)
+            .map_err(|_| StoreError::Corrupt("an event key in a block is not UTF-8".into()))?;
+        out.push((key, take()?));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +330,76 @@ mod tests {
             vec![-5, 0, 7]
         );
         assert_eq!(merged[2].value, 2.0);
+    }
+
+    /// An event whose middle field is skipped when empty: postcard would shift the next field.
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Skipping {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        n: u32,
+    }
+
+    impl Event for Skipping {
+        const KIND: &'static str = "skipping";
+        fn natural_key(&self) -> String {
+            self.id.clone()
+        }
+    }
+
+    /// An event carrying free JSON, which postcard cannot decode (it is not self-describing).
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Free {
+        id: String,
+        extra: serde_json::Value,
+    }
+
+    impl Event for Free {
+        const KIND: &'static str = "free";
+        fn natural_key(&self) -> String {
+            self.id.clone()
+        }
+    }
+
+    fn round_trip<E: Event + PartialEq + std::fmt::Debug>(e: &E) -> u8 {
+        let encoded = encode_event(e).expect("encodes");
+        assert_eq!(&decode_event::<E>(&encoded.record).expect("decodes"), e);
+        encoded.record[0]
+    }
+
+    #[test]
+    fn events_postcard_cannot_carry_back_identical_are_kept_as_json() {
+        let with_note = Skipping {
+            id: "a".into(),
+            note: Some("x".into()),
+            n: 7,
+        };
+        assert_eq!(round_trip(&with_note), CODEC_POSTCARD);
+        let without = Skipping {
+            id: "a".into(),
+            note: None,
+            n: 7,
+        };
+        assert_eq!(round_trip(&without), CODEC_JSON);
+        let free = Free {
+            id: "b".into(),
+            extra: serde_json::json!({"k": [1, 2]}),
+        };
+        assert_eq!(round_trip(&free), CODEC_JSON);
+    }
+
+    #[test]
+    fn event_blocks_round_trip_and_refuse_truncation() {
+        let records: Vec<(&str, &[u8])> = vec![("o/r#1", &[0, 1, 2]), ("o/r#2", &[])];
+        let block = encode_event_block(records.iter().copied());
+        assert_eq!(event_block_len(&block).expect("header"), 2);
+        assert_eq!(decode_event_block(&block).expect("decodes"), records);
+        assert!(decode_event_block(&block[..block.len() - 1]).is_err());
+        assert!(decode_event_block(&[1]).is_err());
+        assert_eq!(key_group("o/r#1"), "o/r");
+        assert_eq!(key_group("o/r/workflow_run/9"), "o/r/workflow_run");
+        assert_eq!(key_group("plain"), "");
     }
 
     #[test]

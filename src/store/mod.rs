@@ -9,9 +9,10 @@
 //! | 0   | `schema_version`                                 | u32, big-endian          |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
-//! | 3   | event kind, NUL, natural key                     | the event as JSON (ticket chunks: columns, `tickets`) |
+//! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
 //! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
 //! | 5   | source, NUL, webhook delivery id                 | [`Delivery`] as JSON     |
+//! | 6   | event kind, NUL, natural key of the block's first event | a block of events |
 //!
 //! Flipping the sign bit of a two's-complement timestamp and writing it big-endian makes sled's
 //! byte order equal to time order over the whole `i64` range, before 1970 included. Series are
@@ -22,6 +23,17 @@
 //! spends about 10 µs and ~150 bytes of memory per entry whatever its size, so an hour-resolution
 //! series costs 24 times fewer entries this way; a commit merges new points into the blocks they
 //! fall in (a point at an existing timestamp replaces it).
+//!
+//! Events are kept in blocks too: sorted by natural key, one group of keys per block (what comes
+//! before the key's last `/`, `#` or `@`: the repository of a pull request or commit, the
+//! repository and source of a deployment, the import of a revenue month), at most
+//! 256 events and 32 KiB each. A block holds the events from its first key up to the next
+//! block's, so one range read finds the block of a key, and reading a kind or a repository is a
+//! few hundred sequential reads for a million events. Each event is a record: a codec byte, then
+//! the event in postcard (compact, not self-describing), or in JSON for an event postcard does
+//! not carry back identical (`encoding::encode_event` checks each one). A commit rewrites only
+//! the blocks its events fall in, in the same atomic batch as the rest. A block's value is a
+//! `u32` count, then each event's key and record after their `u32` lengths (little-endian).
 
 //!
 //! Layout: this file opens the store and holds its shared state; `batch` is the write side
@@ -48,7 +60,10 @@ use crate::model::SeriesKey;
 pub const BATCH_ENTRIES: usize = 500;
 
 /// The on-disk layout version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 1: one entry per event, as JSON. 2: events in blocks, in postcard (a store of version 1 is
+/// converted on open, see `migrate`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 mod encoding;
 
@@ -57,7 +72,9 @@ use encoding::{decode_series, META_SCHEMA, TAG_META, TAG_SERIES};
 mod batch;
 mod cursors;
 mod deliveries;
+mod event_blocks;
 mod events;
+mod migrate;
 mod points;
 mod tickets;
 
@@ -119,6 +136,16 @@ pub enum StoreError {
         key: String,
         /// The serde error.
         source: serde_json::Error,
+    },
+    /// A stored event that does not decode as its kind.
+    #[error("{kind} event {key:?} does not decode: {reason}")]
+    Undecodable {
+        /// Event kind.
+        kind: String,
+        /// Natural key.
+        key: String,
+        /// Why.
+        reason: String,
     },
     /// Any other sled failure.
     #[error("storage error: {0}")]
@@ -267,7 +294,18 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt("schema version is not a u32".into()))?;
-            if found != SCHEMA_VERSION {
+            if found == 1 {
+                let started = std::time::Instant::now();
+                let moved = migrate::from_v1(db)?;
+                db.insert(&key, &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+                tracing::info!(
+                    events = moved,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    path = %path.display(),
+                    "converted the store from schema 1 to schema {SCHEMA_VERSION} (events in blocks)"
+                );
+            } else if found != SCHEMA_VERSION {
                 return Err(StoreError::UnknownSchema {
                     path: path.to_owned(),
                     found,

@@ -7,11 +7,12 @@
 //! into them. A million Zendesk tickets (the benchmark's) take ~20 MB this way; as JSON objects
 //! they took 421 MB, and decoding them was most of deriving the support figures.
 //!
-//! Stores written before hold JSON chunks (`{"import_id":…,"rows":[…]}`); they are read as they
-//! are (a JSON value starts with `{`, never with the version byte), so existing data needs no
+//! In its event block the chunk's record is [`CODEC_RAW`] and then those bytes. Stores written
+//! before hold JSON chunks (`{"import_id":…,"rows":[…]}`, kept as JSON or re-encoded in postcard
+//! by the schema-2 conversion); they are read as they are, so existing data needs no further
 //! conversion and the next import of a tickets file writes the new form.
 
-use super::encoding::{tagged, TAG_EVENT};
+use super::encoding::{decode_event, EncodedEvent, CODEC_RAW};
 use super::{Store, StoreError, WriteBatch};
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk};
@@ -250,10 +251,15 @@ fn decode(bytes: &[u8]) -> Result<TicketColumns, String> {
 impl WriteBatch {
     /// Stores chunk `no` of the tickets of `import_id` (replacing one stored before).
     pub fn put_ticket_chunk(&mut self, import_id: &str, no: u32, tickets: &TicketColumns) {
+        let mut record = vec![CODEC_RAW];
+        record.extend_from_slice(&encode(tickets));
         self.events.push((
             Ticket::CHUNK_KIND,
             chunk_key(import_id, no),
-            Some(Ok(encode(tickets))),
+            Some(Ok(EncodedEvent {
+                record,
+                json: Vec::new(),
+            })),
         ));
     }
 }
@@ -266,22 +272,23 @@ impl Store {
         no: u32,
     ) -> Result<Option<TicketColumns>, StoreError> {
         let key = chunk_key(import_id, no);
-        let Some(bytes) = self.db.get(tagged(TAG_EVENT, Ticket::CHUNK_KIND, &key))? else {
+        let Some(record) = self.event_record(Ticket::CHUNK_KIND, &key)? else {
             return Ok(None);
         };
-        match bytes.split_first() {
-            Some((&VERSION, body)) => decode(body)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("{} {key:?}: {e}", Ticket::CHUNK_KIND))),
-            _ => {
-                let chunk: ImportChunk<Ticket> =
-                    serde_json::from_slice(&bytes).map_err(|source| StoreError::Codec {
-                        kind: Ticket::CHUNK_KIND.into(),
-                        key,
-                        source,
-                    })?;
-                Ok(Some(TicketColumns::from_tickets(&chunk.rows)))
-            }
+        let corrupt =
+            |e: String| StoreError::Corrupt(format!("{} {key:?}: {e}", Ticket::CHUNK_KIND));
+        match record.split_first() {
+            Some((&CODEC_RAW, raw)) => match raw.split_first() {
+                Some((&VERSION, body)) => decode(body).map(Some).map_err(corrupt),
+                _ => Err(corrupt("unknown chunk version".into())),
+            },
+            _ => decode_event::<ImportChunk<Ticket>>(&record)
+                .map(|chunk| Some(TicketColumns::from_tickets(&chunk.rows)))
+                .map_err(|reason| StoreError::Undecodable {
+                    kind: Ticket::CHUNK_KIND.into(),
+                    key,
+                    reason,
+                }),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::helpers::{barometer, Daemon};
 
 /// One demo store, seeded once by the CLI; every test works on its own copy (sled locks a store
 /// for one process at a time).
-fn seeded() -> &'static Path {
+pub(crate) fn seeded() -> &'static Path {
     static STORE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = STORE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
@@ -30,7 +30,7 @@ fn seeded() -> &'static Path {
     path
 }
 
-fn golden_path(name: &str) -> PathBuf {
+pub(crate) fn golden_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name)
@@ -67,7 +67,12 @@ fn command(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     copy_dir(seeded(), &store);
-    let out = barometer(&store).args(args).output().unwrap();
+    command_in(&store, args)
+}
+
+/// The output of the CLI command `args` run on `store`.
+pub(crate) fn command_in(store: &Path, args: &[&str]) -> String {
+    let out = barometer(store).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -134,7 +139,7 @@ async fn metrics_exposition_is_unchanged() {
     check("metrics.txt", &kept);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -26,6 +26,7 @@ mod revenue_attributes;
 mod revenue_exports;
 mod serve;
 mod store;
+mod store_migration;
 mod support;
 mod system;
 mod teams;
