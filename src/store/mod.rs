@@ -76,6 +76,7 @@ mod event_blocks;
 mod events;
 mod migrate;
 mod points;
+mod pool_watch;
 mod tickets;
 
 pub use batch::{CommitStats, WriteBatch};
@@ -147,6 +148,9 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// The store's background thread could not be started.
+    #[error("could not start the store's background thread: {0}")]
+    Thread(#[source] io::Error),
     /// Any other sled failure.
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
@@ -169,6 +173,8 @@ pub struct Store {
     generation: watch::Sender<u64>,
     /// Commits that inserted, changed or deleted an event.
     event_generation: std::sync::atomic::AtomicU64,
+    /// Keeps sled's I/O pool out of a known deadlock (see `pool_watch`); stopped on drop.
+    _pool_watch: pool_watch::PoolWatch,
 }
 
 impl std::fmt::Debug for Store {
@@ -216,6 +222,8 @@ impl Store {
                 Err(other) => return Err(StoreError::Sled(other)),
             }
         };
+        // Started before a schema-1 store is converted: the conversion rewrites every event.
+        let pool_watch = pool_watch::PoolWatch::start(&db).map_err(StoreError::Thread)?;
         check_schema(&db, path)?;
 
         let mut ids = HashMap::new();
@@ -240,6 +248,7 @@ impl Store {
             write_lock: Mutex::new(()),
             generation: watch::channel(0).0,
             event_generation: std::sync::atomic::AtomicU64::new(0),
+            _pool_watch: pool_watch,
         })
     }
 
