@@ -408,23 +408,11 @@ fn dora_bench() {
     let mut result = Vec::new();
     for _ in 0..3 {
         let t0 = Instant::now();
-        let d: Vec<Deployment> = all(&store);
-        let c: Vec<Change> = all(&store);
-        let k: Vec<Commit> = all(&store);
-        let i: Vec<Incident> = all(&store);
+        let events = barometer::query::views::DeliveryEvents::read(&store).expect("events");
         reads.push(t0.elapsed());
         let t1 = Instant::now();
-        let services = barometer::query::views::services(&settings, &d);
-        let model = dora::analyse(
-            dora::DoraInput {
-                deployments: &d,
-                changes: &c,
-                commits: &k,
-                incidents: &i,
-            },
-            &services,
-            &settings.dora,
-        );
+        let services = barometer::query::views::services(&settings, &events.deployments);
+        let model = dora::analyse(events.input(), &services, &settings.dora);
         let t2 = Instant::now();
         let scopes: Vec<Option<String>> = services.iter().map(|s| Some(s.name.clone())).collect();
         result = dora::weekly_each(&model, &scopes, &weeks, &bands);

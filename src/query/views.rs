@@ -39,23 +39,58 @@ pub fn services(settings: &Settings, deployments: &[Deployment]) -> Vec<ServiceS
     out
 }
 
+/// Every delivery event of the store, by kind.
+#[derive(Debug, Default)]
+pub struct DeliveryEvents {
+    /// Deployments, in natural-key order.
+    pub deployments: Vec<Deployment>,
+    /// Pull requests.
+    pub changes: Vec<Change>,
+    /// Commits.
+    pub commits: Vec<Commit>,
+    /// Incidents.
+    pub incidents: Vec<Incident>,
+}
+
+impl DeliveryEvents {
+    /// Reads the four kinds side by side: each is a sequential scan of its own blocks, and
+    /// decoding the events is most of the cost, so on two cores the read takes about half as
+    /// long as one kind after the other (BENCHMARKS.md, issue 21).
+    pub fn read(store: &Store) -> Result<Self, StoreError> {
+        fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }
+        std::thread::scope(|s| {
+            let changes = s.spawn(|| all::<Change>(store));
+            let commits = s.spawn(|| all::<Commit>(store));
+            let deployments = all::<Deployment>(store);
+            let incidents = all::<Incident>(store);
+            Ok(Self {
+                deployments: deployments?,
+                changes: joined(changes)?,
+                commits: joined(commits)?,
+                incidents: incidents?,
+            })
+        })
+    }
+
+    /// The analysis' view of them.
+    pub fn input(&self) -> DoraInput<'_> {
+        DoraInput {
+            deployments: &self.deployments,
+            changes: &self.changes,
+            commits: &self.commits,
+            incidents: &self.incidents,
+        }
+    }
+}
+
 /// Reads every delivery event and analyses it.
 pub fn dora_model(store: &Store, settings: &Settings) -> Result<DoraModel, StoreError> {
-    let deployments: Vec<Deployment> = all(store)?;
-    let changes: Vec<Change> = all(store)?;
-    let commits: Vec<Commit> = all(store)?;
-    let incidents: Vec<Incident> = all(store)?;
-    let services = services(settings, &deployments);
-    Ok(dora::analyse(
-        DoraInput {
-            deployments: &deployments,
-            changes: &changes,
-            commits: &commits,
-            incidents: &incidents,
-        },
-        &services,
-        &settings.dora,
-    ))
+    let events = DeliveryEvents::read(store)?;
+    let services = services(settings, &events.deployments);
+    Ok(dora::analyse(events.input(), &services, &settings.dora))
 }
 
 /// (store generation, Monday of the current week).
