@@ -164,6 +164,10 @@ fn serve_repo(fake: &Fake, repo: &str, start: f64) -> usize {
             i["title"] = json!("Errors after a deployment");
             i["body"] = json!("Customers see errors.");
             i["pull_request"] = Value::Null;
+            // The sync keeps only issues that carry the incident label (the fixture's has "bug").
+            if let Some(label) = i["labels"].get_mut(0) {
+                label["name"] = json!("incident");
+            }
             i["created_at"] = json!(ts(at + 1.0));
             i["updated_at"] = json!(ts(at + 3.0));
             i["closed_at"] = json!(ts(at + 3.0));
@@ -176,7 +180,9 @@ fn serve_repo(fake: &Fake, repo: &str, start: f64) -> usize {
     // the first deployment's commit list) per deployment.
     minimum += paged(fake, &format!("{base}/deployments"), deployments);
     minimum += 2 * (PRS_PER_REPO / 2);
-    minimum += paged(fake, &format!("{base}/issues"), incidents);
+    // The incident listing, then the bug listing of the same path (the fake does not filter by
+    // label; 52 incidents a repo fit one page, so the bug listing is one request too).
+    minimum += 2 * paged(fake, &format!("{base}/issues"), incidents);
     minimum
 }
 
@@ -261,6 +267,56 @@ async fn sync_bench() {
         second.not_modified,
         again.as_secs_f64() * 1000.0
     );
+    // The same full sync by the `barometer` binary on its own, so that its peak RSS is the
+    // daemon's alone (this process holds the fake's canned answers and is far larger).
+    let own = tempfile::tempdir().expect("tempdir");
+    let cfg = own.path().join("sync.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\npath = \"{}\"\n\n[github]\napi_url = \"{}\"\ntoken_env = \"BENCH_GH_TOKEN\"\nrepos = [{list}]\nbackfill_since = \"{}d\"\n",
+            own.path().join("store").display(),
+            server.uri(),
+            WEEKS * 7 + 14
+        ),
+    )
+    .expect("sync config");
+    let t2 = Instant::now();
+    let bin = env!("CARGO_BIN_EXE_barometer");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("/usr/bin/time")
+            .args(["-f", "peak_rss_kb=%M"])
+            .arg(bin)
+            .args(["sync", "--source", "github", "--config"])
+            .arg(&cfg)
+            .env("BENCH_GH_TOKEN", "bench-token")
+            .output()
+    })
+    .await
+    .expect("the child's waiter")
+    .expect("/usr/bin/time runs barometer sync");
+    let alone = t2.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rss_kb: Option<u64> = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_kb="))
+        .and_then(|v| v.trim().parse().ok());
+    let same = out.status.success()
+        && Store::open(&own.path().join("store"))
+            .map(|s| s.event_counts() == counts)
+            .unwrap_or(false);
+    match (out.status.success(), rss_kb) {
+        (true, Some(kb)) => println!(
+            "full sync by `barometer sync` in its own process: {:.1} s, peak RSS {:.0} MB (goal < 300 MB); same events stored: {same}",
+            alone.as_secs_f64(),
+            kb as f64 / 1024.0
+        ),
+        _ => println!(
+            "`barometer sync` in its own process failed ({}): {}",
+            out.status,
+            stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+        ),
+    }
     drop(server);
 }
 
