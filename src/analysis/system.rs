@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::dora::Band;
 use super::pressure::Regime;
-use crate::model::{ComponentKind, Point};
+use crate::model::{ComponentKind, Forced, Point};
 
 /// The figures of one component over the selected weeks, gathered by the read side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -206,7 +206,7 @@ pub struct ProductPressure {
     /// Growth momentum Ḡ.
     pub growth: Option<f64>,
     /// Why the regime was forced, if it was (an exhausted error budget).
-    pub forced: Option<String>,
+    pub forced: Option<Forced>,
     /// The index's components that moved most against their history, strongest first.
     pub moved: Vec<Moving>,
 }

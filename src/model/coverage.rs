@@ -105,6 +105,23 @@ impl ShiftTrigger {
     }
 }
 
+/// Why the pressure index's regime was forced whatever its evidence said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Forced {
+    /// An SLO's error budget ran out: the SRE workbook's error-budget policy stops feature work
+    /// until the service is back within its SLO.
+    #[serde(rename = "error budget exhausted")]
+    BudgetExhausted,
+}
+
+impl fmt::Display for Forced {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Forced::BudgetExhausted => "error budget exhausted",
+        })
+    }
+}
+
 impl fmt::Display for ShiftTrigger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

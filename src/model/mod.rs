@@ -19,7 +19,7 @@ pub mod ticket_columns;
 pub use attributes::{CustomerAttributes, RevenueAttributes, RevenueAttributesCurrent};
 pub use business::{Grain, MetricRow, Ticket};
 pub use calendar::Calendar;
-pub use coverage::{Coverage, PressureStatus, ShiftTrigger};
+pub use coverage::{Coverage, Forced, PressureStatus, ShiftTrigger};
 pub use month::Month;
 pub use products::{Product, Products};
 pub use system::{Component, ComponentKind, SystemModel, SystemProblem};

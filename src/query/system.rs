@@ -165,7 +165,7 @@ pub fn product_pressure(
             p: week.p,
             resilience: week.resilience,
             growth: week.growth,
-            forced: week.forced.clone(),
+            forced: week.forced,
             moved: week
                 .moved
                 .iter()

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::analysis::dora::BandTable;
 use crate::analysis::{Calendar, WEEK_MS};
-pub use crate::model::{PressureStatus, ShiftTrigger};
+pub use crate::model::{Forced, PressureStatus, ShiftTrigger};
 
 /// What one week of the organisation looks like, as the index reads it. Every field is optional:
 /// missing is never zero.
@@ -456,7 +456,7 @@ pub struct PressureWeek {
     /// Regime (once warmed up).
     pub regime: Option<Regime>,
     /// Why the regime was forced, if it was (an exhausted error budget).
-    pub forced: Option<String>,
+    pub forced: Option<Forced>,
     /// Component scores.
     pub components: Vec<Scored>,
     /// Combined evidence of a change this week (z units; positive towards resilience), once

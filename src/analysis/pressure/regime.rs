@@ -7,8 +7,8 @@ use super::profit::profitability;
 use super::score::{score_week, weighted_mean, History};
 use super::shift::{shift, step_week};
 use super::{
-    Component, PressureReport, PressureSettings, PressureStatus, PressureWeek, Push, Regime,
-    ShiftTrigger, Watch, WeekSignals,
+    Component, Forced, PressureReport, PressureSettings, PressureStatus, PressureWeek, Push,
+    Regime, ShiftTrigger, Watch, WeekSignals,
 };
 
 /// The regime P points at when the index starts: growth or resilience past ±threshold, balanced
@@ -310,7 +310,7 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         let mut pending: Option<(Regime, f64, Option<String>, f64)> = None;
         if exhausted {
             budget_held = true;
-            row.forced = Some("error budget exhausted".into());
+            row.forced = Some(Forced::BudgetExhausted);
             if current != Regime::Resilience {
                 let from = budget_out_since.unwrap_or(i);
                 next = Some((
