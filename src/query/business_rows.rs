@@ -12,13 +12,14 @@ use crate::analysis::cost::{self, CostMonth, MarginKind, RevenueMonth};
 use crate::analysis::support::{self, ArrByMonth};
 use crate::analysis::weekly::WeekRow;
 use crate::model::revenue::Snapshots;
-use crate::model::{Calendar, Coverage, MetricRow, Month, Product, Ticket};
+use crate::model::{Calendar, Coverage, MetricRow, Month, Product, Ticket, TicketColumns};
 use crate::store::{Store, StoreError};
 
 /// What one scope's support and cost signals are computed from.
 pub(super) struct ScopeBusiness {
-    /// The scope's tickets.
-    pub(super) tickets: Vec<Ticket>,
+    /// The scope's tickets, in their stored chunks' compact columns (~20 bytes a ticket, where
+    /// owned `Ticket`s take ten times that: a million tickets are read by every weekly view).
+    pub(super) tickets: Vec<TicketColumns>,
     /// The ARR of the scope's customers, by month.
     pub(super) arr: ArrByMonth,
     /// The scope's cost months (none without attributable metrics).
@@ -35,8 +36,10 @@ pub(super) fn organisation(
     snapshots: &Snapshots,
 ) -> Result<ScopeBusiness, StoreError> {
     let cost = business::cost_report(store, settings)?.map_or_else(Vec::new, |r| r.months);
+    let mut tickets = Vec::new();
+    business::ticket_chunks(store, |c| tickets.push(c))?;
     Ok(ScopeBusiness {
-        tickets: business::tickets(store)?,
+        tickets,
         arr: business::arr_where(snapshots, |_| true),
         cost,
         margin: settings.rule_of_40_margin,
@@ -67,22 +70,24 @@ pub(super) fn product(
         .map(|(c, _)| c.as_str())
         .collect();
     let mine = |s: &str| product.services.iter().any(|x| x == s);
-    let tickets: Vec<Ticket> = business::tickets(store)?
-        .into_iter()
-        .filter(|t| {
-            let named: Vec<&str> = t
-                .components
-                .iter()
-                .map(String::as_str)
-                .filter(|c| services.contains(c))
-                .collect();
-            if named.is_empty() {
-                t.customer.as_deref().is_some_and(|c| owned.contains(c))
-            } else {
-                named.into_iter().any(mine)
-            }
-        })
-        .collect();
+    let mut tickets = Vec::new();
+    business::ticket_chunks(store, |chunk| {
+        let kept: Vec<Ticket> = chunk
+            .iter()
+            .filter(|t| {
+                let mut named = t.components.iter().filter(|c| services.contains(c)).peekable();
+                if named.peek().is_none() {
+                    t.customer.is_some_and(|c| owned.contains(c))
+                } else {
+                    named.any(mine)
+                }
+            })
+            .map(|t| t.to_ticket())
+            .collect();
+        if !kept.is_empty() {
+            tickets.push(TicketColumns::from_tickets(&kept));
+        }
+    })?;
     let metrics: Vec<MetricRow> = business::metrics(store)?
         .into_iter()
         .filter(|r| {
@@ -122,10 +127,14 @@ fn coverage(present: bool, partial: bool) -> Coverage {
 /// the week of the scope's first ticket on (`docs/support.md`); before it, and in a scope
 /// without tickets or without revenue to count customers by, missing rather than zero.
 pub(super) fn support_into(rows: &mut [WeekRow], b: &ScopeBusiness, cal: &Calendar) {
-    let first = b.tickets.iter().map(|t| cal.week_start(t.created_ms)).min();
     let weeks: Vec<i64> = rows.iter().map(|r| r.signals.week_ms).collect();
+    let mut fold = support::SupportFold::new(&weeks, cal, &b.arr, PAIN_WEEKS);
+    for chunk in &b.tickets {
+        fold.add_chunk(chunk);
+    }
+    let first = fold.earliest().map(|t| cal.week_start(t));
     let figures = match first {
-        Some(_) => support::support(&b.tickets, &weeks, cal, &b.arr, PAIN_WEEKS).weeks,
+        Some(_) => fold.finish().weeks,
         None => Vec::new(),
     };
     for (i, row) in rows.iter_mut().enumerate() {
