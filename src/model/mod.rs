@@ -277,8 +277,10 @@ pub struct Commit {
     pub pulls: Option<Vec<u64>>,
     /// Paths the commit touched (`GET /commits/{sha}`), read only for a commit no pull request
     /// claims in a monorepo, where they decide which services a direct push belongs to; `None`
-    /// when not read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// when not read. Written even when `None`: a field left out would keep postcard (the
+    /// store's encoding, which is not self-describing) from carrying commits back, and they
+    /// would be stored as JSON.
+    #[serde(default)]
     pub files: Option<Vec<String>>,
 }
 

@@ -569,3 +569,53 @@ fn the_demo_written_by_schema_1_gives_the_golden_figures_once_converted() {
     // Opening the converted store again changes nothing.
     assert_eq!(dump(&raw(&path)), converted);
 }
+
+/// The codec byte of every record of `kind` in a database's event blocks (see
+/// `v1_ticket_chunks` for the block layout).
+fn codecs(db: &sled::Db, kind: &str) -> BTreeMap<u8, usize> {
+    let mut prefix = vec![6u8];
+    prefix.extend_from_slice(kind.as_bytes());
+    prefix.push(0);
+    let mut out = BTreeMap::new();
+    for kv in db.scan_prefix(prefix) {
+        let (_, block) = kv.unwrap();
+        let mut rest = &block[4..];
+        for _ in 0..u32::from_le_bytes(block[..4].try_into().unwrap()) {
+            for part in 0..2 {
+                let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+                if part == 1 {
+                    *out.entry(rest[4]).or_insert(0) += 1;
+                }
+                rest = &rest[4 + len..];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_demo_s_delivery_and_revenue_events_are_stored_in_postcard() {
+    // The bulk of a store (commits with and without their files, pull requests, deployments,
+    // incidents, revenue months) must be in postcard (codec 0), not left in JSON (codec 1)
+    // because a serde attribute keeps postcard from carrying it back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    crate::golden::copy_dir(crate::golden::seeded(), &path);
+    let db = raw(&path);
+    for kind in [
+        "deployment",
+        "change",
+        "commit",
+        "incident",
+        "bug",
+        "revenue",
+    ] {
+        let found = codecs(&db, kind);
+        assert!(found.get(&0).is_some_and(|n| *n > 0), "{kind}: {found:?}");
+        assert_eq!(
+            found.keys().collect::<Vec<_>>(),
+            vec![&0u8],
+            "{kind}: {found:?}"
+        );
+    }
+}
