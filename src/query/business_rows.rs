@@ -75,7 +75,11 @@ pub(super) fn product(
         let kept: Vec<Ticket> = chunk
             .iter()
             .filter(|t| {
-                let mut named = t.components.iter().filter(|c| services.contains(c)).peekable();
+                let mut named = t
+                    .components
+                    .iter()
+                    .filter(|c| services.contains(c))
+                    .peekable();
                 if named.peek().is_none() {
                     t.customer.is_some_and(|c| owned.contains(c))
                 } else {

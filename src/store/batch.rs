@@ -188,7 +188,7 @@ impl Store {
                 }
                 // Migrated from schema 1 as JSON with the same content: rewritten in the binary
                 // encoding, but nothing changed for readers.
-                Some([CODEC_JSON, json @ ..]) if json == encoded.json.as_slice() => {
+                Some([CODEC_JSON, json @ ..]) if encoded.same_as_json(json) => {
                     stats.events_unchanged += 1;
                 }
                 Some(_) => stats.events_updated += 1,

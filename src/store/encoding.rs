@@ -182,12 +182,42 @@ pub(super) fn key_group(key: &str) -> &str {
     key.rfind(['/', '#', '@']).map_or("", |i| &key[..i])
 }
 
-/// An event ready to store: its record (codec byte, then the encoding) and its JSON, which is
-/// what "unchanged" is compared on for records still in JSON.
+/// An event ready to store: its record (codec byte, then the encoding) and how to tell whether a
+/// record still in JSON (converted from schema 1, not yet rewritten) holds the same event.
 #[derive(Debug)]
 pub(super) struct EncodedEvent {
     pub record: Vec<u8>,
-    pub json: Vec<u8>,
+    pub same: SameAsJson,
+}
+
+/// See [`EncodedEvent`].
+#[derive(Debug)]
+pub(super) enum SameAsJson {
+    /// The event's JSON, compared byte for byte.
+    Bytes(Vec<u8>),
+    /// For a [`Event::POSTCARD`] type, whose JSON is not written: decodes the stored JSON and
+    /// encodes it in postcard, to compare with the record.
+    Reencode(fn(&[u8]) -> Option<Vec<u8>>),
+    /// Never: a record in its kind's own bytes ([`CODEC_RAW`]).
+    Never,
+}
+
+impl EncodedEvent {
+    /// Whether `json` (a stored record's JSON) is this event.
+    pub fn same_as_json(&self, json: &[u8]) -> bool {
+        match &self.same {
+            SameAsJson::Bytes(mine) => mine.as_slice() == json,
+            SameAsJson::Reencode(reencode) => {
+                reencode(json).is_some_and(|bin| self.record.get(1..) == Some(bin.as_slice()))
+            }
+            SameAsJson::Never => false,
+        }
+    }
+}
+
+fn reencode<E: Event>(json: &[u8]) -> Option<Vec<u8>> {
+    let event: E = serde_json::from_slice(json).ok()?;
+    postcard::to_allocvec(&event).ok()
 }
 
 /// Encodes an event in postcard when postcard carries it faithfully, else in JSON.
@@ -196,8 +226,16 @@ pub(super) struct EncodedEvent {
 /// `serde_json::Value`, and a field skipped by `skip_serializing_if` shifts every later one.
 /// Rather than trusting every event type (new ones are added often) to avoid these, each event
 /// is decoded back and compared, through its JSON, with what was given; one that does not come
-/// back identical is kept as JSON, which the previous layout used for every event.
+/// back identical is kept as JSON, which the previous layout used for every event. Types that
+/// declare [`Event::POSTCARD`] skip the check.
 pub(super) fn encode_event<E: Event>(event: &E) -> Result<EncodedEvent, String> {
+    if E::POSTCARD {
+        let record = postcard::to_extend(event, vec![CODEC_POSTCARD]).map_err(|e| e.to_string())?;
+        return Ok(EncodedEvent {
+            record,
+            same: SameAsJson::Reencode(reencode::<E>),
+        });
+    }
     let json = serde_json::to_vec(event).map_err(|e| e.to_string())?;
     let faithful = |bin: &[u8]| match postcard::take_from_bytes::<E>(bin) {
         Ok((back, rest)) => rest.is_empty() && serde_json::to_vec(&back).is_ok_and(|j| j == json),
@@ -214,7 +252,10 @@ pub(super) fn encode_event<E: Event>(event: &E) -> Result<EncodedEvent, String> 
             record.extend_from_slice(&json);
         }
     }
-    Ok(EncodedEvent { record, json })
+    Ok(EncodedEvent {
+        record,
+        same: SameAsJson::Bytes(json),
+    })
 }
 
 /// Decodes a record written by [`encode_event`] (or migrated from the JSON of schema 1).
@@ -360,6 +401,39 @@ mod tests {
         fn natural_key(&self) -> String {
             self.id.clone()
         }
+    }
+
+    /// A plain event declared postcard-safe.
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Plain {
+        id: String,
+        note: Option<String>,
+        n: u32,
+    }
+
+    impl Event for Plain {
+        const KIND: &'static str = "plain";
+        const POSTCARD: bool = true;
+        fn natural_key(&self) -> String {
+            self.id.clone()
+        }
+    }
+
+    #[test]
+    fn a_postcard_kind_is_encoded_directly_and_still_matches_its_schema_1_json() {
+        let e = Plain {
+            id: "a".into(),
+            note: None,
+            n: 7,
+        };
+        let encoded = encode_event(&e).expect("encodes");
+        assert_eq!(encoded.record[0], CODEC_POSTCARD);
+        assert_eq!(decode_event::<Plain>(&encoded.record).expect("decodes"), e);
+        // The same event as schema 1 stored it is "unchanged"; another, or bad JSON, is not.
+        assert!(encoded.same_as_json(&serde_json::to_vec(&e).expect("json")));
+        assert!(encoded.same_as_json(br#"{"n":7,"note":null,"id":"a"}"#));
+        assert!(!encoded.same_as_json(br#"{"id":"a","note":null,"n":8}"#));
+        assert!(!encoded.same_as_json(b"{"));
     }
 
     fn round_trip<E: Event + PartialEq + std::fmt::Debug>(e: &E) -> u8 {

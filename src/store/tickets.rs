@@ -12,7 +12,7 @@
 //! by the schema-2 conversion); they are read as they are, so existing data needs no further
 //! conversion and the next import of a tickets file writes the new form.
 
-use super::encoding::{decode_event, EncodedEvent, CODEC_RAW};
+use super::encoding::{decode_event, EncodedEvent, SameAsJson, CODEC_RAW};
 use super::{Store, StoreError, WriteBatch};
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk};
@@ -258,7 +258,7 @@ impl WriteBatch {
             chunk_key(import_id, no),
             Some(Ok(EncodedEvent {
                 record,
-                json: Vec::new(),
+                same: SameAsJson::Never,
             })),
         ));
     }
