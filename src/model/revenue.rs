@@ -55,6 +55,18 @@ impl Names {
         self.index.insert(s.to_owned(), i);
         i
     }
+
+    /// [`Names::intern`], trying first the name after `prev` (the code of the name before this
+    /// one in the same list): stored months list their customers in the same order every month,
+    /// so a comparison of two short strings replaces a hash and a look-up for most of them.
+    fn intern_after(&mut self, s: &str, prev: Option<u32>) -> u32 {
+        if let Some(next) = prev.and_then(|p| p.checked_add(1)) {
+            if self.names.get(next as usize).is_some_and(|n| n == s) {
+                return next;
+            }
+        }
+        self.intern(s)
+    }
 }
 
 /// MRR per customer per month, as a compact table: customer ids, plans and segments are interned
@@ -113,6 +125,26 @@ impl Snapshots {
         line: u64,
     ) -> Result<(), u64> {
         let customer = self.customers.intern(customer_id);
+        self.insert_customer(month, customer, mrr, plan, segment, line)
+    }
+
+    /// The code of a customer id, interned: `prev` is the code of the customer before it in the
+    /// same list, if any (a hint; the result is the same without it).
+    pub fn customer_code_after(&mut self, customer_id: &str, prev: Option<u32>) -> u32 {
+        self.customers.intern_after(customer_id, prev)
+    }
+
+    /// Like [`Snapshots::insert_coded`] with the customer interned too
+    /// ([`Snapshots::customer_code_after`]).
+    pub fn insert_customer(
+        &mut self,
+        month: MonthIdx,
+        customer: u32,
+        mrr: f64,
+        plan: Option<u32>,
+        segment: Option<u32>,
+        line: u64,
+    ) -> Result<(), u64> {
         let data = self.months.entry(month).or_default();
         let c = customer as usize;
         if data.pos.len() <= c {
@@ -283,4 +315,36 @@ pub enum RetentionWindow {
     Cohort12m,
     /// Month-over-month movements.
     Monthly,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_after_a_hint_gives_the_codes_interning_alone_gives() {
+        // Month lists as stores hold them: the same order, with churn, newcomers in the middle
+        // and at the end, a repeated name, and one list in another order.
+        let months: [&[&str]; 5] = [
+            &["a", "b", "c", "d"],
+            &["a", "c", "d", "e"],
+            &["a", "b", "x", "c", "d", "e"],
+            &["e", "d", "c", "b", "a"],
+            &["a", "a", "y", "b"],
+        ];
+        let (mut plain, mut hinted) = (Names::default(), Names::default());
+        for list in months {
+            let mut prev = None;
+            for name in list {
+                let want = plain.intern(name);
+                let got = hinted.intern_after(name, prev);
+                assert_eq!(got, want, "{name} in {list:?}");
+                prev = Some(got);
+            }
+        }
+        assert_eq!(plain.names, hinted.names);
+        // A hint past the end, or at u32::MAX, is only a miss.
+        assert_eq!(hinted.intern_after("a", Some(u32::MAX)), 0);
+        assert_eq!(hinted.intern_after("zz", Some(100)), 7);
+    }
 }

@@ -59,6 +59,7 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
                 .and_then(|c| names.get(c as usize).copied())
         };
         let attrs = attributes.get(&month.source);
+        let mut prev = None;
         for (i, customer) in month.customers.iter().enumerate() {
             let attr = attrs.and_then(|a| a.get(customer));
             let plan = decode(&plans, month.plan.get(i))
@@ -71,8 +72,10 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
                 Cow::Borrowed(customer.as_str())
             };
             let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
+            let code = out.customer_code_after(&key, prev);
+            prev = Some(code);
             // One row per customer and month within an import; across sources ids are qualified.
-            let _ = out.insert_coded(idx, &key, mrr, plan, segment, 0);
+            let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
         }
     }
     for (source, customers) in &attributes {
