@@ -280,6 +280,41 @@ fn an_incremental_update_is_the_full_rebuild() {
     );
     store.commit(points).unwrap();
     check(&cache, &store, &settings, (3, 5), "points only");
+
+    // Services not configured are listed in the order of their first deployment's natural key:
+    // y (…/5) before x (…/9); x's deployment 10 (…/10 sorts first) turns it round, which a
+    // part's update cannot do (rebuilt whole); x's deployment 11 changes nothing of the kind.
+    page.commit("o/multi", "u1", None, 40.0)
+        .deploy("o/multi", "x", 9, "u1", 41.0, DeployState::Success)
+        .deploy("o/multi", "y", 5, "u1", 41.5, DeployState::Success);
+    page.write(&store);
+    check(&cache, &store, &settings, (4, 5), "discovered services");
+    let names = |cache: &DoraCache| -> Vec<String> {
+        let m = cache.get(&store, &settings).unwrap();
+        m.services[5..].iter().map(|s| s.name.clone()).collect()
+    };
+    assert_eq!(names(&cache), ["y", "x"]);
+    page.commit("o/multi", "u2", Some("u1"), 42.0).deploy(
+        "o/multi",
+        "x",
+        10,
+        "u2",
+        43.0,
+        DeployState::Success,
+    );
+    page.write(&store);
+    check(&cache, &store, &settings, (5, 5), "discovered order");
+    assert_eq!(names(&cache), ["x", "y"]);
+    page.commit("o/multi", "u3", Some("u2"), 44.0).deploy(
+        "o/multi",
+        "x",
+        11,
+        "u3",
+        45.0,
+        DeployState::Success,
+    );
+    page.write(&store);
+    check(&cache, &store, &settings, (5, 6), "discovered, same order");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{services, DeliveryEvents};
-use crate::analysis::dora::{self, DoraModel, Partition, RepoLinks};
+use crate::analysis::dora::{self, DoraModel, Partition, RepoLinks, ServicePaths, ServiceSpec};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::query::settings::Settings;
 use crate::store::{Store, StoreError};
@@ -20,6 +20,52 @@ pub(super) struct DoraState {
     pub(super) model: Arc<DoraModel>,
     links: BTreeMap<String, RepoLinks>,
     partition: Partition,
+    /// Per repository, the natural key of each service's first deployment in it.
+    first: FirstDeployments,
+}
+
+/// Repository → service → natural key of its first deployment there.
+type FirstDeployments = BTreeMap<String, BTreeMap<String, String>>;
+
+fn first_deployments(deployments: &[Deployment]) -> FirstDeployments {
+    let mut out = FirstDeployments::new();
+    for d in deployments {
+        let key = d.natural_key();
+        let of_repo = out.entry(d.repo.clone()).or_default();
+        match of_repo.get_mut(&d.service) {
+            Some(k) if *k <= key => {}
+            Some(k) => *k = key,
+            None => {
+                of_repo.insert(d.service.clone(), key);
+            }
+        }
+    }
+    out
+}
+
+/// [`services`] from the first deployments alone: the configured services, then the others in
+/// the order of their first deployment in the store (natural-key order, the order `services`
+/// sees them in), each with the repository of that deployment.
+fn services_of(settings: &Settings, first: &FirstDeployments) -> Vec<ServiceSpec> {
+    let mut seen: Vec<(&str, &str, &str)> = first
+        .iter()
+        .flat_map(|(repo, m)| {
+            m.iter()
+                .map(move |(s, k)| (k.as_str(), s.as_str(), repo.as_str()))
+        })
+        .collect();
+    seen.sort_unstable();
+    let mut out = settings.services.clone();
+    for (_, name, repo) in seen {
+        if !out.iter().any(|o| o.name == name) {
+            out.push(ServiceSpec {
+                name: name.to_owned(),
+                repo: repo.to_owned(),
+                paths: ServicePaths::default(),
+            });
+        }
+    }
+    out
 }
 
 fn fingerprint(settings: &Settings) -> String {
@@ -100,6 +146,7 @@ impl DoraState {
             model: Arc::new(model),
             links,
             partition,
+            first: first_deployments(&events.deployments),
         })
     }
 
@@ -140,6 +187,20 @@ impl DoraState {
                 );
                 return Ok(false);
             }
+            // The list of services must stay as it is (a part is analysed with its own).
+            let mut first = self.first.clone();
+            let mut now_first = first_deployments(&events.deployments);
+            for r in &repos {
+                match now_first.remove(r) {
+                    Some(m) => first.insert(r.clone(), m),
+                    None => first.remove(r),
+                };
+            }
+            if services_of(settings, &first) != self.model.services {
+                tracing::debug!(?repos, "services changed: DORA model rebuilt whole");
+                return Ok(false);
+            }
+            self.first = first;
             let part = &self.partition.parts()[p];
             let analysed = dora::analyse(events.input(), &part.services, &settings.dora);
             Arc::make_mut(&mut self.model).splice(part, analysed);
