@@ -38,8 +38,9 @@
 //!
 //! Layout: this file opens the store and holds its shared state; `batch` is the write side
 //! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
-//! of record, `encoding` the key and block formats, and `tickets` the byte form of support-ticket
-//! chunks.
+//! of record, `encoding` the key and block formats, `tickets` the byte form of support-ticket
+//! chunks, and `changed` which groups of events (kind and key group) each commit changed, for
+//! caches that re-read only those.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
