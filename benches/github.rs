@@ -9,6 +9,9 @@
 //!    28 000 incidents): the weekly DORA figures of every service, timed as "read from the store"
 //!    and "analyse + weekly figures"; then `bench/dora_duckdb.py` computes the same figures in
 //!    DuckDB SQL from the same data in the same run, checks that both agree, and times it.
+//! 3. **DORA after one new sync page** (issue 21): with the model cached (`DoraCache`), a page of
+//!    100 PRs (or 100 deployments) committed to one repository, then `DoraCache::get` timed (the
+//!    changed repository read and re-analysed, the model spliced), next to a full rebuild.
 //!
 //! `BENCH_REPOS` / `BENCH_DORA_REPOS` scale the two parts down for a quick look.
 
