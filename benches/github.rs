@@ -9,6 +9,9 @@
 //!    28 000 incidents): the weekly DORA figures of every service, timed as "read from the store"
 //!    and "analyse + weekly figures"; then `bench/dora_duckdb.py` computes the same figures in
 //!    DuckDB SQL from the same data in the same run, checks that both agree, and times it.
+//! 3. **DORA after one new sync page** (issue 21): with the model cached (`DoraCache`), a page of
+//!    100 PRs (or 100 deployments) committed to one repository, then `DoraCache::get` timed (the
+//!    changed repository read and re-analysed, the model spliced), next to a full rebuild.
 //!
 //! `BENCH_REPOS` / `BENCH_DORA_REPOS` scale the two parts down for a quick look.
 
@@ -329,6 +332,46 @@ fn dora_now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// The commit `{repo}-s{i}` on `parent`, at `merged` (ms); with `coding` (ms), the PR `i + 1`
+/// squash-merged as that commit, opened 3 h before and coded for `coding` before that.
+fn squash_merge(
+    batch: &mut WriteBatch,
+    repo: &str,
+    i: usize,
+    parent: &str,
+    merged: i64,
+    coding: Option<i64>,
+) {
+    let hour = 3_600_000_i64;
+    let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let sha = format!("{repo}-s{i}");
+    batch.upsert_event(&Commit {
+        repo: repo.to_owned(),
+        sha: sha.clone(),
+        parents: vec![parent.to_owned()],
+        authored_at: at(merged),
+        committed_at: at(merged),
+        pulls: None,
+        files: None,
+    });
+    let Some(coding) = coding else { return };
+    batch.upsert_event(&Change {
+        repo: repo.to_owned(),
+        number: i as u64 + 1,
+        title: format!("Change {i}"),
+        head_ref: format!("branch-{i}"),
+        base_ref: "main".into(),
+        labels: vec![],
+        files: vec![],
+        created_at: at(merged - 3 * hour),
+        merged_at: at(merged),
+        merge_commit_sha: sha,
+        commits: vec![format!("{repo}-p{i}")],
+        first_commit_at: at(merged - 3 * hour - coding),
+        body: String::new(),
+    });
+}
+
 /// Writes 1 M delivery events: per repo 6 000 squash-merged PRs, a deployment every third PR
 /// (one in ten fails), an incident every fifth deployment, 1–40 h after it.
 fn seed_dora(store: &Store, repos: usize) -> usize {
@@ -373,30 +416,7 @@ fn seed_dora(store: &Store, repos: usize) -> usize {
             let merged = start + i as i64 * step;
             let sha = format!("{repo}-s{i}");
             let coding = (2 + next() % 39) as i64 * hour;
-            batch.upsert_event(&Commit {
-                repo: repo.clone(),
-                sha: sha.clone(),
-                parents: vec![parent.clone()],
-                authored_at: at(merged),
-                committed_at: at(merged),
-                pulls: None,
-                files: None,
-            });
-            batch.upsert_event(&Change {
-                repo: repo.clone(),
-                number: i as u64 + 1,
-                title: format!("Change {i}"),
-                head_ref: format!("branch-{i}"),
-                base_ref: "main".into(),
-                labels: vec![],
-                files: vec![],
-                created_at: at(merged - 3 * hour),
-                merged_at: at(merged),
-                merge_commit_sha: sha.clone(),
-                commits: vec![format!("{repo}-p{i}")],
-                first_commit_at: at(merged - 3 * hour - coding),
-                body: String::new(),
-            });
+            squash_merge(&mut batch, &repo, i, &parent, merged, Some(coding));
             n += 2;
             entries += 2;
             parent = sha.clone();
@@ -591,6 +611,88 @@ fn dora_bench() {
         Ok(Some(1)) => println!("DuckDB and barometer disagree (see above)"),
         other => println!("DuckDB comparison did not run ({other:?}); pip install duckdb"),
     }
+    incremental_bench(&store, repos, &settings);
+}
+
+/// One sync page written to repository `r` of [`seed_dora`]'s, continuing its history from PR
+/// `from`: with `prs`, 100 squash-merged PRs and their commits, every third deployed (as
+/// seeded); else 100 commits pushed without a PR, each deployed.
+fn sync_page(store: &Store, r: usize, from: usize, prs: bool) {
+    let hour = 3_600_000_i64;
+    let start = (dora_now() - chrono::Duration::weeks(WEEKS)).timestamp_millis();
+    let step = WEEKS * 168 * hour / 6_000;
+    let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let repo = format!("org/svc{r:03}");
+    let mut batch = WriteBatch::new();
+    for i in from..from + PER_PAGE {
+        let merged = start + i as i64 * step;
+        let sha = format!("{repo}-s{i}");
+        let parent = format!("{repo}-s{}", i - 1);
+        squash_merge(
+            &mut batch,
+            &repo,
+            i,
+            &parent,
+            merged,
+            prs.then_some(2 * hour),
+        );
+        if !prs || i % 3 == 2 {
+            batch.upsert_event(&Deployment {
+                repo: repo.clone(),
+                service: format!("svc{r:03}"),
+                environment: "production".into(),
+                id: 1_000_000 + i as u64,
+                source: DeploySource::DeploymentsApi,
+                sha,
+                git_ref: "main".into(),
+                created_at: at(merged + hour - hour / 6),
+                state: DeployState::Success,
+                finished_at: Some(at(merged + hour)),
+            });
+        }
+    }
+    store.commit(batch).expect("commit");
+}
+
+/// "DORA after one new sync page" (issue 21): with the model cached, one page is committed to
+/// one repository and the cache brought up to date (the changed repository read, its part
+/// re-analysed, the model spliced), next to a rebuild from every event.
+fn incremental_bench(store: &Store, repos: usize, settings: &barometer::query::Settings) {
+    let cache = barometer::query::DoraCache::default();
+    let t0 = Instant::now();
+    drop(cache.get(store, settings).expect("model"));
+    let full = t0.elapsed();
+    let (mut pr_pages, mut deploy_pages) = (Vec::new(), Vec::new());
+    let mut next = vec![6_000usize; repos];
+    for k in 0..10 {
+        let r = (k * 7) % repos;
+        let prs = k % 2 == 0;
+        sync_page(store, r, next[r], prs);
+        next[r] += PER_PAGE;
+        let t = Instant::now();
+        drop(cache.get(store, settings).expect("model"));
+        if prs {
+            pr_pages.push(t.elapsed());
+        } else {
+            deploy_pages.push(t.elapsed());
+        }
+    }
+    let builds = cache.builds();
+    assert_eq!((builds.full, builds.incremental), (1, 10), "{builds:?}");
+    // The last update is the model rebuilt from every event.
+    let t = Instant::now();
+    let rebuilt = barometer::query::views::dora_model(store, settings).expect("model");
+    let rebuild = t.elapsed();
+    assert!(*cache.get(store, settings).expect("model") == rebuilt);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("\n## DORA after one new sync page (one repository of {repos})");
+    println!(
+        "page of {PER_PAGE} PRs (+ commits, 33 deployments): {:.1} ms; page of {PER_PAGE} deployments (+ commits): {:.1} ms (medians of 5, model cached); rebuilt from every event: {:.0} ms (first cache fill {:.0} ms)",
+        ms(median(pr_pages)),
+        ms(median(deploy_pages)),
+        ms(rebuild),
+        ms(full),
+    );
 }
 
 fn main() {

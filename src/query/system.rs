@@ -126,7 +126,7 @@ impl SystemCache {
                 return Ok(v.clone());
             }
         }
-        // Built outside the lock, as `DoraCache` does: a concurrent caller may build the same
+        // Built outside the lock: a concurrent caller may build the same
         // map once more, which is cheaper than making every reader wait.
         let view = std::sync::Arc::new(build()?);
         *lock() = Some((key, view.clone()));

@@ -19,6 +19,7 @@ use crate::model::{series, Calendar, Coverage, Month, Product, SeriesKey};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
 
+mod incremental;
 mod rows;
 pub(super) use rows::carried;
 use rows::{bugs_into, month_start_ms, revenue_into, scope_rows, MonthFacts};
@@ -109,26 +110,62 @@ struct Live {
 /// the weekly view is updated incrementally ([`Engine`]).
 #[derive(Default)]
 pub struct DoraCache {
-    last: Mutex<Option<(u64, Arc<DoraModel>)>>,
+    last: Mutex<Option<incremental::DoraState>>,
+    /// Models built from every event, and models updated part by part (for tests and logs).
+    builds: Mutex<DoraBuilds>,
     weekly: Mutex<Option<Live>>,
     /// Each product's view, kept and updated like the organisation's (by product name).
     products: Mutex<BTreeMap<String, Live>>,
 }
 
+/// How a [`DoraCache`]'s models were made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DoraBuilds {
+    /// From every event.
+    pub full: u64,
+    /// By re-analysing only the repositories written to.
+    pub incremental: u64,
+}
+
 impl DoraCache {
+    /// How its models were made so far.
+    pub fn builds(&self) -> DoraBuilds {
+        *self.builds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut DoraBuilds)) {
+        f(&mut self.builds.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
     /// The model of the store as it is now: rebuilt only when an event changed (a sync that
-    /// wrote only points, or a cursor, leaves it be).
+    /// wrote only points, or a cursor, leaves it be), and then only for the repositories the
+    /// commits since wrote to, when the store can tell which (see `incremental`).
     pub fn get(&self, store: &Store, settings: &Settings) -> Result<Arc<DoraModel>, StoreError> {
-        let generation = store.event_generation();
-        if let Some((g, m)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner()) {
-            if *g == generation {
-                return Ok(m.clone());
+        // Under the lock: two callers would do the same work twice, and the update needs the
+        // state as it was.
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = &mut *last {
+            if state.generation == store.event_generation() {
+                return Ok(state.model.clone());
+            }
+            match state.update(store, settings) {
+                Ok(true) => {
+                    self.count(|b| b.incremental += 1);
+                    return Ok(state.model.clone());
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    *last = None;
+                    return Err(e);
+                }
             }
         }
-        // Computed outside the lock: a concurrent caller may compute the same model once more,
-        // which is cheaper than making every reader wait.
-        let model = Arc::new(dora_model(store, settings)?);
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, model.clone()));
+        *last = None;
+        let generation = store.event_generation();
+        let state = incremental::DoraState::full(store, settings, generation)?;
+        self.count(|b| b.full += 1);
+        let model = state.model.clone();
+        *last = Some(state);
         Ok(model)
     }
 

@@ -1,13 +1,13 @@
 //! The write side: a batch of points, events and cursors, and the commit that applies it
 //! atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::encoding::{
-    block_key, block_of, decode_block, encode_block, encode_event, encode_series, merge_points,
-    tagged, EncodedEvent, CODEC_JSON, TAG_CURSOR, TAG_DELIVERY,
+    block_key, block_of, decode_block, encode_block, encode_event, encode_series, key_group,
+    merge_points, tagged, EncodedEvent, CODEC_JSON, TAG_CURSOR, TAG_DELIVERY,
 };
 use super::event_blocks::Blocks;
 use super::{Cursor, Delivery, Store, StoreError};
@@ -122,6 +122,7 @@ impl Store {
         let mut new_series: Vec<(SeriesKey, u64)> = Vec::new();
         let mut kinds_added: Vec<&'static str> = Vec::new();
         let mut kinds_removed: Vec<&'static str> = Vec::new();
+        let mut groups: BTreeSet<(&'static str, &str)> = BTreeSet::new();
         // Blocks touched by this batch, merged in memory before one write each.
         let mut blocks: BTreeMap<[u8; 17], Vec<Point>> = BTreeMap::new();
         {
@@ -174,6 +175,7 @@ impl Store {
                 if event_blocks.remove(kind, key)? {
                     stats.events_deleted += 1;
                     kinds_removed.push(kind);
+                    groups.insert((kind, key_group(key)));
                 }
                 continue;
             };
@@ -191,10 +193,14 @@ impl Store {
                 Some([CODEC_JSON, json @ ..]) if encoded.same_as_json(json) => {
                     stats.events_unchanged += 1;
                 }
-                Some(_) => stats.events_updated += 1,
+                Some(_) => {
+                    stats.events_updated += 1;
+                    groups.insert((kind, key_group(key)));
+                }
                 None => {
                     stats.events_inserted += 1;
                     kinds_added.push(kind);
+                    groups.insert((kind, key_group(key)));
                 }
             }
             event_blocks.put(kind, key, encoded.record.clone())?;
@@ -253,10 +259,15 @@ impl Store {
             }
         }
         drop(counts);
-        if stats.events_inserted + stats.events_updated + stats.events_deleted > 0 {
-            self.event_generation
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(
+                groups
+                    .into_iter()
+                    .map(|(k, g)| (k.to_owned(), g.to_owned()))
+                    .collect(),
+            );
         if !batch.is_empty() {
             self.generation.send_modify(|g| *g += 1);
         }

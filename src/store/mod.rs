@@ -38,10 +38,11 @@
 //!
 //! Layout: this file opens the store and holds its shared state; `batch` is the write side
 //! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
-//! of record, `encoding` the key and block formats, and `tickets` the byte form of support-ticket
-//! chunks.
+//! of record, `encoding` the key and block formats, `tickets` the byte form of support-ticket
+//! chunks, and `changed` which groups of events (kind and key group) each commit changed, for
+//! caches that re-read only those.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -70,6 +71,7 @@ mod encoding;
 use encoding::{decode_series, META_SCHEMA, TAG_META, TAG_SERIES};
 
 mod batch;
+mod changed;
 mod cursors;
 mod deliveries;
 mod event_blocks;
@@ -80,6 +82,7 @@ mod pool_watch;
 mod tickets;
 
 pub use batch::{CommitStats, WriteBatch};
+pub use changed::EventGroup;
 pub use cursors::Cursor;
 pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
@@ -171,8 +174,9 @@ pub struct Store {
     event_counts: Mutex<Option<BTreeMap<String, u64>>>,
     write_lock: Mutex<()>,
     generation: watch::Sender<u64>,
-    /// Commits that inserted, changed or deleted an event.
-    event_generation: std::sync::atomic::AtomicU64,
+    /// Commits that inserted, changed or deleted an event, and which groups of events each
+    /// changed.
+    changed: Mutex<changed::ChangedGroups>,
     /// Keeps sled's I/O pool out of a known deadlock (see `pool_watch`); stopped on drop.
     _pool_watch: pool_watch::PoolWatch,
 }
@@ -247,7 +251,7 @@ impl Store {
             event_counts: Mutex::new(None),
             write_lock: Mutex::new(()),
             generation: watch::channel(0).0,
-            event_generation: std::sync::atomic::AtomicU64::new(0),
+            changed: Mutex::default(),
             _pool_watch: pool_watch,
         })
     }
@@ -283,8 +287,22 @@ impl Store {
     /// incident, revenue month …): caches of what events say need not be rebuilt when only
     /// points or cursors were written.
     pub fn event_generation(&self) -> u64 {
-        self.event_generation
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation()
+    }
+
+    /// The event generation now, and the (kind, key group) pairs whose events the commits after
+    /// `generation` inserted, changed or deleted: the group of a natural key is what comes
+    /// before its last `/`, `#` or `@` (the repository of a pull request, commit or incident;
+    /// the repository and source of a deployment). `None` when that is not known any more (or
+    /// the generation is not one of this store's): the caller must read everything.
+    pub fn changed_groups_since(&self, generation: u64) -> (u64, Option<BTreeSet<EventGroup>>) {
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .since(generation)
     }
 
     /// A receiver that changes whenever a batch is committed.

@@ -7,6 +7,7 @@ mod demo_story;
 mod deploy;
 mod digest;
 mod dora_exact;
+mod dora_incremental;
 mod export;
 mod fake_github;
 mod github;

@@ -236,6 +236,61 @@ fn re_ingesting_the_same_event_changes_nothing() {
 }
 
 #[test]
+fn the_store_tells_which_groups_of_events_each_commit_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let groups = |list: &[(&str, &str)]| {
+        Some(
+            list.iter()
+                .map(|(k, g)| ((*k).to_owned(), (*g).to_owned()))
+                .collect::<std::collections::BTreeSet<_>>(),
+        )
+    };
+    let mut batch = WriteBatch::new();
+    batch.upsert_event(&incident(1, "first"));
+    let mut other = incident(7, "elsewhere");
+    other.repo = "acme/web".into();
+    batch.upsert_event(&other);
+    store.commit(batch).unwrap();
+    assert_eq!(
+        store.changed_groups_since(0),
+        (
+            1,
+            groups(&[("incident", "acme/api"), ("incident", "acme/web")])
+        )
+    );
+
+    // Unchanged events, points and cursors record nothing; an edit and a deletion do.
+    let mut same = WriteBatch::new();
+    same.upsert_event(&incident(1, "first"));
+    same.put_point(&key("x", "api"), 1_000, 1.0);
+    same.set_cursor("github", "acme/api/issues", Cursor::default());
+    store.commit(same).unwrap();
+    assert_eq!(store.changed_groups_since(1), (1, groups(&[])));
+    let mut edit = WriteBatch::new();
+    edit.upsert_event(&incident(1, "first, retitled"));
+    store.commit(edit).unwrap();
+    let mut delete = WriteBatch::new();
+    delete.delete_event::<Incident>("acme/web#7");
+    delete.delete_event::<Incident>("acme/web#8");
+    store.commit(delete).unwrap();
+    assert_eq!(
+        store.changed_groups_since(2),
+        (3, groups(&[("incident", "acme/web")]))
+    );
+    assert_eq!(
+        store.changed_groups_since(1).1,
+        groups(&[("incident", "acme/api"), ("incident", "acme/web")])
+    );
+    assert_eq!(store.changed_groups_since(3).1, groups(&[]));
+    assert_eq!(
+        store.changed_groups_since(9).1,
+        None,
+        "not a generation of this store"
+    );
+}
+
+#[test]
 fn a_refused_item_leaves_nothing_of_its_batch() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

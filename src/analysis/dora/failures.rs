@@ -62,7 +62,8 @@ fn reverted_pr<'a>(c: &Change, titles: &mut Titles<'a>, graph: &Graph<'a>) -> Op
         .get(&(c.repo.as_str(), title))?
         .iter()
         .filter(|p| p.merged_at <= c.merged_at)
-        .max_by_key(|p| p.merged_at)
+        // The number breaks ties: the list's order is a hash map's.
+        .max_by_key(|p| (p.merged_at, p.number))
         .map(|p| p.number)
 }
 
@@ -153,8 +154,15 @@ pub(super) fn attribute<'a>(
         }
 
         // 4. Incidents.
+        // A total order (the model's, see `parts::incident_order`): incidents of different
+        // repositories opened in the same millisecond come out the same whatever the order
+        // they were read in.
         let mut incidents: Vec<&Incident> = input.incidents.iter().collect();
-        incidents.sort_by_key(|i| (i.created_at, i.number));
+        incidents.sort_by(|a, b| {
+            let key =
+                |i: &'a Incident| (i.created_at.timestamp_millis(), i.number, i.repo.as_str());
+            key(a).cmp(&key(b))
+        });
         let index = DeployIndex::new(deployments);
         for inc in incidents {
             let candidates = candidate_services(inc, services);

@@ -33,6 +33,7 @@ pub mod bands;
 mod changes;
 mod failures;
 mod figures;
+mod parts;
 mod paths;
 
 pub(crate) use super::parallel_map;
@@ -71,6 +72,7 @@ pub struct ServiceSpec {
 }
 
 pub use crate::model::dora::{LeadTimeUnit, RecoveryEnd};
+pub use parts::{analyse_partitioned, links, Part, Partition, RepoLinks};
 pub use paths::ServicePaths;
 
 /// Settings of the computation.
@@ -269,7 +271,7 @@ pub struct IncidentFacts {
 }
 
 /// The analysed delivery history.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DoraModel {
     /// Services, in configuration order.
     pub services: Vec<ServiceSpec>,
@@ -338,8 +340,10 @@ pub fn analyse(
             by_service.entry(d.service.as_str()).or_default().push(d);
         }
     }
+    // The repository breaks ties between the repositories of one service: the order, and so
+    // the model, does not depend on the order the events were read in (`parts`).
     for list in by_service.values_mut() {
-        list.sort_by_key(|d| (d.finished_at, d.id));
+        list.sort_by(|a, b| (a.finished_at, a.id, &a.repo).cmp(&(b.finished_at, b.id, &b.repo)));
     }
     // Services are independent: their change sets are computed on every core, then joined in
     // configuration order.

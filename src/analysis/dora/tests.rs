@@ -111,17 +111,21 @@ impl World {
         });
     }
 
+    /// The model, checked to be the same when analysed repository by repository (`parts`).
     fn analyse(&self, services: &[ServiceSpec], settings: &DoraSettings) -> DoraModel {
-        analyse(
-            DoraInput {
-                deployments: &self.deployments,
-                changes: &self.changes,
-                commits: &self.commits,
-                incidents: &self.incidents,
-            },
-            services,
-            settings,
-        )
+        let input = DoraInput {
+            deployments: &self.deployments,
+            changes: &self.changes,
+            commits: &self.commits,
+            incidents: &self.incidents,
+        };
+        let model = analyse(input, services, settings);
+        assert_eq!(
+            analyse_partitioned(input, services, settings),
+            model,
+            "analysed part by part"
+        );
+        model
     }
 }
 
@@ -569,4 +573,5 @@ fn wilson_interval_matches_a_worked_value() {
 }
 
 mod exact;
+mod parts;
 mod teams;

@@ -1,0 +1,260 @@
+//! The DORA model kept up to date part by part: after a commit, only the repositories it wrote
+//! to are read again and only their part is analysed again (`analysis::dora::parts`), instead
+//! of reading and analysing every event (issue 21).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{services, DeliveryEvents};
+use crate::analysis::dora::{self, DoraModel, Partition, RepoLinks, ServicePaths, ServiceSpec};
+use crate::model::{Change, Commit, Deployment, Event, Incident};
+use crate::query::settings::Settings;
+use crate::store::{Store, StoreError};
+
+/// The model as of an event generation, and what updating it part by part needs.
+pub(super) struct DoraState {
+    /// The event generation the model reflects (at least).
+    pub(super) generation: u64,
+    /// The settings it was analysed with, as text (they hold no comparable form).
+    fingerprint: String,
+    pub(super) model: Arc<DoraModel>,
+    links: BTreeMap<String, RepoLinks>,
+    partition: Partition,
+    /// Per repository, the natural key of each service's first deployment in it.
+    first: FirstDeployments,
+}
+
+/// Repository → service → natural key of its first deployment there.
+type FirstDeployments = BTreeMap<String, BTreeMap<String, String>>;
+
+fn first_deployments(deployments: &[Deployment]) -> FirstDeployments {
+    let mut out = FirstDeployments::new();
+    for d in deployments {
+        let key = d.natural_key();
+        let of_repo = out.entry(d.repo.clone()).or_default();
+        match of_repo.get_mut(&d.service) {
+            Some(k) if *k <= key => {}
+            Some(k) => *k = key,
+            None => {
+                of_repo.insert(d.service.clone(), key);
+            }
+        }
+    }
+    out
+}
+
+/// [`services`] from the first deployments alone: the configured services, then the others in
+/// the order of their first deployment in the store (natural-key order, the order `services`
+/// sees them in), each with the repository of that deployment.
+fn services_of(settings: &Settings, first: &FirstDeployments) -> Vec<ServiceSpec> {
+    let mut seen: Vec<(&str, &str, &str)> = first
+        .iter()
+        .flat_map(|(repo, m)| {
+            m.iter()
+                .map(move |(s, k)| (k.as_str(), s.as_str(), repo.as_str()))
+        })
+        .collect();
+    seen.sort_unstable();
+    let mut out = settings.services.clone();
+    for (_, name, repo) in seen {
+        if !out.iter().any(|o| o.name == name) {
+            out.push(ServiceSpec {
+                name: name.to_owned(),
+                repo: repo.to_owned(),
+                paths: ServicePaths::default(),
+            });
+        }
+    }
+    out
+}
+
+fn fingerprint(settings: &Settings) -> String {
+    // A compiled glob set's `Debug` shows its matchers' caches, which change as it is used:
+    // the services are written by their patterns.
+    let services: Vec<(&str, &str, &[String])> = settings
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.repo.as_str(), s.paths.patterns()))
+        .collect();
+    format!("{:?}{services:?}", settings.dora)
+}
+
+/// The repository a group of delivery events belongs to (see each kind's `natural_key`): the
+/// group is `owner/name/<source>` for deployments, `owner/name` for pull requests, commits and
+/// incidents (or more, when a SHA holds a `/`: a repository name never holds `@` or `#`).
+/// `None` for a kind the DORA model does not read.
+fn repo_of_group<'g>(kind: &str, group: &'g str) -> Option<&'g str> {
+    if kind == Deployment::KIND {
+        group.rsplit_once('/').map(|(repo, _)| repo)
+    } else if kind == Change::KIND || kind == Commit::KIND || kind == Incident::KIND {
+        Some(group.split(['@', '#']).next().unwrap_or(group))
+    } else {
+        None
+    }
+}
+
+impl DeliveryEvents {
+    /// The delivery events of some repositories, in natural-key order within each.
+    pub fn read_repos(store: &Store, repos: &BTreeSet<String>) -> Result<Self, StoreError> {
+        fn of<E: Event>(
+            store: &Store,
+            repos: &BTreeSet<String>,
+            sep: char,
+        ) -> Result<Vec<E>, StoreError> {
+            let mut out = Vec::new();
+            for repo in repos {
+                for e in store.events_with_prefix::<E>(&format!("{repo}{sep}")) {
+                    out.push(e?);
+                }
+            }
+            Ok(out)
+        }
+        // Side by side, as `read` does.
+        std::thread::scope(|s| {
+            let commits = s.spawn(|| of::<Commit>(store, repos, '@'));
+            let changes = of::<Change>(store, repos, '#');
+            let deployments = of::<Deployment>(store, repos, '/');
+            let incidents = of::<Incident>(store, repos, '#');
+            Ok(Self {
+                deployments: deployments?,
+                changes: changes?,
+                commits: commits
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                incidents: incidents?,
+            })
+        })
+    }
+}
+
+impl DoraState {
+    /// Reads every delivery event and analyses it, as of `generation` (read before the events,
+    /// so that a commit made meanwhile is read again next time).
+    pub(super) fn full(
+        store: &Store,
+        settings: &Settings,
+        generation: u64,
+    ) -> Result<Self, StoreError> {
+        let events = DeliveryEvents::read(store)?;
+        let services = services(settings, &events.deployments);
+        let model = dora::analyse(events.input(), &services, &settings.dora);
+        let links = dora::links(events.input());
+        let partition = Partition::new(&links, &services);
+        Ok(Self {
+            generation,
+            fingerprint: fingerprint(settings),
+            model: Arc::new(model),
+            links,
+            partition,
+            first: first_deployments(&events.deployments),
+        })
+    }
+
+    /// Brings the model up to the store's current event generation by re-analysing the parts
+    /// whose repositories were written to; `Ok(false)` when that cannot be done safely (the
+    /// settings changed, the store cannot tell what changed, a repository is new or its links
+    /// to services changed): the caller then rebuilds it whole. On `Ok(false)` the state may be
+    /// half updated and must be dropped.
+    pub(super) fn update(
+        &mut self,
+        store: &Store,
+        settings: &Settings,
+    ) -> Result<bool, StoreError> {
+        if self.fingerprint != fingerprint(settings) {
+            return Ok(false);
+        }
+        let (now, changed) = store.changed_groups_since(self.generation);
+        let Some(changed) = changed else {
+            return Ok(false);
+        };
+        let mut parts = BTreeSet::new();
+        for (kind, group) in &changed {
+            let Some(repo) = repo_of_group(kind, group) else {
+                continue;
+            };
+            match self.partition.part_of(repo) {
+                Some(p) => parts.insert(p),
+                None => return Ok(false),
+            };
+        }
+        for p in parts {
+            let repos = self.partition.parts()[p].repos.clone();
+            let events = DeliveryEvents::read_repos(store, &repos)?;
+            if !self.relink(&repos, dora::links(events.input())) {
+                tracing::debug!(
+                    ?repos,
+                    "links to services changed: DORA model rebuilt whole"
+                );
+                return Ok(false);
+            }
+            // The list of services must stay as it is (a part is analysed with its own).
+            let mut first = self.first.clone();
+            let mut now_first = first_deployments(&events.deployments);
+            for r in &repos {
+                match now_first.remove(r) {
+                    Some(m) => first.insert(r.clone(), m),
+                    None => first.remove(r),
+                };
+            }
+            if services_of(settings, &first) != self.model.services {
+                tracing::debug!(?repos, "services changed: DORA model rebuilt whole");
+                return Ok(false);
+            }
+            self.first = first;
+            let part = &self.partition.parts()[p];
+            let analysed = dora::analyse(events.input(), &part.services, &settings.dora);
+            Arc::make_mut(&mut self.model).splice(part, analysed);
+        }
+        self.generation = now;
+        Ok(true)
+    }
+
+    /// Takes the links `repos` have now; `false` when the parts would change with them. The
+    /// services each repository deploys must stay as they were: they also decide the list of
+    /// services, and each discovered service's repository. Labels may change as long as the
+    /// parts do not (an incident labelled with a service of its own part).
+    fn relink(&mut self, repos: &BTreeSet<String>, now: BTreeMap<String, RepoLinks>) -> bool {
+        let deployed = |l: Option<&RepoLinks>| l.map(|l| l.deployed.clone()).unwrap_or_default();
+        let mut same = true;
+        for r in repos {
+            let (new, old) = (now.get(r), self.links.get(r));
+            if new == old {
+                continue;
+            }
+            if deployed(new) != deployed(old) {
+                return false;
+            }
+            same = false;
+        }
+        if same {
+            return true;
+        }
+        let mut links = self.links.clone();
+        for r in repos {
+            match now.get(r) {
+                Some(l) => links.insert(r.clone(), l.clone()),
+                None => links.remove(r),
+            };
+        }
+        if Partition::new(&links, &self.model.services).parts() != self.partition.parts() {
+            return false;
+        }
+        self.links = links;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_name_their_repository() {
+        assert_eq!(repo_of_group("deployment", "o/r/workflow_run"), Some("o/r"));
+        assert_eq!(repo_of_group("change", "o/r"), Some("o/r"));
+        assert_eq!(repo_of_group("incident", "o/r"), Some("o/r"));
+        // A commit `o/r@x/y` (a SHA with a slash, as tests write them) is in group `o/r@x`.
+        assert_eq!(repo_of_group("commit", "o/r@x"), Some("o/r"));
+        assert_eq!(repo_of_group("revenue_month", "import"), None);
+    }
+}
