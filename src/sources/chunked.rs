@@ -8,10 +8,11 @@
 
 use std::marker::PhantomData;
 
+use super::tickets_csv::Staged;
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
 use crate::model::{Event, ImportRecord, Ticket, TicketColumns};
-use crate::store::{Store, StoreError, WriteBatch};
+use crate::store::{EncodedTicketChunk, Store, StoreError, WriteBatch};
 
 /// How a set import ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +145,19 @@ pub(crate) struct TicketStager<'a> {
     chunks: u32,
     rows: u64,
     failed: Option<StoreError>,
+    /// The chunks of the file's second part, encoded, until the first part's are all staged
+    /// (their numbers follow them).
+    held: Vec<EncodedTicketChunk>,
+    /// Where the second part's chunks go now.
+    second: Second,
+}
+
+/// What the stager does with a chunk of the file's second part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Second {
+    Hold,
+    Stage,
+    Drop,
 }
 
 impl<'a> TicketStager<'a> {
@@ -155,24 +169,58 @@ impl<'a> TicketStager<'a> {
             chunks: 0,
             rows: 0,
             failed: None,
+            held: Vec::new(),
+            second: Second::Hold,
+        }
+    }
+
+    /// Takes what the parser hands on, in the order it hands it on: the chunks of the file's
+    /// second part are numbered after the first part's, whichever is parsed first.
+    pub(crate) fn take(&mut self, staged: Staged) {
+        match staged {
+            Staged::Next(tickets) => self.stage(tickets),
+            Staged::Second(tickets) => match self.second {
+                Second::Stage => self.stage(tickets),
+                Second::Hold if self.import_id.is_some() => {
+                    self.held.push(EncodedTicketChunk::new(&tickets));
+                }
+                Second::Hold | Second::Drop => {}
+            },
+            Staged::FirstDone => {
+                self.second = Second::Stage;
+                for chunk in std::mem::take(&mut self.held) {
+                    self.stage_encoded(chunk);
+                }
+            }
+            Staged::SecondDropped => {
+                self.second = Second::Drop;
+                self.held = Vec::new();
+            }
         }
     }
 
     /// Writes the next chunk (after a store error, nothing more: [`TicketStager::flip`]
     /// reports it).
-    pub(crate) fn stage(&mut self, tickets: TicketColumns) {
+    fn stage(&mut self, tickets: TicketColumns) {
+        if self.import_id.is_some() {
+            self.stage_encoded(EncodedTicketChunk::new(&tickets));
+        }
+    }
+
+    fn stage_encoded(&mut self, chunk: EncodedTicketChunk) {
         let Some(id) = self.import_id.as_deref() else {
             return;
         };
         if self.failed.is_some() {
             return;
         }
+        let rows = chunk.len() as u64;
         let mut batch = WriteBatch::new();
-        batch.put_ticket_chunk(id, self.chunks, &tickets);
+        batch.put_encoded_ticket_chunk(id, self.chunks, chunk);
         match self.store.commit(batch) {
             Ok(_) => {
                 self.chunks += 1;
-                self.rows += tickets.len() as u64;
+                self.rows += rows;
             }
             Err(e) => self.failed = Some(e),
         }

@@ -8,10 +8,11 @@ use sha2::{Digest, Sha256};
 use super::chunked::{self, Outcome, Rows, TicketStager};
 use super::revenue_csv::FileErrors;
 use super::revenue_import::{hex, record, ImportError};
+use super::tickets_csv::Staged;
 use super::{metrics_csv, tickets_csv};
 use crate::config::RevenueConfig;
 use crate::model::business::{ChunkRow, ImportCurrent};
-use crate::model::{ImportRecord, Month, Ticket, TicketColumns};
+use crate::model::{ImportRecord, Month, Ticket};
 use crate::store::{Store, WriteBatch};
 
 /// What a tickets or metrics import did (or, on a dry run, would do).
@@ -231,18 +232,18 @@ fn import_tickets_as(
     // in the channel, at most `WAITING` of them (a few MB each); then the parser waits.
     const WAITING: usize = 4;
     let (sha256, stager, parsed) = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<TicketColumns>(WAITING);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(WAITING);
         let writer = scope.spawn(|| {
             let sha256 = hex(&Sha256::digest(bytes));
             let mut stager = TicketStager::new(store, target(&sha256));
-            for chunk in rx {
-                stager.stage(chunk);
+            for staged in rx {
+                stager.take(staged);
             }
             (sha256, stager)
         });
-        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| {
+        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &|staged| {
             // Fails only when the writer is gone, i.e. panicked: joining it resumes the panic.
-            if tx.send(c.filled()).is_err() {
+            if tx.send(staged).is_err() {
                 tracing::error!("the tickets writer thread ended early");
             }
         });
