@@ -12,7 +12,7 @@ use super::tickets_csv::Staged;
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
 use crate::model::{Event, ImportRecord, Ticket, TicketColumns};
-use crate::store::{EncodedTicketChunk, Store, StoreError, WriteBatch};
+use crate::store::{Store, StoreError, WriteBatch};
 
 /// How a set import ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,22 +142,12 @@ pub(crate) struct TicketStager<'a> {
     store: &'a Store,
     /// `None`: nothing is written (a dry run, or a file its source already points at).
     import_id: Option<String>,
-    chunks: u32,
-    rows: u64,
+    /// The number of the next chunk of the file (or of its first part), and its tickets so far.
+    first: (u32, u64),
+    /// A file read in two parts: the number of the second part's first chunk, how many it
+    /// staged and their tickets (`None` again once the second part is dropped).
+    second: Option<(u32, u32, u64)>,
     failed: Option<StoreError>,
-    /// The chunks of the file's second part, encoded, until the first part's are all staged
-    /// (their numbers follow them).
-    held: Vec<EncodedTicketChunk>,
-    /// Where the second part's chunks go now.
-    second: Second,
-}
-
-/// What the stager does with a chunk of the file's second part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Second {
-    Hold,
-    Stage,
-    Drop,
 }
 
 impl<'a> TicketStager<'a> {
@@ -166,73 +156,117 @@ impl<'a> TicketStager<'a> {
         Self {
             store,
             import_id,
-            chunks: 0,
-            rows: 0,
+            first: (0, 0),
+            second: None,
             failed: None,
-            held: Vec::new(),
-            second: Second::Hold,
         }
     }
 
-    /// Takes what the parser hands on, in the order it hands it on: the chunks of the file's
-    /// second part are numbered after the first part's, whichever is parsed first.
+    /// Takes what the parser hands on, in the order it hands it on. The second part's chunks
+    /// are numbered from the number the parser gave, which the first part cannot reach; the
+    /// numbers it did not reach are staged empty once it is read, so that the import's chunks
+    /// are every number below its count.
     pub(crate) fn take(&mut self, staged: Staged) {
         match staged {
-            Staged::Next(tickets) => self.stage(tickets),
-            Staged::Second(tickets) => match self.second {
-                Second::Stage => self.stage(tickets),
-                Second::Hold if self.import_id.is_some() => {
-                    self.held.push(EncodedTicketChunk::new(&tickets));
+            Staged::Next(tickets) => {
+                if self.second.is_some_and(|(from, _, _)| self.first.0 >= from) {
+                    self.fail("the first part of the file filled more chunks than its lines can");
+                    return;
                 }
-                Second::Hold | Second::Drop => {}
-            },
+                if self.stage(self.first.0, &tickets) {
+                    self.first.0 += 1;
+                    self.first.1 += tickets.len() as u64;
+                }
+            }
+            Staged::TwoParts { second_from } => self.second = Some((second_from, 0, 0)),
+            Staged::Second(tickets) => {
+                let Some((from, staged, rows)) = self.second else {
+                    return;
+                };
+                if self.stage(from + staged, &tickets) {
+                    self.second = Some((from, staged + 1, rows + tickets.len() as u64));
+                }
+            }
             Staged::FirstDone => {
-                self.second = Second::Stage;
-                for chunk in std::mem::take(&mut self.held) {
-                    self.stage_encoded(chunk);
+                let Some((from, _, _)) = self.second else {
+                    return;
+                };
+                let mut batch = WriteBatch::new();
+                if let Some(id) = self.import_id.as_deref() {
+                    for no in self.first.0..from {
+                        batch.put_ticket_chunk(id, no, &TicketColumns::default());
+                    }
                 }
+                self.first.0 = self.first.0.max(from);
+                self.commit(batch);
             }
             Staged::SecondDropped => {
-                self.second = Second::Drop;
-                self.held = Vec::new();
+                let Some((from, staged, _)) = self.second.take() else {
+                    return;
+                };
+                self.delete(from..from + staged);
             }
         }
     }
 
-    /// Writes the next chunk (after a store error, nothing more: [`TicketStager::flip`]
-    /// reports it).
-    fn stage(&mut self, tickets: TicketColumns) {
-        if self.import_id.is_some() {
-            self.stage_encoded(EncodedTicketChunk::new(&tickets));
+    /// The import's chunks (every number below it) and tickets.
+    fn count(&self) -> (u32, u64) {
+        match self.second {
+            Some((from, staged, rows)) => (self.first.0.max(from + staged), self.first.1 + rows),
+            _ => self.first,
         }
     }
 
-    fn stage_encoded(&mut self, chunk: EncodedTicketChunk) {
+    fn fail(&mut self, reason: &str) {
+        self.failed.get_or_insert(StoreError::Invalid {
+            what: "a tickets file's chunks".into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Writes chunk `no`: whether it was written (after a store error, nothing more is:
+    /// [`TicketStager::flip`] reports it).
+    fn stage(&mut self, no: u32, tickets: &TicketColumns) -> bool {
+        let Some(id) = self.import_id.as_deref() else {
+            return false;
+        };
+        let mut batch = WriteBatch::new();
+        batch.put_ticket_chunk(id, no, tickets);
+        self.commit(batch)
+    }
+
+    fn commit(&mut self, batch: WriteBatch) -> bool {
+        if self.failed.is_some() || self.import_id.is_none() {
+            return false;
+        }
+        match self.store.commit(batch) {
+            Ok(_) => true,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
+    }
+
+    fn delete(&mut self, chunks: std::ops::Range<u32>) {
         let Some(id) = self.import_id.as_deref() else {
             return;
         };
-        if self.failed.is_some() {
-            return;
+        let mut purge = WriteBatch::new();
+        for chunk in chunks {
+            purge.delete_event::<ImportChunk<Ticket>>(&chunk_key(id, chunk));
         }
-        let rows = chunk.len() as u64;
-        let mut batch = WriteBatch::new();
-        batch.put_encoded_ticket_chunk(id, self.chunks, chunk);
-        match self.store.commit(batch) {
-            Ok(_) => {
-                self.chunks += 1;
-                self.rows += rows;
-            }
-            Err(e) => self.failed = Some(e),
-        }
+        self.commit(purge);
     }
 
     /// Deletes what was staged.
     pub(crate) fn discard(self) -> Result<(), StoreError> {
+        let (chunks, _) = self.count();
         let Some(id) = self.import_id else {
             return Ok(());
         };
         let mut purge = WriteBatch::new();
-        for chunk in 0..self.chunks {
+        for chunk in 0..chunks {
             purge.delete_event::<ImportChunk<Ticket>>(&chunk_key(&id, chunk));
         }
         self.store.commit(purge)?;
@@ -256,13 +290,9 @@ impl<'a> TicketStager<'a> {
         let Some(id) = self.import_id.as_deref() else {
             return Ok(());
         };
+        let (chunks, rows) = self.count();
         let mut flip = WriteBatch::new();
-        flip.upsert_event(&ImportCurrent::<Ticket>::new(
-            source,
-            id,
-            self.chunks,
-            self.rows,
-        ));
+        flip.upsert_event(&ImportCurrent::<Ticket>::new(source, id, chunks, rows));
         flip.upsert_event(&history);
         self.store.commit(flip)?;
         if let Some(old) = current {

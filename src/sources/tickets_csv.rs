@@ -275,6 +275,12 @@ const HASHED: u64 = 1 << 63;
 pub enum Staged {
     /// The next chunk of the file (or of its first part).
     Next(TicketColumns),
+    /// The file is read in two parts: the second part's chunks are numbered from this number
+    /// on, more than the first part's lines can fill (sent before any chunk of the second).
+    TwoParts {
+        /// The number of the second part's first chunk.
+        second_from: u32,
+    },
     /// The next chunk of the file's second part, read while the first is.
     Second(TicketColumns),
     /// The first part is read and handed on whole: the second part's chunks follow it.
@@ -341,50 +347,49 @@ impl Ids {
         let end = self.id_ends.get(i).map_or(start, |e| *e as usize);
         self.ids.get(start..end).unwrap_or_default()
     }
+}
 
-    /// Adds the ids of the part of the file after this one's, or says it cannot (more than
-    /// 2^32 bytes of ids or ticket ids that are not numbers).
-    fn append(&mut self, later: Ids) -> Result<(), std::num::TryFromIntError> {
-        let places = u32::try_from(self.id_ends.len())?;
-        let bytes = u32::try_from(self.ids.len())?;
-        u32::try_from(self.ids.len() + later.ids.len())?;
-        u32::try_from(self.id_ends.len() + later.id_ends.len())?;
-        self.keys
-            .extend(later.keys.into_iter().map(|(key, line, place)| {
-                let place = if key & HASHED == 0 {
-                    place
-                } else {
-                    place + places
-                };
-                (key, line, place)
-            }));
-        self.ids.push_str(&later.ids);
-        self.id_ends
-            .extend(later.id_ends.into_iter().map(|end| end + bytes));
-        Ok(())
+/// Every later occurrence of an id in the parts of a file, as (line, id, line of the first
+/// occurrence). Each part's keys are sorted (the second part's on its own thread, at the end
+/// of its reading) and the sorted lists are walked together, not copied into one.
+fn duplicates(parts: &mut [Ids]) -> Vec<(u64, String, u64)> {
+    for part in parts.iter_mut() {
+        part.keys.sort_unstable();
     }
-
-    /// Every later occurrence of an id as (line, id, line of the first occurrence).
-    fn duplicates(&mut self) -> Vec<(u64, String, u64)> {
-        self.keys.sort_unstable();
-        let mut out = Vec::new();
-        for run in self
-            .keys
-            .chunk_by(|a, b| a.0 == b.0)
-            .filter(|r| r.len() > 1)
-        {
-            for (j, later) in run.iter().enumerate().skip(1) {
+    let parts = &*parts;
+    let mut heads: Vec<_> = parts.iter().map(|p| p.keys.iter().peekable()).collect();
+    // (key, line, place, part) of every ticket, in the order of (key, line).
+    let mut merged = std::iter::from_fn(|| {
+        let (part, _) = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, h)| h.peek().map(|k| (i, (k.0, k.1))))
+            .min_by_key(|(_, k)| *k)?;
+        heads[part]
+            .next()
+            .map(|&(key, line, place)| (key, line, place, part))
+    });
+    let id = |(_, _, place, part): (u64, u32, u32, usize)| parts[part].id(place);
+    let mut out = Vec::new();
+    let mut run: Vec<(u64, u32, u32, usize)> = Vec::new();
+    loop {
+        let next = merged.next();
+        if next.map(|n| n.0) != run.first().map(|r| r.0) {
+            for (j, &later) in run.iter().enumerate().skip(1) {
                 if later.0 & HASHED == 0 {
                     out.push((u64::from(later.1), later.0.to_string(), u64::from(run[0].1)));
                     continue;
                 }
-                let id = self.id(later.2);
-                if let Some(first) = run[..j].iter().find(|k| self.id(k.2) == id) {
-                    out.push((u64::from(later.1), id.to_owned(), u64::from(first.1)));
+                if let Some(first) = run[..j].iter().find(|k| id(**k) == id(later)) {
+                    out.push((u64::from(later.1), id(later).to_owned(), u64::from(first.1)));
                 }
             }
+            run.clear();
         }
-        out
+        match next {
+            Some(n) => run.push(n),
+            None => break out,
+        }
     }
 }
 
@@ -399,6 +404,8 @@ struct Tickets<'s> {
     months: BTreeSet<Month>,
     last_day: i64,
     ids: Ids,
+    /// The ids of the parts after this one, once appended.
+    later_ids: Vec<Ids>,
     /// The problems of the part's rows.
     errors: Vec<RowError>,
 }
@@ -423,6 +430,7 @@ impl<'s> Tickets<'s> {
                 keys: Vec::with_capacity(rows),
                 ..Ids::default()
             },
+            later_ids: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -462,15 +470,8 @@ impl<'s> Tickets<'s> {
         self.rows += later.rows;
         self.months.extend(later.months);
         self.errors.extend(later.errors);
-        if self.ids.append(later.ids).is_err() {
-            self.errors.push(RowError {
-                line: 1,
-                column: None,
-                field: None,
-                value: None,
-                reason: "holds more than 4 294 967 295 bytes of ticket ids".into(),
-            });
-        }
+        self.later_ids.push(later.ids);
+        self.later_ids.extend(later.later_ids);
         self.chunk = later.chunk;
         self.wrap = later.wrap;
     }
@@ -568,6 +569,17 @@ fn ticket(row: &mut Row<'_>, columns: &Columns, out: &mut Tickets<'_>) {
             .filter_map(move |i| record.get(*i))
             .flat_map(move |v| split_tags(v, spaces_split))
     }
+    // A full chunk is handed on when the next ticket comes, not when it fills: see
+    // `chunks_at_most`.
+    if out.chunk.len() >= Ticket::PER_CHUNK {
+        let full = std::mem::replace(
+            &mut out.chunk,
+            TicketColumns::with_capacity(Ticket::PER_CHUNK),
+        );
+        if row.errors.is_empty() {
+            (out.stage)((out.wrap)(full.filled()));
+        }
+    }
     out.chunk.push(NewTicket {
         id,
         created_ms: created,
@@ -579,15 +591,42 @@ fn ticket(row: &mut Row<'_>, columns: &Columns, out: &mut Tickets<'_>) {
         tags: many(record, &columns.tags, columns.spaces_split),
         components: many(record, &columns.components, columns.spaces_split),
     });
-    if out.chunk.len() >= Ticket::PER_CHUNK {
-        let full = std::mem::replace(
-            &mut out.chunk,
-            TicketColumns::with_capacity(Ticket::PER_CHUNK),
-        );
-        if row.errors.is_empty() {
-            (out.stage)((out.wrap)(full.filled()));
-        }
+}
+
+/// The most chunks the rows of `part`, a first part ending where a row ends, can fill before
+/// the second part is kept or dropped: each row ends in a `\n`, a `\r` or a `\r\n` of its own
+/// (rows that span lines and blank lines only have more); a row that crosses the end of the
+/// part drops the second part before its chunk is handed on (a full chunk is handed on when
+/// the next ticket comes).
+fn chunks_at_most(part: &[u8]) -> Option<u32> {
+    let mut ends = newlines(part);
+    if part.iter().filter(|b| **b == b'\r').count() > 0 {
+        ends += part
+            .windows(2)
+            .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+            .count()
+            + usize::from(part.last() == Some(&b'\r'));
     }
+    u32::try_from(ends.div_ceil(Ticket::PER_CHUNK)).ok()
+}
+
+/// Where the `n`-th `\n` of `bytes` is (`n` from 1), counted a block at a time.
+fn nth_newline(bytes: &[u8], n: usize) -> Option<usize> {
+    const BLOCK: usize = 1 << 16;
+    let mut seen = 0;
+    for (b, block) in bytes.chunks(BLOCK).enumerate() {
+        let here = newlines(block);
+        if seen + here >= n {
+            let (at, _) = block
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c == b'\n')
+                .nth(n.checked_sub(seen + 1)?)?;
+            return Some(b * BLOCK + at);
+        }
+        seen += here;
+    }
+    None
 }
 
 fn newlines(bytes: &[u8]) -> usize {
@@ -598,12 +637,21 @@ fn newlines(bytes: &[u8]) -> usize {
 const TWO_PARTS_FROM: usize = 1 << 20;
 
 /// Where the second part of a file's rows starts: the start of the first row that begins
-/// after the middle of the rows, found by counting quotes (a `\n` after an even number of
+/// after the middle line of the rows, found by counting quotes (a `\n` after an even number of
 /// them since the header ends a row in a well-formed file); `None` when there is none.
 /// Counting can be fooled by a quote inside an unquoted field, which CSV readers take
 /// literally: [`parse`] checks that a row does start there.
 fn second_part(bytes: &[u8], body: usize) -> Option<usize> {
-    let mid = body + bytes.len().checked_sub(body)? / 2;
+    // The middle line rounded to a whole number of chunks, so that a file without multi-line
+    // rows or blank lines is stored in the same chunks as when read in one part.
+    let rows = bytes.get(body..)?;
+    let half = newlines(rows) / 2;
+    let per = Ticket::PER_CHUNK;
+    let line = match (half + per / 2) / per * per {
+        0 => half,
+        n => n,
+    };
+    let mid = body + nth_newline(rows, line)?;
     let mut quoted = bytes.get(body..mid)?.iter().filter(|b| **b == b'"').count() % 2 == 1;
     let mut previous = bytes.get(mid.checked_sub(1)?).copied();
     for (i, b) in bytes.iter().enumerate().skip(mid) {
@@ -660,7 +708,12 @@ fn parse_in_parts(
     let bytes = opened.bytes;
     let second = (bytes.len() >= two_parts_from)
         .then(|| second_part(bytes, opened.body))
-        .flatten();
+        .flatten()
+        .and_then(|from| {
+            let second_from = chunks_at_most(bytes.get(opened.body..from)?)?;
+            stage(Staged::TwoParts { second_from });
+            Some(from)
+        });
     let first_end = second.unwrap_or(bytes.len());
     let given_up = AtomicBool::new(false);
     let second_line = AtomicU64::new(0);
@@ -686,6 +739,7 @@ fn parse_in_parts(
                         }
                     },
                 );
+                tickets.ids.keys.sort_unstable();
                 tickets
             })
         });
@@ -732,7 +786,9 @@ fn parse_in_parts(
     });
     let record = csv::StringRecord::new();
     let mut errors = std::mem::take(&mut tickets.errors);
-    for (line, id, first) in tickets.ids.duplicates() {
+    let mut ids = vec![std::mem::take(&mut tickets.ids)];
+    ids.append(&mut tickets.later_ids);
+    for (line, id, first) in duplicates(&mut ids) {
         Row {
             header: &opened.header,
             record: &record,
@@ -795,31 +851,34 @@ mod tests {
                 two_parts_from,
             );
             // The stager's numbering (`chunked::TicketStager::take`).
-            let (mut ids, mut held, mut second) = (Vec::new(), Vec::new(), Some(false));
-            let mut kept = false;
+            let mut chunks = std::collections::BTreeMap::new();
+            let (mut first, mut second, mut kept) = (0u32, None, false);
             for s in staged.into_inner().expect("not poisoned") {
-                let chunk = match s {
-                    Staged::Next(c) => Some(c),
-                    Staged::Second(c) if second == Some(true) => Some(c),
+                match s {
+                    Staged::Next(c) => {
+                        assert!(second.is_none_or(|(from, _)| first < from));
+                        chunks.insert(first, c);
+                        first += 1;
+                    }
+                    Staged::TwoParts { second_from } => second = Some((second_from, 0)),
                     Staged::Second(c) => {
-                        held.extend(second.map(|_| c));
-                        None
+                        if let Some((from, n)) = second.as_mut() {
+                            chunks.insert(*from + *n, c);
+                            *n += 1;
+                        }
                     }
-                    Staged::FirstDone => {
-                        (second, kept) = (Some(true), true);
-                        held.drain(..).for_each(|c: TicketColumns| {
-                            ids.extend(c.iter().map(|t| t.id.to_owned()));
-                        });
-                        None
-                    }
+                    Staged::FirstDone => kept = true,
                     Staged::SecondDropped => {
-                        (second, kept) = (None, false);
-                        held.clear();
-                        None
+                        if let Some((from, n)) = second.take() {
+                            chunks.retain(|no, _| !(from..from + n).contains(no));
+                        }
                     }
-                };
-                ids.extend(chunk.iter().flat_map(|c| c.iter().map(|t| t.id.to_owned())));
+                }
             }
+            let ids = chunks
+                .values()
+                .flat_map(|c| c.iter().map(|t| t.id.to_owned()))
+                .collect();
             let outcome = outcome
                 .map(|p| (p.rows, p.months))
                 .map_err(|e| e.to_string());
