@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::revenue_csv::{
-    finish, open, read_part, AtRow, FileErrors, Header, Opened, Reader, Row, RowError, Vocab, YEARS,
+    finish, newlines, open, read_part, AtRow, FileErrors, Header, Opened, Reader, Row, RowError,
+    Vocab, YEARS,
 };
 use crate::config::RevenueConfig;
 use crate::model::business::ChunkRow;
@@ -628,7 +629,7 @@ fn ticket(row: &mut Row<'_>, columns: &Columns, out: &mut Tickets<'_>) {
 /// the next ticket comes).
 fn chunks_at_most(part: &[u8]) -> Option<u32> {
     let mut ends = newlines(part);
-    if part.iter().filter(|b| **b == b'\r').count() > 0 {
+    if memchr::memchr(b'\r', part).is_some() {
         ends += part
             .windows(2)
             .filter(|w| w[0] == b'\r' && w[1] != b'\n')
@@ -638,27 +639,9 @@ fn chunks_at_most(part: &[u8]) -> Option<u32> {
     u32::try_from(ends.div_ceil(Ticket::PER_CHUNK)).ok()
 }
 
-/// Where the `n`-th `\n` of `bytes` is (`n` from 1), counted a block at a time.
+/// Where the `n`-th `\n` of `bytes` is (`n` from 1).
 fn nth_newline(bytes: &[u8], n: usize) -> Option<usize> {
-    const BLOCK: usize = 1 << 16;
-    let mut seen = 0;
-    for (b, block) in bytes.chunks(BLOCK).enumerate() {
-        let here = newlines(block);
-        if seen + here >= n {
-            let (at, _) = block
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c == b'\n')
-                .nth(n.checked_sub(seen + 1)?)?;
-            return Some(b * BLOCK + at);
-        }
-        seen += here;
-    }
-    None
-}
-
-fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|b| **b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).nth(n.checked_sub(1)?)
 }
 
 /// Files from this size on are read in two parts at once, one per core.
@@ -680,7 +663,7 @@ fn second_part(bytes: &[u8], body: usize) -> Option<usize> {
         n => n,
     };
     let mid = body + nth_newline(rows, line)?;
-    let mut quoted = bytes.get(body..mid)?.iter().filter(|b| **b == b'"').count() % 2 == 1;
+    let mut quoted = memchr::memchr_iter(b'"', bytes.get(body..mid)?).count() % 2 == 1;
     let mut previous = bytes.get(mid.checked_sub(1)?).copied();
     for (i, b) in bytes.iter().enumerate().skip(mid) {
         match (b, previous) {

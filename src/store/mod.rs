@@ -65,7 +65,6 @@ pub use batch::{CommitStats, WriteBatch};
 pub use cursors::Cursor;
 pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
-pub use tickets::EncodedTicketChunk;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -247,52 +247,13 @@ fn decode(bytes: &[u8]) -> Result<TicketColumns, String> {
     Ok(cols)
 }
 
-/// A chunk of tickets in its stored form, encoded before its import id and number are known
-/// (the tickets import holds the chunks of a file's second half so, until the first half's
-/// are numbered).
-#[derive(Debug, Clone)]
-pub struct EncodedTicketChunk {
-    bytes: Vec<u8>,
-    tickets: usize,
-}
-
-impl EncodedTicketChunk {
-    /// Encodes `tickets`.
-    pub fn new(tickets: &TicketColumns) -> Self {
-        Self {
-            bytes: encode(tickets),
-            tickets: tickets.len(),
-        }
-    }
-
-    /// Number of tickets.
-    pub fn len(&self) -> usize {
-        self.tickets
-    }
-
-    /// Whether it holds no ticket.
-    pub fn is_empty(&self) -> bool {
-        self.tickets == 0
-    }
-}
-
 impl WriteBatch {
     /// Stores chunk `no` of the tickets of `import_id` (replacing one stored before).
     pub fn put_ticket_chunk(&mut self, import_id: &str, no: u32, tickets: &TicketColumns) {
-        self.put_encoded_ticket_chunk(import_id, no, EncodedTicketChunk::new(tickets));
-    }
-
-    /// [`WriteBatch::put_ticket_chunk`] of a chunk encoded already.
-    pub fn put_encoded_ticket_chunk(
-        &mut self,
-        import_id: &str,
-        no: u32,
-        chunk: EncodedTicketChunk,
-    ) {
         self.events.push((
             Ticket::CHUNK_KIND,
             chunk_key(import_id, no),
-            Some(Ok(chunk.bytes)),
+            Some(Ok(encode(tickets))),
         ));
     }
 }

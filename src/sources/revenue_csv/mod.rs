@@ -359,6 +359,11 @@ pub(crate) fn open<'b, L: Copy>(
     })
 }
 
+/// The `\n`s of `bytes` (memchr counts ~10 times faster than a filtered iterator here).
+pub(crate) fn newlines(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes).count()
+}
+
 /// Whether [`read_part`] reads on at the start of a row (at this byte of the file).
 pub(crate) type AtRow<'f> = &'f mut dyn FnMut(usize) -> std::ops::ControlFlow<()>;
 
@@ -382,10 +387,7 @@ pub(crate) fn read_part<L: Copy>(
     // The header is read again before the part, so the part's rows are checked against its
     // field count and are read from the state a row starts in; a row's line is the reader's
     // plus the lines between the header and the part.
-    let skipped = opened
-        .bytes
-        .get(opened.body..from)
-        .map_or(0, |b| b.iter().filter(|b| **b == b'\n').count()) as u64;
+    let skipped = opened.bytes.get(opened.body..from).map_or(0, newlines) as u64;
     let mut csv_reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
