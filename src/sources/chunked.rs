@@ -188,7 +188,8 @@ impl<'a> TicketStager<'a> {
                 }
             }
             Staged::FirstDone => {
-                let Some((from, _, _)) = self.second else {
+                let Some((from, _, _)) = self.second.filter(|(from, _, _)| self.first.0 < *from)
+                else {
                     return;
                 };
                 let mut batch = WriteBatch::new();
