@@ -944,6 +944,19 @@ mod tests {
     }
 
     #[test]
+    fn lines_are_named_after_crlf_endings_and_blank_lines() {
+        let csv = "Id,Created at,Organization,Tags\r\n1,2026-11-09 10:00:00,a,x\r\n\
+                   2,not a time,a,x\r\n\r\n\n3,2026-11-09 10:00:00,a,x,y\n";
+        let [two, one] = read_both(csv);
+        assert_eq!(two.0, one.0);
+        let errors = one.0.expect_err("refused");
+        assert!(
+            errors.contains("line 3, column Created at") && errors.contains("line 6: has 5 fields"),
+            "{errors}"
+        );
+    }
+
+    #[test]
     fn a_quoted_newline_across_the_middle_is_not_a_split() {
         // A subject of 2 000 lines around the middle of the file: the second part starts after
         // it, where the next row does.

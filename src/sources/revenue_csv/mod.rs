@@ -397,6 +397,20 @@ pub(crate) fn read_part<L: Copy>(
         return;
     }
     let identifiers = &opened.identifiers;
+    // csv places a row where its reading began: before the `\n` of the `\r\n` that ended the
+    // row before, and before any blank lines; the row's own line is past them.
+    let line_of = |p: &csv::Position| {
+        let at = (p.byte() as usize).saturating_sub(opened.body) + from;
+        let passed = opened
+            .bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        p.line() + skipped + passed
+    };
     let mut record = csv::StringRecord::new();
     loop {
         let at = (csv_reader.position().byte() as usize).saturating_sub(opened.body) + from;
@@ -407,7 +421,7 @@ pub(crate) fn read_part<L: Copy>(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() + skipped);
+                let line = e.position().map_or(0, line_of);
                 errors.push(whole_file_error(
                     line,
                     match e.kind() {
@@ -422,7 +436,7 @@ pub(crate) fn read_part<L: Copy>(
                 continue;
             }
         }
-        let line = record.position().map_or(0, |p| p.line() + skipped);
+        let line = record.position().map_or(0, line_of);
         progress(line);
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
