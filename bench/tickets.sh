@@ -64,7 +64,7 @@ revrows=$(( $(wc -l < "$work/revenue.csv") - 1 ))
 cat > "$work/duck.py" <<'PY'
 import json, sys, time, duckdb
 tickets, revenue, now, out = sys.argv[1:5]
-t = time.perf_counter()
+t, cpu = time.perf_counter(), time.process_time()
 con = duckdb.connect()
 con.execute(f"""CREATE TABLE r AS SELECT customer_id, month, mrr FROM read_csv('{revenue}', header=true,
   columns={{'customer_id':'VARCHAR','month':'VARCHAR','mrr':'DOUBLE','plan':'VARCHAR','segment':'VARCHAR'}})""")
@@ -104,7 +104,7 @@ pains = con.execute(f"""
   per AS (SELECT topic, org, count(*) AS n, max(arr) AS arr FROM c GROUP BY topic, org)
   SELECT topic, sum(n) AS tickets, sum(arr) FILTER (WHERE org IS NOT NULL) AS arr_at_stake
   FROM per GROUP BY topic ORDER BY arr_at_stake DESC, tickets DESC, topic""").fetchall()
-print(f"{time.perf_counter() - t:.3f}")
+print(f"{time.perf_counter() - t:.3f} {time.process_time() - cpu:.3f}")
 keys = ["week_start", "opened", "solved", "backlog", "first_response_median_h",
         "resolution_median_h", "customers", "per_100_customers", "revenue_weighted"]
 json.dump({"weeks": [dict(zip(keys, w)) for w in weeks],
@@ -113,22 +113,26 @@ json.dump({"weeks": [dict(zip(keys, w)) for w in weeks],
 PY
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-timed() { # timed CMD...: "TIME <wall s> <peak RSS kB>" of CMD as one fresh process (stdout to $work/out)
-  { /usr/bin/time -f "TIME %e %M" env BAROMETER__STORAGE__PATH="$work/store" "$@"; } 2>&1 >"$work/out" \
+timed() { # timed CMD...: "TIME <wall s> <peak RSS kB> <CPU s>" of CMD as one fresh process (stdout to $work/out)
+  { /usr/bin/time -f "TIME %e %M %U %S" env BAROMETER__STORAGE__PATH="$work/store" "$@"; } 2>&1 >"$work/out" \
     | grep '^TIME'
 }
-rev=(); imp=(); der=(); duck=(); rss=()
+rev=(); imp=(); der=(); duck=(); rss=(); cpu=(); duckcpu=()
 for run in $(seq "$RUNS"); do
   rm -rf "$work/store"
   out=$(timed "$bin" import revenue "$work/revenue.csv")
   rev+=("$(echo "$out" | awk '{print $2}')"); rss+=("$(echo "$out" | awk '{print $3}')")
+  c=$(echo "$out" | awk '{print $4 + $5}')
   out=$(timed "$bin" import tickets "$work/tickets.csv")
   imp+=("$(echo "$out" | awk '{print $2}')"); rss+=("$(echo "$out" | awk '{print $3}')")
+  c=$(echo "$out" | awk -v c="$c" '{print c + $4 + $5}')
   out=$(timed "$bin" support --last 104 --format json)
   cp "$work/out" "$work/barometer.json"
   der+=("$(echo "$out" | awk '{print $2}')"); rss+=("$(echo "$out" | awk '{print $3}')")
-  duck+=("$(python3 "$work/duck.py" "$work/tickets.csv" "$work/revenue.csv" "$BAROMETER_NOW" \
-      "$work/duck.json")")
+  cpu+=("$(echo "$out" | awk -v c="$c" '{print c + $4 + $5}')")
+  out=$(python3 "$work/duck.py" "$work/tickets.csv" "$work/revenue.csv" "$BAROMETER_NOW" \
+      "$work/duck.json")
+  duck+=("$(echo "$out" | awk '{print $1}')"); duckcpu+=("$(echo "$out" | awk '{print $2}')")
 done
 v=$(printf '%s\n' "${rev[@]}" | median); i=$(printf '%s\n' "${imp[@]}" | median)
 d=$(printf '%s\n' "${der[@]}" | median); k=$(printf '%s\n' "${duck[@]}" | median)
@@ -141,6 +145,9 @@ echo "barometer support (derive):  ${der[*]} s -> median $d s"
 echo "barometer total:             $total s; peak RSS $(( r / 1024 )) MB (RSS per run: ${rss[*]} kB)"
 echo "duckdb read_csv + SQL:       ${duck[*]} s -> median $k s"
 echo "ratio barometer/duckdb: $(echo "scale=2; $total / $k" | bc)"
+# CPU seconds (user + system) move less with the machine's load than wall times do.
+bc_=$(printf '%s\n' "${cpu[@]}" | median); dc=$(printf '%s\n' "${duckcpu[@]}" | median)
+echo "CPU seconds: barometer ${cpu[*]} -> median $bc_; duckdb ${duckcpu[*]} -> median $dc"
 
 python3 - "$work/barometer.json" "$work/duck.json" <<'PY'
 import json, sys

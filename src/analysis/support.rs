@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::median;
@@ -139,9 +139,10 @@ pub struct SupportFold<'a> {
     calendar: &'a Calendar,
     arr: &'a ArrByMonth,
     pain_weeks: usize,
-    /// Each customer's ARR by month, in maps hashed with FxHash: a million tickets look up
-    /// their customer two or three times each, and SipHash was a fifth of the fold.
-    arr_fx: BTreeMap<Month, FxHashMap<&'a str, f64>>,
+    /// Each customer's ARR by month, by the customer's number in `known` (0 where it has none
+    /// that month): a ticket's customer is looked up once per chunk it appears in, not per
+    /// ticket and month (string hashing and compares were a third of the fold).
+    arr_fx: BTreeMap<Month, Vec<f64>>,
     index: FxHashMap<i64, usize>,
     opened: Vec<u64>,
     solved: Vec<u64>,
@@ -152,7 +153,8 @@ pub struct SupportFold<'a> {
     week_total: Vec<f64>,
     opened_before: u64,
     solved_before: u64,
-    known: FxHashSet<&'a str>,
+    /// The customers the revenue data knows, numbered.
+    known: FxHashMap<&'a str, u32>,
     unknown: FxHashMap<String, u64>,
     without: u64,
     /// The pain window, `[start, end)`, and the one before it (from `before`).
@@ -194,6 +196,11 @@ impl<'a> SupportFold<'a> {
                     .map_or(0.0, |(_, v)| *v)
             })
             .collect();
+        let mut known: FxHashMap<&'a str, u32> = FxHashMap::default();
+        for customer in arr.values().flat_map(|m| m.keys()) {
+            let no = u32::try_from(known.len()).unwrap_or(u32::MAX);
+            known.entry(customer.as_str()).or_insert(no);
+        }
         let pain_window = weeks.last().map(|last| {
             let window = pain_weeks.max(1) as i64;
             let end = last + WEEK_MS;
@@ -207,7 +214,18 @@ impl<'a> SupportFold<'a> {
             pain_weeks,
             arr_fx: arr
                 .iter()
-                .map(|(m, c)| (*m, c.iter().map(|(k, v)| (k.as_str(), *v)).collect()))
+                .map(|(m, c)| {
+                    let mut by_no = vec![0.0; known.len()];
+                    for (customer, a) in c {
+                        if let Some(slot) = known
+                            .get(customer.as_str())
+                            .and_then(|no| by_no.get_mut(*no as usize))
+                        {
+                            *slot = *a;
+                        }
+                    }
+                    (*m, by_no)
+                })
                 .collect(),
             index: weeks.iter().enumerate().map(|(i, w)| (*w, i)).collect(),
             opened: vec![0; n],
@@ -218,10 +236,7 @@ impl<'a> SupportFold<'a> {
             week_total,
             opened_before: 0,
             solved_before: 0,
-            known: arr
-                .values()
-                .flat_map(|m| m.keys().map(String::as_str))
-                .collect(),
+            known,
             unknown: FxHashMap::default(),
             without: 0,
             pain_window,
@@ -237,9 +252,10 @@ impl<'a> SupportFold<'a> {
         self.earliest
     }
 
-    /// The customer's ARR in the month the ticket was opened (0 when unknown).
-    fn customer_arr(&mut self, t: &TicketRef<'_>) -> f64 {
-        let Some(c) = t.customer else {
+    /// The ARR of customer `no` (of `known`) in the month the ticket was opened (0 for a
+    /// customer the revenue data does not know).
+    fn customer_arr(&mut self, t: &TicketRef<'_>, no: Option<u32>) -> f64 {
+        let Some(no) = no else {
             return 0.0;
         };
         let day = (t.created_ms + self.calendar.offset_ms()).div_euclid(DAY_MS);
@@ -259,30 +275,53 @@ impl<'a> SupportFold<'a> {
             }
         };
         month
-            .and_then(|m| self.arr_fx.get(&m)?.get(c).copied())
+            .and_then(|m| self.arr_fx.get(&m)?.get(no as usize).copied())
             .unwrap_or(0.0)
     }
 
     /// Folds in every ticket of a chunk.
     pub fn add_chunk(&mut self, tickets: &TicketColumns) {
-        for t in tickets.iter() {
-            self.add(&t);
+        // Each name of the chunk looked up once: a known customer's number, and the tickets of
+        // the others.
+        let numbers: Vec<Option<u32>> = tickets
+            .names
+            .iter()
+            .map(|n| self.known.get(n.as_str()).copied())
+            .collect();
+        let mut unknown = vec![0u64; tickets.names.len()];
+        for (t, code) in tickets.iter().zip(&tickets.customer) {
+            // A customer code is 1 + its index in the names, 0 for none.
+            let no = match (*code as usize).checked_sub(1) {
+                None => {
+                    self.without += 1;
+                    None
+                }
+                Some(name) => {
+                    let no = numbers.get(name).copied().flatten();
+                    if let Some(n) = unknown.get_mut(name).filter(|_| no.is_none()) {
+                        *n += 1;
+                    }
+                    no
+                }
+            };
+            self.add(&t, no);
+        }
+        for (name, n) in tickets.names.iter().zip(unknown) {
+            if n > 0 {
+                match self.unknown.get_mut(name.as_str()) {
+                    Some(total) => *total += n,
+                    None => {
+                        self.unknown.insert(name.clone(), n);
+                    }
+                }
+            }
         }
     }
 
-    fn add(&mut self, t: &TicketRef<'_>) {
+    /// Folds in ticket `t`, of customer `no` (of `known`) if the revenue data knows it.
+    fn add(&mut self, t: &TicketRef<'_>, no: Option<u32>) {
         self.tickets += 1;
         self.earliest = Some(self.earliest.map_or(t.created_ms, |e| e.min(t.created_ms)));
-        match t.customer {
-            None => self.without += 1,
-            Some(c) if !self.known.contains(c) => match self.unknown.get_mut(c) {
-                Some(n) => *n += 1,
-                None => {
-                    self.unknown.insert(c.to_owned(), 1);
-                }
-            },
-            _ => {}
-        }
         let first_week = self.weeks.first().copied().unwrap_or(i64::MIN);
         let cw = self.calendar.week_start(t.created_ms);
         if cw < first_week {
@@ -294,7 +333,7 @@ impl<'a> SupportFold<'a> {
                 self.first[i].push(m / 60.0);
             }
             if self.week_total[i] > 0.0 {
-                self.weighted[i] += self.customer_arr(t) / self.week_total[i] * 100.0;
+                self.weighted[i] += self.customer_arr(t, no) / self.week_total[i] * 100.0;
             }
         }
         if let Some(s) = t.solved_ms {
@@ -310,14 +349,18 @@ impl<'a> SupportFold<'a> {
         if let Some((start, end, before)) = self.pain_window {
             let current = (start..end).contains(&cw);
             if current || (before..start).contains(&cw) {
-                self.add_pain(t, current);
+                self.add_pain(t, no, current);
             }
         }
     }
 
     /// The pain table's share of a ticket opened in the window (`current`) or the one before.
-    fn add_pain(&mut self, t: &TicketRef<'_>, current: bool) {
-        let a = if current { self.customer_arr(t) } else { 0.0 };
+    fn add_pain(&mut self, t: &TicketRef<'_>, no: Option<u32>, current: bool) {
+        let a = if current {
+            self.customer_arr(t, no)
+        } else {
+            0.0
+        };
         for topic in t.topics() {
             let e = match self.pains.get_mut(topic) {
                 Some(e) => e,

@@ -34,9 +34,11 @@ pub struct TicketColumns {
     /// Where each ticket's components end in `components` (indexes into `names`).
     pub(crate) component_ends: Vec<u32>,
     pub(crate) components: Vec<u32>,
-    /// `names` by value, while the chunk is being filled (FxHash: the strings come from our
-    /// own files, and hashing is the interning's whole cost).
-    pub(crate) lookup: FxHashMap<String, u32>,
+    /// `names` by the FxHash of their text, while the chunk is being filled (FxHash: the
+    /// strings come from our own files, and hashing is the interning's whole cost): a new name
+    /// is copied once, into `names`. A name whose hash another one has is kept in `collided`.
+    pub(crate) lookup: FxHashMap<u64, u32>,
+    pub(crate) collided: FxHashMap<String, u32>,
 }
 
 /// The fields of one ticket, borrowed: to add to a [`TicketColumns`] (`tags` and `components`
@@ -177,13 +179,26 @@ impl TicketColumns {
     }
 
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(i) = self.lookup.get(s) {
-            return *i;
+        use std::collections::hash_map::Entry;
+        use std::hash::BuildHasher as _;
+        let next = offset(self.names.len());
+        match self.lookup.entry(rustc_hash::FxBuildHasher.hash_one(s)) {
+            Entry::Occupied(e) => {
+                let i = *e.get();
+                if self.names.get(i as usize).is_some_and(|n| n == s) {
+                    return i;
+                }
+                if let Some(i) = self.collided.get(s) {
+                    return *i;
+                }
+                self.collided.insert(s.to_owned(), next);
+            }
+            Entry::Vacant(e) => {
+                e.insert(next);
+            }
         }
-        let i = offset(self.names.len());
         self.names.push(s.to_owned());
-        self.lookup.insert(s.to_owned(), i);
-        i
+        next
     }
 
     fn code(&mut self, s: Option<&str>) -> u32 {
@@ -223,6 +238,7 @@ impl TicketColumns {
     /// waits to be written.
     pub fn filled(mut self) -> Self {
         self.lookup = FxHashMap::default();
+        self.collided = FxHashMap::default();
         self
     }
 
@@ -324,6 +340,19 @@ impl TicketColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_whose_hashes_collide_stay_apart() {
+        use std::hash::BuildHasher as _;
+        let mut cols = TicketColumns::default();
+        assert_eq!(cols.intern("a"), 0);
+        // As if "b" hashed like "a".
+        cols.lookup
+            .insert(rustc_hash::FxBuildHasher.hash_one("b"), 0);
+        assert_eq!(cols.intern("b"), 1);
+        assert_eq!((cols.intern("b"), cols.intern("a")), (1, 0));
+        assert_eq!(cols.names, ["a", "b"]);
+    }
 
     #[test]
     fn tickets_round_trip_through_columns() {

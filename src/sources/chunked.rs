@@ -8,6 +8,7 @@
 
 use std::marker::PhantomData;
 
+use super::tickets_csv::Staged;
 use crate::model::attributes::chunk_key;
 use crate::model::business::{ChunkRow, ImportChunk, ImportCurrent};
 use crate::model::{Event, ImportRecord, Ticket, TicketColumns};
@@ -141,8 +142,11 @@ pub(crate) struct TicketStager<'a> {
     store: &'a Store,
     /// `None`: nothing is written (a dry run, or a file its source already points at).
     import_id: Option<String>,
-    chunks: u32,
-    rows: u64,
+    /// The number of the next chunk of the file (or of its first part), and its tickets so far.
+    first: (u32, u64),
+    /// A file read in two parts: the number of the second part's first chunk, how many it
+    /// staged and their tickets (`None` again once the second part is dropped).
+    second: Option<(u32, u32, u64)>,
     failed: Option<StoreError>,
 }
 
@@ -152,39 +156,118 @@ impl<'a> TicketStager<'a> {
         Self {
             store,
             import_id,
-            chunks: 0,
-            rows: 0,
+            first: (0, 0),
+            second: None,
             failed: None,
         }
     }
 
-    /// Writes the next chunk (after a store error, nothing more: [`TicketStager::flip`]
-    /// reports it).
-    pub(crate) fn stage(&mut self, tickets: TicketColumns) {
+    /// Takes what the parser hands on, in the order it hands it on. The second part's chunks
+    /// are numbered from the number the parser gave, which the first part cannot reach; the
+    /// numbers it did not reach are staged empty once it is read, so that the import's chunks
+    /// are every number below its count.
+    pub(crate) fn take(&mut self, staged: Staged) {
+        match staged {
+            Staged::Next(tickets) => {
+                if self.second.is_some_and(|(from, _, _)| self.first.0 >= from) {
+                    self.fail("the first part of the file filled more chunks than its lines can");
+                    return;
+                }
+                if self.stage(self.first.0, &tickets) {
+                    self.first.0 += 1;
+                    self.first.1 += tickets.len() as u64;
+                }
+            }
+            Staged::TwoParts { second_from } => self.second = Some((second_from, 0, 0)),
+            Staged::Second(tickets) => {
+                let Some((from, staged, rows)) = self.second else {
+                    return;
+                };
+                if self.stage(from + staged, &tickets) {
+                    self.second = Some((from, staged + 1, rows + tickets.len() as u64));
+                }
+            }
+            Staged::FirstDone => {
+                let Some((from, _, _)) = self.second.filter(|(from, _, _)| self.first.0 < *from)
+                else {
+                    return;
+                };
+                let mut batch = WriteBatch::new();
+                if let Some(id) = self.import_id.as_deref() {
+                    for no in self.first.0..from {
+                        batch.put_ticket_chunk(id, no, &TicketColumns::default());
+                    }
+                }
+                self.first.0 = self.first.0.max(from);
+                self.commit(batch);
+            }
+            Staged::SecondDropped => {
+                let Some((from, staged, _)) = self.second.take() else {
+                    return;
+                };
+                self.delete(from..from + staged);
+            }
+        }
+    }
+
+    /// The import's chunks (every number below it) and tickets.
+    fn count(&self) -> (u32, u64) {
+        match self.second {
+            Some((from, staged, rows)) => (self.first.0.max(from + staged), self.first.1 + rows),
+            _ => self.first,
+        }
+    }
+
+    fn fail(&mut self, reason: &str) {
+        self.failed.get_or_insert(StoreError::Invalid {
+            what: "a tickets file's chunks".into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Writes chunk `no`: whether it was written (after a store error, nothing more is:
+    /// [`TicketStager::flip`] reports it).
+    fn stage(&mut self, no: u32, tickets: &TicketColumns) -> bool {
+        let Some(id) = self.import_id.as_deref() else {
+            return false;
+        };
+        let mut batch = WriteBatch::new();
+        batch.put_ticket_chunk(id, no, tickets);
+        self.commit(batch)
+    }
+
+    fn commit(&mut self, batch: WriteBatch) -> bool {
+        if self.failed.is_some() || self.import_id.is_none() {
+            return false;
+        }
+        match self.store.commit(batch) {
+            Ok(_) => true,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
+    }
+
+    fn delete(&mut self, chunks: std::ops::Range<u32>) {
         let Some(id) = self.import_id.as_deref() else {
             return;
         };
-        if self.failed.is_some() {
-            return;
+        let mut purge = WriteBatch::new();
+        for chunk in chunks {
+            purge.delete_event::<ImportChunk<Ticket>>(&chunk_key(id, chunk));
         }
-        let mut batch = WriteBatch::new();
-        batch.put_ticket_chunk(id, self.chunks, &tickets);
-        match self.store.commit(batch) {
-            Ok(_) => {
-                self.chunks += 1;
-                self.rows += tickets.len() as u64;
-            }
-            Err(e) => self.failed = Some(e),
-        }
+        self.commit(purge);
     }
 
     /// Deletes what was staged.
     pub(crate) fn discard(self) -> Result<(), StoreError> {
+        let (chunks, _) = self.count();
         let Some(id) = self.import_id else {
             return Ok(());
         };
         let mut purge = WriteBatch::new();
-        for chunk in 0..self.chunks {
+        for chunk in 0..chunks {
             purge.delete_event::<ImportChunk<Ticket>>(&chunk_key(&id, chunk));
         }
         self.store.commit(purge)?;
@@ -208,13 +291,9 @@ impl<'a> TicketStager<'a> {
         let Some(id) = self.import_id.as_deref() else {
             return Ok(());
         };
+        let (chunks, rows) = self.count();
         let mut flip = WriteBatch::new();
-        flip.upsert_event(&ImportCurrent::<Ticket>::new(
-            source,
-            id,
-            self.chunks,
-            self.rows,
-        ));
+        flip.upsert_event(&ImportCurrent::<Ticket>::new(source, id, chunks, rows));
         flip.upsert_event(&history);
         self.store.commit(flip)?;
         if let Some(old) = current {

@@ -8,10 +8,11 @@ use sha2::{Digest, Sha256};
 use super::chunked::{self, Outcome, Rows, TicketStager};
 use super::revenue_csv::FileErrors;
 use super::revenue_import::{hex, record, ImportError};
+use super::tickets_csv::Staged;
 use super::{metrics_csv, tickets_csv};
 use crate::config::RevenueConfig;
 use crate::model::business::{ChunkRow, ImportCurrent};
-use crate::model::{ImportRecord, Month, Ticket, TicketColumns};
+use crate::model::{ImportRecord, Month, Ticket};
 use crate::store::{Store, WriteBatch};
 
 /// What a tickets or metrics import did (or, on a dry run, would do).
@@ -190,7 +191,8 @@ fn import_set<T: ChunkRow>(
 /// time, invisible until the flip), so the import holds the file and a chunk, not every
 /// ticket; a row refused later deletes what was staged. The import id needs the content's
 /// hash and the layout: the header is read on its own first, and the file is hashed on
-/// another core, which then writes the chunks while the first core reads on.
+/// another thread, which then writes the chunks while the file is read (a big file in two
+/// parts at once, see [`tickets_csv::parse`]).
 pub fn import_tickets(
     store: &Store,
     config: &RevenueConfig,
@@ -226,23 +228,24 @@ fn import_tickets_as(
             .map(|l| import_id(KIND, &options.source, l, sha256))
             .filter(|id| !options.dry_run && !is_current(id))
     };
-    // The second core hashes the file, then stages the chunks the parser sends it (encoding
-    // and committing them). Chunks parsed before the hash, hence the import id, is known wait
-    // in the channel, at most `WAITING` of them (a few MB each); then the parser waits.
-    const WAITING: usize = 4;
+    // A thread of its own hashes the file, then stages the chunks the parsers send it
+    // (encoding and committing them). Chunks parsed before the hash, hence the import id, is
+    // known wait in the channel, at most `WAITING` of them (a few MB each); then the parsers
+    // wait (the hash takes ~0.1 s of the import).
+    const WAITING: usize = 2;
     let (sha256, stager, parsed) = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<TicketColumns>(WAITING);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(WAITING);
         let writer = scope.spawn(|| {
             let sha256 = hex(&Sha256::digest(bytes));
             let mut stager = TicketStager::new(store, target(&sha256));
-            for chunk in rx {
-                stager.stage(chunk);
+            for staged in rx {
+                stager.take(staged);
             }
             (sha256, stager)
         });
-        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &mut |c| {
+        let parsed = tickets_csv::parse(file, bytes, config, &mut progress, &|staged| {
             // Fails only when the writer is gone, i.e. panicked: joining it resumes the panic.
-            if tx.send(c.filled()).is_err() {
+            if tx.send(staged).is_err() {
                 tracing::error!("the tickets writer thread ended early");
             }
         });

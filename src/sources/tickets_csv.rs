@@ -2,17 +2,20 @@
 //! header matching ([`TICKETS`]), field parsing, whole-file validation. Pure: bytes in, tickets
 //! or every problem out; [`super::set_import`] applies the result.
 //!
-//! Reading goes through the revenue files' machinery ([`super::revenue_csv::read_rows`]): the
+//! Reading goes through the revenue files' machinery ([`super::revenue_csv::read_part`]): the
 //! same header matching with suggestions, the same limits (`revenue.max_field_bytes`,
 //! `revenue.max_reported_errors`) and the same error format.
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::revenue_csv::{
-    finish, read_rows, FileErrors, Header, Reader, Row, RowError, Vocab, YEARS,
+    finish, newlines, open, read_part, AtRow, FileErrors, Header, Opened, Reader, Row, RowError,
+    Vocab, YEARS,
 };
 use crate::config::RevenueConfig;
 use crate::model::business::ChunkRow;
@@ -266,28 +269,106 @@ fn check_header(header: &Header) -> Result<&'static str, Vec<RowError>> {
 /// (a plain number above 2^63 does not fit an i64, so it is never one).
 const HASHED: u64 = 1 << 63;
 
-/// The tickets of a file as they are read: the chunk being filled, and what the duplicate-id
-/// check and the summary need of the tickets already handed on.
-struct Tickets<'s> {
-    chunk: TicketColumns,
-    /// Receives each full chunk, and the last one, while no row was refused.
-    stage: &'s mut dyn FnMut(TicketColumns),
-    rows: u64,
-    months: BTreeSet<Month>,
-    last_day: i64,
-    /// (key, line, place in `ids`) of every ticket, sorted at the end to find repeated ids. The
-    /// key of an id that is a plain number is the number (exact: equal keys are equal ids); of
-    /// any other id, a 64-bit hash with the top bit set, and equal hashes are compared by the
-    /// ids kept in `ids`. A million of them take 16 MB, where a map of owned ids took ~80 MB.
+/// What the tickets parser hands on, in the order it hands it on. A big file is read in two
+/// parts at once (see [`parse`]); the chunks of the second part come as [`Staged::Second`]
+/// and are numbered after the first part's.
+#[derive(Debug)]
+pub enum Staged {
+    /// The next chunk of the file (or of its first part).
+    Next(TicketColumns),
+    /// The file is read in two parts: the second part's chunks are numbered from this number
+    /// on, more than the first part's lines can fill (sent before any chunk of the second).
+    TwoParts {
+        /// The number of the second part's first chunk.
+        second_from: u32,
+    },
+    /// The next chunk of the file's second part, read while the first is.
+    Second(TicketColumns),
+    /// The first part is read and handed on whole: the second part's chunks follow it.
+    FirstDone,
+    /// The second part is given up (no row started where it did: the first part's reading
+    /// goes on through the rest of the file): its chunks are not the file's.
+    SecondDropped,
+}
+
+/// The columns of the fields a ticket is read from, looked up once per file.
+struct Columns {
+    id: Option<usize>,
+    created: Option<usize>,
+    solved: Option<usize>,
+    first_reply_at: Option<usize>,
+    first_reply_minutes: Option<usize>,
+    customer: Option<usize>,
+    priority: Option<usize>,
+    kind: Option<usize>,
+    tags: Vec<usize>,
+    components: Vec<usize>,
+    /// Whether a space separates tags (every tool but Intercom).
+    spaces_split: bool,
+}
+
+impl Columns {
+    fn of(header: &Header, layout: &str) -> Self {
+        Self {
+            id: header.get("ticket_id"),
+            created: header.get("created"),
+            solved: header.get("solved"),
+            first_reply_at: header.get("first_reply_at"),
+            first_reply_minutes: header.get("first_reply_minutes"),
+            customer: header.get("customer_id"),
+            priority: header.get("priority"),
+            kind: header.get("type"),
+            tags: header.all("tags"),
+            components: header.all("component"),
+            spaces_split: layout != "intercom",
+        }
+    }
+}
+
+/// The ids of the tickets read, as the duplicate-id check needs them.
+#[derive(Default)]
+struct Ids {
+    /// The ids that are numbers below 2^32, as Zendesk's and Intercom's are, each with its
+    /// line as `id << 32 | line`: 8 MB for a million tickets, sorted at the end to find
+    /// repeated ids.
+    small: Vec<u64>,
+    /// (key, line, place in `ids`) of every other ticket, sorted at the end. The key of an id
+    /// that is a plain number is the number (exact: equal keys are equal ids); of any other
+    /// id, a 64-bit hash with the top bit set, and equal hashes are compared by the ids kept
+    /// in `ids`. A million of them take 16 MB, where a map of owned ids took ~80 MB.
     keys: Vec<(u64, u32, u32)>,
     /// The ids that are not plain numbers, one after the other, and where each ends.
     ids: String,
     id_ends: Vec<u32>,
-    /// The columns holding tags and components (looked up once, not per row).
-    many: Option<(Vec<usize>, Vec<usize>)>,
 }
 
-impl Tickets<'_> {
+impl Ids {
+    /// Room for `rows` tickets (only the room used is ever resident).
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            small: Vec::with_capacity(rows),
+            keys: Vec::with_capacity(rows),
+            ..Self::default()
+        }
+    }
+
+    fn sort(&mut self) {
+        self.small.sort_unstable();
+        self.keys.sort_unstable();
+    }
+
+    /// (key, line, place) of every ticket, in the order of (key, line) once sorted: the small
+    /// ids' keys are all below the others'.
+    fn sorted(&self) -> impl Iterator<Item = (u64, u32, u32)> + '_ {
+        fn expand(k: &u64) -> (u64, u32, u32) {
+            (k >> 32, (k & u64::from(u32::MAX)) as u32, u32::MAX)
+        }
+        self.small
+            .iter()
+            .map(expand as fn(&u64) -> (u64, u32, u32))
+            .chain(self.keys.iter().copied())
+    }
+
     fn id(&self, ticket: u32) -> &str {
         let i = ticket as usize;
         let start = i
@@ -297,52 +378,158 @@ impl Tickets<'_> {
         let end = self.id_ends.get(i).map_or(start, |e| *e as usize);
         self.ids.get(start..end).unwrap_or_default()
     }
+}
 
-    /// Every later occurrence of an id as (line, id, line of the first occurrence).
-    fn duplicates(&mut self) -> Vec<(u64, String, u64)> {
-        self.keys.sort_unstable();
-        let mut out = Vec::new();
-        for run in self
-            .keys
-            .chunk_by(|a, b| a.0 == b.0)
-            .filter(|r| r.len() > 1)
-        {
-            for (j, later) in run.iter().enumerate().skip(1) {
+/// Every later occurrence of an id in the parts of a file, as (line, id, line of the first
+/// occurrence). Each part's keys are sorted (the second part's on its own thread, at the end
+/// of its reading) and the sorted lists are walked together, not copied into one.
+fn duplicates(parts: &mut [Ids]) -> Vec<(u64, String, u64)> {
+    for part in parts.iter_mut() {
+        part.sort();
+    }
+    let parts = &*parts;
+    let mut heads: Vec<_> = parts.iter().map(|p| p.sorted().peekable()).collect();
+    // (key, line, place, part) of every ticket, in the order of (key, line).
+    let mut merged = std::iter::from_fn(|| {
+        let (part, _) = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, h)| h.peek().map(|k| (i, (k.0, k.1))))
+            .min_by_key(|(_, k)| *k)?;
+        heads[part]
+            .next()
+            .map(|(key, line, place)| (key, line, place, part))
+    });
+    let id = |(_, _, place, part): (u64, u32, u32, usize)| parts[part].id(place);
+    let mut out = Vec::new();
+    let mut run: Vec<(u64, u32, u32, usize)> = Vec::new();
+    loop {
+        let next = merged.next();
+        if next.map(|n| n.0) != run.first().map(|r| r.0) {
+            for (j, &later) in run.iter().enumerate().skip(1) {
                 if later.0 & HASHED == 0 {
                     out.push((u64::from(later.1), later.0.to_string(), u64::from(run[0].1)));
                     continue;
                 }
-                let id = self.id(later.2);
-                if let Some(first) = run[..j].iter().find(|k| self.id(k.2) == id) {
-                    out.push((u64::from(later.1), id.to_owned(), u64::from(first.1)));
+                if let Some(first) = run[..j].iter().find(|k| id(**k) == id(later)) {
+                    out.push((u64::from(later.1), id(later).to_owned(), u64::from(first.1)));
                 }
             }
+            run.clear();
         }
-        out
+        match next {
+            Some(n) => run.push(n),
+            None => break out,
+        }
     }
 }
 
-fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
+/// The tickets of a file, or of one part of it, as they are read: the chunk being filled, and
+/// what the duplicate-id check and the summary need of the tickets already handed on.
+struct Tickets<'s> {
+    chunk: TicketColumns,
+    /// Receives each full chunk, wrapped by `wrap`, while no row of the part was refused.
+    stage: &'s (dyn Fn(Staged) + Sync),
+    wrap: fn(TicketColumns) -> Staged,
+    rows: u64,
+    months: BTreeSet<Month>,
+    last_day: i64,
+    ids: Ids,
+    /// The ids of the parts after this one, once appended.
+    later_ids: Vec<Ids>,
+    /// The problems of the part's rows.
+    errors: Vec<RowError>,
+}
+
+impl<'s> Tickets<'s> {
+    /// A part of at most `rows` rows: sized from the line count (an upper bound on the rows),
+    /// capped at one row per 64 bytes (exports write more per ticket), so a file of blank lines
+    /// cannot reserve many times its size.
+    fn new(
+        stage: &'s (dyn Fn(Staged) + Sync),
+        wrap: fn(TicketColumns) -> Staged,
+        rows: usize,
+    ) -> Self {
+        Self {
+            chunk: TicketColumns::with_capacity(Ticket::PER_CHUNK.min(rows)),
+            stage,
+            wrap,
+            rows: 0,
+            months: BTreeSet::new(),
+            last_day: i64::MIN,
+            ids: Ids::with_capacity(rows),
+            later_ids: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Hands on the chunk being filled, if it holds any ticket and no row was refused.
+    fn hand_on(&mut self) {
+        if self.errors.is_empty() && !self.chunk.is_empty() {
+            (self.stage)((self.wrap)(std::mem::take(&mut self.chunk).filled()));
+        }
+    }
+
+    /// Reads the rows of `opened` from byte `from`, for as long as `at_row` lets it.
+    fn read(
+        &mut self,
+        opened: &Opened<'_, &'static str>,
+        from: usize,
+        config: &RevenueConfig,
+        columns: &Columns,
+        progress: impl FnMut(u64),
+        at_row: AtRow<'_>,
+    ) {
+        let mut errors = std::mem::take(&mut self.errors);
+        read_part(
+            opened,
+            from,
+            config,
+            &mut errors,
+            |row, _| ticket(row, columns, self),
+            progress,
+            at_row,
+        );
+        self.errors = errors;
+    }
+
+    /// Adds what the part of the file after this one held.
+    fn append(&mut self, later: Tickets<'_>) {
+        self.rows += later.rows;
+        self.months.extend(later.months);
+        self.errors.extend(later.errors);
+        self.later_ids.push(later.ids);
+        self.later_ids.extend(later.later_ids);
+        self.chunk = later.chunk;
+        self.wrap = later.wrap;
+    }
+}
+
+fn ticket(row: &mut Row<'_>, columns: &Columns, out: &mut Tickets<'_>) {
     let line = row.line;
-    let id = row.required("ticket_id");
-    let created = row.parsed("created", parse_time);
+    let id = row.required_at("ticket_id", columns.id);
+    let created = row.parsed_at("created", columns.created, parse_time);
     let solved = row
-        .opt("solved")
-        .and_then(|_| row.parsed("solved", parse_time));
+        .opt_at(columns.solved)
+        .and_then(|_| row.parsed_at("solved", columns.solved, parse_time));
     let replied = row
-        .opt("first_reply_at")
-        .and_then(|_| row.parsed("first_reply_at", parse_time));
-    let reply_minutes = row.opt("first_reply_minutes").and_then(|_| {
-        row.parsed("first_reply_minutes", |v| match v.trim().parse::<f64>() {
-            Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
-            _ => Err("is not a number of minutes (0 or more)".to_owned()),
-        })
+        .opt_at(columns.first_reply_at)
+        .and_then(|_| row.parsed_at("first_reply_at", columns.first_reply_at, parse_time));
+    let reply_minutes = row.opt_at(columns.first_reply_minutes).and_then(|_| {
+        row.parsed_at(
+            "first_reply_minutes",
+            columns.first_reply_minutes,
+            |v| match v.trim().parse::<f64>() {
+                Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
+                _ => Err("is not a number of minutes (0 or more)".to_owned()),
+            },
+        )
     });
     let (Some(id), Some(created)) = (id, created) else {
         return;
     };
     if let Some(s) = solved.filter(|s| *s < created) {
-        let raw = row.raw("solved").unwrap_or_default();
+        let raw = row.at(columns.solved).unwrap_or_default();
         row.error(
             "solved",
             raw,
@@ -355,7 +542,7 @@ fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
     }
     let first_reply_minutes = reply_minutes.or(match replied {
         Some(r) if r < created => {
-            let raw = row.raw("first_reply_at").unwrap_or_default();
+            let raw = row.at(columns.first_reply_at).unwrap_or_default();
             row.error(
                 "first_reply_at",
                 raw,
@@ -366,14 +553,15 @@ fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
         Some(r) => Some((r - created) as f64 / 60_000.0),
         None => None,
     });
+    let ids = &mut out.ids;
     let number = plain_number(id).and_then(|n| u64::try_from(n).ok());
     if number.is_none() {
-        out.ids.push_str(id);
+        ids.ids.push_str(id);
     }
     let (Ok(no), Ok(line32), Ok(end)) = (
-        u32::try_from(out.id_ends.len()),
+        u32::try_from(ids.id_ends.len()),
         u32::try_from(line),
-        u32::try_from(out.ids.len()),
+        u32::try_from(ids.ids.len()),
     ) else {
         row.error(
             "ticket_id",
@@ -382,14 +570,15 @@ fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
         );
         return;
     };
-    let key = match number {
-        Some(n) => (n, line32, u32::MAX),
+    match number {
+        Some(n) if n <= u64::from(u32::MAX) => ids.small.push(n << 32 | u64::from(line32)),
+        Some(n) => ids.keys.push((n, line32, u32::MAX)),
         None => {
-            out.id_ends.push(end);
-            (rustc_hash::FxBuildHasher.hash_one(id) | HASHED, line32, no)
+            ids.id_ends.push(end);
+            let hash = rustc_hash::FxBuildHasher.hash_one(id) | HASHED;
+            ids.keys.push((hash, line32, no));
         }
-    };
-    out.keys.push(key);
+    }
     let day = created.div_euclid(DAY_MS);
     if day != out.last_day {
         out.last_day = day;
@@ -398,11 +587,6 @@ fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
         }
     }
     out.rows += 1;
-    let header = row.header;
-    let (tags, components) = out
-        .many
-        .get_or_insert_with(|| (header.all("tags"), header.all("component")));
-    let spaces_split = layout != "intercom";
     let record = row.record;
     fn many<'r>(
         record: &'r csv::StringRecord,
@@ -414,74 +598,210 @@ fn ticket(row: &mut Row<'_>, layout: &str, out: &mut Tickets<'_>) {
             .filter_map(move |i| record.get(*i))
             .flat_map(move |v| split_tags(v, spaces_split))
     }
-    out.chunk.push(NewTicket {
-        id,
-        created_ms: created,
-        solved_ms: solved,
-        first_reply_minutes,
-        customer: row.opt("customer_id"),
-        priority: row.opt("priority"),
-        kind: row.opt("type"),
-        tags: many(record, tags, spaces_split),
-        components: many(record, components, spaces_split),
-    });
+    // A full chunk is handed on when the next ticket comes, not when it fills: see
+    // `chunks_at_most`.
     if out.chunk.len() >= Ticket::PER_CHUNK {
         let full = std::mem::replace(
             &mut out.chunk,
             TicketColumns::with_capacity(Ticket::PER_CHUNK),
         );
         if row.errors.is_empty() {
-            (out.stage)(full);
+            (out.stage)((out.wrap)(full.filled()));
         }
     }
+    out.chunk.push(NewTicket {
+        id,
+        created_ms: created,
+        solved_ms: solved,
+        first_reply_minutes,
+        customer: row.opt_at(columns.customer),
+        priority: row.opt_at(columns.priority),
+        kind: row.opt_at(columns.kind),
+        tags: many(record, &columns.tags, columns.spaces_split),
+        components: many(record, &columns.components, columns.spaces_split),
+    });
+}
+
+/// The most chunks the rows of `part`, a first part ending where a row ends, can fill before
+/// the second part is kept or dropped: each row ends in a `\n`, a `\r` or a `\r\n` of its own
+/// (rows that span lines and blank lines only have more); a row that crosses the end of the
+/// part drops the second part before its chunk is handed on (a full chunk is handed on when
+/// the next ticket comes).
+fn chunks_at_most(part: &[u8]) -> Option<u32> {
+    let mut ends = newlines(part);
+    if memchr::memchr(b'\r', part).is_some() {
+        ends += part
+            .windows(2)
+            .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+            .count()
+            + usize::from(part.last() == Some(&b'\r'));
+    }
+    u32::try_from(ends.div_ceil(Ticket::PER_CHUNK)).ok()
+}
+
+/// Where the `n`-th `\n` of `bytes` is (`n` from 1).
+fn nth_newline(bytes: &[u8], n: usize) -> Option<usize> {
+    memchr::memchr_iter(b'\n', bytes).nth(n.checked_sub(1)?)
+}
+
+/// Files from this size on are read in two parts at once, one per core.
+const TWO_PARTS_FROM: usize = 1 << 20;
+
+/// Where the second part of a file's rows starts: the start of the first row that begins
+/// after the middle line of the rows, found by counting quotes (a `\n` after an even number of
+/// them since the header ends a row in a well-formed file); `None` when there is none.
+/// Counting can be fooled by a quote inside an unquoted field, which CSV readers take
+/// literally: [`parse`] checks that a row does start there.
+fn second_part(bytes: &[u8], body: usize) -> Option<usize> {
+    // The middle line rounded to a whole number of chunks, so that a file without multi-line
+    // rows or blank lines is stored in the same chunks as when read in one part.
+    let rows = bytes.get(body..)?;
+    let half = newlines(rows) / 2;
+    let per = Ticket::PER_CHUNK;
+    let line = match (half + per / 2) / per * per {
+        0 => half,
+        n => n,
+    };
+    let mid = body + nth_newline(rows, line)?;
+    let mut quoted = memchr::memchr_iter(b'"', bytes.get(body..mid)?).count() % 2 == 1;
+    let mut previous = bytes.get(mid.checked_sub(1)?).copied();
+    for (i, b) in bytes.iter().enumerate().skip(mid) {
+        match (b, previous) {
+            (b'"', _) => quoted = !quoted,
+            // After a blank line the next row's reading starts before it, not after.
+            (b'\n', Some(p)) if !quoted && p != b'\n' => {
+                // A row ending in `\r\n` ends at its `\r` for the reader.
+                let at = if p == b'\r' { i } else { i + 1 };
+                return (at < bytes.len()).then_some(at);
+            }
+            _ => {}
+        }
+        previous = Some(*b);
+    }
+    None
 }
 
 /// Parses and validates a whole tickets file, handing its tickets to `stage` a chunk of
 /// [`Ticket::PER_CHUNK`] at a time (the last one once the whole file is valid; none after a
 /// refused row); returns every problem, or what the file held.
+///
+/// A file of a megabyte or more is read in two parts at once: the rows from the middle on
+/// on a second thread, while this one reads the first half and checks that a row starts
+/// where the second part does (else it reads on through the whole file and the second part
+/// is dropped). Lines are counted in the whole file, and repeated ids are found across the
+/// parts, so the outcome is the same as one reading's.
 pub fn parse(
     file: &str,
     bytes: &[u8],
     config: &RevenueConfig,
     progress: impl FnMut(u64),
-    stage: &mut dyn FnMut(TicketColumns),
+    stage: &(dyn Fn(Staged) + Sync),
 ) -> Result<ParsedTickets, FileErrors> {
-    // Sized from the line count (an upper bound on the rows), capped at one row per 64 bytes
-    // (exports write more per ticket), so a file of blank lines cannot reserve many times its
-    // size.
-    let lines = bytes
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        .min(bytes.len() / 64);
-    let mut tickets = Tickets {
-        chunk: TicketColumns::with_capacity(Ticket::PER_CHUNK.min(lines)),
-        stage,
-        rows: 0,
-        months: BTreeSet::new(),
-        last_day: i64::MIN,
-        keys: Vec::with_capacity(lines),
-        ids: String::new(),
-        id_ends: Vec::new(),
-        many: None,
-    };
+    parse_in_parts(file, bytes, config, progress, stage, TWO_PARTS_FROM)
+}
+
+/// [`parse`], reading files of `two_parts_from` bytes or more in two parts.
+fn parse_in_parts(
+    file: &str,
+    bytes: &[u8],
+    config: &RevenueConfig,
+    mut progress: impl FnMut(u64),
+    stage: &(dyn Fn(Staged) + Sync),
+    two_parts_from: usize,
+) -> Result<ParsedTickets, FileErrors> {
     let reader = Reader {
         header_of: &|h| Header::with_vocab(h, &TICKETS, |_| Vec::new()),
         layout_of: &check_header,
         identifiers: &|_| &["ticket_id", "customer_id", "priority", "type"],
     };
-    let (header, layout, mut errors) = read_rows(
-        file,
-        bytes,
-        config,
-        &reader,
-        |row, layout| ticket(row, layout, &mut tickets),
-        progress,
-    )?;
+    let opened = open(file, bytes, config, &reader)?;
+    let columns = Columns::of(&opened.header, opened.layout);
+    let bytes = opened.bytes;
+    let second = (bytes.len() >= two_parts_from)
+        .then(|| second_part(bytes, opened.body))
+        .flatten()
+        .and_then(|from| {
+            let second_from = chunks_at_most(bytes.get(opened.body..from)?)?;
+            stage(Staged::TwoParts { second_from });
+            Some(from)
+        });
+    let first_end = second.unwrap_or(bytes.len());
+    let given_up = AtomicBool::new(false);
+    let second_line = AtomicU64::new(0);
+    let mut tickets = std::thread::scope(|scope| {
+        let second_reader = second.map(|from| {
+            let (opened, columns, given_up, second_line) =
+                (&opened, &columns, &given_up, &second_line);
+            scope.spawn(move || {
+                let part = &bytes[from..];
+                let mut tickets =
+                    Tickets::new(stage, Staged::Second, newlines(part).min(part.len() / 64));
+                tickets.read(
+                    opened,
+                    from,
+                    config,
+                    columns,
+                    |line| second_line.store(line, Ordering::Relaxed),
+                    &mut |_| {
+                        if given_up.load(Ordering::Relaxed) {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    },
+                );
+                tickets.ids.sort();
+                tickets
+            })
+        });
+        let first_lines = newlines(&bytes[..first_end]);
+        let mut tickets = Tickets::new(stage, Staged::Next, first_lines.min(first_end / 64));
+        let mut reached = false;
+        tickets.read(
+            &opened,
+            opened.body,
+            config,
+            &columns,
+            |line| {
+                let done = second_line.load(Ordering::Relaxed);
+                progress(line + (done as usize).saturating_sub(first_lines) as u64);
+            },
+            &mut |at| match second {
+                Some(from) if !reached && !given_up.load(Ordering::Relaxed) && at >= from => {
+                    if at == from {
+                        reached = true;
+                        return ControlFlow::Break(());
+                    }
+                    given_up.store(true, Ordering::Relaxed);
+                    stage(Staged::SecondDropped);
+                    tracing::debug!(file, "no row starts where the second part would: one part");
+                    ControlFlow::Continue(())
+                }
+                _ => ControlFlow::Continue(()),
+            },
+        );
+        if let Some(second) = second_reader {
+            if reached {
+                tickets.hand_on();
+                stage(Staged::FirstDone);
+            }
+            // A panic there is one here (a given-up part's tickets are dropped).
+            let second = second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if reached {
+                tickets.append(second);
+            }
+        }
+        tickets
+    });
     let record = csv::StringRecord::new();
-    for (line, id, first) in tickets.duplicates() {
+    let mut errors = std::mem::take(&mut tickets.errors);
+    let mut ids = vec![std::mem::take(&mut tickets.ids)];
+    ids.append(&mut tickets.later_ids);
+    for (line, id, first) in duplicates(&mut ids) {
         Row {
-            header: &header,
+            header: &opened.header,
             record: &record,
             line,
             errors: &mut errors,
@@ -494,20 +814,208 @@ pub fn parse(
     }
     // A duplicate row was counted above; the count only decides "no data rows", which a
     // file with duplicates never reaches.
-    if errors.is_empty() && !tickets.chunk.is_empty() {
-        (tickets.stage)(std::mem::take(&mut tickets.chunk));
-    }
+    tickets.errors = errors;
+    tickets.hand_on();
     let parsed = ParsedTickets {
-        layout,
+        layout: opened.layout,
         rows: tickets.rows,
         months: tickets.months.into_iter().collect(),
     };
-    finish(file, config, errors, parsed.rows as usize, parsed)
+    finish(file, config, tickets.errors, parsed.rows as usize, parsed)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::config::{Config, Sources};
+
+    fn config() -> RevenueConfig {
+        Config::load(&Sources {
+            env: Some(Default::default()),
+            ..Sources::default()
+        })
+        .map(|c| c.revenue)
+        .expect("the default configuration")
+    }
+
+    /// What a reading gave: the outcome (problems as the user sees them), the ticket ids in
+    /// the order the stager numbers them, and whether the second part was kept.
+    type Reading = (Result<(u64, Vec<Month>), String>, Vec<String>, bool);
+
+    /// `csv` read in two parts and in one.
+    fn read_both(csv: &str) -> [Reading; 2] {
+        [0, usize::MAX].map(|two_parts_from| {
+            let staged = Mutex::new(Vec::new());
+            // Long enough for the test's multi-line subjects.
+            let config = RevenueConfig {
+                max_field_bytes: 1 << 20,
+                ..config()
+            };
+            let outcome = parse_in_parts(
+                "t.csv",
+                csv.as_bytes(),
+                &config,
+                |_| {},
+                &|s| staged.lock().expect("not poisoned").push(s),
+                two_parts_from,
+            );
+            // The stager's numbering (`chunked::TicketStager::take`).
+            let mut chunks = std::collections::BTreeMap::new();
+            let (mut first, mut second, mut kept) = (0u32, None, false);
+            for s in staged.into_inner().expect("not poisoned") {
+                match s {
+                    Staged::Next(c) => {
+                        assert!(second.is_none_or(|(from, _)| first < from));
+                        chunks.insert(first, c);
+                        first += 1;
+                    }
+                    Staged::TwoParts { second_from } => second = Some((second_from, 0)),
+                    Staged::Second(c) => {
+                        if let Some((from, n)) = second.as_mut() {
+                            chunks.insert(*from + *n, c);
+                            *n += 1;
+                        }
+                    }
+                    Staged::FirstDone => kept = true,
+                    Staged::SecondDropped => {
+                        if let Some((from, n)) = second.take() {
+                            chunks.retain(|no, _| !(from..from + n).contains(no));
+                        }
+                    }
+                }
+            }
+            let ids = chunks
+                .values()
+                .flat_map(|c| c.iter().map(|t| t.id.to_owned()))
+                .collect();
+            let outcome = outcome
+                .map(|p| (p.rows, p.months))
+                .map_err(|e| e.to_string());
+            (outcome, ids, kept)
+        })
+    }
+
+    /// The two readings agree: the same outcome and, for a file taken, the same tickets in
+    /// the same order.
+    fn same(two: &Reading, one: &Reading) {
+        assert_eq!(two.0, one.0);
+        if two.0.is_ok() {
+            assert!(
+                two.1 == one.1,
+                "{} tickets staged from two parts, {} from one",
+                two.1.len(),
+                one.1.len()
+            );
+        }
+    }
+
+    /// `rows` tickets `T-0`.. (ids that are not numbers go through the hashed check) a
+    /// minute apart, with `row(i)` in place of ticket `i` where it gives one, and `ending`
+    /// after each row.
+    fn file(rows: usize, ending: &str, row: impl Fn(usize) -> Option<String>) -> String {
+        let mut csv = format!("Id,Subject,Created at,Organization,Tags{ending}");
+        for i in 0..rows {
+            let line = row(i).unwrap_or_else(|| {
+                format!(
+                    "T-{i},\"Hello, \"\"world\"\"\",2026-11-{:02} {:02}:{:02}:00,cus_{},billing sso",
+                    1 + i / 1440 % 28,
+                    i / 60 % 24,
+                    i % 60,
+                    i % 7
+                )
+            });
+            csv += &line;
+            csv += ending;
+        }
+        csv
+    }
+
+    #[test]
+    fn two_parts_read_as_one() {
+        for ending in ["\n", "\r\n"] {
+            let csv = file(45_000, ending, |_| None);
+            let [two, one] = read_both(&csv);
+            assert!(two.2, "the second part is kept ({ending:?})");
+            assert_eq!(two.1.len(), 45_000);
+            same(&two, &one);
+        }
+    }
+
+    #[test]
+    fn lines_are_named_after_crlf_endings_and_blank_lines() {
+        let csv = "Id,Created at,Organization,Tags\r\n1,2026-11-09 10:00:00,a,x\r\n\
+                   2,not a time,a,x\r\n\r\n\n3,2026-11-09 10:00:00,a,x,y\n";
+        let [two, one] = read_both(csv);
+        assert_eq!(two.0, one.0);
+        let errors = one.0.expect_err("refused");
+        assert!(
+            errors.contains("line 3, column Created at") && errors.contains("line 6: has 5 fields"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_quoted_newline_across_the_middle_is_not_a_split() {
+        // A subject of 2 000 lines around the middle of the file: the second part starts after
+        // it, where the next row does.
+        let long = "a line, of text\n".repeat(2_000);
+        let rows = 3_000;
+        let csv = file(rows, "\n", |i| {
+            (i == rows / 2).then(|| format!("T-{i},\"{long}\",2026-11-02 10:00:00,cus_1,sso"))
+        });
+        let body = csv.find('\n').map(|n| n + 1).unwrap_or_default();
+        let at = second_part(csv.as_bytes(), body).unwrap_or_default();
+        let after = csv.find(&format!("\nT-{}", rows / 2 + 1)).map(|n| n + 1);
+        assert_eq!(Some(at), after, "the row after the long one");
+        let [two, one] = read_both(&csv);
+        assert!(two.2);
+        same(&two, &one);
+
+        // A quote inside an unquoted field before it, which readers take literally, makes the
+        // count take a newline inside the subject for a row's end: no row starts there, and
+        // the first part's reading reads on through the whole file.
+        let csv = file(rows, "\n", |i| match i {
+            10 => Some(format!("T-{i},5\" screen,2026-11-02 10:00:00,cus_1,sso")),
+            _ if i == rows / 2 => Some(format!("T-{i},\"{long}\",2026-11-02 10:00:00,cus_1,sso")),
+            _ => None,
+        });
+        let at = second_part(csv.as_bytes(), body).unwrap_or_default();
+        assert!(at < after.unwrap_or_default(), "fooled: {at}");
+        let [two, one] = read_both(&csv);
+        assert!(!two.2, "the second part is dropped");
+        assert_eq!(two.0.as_ref().map(|o| o.0), Ok(rows as u64));
+        same(&two, &one);
+    }
+
+    #[test]
+    fn repeated_ids_and_bad_rows_are_named_across_the_parts() {
+        let rows = 45_000;
+        let csv = file(rows, "\n", |i| match i {
+            // Line 40 002: a copy of ticket T-3 (line 5) and of the number 100 (line 12).
+            40_000 => Some("T-3,again,2026-11-03 10:00:00,cus_1,sso".into()),
+            40_001 => Some("100,again,2026-11-03 10:00:00,cus_1,sso".into()),
+            10 => Some("100,first,2026-11-03 10:00:00,cus_1,sso".into()),
+            // Line 30 003: a bad time in the second part.
+            30_001 => Some("T-30001,x,not a time,cus_1,sso".into()),
+            _ => None,
+        });
+        let [two, one] = read_both(&csv);
+        assert!(two.2);
+        same(&two, &one);
+        assert_eq!(
+            two.0,
+            Err("t.csv: 3 problems, nothing imported:\n  \
+                 t.csv: line 30003, column Created at (created), value \"not a time\": is not a \
+                 time (RFC 3339, YYYY-MM-DD HH:MM:SS, dd/Mon/yy h:mm AM or YYYY-MM-DD)\n  \
+                 t.csv: line 40002, column Id (ticket_id), value \"T-3\": duplicate ticket T-3 \
+                 (first on line 5)\n  \
+                 t.csv: line 40003, column Id (ticket_id), value \"100\": duplicate ticket 100 \
+                 (first on line 12)"
+                .to_owned())
+        );
+    }
 
     #[test]
     fn times_as_the_exports_write_them() {

@@ -246,6 +246,73 @@ fn a_file_refused_after_staging_leaves_nothing_and_names_every_duplicate() {
     assert_eq!(chunks(&store), Some(3));
 }
 
+/// A big file is read in two parts at once; its tickets are stored as one reading stores them:
+/// in order, every chunk number below the count present (a first part of blank lines fills
+/// fewer chunks than its lines could: those are stored empty), and a split that a quote in an
+/// unquoted field misplaces falls back to one reading.
+#[test]
+fn a_file_read_in_two_parts_is_stored_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let config = revenue_config("");
+    let chunks = |store: &Store| store.event_counts().get("ticket_chunk").copied();
+    let import = |bytes: &[u8], source: &str| {
+        set_import::import_tickets(
+            &store,
+            &config,
+            "big.csv",
+            bytes,
+            &SetOptions::new(source),
+            |_| {},
+        )
+    };
+    let rows = |csv: &mut String, n: usize| {
+        for i in 0..n {
+            *csv += &format!("{},2026-11-09 10:00:00,cus_a,billing\n", 100_000 + i);
+        }
+    };
+
+    // 25 000 blank lines, then 45 000 tickets: the first part ends at line 40 001 with 15 000
+    // tickets, one chunk where its lines could fill two.
+    let mut csv = String::from("Id,Created at,Organization,Tags\n");
+    csv += &"\n".repeat(25_000);
+    rows(&mut csv, 45_000);
+    let applied = import(csv.as_bytes(), "blank").unwrap();
+    assert_eq!((applied.outcome, applied.rows), ("applied", 45_000));
+    assert_eq!(chunks(&store), Some(4), "15 000, empty, 20 000, 10 000");
+    let ids: Vec<String> = business::tickets(&store)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let expected: Vec<String> = (0..45_000).map(|i| (100_000 + i).to_string()).collect();
+    assert!(ids == expected, "{} tickets, in file order", ids.len());
+
+    // A subject of 100 lines across the middle, and a quote inside an unquoted subject before
+    // it (taken literally): counting quotes puts the split inside the subject, no row starts
+    // there, and the file is read in one part.
+    let mut csv = String::from("Id,Subject,Created at,Organization,Tags\n");
+    for i in 0..40_000 {
+        let subject = match i {
+            5 => "a 5\" screen".to_owned(),
+            19_900 => format!("\"{}\"", "a line\n".repeat(100)),
+            _ => "hello".to_owned(),
+        };
+        csv += &format!("T-{i},{subject},2026-11-09 10:00:00,cus_a,billing\n");
+    }
+    let applied = import(csv.as_bytes(), "quoted").unwrap();
+    assert_eq!((applied.outcome, applied.rows), ("applied", 40_000));
+    assert_eq!(chunks(&store), Some(6), "4, and 20 000 + 20 000");
+    let ids: Vec<String> = business::tickets(&store)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .filter(|id| id.starts_with("T-"))
+        .collect();
+    let expected: Vec<String> = (0..40_000).map(|i| format!("T-{i}")).collect();
+    assert!(ids == expected, "{} tickets, in file order", ids.len());
+}
+
 #[test]
 fn the_revenue_imports_bad_input_cases_hold_for_tickets_and_metrics() {
     let dir = tempfile::tempdir().unwrap();

@@ -192,6 +192,15 @@ pub(super) fn parse_movement_type(raw: &str) -> Result<MovementType, String> {
     })
 }
 
+/// The first control character of `v`, if any: printable ASCII, what identifiers nearly
+/// always are, is checked a byte at a time without decoding.
+fn control_char(v: &str) -> Option<char> {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    v.chars().find(|c| c.is_control())
+}
+
 pub(crate) struct Row<'a> {
     pub(crate) header: &'a Header,
     pub(crate) record: &'a csv::StringRecord,
@@ -219,11 +228,18 @@ impl<'a> Row<'a> {
         });
     }
 
-    /// Fields over `max` bytes, and identifiers with control characters (NUL above all, which
-    /// ends a string in many a tool downstream): refused before anything reads them.
-    pub(crate) fn check_bounds(&mut self, max: usize, identifiers: &[&str]) -> bool {
+    /// Fields over `max` bytes, and identifiers (each field with its column, looked up once
+    /// per file) with control characters (NUL above all, which ends a string in many a tool
+    /// downstream): refused before anything reads them.
+    pub(crate) fn check_bounds(
+        &mut self,
+        max: usize,
+        identifiers: &[(&'static str, Option<usize>)],
+    ) -> bool {
         let mut ok = true;
-        for (i, v) in self.record.iter().enumerate() {
+        // No field is longer than the whole row: most rows need no look at each.
+        let long = self.record.as_slice().len() > max;
+        for (i, v) in self.record.iter().enumerate().filter(|_| long) {
             if v.len() > max {
                 let column = self
                     .header
@@ -243,9 +259,9 @@ impl<'a> Row<'a> {
                 ok = false;
             }
         }
-        for &field in identifiers {
-            if let Some(v) = self.raw(field) {
-                if let Some(c) = v.chars().find(|c| c.is_control()) {
+        for &(field, at) in identifiers {
+            if let Some(v) = self.at(at) {
+                if let Some(c) = control_char(v) {
                     self.error(
                         field,
                         v,
@@ -263,16 +279,31 @@ impl<'a> Row<'a> {
 
     /// The raw value of a field present in the header (`None` when the column is absent).
     pub(crate) fn raw(&self, field: &str) -> Option<&'a str> {
-        let i = self.header.get(field)?;
-        Some(self.record.get(i).unwrap_or(""))
+        self.at(self.header.get(field))
+    }
+
+    /// The raw value in column `at`, a field's column looked up once per file with
+    /// [`Header::get`] (`None` when the header has no such column).
+    pub(crate) fn at(&self, at: Option<usize>) -> Option<&'a str> {
+        Some(self.record.get(at?).unwrap_or(""))
     }
 
     pub(crate) fn opt(&self, field: &str) -> Option<&'a str> {
-        self.raw(field).map(str::trim).filter(|v| !v.is_empty())
+        self.opt_at(self.header.get(field))
+    }
+
+    /// [`Row::opt`] of column `at` (see [`Row::at`]).
+    pub(crate) fn opt_at(&self, at: Option<usize>) -> Option<&'a str> {
+        self.at(at).map(str::trim).filter(|v| !v.is_empty())
     }
 
     pub(crate) fn required(&mut self, field: &str) -> Option<&'a str> {
-        let v = self.raw(field)?.trim();
+        self.required_at(field, self.header.get(field))
+    }
+
+    /// [`Row::required`] of `field`, found in column `at` (see [`Row::at`]).
+    pub(crate) fn required_at(&mut self, field: &str, at: Option<usize>) -> Option<&'a str> {
+        let v = self.at(at)?.trim();
         if v.is_empty() {
             self.error(field, "", "is empty".into());
             None
@@ -286,7 +317,17 @@ impl<'a> Row<'a> {
         field: &str,
         f: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let v = self.raw(field)?;
+        self.parsed_at(field, self.header.get(field), f)
+    }
+
+    /// [`Row::parsed`] of `field`, found in column `at` (see [`Row::at`]).
+    pub(crate) fn parsed_at<T>(
+        &mut self,
+        field: &str,
+        at: Option<usize>,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let v = self.at(at)?;
         f(v).map_err(|reason| self.error(field, v, reason)).ok()
     }
 

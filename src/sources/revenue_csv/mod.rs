@@ -296,18 +296,28 @@ pub(crate) struct Reader<'a, L> {
     pub(crate) identifiers: &'a dyn Fn(L) -> &'static [&'static str],
 }
 
-/// The reading every CSV import shares: UTF-8 (a BOM allowed), a header, then each data row
-/// checked for shape and bounds and handed to `each`; every problem is collected with its line.
-/// Returns the header, the layout and the rows' problems (the caller may add whole-file checks,
-/// then calls [`finish`]).
-pub(crate) fn read_rows<L: Copy>(
+/// A CSV file whose header was read: what reading its rows, whole or in parts, needs.
+pub(crate) struct Opened<'b, L> {
+    /// The file, without its BOM.
+    pub(crate) bytes: &'b [u8],
+    /// The header row read against the kind's vocabulary.
+    pub(crate) header: Header,
+    /// The layout it describes.
+    pub(crate) layout: L,
+    /// Where the header's record ends: the rows start here.
+    pub(crate) body: usize,
+    /// The identifier fields of the layout and their columns, looked up once per file.
+    identifiers: Vec<(&'static str, Option<usize>)>,
+}
+
+/// What every CSV import checks before its rows: UTF-8 (a BOM allowed), not empty, a header
+/// that describes a layout.
+pub(crate) fn open<'b, L: Copy>(
     file: &str,
-    bytes: &[u8],
+    bytes: &'b [u8],
     config: &RevenueConfig,
     reader: &Reader<'_, L>,
-    mut each: impl FnMut(&mut Row<'_>, L),
-    mut progress: impl FnMut(u64),
-) -> Result<(Header, L, Vec<RowError>), FileErrors> {
+) -> Result<Opened<'b, L>, FileErrors> {
     let one =
         |line: u64, reason: String| file_errors(file, config, vec![whole_file_error(line, reason)]);
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -329,22 +339,89 @@ pub(crate) fn read_rows<L: Copy>(
     }
     let mut csv_reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .flexible(false)
         .from_reader(bytes);
     let header = match csv_reader.headers() {
         Ok(h) => (reader.header_of)(h),
         Err(e) => return Err(one(1, format!("unreadable header: {e}"))),
     };
+    let body = usize::try_from(csv_reader.position().byte()).unwrap_or(bytes.len());
     let layout = (reader.layout_of)(&header).map_err(|e| file_errors(file, config, e))?;
-    let identifiers = (reader.identifiers)(layout);
-    let mut errors = Vec::new();
+    let identifiers = (reader.identifiers)(layout)
+        .iter()
+        .map(|f| (*f, header.get(f)))
+        .collect();
+    Ok(Opened {
+        bytes,
+        header,
+        layout,
+        body,
+        identifiers,
+    })
+}
+
+/// The `\n`s of `bytes` (memchr counts ~10 times faster than a filtered iterator here).
+pub(crate) fn newlines(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes).count()
+}
+
+/// Whether [`read_part`] reads on at the start of a row (at this byte of the file).
+pub(crate) type AtRow<'f> = &'f mut dyn FnMut(usize) -> std::ops::ControlFlow<()>;
+
+/// Reads the rows of `opened` from byte `from` (`opened.body` for the whole file, or the start
+/// of a row), each checked for shape and bounds and handed to `each`, every problem collected
+/// into `errors` with its line in the whole file. `at_row` is asked before each row and may
+/// stop the reading there.
+pub(crate) fn read_part<L: Copy>(
+    opened: &Opened<'_, L>,
+    from: usize,
+    config: &RevenueConfig,
+    errors: &mut Vec<RowError>,
+    mut each: impl FnMut(&mut Row<'_>, L),
+    mut progress: impl FnMut(u64),
+    at_row: AtRow<'_>,
+) {
+    let (head, rest) = (
+        opened.bytes.get(..opened.body).unwrap_or_default(),
+        opened.bytes.get(from..).unwrap_or_default(),
+    );
+    // The header is read again before the part, so the part's rows are checked against its
+    // field count and are read from the state a row starts in; a row's line is the reader's
+    // plus the lines between the header and the part.
+    let skipped = opened.bytes.get(opened.body..from).map_or(0, newlines) as u64;
+    let mut csv_reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(std::io::Read::chain(head, rest));
+    if csv_reader.headers().is_err() {
+        // `open` read the same bytes without error.
+        return;
+    }
+    let identifiers = &opened.identifiers;
+    // csv places a row where its reading began: before the `\n` of the `\r\n` that ended the
+    // row before, and before any blank lines; the row's own line is past them.
+    let line_of = |p: &csv::Position| {
+        let at = (p.byte() as usize).saturating_sub(opened.body) + from;
+        let passed = opened
+            .bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        p.line() + skipped + passed
+    };
     let mut record = csv::StringRecord::new();
     loop {
+        let at = (csv_reader.position().byte() as usize).saturating_sub(opened.body) + from;
+        if at_row(at).is_break() {
+            break;
+        }
         match csv_reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, line_of);
                 errors.push(whole_file_error(
                     line,
                     match e.kind() {
@@ -359,23 +436,47 @@ pub(crate) fn read_rows<L: Copy>(
                 continue;
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, line_of);
         progress(line);
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
         let mut row = Row {
-            header: &header,
+            header: &opened.header,
             record: &record,
             line,
-            errors: &mut errors,
+            errors,
         };
         if !row.check_bounds(config.max_field_bytes, identifiers) {
             continue;
         }
-        each(&mut row, layout);
+        each(&mut row, opened.layout);
     }
-    Ok((header, layout, errors))
+}
+
+/// The reading every CSV import shares: [`open`], then every row [`read_part`] reads.
+/// Returns the header, the layout and the rows' problems (the caller may add whole-file checks,
+/// then calls [`finish`]).
+pub(crate) fn read_rows<L: Copy>(
+    file: &str,
+    bytes: &[u8],
+    config: &RevenueConfig,
+    reader: &Reader<'_, L>,
+    each: impl FnMut(&mut Row<'_>, L),
+    progress: impl FnMut(u64),
+) -> Result<(Header, L, Vec<RowError>), FileErrors> {
+    let opened = open(file, bytes, config, reader)?;
+    let mut errors = Vec::new();
+    read_part(
+        &opened,
+        opened.body,
+        config,
+        &mut errors,
+        each,
+        progress,
+        &mut |_| std::ops::ControlFlow::Continue(()),
+    );
+    Ok((opened.header, opened.layout, errors))
 }
 
 /// The end of every CSV import's validation: any problem refuses the whole file, listed in
