@@ -12,6 +12,7 @@ pub mod dora;
 pub mod month;
 pub mod products;
 pub mod revenue;
+pub mod stamp;
 pub mod system;
 pub mod teams;
 pub mod ticket_columns;
@@ -210,11 +211,13 @@ pub struct Deployment {
     /// The ref that was deployed (branch or tag).
     pub git_ref: String,
     /// When the deployment was created.
+    #[serde(with = "stamp")]
     pub created_at: DateTime<Utc>,
     /// Its final state.
     pub state: DeployState,
     /// When the final status was posted. A deployment counts at this time, never at
     /// `updated_at`, which moves whenever anything touches the deployment.
+    #[serde(default, with = "stamp::opt")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -244,14 +247,17 @@ pub struct Change {
     /// Paths touched, when known (monorepo services are told apart by path globs).
     pub files: Vec<String>,
     /// When the pull request was opened.
+    #[serde(with = "stamp")]
     pub created_at: DateTime<Utc>,
     /// When it was merged.
+    #[serde(with = "stamp")]
     pub merged_at: DateTime<Utc>,
     /// The commit the merge produced on the base branch (merge, squash or rebase).
     pub merge_commit_sha: String,
     /// The pull request's own commits, oldest first.
     pub commits: Vec<String>,
     /// Author time of the pull request's first commit: where lead time starts.
+    #[serde(with = "stamp")]
     pub first_commit_at: DateTime<Utc>,
     /// Description; `Reverts owner/repo#N` and `#N` references to incidents are read from it.
     #[serde(default)]
@@ -276,8 +282,10 @@ pub struct Commit {
     /// Parent SHAs.
     pub parents: Vec<String>,
     /// Author time.
+    #[serde(with = "stamp")]
     pub authored_at: DateTime<Utc>,
     /// Committer time.
+    #[serde(with = "stamp")]
     pub committed_at: DateTime<Utc>,
     /// Pull requests GitHub associates with the commit (`commits/{sha}/pulls`), when asked;
     /// `None` when not asked. Rebase merges are resolved through it.
@@ -314,8 +322,10 @@ pub struct Incident {
     /// Labels (`incident`, `service:<name>` …).
     pub labels: Vec<String>,
     /// When it was opened.
+    #[serde(with = "stamp")]
     pub created_at: DateTime<Utc>,
     /// When it was closed (resolved), if it is.
+    #[serde(default, with = "stamp::opt")]
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -339,8 +349,10 @@ pub struct Bug {
     /// Labels (`bug`, `sev1`, `service:<name>` …).
     pub labels: Vec<String>,
     /// When it was opened.
+    #[serde(with = "stamp")]
     pub created_at: DateTime<Utc>,
     /// When it was last closed, if it is closed now.
+    #[serde(default, with = "stamp::opt")]
     pub closed_at: Option<DateTime<Utc>>,
     /// When it was seen reopened: a sync that finds open a bug it stored closed records the
     /// issue's `updated_at`; one that finds it closed again at a later time records the earlier
