@@ -453,11 +453,29 @@ fn v1_of<E: Event>(store: &Store, out: &mut Vec<(Vec<u8>, Vec<u8>)>) -> &'static
 
 /// The ticket chunks of a schema-2 database as schema 1 kept them: under tag 3, each value the
 /// chunk's own bytes (a version byte, then its columns), read straight out of the event blocks
-/// (a `u32` count, then per record its key and the record, each after its `u32` length, the
-/// record's first byte its codec, 2 for a chunk's own bytes).
+/// (a record's first byte is its codec, 2 for a chunk's own bytes).
 fn v1_ticket_chunks(db: &sled::Db) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let out: Vec<_> = block_records(db, "ticket_chunk")
+        .into_iter()
+        .map(|(key, record)| {
+            assert_eq!(record[0], 2, "a chunk in its own bytes");
+            let mut k = b"\x03ticket_chunk\0".to_vec();
+            k.extend_from_slice(&key);
+            (k, record[1..].to_vec())
+        })
+        .collect();
+    assert!(!out.is_empty(), "the demo has ticket chunks");
+    out
+}
+
+/// Every (natural key, record) of `kind` in a database's event blocks: a block is a `u32`
+/// count, then per record its key and the record, each after its `u32` length (little-endian).
+fn block_records(db: &sled::Db, kind: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut prefix = vec![6u8];
+    prefix.extend_from_slice(kind.as_bytes());
+    prefix.push(0);
     let mut out = Vec::new();
-    for kv in db.scan_prefix(b"\x06ticket_chunk\0") {
+    for kv in db.scan_prefix(prefix) {
         let (_, block) = kv.unwrap();
         let mut rest = &block[4..];
         let mut take = || {
@@ -468,14 +486,9 @@ fn v1_ticket_chunks(db: &sled::Db) -> Vec<(Vec<u8>, Vec<u8>)> {
         };
         for _ in 0..u32::from_le_bytes(block[..4].try_into().unwrap()) {
             let key = take();
-            let record = take();
-            assert_eq!(record[0], 2, "a chunk in its own bytes");
-            let mut k = b"\x03ticket_chunk\0".to_vec();
-            k.extend_from_slice(&key);
-            out.push((k, record[1..].to_vec()));
+            out.push((key, take()));
         }
     }
-    assert!(!out.is_empty(), "the demo has ticket chunks");
     out
 }
 
@@ -570,25 +583,11 @@ fn the_demo_written_by_schema_1_gives_the_golden_figures_once_converted() {
     assert_eq!(dump(&raw(&path)), converted);
 }
 
-/// The codec byte of every record of `kind` in a database's event blocks (see
-/// `v1_ticket_chunks` for the block layout).
+/// How many records of `kind` each codec byte starts.
 fn codecs(db: &sled::Db, kind: &str) -> BTreeMap<u8, usize> {
-    let mut prefix = vec![6u8];
-    prefix.extend_from_slice(kind.as_bytes());
-    prefix.push(0);
     let mut out = BTreeMap::new();
-    for kv in db.scan_prefix(prefix) {
-        let (_, block) = kv.unwrap();
-        let mut rest = &block[4..];
-        for _ in 0..u32::from_le_bytes(block[..4].try_into().unwrap()) {
-            for part in 0..2 {
-                let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-                if part == 1 {
-                    *out.entry(rest[4]).or_insert(0) += 1;
-                }
-                rest = &rest[4 + len..];
-            }
-        }
+    for (_, record) in block_records(db, kind) {
+        *out.entry(record[0]).or_insert(0) += 1;
     }
     out
 }
