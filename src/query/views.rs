@@ -25,7 +25,15 @@ pub(super) use rows::carried;
 use rows::{bugs_into, month_start_ms, revenue_into, scope_rows, MonthFacts};
 
 fn all<E: Event>(store: &Store) -> Result<Vec<E>, StoreError> {
-    store.events::<E>().collect()
+    // Sized from the store's count of the kind: collecting a `Result` iterator cannot know its
+    // length, and growing a vector of a million events by doubling copies it a dozen times into
+    // fresh pages (a third of the read, BENCHMARKS.md, issue 21).
+    let stored = store.event_counts().get(E::KIND).copied().unwrap_or(0);
+    let mut out = Vec::with_capacity(usize::try_from(stored).unwrap_or(0));
+    for event in store.events::<E>() {
+        out.push(event?);
+    }
+    Ok(out)
 }
 
 /// The services to report: the configured ones, then any other seen in the stored deployments

@@ -73,15 +73,22 @@ fn reverted_pr<'a>(c: &Change, titles: &mut Titles<'a>, graph: &Graph<'a>) -> Op
 /// about the first time it went out for the service concerned.
 fn shipped_by(deployments: &[DeployFacts]) -> HashMap<(&str, u64), Vec<usize>> {
     let mut out: HashMap<(&str, u64), Vec<usize>> = HashMap::default();
-    // Each service's deployments are contiguous and time-sorted: its first hit is its earliest.
+    out.reserve(deployments.iter().map(|d| d.changes.len()).sum());
+    // Each service's deployments are contiguous and time-sorted: its first hit is its earliest,
+    // and an index already listed belongs to the current service exactly when it is at or after
+    // the start of the service's run (no need to look at that deployment again).
+    let mut run_start = 0;
     for (i, d) in deployments.iter().enumerate() {
+        if i > 0 && deployments[i - 1].service != d.service {
+            run_start = i;
+        }
         if !d.succeeded() {
             continue;
         }
         for c in &d.changes {
             if let Some(n) = c.pr {
                 let list = out.entry((d.repo.as_str(), n)).or_default();
-                if !list.iter().any(|&j| deployments[j].service == d.service) {
+                if !list.iter().any(|&j| j >= run_start) {
                     list.push(i);
                 }
             }
@@ -204,37 +211,18 @@ pub(super) fn attribute<'a>(
     }
 
     // 5. Unplanned work: incident fixes, then whole deployments.
-    for d in deployments.iter_mut() {
-        let numbers = incident_numbers.get(d.repo.as_str());
+    let fixes = incident_fixes(input.changes, &incident_numbers);
+    for d in deployments.iter_mut().filter(|_| !fixes.is_empty()) {
         for c in &mut d.changes {
             if c.unplanned.is_some() {
                 continue;
             }
-            let Some(pr) = c.pr.and_then(|n| graph.pr(&d.repo, n)) else {
-                continue;
-            };
-            if pr.labels.iter().any(|l| l.eq_ignore_ascii_case("incident")) {
-                c.unplanned = Some("incident fix".into());
-                continue;
-            }
-            let Some(nums) = numbers else {
-                continue;
-            };
-            if !pr.title.contains('#') && !pr.body.contains('#') {
-                continue;
-            }
-            let text = format!("{}\n{}", pr.title, pr.body);
-            for m in captures(&PR_REF, &text) {
-                let same_repo = m.get(1).is_none_or(|r| r.as_str() == d.repo);
-                let n: Option<u64> = m.get(2).and_then(|n| n.as_str().parse().ok());
-                if let (true, Some(n)) = (same_repo, n) {
-                    if nums.contains(&n) {
-                        c.unplanned = Some(format!("incident fix (#{n})"));
-                        break;
-                    }
-                }
+            if let Some(why) = c.pr.and_then(|n| fixes.get(&(d.repo.as_str(), n))) {
+                c.unplanned = Some(why.clone());
             }
         }
+    }
+    for d in deployments.iter_mut() {
         d.unplanned = if let Some(r) = d.rollback_of {
             Some(format!("rollback of deployment {r}"))
         } else if !d.changes.is_empty() && d.changes.iter().all(|c| c.unplanned.is_some()) {
@@ -250,6 +238,46 @@ pub(super) fn attribute<'a>(
         } else {
             None
         };
+    }
+    out
+}
+
+/// The pull requests that are incident fixes, and why: labelled `incident`, or naming (`#N`,
+/// `owner/name#N`) an incident of their own repository.
+///
+/// One pass over the pull requests, in the order they were read, instead of a look-up in the
+/// PR index for every shipped change: the index is large and each look-up missed the cache
+/// (the most expensive line of the attribution, BENCHMARKS.md, issue 21); the fixes are few.
+fn incident_fixes<'a>(
+    changes: &'a [Change],
+    incident_numbers: &HashMap<&str, HashSet<u64>>,
+) -> HashMap<(&'a str, u64), String> {
+    let mut out = HashMap::default();
+    for pr in changes {
+        if pr.labels.iter().any(|l| l.eq_ignore_ascii_case("incident")) {
+            out.insert((pr.repo.as_str(), pr.number), "incident fix".to_owned());
+            continue;
+        }
+        let Some(nums) = incident_numbers.get(pr.repo.as_str()) else {
+            continue;
+        };
+        if !pr.title.contains('#') && !pr.body.contains('#') {
+            continue;
+        }
+        let text = format!("{}\n{}", pr.title, pr.body);
+        for m in captures(&PR_REF, &text) {
+            let same_repo = m.get(1).is_none_or(|r| r.as_str() == pr.repo);
+            let n: Option<u64> = m.get(2).and_then(|n| n.as_str().parse().ok());
+            if let (true, Some(n)) = (same_repo, n) {
+                if nums.contains(&n) {
+                    out.insert(
+                        (pr.repo.as_str(), pr.number),
+                        format!("incident fix (#{n})"),
+                    );
+                    break;
+                }
+            }
+        }
     }
     out
 }
@@ -278,6 +306,9 @@ fn candidate_services(inc: &Incident, services: &[ServiceSpec]) -> Vec<String> {
 /// by id and by SHA, so that attributing an incident does not scan every deployment.
 struct DeployIndex<'a> {
     deployments: &'a [DeployFacts],
+    /// Every deployment's time, in the same order: a binary search over it stays in cache,
+    /// where one over the deployments themselves misses on every probe.
+    at_ms: Vec<i64>,
     by_service: HashMap<&'a str, std::ops::Range<usize>>,
     /// Built the first time an incident names a deployment id.
     by_id: std::cell::OnceCell<HashMap<u64, Vec<usize>>>,
@@ -296,6 +327,7 @@ impl<'a> DeployIndex<'a> {
         }
         Self {
             deployments,
+            at_ms: deployments.iter().map(|d| d.at_ms).collect(),
             by_service,
             by_id: std::cell::OnceCell::new(),
             by_sha: std::cell::OnceCell::new(),
@@ -404,8 +436,7 @@ fn incident_targets(
         .iter()
         .filter_map(|s| index.by_service.get(s.as_str()))
         .filter_map(|r| {
-            let slice = &deployments[r.clone()];
-            let n = slice.partition_point(|d| d.at_ms <= opened);
+            let n = index.at_ms[r.clone()].partition_point(|&at| at <= opened);
             (n > 0).then(|| r.start + n - 1)
         })
         .filter(|&i| deployments[i].at_ms >= opened - window)

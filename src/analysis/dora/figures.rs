@@ -1,6 +1,6 @@
 //! DORA figures over a window of weeks, per service or org-wide, with their bands.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -83,13 +83,31 @@ fn quantiles(mut ms: Vec<i64>) -> Option<Quantiles> {
     if ms.is_empty() {
         return None;
     }
-    ms.sort_unstable();
-    let secs: Vec<f64> = ms.iter().map(|v| *v as f64 / 1000.0).collect();
     Some(Quantiles {
-        p50: quantile(&secs, 0.5),
-        p90: quantile(&secs, 0.9),
-        n: secs.len(),
+        p50: selected_quantile(&mut ms, 0.5),
+        p90: selected_quantile(&mut ms, 0.9),
+        n: ms.len(),
     })
+}
+
+/// [`quantile`] of unsorted millisecond values, in seconds: the two closest ranks are found by
+/// selection, O(n), instead of sorting every window (a 13-week window re-sorted the same samples
+/// for each of its weeks; sorting was half the weekly figures' time, BENCHMARKS.md, issue 21).
+/// The same ranks and the same arithmetic as [`quantile`], so the same figure to the last bit.
+pub(super) fn selected_quantile(ms: &mut [i64], q: f64) -> f64 {
+    let h = (ms.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    let (_, lo_value, above) = ms.select_nth_unstable(lo);
+    let lo_value = *lo_value;
+    // `hi` is `lo` or `lo + 1`, and then the smallest value above rank `lo`.
+    let hi_value = if hi == lo {
+        lo_value
+    } else {
+        above.iter().copied().min().unwrap_or(lo_value)
+    };
+    let (a, b) = (lo_value as f64 / 1000.0, hi_value as f64 / 1000.0);
+    a + (h - lo as f64) * (b - a)
 }
 
 /// A proportion with its Wilson score interval (Wilson 1927, "Probable inference, the law of
@@ -192,7 +210,8 @@ fn figures<'a>(
 ) -> DoraFigures {
     let (mut ok, mut attempted, mut failed, mut unplanned, mut resolved) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut days = BTreeSet::new();
+    // Deployment days, deduplicated at the end (a vector: a window holds a few dozen).
+    let mut days: Vec<i64> = Vec::new();
     let (mut lead, mut coding, mut review, mut waiting, mut recovery) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut unrecovered = 0;
@@ -212,7 +231,7 @@ fn figures<'a>(
             continue;
         }
         ok += 1;
-        days.insert(d.at_ms.div_euclid(DAY_MS));
+        days.push(d.at_ms.div_euclid(DAY_MS));
         if d.unplanned.is_some() {
             unplanned += 1;
         }
@@ -235,6 +254,8 @@ fn figures<'a>(
             attributed += 1;
         }
     }
+    days.sort_unstable();
+    days.dedup();
     let weeks = ((to_ms - from_ms) as f64 / WEEK_MS as f64).max(1.0 / 7.0);
     let per_week = ok as f64 / weeks;
     let mut f = DoraFigures {

@@ -572,6 +572,33 @@ fn wilson_interval_matches_a_worked_value() {
     assert!(Ratio::new(1, 3).expect("ratio").low_n);
 }
 
+/// The quantiles by selection equal those of the sorted values, bit for bit, on sizes 1 to 40
+/// with repeated values (ranks that fall on a tie and between two values), e.g. for
+/// [3000, 1000, 2000, 4000] ms: the median's rank h = 3 × 0.5 = 1.5 lies between 2 s and 3 s,
+/// 2 + 0.5 × (3 − 2) = 2.5 s; the 90th's h = 2.7, 3 + 0.7 × (4 − 3) = 3.7 s.
+#[test]
+fn quantiles_by_selection_equal_those_of_the_sorted_values() {
+    let mut worked = vec![3000, 1000, 2000, 4000];
+    assert_eq!(figures::selected_quantile(&mut worked, 0.5), 2.5);
+    assert!((figures::selected_quantile(&mut worked, 0.9) - 3.7).abs() < 1e-12);
+    for n in 1..=40usize {
+        // A fixed, scrambled sequence with repeats (multiplicative hashing mod 17).
+        let values: Vec<i64> = (0..n as i64)
+            .map(|i| (i * 7919 % 17) * 1_000 + i % 3)
+            .collect();
+        let mut sorted: Vec<f64> = values.iter().map(|v| *v as f64 / 1000.0).collect();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.5, 0.9] {
+            let mut scratch = values.clone();
+            assert_eq!(
+                figures::selected_quantile(&mut scratch, q).to_bits(),
+                quantile(&sorted, q).to_bits(),
+                "n = {n}, q = {q}"
+            );
+        }
+    }
+}
+
 mod exact;
 mod parts;
 mod teams;
