@@ -5,7 +5,7 @@ Usage (called by the benchmark): python3 bench/dora_duckdb.py DIR BAROMETER_ANAL
 DIR holds deployments.csv, changes.csv, commits.csv, incidents.csv and barometer.csv (Barometer's
 answer). The SQL does what Barometer does on this data (a linear main line of squash merges):
   - change set of a successful deployment = the main-line commits after the previous successful
-    deployment's commit and up to its own (positions from a recursive walk of the commit graph, as
+    deployment's commit (for a service's first, those of the 30 days before it) and up to its own (positions from a recursive walk of the commit graph, as
     Barometer walks parents), each mapped to the PR it is the merge commit of, else a direct
     commit;
   - lead time = deployment time - min(first commit, PR opened); weekly median (quantile_cont =
@@ -46,12 +46,14 @@ ok AS (
 ),
 shipped AS (
     -- A main-line commit without a PR is a change of its own, timed from its author time. The
-    -- first deployment of a service is credited with at most 100 commits (Barometer's lookback).
+    -- first deployment of a service is credited with the commits of the 30 days before it
+    -- (2 592 000 000 ms, Barometer's `github.first_deploy_lookback`, by commit time, which is the
+    -- author time here).
     SELECT ok.service, ok.at_ms,
            ok.at_ms - coalesce(least(c.first_commit_ms, c.created_ms), m.authored_ms) AS lead_ms
     FROM ok
     JOIN chain m ON m.repo = ok.repo AND m.pos > ok.prev_pos AND m.pos <= ok.pos
-        AND (ok.prev_pos >= 0 OR m.pos > ok.pos - 100)
+        AND (ok.prev_pos >= 0 OR m.authored_ms >= ok.at_ms - 2592000000)
     LEFT JOIN changes c ON c.repo = m.repo AND c.merge_sha = m.sha
 ),
 attributed AS (
