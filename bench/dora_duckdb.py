@@ -1,11 +1,13 @@
 """The weekly DORA figures of benches/github.rs, computed in DuckDB SQL from the same data.
 
-Usage (called by the benchmark): python3 bench/dora_duckdb.py DIR BAROMETER_ANALYSE_S BAROMETER_TOTAL_S
+Usage (called by the benchmark):
+  python3 bench/dora_duckdb.py DIR BAROMETER_ANALYSE_S BAROMETER_TOTAL_S SINCE_MS
 
 DIR holds deployments.csv, changes.csv, commits.csv, incidents.csv and barometer.csv (Barometer's
 answer). The SQL does what Barometer does on this data (a linear main line of squash merges):
   - change set of a successful deployment = the main-line commits after the previous successful
-    deployment's commit (for a service's first, those of the 30 days before it) and up to its own (positions from a recursive walk of the commit graph, as
+    deployment's commit (for a service's first, those of the 30 days before it, not before the
+    sync's horizon) and up to its own (positions from a recursive walk of the commit graph, as
     Barometer walks parents), each mapped to the PR it is the merge commit of, else a direct
     commit;
   - lead time = deployment time - min(first commit, PR opened); weekly median (quantile_cont =
@@ -22,6 +24,7 @@ import time
 import duckdb
 
 out, bar_analyse, bar_total = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+since_ms = int(sys.argv[4])
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
 
@@ -48,12 +51,14 @@ shipped AS (
     -- A main-line commit without a PR is a change of its own, timed from its author time. The
     -- first deployment of a service is credited with the commits of the 30 days before it
     -- (2 592 000 000 ms, Barometer's `github.first_deploy_lookback`, by commit time, which is the
-    -- author time here).
+    -- author time here), never before the sync's horizon (`github.backfill_since`, 730 days
+    -- before the benchmark's pinned now, as Barometer's settings resolved it: SINCE_MS).
     SELECT ok.service, ok.at_ms,
            ok.at_ms - coalesce(least(c.first_commit_ms, c.created_ms), m.authored_ms) AS lead_ms
     FROM ok
     JOIN chain m ON m.repo = ok.repo AND m.pos > ok.prev_pos AND m.pos <= ok.pos
-        AND (ok.prev_pos >= 0 OR m.authored_ms >= ok.at_ms - 2592000000)
+        AND (ok.prev_pos >= 0
+             OR m.authored_ms >= greatest(ok.at_ms - 2592000000, SINCE_MS))
     LEFT JOIN changes c ON c.repo = m.repo AND c.merge_sha = m.sha
 ),
 attributed AS (
@@ -82,7 +87,7 @@ times = []
 rows = None
 for _ in range(3):
     t0 = time.perf_counter()
-    rows = con.execute(QUERY).fetchall()
+    rows = con.execute(QUERY.replace("SINCE_MS", str(since_ms))).fetchall()
     times.append(time.perf_counter() - t0)
 duck = statistics.median(times)
 
