@@ -1,6 +1,7 @@
 //! Exact change sets: which pull requests and commits each deployment shipped.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -66,17 +67,20 @@ impl<'a> Graph<'a> {
             let shas = std::iter::once(&c.merge_commit_sha).chain(c.commits.iter());
             for sha in shas {
                 let key = (c.repo.as_str(), sha.as_str());
-                match pr_by_sha.get(&key) {
-                    None => {
-                        pr_by_sha.insert(key, c);
+                // One hash and one probe per commit (this index is the longest step of the
+                // graph's set-up).
+                match pr_by_sha.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(c);
                     }
-                    Some(first) if first.number != c.number => {
-                        let all = shared.entry(key).or_insert_with(|| vec![*first]);
+                    Entry::Occupied(first) if first.get().number != c.number => {
+                        let first = *first.get();
+                        let all = shared.entry(key).or_insert_with(|| vec![first]);
                         if !all.iter().any(|x| x.number == c.number) {
                             all.push(c);
                         }
                     }
-                    Some(_) => {}
+                    Entry::Occupied(_) => {}
                 }
             }
         }
