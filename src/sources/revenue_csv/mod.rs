@@ -9,6 +9,7 @@ mod fields;
 mod header;
 mod known;
 mod layouts;
+pub(crate) mod parts;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
