@@ -748,17 +748,8 @@ fn parse_in_parts(
 mod tests {
     use std::sync::Mutex;
 
+    use super::super::revenue_csv::tests::config;
     use super::*;
-    use crate::config::{Config, Sources};
-
-    fn config() -> RevenueConfig {
-        Config::load(&Sources {
-            env: Some(Default::default()),
-            ..Sources::default()
-        })
-        .map(|c| c.revenue)
-        .expect("the default configuration")
-    }
 
     /// What a reading gave: the outcome (problems as the user sees them), the ticket ids in
     /// the order the stager numbers them, and whether the second part was kept.
