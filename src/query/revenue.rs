@@ -14,11 +14,10 @@ use crate::model::{
 };
 use crate::store::{Store, StoreError};
 
-/// The customer attributes of each source, by customer id.
-pub type Attributes = BTreeMap<String, FxHashMap<String, CustomerAttributes>>;
-
 /// The current customer attributes of each source, by customer id.
-pub fn attributes(store: &Store) -> Result<Attributes, StoreError> {
+pub fn attributes(
+    store: &Store,
+) -> Result<BTreeMap<String, FxHashMap<String, CustomerAttributes>>, StoreError> {
     let mut out: BTreeMap<String, FxHashMap<String, CustomerAttributes>> = BTreeMap::new();
     for current in store.events::<RevenueAttributesCurrent>() {
         let current = current?;
@@ -45,26 +44,40 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
     let sources: BTreeSet<&str> = months.iter().map(|m| m.source.as_str()).collect();
     let qualify = sources.len() > 1;
     let mut out = Snapshots::new();
-    let months: Vec<&RevenueMonth> = months.iter().filter(|m| m.layout != "totals").collect();
-    let read =
-        |m: &RevenueMonth| store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month));
-    // The second half of the months is read and decoded on a second core while this one reads
-    // and adds the first; the rows are added in month order all the same.
-    let (early, late) = months.split_at(months.len() / 2);
-    std::thread::scope(|scope| {
-        let decoded = scope.spawn(|| late.iter().map(|m| read(m)).collect::<Vec<_>>());
-        for m in early {
-            add_month(&mut out, m, read(m)?, &attributes, qualify);
+    for m in months.iter().filter(|m| m.layout != "totals") {
+        let Some(month) =
+            store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
+        else {
+            continue;
+        };
+        let idx = m.month.index();
+        out.touch(idx);
+        let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
+        let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
+        let decode = |names: &[u32], code: Option<&u32>| {
+            code.and_then(|c| c.checked_sub(1))
+                .and_then(|c| names.get(c as usize).copied())
+        };
+        let attrs = attributes.get(&month.source);
+        let mut prev = None;
+        for (i, customer) in month.customers.iter().enumerate() {
+            let attr = attrs.and_then(|a| a.get(customer));
+            let plan = decode(&plans, month.plan.get(i))
+                .or_else(|| Some(out.plan_code(attr?.plan.as_deref()?)));
+            let segment = decode(&segments, month.segment.get(i))
+                .or_else(|| Some(out.segment_code(attr?.segment.as_deref()?)));
+            let key = if qualify {
+                Cow::Owned(format!("{}:{customer}", month.source))
+            } else {
+                Cow::Borrowed(customer.as_str())
+            };
+            let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
+            let code = out.customer_code_after(&key, prev);
+            prev = Some(code);
+            // One row per customer and month within an import; across sources ids are qualified.
+            let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
         }
-        // A panic there is one here.
-        let decoded = decoded
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        for (m, month) in late.iter().zip(decoded) {
-            add_month(&mut out, m, month?, &attributes, qualify);
-        }
-        Ok::<_, StoreError>(())
-    })?;
+    }
     for (source, customers) in &attributes {
         for a in customers.values() {
             if let Some(first) = a.first_month {
@@ -78,46 +91,6 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
         }
     }
     Ok(out)
-}
-
-/// Adds the rows of one stored month (none if it is missing) to `out`.
-fn add_month(
-    out: &mut Snapshots,
-    m: &RevenueMonth,
-    month: Option<RevenueMonthRows>,
-    attributes: &Attributes,
-    qualify: bool,
-) {
-    let Some(month) = month else {
-        return;
-    };
-    let idx = m.month.index();
-    out.touch(idx);
-    let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
-    let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
-    let decode = |names: &[u32], code: Option<&u32>| {
-        code.and_then(|c| c.checked_sub(1))
-            .and_then(|c| names.get(c as usize).copied())
-    };
-    let attrs = attributes.get(&month.source);
-    let mut prev = None;
-    for (i, customer) in month.customers.iter().enumerate() {
-        let attr = attrs.and_then(|a| a.get(customer));
-        let plan = decode(&plans, month.plan.get(i))
-            .or_else(|| Some(out.plan_code(attr?.plan.as_deref()?)));
-        let segment = decode(&segments, month.segment.get(i))
-            .or_else(|| Some(out.segment_code(attr?.segment.as_deref()?)));
-        let key = if qualify {
-            Cow::Owned(format!("{}:{customer}", month.source))
-        } else {
-            Cow::Borrowed(customer.as_str())
-        };
-        let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
-        let code = out.customer_code_after(&key, prev);
-        prev = Some(code);
-        // One row per customer and month within an import; across sources ids are qualified.
-        let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
-    }
 }
 
 /// The authoritative totals rows per month.
