@@ -37,6 +37,45 @@ struct MonthData {
     pos: Vec<u32>,
 }
 
+impl MonthData {
+    /// Adds `entry`, or refuses it with the line of its customer's entry.
+    fn insert(&mut self, entry: Entry) -> Result<(), u64> {
+        let c = entry.customer as usize;
+        if self.pos.len() <= c {
+            self.pos.resize(c + 1, u32::MAX);
+        }
+        if let Some(e) = self.entries.get(self.pos[c] as usize) {
+            return Err(e.line);
+        }
+        self.pos[c] = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        self.entries.push(entry);
+        Ok(())
+    }
+}
+
+/// A second row for a (customer, month) of a [`Snapshots`] table, refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duplicate {
+    /// Its line.
+    pub line: u64,
+    /// The customer's code in the table.
+    pub customer: u32,
+    /// The month.
+    pub month: MonthIdx,
+    /// The line of the row kept.
+    pub first: u64,
+}
+
+/// The codes of the last row [`Snapshots::insert_near`] took: files list a customer's months
+/// one after the other, or each month's customers in the same order, so the next row's codes
+/// are these or the ones after them far more often than not.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Near {
+    customer: Option<u32>,
+    plan: Option<u32>,
+    segment: Option<u32>,
+}
+
 /// Interned strings: each distinct value once, addressed by index. (FxHash: the keys are ids
 /// from our own files, not attacker-chosen, and SipHash was the largest cost of an import.)
 #[derive(Debug, Clone, Default)]
@@ -54,6 +93,14 @@ impl Names {
         self.names.push(s.to_owned());
         self.index.insert(s.to_owned(), i);
         i
+    }
+
+    /// [`Names::intern`], trying first `prev` itself, then the name after it.
+    fn intern_near(&mut self, s: &str, prev: Option<u32>) -> u32 {
+        if let Some(p) = prev.filter(|p| self.names.get(*p as usize).is_some_and(|n| n == s)) {
+            return p;
+        }
+        self.intern_after(s, prev)
     }
 
     /// [`Names::intern`], trying first the name after `prev` (the code of the name before this
@@ -145,24 +192,107 @@ impl Snapshots {
         segment: Option<u32>,
         line: u64,
     ) -> Result<(), u64> {
-        let data = self.months.entry(month).or_default();
-        let c = customer as usize;
-        if data.pos.len() <= c {
-            data.pos.resize(c + 1, u32::MAX);
-        }
-        if let Some(e) = data.entries.get(data.pos[c] as usize) {
-            return Err(e.line);
-        }
-        data.pos[c] = u32::try_from(data.entries.len()).unwrap_or(u32::MAX);
-        data.entries.push(Entry {
+        self.months.entry(month).or_default().insert(Entry {
             customer,
             mrr,
             plan,
             segment,
             line,
-        });
+        })?;
         self.rows += 1;
         Ok(())
+    }
+
+    /// [`Snapshots::insert`], trying the codes of the row before (`near`, updated) before
+    /// hashing; the result is the same without the hints.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_near(
+        &mut self,
+        near: &mut Near,
+        month: MonthIdx,
+        customer_id: &str,
+        mrr: f64,
+        plan: Option<&str>,
+        segment: Option<&str>,
+        line: u64,
+    ) -> Result<(), Duplicate> {
+        let customer = self.customers.intern_near(customer_id, near.customer);
+        let plan = plan.map(|p| self.plans.intern_near(p, near.plan));
+        let segment = segment.map(|s| self.segments.intern_near(s, near.segment));
+        near.customer = Some(customer);
+        near.plan = plan.or(near.plan);
+        near.segment = segment.or(near.segment);
+        self.insert_customer(month, customer, mrr, plan, segment, line)
+            .map_err(|first| Duplicate {
+                line,
+                customer,
+                month,
+                first,
+            })
+    }
+
+    /// Adds the rows of `later`, a table of the rows that follow this one's in the same file,
+    /// as if they had been inserted here one by one: customers, plans and segments keep the
+    /// codes one table would give, each month its rows in file order. Returns the rows refused
+    /// as a (customer, month) already here, and `repeated` (the rows `later` itself refused),
+    /// each with the line of the row kept, in no particular order.
+    pub fn append(&mut self, later: Snapshots, repeated: &[Duplicate]) -> Vec<Duplicate> {
+        let recode = |names: &mut Names, from: &Names| -> Vec<u32> {
+            from.names.iter().map(|n| names.intern(n)).collect()
+        };
+        let customers = recode(&mut self.customers, &later.customers);
+        let plans = recode(&mut self.plans, &later.plans);
+        let segments = recode(&mut self.segments, &later.segments);
+        for (c, m) in later.first_months.iter().enumerate() {
+            if let (Some(m), Some(&c)) = (m, customers.get(c)) {
+                let c = c as usize;
+                if self.first_months.len() <= c {
+                    self.first_months.resize(c + 1, None);
+                }
+                self.first_months[c] = Some(*m);
+            }
+        }
+        let code = |codes: &[u32], c: Option<u32>| c.and_then(|c| codes.get(c as usize).copied());
+        let mut refused = Vec::new();
+        for (month, data) in later.months {
+            let here = self.months.entry(month).or_default();
+            for e in data.entries {
+                let Some(&customer) = customers.get(e.customer as usize) else {
+                    continue;
+                };
+                let entry = Entry {
+                    customer,
+                    plan: code(&plans, e.plan),
+                    segment: code(&segments, e.segment),
+                    ..e
+                };
+                match here.insert(entry) {
+                    Ok(()) => self.rows += 1,
+                    Err(first) => refused.push(Duplicate {
+                        line: e.line,
+                        customer,
+                        month,
+                        first,
+                    }),
+                }
+            }
+        }
+        for r in repeated {
+            let Some(&customer) = customers.get(r.customer as usize) else {
+                continue;
+            };
+            let first = self
+                .months
+                .get(&r.month)
+                .and_then(|d| d.entries.get(*d.pos.get(customer as usize)? as usize))
+                .map_or(r.first, |e| e.line);
+            refused.push(Duplicate {
+                customer,
+                first,
+                ..*r
+            });
+        }
+        refused
     }
 
     /// Adds a customer's MRR for a month. A second row for the same (customer, month) is refused

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::revenue_attributes;
 use super::revenue_csv::{self, FileErrors, Layout, ParseOptions, Parsed};
 use crate::config::RevenueConfig;
-use crate::model::revenue::Snapshots;
+use crate::model::revenue::{MonthIdx, Snapshots};
 use crate::model::{ImportRecord, Month, RevenueMonth, RevenueMonthRows, RevenueTotal};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
@@ -385,27 +385,62 @@ fn stage(
             }
         }
         _ => {
-            let months = table
-                .into_iter()
-                .flat_map(|t| t.months().map(move |m| (t, m)));
-            for (table, month) in months {
-                let mut rows = RevenueMonthRows::new(
-                    import_id,
-                    source,
-                    Month::from_index(month),
-                    &config.currency,
-                );
-                for r in table.month_rows(month) {
-                    rows.push(r.customer_id, r.mrr, r.plan, r.segment);
-                }
-                batch.upsert_event(&rows);
-                // A month of customers is one entry, but can be megabytes: commit every few.
-                n += BATCH_ENTRIES / 16;
-                flush(&mut batch, &mut n, false)?;
-            }
+            let Some(table) = table else {
+                return Ok(());
+            };
+            let months: Vec<MonthIdx> = table.months().collect();
+            let (early, late) = months.split_at(months.len() / 2);
+            // Two cores build, encode and write the months' rows at once: staged rows are
+            // invisible until the flip, so the order of their commits does not matter.
+            let stage_months = |months: &[MonthIdx]| {
+                stage_months(store, config, table, months, (import_id, source))
+            };
+            return std::thread::scope(|scope| {
+                let late = scope.spawn(|| stage_months(late));
+                let early = stage_months(early);
+                // A panic there is one here.
+                let late = late
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                early.and(late)
+            });
         }
     }
     flush(&mut batch, &mut n, true)
+}
+
+/// Stages the rows of `months` of `table` under (import id, source).
+fn stage_months(
+    store: &Store,
+    config: &RevenueConfig,
+    table: &Snapshots,
+    months: &[MonthIdx],
+    (import_id, source): (&str, &str),
+) -> Result<(), StoreError> {
+    let mut batch = WriteBatch::new();
+    let mut n = 0;
+    for &month in months {
+        let mut rows = RevenueMonthRows::new(
+            import_id,
+            source,
+            Month::from_index(month),
+            &config.currency,
+        );
+        for r in table.month_rows(month) {
+            rows.push(r.customer_id, r.mrr, r.plan, r.segment);
+        }
+        batch.upsert_event(&rows);
+        // A month of customers is one entry, but can be megabytes: commit every few.
+        n += BATCH_ENTRIES / 16;
+        if n >= BATCH_ENTRIES {
+            n = 0;
+            store.commit(std::mem::take(&mut batch))?;
+        }
+    }
+    if n > 0 {
+        store.commit(batch)?;
+    }
+    Ok(())
 }
 
 fn purge(store: &Store, import_id: &str, month: Month) -> Result<(), StoreError> {

@@ -8,11 +8,10 @@
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
-use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
+use super::revenue_csv::parts::{read_in_parts, second_part, Part, TWO_PARTS_FROM};
 use super::revenue_csv::{
     finish, newlines, open, read_part, AtRow, FileErrors, Header, Opened, Reader, Row, RowError,
     Vocab, YEARS,
@@ -424,9 +423,17 @@ fn duplicates(parts: &mut [Ids]) -> Vec<(u64, String, u64)> {
     }
 }
 
+/// What every part of a tickets file is read with.
+struct Reading<'s> {
+    opened: &'s Opened<'s, &'static str>,
+    config: &'s RevenueConfig,
+    columns: &'s Columns,
+}
+
 /// The tickets of a file, or of one part of it, as they are read: the chunk being filled, and
 /// what the duplicate-id check and the summary need of the tickets already handed on.
 struct Tickets<'s> {
+    reading: &'s Reading<'s>,
     chunk: TicketColumns,
     /// Receives each full chunk, wrapped by `wrap`, while no row of the part was refused.
     stage: &'s (dyn Fn(Staged) + Sync),
@@ -446,11 +453,13 @@ impl<'s> Tickets<'s> {
     /// capped at one row per 64 bytes (exports write more per ticket), so a file of blank lines
     /// cannot reserve many times its size.
     fn new(
+        reading: &'s Reading<'s>,
         stage: &'s (dyn Fn(Staged) + Sync),
         wrap: fn(TicketColumns) -> Staged,
         rows: usize,
     ) -> Self {
         Self {
+            reading,
             chunk: TicketColumns::with_capacity(Ticket::PER_CHUNK.min(rows)),
             stage,
             wrap,
@@ -470,29 +479,6 @@ impl<'s> Tickets<'s> {
         }
     }
 
-    /// Reads the rows of `opened` from byte `from`, for as long as `at_row` lets it.
-    fn read(
-        &mut self,
-        opened: &Opened<'_, &'static str>,
-        from: usize,
-        config: &RevenueConfig,
-        columns: &Columns,
-        progress: impl FnMut(u64),
-        at_row: AtRow<'_>,
-    ) {
-        let mut errors = std::mem::take(&mut self.errors);
-        read_part(
-            opened,
-            from,
-            config,
-            &mut errors,
-            |row, _| ticket(row, columns, self),
-            progress,
-            at_row,
-        );
-        self.errors = errors;
-    }
-
     /// Adds what the part of the file after this one held.
     fn append(&mut self, later: Tickets<'_>) {
         self.rows += later.rows;
@@ -502,6 +488,32 @@ impl<'s> Tickets<'s> {
         self.later_ids.extend(later.later_ids);
         self.chunk = later.chunk;
         self.wrap = later.wrap;
+    }
+}
+
+impl Part for Tickets<'_> {
+    fn read(&mut self, from: usize, progress: &mut dyn FnMut(u64), at_row: AtRow<'_>) {
+        let mut errors = std::mem::take(&mut self.errors);
+        let reading = self.reading;
+        read_part(
+            reading.opened,
+            from,
+            reading.config,
+            &mut errors,
+            |row, _| ticket(row, reading.columns, self),
+            progress,
+            at_row,
+        );
+        self.errors = errors;
+    }
+
+    fn first_done(&mut self) {
+        self.hand_on();
+        (self.stage)(Staged::FirstDone);
+    }
+
+    fn second_done(&mut self) {
+        self.ids.sort();
     }
 }
 
@@ -639,48 +651,6 @@ fn chunks_at_most(part: &[u8]) -> Option<u32> {
     u32::try_from(ends.div_ceil(Ticket::PER_CHUNK)).ok()
 }
 
-/// Where the `n`-th `\n` of `bytes` is (`n` from 1).
-fn nth_newline(bytes: &[u8], n: usize) -> Option<usize> {
-    memchr::memchr_iter(b'\n', bytes).nth(n.checked_sub(1)?)
-}
-
-/// Files from this size on are read in two parts at once, one per core.
-const TWO_PARTS_FROM: usize = 1 << 20;
-
-/// Where the second part of a file's rows starts: the start of the first row that begins
-/// after the middle line of the rows, found by counting quotes (a `\n` after an even number of
-/// them since the header ends a row in a well-formed file); `None` when there is none.
-/// Counting can be fooled by a quote inside an unquoted field, which CSV readers take
-/// literally: [`parse`] checks that a row does start there.
-fn second_part(bytes: &[u8], body: usize) -> Option<usize> {
-    // The middle line rounded to a whole number of chunks, so that a file without multi-line
-    // rows or blank lines is stored in the same chunks as when read in one part.
-    let rows = bytes.get(body..)?;
-    let half = newlines(rows) / 2;
-    let per = Ticket::PER_CHUNK;
-    let line = match (half + per / 2) / per * per {
-        0 => half,
-        n => n,
-    };
-    let mid = body + nth_newline(rows, line)?;
-    let mut quoted = memchr::memchr_iter(b'"', bytes.get(body..mid)?).count() % 2 == 1;
-    let mut previous = bytes.get(mid.checked_sub(1)?).copied();
-    for (i, b) in bytes.iter().enumerate().skip(mid) {
-        match (b, previous) {
-            (b'"', _) => quoted = !quoted,
-            // After a blank line the next row's reading starts before it, not after.
-            (b'\n', Some(p)) if !quoted && p != b'\n' => {
-                // A row ending in `\r\n` ends at its `\r` for the reader.
-                let at = if p == b'\r' { i } else { i + 1 };
-                return (at < bytes.len()).then_some(at);
-            }
-            _ => {}
-        }
-        previous = Some(*b);
-    }
-    None
-}
-
 /// Parses and validates a whole tickets file, handing its tickets to `stage` a chunk of
 /// [`Ticket::PER_CHUNK`] at a time (the last one once the whole file is valid; none after a
 /// refused row); returns every problem, or what the file held.
@@ -705,7 +675,7 @@ fn parse_in_parts(
     file: &str,
     bytes: &[u8],
     config: &RevenueConfig,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
     stage: &(dyn Fn(Staged) + Sync),
     two_parts_from: usize,
 ) -> Result<ParsedTickets, FileErrors> {
@@ -718,83 +688,33 @@ fn parse_in_parts(
     let columns = Columns::of(&opened.header, opened.layout);
     let bytes = opened.bytes;
     let second = (bytes.len() >= two_parts_from)
-        .then(|| second_part(bytes, opened.body))
+        .then(|| second_part(bytes, opened.body, Ticket::PER_CHUNK))
         .flatten()
         .and_then(|from| {
             let second_from = chunks_at_most(bytes.get(opened.body..from)?)?;
             stage(Staged::TwoParts { second_from });
             Some(from)
         });
-    let first_end = second.unwrap_or(bytes.len());
-    let given_up = AtomicBool::new(false);
-    let second_line = AtomicU64::new(0);
-    let mut tickets = std::thread::scope(|scope| {
-        let second_reader = second.map(|from| {
-            let (opened, columns, given_up, second_line) =
-                (&opened, &columns, &given_up, &second_line);
-            scope.spawn(move || {
-                let part = &bytes[from..];
-                let mut tickets =
-                    Tickets::new(stage, Staged::Second, newlines(part).min(part.len() / 64));
-                tickets.read(
-                    opened,
-                    from,
-                    config,
-                    columns,
-                    |line| second_line.store(line, Ordering::Relaxed),
-                    &mut |_| {
-                        if given_up.load(Ordering::Relaxed) {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    },
-                );
-                tickets.ids.sort();
-                tickets
-            })
-        });
-        let first_lines = newlines(&bytes[..first_end]);
-        let mut tickets = Tickets::new(stage, Staged::Next, first_lines.min(first_end / 64));
-        let mut reached = false;
-        tickets.read(
-            &opened,
-            opened.body,
-            config,
-            &columns,
-            |line| {
-                let done = second_line.load(Ordering::Relaxed);
-                progress(line + (done as usize).saturating_sub(first_lines) as u64);
-            },
-            &mut |at| match second {
-                Some(from) if !reached && !given_up.load(Ordering::Relaxed) && at >= from => {
-                    if at == from {
-                        reached = true;
-                        return ControlFlow::Break(());
-                    }
-                    given_up.store(true, Ordering::Relaxed);
-                    stage(Staged::SecondDropped);
-                    tracing::debug!(file, "no row starts where the second part would: one part");
-                    ControlFlow::Continue(())
-                }
-                _ => ControlFlow::Continue(()),
-            },
-        );
-        if let Some(second) = second_reader {
-            if reached {
-                tickets.hand_on();
-                stage(Staged::FirstDone);
-            }
-            // A panic there is one here (a given-up part's tickets are dropped).
-            let second = second
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            if reached {
-                tickets.append(second);
-            }
-        }
-        tickets
-    });
+    let reading = Reading {
+        opened: &opened,
+        config,
+        columns: &columns,
+    };
+    let (mut tickets, second) = read_in_parts(
+        file,
+        &opened,
+        second,
+        |range, first| {
+            let rows = newlines(&bytes[range.clone()]).min(range.len() / 64);
+            let wrap = if first { Staged::Next } else { Staged::Second };
+            Tickets::new(&reading, stage, wrap, rows)
+        },
+        progress,
+        || stage(Staged::SecondDropped),
+    );
+    if let Some(second) = second {
+        tickets.append(second);
+    }
     let record = csv::StringRecord::new();
     let mut errors = std::mem::take(&mut tickets.errors);
     let mut ids = vec![std::mem::take(&mut tickets.ids)];
@@ -828,17 +748,8 @@ fn parse_in_parts(
 mod tests {
     use std::sync::Mutex;
 
+    use super::super::revenue_csv::tests::config;
     use super::*;
-    use crate::config::{Config, Sources};
-
-    fn config() -> RevenueConfig {
-        Config::load(&Sources {
-            env: Some(Default::default()),
-            ..Sources::default()
-        })
-        .map(|c| c.revenue)
-        .expect("the default configuration")
-    }
 
     /// What a reading gave: the outcome (problems as the user sees them), the ticket ids in
     /// the order the stager numbers them, and whether the second part was kept.
@@ -966,7 +877,7 @@ mod tests {
             (i == rows / 2).then(|| format!("T-{i},\"{long}\",2026-11-02 10:00:00,cus_1,sso"))
         });
         let body = csv.find('\n').map(|n| n + 1).unwrap_or_default();
-        let at = second_part(csv.as_bytes(), body).unwrap_or_default();
+        let at = second_part(csv.as_bytes(), body, Ticket::PER_CHUNK).unwrap_or_default();
         let after = csv.find(&format!("\nT-{}", rows / 2 + 1)).map(|n| n + 1);
         assert_eq!(Some(at), after, "the row after the long one");
         let [two, one] = read_both(&csv);
@@ -981,7 +892,7 @@ mod tests {
             _ if i == rows / 2 => Some(format!("T-{i},\"{long}\",2026-11-02 10:00:00,cus_1,sso")),
             _ => None,
         });
-        let at = second_part(csv.as_bytes(), body).unwrap_or_default();
+        let at = second_part(csv.as_bytes(), body, Ticket::PER_CHUNK).unwrap_or_default();
         assert!(at < after.unwrap_or_default(), "fooled: {at}");
         let [two, one] = read_both(&csv);
         assert!(!two.2, "the second part is dropped");

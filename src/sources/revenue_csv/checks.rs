@@ -134,8 +134,8 @@ pub(crate) fn missing_reason(
 }
 
 /// A row in another currency than `revenue.currency` is refused: no exchange rate is guessed.
-pub(super) fn row_currency(row: &mut Row<'_>, config: &RevenueConfig) {
-    if let Some(c) = row.opt("currency") {
+pub(super) fn row_currency(row: &mut Row<'_>, at: Option<usize>, config: &RevenueConfig) {
+    if let Some(c) = row.opt_at(at) {
         if !c.eq_ignore_ascii_case(&config.currency) {
             row.error(
                 "currency",

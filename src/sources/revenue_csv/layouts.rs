@@ -3,34 +3,76 @@
 
 use std::collections::HashMap;
 
-use super::fields::{parse_month_field, parse_movement_type, Row};
+use super::fields::{parse_amount, parse_month_field, parse_movement_type, Row};
+use super::header::Header;
 use super::{Movement, MovementType, Total};
-use crate::model::revenue::{month_label, MonthIdx, Snapshots};
+use crate::model::revenue::{month_label, Duplicate, MonthIdx, Near, Snapshots};
 use crate::model::{CustomerAttributes, Month};
 
-/// A `customer_id, month, mrr` row: one customer's MRR in one month.
-pub(super) fn snapshot(row: &mut Row<'_>, scale: f64, snapshots: &mut Snapshots) {
+/// The columns of a snapshots file, looked up once per file.
+pub(super) struct SnapshotColumns {
+    customer: Option<usize>,
+    /// `month`, or `date` when there is no month column, and its column.
+    month: (&'static str, Option<usize>),
+    mrr: Option<usize>,
+    plan: Option<usize>,
+    segment: Option<usize>,
+}
+
+impl SnapshotColumns {
+    pub(super) fn of(header: &Header) -> Self {
+        let month = if header.has("month") { "month" } else { "date" };
+        Self {
+            customer: header.get("customer_id"),
+            month: (month, header.get(month)),
+            mrr: header.get("mrr"),
+            plan: header.get("plan"),
+            segment: header.get("segment"),
+        }
+    }
+}
+
+/// A `customer_id, month, mrr` row: one customer's MRR in one month. A second row for the
+/// same customer and month is refused here, or, with `repeated`, left to the caller there.
+pub(super) fn snapshot(
+    row: &mut Row<'_>,
+    columns: &SnapshotColumns,
+    scale: f64,
+    (snapshots, near): (&mut Snapshots, &mut Near),
+    repeated: Option<&mut Vec<Duplicate>>,
+) {
     let line = row.line;
-    let customer = row.required("customer_id");
-    let month = row.month();
-    let mrr = row.amount("mrr", scale);
+    let customer = row.required_at("customer_id", columns.customer);
+    let (month_field, month_at) = columns.month;
+    let month = row.parsed_at(month_field, month_at, parse_month_field);
+    let mrr = row
+        .parsed_at("mrr", columns.mrr, parse_amount)
+        .map(|a| a * scale);
     if let Some(m) = mrr.filter(|m| *m < 0.0) {
         row.error("mrr", &m.to_string(), "MRR cannot be negative".into());
     }
     if let (Some(customer), Some(month)) = (customer, month) {
-        let (plan, segment) = (row.opt("plan"), row.opt("segment"));
+        let (plan, segment) = (row.opt_at(columns.plan), row.opt_at(columns.segment));
         let mrr = mrr.unwrap_or(0.0).max(0.0);
-        if let Err(first) = snapshots.insert(month, customer, mrr, plan, segment, line) {
-            row.error(
-                "customer_id",
-                customer,
-                format!(
-                    "duplicate row for customer {customer} in {} (first on line {first})",
-                    month_label(month)
-                ),
-            );
+        if let Err(d) = snapshots.insert_near(near, month, customer, mrr, plan, segment, line) {
+            match repeated {
+                Some(repeated) => repeated.push(d),
+                None => duplicate(row, customer, month, d.first),
+            }
         }
     }
+}
+
+/// The problem of a second row for `customer` in `month`.
+pub(super) fn duplicate(row: &mut Row<'_>, customer: &str, month: MonthIdx, first: u64) {
+    row.error(
+        "customer_id",
+        customer,
+        format!(
+            "duplicate row for customer {customer} in {} (first on line {first})",
+            month_label(month)
+        ),
+    );
 }
 
 /// A `date, customer_id, type, amount` row: one MRR movement.

@@ -9,6 +9,7 @@ mod fields;
 mod header;
 mod known;
 mod layouts;
+pub(crate) mod parts;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +19,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::RevenueConfig;
-use crate::model::revenue::{MonthIdx, Snapshots};
+use crate::model::revenue::{Duplicate, MonthIdx, Near, Snapshots};
 use crate::model::CustomerAttributes;
 pub(crate) use checks::{header_error, missing_reason};
 use fields::month_of;
@@ -505,7 +506,120 @@ pub(crate) fn finish<T>(
     Ok(parsed)
 }
 
+/// What every part of a revenue file is read with.
+struct Reading<'a> {
+    opened: &'a Opened<'a, Layout>,
+    config: &'a RevenueConfig,
+    scale: f64,
+    snapshot: layouts::SnapshotColumns,
+    currency: Option<usize>,
+}
+
+/// The rows of a revenue file, or of one part of it, as they are read.
+struct Rows<'a> {
+    reading: &'a Reading<'a>,
+    snapshots: Snapshots,
+    near: Near,
+    /// Rows of a second part refused as a (customer, month) it had already read: the line of
+    /// the row kept is known once the parts are joined.
+    repeated: Option<Vec<Duplicate>>,
+    movements: Vec<Movement>,
+    totals: Vec<Total>,
+    attributes: Vec<CustomerAttributes>,
+    seen_months: HashMap<MonthIdx, u64>,
+    seen_customers: HashMap<String, u64>,
+    errors: Vec<RowError>,
+}
+
+impl<'a> Rows<'a> {
+    fn new(reading: &'a Reading<'a>, first: bool) -> Self {
+        Self {
+            reading,
+            snapshots: Snapshots::new(),
+            near: Near::default(),
+            repeated: (!first).then(Vec::new),
+            movements: Vec::new(),
+            totals: Vec::new(),
+            attributes: Vec::new(),
+            seen_months: HashMap::new(),
+            seen_customers: HashMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, row: &mut Row<'_>, layout: Layout) {
+        let r = self.reading;
+        match layout {
+            Layout::Snapshots => {
+                checks::row_currency(row, r.currency, r.config);
+                layouts::snapshot(
+                    row,
+                    &r.snapshot,
+                    r.scale,
+                    (&mut self.snapshots, &mut self.near),
+                    self.repeated.as_mut(),
+                )
+            }
+            Layout::Movements => {
+                checks::row_currency(row, r.currency, r.config);
+                layouts::movement(row, r.scale, &mut self.movements)
+            }
+            Layout::Totals => {
+                checks::row_currency(row, r.currency, r.config);
+                layouts::total(row, r.scale, &mut self.totals, &mut self.seen_months)
+            }
+            Layout::Attributes => {
+                layouts::attributes(row, &mut self.attributes, &mut self.seen_customers)
+            }
+        }
+    }
+
+    /// Adds the rows of the part of the file after this one (snapshots and movements only:
+    /// only those are read in parts).
+    fn append(&mut self, later: Rows<'_>) {
+        self.errors.extend(later.errors);
+        self.movements.extend(later.movements);
+        let repeated = later.repeated.unwrap_or_default();
+        let record = csv::StringRecord::new();
+        for d in self.snapshots.append(later.snapshots, &repeated) {
+            let customer = self
+                .snapshots
+                .customer_names()
+                .get(d.customer as usize)
+                .cloned()
+                .unwrap_or_default();
+            let mut row = Row {
+                header: &self.reading.opened.header,
+                record: &record,
+                line: d.line,
+                errors: &mut self.errors,
+            };
+            layouts::duplicate(&mut row, &customer, d.month, d.first);
+        }
+    }
+}
+
+impl parts::Part for Rows<'_> {
+    fn read(&mut self, from: usize, progress: &mut dyn FnMut(u64), at_row: AtRow<'_>) {
+        let mut errors = std::mem::take(&mut self.errors);
+        let r = self.reading;
+        read_part(
+            r.opened,
+            from,
+            r.config,
+            &mut errors,
+            |row, layout| self.row(row, layout),
+            progress,
+            at_row,
+        );
+        self.errors = errors;
+    }
+}
+
 /// Parses and validates a whole file; returns every problem, or the rows.
+///
+/// A snapshots or movements file of a megabyte or more is read in two parts at once
+/// ([`parts::read_in_parts`]); the outcome is the same as one reading's.
 pub fn parse(
     file: &str,
     bytes: &[u8],
@@ -513,13 +627,25 @@ pub fn parse(
     config: &RevenueConfig,
     progress: impl FnMut(u64),
 ) -> Result<Parsed, FileErrors> {
-    let scale = options.amount_scale.unwrap_or(config.amount_scale);
-    let mut snapshots = Snapshots::new();
-    let mut movements = Vec::new();
-    let mut totals = Vec::new();
-    let mut attributes = Vec::new();
-    let mut seen_months: HashMap<MonthIdx, u64> = HashMap::new();
-    let mut seen_customers: HashMap<String, u64> = HashMap::new();
+    parse_in_parts(
+        file,
+        bytes,
+        options,
+        config,
+        progress,
+        parts::TWO_PARTS_FROM,
+    )
+}
+
+/// [`parse`], reading files of `two_parts_from` bytes or more in two parts.
+fn parse_in_parts(
+    file: &str,
+    bytes: &[u8],
+    options: &ParseOptions,
+    config: &RevenueConfig,
+    progress: impl FnMut(u64),
+    two_parts_from: usize,
+) -> Result<Parsed, FileErrors> {
     let reader = Reader {
         header_of: &|h| Header::new(h, config),
         layout_of: &|h| checks::header(h, options.layout, config),
@@ -536,37 +662,194 @@ pub fn parse(
             _ => &["customer_id", "currency", "plan", "segment"],
         },
     };
-    let (header, layout, mut errors) = read_rows(
-        file,
-        bytes,
+    let opened = open(file, bytes, config, &reader)?;
+    let layout = opened.layout;
+    let second = (matches!(layout, Layout::Snapshots | Layout::Movements)
+        && opened.bytes.len() >= two_parts_from)
+        .then(|| parts::second_part(opened.bytes, opened.body, 1))
+        .flatten();
+    let reading = Reading {
+        opened: &opened,
         config,
-        &reader,
-        |row, layout| match layout {
-            Layout::Snapshots => {
-                checks::row_currency(row, config);
-                layouts::snapshot(row, scale, &mut snapshots)
-            }
-            Layout::Movements => {
-                checks::row_currency(row, config);
-                layouts::movement(row, scale, &mut movements)
-            }
-            Layout::Totals => {
-                checks::row_currency(row, config);
-                layouts::total(row, scale, &mut totals, &mut seen_months)
-            }
-            Layout::Attributes => layouts::attributes(row, &mut attributes, &mut seen_customers),
-        },
-        progress,
-    )?;
-    let parsed = match layout {
-        Layout::Snapshots => Parsed::Snapshots(Box::new(snapshots)),
-        Layout::Movements => Parsed::Movements(movements),
-        Layout::Totals => Parsed::Totals(totals),
-        Layout::Attributes => Parsed::Attributes(attributes),
+        scale: options.amount_scale.unwrap_or(config.amount_scale),
+        snapshot: layouts::SnapshotColumns::of(&opened.header),
+        currency: opened.header.get("currency"),
     };
-    if let Some(cents) = checks::cents(&header, options, config, &parsed, errors.is_empty()) {
+    let (mut rows, second) = parts::read_in_parts(
+        file,
+        &opened,
+        second,
+        |_, first| Rows::new(&reading, first),
+        progress,
+        || {},
+    );
+    if let Some(second) = second {
+        rows.append(second);
+    }
+    let mut errors = std::mem::take(&mut rows.errors);
+    let parsed = match layout {
+        Layout::Snapshots => Parsed::Snapshots(Box::new(rows.snapshots)),
+        Layout::Movements => Parsed::Movements(rows.movements),
+        Layout::Totals => Parsed::Totals(rows.totals),
+        Layout::Attributes => Parsed::Attributes(rows.attributes),
+    };
+    if let Some(cents) = checks::cents(&opened.header, options, config, &parsed, errors.is_empty())
+    {
         errors.push(cents);
     }
     let rows = parsed.rows();
     finish(file, config, errors, rows, parsed)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::{Config, Sources};
+
+    /// The default `[revenue]` settings.
+    pub(crate) fn config() -> RevenueConfig {
+        Config::load(&Sources {
+            env: Some(Default::default()),
+            ..Sources::default()
+        })
+        .map(|c| c.revenue)
+        .expect("the default configuration")
+    }
+
+    /// What a reading gave: every row as (month, customer, MRR, plan, line) in the table's
+    /// order, or the problems as the user sees them.
+    type Reading = Result<Vec<(MonthIdx, String, String, Option<String>, u64)>, String>;
+
+    /// `csv` read in two parts and in one; whether a second part starts somewhere.
+    fn read_both(csv: &str) -> ([Reading; 2], bool) {
+        let readings = [0, usize::MAX].map(|two_parts_from| {
+            let parsed = parse_in_parts(
+                "r.csv",
+                csv.as_bytes(),
+                &ParseOptions::default(),
+                // Long enough for the tests' multi-line notes.
+                &RevenueConfig {
+                    max_field_bytes: 1 << 20,
+                    ..config()
+                },
+                |_| {},
+                two_parts_from,
+            );
+            parsed.map_err(|e| e.to_string()).map(|p| {
+                let Parsed::Snapshots(t) = p else {
+                    panic!("a snapshots file");
+                };
+                t.months()
+                    .flat_map(|m| {
+                        t.month_rows(m).map(move |r| {
+                            let mrr = format!("{:.2}", r.mrr);
+                            (
+                                m,
+                                r.customer_id.to_owned(),
+                                mrr,
+                                r.plan.map(str::to_owned),
+                                r.line,
+                            )
+                        })
+                    })
+                    .collect()
+            })
+        });
+        let body = csv.find('\n').map_or(0, |n| n + 1);
+        (
+            readings,
+            parts::second_part(csv.as_bytes(), body, 1).is_some(),
+        )
+    }
+
+    /// `customers` × 24 months of snapshots, customer after customer, with `row(i)` in place
+    /// of row `i` where it gives one, and `ending` after each row.
+    fn file(customers: usize, ending: &str, row: impl Fn(usize) -> Option<String>) -> String {
+        let mut csv = format!("customer_id,month,mrr,plan,segment,note{ending}");
+        for i in 0..customers * 24 {
+            let line = row(i).unwrap_or_else(|| {
+                let (c, m) = (i / 24, i % 24);
+                format!(
+                    "cus_{c},{}-{:02},{}.5,pro,smb,",
+                    2024 + m / 12,
+                    m % 12 + 1,
+                    c % 9
+                )
+            });
+            csv += &line;
+            csv += ending;
+        }
+        csv
+    }
+
+    #[test]
+    fn two_parts_read_as_one_with_lf_and_crlf() {
+        for ending in ["\n", "\r\n"] {
+            let ([two, one], split) = read_both(&file(500, ending, |_| None));
+            assert!(split, "{ending:?}");
+            assert_eq!(two.as_ref().map(Vec::len), Ok(12_000));
+            assert_eq!(two, one, "{ending:?}");
+        }
+    }
+
+    #[test]
+    fn a_split_at_a_quoted_line_break_starts_after_the_row() {
+        // A note of many lines around the middle: the second part starts after the row that
+        // holds them, and the lines after it are counted with theirs.
+        let long = "a note, of text\r\n".repeat(3_000);
+        let rows = 500 * 24;
+        let csv = file(500, "\r\n", |i| {
+            (i == rows / 2 - 1).then(|| format!("cus_x,2024-01,1,pro,smb,\"{long}\""))
+        });
+        let ([two, one], split) = read_both(&csv);
+        assert!(split);
+        assert_eq!(two, one);
+        let last = two.as_ref().ok().and_then(|r| r.iter().map(|r| r.4).max());
+        assert_eq!(last, Some(rows as u64 + 1 + 3_000));
+        // A quote inside an unquoted field before it fools the count: the first part reads on
+        // through the whole file.
+        let csv = file(500, "\n", |i| match i {
+            10 => Some("cus_q,2024-01,1,pro,smb,5\" screen".into()),
+            _ if i == rows / 2 => Some(format!("cus_x,2024-01,1,pro,smb,\"{long}\"")),
+            _ => None,
+        });
+        let ([two, one], _) = read_both(&csv);
+        assert_eq!(two.as_ref().map(Vec::len), Ok(rows));
+        assert_eq!(two, one);
+    }
+
+    #[test]
+    fn bad_rows_and_duplicates_are_named_across_the_parts() {
+        let rows = 500 * 24;
+        let csv = file(500, "\n", |i| match i {
+            // Line 3: cus_0 in 2024-02; again on lines 11 002 (second part, twice).
+            11_000 | 11_001 => Some("cus_0,2024-02,3,pro,smb,".into()),
+            // Line 10 003: a bad amount in the second part.
+            10_001 => Some("cus_416,2025-06,3 USD,pro,smb,".into()),
+            // Lines 101 and 102: a duplicate within the first part.
+            100 => Some("cus_4,2024-04,1,pro,smb,".into()),
+            _ => None,
+        });
+        let ([two, one], split) = read_both(&csv);
+        assert!(split && rows > 11_001);
+        assert_eq!(two, one);
+        let dup = |line, first, month: &str| {
+            format!(
+                "\n  r.csv: line {line}, column customer_id, value \"cus_{}\": duplicate row \
+                 for customer cus_{} in {month} (first on line {first})",
+                if first == 3 { 0 } else { 4 },
+                if first == 3 { 0 } else { 4 },
+            )
+        };
+        assert_eq!(
+            two,
+            Err(format!(
+                "r.csv: 4 problems, nothing imported:{}\n  r.csv: line 10003, column mrr, value \
+                 \"3 USD\": is not an amount (e.g. 1234.50, 1,234.50, $1,234.50 or (120.00)){}{}",
+                dup(102, 101, "2024-04"),
+                dup(11002, 3, "2024-02"),
+                dup(11003, 3, "2024-02"),
+            ))
+        );
+    }
 }
