@@ -392,16 +392,18 @@ fn build(dir: &Path, services: usize, weeks: i64, bin: &str, cfg: &Path) {
     );
     let store = Store::open(&dir.join("store")).expect("store");
     // Two writers, as the machine has two cores; a service's batches stay in order.
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let halves: Vec<Written> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
             .map(|half| {
-                let store = &store;
+                let (store, done) = (&store, &done);
                 s.spawn(move || {
                     let mut written = Written::default();
                     for i in (half..services).step_by(2) {
                         seed_service(store, i, weeks, &mut written);
-                        if i % 20 == 19 {
-                            eprintln!("seeded {} services", i + 1);
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if n % 20 == 0 {
+                            eprintln!("seeded {n} services");
                         }
                     }
                     written
