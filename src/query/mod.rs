@@ -8,6 +8,7 @@ pub mod bugs;
 pub mod business;
 mod business_rows;
 pub mod revenue;
+pub mod rollup;
 pub mod settings;
 pub mod slo;
 pub mod system;

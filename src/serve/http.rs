@@ -61,6 +61,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.rendered_once().await;
     (
         [(
             header::CONTENT_TYPE,

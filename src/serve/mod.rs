@@ -167,7 +167,9 @@ pub async fn run(
         health.clone(),
         digest_outcomes.clone(),
     )?);
-    metrics.refresh(&store);
+    // The first refresh (every analysed family: DORA, SLOs, revenue, each product's view) is
+    // the refresher's first round, in the background: the dashboard may answer from what the
+    // store kept meanwhile, and `/metrics` waits for it (`Metrics::rendered_once`).
     let tracker = TaskTracker::new();
     tracker.spawn(metrics::refresher(
         metrics.clone(),

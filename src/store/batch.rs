@@ -240,7 +240,23 @@ impl Store {
         // Held across the write so that a first count from disk cannot see this batch and then
         // have it added again below.
         let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
+        // The data generation moves with the data, in the same atomic batch: a rollup stamped
+        // with the old one is stale from this commit on, also after a crash.
+        let mut data_generation = self
+            .data_generation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !batch.is_empty() {
+            sled_batch.insert(
+                super::rollups::data_generation_key(),
+                &(*data_generation + 1).to_be_bytes(),
+            );
+        }
         self.db.apply_batch(sled_batch)?;
+        if !batch.is_empty() {
+            *data_generation += 1;
+        }
+        drop(data_generation);
 
         if !new_series.is_empty() {
             let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());

@@ -13,6 +13,7 @@ pub(super) const TAG_EVENT: u8 = 3;
 pub(super) const TAG_CURSOR: u8 = 4;
 pub(super) const TAG_DELIVERY: u8 = 5;
 pub(super) const TAG_EVENT_BLOCK: u8 = 6;
+pub(super) const TAG_ROLLUP: u8 = 7;
 pub(super) const META_SCHEMA: &[u8] = b"schema_version";
 
 pub(super) fn ts_bytes(ts: i64) -> [u8; 8] {

@@ -6,13 +6,14 @@
 //!
 //! | tag | key                                              | value                    |
 //! |-----|--------------------------------------------------|--------------------------|
-//! | 0   | `schema_version`                                 | u32, big-endian          |
+//! | 0   | `schema_version`, `data_generation`              | u32 / u64, big-endian    |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
 //! | 4   | source, NUL, cursor name                         | [`Cursor`] as JSON       |
 //! | 5   | source, NUL, webhook delivery id                 | [`Delivery`] as JSON     |
 //! | 6   | event kind, NUL, natural key of the block's first event | a block of events |
+//! | 7   | rollup name, NUL                                 | stamp, fingerprint, payload |
 //!
 //! Flipping the sign bit of a two's-complement timestamp and writing it big-endian makes sled's
 //! byte order equal to time order over the whole `i64` range, before 1970 included. Series are
@@ -38,7 +39,8 @@
 //!
 //! Layout: this file opens the store and holds its shared state; `batch` is the write side
 //! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
-//! of record, `encoding` the key and block formats, `tickets` the byte form of support-ticket
+//! of record, `rollups` what the read side computed and keeps across restarts, `encoding` the
+//! key and block formats, `tickets` the byte form of support-ticket
 //! chunks, and `changed` which groups of events (kind and key group) each commit changed, for
 //! caches that re-read only those.
 
@@ -79,6 +81,7 @@ mod events;
 mod migrate;
 mod points;
 mod pool_watch;
+mod rollups;
 mod tickets;
 
 pub use batch::{CommitStats, WriteBatch};
@@ -174,6 +177,8 @@ pub struct Store {
     event_counts: Mutex<Option<BTreeMap<String, u64>>>,
     write_lock: Mutex<()>,
     generation: watch::Sender<u64>,
+    /// Non-empty commits over the store's life, as kept on disk (`rollups`).
+    data_generation: Mutex<u64>,
     /// Commits that inserted, changed or deleted an event, and which groups of events each
     /// changed.
     changed: Mutex<changed::ChangedGroups>,
@@ -244,6 +249,7 @@ impl Store {
             next_id = next_id.max(id + 1);
             ids.insert(key, id);
         }
+        let data_generation = rollups::read_data_generation(&db)?;
         Ok(Self {
             db,
             path: path.to_owned(),
@@ -251,6 +257,7 @@ impl Store {
             event_counts: Mutex::new(None),
             write_lock: Mutex::new(()),
             generation: watch::channel(0).0,
+            data_generation: Mutex::new(data_generation),
             changed: Mutex::default(),
             _pool_watch: pool_watch,
         })

@@ -302,26 +302,8 @@ async fn spawn(
     env: &[(&str, &str)],
     demo: Option<barometer::serve::DemoSeed>,
 ) -> TestApp {
-    use barometer::config::{Config, Sources};
     barometer::clock::pin(now());
-    let mut vars: std::collections::BTreeMap<String, String> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    vars.insert(
-        "BAROMETER__STORAGE__PATH".into(),
-        store.display().to_string(),
-    );
-    vars.insert(
-        "BAROMETER__DIGEST__OUT_DIR".into(),
-        store.with_extension("digests").display().to_string(),
-    );
-    let config = Config::load(&Sources {
-        file: config,
-        env: Some(vars),
-        overrides: vec![("server.listen".into(), "127.0.0.1:0".into())],
-    })
-    .expect("a valid configuration");
+    let config = app_config(store, config, env);
     let app = barometer::app::App::build(config).expect("the store opens");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -343,6 +325,34 @@ async fn spawn(
         shutdown,
         served,
     }
+}
+
+/// The configuration [`spawn_app`] gives its daemon: the file `config` (if any), `env` as
+/// `BAROMETER__…` variables, the store in `store`, digests beside it, a free loopback port.
+pub fn app_config(
+    store: &Path,
+    config: Option<PathBuf>,
+    env: &[(&str, &str)],
+) -> barometer::config::Config {
+    use barometer::config::{Config, Sources};
+    let mut vars: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.insert(
+        "BAROMETER__STORAGE__PATH".into(),
+        store.display().to_string(),
+    );
+    vars.insert(
+        "BAROMETER__DIGEST__OUT_DIR".into(),
+        store.with_extension("digests").display().to_string(),
+    );
+    Config::load(&Sources {
+        file: config,
+        env: Some(vars),
+        overrides: vec![("server.listen".into(), "127.0.0.1:0".into())],
+    })
+    .expect("a valid configuration")
 }
 
 /// A demo organisation seeded (seed 7, ending 2026-11-25) into `dir/store`, with `config`

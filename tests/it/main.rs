@@ -10,6 +10,7 @@ mod dora_exact;
 mod dora_incremental;
 mod export;
 mod fake_github;
+mod first_view;
 mod github;
 mod github_app;
 mod golden;

@@ -23,13 +23,19 @@ use teams::{bugs_table, product_note, products_nav, teams_table};
 use crate::analysis::pressure::{PressureStatus, PressureWeek};
 use crate::analysis::weekly::{WeekRow, Weekly};
 use crate::analysis::WEEK_MS;
+use crate::app::App;
 use crate::model::Calendar;
+use crate::query::rollup::Fingerprint;
 use crate::serve::api::ApiError;
 use crate::serve::http::error;
 use crate::serve::ApiState;
+use crate::store::{Store, StoreError};
 
 /// Weeks shown when the query names none.
 const DEFAULT_WEEKS: i64 = 52;
+
+/// The rollup name of the default page.
+const DEFAULT_PAGE: &str = "dashboard/default";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +68,25 @@ pub(super) async fn page(
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
     };
+    // The default page (no selection) is kept in the store: a restarted daemon serves it from
+    // there until a commit or another configuration makes it stale (issue 21).
+    let default_page = q.from.is_none()
+        && q.to.is_none()
+        && q.service.is_none()
+        && q.team.is_none()
+        && q.product.is_none();
+    let kept = default_page.then(|| default_page_stamp(&state.app));
+    if let Some((_, fingerprint)) = &kept {
+        let (store, fingerprint) = (state.app.store.clone(), fingerprint.clone());
+        let cached =
+            tokio::task::spawn_blocking(move || kept_default_page(&store, &fingerprint)).await;
+        match cached {
+            Ok(Ok(Some(html))) => return Html(html).into_response(),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the kept dashboard page"),
+            Err(e) => return ApiError::internal("panic", &e).into_response(),
+        }
+    }
     let teams = {
         let app = state.app.clone();
         match tokio::task::spawn_blocking(move || app.teams()).await {
@@ -189,12 +214,63 @@ pub(super) async fn page(
                     name,
                     latency: latency.as_ref(),
                 });
-                Html(render(cal, &w, service, teams, from, to)).into_response()
+                let html = render(cal, &w, service, teams, from, to);
+                if let Some((generation, fingerprint)) = kept {
+                    let (store, page) = (state.app.store.clone(), html.clone());
+                    let put = tokio::task::spawn_blocking(move || {
+                        crate::query::rollup::put(
+                            &store,
+                            DEFAULT_PAGE,
+                            generation,
+                            &fingerprint,
+                            page.as_bytes(),
+                        )
+                    })
+                    .await;
+                    match put {
+                        Ok(Ok(kept)) => tracing::debug!(kept, "dashboard page computed"),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
+                        Err(e) => return ApiError::internal("panic", &e).into_response(),
+                    }
+                }
+                Html(html).into_response()
             }
         },
         Ok(Err(e)) => ApiError::Store(e).into_response(),
         Err(e) => ApiError::internal("panic", &e).into_response(),
     }
+}
+
+/// The data generation and fingerprint the default page is kept under: read before the page
+/// is computed. The page depends on the stored data, the configuration, the week business time
+/// is in (the last complete week, the current partial one) and the system model.
+fn default_page_stamp(app: &App) -> (u64, Fingerprint) {
+    let week = app.calendar().week_start(crate::clock::now_ms());
+    let fingerprint = Fingerprint::new(&app.config, &format!("week {week} {:?}", app.system));
+    (app.store.data_generation(), fingerprint)
+}
+
+fn kept_default_page(
+    store: &Store,
+    fingerprint: &Fingerprint,
+) -> Result<Option<String>, StoreError> {
+    let Some(bytes) = crate::query::rollup::get(store, DEFAULT_PAGE, fingerprint)? else {
+        return Ok(None);
+    };
+    match String::from_utf8(bytes) {
+        Ok(html) => Ok(Some(html)),
+        // Only this module writes it, from a `String`: recomputed rather than trusted.
+        Err(e) => {
+            tracing::warn!(error = %e, "the kept dashboard page is not UTF-8: recomputed");
+            Ok(None)
+        }
+    }
+}
+
+/// The default dashboard page (`GET /` without a selection) as the store keeps it for `app`,
+/// when it is current: what a restarted daemon answers with before computing anything.
+pub fn kept_page(app: &App) -> Result<Option<String>, StoreError> {
+    kept_default_page(&app.store, &default_page_stamp(app).1)
 }
 
 /// HTML-escapes text from data.

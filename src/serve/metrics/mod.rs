@@ -184,6 +184,14 @@ impl Metrics {
         r.compose();
     }
 
+    /// Waits until the first refresh has rendered every family: a scrape right after start
+    /// sees the figures, not the empty families of a daemon still computing them.
+    pub async fn rendered_once(&self) {
+        let mut refreshed = self.refreshed.subscribe();
+        // Err: the sender is gone with the daemon; the last rendering is all there is.
+        let _ = refreshed.wait_for(|n| *n > 0).await;
+    }
+
     /// The last rendering.
     pub fn text(&self) -> Bytes {
         self.rendered

@@ -165,6 +165,11 @@ async fn produce(
     stats: &RemoteWriteStats,
     shutdown: &CancellationToken,
 ) {
+    // Nothing is sent before the first refresh has computed every family.
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = metrics.rendered_once() => {}
+    }
     let mut refreshed = metrics.subscribe_refreshed();
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,0 +1,76 @@
+//! Views kept in the store across restarts (issue 21): a restarted daemon answers its first
+//! request for a view from what it computed before, as long as neither the stored data nor
+//! what the view depends on changed since.
+//!
+//! A rollup is stamped with the store's data generation (any commit makes it stale) and a
+//! fingerprint of everything else its bytes depend on: this build's rollup format, the crate
+//! version, the configuration (minus what cannot change a figure: the listen address, logging,
+//! the store's path) and whatever the caller adds (the business week, the system model). The
+//! caller reads the generation before it computes, so that a commit landing meanwhile leaves
+//! the rollup unwritten rather than wrongly stamped.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+/// Bump when what a rollup holds, or how it is computed, changes without a new crate version.
+const FORMAT: u32 = 1;
+
+/// What a rollup's bytes depend on besides the stored data, hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(Vec<u8>);
+
+impl Fingerprint {
+    /// The fingerprint of `config` and `extra` (anything else the view depends on, written
+    /// deterministically, e.g. with `Debug` of ordered types).
+    pub fn new(config: &Config, extra: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(FORMAT.to_be_bytes());
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update([0]);
+        // Serialized as JSON (redacted secrets, ordered maps), without the sections that change
+        // where the daemon listens, logs or keeps the store, not what it computes.
+        match serde_json::to_value(config) {
+            Ok(mut v) => {
+                if let Some(o) = v.as_object_mut() {
+                    for volatile in ["server", "log", "storage"] {
+                        o.remove(volatile);
+                    }
+                }
+                h.update(v.to_string().as_bytes());
+            }
+            // Never expected (the configuration is plain data); a fingerprint that matches
+            // nothing then makes every rollup a miss rather than a wrong answer.
+            Err(e) => {
+                tracing::warn!(error = %e, "the configuration does not serialize: rollups unused");
+                h.update(std::process::id().to_be_bytes());
+                h.update(format!("{:?}", std::time::Instant::now()).as_bytes());
+            }
+        }
+        h.update([0]);
+        h.update(extra.as_bytes());
+        Self(h.finalize().to_vec())
+    }
+}
+
+/// The rollup `name`, when it is current for the stored data and `fingerprint`.
+pub fn get(
+    store: &Store,
+    name: &str,
+    fingerprint: &Fingerprint,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    store.rollup(name, &fingerprint.0)
+}
+
+/// Keeps `payload` as the rollup `name`, computed from the data of `generation` (read before
+/// computing it); `Ok(false)` when a commit landed meanwhile (then nothing is kept).
+pub fn put(
+    store: &Store,
+    name: &str,
+    generation: u64,
+    fingerprint: &Fingerprint,
+    payload: &[u8],
+) -> Result<bool, StoreError> {
+    store.put_rollup(name, generation, &fingerprint.0, payload)
+}

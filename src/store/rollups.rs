@@ -1,0 +1,147 @@
+//! Rollups: what the read side computed from the store, kept in the store so that a restarted
+//! daemon can answer its first request without recomputing it (issue 21).
+//!
+//! A rollup is stamped with the store's data generation (every non-empty commit, over the
+//! store's whole life, bumps it in the same atomic batch: see [`Store::data_generation`]) and a
+//! fingerprint the caller chooses (its settings, its format version). It is handed back only
+//! while both still match: any commit after it was computed, or other settings, and the caller
+//! recomputes. Writing one is not a commit: it changes no generation.
+
+use super::encoding::{tagged, TAG_META, TAG_ROLLUP};
+use super::{Store, StoreError};
+
+/// The meta key of the data generation.
+pub(super) const META_DATA_GENERATION: &[u8] = b"data_generation";
+
+pub(super) fn data_generation_key() -> Vec<u8> {
+    let mut key = vec![TAG_META];
+    key.extend_from_slice(META_DATA_GENERATION);
+    key
+}
+
+/// Reads the persisted data generation (0 for a store that never had one).
+pub(super) fn read_data_generation(db: &sled::Db) -> Result<u64, StoreError> {
+    match db.get(data_generation_key())? {
+        None => Ok(0),
+        Some(v) => v
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("the data generation is not a u64".into())),
+    }
+}
+
+fn rollup_key(name: &str) -> Vec<u8> {
+    tagged(TAG_ROLLUP, name, "")
+}
+
+impl Store {
+    /// How many non-empty batches this store has committed over its whole life (kept on disk,
+    /// written in each commit's own atomic batch): two equal values mean the same stored data,
+    /// across restarts.
+    pub fn data_generation(&self) -> u64 {
+        *self
+            .data_generation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `payload` as the rollup `name`, computed from the store as of `generation` (a
+    /// [`Store::data_generation`] read before reading what it was computed from) with the
+    /// settings `fingerprint` stands for. Not kept (`Ok(false)`) when a commit came in
+    /// meanwhile: it would be stamped as current while it is not.
+    pub fn put_rollup(
+        &self,
+        name: &str,
+        generation: u64,
+        fingerprint: &[u8],
+        payload: &[u8],
+    ) -> Result<bool, StoreError> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(StoreError::Invalid {
+                what: format!("rollup {name:?}"),
+                reason: "a rollup name must be non-empty and contain no NUL".into(),
+            });
+        }
+        // Under the write lock: no commit can land between the check and the write.
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if generation != self.data_generation() {
+            return Ok(false);
+        }
+        let fingerprint_len =
+            u32::try_from(fingerprint.len()).map_err(|_| StoreError::Invalid {
+                what: format!("rollup {name:?}"),
+                reason: "fingerprint longer than 4 GiB".into(),
+            })?;
+        let mut value = Vec::with_capacity(12 + fingerprint.len() + payload.len());
+        value.extend_from_slice(&generation.to_be_bytes());
+        value.extend_from_slice(&fingerprint_len.to_be_bytes());
+        value.extend_from_slice(fingerprint);
+        value.extend_from_slice(payload);
+        self.db.insert(rollup_key(name), value)?;
+        Ok(true)
+    }
+
+    /// The rollup `name`, when it was computed from the data stored now with the settings
+    /// `fingerprint` stands for; `None` otherwise (never kept, stale, other settings).
+    pub fn rollup(&self, name: &str, fingerprint: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(value) = self.db.get(rollup_key(name))? else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt(format!("rollup {name:?} is truncated"));
+        let (generation, rest) = value.split_at_checked(8).ok_or_else(corrupt)?;
+        let (len, rest) = rest.split_at_checked(4).ok_or_else(corrupt)?;
+        let generation = u64::from_be_bytes(generation.try_into().map_err(|_| corrupt())?);
+        let len = u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
+        let (stamped, payload) = rest.split_at_checked(len).ok_or_else(corrupt)?;
+        if generation != self.data_generation() || stamped != fingerprint {
+            return Ok(None);
+        }
+        Ok(Some(payload.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::SeriesKey;
+    use crate::store::{Cursor, Store, WriteBatch};
+
+    #[test]
+    fn a_rollup_is_handed_back_only_while_data_and_fingerprint_match() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store");
+        let store = Store::open(&path).expect("open");
+        assert_eq!(store.data_generation(), 0);
+        let mut batch = WriteBatch::new();
+        let key = SeriesKey::new("x", [("a", "b")]).expect("key");
+        batch.put_point(&key, 1_000, 1.0);
+        store.commit(batch).expect("commit");
+        let g = store.data_generation();
+        assert_eq!(g, 1);
+        assert!(store.put_rollup("view", g, b"v1", b"payload").expect("put"));
+        assert_eq!(
+            store.rollup("view", b"v1").expect("get").as_deref(),
+            Some(&b"payload"[..])
+        );
+        assert_eq!(store.rollup("view", b"v2").expect("get"), None, "settings");
+        assert_eq!(store.rollup("other", b"v1").expect("get"), None);
+        // Kept across a restart, with the generation.
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.data_generation(), 1);
+        assert_eq!(
+            store.rollup("view", b"v1").expect("get").as_deref(),
+            Some(&b"payload"[..])
+        );
+        // A stale stamp is refused, and any commit makes the rollup stale.
+        assert!(!store.put_rollup("view", 0, b"v1", b"old").expect("put"));
+        let mut batch = WriteBatch::new();
+        batch.set_cursor("src", "c", Cursor::default());
+        store.commit(batch).expect("commit");
+        assert_eq!(store.data_generation(), 2);
+        assert_eq!(store.rollup("view", b"v1").expect("get"), None);
+        // An empty batch is no commit.
+        store.commit(WriteBatch::new()).expect("commit");
+        assert_eq!(store.data_generation(), 2);
+    }
+}
