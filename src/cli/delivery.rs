@@ -49,7 +49,16 @@ pub struct ExplainArgs {
 pub(super) fn dora(app: &App, args: DoraArgs) -> anyhow::Result<ExitCode> {
     let cal = app.calendar();
     let store = &app.store;
-    let model = crate::query::views::dora_model(store, &app.settings)?;
+    // One service alone: only its part's events are read (a service the store does not know
+    // falls through to the whole model, whose error lists the known ones).
+    let part = match (&args.service, &args.team) {
+        (Some(s), None) => crate::query::views::dora_model_of(store, &app.settings, s)?,
+        _ => None,
+    };
+    let model = match part {
+        Some(model) => model,
+        None => crate::query::views::dora_model(store, &app.settings)?,
+    };
     let bands = app.settings.bands.clone();
     let weeks = last_weeks(cal, args.weeks);
     let teams = app.teams()?;

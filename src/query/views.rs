@@ -20,6 +20,7 @@ use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
 
 mod incremental;
+pub use incremental::dora_model_of;
 mod rows;
 pub(super) use rows::carried;
 use rows::{bugs_into, month_start_ms, revenue_into, scope_rows, MonthFacts};

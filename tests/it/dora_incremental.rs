@@ -5,7 +5,7 @@
 
 use barometer::analysis::dora::{self, ServicePaths, ServiceSpec};
 use barometer::model::{Change, Commit, DeploySource, DeployState, Deployment, Incident};
-use barometer::query::views::{dora_model, DeliveryEvents, DoraCache};
+use barometer::query::views::{dora_model, dora_model_of, DeliveryEvents, DoraCache};
 use barometer::query::Settings;
 use barometer::sources::demo;
 use barometer::store::{Store, WriteBatch};
@@ -157,6 +157,49 @@ fn check(cache: &DoraCache, store: &Store, settings: &Settings, builds: (u64, u6
     assert_eq!(*cached, full, "{what}");
     let b = cache.builds();
     assert_eq!((b.full, b.incremental), builds, "{what}");
+    one_service_alone_is_the_whole(store, settings, &full, what);
+}
+
+/// Each service's figures from its part alone (`dora_model_of`: the events of the repositories
+/// linked to it) are those of the whole model: its deployments with every fact, its incidents,
+/// and its weekly figures; the part holds only the services linked to it.
+fn one_service_alone_is_the_whole(
+    store: &Store,
+    settings: &Settings,
+    full: &dora::DoraModel,
+    what: &str,
+) {
+    let week = t(0.0).timestamp_millis();
+    let weeks: Vec<i64> = (0..3).map(|i| week + i * 7 * 86_400_000).collect();
+    for s in &full.services {
+        let name = s.name.as_str();
+        let part = dora_model_of(store, settings, name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what}: no part for {name}"));
+        assert_eq!(
+            part.deployments_of(Some(name)),
+            full.deployments_of(Some(name)),
+            "{what}: {name}"
+        );
+        let incidents = |m: &dora::DoraModel| -> Vec<dora::IncidentFacts> {
+            m.incidents
+                .iter()
+                .filter(|i| i.service.as_deref() == Some(name))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(incidents(&part), incidents(full), "{what}: {name}");
+        assert_eq!(
+            dora::weekly(&part, Some(name), &weeks, &settings.bands),
+            dora::weekly(full, Some(name), &weeks, &settings.bands),
+            "{what}: {name}"
+        );
+        assert!(
+            part.services.len() < full.services.len(),
+            "{what}: {name}'s part holds every service"
+        );
+    }
+    assert!(dora_model_of(store, settings, "nobody").unwrap().is_none());
 }
 
 #[test]

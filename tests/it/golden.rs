@@ -94,6 +94,39 @@ fn dora_json_is_unchanged() {
     );
 }
 
+/// `dora --service S` reads only the events of S's part (issue 21) and prints S's rows of the
+/// whole `dora.json`, for every service of the demo.
+#[test]
+fn one_service_read_alone_prints_its_rows_of_the_whole() {
+    let whole: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden_path("dora.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    copy_dir(seeded(), &store);
+    let mut seen = 0;
+    for rows in whole.as_array().unwrap() {
+        let Some(service) = rows[0]["service"].as_str() else {
+            continue; // the organisation or a team
+        };
+        let alone = command_in(
+            &store,
+            &[
+                "dora",
+                "--weeks",
+                "8",
+                "--format",
+                "json",
+                "--service",
+                service,
+            ],
+        );
+        let alone: serde_json::Value = serde_json::from_str(&alone).unwrap();
+        assert_eq!(alone, serde_json::json!([rows]), "{service}");
+        seen += 1;
+    }
+    assert!(seen >= 3, "only {seen} services in dora.json");
+}
+
 #[test]
 fn revenue_json_is_unchanged() {
     check("revenue.json", &command(&["revenue", "--format", "json"]));
