@@ -37,6 +37,12 @@ fn all<E: Event>(store: &Store) -> Result<Vec<E>, StoreError> {
     Ok(out)
 }
 
+/// The result of a scoped thread of a read; its panic goes on in the caller.
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// The services to report: the configured ones, then any other seen in the stored deployments
 /// (the demo organisation's).
 pub fn services(settings: &Settings, deployments: &[Deployment]) -> Vec<ServiceSpec> {
@@ -67,10 +73,6 @@ impl DeliveryEvents {
     /// decoding the events is most of the cost, so on two cores the read takes about half as
     /// long as one kind after the other (BENCHMARKS.md, issue 21).
     pub fn read(store: &Store) -> Result<Self, StoreError> {
-        fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
-            h.join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        }
         std::thread::scope(|s| {
             let changes = s.spawn(|| all::<Change>(store));
             let commits = s.spawn(|| all::<Commit>(store));

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::{services, DeliveryEvents};
+use super::{joined, services, DeliveryEvents};
 use crate::analysis::dora::{self, DoraModel, Partition, RepoLinks, ServicePaths, ServiceSpec};
 use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::query::settings::Settings;
@@ -118,9 +118,7 @@ impl DeliveryEvents {
             Ok(Self {
                 deployments: deployments?,
                 changes: changes?,
-                commits: commits
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                commits: joined(commits)?,
                 incidents: incidents?,
             })
         })
@@ -141,10 +139,7 @@ pub fn dora_model_of(
     let (deployments, incidents) = std::thread::scope(|s| {
         let incidents = s.spawn(|| super::all::<Incident>(store));
         let deployments = super::all::<Deployment>(store);
-        let incidents = incidents
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (deployments, incidents)
+        (deployments, joined(incidents))
     });
     let (deployments, incidents) = (deployments?, incidents?);
     let services = services(settings, &deployments);
