@@ -18,8 +18,10 @@
 //!    nothing new writes: whatever the daemon kept before is stale, "changed"), then one on the
 //!    store as that run left it ("restart"). Timed: from spawning the process to a connection
 //!    accepted ("open": the store opened, the application built, the listener bound), and from
-//!    there to the whole body of the first `GET /` (status 200). Prints each run and the
-//!    medians of each case.
+//!    there to the whole body of the first `GET /` (status 200). After a commit that first page
+//!    is the one kept from the data before it, labelled and reloading itself while the daemon
+//!    computes the current one: the run then polls `/` as the reloads would, and also prints
+//!    the time from spawning to the current page. Prints each run and the medians of each case.
 //!
 //! `BENCH_SERVICES` / `BENCH_WEEKS` scale the store down for a quick look (a store of another
 //! shape is built in its own subdirectory).
@@ -439,8 +441,26 @@ fn build(dir: &Path, services: usize, weeks: i64, bin: &str, cfg: &Path) {
     eprintln!("store built in {:.0} s", t.elapsed().as_secs_f64());
 }
 
-/// One fresh daemon: (spawn → accepting, accepting → first `/` whole, status line, body bytes).
-fn measure(bin: &str, cfg: &Path) -> (Duration, Duration, String, usize) {
+/// One `GET /` on a new connection: the whole response.
+fn get_root(addr: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).expect("response");
+    body
+}
+
+/// Whether a response is the page kept from older data (labelled, reloading itself).
+fn is_older(response: &[u8]) -> bool {
+    String::from_utf8_lossy(response).contains("id=\"older\"")
+}
+
+/// One fresh daemon: (spawn → accepting, accepting → first `/` whole, status line, body bytes,
+/// whether that page was the older one, and spawn → the current page when it was).
+#[allow(clippy::type_complexity)]
+fn measure(bin: &str, cfg: &Path) -> (Duration, Duration, String, usize, bool, Option<Duration>) {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -471,6 +491,19 @@ fn measure(bin: &str, cfg: &Path) -> (Duration, Duration, String, usize) {
     let mut body = Vec::new();
     stream.read_to_end(&mut body).expect("response");
     let total = t0.elapsed();
+    // The older page reloads itself: as a browser would, until the current page is there (which
+    // the daemon then keeps for the next start).
+    let older = is_older(&body);
+    let current = older.then(|| loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if !is_older(&get_root(&addr)) {
+            break t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "no current page after 10 min"
+        );
+    });
     // Stopped as a service manager would (SIGTERM: the daemon finishes its work, keeps what it
     // computed and flushes the store), so that the next run finds the store as a restart does.
     let pid = rustix::process::Pid::from_child(&child);
@@ -480,7 +513,7 @@ fn measure(bin: &str, cfg: &Path) -> (Duration, Duration, String, usize) {
     let _ = child.wait();
     let text = String::from_utf8_lossy(&body);
     let status = text.lines().next().unwrap_or("").to_owned();
-    (open, total - open, status, body.len())
+    (open, total - open, status, body.len(), older, current)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -515,19 +548,28 @@ fn main() {
     // Each round: a commit first (as a sync would make), so that nothing kept from an earlier
     // run is current ("changed"); then a restart on the store as that run left it ("restart").
     let mut times: [(Vec<f64>, Vec<f64>, Vec<f64>); 2] = Default::default();
+    let mut currents: Vec<f64> = Vec::new();
     for r in 0..runs {
         for (case, label) in ["changed", "restart"].iter().enumerate() {
             if case == 0 {
                 touch(&dir.join("store"), r);
             }
-            let (open, first, status, bytes) = measure(bin, &cfg);
+            let (open, first, status, bytes, older, current) = measure(bin, &cfg);
             println!(
-                "run {} ({label}): open {:.0} ms, first / {:.0} ms, total {:.0} ms ({status}, {bytes} bytes)",
+                "run {} ({label}): open {:.0} ms, first / {:.0} ms, total {:.0} ms ({status}, {bytes} bytes{}){}",
                 r + 1,
                 open.as_secs_f64() * 1e3,
                 first.as_secs_f64() * 1e3,
-                (open + first).as_secs_f64() * 1e3
+                (open + first).as_secs_f64() * 1e3,
+                if older { ", the older page, labelled" } else { "" },
+                current.map_or(String::new(), |c| format!(
+                    "; the current page after {:.1} s",
+                    c.as_secs_f64()
+                ))
             );
+            if let Some(c) = current {
+                currents.push(c.as_secs_f64());
+            }
             assert!(status.contains(" 200 "), "GET / answered {status}");
             let t = &mut times[case];
             t.0.push(open.as_secs_f64() * 1e3);
@@ -541,6 +583,13 @@ fn main() {
             median(opens),
             median(firsts),
             median(totals)
+        );
+    }
+    if !currents.is_empty() {
+        println!(
+            "median of {} (changed): process start to the current page {:.1} s",
+            currents.len(),
+            median(currents)
         );
     }
 }

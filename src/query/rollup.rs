@@ -12,7 +12,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::{KeptRollup, Store, StoreError};
 
 /// Bump when what a rollup holds, or how it is computed, changes without a new crate version.
 const FORMAT: u32 = 1;
@@ -61,6 +61,16 @@ pub fn get(
     fingerprint: &Fingerprint,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     store.rollup(name, &fingerprint.0)
+}
+
+/// The rollup `name` as last kept for `fingerprint`, current or not (see
+/// [`Store::kept_rollup`]).
+pub fn get_kept(
+    store: &Store,
+    name: &str,
+    fingerprint: &Fingerprint,
+) -> Result<Option<KeptRollup>, StoreError> {
+    store.kept_rollup(name, &fingerprint.0)
 }
 
 /// Keeps `payload` as the rollup `name`, computed from the data of `generation` (read before

@@ -1,6 +1,7 @@
 //! Views the API, `/metrics` and the CLI share: store reads handed to the pure analysis.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::revenue;
@@ -127,6 +128,9 @@ pub struct DoraCache {
     weekly: Mutex<Option<Live>>,
     /// Each product's view, kept and updated like the organisation's (by product name).
     products: Mutex<BTreeMap<String, Live>>,
+    /// Whether the organisation's weekly view was computed once in this process: until then a
+    /// request may be answered from what the store kept (`query::rollup`), labelled as older.
+    warmed: AtomicBool,
 }
 
 /// How a [`DoraCache`]'s models were made.
@@ -246,7 +250,14 @@ impl DoraCache {
         tracing::debug!(?done, "weekly view updated");
         l.key = key;
         l.snapshot = Arc::new(l.engine.snapshot());
+        self.warmed.store(true, Ordering::Release);
         Ok(l.snapshot.clone())
+    }
+
+    /// Whether the organisation's weekly view was computed in this process (then keeping it
+    /// current is incremental and quick); `false` while the first computation runs.
+    pub fn warmed(&self) -> bool {
+        self.warmed.load(Ordering::Acquire)
     }
 
     /// The change points of one service (computed the first time they are asked for); `None`

@@ -171,6 +171,12 @@ pub async fn run(
     // the refresher's first round, in the background: the dashboard may answer from what the
     // store kept meanwhile, and `/metrics` waits for it (`Metrics::rendered_once`).
     let tracker = TaskTracker::new();
+    // The default dashboard page is kept after each refresh, so that a restart finds it.
+    tracker.spawn(dashboard::keeper(
+        app.clone(),
+        metrics.subscribe_refreshed(),
+        shutdown.clone(),
+    ));
     tracker.spawn(metrics::refresher(
         metrics.clone(),
         store.clone(),

@@ -89,6 +89,7 @@ pub use changed::EventGroup;
 pub use cursors::Cursor;
 pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
+pub use rollups::KeptRollup;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -85,6 +85,20 @@ impl Store {
     /// The rollup `name`, when it was computed from the data stored now with the settings
     /// `fingerprint` stands for; `None` otherwise (never kept, stale, other settings).
     pub fn rollup(&self, name: &str, fingerprint: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .kept_rollup(name, fingerprint)?
+            .filter(|k| k.generation == self.data_generation())
+            .map(|k| k.payload))
+    }
+
+    /// The rollup `name` as last kept with the settings `fingerprint` stands for, whether or
+    /// not a commit came since (its `generation` says from which data): what a daemon that has
+    /// not computed anything yet can show, labelled as older, while it computes the current one.
+    pub fn kept_rollup(
+        &self,
+        name: &str,
+        fingerprint: &[u8],
+    ) -> Result<Option<KeptRollup>, StoreError> {
         let Some(value) = self.db.get(rollup_key(name))? else {
             return Ok(None);
         };
@@ -94,11 +108,23 @@ impl Store {
         let generation = u64::from_be_bytes(generation.try_into().map_err(|_| corrupt())?);
         let len = u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
         let (stamped, payload) = rest.split_at_checked(len).ok_or_else(corrupt)?;
-        if generation != self.data_generation() || stamped != fingerprint {
+        if stamped != fingerprint {
             return Ok(None);
         }
-        Ok(Some(payload.to_vec()))
+        Ok(Some(KeptRollup {
+            generation,
+            payload: payload.to_vec(),
+        }))
     }
+}
+
+/// A rollup as kept, with the data generation it was computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRollup {
+    /// The [`Store::data_generation`] of the data it was computed from.
+    pub generation: u64,
+    /// What was kept.
+    pub payload: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -140,6 +166,17 @@ mod tests {
         store.commit(batch).expect("commit");
         assert_eq!(store.data_generation(), 2);
         assert_eq!(store.rollup("view", b"v1").expect("get"), None);
+        // ... yet still there as kept, with the generation it was computed from, for the same
+        // settings only.
+        let kept = store
+            .kept_rollup("view", b"v1")
+            .expect("get")
+            .expect("kept");
+        assert_eq!(
+            (kept.generation, kept.payload.as_slice()),
+            (1, &b"payload"[..])
+        );
+        assert_eq!(store.kept_rollup("view", b"v2").expect("get"), None);
         // An empty batch is no commit.
         store.commit(WriteBatch::new()).expect("commit");
         assert_eq!(store.data_generation(), 2);

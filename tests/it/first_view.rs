@@ -67,7 +67,112 @@ async fn a_restart_answers_the_kept_page_until_the_data_or_the_configuration_cha
         app.store.commit(batch).unwrap();
         assert_eq!(barometer::serve::dashboard::kept_page(&app).unwrap(), None);
     }
-    // Computed again from the store, to the same page (the cursor changed no figure).
-    assert_eq!(first_page(&store, &config).await, first);
+    // The first `/` after it: the kept page labelled as older while the daemon computes (or,
+    // when its first computation won the race, the current page); then the current page, which
+    // the cursor left as it was, kept again.
+    let daemon = spawn_app(&store, Some(config.clone()), &[]).await;
+    let client = reqwest::Client::new();
+    let answer = get_text(&client, daemon.url("/")).await;
+    if answer != first {
+        assert_eq!(unlabelled(&answer), first, "the older page, labelled");
+    }
+    let current = poll_until_current(&client, &daemon.url("/")).await;
+    assert_eq!(
+        current, first,
+        "computed again from the store, to the same page"
+    );
+    daemon.stop().await;
     assert_eq!(kept(&store, &config).as_deref(), Some(first.as_str()));
+}
+
+/// Takes the label of a page kept from older data off: its reload and its banner.
+fn unlabelled(page: &str) -> String {
+    assert!(page.contains("id=\"older\""), "{page}");
+    let mut out: Vec<&str> = Vec::new();
+    for line in page.split_inclusive('\n') {
+        if line.starts_with("<meta http-equiv=\"refresh\"")
+            || line.starts_with("<p class=\"older\"")
+        {
+            continue;
+        }
+        out.push(line);
+    }
+    out.concat()
+}
+
+/// GETs `url` until the page is not labelled as older (60 s at most).
+async fn poll_until_current(client: &reqwest::Client, url: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let page = get_text(client, url).await;
+        if !page.contains("id=\"older\"") {
+            return page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still the older page after 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// What a daemon that has computed nothing yet answers first: the kept page while current;
+/// after a commit, the kept page labelled as older (computing the current one can take seconds
+/// on a large store); once it has computed its weekly view, nothing kept (it computes pages).
+#[test]
+fn before_its_first_computation_a_daemon_answers_the_older_page_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), "");
+    let app = app(&store, &config);
+    let answer = barometer::serve::dashboard::kept_or_older;
+    assert_eq!(answer(&app).unwrap(), None, "nothing kept: computed");
+
+    // Kept without any request (as the daemon's keeper does after each refresh), once.
+    assert!(barometer::serve::dashboard::keep_default_page(&app).unwrap());
+    assert!(!barometer::serve::dashboard::keep_default_page(&app).unwrap());
+    let page = barometer::serve::dashboard::kept_page(&app)
+        .unwrap()
+        .expect("kept");
+    assert!(page.contains("<svg"), "{page}");
+    assert_eq!(answer(&app).unwrap().as_deref(), Some(page.as_str()));
+    drop(app);
+
+    // A commit: a daemon that has not computed yet answers the older page, labelled.
+    let app = self::app(&store, &config);
+    for _ in 0..2 {
+        let mut batch = WriteBatch::new();
+        batch.set_cursor("test", "touch", Cursor::default());
+        app.store.commit(batch).unwrap();
+    }
+    let older = answer(&app).unwrap().expect("the older page");
+    assert!(
+        older.contains("computed before the last 2 changes to the stored data"),
+        "{older}"
+    );
+    assert!(older.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+    assert_eq!(unlabelled(&older), page);
+
+    // Once the weekly view is computed, the daemon computes pages (incrementally) instead.
+    app.dora
+        .weekly(&app.store, &app.settings, &app.slos)
+        .unwrap();
+    assert_eq!(answer(&app).unwrap(), None);
+    // The keeper then keeps the current page.
+    assert!(barometer::serve::dashboard::keep_default_page(&app).unwrap());
+    assert_eq!(answer(&app).unwrap().as_deref(), Some(page.as_str()));
+}
+
+/// The daemon keeps the default page after its first refresh, with no request for it: a
+/// restart after syncs nobody looked at still finds the page current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_keeps_the_page_after_a_refresh_without_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), "");
+    let daemon = spawn_app(&store, Some(config.clone()), &[]).await;
+    // `/metrics` answers once the first refresh is done; the keeper runs right after it.
+    daemon.metrics_when(120, |_| true).await;
+    daemon.stop().await;
+    let kept = kept(&store, &config).expect("kept by the daemon");
+    // The same page a request computes.
+    assert_eq!(first_page(&store, &config).await, kept);
 }

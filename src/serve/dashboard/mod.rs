@@ -29,7 +29,7 @@ use crate::query::rollup::Fingerprint;
 use crate::serve::api::ApiError;
 use crate::serve::http::error;
 use crate::serve::ApiState;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Weeks shown when the query names none.
 const DEFAULT_WEEKS: i64 = 52;
@@ -75,12 +75,9 @@ pub(super) async fn page(
         && q.service.is_none()
         && q.team.is_none()
         && q.product.is_none();
-    let kept = default_page.then(|| default_page_stamp(&state.app));
-    if let Some((_, fingerprint)) = &kept {
-        let (store, fingerprint) = (state.app.store.clone(), fingerprint.clone());
-        let cached =
-            tokio::task::spawn_blocking(move || kept_default_page(&store, &fingerprint)).await;
-        match cached {
+    if default_page {
+        let app = state.app.clone();
+        match tokio::task::spawn_blocking(move || kept_or_older(&app)).await {
             Ok(Ok(Some(html))) => return Html(html).into_response(),
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the kept dashboard page"),
@@ -109,7 +106,7 @@ pub(super) async fn page(
         },
         None => None,
     };
-    let products = state.app.products.clone();
+    let products = &state.app.products;
     let product = match q.product.as_deref() {
         Some(name) => match products.get(name) {
             Some(p) => Some(p.clone()),
@@ -130,114 +127,238 @@ pub(super) async fn page(
             "give product=, or service= or team=, not both",
         );
     }
-    let (store, settings, cache, slos) = (
-        state.app.store.clone(),
-        state.app.settings.clone(),
-        state.app.dora.clone(),
-        state.app.slos.clone(),
-    );
-    let chosen = product.clone();
-    let latency_of = q.service.clone().map(|name| {
-        let objective = state
-            .app
-            .system
-            .components()
-            .iter()
-            .find(|c| c.service == name)
-            .and_then(|c| c.latency_objective)
-            .or(state.app.config.system.rules.latency_objective);
-        (name, objective)
-    });
-    let latency_query = state.app.config.system.rules.latency_query.clone();
-    let read = move || {
-        let model = cache.get(&store, &settings)?;
-        let w = match &chosen {
-            None => cache.weekly(&store, &settings, &slos)?,
-            Some(p) => cache.product_weekly(&store, &settings, &slos, p)?,
-        };
-        let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
-        let view = (!teams.is_empty())
-            .then(|| crate::query::teams::teams_view(&model, &teams, &slos, week, &settings.bands));
-        let facts = crate::query::bugs::bug_facts(&store, &model, &settings)?;
-        let bugs = if facts.is_empty() {
-            Vec::new()
-        } else {
-            let scopes = crate::query::teams::all_scopes(&model, &teams);
-            crate::query::bugs::bug_series(&facts, &scopes, &[week], &settings)
-        };
-        // The service page's latency: the weeks the page shows (the last 52 complete ones
-        // unless `from`/`to` say otherwise).
-        let latency = match latency_of {
-            Some((name, objective)) => {
-                let to = to.unwrap_or(cal.week_start(crate::clock::now_ms()) - WEEK_MS);
-                let from = from.unwrap_or(to - (DEFAULT_WEEKS - 1) * WEEK_MS);
-                let weeks: Vec<i64> = (0..=((to - from) / WEEK_MS).clamp(0, 520))
-                    .map(|i| from + i * WEEK_MS)
-                    .collect();
-                let l =
-                    crate::query::system::service_latency(&store, &latency_query, &name, &weeks)?;
-                Some(ServiceLatency {
-                    query: latency_query,
-                    objective,
-                    points: weeks.iter().copied().zip(l.weeks).collect(),
-                    unit: l.unit,
-                })
-            }
-            None => None,
-        };
-        let support =
-            crate::query::business::support_report(&store, &settings, crate::clock::now_ms())?;
-        let cost = crate::query::business::cost_report(&store, &settings)?;
-        Ok::<_, crate::store::StoreError>((w, view, bugs, latency, support, cost))
+    let selection = Selection {
+        from,
+        to,
+        service: q.service,
+        team,
+        product,
     };
-    match tokio::task::spawn_blocking(read).await {
-        Ok(Ok((w, view, bugs, latency, support, cost))) => match q.service.as_deref() {
-            Some(name) if !w.services.contains_key(name) => {
-                let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    format!("no service {name:?}; known: {}", known.join(", ")),
-                )
+    let app = state.app.clone();
+    let computed = tokio::task::spawn_blocking(move || {
+        // Read before computing: a commit landing meanwhile leaves the page unkept.
+        let stamp = default_page.then(|| default_page_stamp(&app));
+        let page = compute(&app, &teams, &selection)?;
+        if let (Some((generation, fingerprint)), Ok(html)) = (stamp, &page) {
+            match crate::query::rollup::put(
+                &app.store,
+                DEFAULT_PAGE,
+                generation,
+                &fingerprint,
+                html.as_bytes(),
+            ) {
+                Ok(kept) => tracing::debug!(kept, "dashboard page computed"),
+                Err(e) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
             }
-            service => {
-                let teams = Teams {
-                    view: view.as_ref(),
-                    selected: team.as_ref(),
-                    bugs: &bugs,
-                    products: &products,
-                    product: product.as_ref(),
-                    support: support.as_ref(),
-                    cost: cost.as_ref(),
-                };
-                let service = service.map(|name| ServicePage {
-                    name,
-                    latency: latency.as_ref(),
-                });
-                let html = render(cal, &w, service, teams, from, to);
-                if let Some((generation, fingerprint)) = kept {
-                    let (store, page) = (state.app.store.clone(), html.clone());
-                    let put = tokio::task::spawn_blocking(move || {
-                        crate::query::rollup::put(
-                            &store,
-                            DEFAULT_PAGE,
-                            generation,
-                            &fingerprint,
-                            page.as_bytes(),
-                        )
-                    })
-                    .await;
-                    match put {
-                        Ok(Ok(kept)) => tracing::debug!(kept, "dashboard page computed"),
-                        Ok(Err(e)) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
-                        Err(e) => return ApiError::internal("panic", &e).into_response(),
-                    }
-                }
-                Html(html).into_response()
-            }
-        },
+        }
+        Ok::<_, StoreError>(page)
+    })
+    .await;
+    match computed {
+        Ok(Ok(Ok(html))) => Html(html).into_response(),
+        Ok(Ok(Err(unknown))) => error(StatusCode::BAD_REQUEST, "bad_request", unknown),
         Ok(Err(e)) => ApiError::Store(e).into_response(),
         Err(e) => ApiError::internal("panic", &e).into_response(),
+    }
+}
+
+/// What a page shows: its weeks, and at most one of a service, a team or a product (checked).
+#[derive(Debug, Clone, Default)]
+struct Selection {
+    from: Option<i64>,
+    to: Option<i64>,
+    service: Option<String>,
+    team: Option<crate::model::Team>,
+    product: Option<crate::model::Product>,
+}
+
+/// Computes a page from the store (blocking); `Ok(Err(message))` names an unknown service.
+fn compute(
+    app: &App,
+    teams: &crate::model::Teams,
+    sel: &Selection,
+) -> Result<Result<String, String>, StoreError> {
+    let (store, settings, cache, slos) = (&app.store, &app.settings, &app.dora, &app.slos);
+    let cal = settings.calendar;
+    let model = cache.get(store, settings)?;
+    let w = match &sel.product {
+        None => cache.weekly(store, settings, slos)?,
+        Some(p) => cache.product_weekly(store, settings, slos, p)?,
+    };
+    if let Some(name) = sel.service.as_deref() {
+        if !w.services.contains_key(name) {
+            let known: Vec<&str> = w.services.keys().map(String::as_str).collect();
+            return Ok(Err(format!(
+                "no service {name:?}; known: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
+    let view = (!teams.is_empty())
+        .then(|| crate::query::teams::teams_view(&model, teams, slos, week, &settings.bands));
+    let facts = crate::query::bugs::bug_facts(store, &model, settings)?;
+    let bugs = if facts.is_empty() {
+        Vec::new()
+    } else {
+        let scopes = crate::query::teams::all_scopes(&model, teams);
+        crate::query::bugs::bug_series(&facts, &scopes, &[week], settings)
+    };
+    // The service page's latency: the weeks the page shows (the last 52 complete ones unless
+    // `from`/`to` say otherwise).
+    let latency = match sel.service.as_deref() {
+        Some(name) => {
+            let objective = app
+                .system
+                .components()
+                .iter()
+                .find(|c| c.service == name)
+                .and_then(|c| c.latency_objective)
+                .or(app.config.system.rules.latency_objective);
+            let query = app.config.system.rules.latency_query.clone();
+            let to = sel
+                .to
+                .unwrap_or(cal.week_start(crate::clock::now_ms()) - WEEK_MS);
+            let from = sel.from.unwrap_or(to - (DEFAULT_WEEKS - 1) * WEEK_MS);
+            let weeks: Vec<i64> = (0..=((to - from) / WEEK_MS).clamp(0, 520))
+                .map(|i| from + i * WEEK_MS)
+                .collect();
+            let l = crate::query::system::service_latency(store, &query, name, &weeks)?;
+            Some(ServiceLatency {
+                query,
+                objective,
+                points: weeks.iter().copied().zip(l.weeks).collect(),
+                unit: l.unit,
+            })
+        }
+        None => None,
+    };
+    let support = crate::query::business::support_report(store, settings, crate::clock::now_ms())?;
+    let cost = crate::query::business::cost_report(store, settings)?;
+    let parts = Teams {
+        view: view.as_ref(),
+        selected: sel.team.as_ref(),
+        bugs: &bugs,
+        products: &app.products,
+        product: sel.product.as_ref(),
+        support: support.as_ref(),
+        cost: cost.as_ref(),
+    };
+    let service = sel.service.as_deref().map(|name| ServicePage {
+        name,
+        latency: latency.as_ref(),
+    });
+    Ok(Ok(render(cal, &w, service, parts, sel.from, sel.to)))
+}
+
+/// The default page as kept, when it is current; else, while this process has not computed
+/// the weekly view yet (a restart after data changed: the first computation can take seconds on
+/// a large store), the page kept from older data, labelled as such and reloading itself, rather
+/// than a request left waiting. `None`: compute it.
+pub fn kept_or_older(app: &App) -> Result<Option<String>, StoreError> {
+    let (generation, fingerprint) = default_page_stamp(app);
+    let Some(kept) = crate::query::rollup::get_kept(&app.store, DEFAULT_PAGE, &fingerprint)? else {
+        return Ok(None);
+    };
+    if kept.generation != generation && app.dora.warmed() {
+        return Ok(None);
+    }
+    let Some(html) = page_text(kept.payload) else {
+        return Ok(None);
+    };
+    if kept.generation == generation {
+        return Ok(Some(html));
+    }
+    tracing::info!(
+        kept = kept.generation,
+        now = generation,
+        "answering the dashboard page kept from older data while the current one is computed"
+    );
+    Ok(Some(older(
+        &html,
+        generation - kept.generation.min(generation),
+    )))
+}
+
+/// Seconds between the reloads of a page kept from older data.
+const OLDER_RELOAD_S: u32 = 5;
+
+/// `html` (a kept page) labelled as computed before the last `commits` commits: a banner at
+/// the top, and a reload every few seconds until the current page is there.
+fn older(html: &str, commits: u64) -> String {
+    let banner = format!(
+        "<p class=\"older\" id=\"older\" role=\"status\">These figures were computed before the \
+         last {commits} change{} to the stored data; the current ones are being computed and this \
+         page reloads itself every {OLDER_RELOAD_S} s until they are shown.</p>\n",
+        if commits == 1 { "" } else { "s" },
+    );
+    let refresh = format!("<meta http-equiv=\"refresh\" content=\"{OLDER_RELOAD_S}\">\n");
+    let mut out = String::with_capacity(html.len() + banner.len() + refresh.len());
+    match (html.find("</head>"), html.find("<body>\n")) {
+        (Some(head), Some(body)) if head < body => {
+            let body = body + "<body>\n".len();
+            out.push_str(&html[..head]);
+            out.push_str(&refresh);
+            out.push_str(&html[head..body]);
+            out.push_str(&banner);
+            out.push_str(&html[body..]);
+        }
+        // Never expected (this module renders both): the banner alone, first.
+        _ => {
+            out.push_str(&banner);
+            out.push_str(html);
+        }
+    }
+    out
+}
+
+/// Computes the default page and keeps it, unless the kept one is current: run after each
+/// metrics refresh, so that a restarted daemon finds the page of the data its last run saw
+/// even when nobody looked at it. `Ok(true)` when a page was computed and kept.
+pub fn keep_default_page(app: &App) -> Result<bool, StoreError> {
+    let (generation, fingerprint) = default_page_stamp(app);
+    if crate::query::rollup::get(&app.store, DEFAULT_PAGE, &fingerprint)?.is_some() {
+        return Ok(false);
+    }
+    let teams = app.teams()?;
+    let Ok(html) = compute(app, &teams, &Selection::default())? else {
+        return Ok(false);
+    };
+    crate::query::rollup::put(
+        &app.store,
+        DEFAULT_PAGE,
+        generation,
+        &fingerprint,
+        html.as_bytes(),
+    )
+}
+
+/// Keeps the default page current after each metrics refresh (which has brought the delivery
+/// model and the weekly view up to date, so this is the page's rendering and a few reads),
+/// until `shutdown`.
+pub async fn keeper(
+    app: App,
+    mut refreshed: tokio::sync::watch::Receiver<u64>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            // A refresh first: one that finished as the daemon stops is still kept.
+            biased;
+            changed = refreshed.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.cancelled() => break,
+        }
+        refreshed.borrow_and_update();
+        let app = app.clone();
+        match tokio::task::spawn_blocking(move || keep_default_page(&app)).await {
+            Ok(Ok(kept)) => tracing::debug!(kept, "dashboard page kept after a refresh"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
+            Err(e) => tracing::error!(error = %e, "keeping the dashboard page panicked"),
+        }
     }
 }
 
@@ -250,27 +371,23 @@ fn default_page_stamp(app: &App) -> (u64, Fingerprint) {
     (app.store.data_generation(), fingerprint)
 }
 
-fn kept_default_page(
-    store: &Store,
-    fingerprint: &Fingerprint,
-) -> Result<Option<String>, StoreError> {
-    let Some(bytes) = crate::query::rollup::get(store, DEFAULT_PAGE, fingerprint)? else {
-        return Ok(None);
-    };
-    match String::from_utf8(bytes) {
-        Ok(html) => Ok(Some(html)),
-        // Only this module writes it, from a `String`: recomputed rather than trusted.
-        Err(e) => {
-            tracing::warn!(error = %e, "the kept dashboard page is not UTF-8: recomputed");
-            Ok(None)
-        }
-    }
-}
-
 /// The default dashboard page (`GET /` without a selection) as the store keeps it for `app`,
 /// when it is current: what a restarted daemon answers with before computing anything.
 pub fn kept_page(app: &App) -> Result<Option<String>, StoreError> {
-    kept_default_page(&app.store, &default_page_stamp(app).1)
+    let (_, fingerprint) = default_page_stamp(app);
+    Ok(crate::query::rollup::get(&app.store, DEFAULT_PAGE, &fingerprint)?.and_then(page_text))
+}
+
+/// A kept page's text; `None` (logged) when it is not UTF-8, which only a damaged store could
+/// hold (this module writes it from a `String`): recomputed rather than trusted.
+fn page_text(bytes: Vec<u8>) -> Option<String> {
+    match String::from_utf8(bytes) {
+        Ok(html) => Some(html),
+        Err(e) => {
+            tracing::warn!(error = %e, "the kept dashboard page is not UTF-8: recomputed");
+            None
+        }
+    }
 }
 
 /// HTML-escapes text from data.
@@ -668,7 +785,7 @@ h1{margin:0.6rem 0 0}h2{font-size:1.1rem}tr.selected{background:#fff4d6}\
 .regime.growth{background:#d6f0da}.regime.resilience{background:#fadad6}\
 .tag{padding:0.3rem 0.7rem;border-radius:999px;background:#ececec}.tag.on{background:#fde7b0}\
 .kpi{display:flex;flex-direction:column;background:#fff;padding:0.4rem 0.8rem;border-radius:6px}\
-.kpi span{font-size:0.8rem;color:#5b6670}.note{color:#5b6670;font-size:0.9rem;flex-basis:100%}\
+.kpi span{font-size:0.8rem;color:#5b6670}.older{background:#fff4ce;border:1px solid #e0c060;padding:0.5rem 0.8rem;margin:0 0 1rem}.note{color:#5b6670;font-size:0.9rem;flex-basis:100%}\
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:0.6rem}\
 figure.chart{margin:0;background:#fff;border-radius:6px;padding:4px}figure.chart svg{width:100%;height:auto}\
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #d0d7de;padding:0.25rem 0.6rem;text-align:right}\
