@@ -60,6 +60,9 @@ pub struct App {
     pub system: Arc<SystemModel>,
     /// The last system map built ([`App::system_view`]).
     pub system_cache: Arc<query::system::SystemCache>,
+    /// Held while the default dashboard page is computed to be kept: a request and the keeper
+    /// after a refresh would otherwise compute the same page side by side.
+    pub default_page: Arc<std::sync::Mutex<()>>,
 }
 
 impl App {
@@ -79,6 +82,7 @@ impl App {
             ownership: Arc::new(query::teams::Ownership::new(Vec::new(), &[])),
             products: Arc::default(),
             system_cache: Arc::default(),
+            default_page: Arc::default(),
         };
         app.set_slos(with_demo);
         Ok(app)

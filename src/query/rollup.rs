@@ -1,13 +1,15 @@
 //! Views kept in the store across restarts (issue 21): a restarted daemon answers its first
 //! request for a view from what it computed before, as long as neither the stored data nor
-//! what the view depends on changed since.
+//! what the view depends on changed since; and, labelled as older, while it computes the
+//! current one after the data changed ([`get_kept`]).
 //!
-//! A rollup is stamped with the store's data generation (any commit makes it stale) and a
-//! fingerprint of everything else its bytes depend on: this build's rollup format, the crate
-//! version, the configuration (minus what cannot change a figure: the listen address, logging,
-//! the store's path) and whatever the caller adds (the business week, the system model). The
-//! caller reads the generation before it computes, so that a commit landing meanwhile leaves
-//! the rollup unwritten rather than wrongly stamped.
+//! A rollup is stamped with the store's data generation (any commit of points or events makes
+//! it stale) and a fingerprint of everything else its bytes depend on: this build (the rollup
+//! format, the crate version, the executable), the configuration (minus what cannot change a
+//! figure: the listen address, logging, the store's path) and whatever the caller adds (the
+//! business week, the resolved settings, the system model). The caller reads the generation
+//! before it computes, so that a commit landing meanwhile leaves the rollup unwritten rather
+//! than wrongly stamped.
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +30,8 @@ impl Fingerprint {
         let mut h = Sha256::new();
         h.update(FORMAT.to_be_bytes());
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update([0]);
+        h.update(build_id().as_bytes());
         h.update([0]);
         // Serialized as JSON (redacted secrets, ordered maps), without the sections that change
         // where the daemon listens, logs or keeps the store, not what it computes.
@@ -52,6 +56,32 @@ impl Fingerprint {
         h.update(extra.as_bytes());
         Self(h.finalize().to_vec())
     }
+}
+
+/// This executable, as its size and modification time: a rebuild without a new crate version
+/// or rollup format (a developer's, or a patched package) renders pages with other code, so
+/// what an earlier build kept is not handed to it as current. Read once.
+fn build_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let meta = std::env::current_exe().and_then(std::fs::metadata);
+        match meta {
+            Ok(m) => match m.modified() {
+                Ok(t) => format!("{} {t:?}", m.len()),
+                // The size alone then (a platform without modification times).
+                Err(e) => {
+                    tracing::debug!(error = %e, "no modification time for this executable");
+                    m.len().to_string()
+                }
+            },
+            // Without it every start is another build: nothing kept is reused, nothing is
+            // wrongly reused.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read this executable's metadata: rollups unused");
+                format!("{:?}", std::time::SystemTime::now())
+            }
+        }
+    })
 }
 
 /// The rollup `name`, when it is current for the stored data and `fingerprint`.

@@ -128,7 +128,7 @@ pub struct DoraCache {
     weekly: Mutex<Option<Live>>,
     /// Each product's view, kept and updated like the organisation's (by product name).
     products: Mutex<BTreeMap<String, Live>>,
-    /// Whether the organisation's weekly view was computed once in this process: until then a
+    /// Whether the organisation's weekly view was attempted once in this process: until then a
     /// request may be answered from what the store kept (`query::rollup`), labelled as older.
     warmed: AtomicBool,
 }
@@ -238,9 +238,13 @@ impl DoraCache {
             }
         }
         // Updated under the lock: the engine is one state, and two callers updating it at once
-        // would do the same work twice.
-        let model = self.get(store, settings)?;
-        let (org, services) = rows(store, settings, &model, slos, now)?;
+        // would do the same work twice. The first attempt, whether it succeeds or not, ends
+        // the warm-up: a failing store then shows as errors, not as an older page forever.
+        let read = self
+            .get(store, settings)
+            .and_then(|model| rows(store, settings, &model, slos, now));
+        self.warmed.store(true, Ordering::Release);
+        let (org, services) = read?;
         let l = live.get_or_insert_with(|| Live {
             key,
             engine: Engine::new(settings.view.clone()),
@@ -250,12 +254,12 @@ impl DoraCache {
         tracing::debug!(?done, "weekly view updated");
         l.key = key;
         l.snapshot = Arc::new(l.engine.snapshot());
-        self.warmed.store(true, Ordering::Release);
         Ok(l.snapshot.clone())
     }
 
-    /// Whether the organisation's weekly view was computed in this process (then keeping it
-    /// current is incremental and quick); `false` while the first computation runs.
+    /// Whether the organisation's weekly view was attempted once in this process: from then on
+    /// it is kept current in place (incrementally, unless the services or their links
+    /// changed, which rebuilds the delivery model whole); `false` while the first attempt runs.
     pub fn warmed(&self) -> bool {
         self.warmed.load(Ordering::Acquire)
     }

@@ -80,6 +80,11 @@ impl WriteBatch {
             && self.deliveries.is_empty()
     }
 
+    /// Whether the batch writes points or events (not only cursors or delivery records).
+    pub fn holds_data(&self) -> bool {
+        !self.points.is_empty() || !self.events.is_empty()
+    }
+
     /// Number of points in the batch.
     pub fn point_count(&self) -> usize {
         self.points.iter().map(|(_, p)| p.len()).sum()
@@ -240,23 +245,17 @@ impl Store {
         // Held across the write so that a first count from disk cannot see this batch and then
         // have it added again below.
         let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
-        // The data generation moves with the data, in the same atomic batch: a rollup stamped
-        // with the old one is stale from this commit on, also after a crash.
-        let mut data_generation = self
-            .data_generation
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if !batch.is_empty() {
-            sled_batch.insert(
-                super::rollups::data_generation_key(),
-                &(*data_generation + 1).to_be_bytes(),
-            );
-        }
+        // The data generation moves with the data (points and events; not cursors or delivery
+        // records, which say where a sync resumes, not what it found), in the same atomic
+        // batch: a rollup stamped with the old one is stale from this commit on, also after a
+        // crash. In memory it moves last (below), once the caches' keys have moved: a view
+        // computed meanwhile is stamped with the old one and cannot be kept as current.
+        let data_generation = batch.holds_data().then(|| {
+            let next = self.data_generation() + 1;
+            sled_batch.insert(super::rollups::data_generation_key(), &next.to_be_bytes());
+            next
+        });
         self.db.apply_batch(sled_batch)?;
-        if !batch.is_empty() {
-            *data_generation += 1;
-        }
-        drop(data_generation);
 
         if !new_series.is_empty() {
             let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
@@ -286,6 +285,13 @@ impl Store {
             );
         if !batch.is_empty() {
             self.generation.send_modify(|g| *g += 1);
+        }
+        // Still under the write lock, which `put_rollup` takes to compare generations.
+        if let Some(next) = data_generation {
+            *self
+                .data_generation
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = next;
         }
         Ok(stats)
     }

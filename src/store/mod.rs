@@ -178,7 +178,7 @@ pub struct Store {
     event_counts: Mutex<Option<BTreeMap<String, u64>>>,
     write_lock: Mutex<()>,
     generation: watch::Sender<u64>,
-    /// Non-empty commits over the store's life, as kept on disk (`rollups`).
+    /// Commits of points or events over the store's life, as kept on disk (`rollups`).
     data_generation: Mutex<u64>,
     /// Commits that inserted, changed or deleted an event, and which groups of events each
     /// changed.

@@ -1,11 +1,14 @@
 //! Rollups: what the read side computed from the store, kept in the store so that a restarted
 //! daemon can answer its first request without recomputing it (issue 21).
 //!
-//! A rollup is stamped with the store's data generation (every non-empty commit, over the
-//! store's whole life, bumps it in the same atomic batch: see [`Store::data_generation`]) and a
-//! fingerprint the caller chooses (its settings, its format version). It is handed back only
-//! while both still match: any commit after it was computed, or other settings, and the caller
-//! recomputes. Writing one is not a commit: it changes no generation.
+//! A rollup is stamped with the store's data generation (every commit that writes points or
+//! events, over the store's whole life, bumps it in the same atomic batch: see
+//! [`Store::data_generation`]) and a fingerprint the caller chooses (its settings, its format
+//! version). [`Store::rollup`] hands it back only while both still match: after a commit of data
+//! since it was computed, or with other settings, the caller recomputes.
+//! [`Store::kept_rollup`] hands it back for the same fingerprint whatever the data, with its
+//! generation, for a caller that labels it as older. Writing one is not a commit: it changes
+//! no generation.
 
 use super::encoding::{tagged, TAG_META, TAG_ROLLUP};
 use super::{Store, StoreError};
@@ -36,9 +39,9 @@ fn rollup_key(name: &str) -> Vec<u8> {
 }
 
 impl Store {
-    /// How many non-empty batches this store has committed over its whole life (kept on disk,
-    /// written in each commit's own atomic batch): two equal values mean the same stored data,
-    /// across restarts.
+    /// How many commits of points or events this store has made over its whole life (kept on
+    /// disk, written in each commit's own atomic batch): two equal values mean the same stored
+    /// data, across restarts (cursors and delivery records, a sync's bookkeeping, aside).
     pub fn data_generation(&self) -> u64 {
         *self
             .data_generation
@@ -159,10 +162,17 @@ mod tests {
             store.rollup("view", b"v1").expect("get").as_deref(),
             Some(&b"payload"[..])
         );
-        // A stale stamp is refused, and any commit makes the rollup stale.
+        // A stale stamp is refused. A cursor alone (a sync that found nothing new) is no
+        // data: the rollup stays current.
         assert!(!store.put_rollup("view", 0, b"v1", b"old").expect("put"));
         let mut batch = WriteBatch::new();
         batch.set_cursor("src", "c", Cursor::default());
+        store.commit(batch).expect("commit");
+        assert_eq!(store.data_generation(), 1);
+        assert!(store.rollup("view", b"v1").expect("get").is_some());
+        // A commit of data makes it stale.
+        let mut batch = WriteBatch::new();
+        batch.put_point(&key, 2_000, 2.0);
         store.commit(batch).expect("commit");
         assert_eq!(store.data_generation(), 2);
         assert_eq!(store.rollup("view", b"v1").expect("get"), None);

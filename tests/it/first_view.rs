@@ -57,7 +57,8 @@ async fn a_restart_answers_the_kept_page_until_the_data_or_the_configuration_cha
         "one page is kept, the last computed"
     );
 
-    // Any commit makes it stale: a cursor, as a sync that found nothing new writes one.
+    // A cursor alone (a sync that found nothing new) is no data: the page stays current. Any
+    // commit of data makes it stale: a point of a series no view reads.
     let first_again = first_page(&store, &config).await;
     assert_eq!(first_again, first);
     {
@@ -65,11 +66,18 @@ async fn a_restart_answers_the_kept_page_until_the_data_or_the_configuration_cha
         let mut batch = WriteBatch::new();
         batch.set_cursor("test", "touch", Cursor::default());
         app.store.commit(batch).unwrap();
+        assert_eq!(
+            barometer::serve::dashboard::kept_page(&app)
+                .unwrap()
+                .as_deref(),
+            Some(first.as_str())
+        );
+        app.store.commit(unread_point(1)).unwrap();
         assert_eq!(barometer::serve::dashboard::kept_page(&app).unwrap(), None);
     }
     // The first `/` after it: the kept page labelled as older while the daemon computes (or,
     // when its first computation won the race, the current page); then the current page, which
-    // the cursor left as it was, kept again.
+    // the point left as it was, kept again.
     let daemon = spawn_app(&store, Some(config.clone()), &[]).await;
     let client = reqwest::Client::new();
     let answer = get_text(&client, daemon.url("/")).await;
@@ -83,6 +91,14 @@ async fn a_restart_answers_the_kept_page_until_the_data_or_the_configuration_cha
     );
     daemon.stop().await;
     assert_eq!(kept(&store, &config).as_deref(), Some(first.as_str()));
+}
+
+/// A batch of one point of a series no view reads: data changed, no figure did.
+fn unread_point(i: i64) -> WriteBatch {
+    let key = barometer::model::SeriesKey::new("test_touch", [("run", "x")]).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put_point(&key, 1_700_000_000_000 + i * 60_000, i as f64);
+    batch
 }
 
 /// Takes the label of a page kept from older data off: its reload and its banner.
@@ -139,10 +155,8 @@ fn before_its_first_computation_a_daemon_answers_the_older_page_labelled() {
 
     // A commit: a daemon that has not computed yet answers the older page, labelled.
     let app = self::app(&store, &config);
-    for _ in 0..2 {
-        let mut batch = WriteBatch::new();
-        batch.set_cursor("test", "touch", Cursor::default());
-        app.store.commit(batch).unwrap();
+    for i in 0..2 {
+        app.store.commit(unread_point(i)).unwrap();
     }
     let older = answer(&app).unwrap().expect("the older page");
     assert!(

@@ -13,7 +13,10 @@ use serde::Deserialize;
 
 mod business;
 mod chart;
+mod kept;
 mod teams;
+
+pub use kept::{keep_default_page, keeper, kept_or_older, kept_page};
 
 use chart::{chart, line, regime_colour, Line};
 
@@ -25,7 +28,6 @@ use crate::analysis::weekly::{WeekRow, Weekly};
 use crate::analysis::WEEK_MS;
 use crate::app::App;
 use crate::model::Calendar;
-use crate::query::rollup::Fingerprint;
 use crate::serve::api::ApiError;
 use crate::serve::http::error;
 use crate::serve::ApiState;
@@ -33,9 +35,6 @@ use crate::store::StoreError;
 
 /// Weeks shown when the query names none.
 const DEFAULT_WEEKS: i64 = 52;
-
-/// The rollup name of the default page.
-const DEFAULT_PAGE: &str = "dashboard/default";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,8 +67,8 @@ pub(super) async fn page(
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, "bad_request", m),
     };
-    // The default page (no selection) is kept in the store: a restarted daemon serves it from
-    // there until a commit or another configuration makes it stale (issue 21).
+    // The default page (no selection) is kept in the store: a restarted daemon answers it from
+    // there while current, and labelled as older while its first analysis runs (`kept`).
     let default_page = q.from.is_none()
         && q.to.is_none()
         && q.service.is_none()
@@ -77,12 +76,20 @@ pub(super) async fn page(
         && q.product.is_none();
     if default_page {
         let app = state.app.clone();
-        match tokio::task::spawn_blocking(move || kept_or_older(&app)).await {
-            Ok(Ok(Some(html))) => return Html(html).into_response(),
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the kept dashboard page"),
-            Err(e) => return ApiError::internal("panic", &e).into_response(),
-        }
+        let answer = tokio::task::spawn_blocking(move || match kept::kept_or_older(&app) {
+            Ok(Some(html)) => Ok(html),
+            Ok(None) => kept::current(&app).map(|(html, _)| html),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the kept dashboard page");
+                kept::current(&app).map(|(html, _)| html)
+            }
+        })
+        .await;
+        return match answer {
+            Ok(Ok(html)) => Html(html).into_response(),
+            Ok(Err(e)) => ApiError::Store(e).into_response(),
+            Err(e) => ApiError::internal("panic", &e).into_response(),
+        };
     }
     let teams = {
         let app = state.app.clone();
@@ -135,26 +142,7 @@ pub(super) async fn page(
         product,
     };
     let app = state.app.clone();
-    let computed = tokio::task::spawn_blocking(move || {
-        // Read before computing: a commit landing meanwhile leaves the page unkept.
-        let stamp = default_page.then(|| default_page_stamp(&app));
-        let page = compute(&app, &teams, &selection)?;
-        if let (Some((generation, fingerprint)), Ok(html)) = (stamp, &page) {
-            match crate::query::rollup::put(
-                &app.store,
-                DEFAULT_PAGE,
-                generation,
-                &fingerprint,
-                html.as_bytes(),
-            ) {
-                Ok(kept) => tracing::debug!(kept, "dashboard page computed"),
-                Err(e) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
-            }
-        }
-        Ok::<_, StoreError>(page)
-    })
-    .await;
-    match computed {
+    match tokio::task::spawn_blocking(move || compute(&app, &teams, &selection)).await {
         Ok(Ok(Ok(html))) => Html(html).into_response(),
         Ok(Ok(Err(unknown))) => error(StatusCode::BAD_REQUEST, "bad_request", unknown),
         Ok(Err(e)) => ApiError::Store(e).into_response(),
@@ -249,145 +237,6 @@ fn compute(
         latency: latency.as_ref(),
     });
     Ok(Ok(render(cal, &w, service, parts, sel.from, sel.to)))
-}
-
-/// The default page as kept, when it is current; else, while this process has not computed
-/// the weekly view yet (a restart after data changed: the first computation can take seconds on
-/// a large store), the page kept from older data, labelled as such and reloading itself, rather
-/// than a request left waiting. `None`: compute it.
-pub fn kept_or_older(app: &App) -> Result<Option<String>, StoreError> {
-    let (generation, fingerprint) = default_page_stamp(app);
-    let Some(kept) = crate::query::rollup::get_kept(&app.store, DEFAULT_PAGE, &fingerprint)? else {
-        return Ok(None);
-    };
-    if kept.generation != generation && app.dora.warmed() {
-        return Ok(None);
-    }
-    let Some(html) = page_text(kept.payload) else {
-        return Ok(None);
-    };
-    if kept.generation == generation {
-        return Ok(Some(html));
-    }
-    tracing::info!(
-        kept = kept.generation,
-        now = generation,
-        "answering the dashboard page kept from older data while the current one is computed"
-    );
-    Ok(Some(older(
-        &html,
-        generation - kept.generation.min(generation),
-    )))
-}
-
-/// Seconds between the reloads of a page kept from older data.
-const OLDER_RELOAD_S: u32 = 5;
-
-/// `html` (a kept page) labelled as computed before the last `commits` commits: a banner at
-/// the top, and a reload every few seconds until the current page is there.
-fn older(html: &str, commits: u64) -> String {
-    let banner = format!(
-        "<p class=\"older\" id=\"older\" role=\"status\">These figures were computed before the \
-         last {commits} change{} to the stored data; the current ones are being computed and this \
-         page reloads itself every {OLDER_RELOAD_S} s until they are shown.</p>\n",
-        if commits == 1 { "" } else { "s" },
-    );
-    let refresh = format!("<meta http-equiv=\"refresh\" content=\"{OLDER_RELOAD_S}\">\n");
-    let mut out = String::with_capacity(html.len() + banner.len() + refresh.len());
-    match (html.find("</head>"), html.find("<body>\n")) {
-        (Some(head), Some(body)) if head < body => {
-            let body = body + "<body>\n".len();
-            out.push_str(&html[..head]);
-            out.push_str(&refresh);
-            out.push_str(&html[head..body]);
-            out.push_str(&banner);
-            out.push_str(&html[body..]);
-        }
-        // Never expected (this module renders both): the banner alone, first.
-        _ => {
-            out.push_str(&banner);
-            out.push_str(html);
-        }
-    }
-    out
-}
-
-/// Computes the default page and keeps it, unless the kept one is current: run after each
-/// metrics refresh, so that a restarted daemon finds the page of the data its last run saw
-/// even when nobody looked at it. `Ok(true)` when a page was computed and kept.
-pub fn keep_default_page(app: &App) -> Result<bool, StoreError> {
-    let (generation, fingerprint) = default_page_stamp(app);
-    if crate::query::rollup::get(&app.store, DEFAULT_PAGE, &fingerprint)?.is_some() {
-        return Ok(false);
-    }
-    let teams = app.teams()?;
-    let Ok(html) = compute(app, &teams, &Selection::default())? else {
-        return Ok(false);
-    };
-    crate::query::rollup::put(
-        &app.store,
-        DEFAULT_PAGE,
-        generation,
-        &fingerprint,
-        html.as_bytes(),
-    )
-}
-
-/// Keeps the default page current after each metrics refresh (which has brought the delivery
-/// model and the weekly view up to date, so this is the page's rendering and a few reads),
-/// until `shutdown`.
-pub async fn keeper(
-    app: App,
-    mut refreshed: tokio::sync::watch::Receiver<u64>,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            // A refresh first: one that finished as the daemon stops is still kept.
-            biased;
-            changed = refreshed.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-            }
-            _ = shutdown.cancelled() => break,
-        }
-        refreshed.borrow_and_update();
-        let app = app.clone();
-        match tokio::task::spawn_blocking(move || keep_default_page(&app)).await {
-            Ok(Ok(kept)) => tracing::debug!(kept, "dashboard page kept after a refresh"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
-            Err(e) => tracing::error!(error = %e, "keeping the dashboard page panicked"),
-        }
-    }
-}
-
-/// The data generation and fingerprint the default page is kept under: read before the page
-/// is computed. The page depends on the stored data, the configuration, the week business time
-/// is in (the last complete week, the current partial one) and the system model.
-fn default_page_stamp(app: &App) -> (u64, Fingerprint) {
-    let week = app.calendar().week_start(crate::clock::now_ms());
-    let fingerprint = Fingerprint::new(&app.config, &format!("week {week} {:?}", app.system));
-    (app.store.data_generation(), fingerprint)
-}
-
-/// The default dashboard page (`GET /` without a selection) as the store keeps it for `app`,
-/// when it is current: what a restarted daemon answers with before computing anything.
-pub fn kept_page(app: &App) -> Result<Option<String>, StoreError> {
-    let (_, fingerprint) = default_page_stamp(app);
-    Ok(crate::query::rollup::get(&app.store, DEFAULT_PAGE, &fingerprint)?.and_then(page_text))
-}
-
-/// A kept page's text; `None` (logged) when it is not UTF-8, which only a damaged store could
-/// hold (this module writes it from a `String`): recomputed rather than trusted.
-fn page_text(bytes: Vec<u8>) -> Option<String> {
-    match String::from_utf8(bytes) {
-        Ok(html) => Some(html),
-        Err(e) => {
-            tracing::warn!(error = %e, "the kept dashboard page is not UTF-8: recomputed");
-            None
-        }
-    }
 }
 
 /// HTML-escapes text from data.

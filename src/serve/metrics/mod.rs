@@ -233,6 +233,9 @@ pub async fn refresher(metrics: Arc<Metrics>, store: Arc<Store>, shutdown: Cance
             .is_err()
         {
             tracing::error!("metrics refresh panicked");
+            // Counted as a round all the same: `/metrics` waits for the first one, and must
+            // not wait forever for a refresh that keeps failing.
+            metrics.refreshed.send_modify(|n| *n += 1);
         }
     }
 }
