@@ -390,6 +390,30 @@ impl Snapshots {
             })
     }
 
+    /// The rows of a month in insertion order, by code: customer (an index into
+    /// [`Snapshots::customer_names`]), MRR, plan and segment (indexes into
+    /// [`Snapshots::plan_names`] and [`Snapshots::segment_names`]).
+    pub fn month_codes(
+        &self,
+        month: MonthIdx,
+    ) -> impl Iterator<Item = (u32, f64, Option<u32>, Option<u32>)> + '_ {
+        self.months
+            .get(&month)
+            .into_iter()
+            .flat_map(|d| d.entries.iter())
+            .map(|e| (e.customer, e.mrr, e.plan, e.segment))
+    }
+
+    /// Rows in a month.
+    pub fn month_len(&self, month: MonthIdx) -> usize {
+        self.months.get(&month).map_or(0, |d| d.entries.len())
+    }
+
+    /// Every plan name, in order of first appearance.
+    pub fn plan_names(&self) -> &[String] {
+        &self.plans.names
+    }
+
     /// Dense MRR of a month by customer index, for the analysis (0 for customers absent that month).
     pub fn dense(&self, month: MonthIdx) -> Option<Vec<f64>> {
         let d = self.months.get(&month)?;
