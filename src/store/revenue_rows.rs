@@ -3,14 +3,16 @@
 //! A month is an event of kind `revenue` under `import_id/YYYY-MM` like before, but its record
 //! is [`CODEC_RAW`], a version byte (1) and a protobuf message (`Month`): customers as the
 //! difference between their code and the previous row's (files list a month's customers in the
-//! same order every month, so mostly 1, one byte), MRR as packed doubles, plans and segments as
-//! before. The import's customer list is one record of kind `revenue_customers` under the
+//! same order every month, so mostly 1, one byte), MRR as indexes into the month's distinct
+//! amounts (or as packed doubles when most are distinct), plans and segments as before. The import's customer list is one record of kind `revenue_customers` under the
 //! import id (`Customers`: the ids one after the other, and their lengths).
 //!
 //! Stores written before hold months as [`RevenueMonthRows`] (postcard, or JSON from schema 1):
 //! they are read as they are ([`StoredMonth::Named`]), so existing data needs no conversion, and
 //! a re-import of the same file finds its months current and writes nothing; the next import of
 //! a changed file writes the coded form.
+
+use rustc_hash::FxHashMap;
 
 use super::encoding::{decode_event, EncodedEvent, SameAsJson, CODEC_RAW};
 use super::{Store, StoreError, WriteBatch};
@@ -37,8 +39,17 @@ struct MonthMessage {
     /// Each row's customer code minus the previous row's (the first: minus -1).
     #[prost(sint64, repeated, tag = "5")]
     customer_steps: Vec<i64>,
+    /// Each row's MRR, unless `mrr_codes` holds them.
     #[prost(double, repeated, tag = "6")]
     mrr: Vec<f64>,
+    /// The month's distinct MRR values, when `mrr_codes` is used.
+    #[prost(double, repeated, tag = "11")]
+    mrr_values: Vec<f64>,
+    /// Each row's MRR as an index into `mrr_values`: customers pay plan prices, so a month has
+    /// few distinct amounts, and an index is a byte or two where a double is eight (a month of
+    /// 20 000 customers then stays under the 128 KiB past which sled writes a separate file).
+    #[prost(uint32, repeated, tag = "12")]
+    mrr_codes: Vec<u32>,
     #[prost(string, repeated, tag = "7")]
     plans: Vec<String>,
     #[prost(uint32, repeated, tag = "8")]
@@ -116,13 +127,19 @@ fn encode_month(m: &CodedMonthRows) -> EncodedEvent {
             step
         })
         .collect();
+    let (mrr, mrr_values, mrr_codes) = match mrr_dictionary(&m.mrr) {
+        Some((values, codes)) => (Vec::new(), values, codes),
+        None => (m.mrr.clone(), Vec::new(), Vec::new()),
+    };
     raw_record(&MonthMessage {
         import_id: m.import_id.clone(),
         source: m.source.clone(),
         month: m.month.to_string(),
         currency: m.currency.clone(),
         customer_steps,
-        mrr: m.mrr.clone(),
+        mrr,
+        mrr_values,
+        mrr_codes,
         plans: m.plans.clone(),
         plan: m.plan.clone(),
         segments: m.segments.clone(),
@@ -130,10 +147,38 @@ fn encode_month(m: &CodedMonthRows) -> EncodedEvent {
     })
 }
 
+/// The distinct values of `mrr` (compared bit for bit) and each one's index, when there are
+/// few enough of them (at most half as many as rows) for indexes to be shorter.
+fn mrr_dictionary(mrr: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
+    let most = mrr.len() / 2;
+    let mut index: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut values = Vec::new();
+    let mut codes = Vec::with_capacity(mrr.len());
+    for v in mrr {
+        let code = *index.entry(v.to_bits()).or_insert_with(|| {
+            values.push(*v);
+            u32::try_from(values.len() - 1).unwrap_or(u32::MAX)
+        });
+        if values.len() > most {
+            return None;
+        }
+        codes.push(code);
+    }
+    Some((values, codes))
+}
+
 fn decode_month(bytes: &[u8]) -> Result<CodedMonthRows, String> {
     use prost::Message as _;
-    let m = MonthMessage::decode(bytes).map_err(|e| e.to_string())?;
+    let mut m = MonthMessage::decode(bytes).map_err(|e| e.to_string())?;
     let n = m.customer_steps.len();
+    if !m.mrr_codes.is_empty() {
+        m.mrr = m
+            .mrr_codes
+            .iter()
+            .map(|c| m.mrr_values.get(*c as usize).copied())
+            .collect::<Option<_>>()
+            .ok_or("an MRR index past the month's values")?;
+    }
     if m.mrr.len() != n || m.plan.len() != n || m.segment.len() != n {
         return Err("columns of unequal lengths".into());
     }
@@ -309,7 +354,29 @@ mod tests {
             ..month
         };
         let bytes = encode_month(&big).record.len();
-        assert!(bytes < 12 * n as usize, "{bytes} bytes");
+        assert!(bytes < 5 * n as usize, "{bytes} bytes");
+        let back = decode_month(&encode_month(&big).record[2..]).expect("decodes");
+        assert_eq!(back, big);
+        // Amounts mostly distinct are kept as doubles, bit for bit.
+        let distinct = CodedMonthRows {
+            mrr: (0..n).map(|i| f64::from(i) / 3.0 - 0.0).collect(),
+            ..big.clone()
+        };
+        let encoded = encode_month(&distinct).record;
+        assert!(encoded.len() > 8 * n as usize);
+        assert_eq!(decode_month(&encoded[2..]), Ok(distinct));
+        let signed = CodedMonthRows {
+            mrr: (0..n)
+                .map(|i| if i % 2 == 0 { 0.0 } else { -0.0 })
+                .collect(),
+            ..big
+        };
+        let back = decode_month(&encode_month(&signed).record[2..]).expect("decodes");
+        assert!(back
+            .mrr
+            .iter()
+            .zip(&signed.mrr)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]
