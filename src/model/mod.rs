@@ -12,6 +12,7 @@ pub mod dora;
 pub mod month;
 pub mod products;
 pub mod revenue;
+pub mod revenue_codes;
 pub mod stamp;
 pub mod system;
 pub mod teams;
@@ -23,6 +24,7 @@ pub use calendar::Calendar;
 pub use coverage::{Coverage, Forced, PressureStatus, ShiftTrigger};
 pub use month::Month;
 pub use products::{Product, Products};
+pub use revenue_codes::{CodedMonthRows, ImportCustomers};
 pub use system::{Component, ComponentKind, SystemModel, SystemProblem};
 pub use teams::{CodeOwnersFile, Team, Teams};
 pub use ticket_columns::{TicketColumns, TicketRef};
@@ -375,6 +377,10 @@ impl Event for Bug {
 /// import replaces, and a million customer-months are then fifty store entries, not a million.
 /// The rows are stored column by column (ids, MRR, and plan/segment as indexes into small
 /// lists), which halves the size and the decoding time of a row-per-object layout.
+///
+/// The demo writes months this way, and so did imports before [`CodedMonthRows`]: imports now
+/// list their customers once and write each month with codes into that list; the store reads
+/// both (`Store::revenue_month`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueMonthRows {
     /// The import that wrote it; only the import active for its (source, month) counts.

@@ -1,8 +1,6 @@
 //! Revenue vocabulary: months, and the table of MRR per customer per month that the CSV parser
 //! fills, the store's readers rebuild and the analysis reads.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 pub use super::month::Month;
@@ -19,14 +17,104 @@ pub fn month_label(m: MonthIdx) -> String {
     Month::from_index(m).to_string()
 }
 
-/// One customer's row in one month of a [`Snapshots`] table.
+/// One customer's row in one month of a [`Snapshots`] table: 24 bytes (a million rows are
+/// held while importing and deriving, and half again as many bytes cost page faults).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Entry {
-    customer: u32,
     mrr: f64,
-    plan: Option<u32>,
-    segment: Option<u32>,
-    line: u64,
+    customer: u32,
+    plan: Code,
+    segment: Code,
+    /// The line of the file, saturated at `u32::MAX` (a file of four billion lines would not
+    /// fit in memory to be read).
+    line: u32,
+}
+
+impl Entry {
+    fn line(&self) -> u64 {
+        u64::from(self.line)
+    }
+}
+
+/// An optional interned code in four bytes (`u32::MAX`, which interning never reaches, is none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Code(u32);
+
+impl Code {
+    fn of(code: Option<u32>) -> Self {
+        Self(code.unwrap_or(u32::MAX))
+    }
+
+    fn get(self) -> Option<u32> {
+        (self.0 != u32::MAX).then_some(self.0)
+    }
+}
+
+/// The months of a [`Snapshots`] table, by month index from the first: files span a few years
+/// (1970–2100 at most), and rows listed customer by customer change month at every row, where
+/// a map's look-up per row cost more than the insert itself.
+#[derive(Debug, Clone, Default)]
+struct Months {
+    first: MonthIdx,
+    slots: Vec<Option<MonthData>>,
+    present: usize,
+}
+
+impl Months {
+    fn slot(&self, month: MonthIdx) -> Option<usize> {
+        usize::try_from(i64::from(month) - i64::from(self.first)).ok()
+    }
+
+    /// The month's data, made present if it was not.
+    fn entry(&mut self, month: MonthIdx) -> &mut MonthData {
+        if self.slots.is_empty() {
+            self.first = month;
+        } else if month < self.first {
+            let n = (i64::from(self.first) - i64::from(month)) as usize;
+            self.slots
+                .splice(0..0, std::iter::repeat_with(|| None).take(n));
+            self.first = month;
+        }
+        let i = self.slot(month).unwrap_or(0);
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        let slot = &mut self.slots[i];
+        if slot.is_none() {
+            self.present += 1;
+        }
+        slot.get_or_insert_with(MonthData::default)
+    }
+
+    fn get(&self, month: MonthIdx) -> Option<&MonthData> {
+        self.slots.get(self.slot(month)?)?.as_ref()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (MonthIdx, &MonthData)> + '_ {
+        self.slots
+            .iter()
+            .zip(self.first..)
+            .filter_map(|(d, m)| Some((m, d.as_ref()?)))
+    }
+
+    fn into_months(self) -> impl Iterator<Item = (MonthIdx, MonthData)> {
+        self.slots
+            .into_iter()
+            .zip(self.first..)
+            .filter_map(|(d, m)| Some((m, d?)))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = MonthIdx> + '_ {
+        self.iter().map(|(m, _)| m)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &MonthData> + '_ {
+        self.iter().map(|(_, d)| d)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.present == 0
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -45,7 +133,7 @@ impl MonthData {
             self.pos.resize(c + 1, u32::MAX);
         }
         if let Some(e) = self.entries.get(self.pos[c] as usize) {
-            return Err(e.line);
+            return Err(e.line());
         }
         self.pos[c] = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         self.entries.push(entry);
@@ -123,7 +211,7 @@ pub struct Snapshots {
     customers: Names,
     plans: Names,
     segments: Names,
-    months: BTreeMap<MonthIdx, MonthData>,
+    months: Months,
     rows: usize,
     /// The first month each customer paid, by customer index, where a billing tool stated it.
     first_months: Vec<Option<MonthIdx>>,
@@ -192,12 +280,12 @@ impl Snapshots {
         segment: Option<u32>,
         line: u64,
     ) -> Result<(), u64> {
-        self.months.entry(month).or_default().insert(Entry {
-            customer,
+        self.months.entry(month).insert(Entry {
             mrr,
-            plan,
-            segment,
-            line,
+            customer,
+            plan: Code::of(plan),
+            segment: Code::of(segment),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
         })?;
         self.rows += 1;
         Ok(())
@@ -252,10 +340,11 @@ impl Snapshots {
                 self.first_months[c] = Some(*m);
             }
         }
-        let code = |codes: &[u32], c: Option<u32>| c.and_then(|c| codes.get(c as usize).copied());
+        let code =
+            |codes: &[u32], c: Code| Code::of(c.get().and_then(|c| codes.get(c as usize).copied()));
         let mut refused = Vec::new();
-        for (month, data) in later.months {
-            let here = self.months.entry(month).or_default();
+        for (month, data) in later.months.into_months() {
+            let here = self.months.entry(month);
             for e in data.entries {
                 let Some(&customer) = customers.get(e.customer as usize) else {
                     continue;
@@ -269,7 +358,7 @@ impl Snapshots {
                 match here.insert(entry) {
                     Ok(()) => self.rows += 1,
                     Err(first) => refused.push(Duplicate {
-                        line: e.line,
+                        line: e.line(),
                         customer,
                         month,
                         first,
@@ -283,9 +372,9 @@ impl Snapshots {
             };
             let first = self
                 .months
-                .get(&r.month)
+                .get(r.month)
                 .and_then(|d| d.entries.get(*d.pos.get(customer as usize)? as usize))
-                .map_or(r.first, |e| e.line);
+                .map_or(r.first, Entry::line);
             refused.push(Duplicate {
                 customer,
                 first,
@@ -313,7 +402,7 @@ impl Snapshots {
 
     /// Makes `month` present even if nobody paid in it.
     pub fn touch(&mut self, month: MonthIdx) {
-        self.months.entry(month).or_default();
+        self.months.entry(month);
     }
 
     /// Records the first month `customer_id` paid, as its billing tool states it (the
@@ -369,16 +458,16 @@ impl Snapshots {
 
     /// The months with data, in order.
     pub fn months(&self) -> impl Iterator<Item = MonthIdx> + '_ {
-        self.months.keys().copied()
+        self.months.keys()
     }
 
     /// The rows of a month, in insertion order.
     pub fn month_rows(&self, month: MonthIdx) -> impl Iterator<Item = RowRef<'_>> + '_ {
-        fn name(names: &Names, i: Option<u32>) -> Option<&str> {
-            i.map(|i| names.names[i as usize].as_str())
+        fn name(names: &Names, i: Code) -> Option<&str> {
+            i.get().map(|i| names.names[i as usize].as_str())
         }
         self.months
-            .get(&month)
+            .get(month)
             .into_iter()
             .flat_map(|d| d.entries.iter())
             .map(move |e| RowRef {
@@ -386,13 +475,37 @@ impl Snapshots {
                 mrr: e.mrr,
                 plan: name(&self.plans, e.plan),
                 segment: name(&self.segments, e.segment),
-                line: e.line,
+                line: e.line(),
             })
+    }
+
+    /// The rows of a month in insertion order, by code: customer (an index into
+    /// [`Snapshots::customer_names`]), MRR, plan and segment (indexes into
+    /// [`Snapshots::plan_names`] and [`Snapshots::segment_names`]).
+    pub fn month_codes(
+        &self,
+        month: MonthIdx,
+    ) -> impl Iterator<Item = (u32, f64, Option<u32>, Option<u32>)> + '_ {
+        self.months
+            .get(month)
+            .into_iter()
+            .flat_map(|d| d.entries.iter())
+            .map(|e| (e.customer, e.mrr, e.plan.get(), e.segment.get()))
+    }
+
+    /// Rows in a month.
+    pub fn month_len(&self, month: MonthIdx) -> usize {
+        self.months.get(month).map_or(0, |d| d.entries.len())
+    }
+
+    /// Every plan name, in order of first appearance.
+    pub fn plan_names(&self) -> &[String] {
+        &self.plans.names
     }
 
     /// Dense MRR of a month by customer index, for the analysis (0 for customers absent that month).
     pub fn dense(&self, month: MonthIdx) -> Option<Vec<f64>> {
-        let d = self.months.get(&month)?;
+        let d = self.months.get(month)?;
         let mut v = vec![0.0; self.customers.names.len()];
         for e in &d.entries {
             v[e.customer as usize] = e.mrr.max(0.0);
@@ -405,8 +518,8 @@ impl Snapshots {
         let mut v = vec![None; self.customers.names.len()];
         for d in self.months.values() {
             for e in &d.entries {
-                if e.segment.is_some() {
-                    v[e.customer as usize] = e.segment;
+                if let Some(s) = e.segment.get() {
+                    v[e.customer as usize] = Some(s);
                 }
             }
         }
@@ -419,11 +532,11 @@ impl Snapshots {
         for d in self.months.values() {
             for e in &d.entries {
                 let slot = &mut v[e.customer as usize];
-                if e.segment.is_some() {
-                    slot.0 = e.segment;
+                if let Some(s) = e.segment.get() {
+                    slot.0 = Some(s);
                 }
-                if e.plan.is_some() {
-                    slot.1 = e.plan;
+                if let Some(p) = e.plan.get() {
+                    slot.1 = Some(p);
                 }
             }
         }

@@ -2,17 +2,22 @@
 //! source's customer attributes joined to its rows.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rustc_hash::FxHashMap;
 
 use crate::model::attributes::chunk_key;
+use crate::model::revenue::MonthIdx;
 use crate::model::revenue::Snapshots;
 use crate::model::{
-    CustomerAttributes, ImportRecord, Month, RevenueAttributes, RevenueAttributesCurrent,
-    RevenueMonth, RevenueMonthRows, RevenueTotal,
+    CodedMonthRows, CustomerAttributes, ImportCustomers, ImportRecord, Month, RevenueAttributes,
+    RevenueAttributesCurrent, RevenueMonth, RevenueMonthRows, RevenueTotal,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredMonth};
+
+/// Each source's customer attributes, by customer id.
+type Attributes = BTreeMap<String, FxHashMap<String, CustomerAttributes>>;
 
 /// The current customer attributes of each source, by customer id.
 pub fn attributes(
@@ -44,38 +49,33 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
     let sources: BTreeSet<&str> = months.iter().map(|m| m.source.as_str()).collect();
     let qualify = sources.len() > 1;
     let mut out = Snapshots::new();
+    // Per import: its customer list, and each listed customer's code in `out` once it has one
+    // (given in reading order, as the rows were when every month named its customers).
+    let mut lists: HashMap<String, (ImportCustomers, Vec<u32>)> = HashMap::new();
     for m in months.iter().filter(|m| m.layout != "totals") {
-        let Some(month) =
-            store.event::<RevenueMonthRows>(&format!("{}/{}", m.import_id, m.month))?
-        else {
+        let Some(month) = store.revenue_month(&m.import_id, m.month)? else {
             continue;
         };
         let idx = m.month.index();
         out.touch(idx);
-        let plans: Vec<u32> = month.plans.iter().map(|p| out.plan_code(p)).collect();
-        let segments: Vec<u32> = month.segments.iter().map(|s| out.segment_code(s)).collect();
-        let decode = |names: &[u32], code: Option<&u32>| {
-            code.and_then(|c| c.checked_sub(1))
-                .and_then(|c| names.get(c as usize).copied())
-        };
-        let attrs = attributes.get(&month.source);
-        let mut prev = None;
-        for (i, customer) in month.customers.iter().enumerate() {
-            let attr = attrs.and_then(|a| a.get(customer));
-            let plan = decode(&plans, month.plan.get(i))
-                .or_else(|| Some(out.plan_code(attr?.plan.as_deref()?)));
-            let segment = decode(&segments, month.segment.get(i))
-                .or_else(|| Some(out.segment_code(attr?.segment.as_deref()?)));
-            let key = if qualify {
-                Cow::Owned(format!("{}:{customer}", month.source))
-            } else {
-                Cow::Borrowed(customer.as_str())
-            };
-            let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
-            let code = out.customer_code_after(&key, prev);
-            prev = Some(code);
-            // One row per customer and month within an import; across sources ids are qualified.
-            let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
+        match month {
+            StoredMonth::Named(month) => add_named(&mut out, &month, idx, &attributes, qualify),
+            StoredMonth::Coded(month) => {
+                let (list, codes) = match lists.entry(m.import_id.clone()) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        let list = store.revenue_customers(&m.import_id)?.ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "revenue import {} has months but no customer list",
+                                m.import_id
+                            ))
+                        })?;
+                        let codes = vec![u32::MAX; list.len()];
+                        e.insert((list, codes))
+                    }
+                };
+                add_coded(&mut out, &month, idx, (list, codes), &attributes, qualify)?;
+            }
         }
     }
     for (source, customers) in &attributes {
@@ -91,6 +91,109 @@ pub fn snapshots(store: &Store) -> Result<Snapshots, StoreError> {
         }
     }
     Ok(out)
+}
+
+/// The customer id under which `out` knows a source's customer.
+fn qualified<'a>(source: &str, customer: &'a str, qualify: bool) -> Cow<'a, str> {
+    if qualify {
+        Cow::Owned(format!("{source}:{customer}"))
+    } else {
+        Cow::Borrowed(customer)
+    }
+}
+
+/// A row's plan and segment: its own, else the customer's attributes'.
+fn labels(
+    out: &mut Snapshots,
+    (plan, segment): (Option<u32>, Option<u32>),
+    attr: Option<&CustomerAttributes>,
+) -> (Option<u32>, Option<u32>) {
+    let plan = plan.or_else(|| Some(out.plan_code(attr?.plan.as_deref()?)));
+    let segment = segment.or_else(|| Some(out.segment_code(attr?.segment.as_deref()?)));
+    (plan, segment)
+}
+
+/// `out`'s codes of a stored month's plan or segment names.
+fn recode(names: &[String], mut code: impl FnMut(&str) -> u32) -> Vec<u32> {
+    names.iter().map(|n| code(n)).collect()
+}
+
+/// The name code `code` (1 + an index into the month's names, 0 = none) stands for in `out`.
+fn decode(names: &[u32], code: Option<&u32>) -> Option<u32> {
+    code.and_then(|c| c.checked_sub(1))
+        .and_then(|c| names.get(c as usize).copied())
+}
+
+/// Adds a month stored with its customer ids (the demo's, and imports of earlier versions).
+fn add_named(
+    out: &mut Snapshots,
+    month: &RevenueMonthRows,
+    idx: MonthIdx,
+    attributes: &Attributes,
+    qualify: bool,
+) {
+    let plans = recode(&month.plans, |p| out.plan_code(p));
+    let segments = recode(&month.segments, |s| out.segment_code(s));
+    let attrs = attributes.get(&month.source);
+    let mut prev = None;
+    for (i, customer) in month.customers.iter().enumerate() {
+        let attr = attrs.and_then(|a| a.get(customer));
+        let stated = (
+            decode(&plans, month.plan.get(i)),
+            decode(&segments, month.segment.get(i)),
+        );
+        let (plan, segment) = labels(out, stated, attr);
+        let key = qualified(&month.source, customer, qualify);
+        let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
+        let code = out.customer_code_after(&key, prev);
+        prev = Some(code);
+        // One row per customer and month within an import; across sources ids are qualified.
+        let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
+    }
+}
+
+/// Adds a month stored with customer codes into its import's list; `codes` holds `out`'s code
+/// of each listed customer met so far (`u32::MAX`: not yet).
+fn add_coded(
+    out: &mut Snapshots,
+    month: &CodedMonthRows,
+    idx: MonthIdx,
+    (list, codes): (&ImportCustomers, &mut [u32]),
+    attributes: &Attributes,
+    qualify: bool,
+) -> Result<(), StoreError> {
+    let plans = recode(&month.plans, |p| out.plan_code(p));
+    let segments = recode(&month.segments, |s| out.segment_code(s));
+    let attrs = attributes.get(&month.source);
+    let mut prev = None;
+    for (i, &listed) in month.customers.iter().enumerate() {
+        let bad = || {
+            StoreError::Corrupt(format!(
+                "revenue month {}/{} names customer {listed}, past its import's list",
+                month.import_id, month.month
+            ))
+        };
+        let slot = codes.get_mut(listed as usize).ok_or_else(bad)?;
+        let stated = (
+            decode(&plans, month.plan.get(i)),
+            decode(&segments, month.segment.get(i)),
+        );
+        let attr = match attrs {
+            Some(a) => a.get(list.get(listed).ok_or_else(bad)?),
+            None => None,
+        };
+        let (plan, segment) = labels(out, stated, attr);
+        if *slot == u32::MAX {
+            let customer = list.get(listed).ok_or_else(bad)?;
+            *slot = out.customer_code_after(&qualified(&month.source, customer, qualify), prev);
+        }
+        let code = *slot;
+        prev = Some(code);
+        let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
+        // One row per customer and month within an import; across sources ids are qualified.
+        let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
+    }
+    Ok(())
 }
 
 /// The authoritative totals rows per month.

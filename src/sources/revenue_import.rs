@@ -18,7 +18,10 @@ use super::revenue_attributes;
 use super::revenue_csv::{self, FileErrors, Layout, ParseOptions, Parsed};
 use crate::config::RevenueConfig;
 use crate::model::revenue::{MonthIdx, Snapshots};
-use crate::model::{ImportRecord, Month, RevenueMonth, RevenueMonthRows, RevenueTotal};
+use crate::model::{
+    CodedMonthRows, ImportCustomers, ImportRecord, Month, RevenueMonth, RevenueMonthRows,
+    RevenueTotal,
+};
 use crate::store::{Store, StoreError, WriteBatch, BATCH_ENTRIES};
 
 /// Why an import failed.
@@ -298,8 +301,21 @@ pub fn import(
 
     // 3. Drop the rows the new import replaced. A crash here leaves unreachable rows, never
     //    wrong figures.
+    let old: BTreeSet<String> = replaced.iter().map(|(old, _)| old.clone()).collect();
     for (old, month) in replaced {
         purge(store, &old, month)?;
+    }
+    //    An import's customer list goes with the last of its months.
+    if !old.is_empty() {
+        let mut live = BTreeSet::new();
+        for m in store.events::<RevenueMonth>() {
+            live.insert(m?.import_id);
+        }
+        let mut b = WriteBatch::new();
+        for gone in old.difference(&live) {
+            b.delete_revenue_customers(gone);
+        }
+        store.commit(b)?;
     }
     Ok(summary)
 }
@@ -390,14 +406,18 @@ fn stage(
             };
             let months: Vec<MonthIdx> = table.months().collect();
             let (early, late) = months.split_at(months.len() / 2);
+            let mut customers = ImportCustomers::new();
+            for id in table.customer_names() {
+                customers.push(id);
+            }
             // Two cores build, encode and write the months' rows at once: staged rows are
             // invisible until the flip, so the order of their commits does not matter.
-            let stage_months = |months: &[MonthIdx]| {
-                stage_months(store, config, table, months, (import_id, source))
+            let stage_months = |months: &[MonthIdx], customers: Option<&ImportCustomers>| {
+                stage_months(store, config, table, months, (import_id, source), customers)
             };
             return std::thread::scope(|scope| {
-                let late = scope.spawn(|| stage_months(late));
-                let early = stage_months(early);
+                let late = scope.spawn(|| stage_months(late, None));
+                let early = stage_months(early, Some(&customers));
                 // A panic there is one here.
                 let late = late
                     .join()
@@ -409,27 +429,40 @@ fn stage(
     flush(&mut batch, &mut n, true)
 }
 
-/// Stages the rows of `months` of `table` under (import id, source).
+/// Stages the rows of `months` of `table` under (import id, source), coded against the
+/// import's customer list, which is staged with them when given.
 fn stage_months(
     store: &Store,
     config: &RevenueConfig,
     table: &Snapshots,
     months: &[MonthIdx],
     (import_id, source): (&str, &str),
+    customers: Option<&ImportCustomers>,
 ) -> Result<(), StoreError> {
     let mut batch = WriteBatch::new();
     let mut n = 0;
+    if let Some(customers) = customers {
+        batch.put_revenue_customers(import_id, source, customers);
+        n += BATCH_ENTRIES / 16;
+    }
     for &month in months {
-        let mut rows = RevenueMonthRows::new(
+        let mut rows = CodedMonthRows::new(
             import_id,
             source,
             Month::from_index(month),
             &config.currency,
+            table.month_len(month),
         );
-        for r in table.month_rows(month) {
-            rows.push(r.customer_id, r.mrr, r.plan, r.segment);
+        let mut plans = MonthNames::new(table.plan_names());
+        let mut segments = MonthNames::new(table.segment_names());
+        for (customer, mrr, plan, segment) in table.month_codes(month) {
+            rows.customers.push(customer);
+            rows.mrr.push(mrr);
+            rows.plan.push(plans.code(plan, &mut rows.plans));
+            rows.segment
+                .push(segments.code(segment, &mut rows.segments));
         }
-        batch.upsert_event(&rows);
+        batch.put_revenue_month(&rows);
         // A month of customers is one entry, but can be megabytes: commit every few.
         n += BATCH_ENTRIES / 16;
         if n >= BATCH_ENTRIES {
@@ -441,6 +474,38 @@ fn stage_months(
         store.commit(batch)?;
     }
     Ok(())
+}
+
+/// A month's own list of plan (or segment) names, in the order its rows first use them, as
+/// [`RevenueMonthRows::push`] builds it: readers intern the names in that order.
+struct MonthNames<'t> {
+    table: &'t [String],
+    /// 1 + the index in the month's list of each of the table's names (0: not used yet).
+    local: Vec<u32>,
+}
+
+impl<'t> MonthNames<'t> {
+    fn new(table: &'t [String]) -> Self {
+        Self {
+            table,
+            local: vec![0; table.len()],
+        }
+    }
+
+    /// The month's code of the table's `code` (1 + an index into `names`, 0 = none).
+    fn code(&mut self, code: Option<u32>, names: &mut Vec<String>) -> u32 {
+        let Some(c) = code else { return 0 };
+        let (Some(local), Some(name)) =
+            (self.local.get_mut(c as usize), self.table.get(c as usize))
+        else {
+            return 0;
+        };
+        if *local == 0 {
+            names.push(name.clone());
+            *local = u32::try_from(names.len()).unwrap_or(0);
+        }
+        *local
+    }
 }
 
 fn purge(store: &Store, import_id: &str, month: Month) -> Result<(), StoreError> {

@@ -41,7 +41,7 @@
 //! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
 //! of record, `rollups` what the read side computed and keeps across restarts, `encoding` the
 //! key and block formats, `tickets` the byte form of support-ticket
-//! chunks, and `changed` which groups of events (kind and key group) each commit changed, for
+//! chunks, `revenue_rows` the coded form of revenue months, and `changed` which groups of events (kind and key group) each commit changed, for
 //! caches that re-read only those.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -81,6 +81,7 @@ mod events;
 mod migrate;
 mod points;
 mod pool_watch;
+mod revenue_rows;
 mod rollups;
 mod tickets;
 
@@ -89,6 +90,7 @@ pub use changed::EventGroup;
 pub use cursors::Cursor;
 pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
+pub use revenue_rows::{StoredMonth, CUSTOMERS_KIND};
 pub use rollups::KeptRollup;
 
 /// Errors of the store.

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use barometer::analysis::revenue::{monthly, MonthRevenue, RetentionWindow, RevenueSettings};
 use barometer::config::{Config, RevenueConfig, Sources};
+use barometer::model::{RevenueMonth, RevenueMonthRows};
 use barometer::sources::revenue_csv::Layout;
 use barometer::sources::revenue_import::{self, ImportError, ImportOptions};
-use barometer::store::Store;
+use barometer::store::{Store, StoredMonth, WriteBatch};
 
 pub fn revenue_config(extra_toml: &str) -> RevenueConfig {
     let dir = tempfile::tempdir().unwrap();
@@ -364,16 +365,110 @@ fn the_same_file_twice_changes_nothing_and_a_corrected_export_replaces_its_month
     assert_eq!(m[13].mrr, 1210.0 + 5.0 + 10.0);
     assert_eq!(m[12].mrr, 1335.0, "other months untouched");
     let rows: usize = store
-        .events::<barometer::model::RevenueMonthRows>()
-        .map(|m| m.unwrap().len())
+        .events::<RevenueMonth>()
+        .map(|m| {
+            let m = m.unwrap();
+            store
+                .revenue_month(&m.import_id, m.month)
+                .unwrap()
+                .unwrap()
+                .len()
+        })
         .sum();
     let expected: usize = (0..13)
         .map(|m| "ABCDEFGHIJ".chars().filter(|c| mrr_of(*c, m) > 0.0).count())
         .sum::<usize>()
         + 9;
-    assert_eq!(rows, expected, "the replaced rows are gone");
+    assert_eq!(rows, expected);
+    let counts = store.event_counts();
+    assert_eq!(counts["revenue"], 14, "the replaced month's rows are gone");
+    assert_eq!(
+        counts["revenue_customers"], 2,
+        "both imports' customers are in use"
+    );
     let history = barometer::query::revenue::history(&store).unwrap();
     assert_eq!(history.iter().filter(|h| h.outcome == "applied").count(), 2);
+}
+
+/// Rewrites every stored month of coded customer rows as the previous version stored it (the
+/// customer ids in each month, no customer list).
+fn store_months_by_name(store: &Store) {
+    let mut batch = WriteBatch::new();
+    for m in store.events::<RevenueMonth>() {
+        let m = m.unwrap();
+        let Some(StoredMonth::Coded(coded)) = store.revenue_month(&m.import_id, m.month).unwrap()
+        else {
+            continue;
+        };
+        let list = store.revenue_customers(&m.import_id).unwrap().unwrap();
+        let mut named = RevenueMonthRows::new(&m.import_id, &m.source, m.month, &coded.currency);
+        let name = |names: &[String], code: u32| -> Option<String> {
+            names.get(code.checked_sub(1)? as usize).cloned()
+        };
+        for (i, c) in coded.customers.iter().enumerate() {
+            named.push(
+                list.get(*c).unwrap(),
+                coded.mrr[i],
+                name(&coded.plans, coded.plan[i]).as_deref(),
+                name(&coded.segments, coded.segment[i]).as_deref(),
+            );
+        }
+        batch.upsert_event(&named);
+        batch.delete_revenue_customers(&m.import_id);
+    }
+    store.commit(batch).unwrap();
+}
+
+#[test]
+fn months_stored_by_name_by_the_previous_version_read_the_same_and_stay_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let config = revenue_config("");
+    let csv = snapshots_csv();
+    import(&store, &config, "a.csv", csv.as_bytes(), &opts("billing")).unwrap();
+    let coded = format!("{:?}", derived(&store, RevenueSettings::default()));
+    store_months_by_name(&store);
+    let counts = store.event_counts();
+    assert!(!counts.contains_key("revenue_customers"));
+    let named = format!("{:?}", derived(&store, RevenueSettings::default()));
+    assert_eq!(named, coded);
+    check_known_answers(&derived(&store, RevenueSettings::default()));
+
+    // The same file again finds its months current: nothing is rewritten.
+    let again = import(&store, &config, "a.csv", csv.as_bytes(), &opts("billing")).unwrap();
+    assert_eq!(again.outcome, "unchanged");
+    assert_eq!(store.event_counts(), counts);
+
+    // A corrected month is written coded next to the named ones, and reads the same as it
+    // does over a coded import.
+    let fix = "customer_id,month,mrr\nA,2025-02,150\nB,2025-02,120\nD,2025-02,55\nE,2025-02,80\n\
+               F,2025-02,400\nG,2025-02,120\nH,2025-02,90\nI,2025-02,200\nK,2025-02,10\n";
+    import(&store, &config, "fix.csv", fix.as_bytes(), &opts("billing")).unwrap();
+    let mixed = derived(&store, RevenueSettings::default());
+    assert_eq!(mixed[13].mrr, 1210.0 + 5.0 + 10.0);
+    let dir2 = tempfile::tempdir().unwrap();
+    let fresh = Store::open(dir2.path()).unwrap();
+    import(&fresh, &config, "a.csv", csv.as_bytes(), &opts("billing")).unwrap();
+    import(&fresh, &config, "fix.csv", fix.as_bytes(), &opts("billing")).unwrap();
+    assert_eq!(
+        format!("{mixed:?}"),
+        format!("{:?}", derived(&fresh, RevenueSettings::default()))
+    );
+    let counts = store.event_counts();
+    assert_eq!((counts["revenue"], counts["revenue_customers"]), (14, 1));
+
+    // Once no month is an import's any more, its customer list goes with its last rows.
+    let all_again = snapshots_csv().replace(",pro,", ",team,");
+    import(
+        &fresh,
+        &config,
+        "b.csv",
+        all_again.as_bytes(),
+        &opts("billing"),
+    )
+    .unwrap();
+    let counts = fresh.event_counts();
+    assert_eq!((counts["revenue"], counts["revenue_customers"]), (14, 1));
 }
 
 fn rejected(csv: &[u8], config: &RevenueConfig, layout: Option<Layout>) -> String {

@@ -439,7 +439,8 @@ pub(crate) fn read_part<L: Copy>(
         }
         let line = record.position().map_or(0, line_of);
         progress(line);
-        if record.iter().all(|f| f.trim().is_empty()) {
+        // Every field blank is the fields' text, one after the other, all blank.
+        if record.as_slice().trim().is_empty() {
             continue;
         }
         let mut row = Row {
