@@ -65,8 +65,10 @@ pub const BATCH_ENTRIES: usize = 500;
 /// The on-disk layout version this build reads and writes.
 ///
 /// 1: one entry per event, as JSON. 2: events in blocks, in postcard (a store of version 1 is
-/// converted on open, see `migrate`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// converted on open, see `migrate`). 3: revenue imports may hold coded months and a customer
+/// list (`revenue_rows`), which a reader of version 2 cannot decode; months stored by name are
+/// read as they are, so a store of version 2 only has its version moved on open.
+pub const SCHEMA_VERSION: u32 = 3;
 
 mod encoding;
 
@@ -331,7 +333,16 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt("schema version is not a u32".into()))?;
-            if found == 1 {
+            if found == 2 {
+                // Nothing to convert (see `SCHEMA_VERSION`): from now on a reader of version 2
+                // is refused with a clear message instead of failing on a coded month.
+                db.insert(&key, &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+                tracing::info!(
+                    path = %path.display(),
+                    "the store moved from schema 2 to schema {SCHEMA_VERSION} (nothing to convert)"
+                );
+            } else if found == 1 {
                 let started = std::time::Instant::now();
                 let moved = migrate::from_v1(db)?;
                 db.insert(&key, &SCHEMA_VERSION.to_be_bytes())?;

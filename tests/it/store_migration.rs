@@ -425,6 +425,38 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
     check(&Store::open(dir.path()).unwrap(), &f);
 }
 
+/// A store of schema 2 (events in blocks, revenue months by name) is read as it is: on open only
+/// its version moves to 3, so that a reader of version 2 is then refused with a clear message
+/// rather than failing on a coded revenue month.
+#[test]
+fn a_schema_2_store_opens_with_nothing_converted_but_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture();
+    {
+        let db = raw(dir.path());
+        write_v1(&db, &f, 0, true);
+    }
+    drop(Store::open(dir.path()).unwrap());
+    let before = {
+        let db = raw(dir.path());
+        db.insert(schema_key(), &2u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+        dump(&db)
+    };
+    check(&Store::open(dir.path()).unwrap(), &f);
+    let db = raw(dir.path());
+    assert_eq!(
+        db.get(schema_key()).unwrap().as_deref(),
+        Some(&3u32.to_be_bytes()[..])
+    );
+    let unversioned = |d: Vec<(sled::IVec, sled::IVec)>| -> Vec<(sled::IVec, sled::IVec)> {
+        d.into_iter()
+            .filter(|(k, _)| k.as_ref() != schema_key().as_slice())
+            .collect()
+    };
+    assert_eq!(unversioned(dump(&db)), unversioned(before));
+}
+
 #[test]
 fn a_conversion_cut_short_carries_on_at_the_next_open() {
     // A conversion moves events in atomic steps and records the new version last: cut short,
