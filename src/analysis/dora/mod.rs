@@ -33,6 +33,7 @@ pub mod bands;
 mod changes;
 mod failures;
 mod figures;
+mod graph;
 mod parts;
 mod paths;
 
@@ -330,7 +331,7 @@ pub fn analyse(
     services: &[ServiceSpec],
     settings: &DoraSettings,
 ) -> DoraModel {
-    let graph = changes::Graph::new(input.commits, input.changes);
+    let graph = graph::Graph::new(input.commits, input.changes);
     let mut by_service: HashMap<&str, Vec<&Deployment>> = HashMap::default();
     for d in input.deployments {
         if d.state == DeployState::Pending || d.finished_at.is_none() {
