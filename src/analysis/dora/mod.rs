@@ -332,13 +332,17 @@ pub fn analyse(
     settings: &DoraSettings,
 ) -> DoraModel {
     let graph = graph::Graph::new(input.commits, input.changes);
-    let mut by_service: HashMap<&str, Vec<&Deployment>> = HashMap::default();
+    // One look-up per deployment, not a scan of every service's name.
+    let mut by_service: HashMap<&str, Vec<&Deployment>> = services
+        .iter()
+        .map(|s| (s.name.as_str(), Vec::new()))
+        .collect();
     for d in input.deployments {
         if d.state == DeployState::Pending || d.finished_at.is_none() {
             continue;
         }
-        if services.iter().any(|s| s.name == d.service) {
-            by_service.entry(d.service.as_str()).or_default().push(d);
+        if let Some(list) = by_service.get_mut(d.service.as_str()) {
+            list.push(d);
         }
     }
     // The repository breaks ties between the repositories of one service: the order, and so
