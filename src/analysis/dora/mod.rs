@@ -313,8 +313,10 @@ impl DoraModel {
 /// Services seen in the deployments, for when none are configured: one per (repo, service).
 pub fn services_from(deployments: &[Deployment]) -> Vec<ServiceSpec> {
     let mut out: Vec<ServiceSpec> = Vec::new();
+    // A look-up per deployment rather than a scan of the services found so far.
+    let mut seen: rustc_hash::FxHashSet<&str> = Default::default();
     for d in deployments {
-        if !out.iter().any(|s| s.name == d.service) {
+        if seen.insert(d.service.as_str()) {
             out.push(ServiceSpec {
                 name: d.service.clone(),
                 repo: d.repo.clone(),
