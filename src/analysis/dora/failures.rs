@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::changes::{is_revert, Graph};
+use super::changes::is_revert;
+use super::graph::Graph;
 use super::{
     DeployFacts, DoraInput, DoraSettings, FailureSignal, IncidentFacts, Recovery, RecoveryEnd,
     ServiceSpec,

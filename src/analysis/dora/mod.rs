@@ -33,6 +33,7 @@ pub mod bands;
 mod changes;
 mod failures;
 mod figures;
+mod graph;
 mod parts;
 mod paths;
 
@@ -312,8 +313,10 @@ impl DoraModel {
 /// Services seen in the deployments, for when none are configured: one per (repo, service).
 pub fn services_from(deployments: &[Deployment]) -> Vec<ServiceSpec> {
     let mut out: Vec<ServiceSpec> = Vec::new();
+    // A look-up per deployment rather than a scan of the services found so far.
+    let mut seen: rustc_hash::FxHashSet<&str> = Default::default();
     for d in deployments {
-        if !out.iter().any(|s| s.name == d.service) {
+        if seen.insert(d.service.as_str()) {
             out.push(ServiceSpec {
                 name: d.service.clone(),
                 repo: d.repo.clone(),
@@ -330,14 +333,18 @@ pub fn analyse(
     services: &[ServiceSpec],
     settings: &DoraSettings,
 ) -> DoraModel {
-    let graph = changes::Graph::new(input.commits, input.changes);
-    let mut by_service: HashMap<&str, Vec<&Deployment>> = HashMap::default();
+    let graph = graph::Graph::new(input.commits, input.changes);
+    // One look-up per deployment, not a scan of every service's name.
+    let mut by_service: HashMap<&str, Vec<&Deployment>> = services
+        .iter()
+        .map(|s| (s.name.as_str(), Vec::new()))
+        .collect();
     for d in input.deployments {
         if d.state == DeployState::Pending || d.finished_at.is_none() {
             continue;
         }
-        if services.iter().any(|s| s.name == d.service) {
-            by_service.entry(d.service.as_str()).or_default().push(d);
+        if let Some(list) = by_service.get_mut(d.service.as_str()) {
+            list.push(d);
         }
     }
     // The repository breaks ties between the repositories of one service: the order, and so
