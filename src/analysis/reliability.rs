@@ -274,7 +274,12 @@ pub fn weekly(
                 };
                 let known = sum(&known_min[ma..mb]);
                 let elapsed = (end - ws) as f64 / 60_000.0;
-                (Some(sum(&bad_min)), Some((elapsed - known).max(0.0)))
+                // The week's slice of the sorted samples, as for the known minutes: the same
+                // points in the same order as a filter over all of them, without reading every
+                // sample of the history for every week.
+                let bad = &bad_min[bad_min.partition_point(|p| p.ts < ws)
+                    ..bad_min.partition_point(|p| p.ts < we)];
+                (Some(sum(bad)), Some((elapsed - known).max(0.0)))
             } else {
                 let bad = (b > a).then(|| {
                     (a..b)

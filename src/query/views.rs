@@ -240,9 +240,17 @@ impl DoraCache {
         // Updated under the lock: the engine is one state, and two callers updating it at once
         // would do the same work twice. The first attempt, whether it succeeds or not, ends
         // the warm-up: a failing store then shows as errors, not as an older page forever.
-        let read = self
-            .get(store, settings)
-            .and_then(|model| rows(store, settings, &model, slos, now));
+        let started = std::time::Instant::now();
+        let read = self.get(store, settings).and_then(|model| {
+            let modelled = started.elapsed();
+            let rows = rows(store, settings, &model, slos, now);
+            tracing::debug!(
+                model_ms = modelled.as_millis() as u64,
+                rows_ms = (started.elapsed() - modelled).as_millis() as u64,
+                "weekly view: delivery model and rows read"
+            );
+            rows
+        });
         self.warmed.store(true, Ordering::Release);
         let (org, services) = read?;
         let l = live.get_or_insert_with(|| Live {
@@ -385,7 +393,9 @@ pub fn rows_for(
     let slos = slos.as_slice();
     // Revenue by month, customer-level first, else a totals file (which has no segments, so a
     // product never reads it).
+    let t0 = std::time::Instant::now();
     let snapshots = revenue::snapshots(store)?;
+    let t_rev = t0.elapsed();
     let months: BTreeMap<i32, MonthFacts> = {
         let m = match product {
             None => revenue_monthly(&snapshots, settings.revenue, None),
@@ -489,12 +499,15 @@ pub fn rows_for(
                 .map(|s| Scope::Service(s.name.clone())),
         )
         .collect();
+    let t1 = std::time::Instant::now();
     let delivery = crate::analysis::dora::weekly_scopes(model, &scopes, &weeks, bands);
+    let t_delivery = t1.elapsed();
     let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
         .iter()
         .map(|d| Ok((d, slo_weeks(store, d, &weeks)?)))
         .collect::<Result<_, StoreError>>()?;
 
+    let t_slo = t1.elapsed() - t_delivery;
     let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();
     let mut org = scope_rows(&weeks, current, delivery.first(), &org_slos);
     for (row, w) in org.iter_mut().zip(&weeks) {
@@ -519,6 +532,13 @@ pub fn rows_for(
     };
     super::business_rows::support_into(&mut org, &business, &cal);
     super::business_rows::cost_into(&mut org, &business, cal);
+    tracing::debug!(
+        revenue_ms = t_rev.as_millis() as u64,
+        delivery_ms = t_delivery.as_millis() as u64,
+        slo_ms = t_slo.as_millis() as u64,
+        rest_ms = (t0.elapsed() - t_rev - t_delivery - t_slo).as_millis() as u64,
+        "weekly rows"
+    );
     // Each service with deployments, then each with SLOs only; a service's reliability is that
     // of its own SLOs.
     let slos_of = |name: &str| -> Vec<&(&SloDef, Vec<WeekReliability>)> {

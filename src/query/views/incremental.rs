@@ -174,11 +174,18 @@ impl DoraState {
         settings: &Settings,
         generation: u64,
     ) -> Result<Self, StoreError> {
+        let started = std::time::Instant::now();
         let events = DeliveryEvents::read(store)?;
+        let read = started.elapsed();
         let services = services(settings, &events.deployments);
         let model = dora::analyse(events.input(), &services, &settings.dora);
         let links = dora::links(events.input());
         let partition = Partition::new(&links, &services);
+        tracing::debug!(
+            read_ms = read.as_millis() as u64,
+            analysed_ms = (started.elapsed() - read).as_millis() as u64,
+            "delivery model built from every event"
+        );
         Ok(Self {
             generation,
             fingerprint: fingerprint(settings),
