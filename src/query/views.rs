@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::revenue;
 use super::settings::Settings;
-use super::slo::{slo_weeks, SloDef};
+use super::slo::{slo_weeks_at, SloDef};
 use crate::analysis::changepoints::ChangePoint;
 use crate::analysis::dora::{self, DoraInput, DoraModel, Scope, ServiceSpec};
 use crate::analysis::pressure::{week_range, WeekSignals};
@@ -502,9 +502,14 @@ pub fn rows_for(
     let t1 = std::time::Instant::now();
     let delivery = crate::analysis::dora::weekly_scopes(model, &scopes, &weeks, bands);
     let t_delivery = t1.elapsed();
+    // Each SLO's samples are read and summed on their own (a cold store spends most of a large
+    // history's first page here, in sled's reads): on every core, kept in configuration order.
     let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
         .iter()
-        .map(|d| Ok((d, slo_weeks(store, d, &weeks)?)))
+        .zip(crate::analysis::parallel_map(slos, |d| {
+            slo_weeks_at(store, d, &weeks, now_ms)
+        }))
+        .map(|(d, rows)| Ok((d, rows?)))
         .collect::<Result<_, StoreError>>()?;
 
     let t_slo = t1.elapsed() - t_delivery;

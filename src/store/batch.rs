@@ -10,6 +10,7 @@ use super::encoding::{
     merge_points, tagged, EncodedEvent, CODEC_JSON, TAG_CURSOR, TAG_DELIVERY,
 };
 use super::event_blocks::Blocks;
+use super::events::encode_counts;
 use super::{Cursor, Delivery, Store, StoreError};
 use crate::model::{Event, Point, SeriesKey};
 
@@ -245,6 +246,29 @@ impl Store {
         // Held across the write so that a first count from disk cannot see this batch and then
         // have it added again below.
         let mut counts = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
+        // The kept counts move in the same batch as the events they count. Not loaded in this
+        // process yet: taken from the store if it keeps them (one small read); a store that
+        // does not is counted from its blocks when first asked, after this batch.
+        if counts.is_none() {
+            *counts = self.kept_event_counts()?;
+        }
+        let counted = counts.as_ref().map(|before| {
+            let mut after = before.clone();
+            for kind in &kinds_added {
+                *after.entry((*kind).to_owned()).or_insert(0) += 1;
+            }
+            for kind in &kinds_removed {
+                let n = after.entry((*kind).to_owned()).or_insert(0);
+                *n = n.saturating_sub(1);
+            }
+            after
+        });
+        if let Some(after) = counted
+            .as_ref()
+            .filter(|after| Some(*after) != counts.as_ref())
+        {
+            sled_batch.insert(super::events::event_counts_key(), encode_counts(after)?);
+        }
         // The data generation moves with the data (points and events; not cursors or delivery
         // records, which say where a sync resumes, not what it found), in the same atomic
         // batch: a rollup stamped with the old one is stale from this commit on, also after a
@@ -264,14 +288,8 @@ impl Store {
                 index.ids.insert(key, id);
             }
         }
-        if let Some(counts) = counts.as_mut() {
-            for kind in kinds_added {
-                *counts.entry(kind.to_owned()).or_insert(0) += 1;
-            }
-            for kind in kinds_removed {
-                let n = counts.entry(kind.to_owned()).or_insert(0);
-                *n = n.saturating_sub(1);
-            }
+        if counted.is_some() {
+            *counts = counted;
         }
         drop(counts);
         self.changed

@@ -6,7 +6,7 @@
 //!
 //! | tag | key                                              | value                    |
 //! |-----|--------------------------------------------------|--------------------------|
-//! | 0   | `schema_version`, `data_generation`              | u32 / u64, big-endian    |
+//! | 0   | `schema_version`, `data_generation`, `event_counts` | u32 / u64 BE, postcard map |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
@@ -67,8 +67,11 @@ pub const BATCH_ENTRIES: usize = 500;
 /// 1: one entry per event, as JSON. 2: events in blocks, in postcard (a store of version 1 is
 /// converted on open, see `migrate`). 3: revenue imports may hold coded months and a customer
 /// list (`revenue_rows`), which a reader of version 2 cannot decode; months stored by name are
-/// read as they are, so a store of version 2 only has its version moved on open.
-pub const SCHEMA_VERSION: u32 = 3;
+/// read as they are, so a store of version 2 only has its version moved on open. 4: the event
+/// counts per kind are kept (`events::event_counts_key`) and moved by every commit, which a
+/// writer of version 3 would leave behind; a store of version 2 or 3 only has its version
+/// moved on open (it is counted from its blocks when first asked).
+pub const SCHEMA_VERSION: u32 = 4;
 
 mod encoding;
 
@@ -333,14 +336,15 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt("schema version is not a u32".into()))?;
-            if found == 2 {
+            if found == 2 || found == 3 {
                 // Nothing to convert (see `SCHEMA_VERSION`): from now on a reader of version 2
-                // is refused with a clear message instead of failing on a coded month.
+                // is refused with a clear message instead of failing on a coded month, and one
+                // of version 3 instead of writing events without moving their kept counts.
                 db.insert(&key, &SCHEMA_VERSION.to_be_bytes())?;
                 db.flush()?;
                 tracing::info!(
                     path = %path.display(),
-                    "the store moved from schema 2 to schema {SCHEMA_VERSION} (nothing to convert)"
+                    "the store moved from schema {found} to schema {SCHEMA_VERSION} (nothing to convert)"
                 );
             } else if found == 1 {
                 let started = std::time::Instant::now();

@@ -429,32 +429,121 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
 /// its version moves to 3, so that a reader of version 2 is then refused with a clear message
 /// rather than failing on a coded revenue month.
 #[test]
-fn a_schema_2_store_opens_with_nothing_converted_but_its_version() {
+fn a_schema_2_or_3_store_opens_with_nothing_converted_but_its_version() {
+    for version in [2u32, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let f = fixture();
+        {
+            let db = raw(dir.path());
+            write_v1(&db, &f, 0, true);
+        }
+        drop(Store::open(dir.path()).unwrap());
+        let before = {
+            let db = raw(dir.path());
+            db.insert(schema_key(), &version.to_be_bytes()).unwrap();
+            db.flush().unwrap();
+            dump(&db)
+        };
+        let store = Store::open(dir.path()).unwrap();
+        check(&store, &f);
+        drop(store);
+        let db = raw(dir.path());
+        assert_eq!(
+            db.get(schema_key()).unwrap().as_deref(),
+            Some(&4u32.to_be_bytes()[..]),
+            "from schema {version}"
+        );
+        // Reading may add the kept event counts (a store of version 2 or 3 has none); nothing
+        // else moves.
+        let unversioned = |d: Vec<(sled::IVec, sled::IVec)>| -> Vec<(sled::IVec, sled::IVec)> {
+            d.into_iter()
+                .filter(|(k, _)| {
+                    k.as_ref() != schema_key().as_slice() && k.as_ref() != counts_key().as_slice()
+                })
+                .collect()
+        };
+        assert_eq!(
+            unversioned(dump(&db)),
+            unversioned(before),
+            "from schema {version}"
+        );
+    }
+}
+
+/// The key of the event counts the store keeps (tag 0, as the schema version).
+fn counts_key() -> Vec<u8> {
+    let mut key = vec![0u8];
+    key.extend_from_slice(b"event_counts");
+    key
+}
+
+/// The event counts kept in the database, as stored.
+fn kept_counts(dir: &Path) -> Option<BTreeMap<String, u64>> {
+    raw(dir)
+        .get(counts_key())
+        .unwrap()
+        .map(|v| postcard::from_bytes(&v).unwrap())
+}
+
+#[test]
+fn the_event_counts_are_kept_with_each_commit_and_counted_once_for_an_older_store() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture();
-    {
-        let db = raw(dir.path());
-        write_v1(&db, &f, 0, true);
-    }
-    drop(Store::open(dir.path()).unwrap());
-    let before = {
-        let db = raw(dir.path());
-        db.insert(schema_key(), &2u32.to_be_bytes()).unwrap();
-        db.flush().unwrap();
-        dump(&db)
-    };
-    check(&Store::open(dir.path()).unwrap(), &f);
-    let db = raw(dir.path());
-    assert_eq!(
-        db.get(schema_key()).unwrap().as_deref(),
-        Some(&3u32.to_be_bytes()[..])
-    );
-    let unversioned = |d: Vec<(sled::IVec, sled::IVec)>| -> Vec<(sled::IVec, sled::IVec)> {
-        d.into_iter()
-            .filter(|(k, _)| k.as_ref() != schema_key().as_slice())
+    let (changes, commits) = (&f.changes[..3], &f.commits[..2]);
+    let counts = |c: u64, k: u64| -> BTreeMap<String, u64> {
+        [("change".to_owned(), c), ("commit".to_owned(), k)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
             .collect()
     };
-    assert_eq!(unversioned(dump(&db)), unversioned(before));
+    {
+        let store = Store::open(dir.path()).unwrap();
+        // Counted before anything is written: an empty store keeps empty counts.
+        assert!(store.is_empty());
+        let mut batch = WriteBatch::new();
+        changes.iter().for_each(|e| batch.upsert_event(e));
+        commits.iter().for_each(|e| batch.upsert_event(e));
+        store.commit(batch).unwrap();
+        // 3 pull requests, 2 commits.
+        assert_eq!(store.event_counts(), counts(3, 2));
+        // The same events again, a commit changed (its time), and one pull request deleted: 3 - 1 = 2 pull
+        // requests, still 2 commits.
+        let mut batch = WriteBatch::new();
+        changes.iter().for_each(|e| batch.upsert_event(e));
+        let mut edited = commits[0].clone();
+        edited.committed_at += chrono::Duration::seconds(1);
+        batch.upsert_event(&edited);
+        batch.delete_event::<Change>(&changes[2].natural_key());
+        store.commit(batch).unwrap();
+        assert_eq!(store.event_counts(), counts(2, 2));
+    }
+    // Kept in the store with the commit that moved them.
+    assert_eq!(kept_counts(dir.path()), Some(counts(2, 2)));
+    {
+        // Reopened: the kept counts are read, and a commit in a process that never asked for
+        // them still moves them (+1 pull request).
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.upsert_event(&changes[2]);
+        store.commit(batch).unwrap();
+    }
+    assert_eq!(kept_counts(dir.path()), Some(counts(3, 2)));
+    // A store written before they were kept (no entry) is counted from its blocks once, and the
+    // count kept.
+    {
+        let db = raw(dir.path());
+        db.remove(counts_key()).unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.upsert_event(&commits[1]);
+        store.commit(batch).unwrap();
+        // Not counted by the commit (nothing to move), counted when asked.
+        assert_eq!(store.event_counts(), counts(3, 2));
+    }
+    assert_eq!(kept_counts(dir.path()), Some(counts(3, 2)));
 }
 
 #[test]
