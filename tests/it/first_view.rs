@@ -190,3 +190,90 @@ async fn the_daemon_keeps_the_page_after_a_refresh_without_a_request() {
     // The same page a request computes.
     assert_eq!(first_page(&store, &config).await, kept);
 }
+
+/// `/metrics` of a daemon still in its first analysis (issue 21: seconds on a large store)
+/// answers within the scraper's timeout, with the families already current and
+/// `barometer_analysis_complete 0`, leaving out the analysed ones (their initial zeros would
+/// show as a drop); once the refresh is done, every family, and a scrape that arrived during
+/// it waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_during_the_first_analysis_is_answered_in_time_without_false_zeros() {
+    use barometer::health::{DigestOutcomes, Health, Readiness};
+    use barometer::serve::http::{router, AppState};
+    use barometer::serve::metrics::Metrics;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), "");
+    let app = app(&store, &config);
+    let metrics = Arc::new(
+        Metrics::new(
+            app.clone(),
+            Arc::new(Health::default()),
+            Arc::new(DigestOutcomes::default()),
+        )
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let readiness = tokio::sync::watch::channel(Readiness::Ready).1;
+    let routes = router(AppState {
+        metrics: metrics.clone(),
+        readiness,
+    });
+    let server = tokio::spawn(async move { axum::serve(listener, routes).await });
+    let client = reqwest::Client::new();
+    let scrape = |timeout: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let started = Instant::now();
+            let body = client
+                .get(&url)
+                .header("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (body, started.elapsed())
+        }
+    };
+
+    // As after the refresh's first part (which sets the store's and the sources' figures, then
+    // renders): nothing analysed yet.
+    metrics.render();
+    // A scraper waiting 0.5 s gets an answer within 0.4 s (four fifths), not a timeout.
+    let (early, took) = scrape("0.5").await;
+    assert!(took >= Duration::from_millis(350), "waited {took:?}");
+    assert!(took < Duration::from_secs(3), "waited {took:?}");
+    assert!(
+        early.contains("\nbarometer_analysis_complete 0\n"),
+        "{early}"
+    );
+    assert!(early.contains("\nbarometer_build_info{"), "{early}");
+    for analysed in [
+        "barometer_pressure_index",
+        "barometer_dora_",
+        "barometer_revenue_",
+    ] {
+        assert!(
+            !early.contains(analysed),
+            "{analysed} before the analysis: {early}"
+        );
+    }
+
+    // A scrape arriving during the refresh waits for it (the scraper allows 30 s).
+    let waiting = tokio::spawn(scrape("30"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (m, s) = (metrics.clone(), app.store.clone());
+    tokio::task::spawn_blocking(move || m.refresh(&s))
+        .await
+        .unwrap();
+    let (done, _) = waiting.await.unwrap();
+    assert!(done.contains("\nbarometer_analysis_complete 1\n"), "{done}");
+    assert!(done.contains("\nbarometer_pressure_index "), "{done}");
+    assert!(done.contains("barometer_revenue_customers "), "{done}");
+    server.abort();
+}

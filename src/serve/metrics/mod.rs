@@ -40,11 +40,25 @@ use dora::DoraGauges;
 use pressure::PressureGauges;
 use webhooks::WebhookFamilies;
 
+/// The families (name prefixes) a refresh sets before it analyses anything: the process, the
+/// store, the sources, the webhooks and the digest.
+const CURRENT_BEFORE_ANALYSIS: &[&str] = &[
+    "barometer_analysis_complete",
+    "barometer_build_info",
+    "barometer_digest_",
+    "barometer_source_",
+    "barometer_store_",
+    "barometer_sync_",
+    "barometer_webhook_",
+];
+
 /// The daemon's metrics and their last rendering.
 pub struct Metrics {
     registry: Registry,
     store_bytes: IntGauge,
     store_series: IntGauge,
+    /// Whether the first refresh of the analysed families is done.
+    analysed: IntGauge,
     store_events: IntGaugeVec,
     source_up: IntGaugeVec,
     source_last_success: GaugeVec,
@@ -163,7 +177,17 @@ impl Metrics {
 
     /// Renders the whole exposition again (after a refresh).
     pub fn render(&self) {
-        let families = self.registry.gather();
+        let mut families = self.registry.gather();
+        // Until the first refresh has computed them, the analysed families hold only their
+        // initial zeros (an index of 0, no customers), which a graph would show as a drop:
+        // they are left out, and only what is already current is rendered.
+        if self.analysed.get() == 0 {
+            families.retain(|f| {
+                CURRENT_BEFORE_ANALYSIS
+                    .iter()
+                    .any(|p| f.name().starts_with(p))
+            });
+        }
         let Some(r) = Rendered::new(&families, &self.remote_registry.gather()) else {
             return;
         };
@@ -185,7 +209,8 @@ impl Metrics {
     }
 
     /// Waits until the first refresh has rendered every family: a scrape right after start
-    /// sees the figures, not the empty families of a daemon still computing them.
+    /// sees the figures, not the empty families of a daemon still computing them. (A scrape
+    /// bounds the wait, see `http::scrape_wait`.)
     pub async fn rendered_once(&self) {
         let mut refreshed = self.refreshed.subscribe();
         // Err: the sender is gone with the daemon; the last rendering is all there is.

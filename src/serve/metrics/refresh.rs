@@ -94,6 +94,7 @@ impl Metrics {
                 Err(e) => tracing::warn!(error = %e, "cannot compute the products' pressure"),
             }
         }
+        self.analysed.set(1);
         self.render();
         // Remote-write sends what this refresh produced.
         self.refreshed.send_modify(|n| *n += 1);

@@ -62,6 +62,12 @@ impl Metrics {
         )?;
         let store_series =
             IntGauge::new("barometer_store_series", "Time series held in the store.")?;
+        let analysed = IntGauge::new(
+            "barometer_analysis_complete",
+            "1 once this process has finished its first refresh of the analysed figures \
+             (DORA, bugs, business, pressure); 0 while it computes them, when a scrape sees \
+             only the store's and the sources' figures.",
+        )?;
         let store_events = IntGaugeVec::new(
             Opts::new(
                 "barometer_store_events",
@@ -185,6 +191,7 @@ impl Metrics {
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(store_bytes.clone()))?;
         registry.register(Box::new(store_series.clone()))?;
+        registry.register(Box::new(analysed.clone()))?;
         registry.register(Box::new(store_events.clone()))?;
         let digest_last_success = Gauge::new(
             "barometer_digest_last_success_timestamp_seconds",
@@ -203,6 +210,7 @@ impl Metrics {
             digest_failures,
             store_bytes,
             store_series,
+            analysed,
             store_events,
             source_up,
             source_last_success,
