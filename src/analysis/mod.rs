@@ -31,9 +31,13 @@ pub(crate) fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
-/// `f` over `items` on every available core (scoped threads, contiguous chunks), results in
-/// order.
+/// `f` over `items` on every available core (scoped threads), results in order.
+///
+/// Each thread takes the next item not yet taken, so that uneven items share out: the
+/// organisation's weekly figures cost as much as every service's together, and contiguous
+/// halves left one core idle while the other did the organisation and half the services.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -41,18 +45,30 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     if threads <= 1 {
         return items.iter().map(&f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let (f, next) = (&f, &next);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            break mine;
+                        };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
             .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
-    })
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
@@ -70,5 +86,22 @@ mod vocabulary_tests {
             .map(|c| c.as_str())
             .collect();
         assert_eq!(names, crate::model::dora::PRESSURE_COMPONENTS);
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    #[test]
+    fn parallel_map_keeps_the_order_of_uneven_items() {
+        // The first item is the slowest, as the organisation is among the scopes.
+        let items: Vec<u64> = (0..50).collect();
+        let out = super::parallel_map(&items, |&i| {
+            if i == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            i * 2
+        });
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(super::parallel_map(&[] as &[u64], |&i| i).is_empty());
     }
 }
