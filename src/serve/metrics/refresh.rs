@@ -65,6 +65,17 @@ impl Metrics {
         self.render();
         self.refresh_slos(store);
         self.refresh_revenue(store);
+        // The organisation's weekly view first among the analysed families: the default
+        // dashboard page waits for it after a start (`DoraCache::warmed`), and not for the
+        // gauges below.
+        match self
+            .app
+            .dora
+            .weekly(store, &self.app.settings, &self.app.slos)
+        {
+            Ok(w) => self.pressure.refresh(&w.pressure),
+            Err(e) => tracing::warn!(error = %e, "cannot compute the pressure index"),
+        }
         match self.app.ownership.get(store) {
             Ok(teams) => {
                 self.dora.refresh(
@@ -80,14 +91,6 @@ impl Metrics {
             Err(e) => tracing::warn!(error = %e, "cannot read team ownership"),
         }
         self.business.refresh(store, &self.app.settings);
-        match self
-            .app
-            .dora
-            .weekly(store, &self.app.settings, &self.app.slos)
-        {
-            Ok(w) => self.pressure.refresh(&w.pressure),
-            Err(e) => tracing::warn!(error = %e, "cannot compute the pressure index"),
-        }
         if !self.app.products.is_empty() {
             match self.product_reports(store) {
                 Ok(r) => self.pressure.refresh_products(&r),
