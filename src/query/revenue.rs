@@ -136,6 +136,7 @@ fn add_named(
     let segments = recode(&month.segments, |s| out.segment_code(s));
     let attrs = attributes.get(&month.source);
     let mut prev = None;
+    let mut repeated = 0u64;
     for (i, customer) in month.customers.iter().enumerate() {
         let attr = attrs.and_then(|a| a.get(customer));
         let stated = (
@@ -147,8 +148,28 @@ fn add_named(
         let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
         let code = out.customer_code_after(&key, prev);
         prev = Some(code);
-        // One row per customer and month within an import; across sources ids are qualified.
-        let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
+        // One row per customer and month within an import (checked when imported); across
+        // sources ids are qualified. A repeat can only come from a damaged store: the first
+        // row stands, and the repeats are reported.
+        if out
+            .insert_customer(idx, code, mrr, plan, segment, 0)
+            .is_err()
+        {
+            repeated += 1;
+        }
+    }
+    warn_repeated(&month.source, &month.month, repeated);
+}
+
+/// Reports the rows of a stored month that named a customer again (the first row was kept).
+fn warn_repeated(source: &str, month: &impl std::fmt::Display, repeated: u64) {
+    if repeated > 0 {
+        tracing::warn!(
+            source,
+            %month,
+            repeated,
+            "a stored revenue month names customers more than once; the first row of each is used"
+        );
     }
 }
 
@@ -166,6 +187,7 @@ fn add_coded(
     let segments = recode(&month.segments, |s| out.segment_code(s));
     let attrs = attributes.get(&month.source);
     let mut prev = None;
+    let mut repeated = 0u64;
     for (i, &listed) in month.customers.iter().enumerate() {
         let bad = || {
             StoreError::Corrupt(format!(
@@ -190,9 +212,15 @@ fn add_coded(
         let code = *slot;
         prev = Some(code);
         let mrr = month.mrr.get(i).copied().unwrap_or(0.0);
-        // One row per customer and month within an import; across sources ids are qualified.
-        let _ = out.insert_customer(idx, code, mrr, plan, segment, 0);
+        // As in `add_named`.
+        if out
+            .insert_customer(idx, code, mrr, plan, segment, 0)
+            .is_err()
+        {
+            repeated += 1;
+        }
     }
+    warn_repeated(&month.source, &month.month, repeated);
     Ok(())
 }
 
