@@ -3,6 +3,7 @@
 //! scenario of these tests).
 
 use super::*;
+use crate::analysis::dora::parts;
 
 /// Five repositories, hours from Monday 00:00:
 /// - `o/app` deploys `app`; `o/lib` deploys `app` too (deployment 20): one part;
@@ -67,4 +68,91 @@ fn linked_repositories_share_a_part_and_parts_give_the_whole() {
     assert_eq!(web.deployments, [10]);
     assert_eq!(m.deployments_of(Some("web"))[0].failures.len(), 1);
     assert_eq!(dep(&m, 20).failures.len(), 1);
+}
+
+/// Repository `o/a` deploys `a1` and `a2`, `o/b` deploys `b`; both have incidents.
+fn world(pages: u64) -> World {
+    let mut w = World::default();
+    for (repo, services) in [("o/a", &["a1", "a2"][..]), ("o/b", &["b"][..])] {
+        w.commit(repo, &format!("{repo}-0"), &[], 0.0);
+        let mut id = 0;
+        for i in 1..=pages * 4 {
+            let (sha, at) = (format!("{repo}-{i}"), 10.0 * i as f64);
+            w.commit(repo, &sha, &[&format!("{repo}-{}", i - 1)], at - 2.0);
+            for s in services {
+                id += 1;
+                let state = if i % 3 == 0 {
+                    DeployState::Failure
+                } else {
+                    DeployState::Success
+                };
+                w.deploy(repo, s, id, &sha, at, state);
+            }
+            if i % 2 == 0 {
+                w.incident(repo, 100 + i, "", &["incident"], at + 1.0, Some(at + 3.0));
+            }
+        }
+    }
+    w
+}
+
+/// `before`'s events with those of `repo` taken from `after`.
+fn written_to(before: &World, after: &World, repo: &str) -> World {
+    fn pick<T: Clone>(before: &[T], after: &[T], repo: &str, of: fn(&T) -> &str) -> Vec<T> {
+        let before = before.iter().filter(|e| of(e) != repo);
+        before
+            .chain(after.iter().filter(|e| of(e) == repo))
+            .cloned()
+            .collect()
+    }
+    World {
+        deployments: pick(&before.deployments, &after.deployments, repo, |e| &e.repo),
+        changes: pick(&before.changes, &after.changes, repo, |e| &e.repo),
+        commits: pick(&before.commits, &after.commits, repo, |e| &e.repo),
+        incidents: pick(&before.incidents, &after.incidents, repo, |e| &e.repo),
+    }
+}
+
+fn input(w: &World) -> DoraInput<'_> {
+    DoraInput {
+        deployments: &w.deployments,
+        changes: &w.changes,
+        commits: &w.commits,
+        incidents: &w.incidents,
+    }
+}
+
+/// A part spliced in place, whether its services are side by side in the configuration or
+/// another part's service lies between them, gives the model analysed from every event
+/// (deployment ranges included).
+#[test]
+fn splicing_a_part_gives_the_whole_analysis() {
+    let settings = DoraSettings::default();
+    let (before, after) = (world(1), world(2));
+    for order in [["a1", "a2", "b"], ["a1", "b", "a2"], ["b", "a1", "a2"]] {
+        let services: Vec<ServiceSpec> = order
+            .iter()
+            .map(|s| service(s, if *s == "b" { "o/b" } else { "o/a" }, &[]))
+            .collect();
+        for repo in ["o/a", "o/b"] {
+            let mut model = before.analyse(&services, &settings);
+            let now = written_to(&before, &after, repo);
+            let partition = Partition::new(&links(input(&now)), &services);
+            let part = &partition.parts()[partition.part_of(repo).expect("a part")];
+            let events = World {
+                deployments: parts::of_part(&now.deployments, part, |e| &e.repo),
+                changes: parts::of_part(&now.changes, part, |e| &e.repo),
+                commits: parts::of_part(&now.commits, part, |e| &e.repo),
+                incidents: parts::of_part(&now.incidents, part, |e| &e.repo),
+            };
+            model.splice(part, analyse(input(&events), &part.services, &settings));
+            let whole = now.analyse(&services, &settings);
+            assert_ne!(
+                whole,
+                before.analyse(&services, &settings),
+                "{repo} changed"
+            );
+            assert_eq!(model, whole, "{order:?}, {repo} written to");
+        }
+    }
 }
