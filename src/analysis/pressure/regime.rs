@@ -168,12 +168,12 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         }
         // Both directions of both sides, as the two halves of a two-sided test.
         let r_sum = Sides {
-            up: r_stat.max(0.0),
-            down: (-r_stat).max(0.0),
+            up: positive_part(r_stat),
+            down: positive_part(-r_stat),
         };
         let g_sum = Sides {
-            up: g_stat.max(0.0),
-            down: (-g_stat).max(0.0),
+            up: positive_part(g_stat),
+            down: positive_part(-g_stat),
         };
         if let Some(e) = row.signal {
             history.push((i, e));
@@ -361,4 +361,14 @@ pub fn pressure_unbacked(weeks: &[WeekSignals], s: &PressureSettings) -> Pressur
         out.push(row);
     }
     PressureReport { weeks: out, shifts }
+}
+
+/// `max(x, 0)` that is never `-0.0`: `f64::max` may return either zero of `(-0.0).max(0.0)`, and
+/// did differently in debug and release builds, which showed as `-0.0` in the JSON report.
+fn positive_part(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
 }
