@@ -272,7 +272,9 @@ fn level_z(series: &[Option<f64>], i: usize, rel: f64, abs: f64, dir: f64) -> Op
     let (value, base) = baseline(series, i)?;
     let (m, s) = robust(&base, abs)?;
     let s = s.max(rel * m.abs()).max(abs);
-    Some((m, dir * (value - m) / s))
+    // `+ 0.0` turns the -0.0 of a fall (dir -1) of nothing into 0.0, which reads "+0.0 robust
+    // spreads", not "-0.0"; every other value is unchanged.
+    Some((m, dir * (value - m) / s + 0.0))
 }
 
 /// A rise against the series' own history: z / 3 clamped to [0, 1] (as incidents).
