@@ -118,16 +118,20 @@ impl Store {
         guard.clone().unwrap_or_default()
     }
 
-    /// The counts the store keeps, if it keeps them.
+    /// The counts the store keeps, if it keeps them. Counts that cannot be read (only a
+    /// damaged store holds them) are taken as absent: they are derived from the blocks, which
+    /// are counted again and the count kept anew, rather than refusing every commit.
     pub(super) fn kept_event_counts(&self) -> Result<Option<BTreeMap<String, u64>>, StoreError> {
-        self.db
-            .get(event_counts_key())?
-            .map(|v| {
-                postcard::from_bytes(&v).map_err(|e| {
-                    StoreError::Corrupt(format!("the kept event counts cannot be read: {e}"))
-                })
-            })
-            .transpose()
+        let Some(v) = self.db.get(event_counts_key())? else {
+            return Ok(None);
+        };
+        match postcard::from_bytes(&v) {
+            Ok(counts) => Ok(Some(counts)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the kept event counts cannot be read: counted again");
+                Ok(None)
+            }
+        }
     }
 
     /// Counts every event block's events (every block is read).
