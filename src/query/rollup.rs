@@ -19,7 +19,13 @@ use crate::store::{KeptRollup, Store, StoreError};
 /// Bump when what a rollup holds, or how it is computed, changes without a new crate version.
 const FORMAT: u32 = 1;
 
-/// What a rollup's bytes depend on besides the stored data, hashed.
+/// Bytes of each half of a [`Fingerprint`] (a SHA-256).
+const HALF: usize = 32;
+
+/// What a rollup's bytes depend on besides the stored data, hashed: the settings (the
+/// configuration and what the caller adds), then the build (the rollup format, the crate
+/// version, this executable), each a SHA-256, so that a view kept by another build with the same
+/// settings can be told apart from one of other settings ([`get_kept`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint(Vec<u8>);
 
@@ -27,12 +33,12 @@ impl Fingerprint {
     /// The fingerprint of `config` and `extra` (anything else the view depends on, written
     /// deterministically, e.g. with `Debug` of ordered types).
     pub fn new(config: &Config, extra: &str) -> Self {
+        let mut build = Sha256::new();
+        build.update(FORMAT.to_be_bytes());
+        build.update(env!("CARGO_PKG_VERSION").as_bytes());
+        build.update([0]);
+        build.update(build_id().as_bytes());
         let mut h = Sha256::new();
-        h.update(FORMAT.to_be_bytes());
-        h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        h.update([0]);
-        h.update(build_id().as_bytes());
-        h.update([0]);
         // Serialized as JSON (redacted secrets, ordered maps), without the sections that change
         // where the daemon listens, logs or keeps the store, not what it computes.
         match serde_json::to_value(config) {
@@ -54,7 +60,14 @@ impl Fingerprint {
         }
         h.update([0]);
         h.update(extra.as_bytes());
-        Self(h.finalize().to_vec())
+        let mut both = h.finalize().to_vec();
+        both.extend_from_slice(&build.finalize());
+        Self(both)
+    }
+
+    /// The settings' half.
+    fn settings(&self) -> &[u8] {
+        &self.0[..HALF.min(self.0.len())]
     }
 }
 
@@ -93,14 +106,31 @@ pub fn get(
     store.rollup(name, &fingerprint.0)
 }
 
-/// The rollup `name` as last kept for `fingerprint`, current or not (see
-/// [`Store::kept_rollup`]).
+/// The rollup `name` as last kept with the settings of `fingerprint`, current or not (see
+/// [`Store::kept_rollup`]), by this build or another one ([`Kept::same_build`]).
 pub fn get_kept(
     store: &Store,
     name: &str,
     fingerprint: &Fingerprint,
-) -> Result<Option<KeptRollup>, StoreError> {
-    store.kept_rollup(name, &fingerprint.0)
+) -> Result<Option<Kept>, StoreError> {
+    let settings = fingerprint.settings();
+    let kept = store.kept_rollup_where(name, |stamped| {
+        stamped.len() == 2 * HALF && &stamped[..HALF] == settings
+    })?;
+    Ok(kept.map(|rollup| Kept {
+        same_build: rollup.fingerprint == fingerprint.0,
+        rollup,
+    }))
+}
+
+/// A rollup kept with the same settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// As kept.
+    pub rollup: KeptRollup,
+    /// Whether this build kept it: another one (an upgrade, a rebuild) may have rendered it
+    /// otherwise, so it is never current, only older.
+    pub same_build: bool,
 }
 
 /// Keeps `payload` as the rollup `name`, computed from the data of `generation` (read before

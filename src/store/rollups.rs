@@ -102,6 +102,16 @@ impl Store {
         name: &str,
         fingerprint: &[u8],
     ) -> Result<Option<KeptRollup>, StoreError> {
+        self.kept_rollup_where(name, |stamped| stamped == fingerprint)
+    }
+
+    /// The rollup `name` as last kept, when `accept` takes the fingerprint it was kept with
+    /// (handed back in [`KeptRollup::fingerprint`]): e.g. the same settings from another build.
+    pub fn kept_rollup_where(
+        &self,
+        name: &str,
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> Result<Option<KeptRollup>, StoreError> {
         let Some(value) = self.db.get(rollup_key(name))? else {
             return Ok(None);
         };
@@ -111,11 +121,12 @@ impl Store {
         let generation = u64::from_be_bytes(generation.try_into().map_err(|_| corrupt())?);
         let len = u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
         let (stamped, payload) = rest.split_at_checked(len).ok_or_else(corrupt)?;
-        if stamped != fingerprint {
+        if !accept(stamped) {
             return Ok(None);
         }
         Ok(Some(KeptRollup {
             generation,
+            fingerprint: stamped.to_vec(),
             payload: payload.to_vec(),
         }))
     }
@@ -126,6 +137,8 @@ impl Store {
 pub struct KeptRollup {
     /// The [`Store::data_generation`] of the data it was computed from.
     pub generation: u64,
+    /// The fingerprint it was kept with.
+    pub fingerprint: Vec<u8>,
     /// What was kept.
     pub payload: Vec<u8>,
 }

@@ -277,3 +277,74 @@ async fn a_scrape_during_the_first_analysis_is_answered_in_time_without_false_ze
     assert!(done.contains("barometer_revenue_customers "), "{done}");
     server.abort();
 }
+
+/// The first start of another build (an upgrade): the page kept by the build before, with the
+/// same configuration, is never current for this one (it may render otherwise), but it is
+/// answered, labelled, while this build computes its own; then this build's page.
+#[test]
+fn the_first_start_of_another_build_answers_the_page_it_kept_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), "");
+    let app = app(&store, &config);
+    assert!(barometer::serve::dashboard::keep_default_page(&app).unwrap());
+    let page = barometer::serve::dashboard::kept_page(&app)
+        .unwrap()
+        .expect("kept");
+    drop(app);
+
+    // What another build kept: the same page under the same settings, with the build's half
+    // of the fingerprint (its last 32 bytes) not this build's. The value: generation (8
+    // bytes), fingerprint length (4), fingerprint (2 × 32), page.
+    {
+        let db = (0..40)
+            .find_map(|_| {
+                sled::open(&store)
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(25)))
+                    .ok()
+            })
+            .expect("sled opens once the store has let go");
+        let key = [&[7u8][..], b"dashboard/default", &[0u8][..]].concat();
+        let mut value = db.get(&key).unwrap().expect("kept").to_vec();
+        assert_eq!(&value[8..12], &64u32.to_be_bytes()[..]);
+        value[12 + 32] ^= 0xff;
+        db.insert(&key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let app = self::app(&store, &config);
+    assert_eq!(
+        barometer::serve::dashboard::kept_page(&app).unwrap(),
+        None,
+        "never current for this build"
+    );
+    let older = barometer::serve::dashboard::kept_or_older(&app)
+        .unwrap()
+        .expect("the other build's page, labelled");
+    assert!(
+        older.contains("computed by another build of barometer;"),
+        "{older}"
+    );
+    assert_eq!(unlabelled(&older), page);
+    // With a change to the data as well, both are said.
+    app.store.commit(unread_point(0)).unwrap();
+    let older = barometer::serve::dashboard::kept_or_older(&app)
+        .unwrap()
+        .expect("labelled");
+    assert!(
+        older.contains(
+            "computed before the last 1 change to the stored data, by another build of barometer;"
+        ),
+        "{older}"
+    );
+    // Once this build has computed its weekly view it computes the page, and keeps its own.
+    app.dora
+        .weekly(&app.store, &app.settings, &app.slos)
+        .unwrap();
+    assert_eq!(
+        barometer::serve::dashboard::kept_or_older(&app).unwrap(),
+        None
+    );
+    assert!(barometer::serve::dashboard::keep_default_page(&app).unwrap());
+    assert!(barometer::serve::dashboard::kept_page(&app)
+        .unwrap()
+        .is_some());
+}

@@ -58,22 +58,24 @@ pub fn kept_page(app: &App) -> Result<Option<String>, StoreError> {
 }
 
 /// The default page as kept, when it is current; else, while this process has not made its
-/// first attempt at the weekly view (a restart after data changed: that can take seconds on a
-/// large store), the page kept from older data with the same configuration in the same week,
-/// labelled as such and reloading itself, rather than a request left waiting. `None`: compute
-/// it.
+/// first attempt at the weekly view (a restart after data changed, or the first start of an
+/// upgraded build: that can take seconds on a large store), the page kept from older data or by
+/// another build with the same configuration in the same week, labelled as such and reloading
+/// itself, rather than a request left waiting. `None`: compute it.
 #[doc(hidden)]
 pub fn kept_or_older(app: &App) -> Result<Option<String>, StoreError> {
     let (generation, fingerprint) = stamp(app);
     let Some(kept) = crate::query::rollup::get_kept(&app.store, DEFAULT_PAGE, &fingerprint)? else {
         return Ok(None);
     };
-    // Newer than the generation read: kept by the keeper since, from data as of now at least.
-    let current = kept.generation >= generation;
+    // A kept generation newer than the one read: kept by the keeper since, from data as of now
+    // at least.
+    let changes = generation.saturating_sub(kept.rollup.generation);
+    let current = kept.same_build && changes == 0;
     if !current && app.dora.warmed() {
         return Ok(None);
     }
-    let Some(html) = page_text(kept.payload) else {
+    let Some(html) = page_text(kept.rollup.payload) else {
         return Ok(None);
     };
     if current {
@@ -81,21 +83,34 @@ pub fn kept_or_older(app: &App) -> Result<Option<String>, StoreError> {
     }
     // Debug: an open tab asks again every few seconds until the analysis is done.
     tracing::debug!(
-        kept = kept.generation,
+        kept = kept.rollup.generation,
         now = generation,
-        "answering the dashboard page kept from older data while the current one is computed"
+        same_build = kept.same_build,
+        "answering the dashboard page kept earlier while the current one is computed"
     );
-    Ok(Some(older(&html, generation - kept.generation)))
+    Ok(Some(older(&html, changes, kept.same_build)))
 }
 
-/// `html` (a kept page) labelled as computed before the last `commits` commits of data: a
-/// banner at the top, and a reload every few seconds until the current page is there.
-fn older(html: &str, commits: u64) -> String {
+/// `html` (a kept page) labelled as computed before the last `changes` commits of data, or by
+/// another build of barometer: a banner at the top, and a reload every few seconds until the
+/// current page is there.
+fn older(html: &str, changes: u64, same_build: bool) -> String {
+    let when = match changes {
+        0 => "by another build of barometer".to_owned(),
+        n => format!(
+            "before the last {n} change{} to the stored data{}",
+            if n == 1 { "" } else { "s" },
+            if same_build {
+                ""
+            } else {
+                ", by another build of barometer"
+            }
+        ),
+    };
     let banner = format!(
-        "<p class=\"older\" id=\"older\" role=\"status\">These figures were computed before the \
-         last {commits} change{} to the stored data; the current ones are being computed and this \
-         page reloads itself every {OLDER_RELOAD_S} s until they are shown.</p>\n",
-        if commits == 1 { "" } else { "s" },
+        "<p class=\"older\" id=\"older\" role=\"status\">These figures were computed {when}; the \
+         current ones are being computed and this page reloads itself every {OLDER_RELOAD_S} s \
+         until they are shown.</p>\n",
     );
     let refresh = format!("<meta http-equiv=\"refresh\" content=\"{OLDER_RELOAD_S}\">\n");
     let mut out = String::with_capacity(html.len() + banner.len() + refresh.len());
