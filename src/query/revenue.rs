@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 
@@ -161,14 +161,26 @@ fn add_named(
     warn_repeated(&month.source, &month.month, repeated);
 }
 
-/// Reports the rows of a stored month that named a customer again (the first row was kept).
+/// Reports the rows of a stored month that named a customer again (the first row was kept),
+/// once per source and month in this process: the months are read again at every refresh.
 fn warn_repeated(source: &str, month: &impl std::fmt::Display, repeated: u64) {
-    if repeated > 0 {
+    static WARNED: std::sync::OnceLock<std::sync::Mutex<HashSet<(String, String)>>> =
+        std::sync::OnceLock::new();
+    if repeated == 0 {
+        return;
+    }
+    let first = WARNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((source.to_owned(), month.to_string()));
+    if first {
         tracing::warn!(
             source,
             %month,
             repeated,
-            "a stored revenue month names customers more than once; the first row of each is used"
+            "a stored revenue month names customers more than once (ids qualified by their \
+             source when there are several); the first row of each is used"
         );
     }
 }

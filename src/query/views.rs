@@ -158,7 +158,13 @@ impl DoraCache {
     pub fn get(&self, store: &Store, settings: &Settings) -> Result<Arc<DoraModel>, StoreError> {
         // Under the lock: two callers would do the same work twice, and the update needs the
         // state as it was.
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        // A panic during an update may have left the state half updated: rebuilt whole then.
+        let mut last = self.last.lock().unwrap_or_else(|p| {
+            let mut last = p.into_inner();
+            *last = None;
+            last
+        });
+        self.last.clear_poison();
         if let Some(state) = &mut *last {
             if state.generation == store.event_generation() {
                 return Ok(state.model.clone());
@@ -246,7 +252,7 @@ impl DoraCache {
             let rows = rows(store, settings, &model, slos, now);
             tracing::debug!(
                 model_ms = modelled.as_millis() as u64,
-                rows_ms = (started.elapsed() - modelled).as_millis() as u64,
+                rows_ms = started.elapsed().saturating_sub(modelled).as_millis() as u64,
                 "weekly view: delivery model and rows read"
             );
             rows
@@ -512,7 +518,7 @@ pub fn rows_for(
         .map(|(d, rows)| Ok((d, rows?)))
         .collect::<Result<_, StoreError>>()?;
 
-    let t_slo = t1.elapsed() - t_delivery;
+    let t_slo = t1.elapsed().saturating_sub(t_delivery);
     let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();
     let mut org = scope_rows(&weeks, current, delivery.first(), &org_slos);
     for (row, w) in org.iter_mut().zip(&weeks) {
@@ -541,7 +547,10 @@ pub fn rows_for(
         revenue_ms = t_rev.as_millis() as u64,
         delivery_ms = t_delivery.as_millis() as u64,
         slo_ms = t_slo.as_millis() as u64,
-        rest_ms = (t0.elapsed() - t_rev - t_delivery - t_slo).as_millis() as u64,
+        rest_ms = t0
+            .elapsed()
+            .saturating_sub(t_rev + t_delivery + t_slo)
+            .as_millis() as u64,
         "weekly rows"
     );
     // Each service with deployments, then each with SLOs only; a service's reliability is that

@@ -94,7 +94,7 @@ impl Store {
     /// from the blocks reads every event block once, which on a large store doubled the first
     /// analysis' reads (it reads every block again to decode them). A store without the entry
     /// (written before schema 4, or converted from schema 1) is counted from its blocks once,
-    /// and the count kept.
+    /// and the count kept: the first ask writes it, also from a command that only reads.
     pub fn event_counts(&self) -> BTreeMap<String, u64> {
         let mut guard = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
@@ -125,13 +125,16 @@ impl Store {
         let Some(v) = self.db.get(event_counts_key())? else {
             return Ok(None);
         };
-        match postcard::from_bytes(&v) {
-            Ok(counts) => Ok(Some(counts)),
-            Err(e) => {
-                tracing::warn!(error = %e, "the kept event counts cannot be read: counted again");
-                Ok(None)
-            }
-        }
+        // Whole: bytes left over mean a damaged entry, not counts.
+        let reason = match postcard::take_from_bytes(&v) {
+            Ok((counts, [])) => return Ok(Some(counts)),
+            Ok((_, rest)) => format!("{} bytes left over", rest.len()),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(%reason, "the kept event counts cannot be read: counted again");
+        // Removed, so that the commits before the count do not each report it again.
+        self.db.remove(event_counts_key())?;
+        Ok(None)
     }
 
     /// Counts every event block's events (every block is read).

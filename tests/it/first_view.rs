@@ -241,8 +241,8 @@ async fn a_scrape_during_the_first_analysis_is_answered_in_time_without_false_ze
         }
     };
 
-    // As after the refresh's first part (which sets the store's and the sources' figures, then
-    // renders): nothing analysed yet.
+    // Rendered before any refresh (as when the metrics are built): the build alone, not the
+    // store's figures' initial zeros, and nothing analysed.
     metrics.render();
     // A scraper waiting 0.5 s gets an answer within 0.4 s (four fifths), not a timeout.
     let (early, took) = scrape("0.5").await;
@@ -253,6 +253,7 @@ async fn a_scrape_during_the_first_analysis_is_answered_in_time_without_false_ze
         "{early}"
     );
     assert!(early.contains("\nbarometer_build_info{"), "{early}");
+    assert!(!early.contains("barometer_store_series"), "{early}");
     for analysed in [
         "barometer_pressure_index",
         "barometer_dora_",

@@ -185,7 +185,19 @@ impl DoraModel {
     /// service to its last is replaced, and what follows it moves once within the list. Built
     /// anew, the whole list was moved to freshly allocated memory on every update (140 000
     /// facts for a million events): half of an update's time, most of it page faults (issue 21).
+    ///
+    /// `part` must be a part of this model's services (its services a subsequence of the
+    /// model's, in the same order), as [`Partition::new`] makes them.
     pub fn splice(&mut self, part: &Part, analysed: DoraModel) {
+        debug_assert!(
+            {
+                let mut model = self.services.iter();
+                part.services
+                    .iter()
+                    .all(|p| model.any(|m| m.name == p.name))
+            },
+            "a part's services are the model's, in its order"
+        );
         let ours: HashSet<&str> = part.services.iter().map(|s| s.name.as_str()).collect();
         let is_ours = |s: &ServiceSpec| ours.contains(s.name.as_str());
         if let (Some(first), Some(last)) = (

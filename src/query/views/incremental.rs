@@ -184,7 +184,7 @@ impl DoraState {
         let partition = Partition::new(&links, &services);
         tracing::debug!(
             read_ms = read.as_millis() as u64,
-            analysed_ms = (started.elapsed() - read).as_millis() as u64,
+            analysed_ms = started.elapsed().saturating_sub(read).as_millis() as u64,
             "delivery model built from every event"
         );
         Ok(Self {

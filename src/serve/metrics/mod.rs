@@ -52,6 +52,9 @@ const CURRENT_BEFORE_ANALYSIS: &[&str] = &[
     "barometer_webhook_",
 ];
 
+/// The families rendered before any refresh: what needs none.
+const BEFORE_ANY_REFRESH: &[&str] = &["barometer_analysis_complete", "barometer_build_info"];
+
 /// The daemon's metrics and their last rendering.
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +62,9 @@ pub struct Metrics {
     store_series: IntGauge,
     /// Whether the first refresh of the analysed families is done.
     analysed: IntGauge,
+    /// Whether a refresh has set the store's and the sources' figures (before it analyses
+    /// anything): until then only the build is rendered, not their initial zeros.
+    measured: std::sync::atomic::AtomicBool,
     store_events: IntGaugeVec,
     source_up: IntGaugeVec,
     source_last_success: GaugeVec,
@@ -182,11 +188,12 @@ impl Metrics {
         // initial zeros (an index of 0, no customers), which a graph would show as a drop:
         // they are left out, and only what is already current is rendered.
         if self.analysed.get() == 0 {
-            families.retain(|f| {
+            let current: &[&str] = if self.measured.load(std::sync::atomic::Ordering::Acquire) {
                 CURRENT_BEFORE_ANALYSIS
-                    .iter()
-                    .any(|p| f.name().starts_with(p))
-            });
+            } else {
+                BEFORE_ANY_REFRESH
+            };
+            families.retain(|f| current.iter().any(|p| f.name().starts_with(p)));
         }
         let Some(r) = Rendered::new(&families, &self.remote_registry.gather()) else {
             return;

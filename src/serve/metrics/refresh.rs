@@ -62,6 +62,8 @@ impl Metrics {
         // families below (DORA, bugs, the organisation's and each product's view) follow when
         // they are done, so a scrape during a long refresh sees current counts beside the
         // previous figures rather than waiting for both.
+        self.measured
+            .store(true, std::sync::atomic::Ordering::Release);
         self.render();
         self.refresh_slos(store);
         self.refresh_revenue(store);

@@ -211,6 +211,7 @@ impl Metrics {
             store_bytes,
             store_series,
             analysed,
+            measured: std::sync::atomic::AtomicBool::new(false),
             store_events,
             source_up,
             source_last_success,
