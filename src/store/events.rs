@@ -98,15 +98,15 @@ impl Store {
     pub fn event_counts(&self) -> BTreeMap<String, u64> {
         let mut guard = self.event_counts.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            let counted = match self.kept_event_counts() {
-                Ok(Some(kept)) => Ok(kept),
-                Ok(None) => self.count_event_blocks().and_then(|counts| {
+            let counted = self.kept_event_counts().and_then(|kept| match kept {
+                Some(kept) => Ok(kept),
+                None => {
+                    let counts = self.count_event_blocks()?;
                     self.db
                         .insert(event_counts_key(), encode_counts(&counts)?)?;
                     Ok(counts)
-                }),
-                Err(e) => Err(e),
-            };
+                }
+            });
             match counted {
                 Ok(counts) => *guard = Some(counts),
                 Err(e) => {

@@ -297,13 +297,7 @@ fn the_first_start_of_another_build_answers_the_page_it_kept_labelled() {
     // of the fingerprint (its last 32 bytes) not this build's. The value: generation (8
     // bytes), fingerprint length (4), fingerprint (2 × 32), page.
     {
-        let db = (0..40)
-            .find_map(|_| {
-                sled::open(&store)
-                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(25)))
-                    .ok()
-            })
-            .expect("sled opens once the store has let go");
+        let db = crate::helpers::raw_sled(&store);
         let key = [&[7u8][..], b"dashboard/default", &[0u8][..]].concat();
         let mut value = db.get(&key).unwrap().expect("kept").to_vec();
         assert_eq!(&value[8..12], &64u32.to_be_bytes()[..]);

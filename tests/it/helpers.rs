@@ -372,3 +372,15 @@ pub fn seeded_demo_with(dir: &Path, config: &str) -> (PathBuf, PathBuf) {
     std::fs::write(&file, config).expect("the configuration is written");
     (store, file)
 }
+
+/// Opens a store's raw sled database once the store has let go of it (sled releases its lock a
+/// moment after the store is dropped), for tests that write what another version would.
+pub fn raw_sled(dir: &Path) -> sled::Db {
+    (0..40)
+        .find_map(|_| {
+            sled::open(dir)
+                .map_err(|_| std::thread::sleep(Duration::from_millis(25)))
+                .ok()
+        })
+        .expect("sled opens once the store has let go")
+}

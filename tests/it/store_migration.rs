@@ -19,16 +19,7 @@ fn at(hours: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 4, 10, 0, 0).unwrap() + chrono::Duration::hours(hours)
 }
 
-/// Opens the raw sled database once the store has let go of it (a moment after the drop).
-fn raw(dir: &Path) -> sled::Db {
-    (0..40)
-        .find_map(|_| {
-            sled::open(dir)
-                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(25)))
-                .ok()
-        })
-        .expect("sled opens once the store has let go")
-}
+use crate::helpers::raw_sled as raw;
 
 fn schema_key() -> Vec<u8> {
     let mut k = vec![0u8];
