@@ -48,10 +48,11 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     assert_eq!(health.status(), 200);
     daemon.wait_ready().await;
 
-    // The exposition is rebuilt shortly after the last demo batch lands. The demo writes its bugs
-    // last: a refresh that ran while it was still seeding shows the SLO and revenue figures
-    // already, but no open bug yet; and the demo is marked successful only after its last batch,
-    // so a refresh right after that batch may not have its success time yet.
+    // The exposition is rebuilt shortly after the last demo batch lands. The demo writes its bugs,
+    // then its tickets and business metrics (cost) last: a refresh that ran while it was still
+    // seeding shows the SLO and revenue figures already, but no open bug or cost yet; and the
+    // demo is marked successful only after its last batch, so a refresh right after that batch
+    // may not have its success time yet.
     let text = daemon
         .metrics_when(10, |t| {
             t.contains("barometer_source_last_success_timestamp_seconds{")
@@ -59,6 +60,7 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
                 && t.contains("barometer_revenue_nrr_ratio")
                 && metric(t, "barometer_bugs_open{service=\"all\",team=\"\"}")
                     .is_some_and(|open| open > 0.0)
+                && t.contains("barometer_cost{")
         })
         .await;
     assert_eq!(
