@@ -15,6 +15,7 @@ pub(super) const TAG_DELIVERY: u8 = 5;
 pub(super) const TAG_EVENT_BLOCK: u8 = 6;
 pub(super) const TAG_ROLLUP: u8 = 7;
 pub(super) const META_SCHEMA: &[u8] = b"schema_version";
+pub(super) const META_LOGS_SINCE: &[u8] = b"logs_since";
 
 pub(super) fn ts_bytes(ts: i64) -> [u8; 8] {
     ((ts as u64) ^ (1 << 63)).to_be_bytes()

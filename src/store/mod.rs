@@ -6,7 +6,7 @@
 //!
 //! | tag | key                                              | value                    |
 //! |-----|--------------------------------------------------|--------------------------|
-//! | 0   | `schema_version`, `data_generation`, `event_counts` | u32 / u64 BE, postcard map |
+//! | 0   | `schema_version`, `data_generation`, `event_counts`, `logs_since` | u32 / u64 BE, postcard map, u64 BE |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
@@ -70,12 +70,17 @@ pub const BATCH_ENTRIES: usize = 500;
 /// read as they are, so a store of version 2 only has its version moved on open. 4: the event
 /// counts per kind are kept (`events::event_counts_key`) and moved by every commit, which a
 /// writer of version 3 would leave behind; a store of version 2 or 3 only has its version
-/// moved on open (it is counted from its blocks when first asked).
-pub const SCHEMA_VERSION: u32 = 4;
+/// moved on open (it is counted from its blocks when first asked). 5: each commit also logs
+/// which groups of events and which series it wrote, with its data generation, so that what
+/// was computed before a restart can be brought up to date from what changed since
+/// (`changed`, `written`); a writer of version 4 would leave them behind. A store of an
+/// earlier version records, on open, the data generation its logs start at
+/// ([`Store::logs_since`]): what it wrote before is unknown to them.
+pub const SCHEMA_VERSION: u32 = 5;
 
 mod encoding;
 
-use encoding::{decode_series, META_SCHEMA, TAG_META, TAG_SERIES};
+use encoding::{decode_series, META_LOGS_SINCE, META_SCHEMA, TAG_META, TAG_SERIES};
 
 mod batch;
 mod changed;
@@ -190,6 +195,8 @@ pub struct Store {
     /// Commits that inserted, changed or deleted an event, and which groups of events each
     /// changed.
     changed: Mutex<changed::ChangedGroups>,
+    /// The data generation from which the change logs are complete (see [`Store::logs_since`]).
+    logs_since: u64,
     /// Keeps sled's I/O pool out of a known deadlock (see `pool_watch`); stopped on drop.
     _pool_watch: pool_watch::PoolWatch,
 }
@@ -258,6 +265,7 @@ impl Store {
             ids.insert(key, id);
         }
         let data_generation = rollups::read_data_generation(&db)?;
+        let logs_since = read_logs_since(&db)?;
         Ok(Self {
             db,
             path: path.to_owned(),
@@ -267,6 +275,7 @@ impl Store {
             generation: watch::channel(0).0,
             data_generation: Mutex::new(data_generation),
             changed: Mutex::default(),
+            logs_since,
             _pool_watch: pool_watch,
         })
     }
@@ -320,6 +329,14 @@ impl Store {
             .since(generation)
     }
 
+    /// The data generation from which this store's change logs (the groups of events and the
+    /// series each commit wrote) are complete: 0 for a store created with them, the data
+    /// generation it had when it was moved from an earlier schema otherwise. A question about
+    /// what changed after an earlier generation cannot be answered.
+    pub fn logs_since(&self) -> u64 {
+        self.logs_since
+    }
+
     /// A receiver that changes whenever a batch is committed.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
@@ -336,11 +353,19 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt("schema version is not a u32".into()))?;
-            if found == 2 || found == 3 {
+            if (2..SCHEMA_VERSION).contains(&found) {
                 // Nothing to convert (see `SCHEMA_VERSION`): from now on a reader of version 2
-                // is refused with a clear message instead of failing on a coded month, and one
-                // of version 3 instead of writing events without moving their kept counts.
-                db.insert(&key, &SCHEMA_VERSION.to_be_bytes())?;
+                // is refused with a clear message instead of failing on a coded month, one of
+                // version 3 instead of writing events without moving their kept counts, and one
+                // of version 4 instead of writing without logging what it wrote. The logs start
+                // here, in the same batch as the version.
+                let mut moved = sled::Batch::default();
+                moved.insert(
+                    logs_since_key(),
+                    &rollups::read_data_generation(db)?.to_be_bytes(),
+                );
+                moved.insert(key.as_slice(), &SCHEMA_VERSION.to_be_bytes());
+                db.apply_batch(moved)?;
                 db.flush()?;
                 tracing::info!(
                     path = %path.display(),
@@ -349,7 +374,13 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
             } else if found == 1 {
                 let started = std::time::Instant::now();
                 let moved = migrate::from_v1(db)?;
-                db.insert(&key, &SCHEMA_VERSION.to_be_bytes())?;
+                let mut version = sled::Batch::default();
+                version.insert(
+                    logs_since_key(),
+                    &rollups::read_data_generation(db)?.to_be_bytes(),
+                );
+                version.insert(key.as_slice(), &SCHEMA_VERSION.to_be_bytes());
+                db.apply_batch(version)?;
                 db.flush()?;
                 tracing::info!(
                     events = moved,
@@ -372,9 +403,32 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
                     path.display()
                 )));
             }
-            db.insert(key, &SCHEMA_VERSION.to_be_bytes())?;
+            let mut created = sled::Batch::default();
+            created.insert(logs_since_key(), &0u64.to_be_bytes());
+            created.insert(key, &SCHEMA_VERSION.to_be_bytes());
+            db.apply_batch(created)?;
             db.flush()?;
         }
     }
     Ok(())
+}
+
+/// The meta key of [`Store::logs_since`].
+fn logs_since_key() -> Vec<u8> {
+    let mut key = vec![TAG_META];
+    key.extend_from_slice(META_LOGS_SINCE);
+    key
+}
+
+/// Reads [`Store::logs_since`]; a store without one (which `check_schema` never leaves) has
+/// logs that answer nothing.
+fn read_logs_since(db: &sled::Db) -> Result<u64, StoreError> {
+    match db.get(logs_since_key())? {
+        None => Ok(u64::MAX),
+        Some(v) => {
+            v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
+                StoreError::Corrupt("the start of the change logs is not a u64".into())
+            })
+        }
+    }
 }

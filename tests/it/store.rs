@@ -395,6 +395,16 @@ fn a_path_that_is_a_file_is_reported_as_unreadable() {
     );
 }
 
+/// A store created by this version logs what every commit wrote from its first commit on.
+#[test]
+fn a_new_store_logs_changes_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.logs_since(), 0);
+    drop(store);
+    assert_eq!(Store::open(dir.path()).unwrap().logs_since(), 0);
+}
+
 #[test]
 fn an_unknown_schema_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();

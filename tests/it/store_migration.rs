@@ -416,12 +416,13 @@ fn a_schema_1_store_is_converted_on_open_and_every_event_reads_back_identical() 
     check(&Store::open(dir.path()).unwrap(), &f);
 }
 
-/// A store of schema 2 (events in blocks, revenue months by name) is read as it is: on open only
-/// its version moves to 3, so that a reader of version 2 is then refused with a clear message
-/// rather than failing on a coded revenue month.
+/// A store of schema 2 (events in blocks, revenue months by name), 3 or 4 is read as it is: on
+/// open only its version moves, so that a reader of version 2 is then refused with a clear
+/// message rather than failing on a coded revenue month (and one of 3 or 4 rather than writing
+/// without the kept counts or the change logs); the change logs start at its data generation.
 #[test]
-fn a_schema_2_or_3_store_opens_with_nothing_converted_but_its_version() {
-    for version in [2u32, 3] {
+fn a_schema_2_3_or_4_store_opens_with_nothing_converted_but_its_version() {
+    for version in [2u32, 3, 4] {
         let dir = tempfile::tempdir().unwrap();
         let f = fixture();
         {
@@ -432,16 +433,23 @@ fn a_schema_2_or_3_store_opens_with_nothing_converted_but_its_version() {
         let before = {
             let db = raw(dir.path());
             db.insert(schema_key(), &version.to_be_bytes()).unwrap();
+            // As an earlier version left it: no change logs, some commits made.
+            db.remove(logs_since_key()).unwrap();
+            let mut generation = vec![0u8];
+            generation.extend_from_slice(b"data_generation");
+            db.insert(generation, &7u64.to_be_bytes()).unwrap();
             db.flush().unwrap();
             dump(&db)
         };
         let store = Store::open(dir.path()).unwrap();
         check(&store, &f);
+        // What was written before the move is unknown to the logs: they start now.
+        assert_eq!((store.logs_since(), store.data_generation()), (7, 7));
         drop(store);
         let db = raw(dir.path());
         assert_eq!(
             db.get(schema_key()).unwrap().as_deref(),
-            Some(&4u32.to_be_bytes()[..]),
+            Some(&SCHEMA_VERSION.to_be_bytes()[..]),
             "from schema {version}"
         );
         // Reading may add the kept event counts (a store of version 2 or 3 has none); nothing
@@ -449,7 +457,9 @@ fn a_schema_2_or_3_store_opens_with_nothing_converted_but_its_version() {
         let unversioned = |d: Vec<(sled::IVec, sled::IVec)>| -> Vec<(sled::IVec, sled::IVec)> {
             d.into_iter()
                 .filter(|(k, _)| {
-                    k.as_ref() != schema_key().as_slice() && k.as_ref() != counts_key().as_slice()
+                    ![schema_key(), counts_key(), logs_since_key()]
+                        .iter()
+                        .any(|m| k.as_ref() == m.as_slice())
                 })
                 .collect()
         };
@@ -459,6 +469,13 @@ fn a_schema_2_or_3_store_opens_with_nothing_converted_but_its_version() {
             "from schema {version}"
         );
     }
+}
+
+/// The key of the data generation the change logs start at (tag 0, as the schema version).
+fn logs_since_key() -> Vec<u8> {
+    let mut key = vec![0u8];
+    key.extend_from_slice(b"logs_since");
+    key
 }
 
 /// The key of the event counts the store keeps (tag 0, as the schema version).
