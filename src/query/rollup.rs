@@ -75,7 +75,7 @@ impl Fingerprint {
 /// This executable, as its size and modification time: a rebuild without a new crate version
 /// or rollup format (a developer's, or a patched package) renders pages with other code, so
 /// what an earlier build kept is not handed to it as current. Read once.
-fn build_id() -> &'static str {
+pub(crate) fn build_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let meta = std::env::current_exe().and_then(std::fs::metadata);

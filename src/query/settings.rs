@@ -44,6 +44,9 @@ pub struct SettingsError {
     pub source: globset::Error,
 }
 
+/// One day, milliseconds.
+const DAY_MS: i64 = 86_400_000;
+
 impl Settings {
     /// Derives every setting from a validated configuration, compiling the services' path globs
     /// once.
@@ -57,12 +60,17 @@ impl Settings {
                 .unwrap_or(i64::MAX),
             first_lookback_ms: i64::try_from(config.github.first_deploy_lookback.as_millis())
                 .unwrap_or(i64::MAX),
+            // From the start of its UTC day: a span ("730d") moves with the clock, and a
+            // horizon to the millisecond would make a model computed a moment earlier (the
+            // one a restarted daemon kept in the store, issue 21) one of other settings.
             since_ms: Some(
                 config
                     .github
                     .backfill_since
                     .resolve(crate::clock::now())
-                    .timestamp_millis(),
+                    .timestamp_millis()
+                    .div_euclid(DAY_MS)
+                    * DAY_MS,
             ),
             lead_time_unit: config.analysis.lead_time_unit,
             recovery_end: config.analysis.recovery_end,

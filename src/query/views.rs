@@ -22,6 +22,7 @@ use crate::store::{Store, StoreError};
 
 mod incremental;
 pub use incremental::dora_model_of;
+mod kept;
 mod rows;
 pub(super) use rows::carried;
 use rows::{bugs_into, month_start_ms, revenue_into, scope_rows, MonthFacts};
@@ -140,6 +141,16 @@ pub struct DoraBuilds {
     pub full: u64,
     /// By re-analysing only the repositories written to.
     pub incremental: u64,
+    /// From the model the store kept (brought up to date part by part).
+    pub kept: u64,
+}
+
+/// Keeps a state in the store for the next process; a failure only costs that process a full
+/// build, so it is warned about, not returned.
+fn keep(state: &mut incremental::DoraState, store: &Store, settings: &Settings) {
+    if let Err(e) = state.keep(store, settings) {
+        tracing::warn!(error = %e, "could not keep the delivery model in the store");
+    }
 }
 
 impl DoraCache {
@@ -165,6 +176,7 @@ impl DoraCache {
             last
         });
         self.last.clear_poison();
+        let first = last.is_none();
         if let Some(state) = &mut *last {
             if state.generation == store.event_generation() {
                 return Ok(state.model.clone());
@@ -172,6 +184,9 @@ impl DoraCache {
             match state.update(store, settings) {
                 Ok(true) => {
                     self.count(|b| b.incremental += 1);
+                    if state.worth_keeping() {
+                        keep(state, store, settings);
+                    }
                     return Ok(state.model.clone());
                 }
                 Ok(false) => {}
@@ -182,9 +197,26 @@ impl DoraCache {
             }
         }
         *last = None;
+        // The first model of this process: the one the store kept, brought up to date from
+        // the groups of events changed since (issue 21), else built from every event. (A model
+        // that could not be updated is not retried from the kept one: what failed its update
+        // fails the kept one's too.)
+        if let Some(mut state) = first
+            .then(|| incremental::DoraState::kept(store, settings))
+            .flatten()
+        {
+            if state.update(store, settings)? {
+                self.count(|b| b.kept += 1);
+                let model = state.model.clone();
+                *last = Some(state);
+                return Ok(model);
+            }
+            tracing::debug!("the kept delivery model cannot be brought up to date: built whole");
+        }
         let generation = store.event_generation();
-        let state = incremental::DoraState::full(store, settings, generation)?;
+        let mut state = incremental::DoraState::full(store, settings, generation)?;
         self.count(|b| b.full += 1);
+        keep(&mut state, store, settings);
         let model = state.model.clone();
         *last = Some(state);
         Ok(model)

@@ -279,6 +279,12 @@ impl Store {
             sled_batch.insert(super::rollups::data_generation_key(), &next.to_be_bytes());
             next
         });
+        // Which groups of events changed, on disk with the change (held until recorded in
+        // memory below, under the write lock as every commit).
+        let mut changed = self.changed.lock().unwrap_or_else(|p| p.into_inner());
+        if !groups.is_empty() {
+            changed.write(groups.iter().copied(), &mut sled_batch);
+        }
         self.db.apply_batch(sled_batch)?;
 
         if !new_series.is_empty() {
@@ -292,15 +298,13 @@ impl Store {
             *counts = counted;
         }
         drop(counts);
-        self.changed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(
-                groups
-                    .into_iter()
-                    .map(|(k, g)| (k.to_owned(), g.to_owned()))
-                    .collect(),
-            );
+        changed.record(
+            groups
+                .into_iter()
+                .map(|(k, g)| (k.to_owned(), g.to_owned()))
+                .collect(),
+        );
+        drop(changed);
         if !batch.is_empty() {
             self.generation.send_modify(|g| *g += 1);
         }

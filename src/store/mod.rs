@@ -6,7 +6,8 @@
 //!
 //! | tag | key                                              | value                    |
 //! |-----|--------------------------------------------------|--------------------------|
-//! | 0   | `schema_version`, `data_generation`, `event_counts`, `logs_since` | u32 / u64 BE, postcard map, u64 BE |
+//! | 0   | `schema_version`, `data_generation`, `event_counts`, `logs_since`, `event_generation` | u32 / u64 BE, postcard map, u64 BE |
+//! | 0   | `changed`, NUL, event kind, NUL, key group       | generation of its last change, u64 BE |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
@@ -266,6 +267,7 @@ impl Store {
         }
         let data_generation = rollups::read_data_generation(&db)?;
         let logs_since = read_logs_since(&db)?;
+        let changed = changed::ChangedGroups::load(&db)?;
         Ok(Self {
             db,
             path: path.to_owned(),
@@ -274,7 +276,7 @@ impl Store {
             write_lock: Mutex::new(()),
             generation: watch::channel(0).0,
             data_generation: Mutex::new(data_generation),
-            changed: Mutex::default(),
+            changed: Mutex::new(changed),
             logs_since,
             _pool_watch: pool_watch,
         })
@@ -307,9 +309,9 @@ impl Store {
         *self.generation.borrow()
     }
 
-    /// How many commits since the store was opened changed an event (deployment, pull request,
-    /// incident, revenue month …): caches of what events say need not be rebuilt when only
-    /// points or cursors were written.
+    /// How many commits changed an event (deployment, pull request, incident, revenue month …),
+    /// over the store's life since its change logs began (kept on disk, see `changed`): caches
+    /// of what events say need not be rebuilt when only points or cursors were written.
     pub fn event_generation(&self) -> u64 {
         self.changed
             .lock()
@@ -318,7 +320,7 @@ impl Store {
     }
 
     /// The event generation now, and the (kind, key group) pairs whose events the commits after
-    /// `generation` inserted, changed or deleted: the group of a natural key is what comes
+    /// `generation` inserted, changed or deleted, also across restarts: the group of a natural key is what comes
     /// before its last `/`, `#` or `@` (the repository of a pull request, commit or incident;
     /// the repository and source of a deployment). `None` when that is not known any more (or
     /// the generation is not one of this store's): the caller must read everything.

@@ -34,6 +34,16 @@ pub(super) fn read_data_generation(db: &sled::Db) -> Result<u64, StoreError> {
     }
 }
 
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(StoreError::Invalid {
+            what: format!("rollup {name:?}"),
+            reason: "a rollup name must be non-empty and contain no NUL".into(),
+        });
+    }
+    Ok(())
+}
+
 fn rollup_key(name: &str) -> Vec<u8> {
     tagged(TAG_ROLLUP, name, "")
 }
@@ -60,29 +70,28 @@ impl Store {
         fingerprint: &[u8],
         payload: &[u8],
     ) -> Result<bool, StoreError> {
-        if name.is_empty() || name.contains('\0') {
-            return Err(StoreError::Invalid {
-                what: format!("rollup {name:?}"),
-                reason: "a rollup name must be non-empty and contain no NUL".into(),
-            });
-        }
+        check_name(name)?;
         // Under the write lock: no commit can land between the check and the write.
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         if generation != self.data_generation() {
             return Ok(false);
         }
-        let fingerprint_len =
-            u32::try_from(fingerprint.len()).map_err(|_| StoreError::Invalid {
-                what: format!("rollup {name:?}"),
-                reason: "fingerprint longer than 4 GiB".into(),
-            })?;
-        let mut value = Vec::with_capacity(12 + fingerprint.len() + payload.len());
-        value.extend_from_slice(&generation.to_be_bytes());
-        value.extend_from_slice(&fingerprint_len.to_be_bytes());
-        value.extend_from_slice(fingerprint);
+        self.insert_rollup(name, generation, fingerprint, payload)?;
+        Ok(true)
+    }
+
+    fn insert_rollup(
+        &self,
+        name: &str,
+        generation: u64,
+        fingerprint: &[u8],
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
+        check_name(name)?;
+        let mut value = frame(generation, fingerprint)?;
         value.extend_from_slice(payload);
         self.db.insert(rollup_key(name), value)?;
-        Ok(true)
+        Ok(())
     }
 
     /// The rollup `name`, when it was computed from the data stored now with the settings
@@ -115,20 +124,115 @@ impl Store {
         let Some(value) = self.db.get(rollup_key(name))? else {
             return Ok(None);
         };
-        let corrupt = || StoreError::Corrupt(format!("rollup {name:?} is truncated"));
-        let (generation, rest) = value.split_at_checked(8).ok_or_else(corrupt)?;
-        let (len, rest) = rest.split_at_checked(4).ok_or_else(corrupt)?;
-        let generation = u64::from_be_bytes(generation.try_into().map_err(|_| corrupt())?);
-        let len = u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
-        let (stamped, payload) = rest.split_at_checked(len).ok_or_else(corrupt)?;
-        if !accept(stamped) {
-            return Ok(None);
+        unframe(name, value.to_vec(), accept)
+    }
+}
+
+/// The head of a kept value: its stamp (a generation), then its fingerprint after its length.
+fn frame(stamp: u64, fingerprint: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let fingerprint_len = u32::try_from(fingerprint.len()).map_err(|_| StoreError::Invalid {
+        what: "a rollup".into(),
+        reason: "fingerprint longer than 4 GiB".into(),
+    })?;
+    let mut head = Vec::with_capacity(12 + fingerprint.len());
+    head.extend_from_slice(&stamp.to_be_bytes());
+    head.extend_from_slice(&fingerprint_len.to_be_bytes());
+    head.extend_from_slice(fingerprint);
+    Ok(head)
+}
+
+/// A kept value of [`frame`] and its payload, when `accept` takes its fingerprint.
+fn unframe(
+    name: &str,
+    mut value: Vec<u8>,
+    accept: impl Fn(&[u8]) -> bool,
+) -> Result<Option<KeptRollup>, StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("rollup {name:?} is truncated"));
+    let (generation, rest) = value.split_at_checked(8).ok_or_else(corrupt)?;
+    let (len, rest) = rest.split_at_checked(4).ok_or_else(corrupt)?;
+    let generation = u64::from_be_bytes(generation.try_into().map_err(|_| corrupt())?);
+    let len = u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
+    let stamped = rest.get(..len).ok_or_else(corrupt)?;
+    if !accept(stamped) {
+        return Ok(None);
+    }
+    let fingerprint = stamped.to_vec();
+    value.drain(..12 + len);
+    Ok(Some(KeptRollup {
+        generation,
+        fingerprint,
+        payload: value,
+    }))
+}
+
+/// The folder of the data directory that holds kept files.
+const KEPT_DIR: &str = "kept";
+
+impl Store {
+    /// Keeps a large `payload` (tens of megabytes: a whole model) as the file `kept/<name>` of
+    /// the data directory, with a stamp the caller gives meaning to (e.g. the
+    /// [`Store::event_generation`] it reflects, for a view brought up to date from what changed
+    /// since) and a fingerprint of what else it depends on; written whole to a
+    /// temporary file, synced, then renamed over the previous one, so that a crash leaves the
+    /// previous one or this one. A file rather than a sled value: sled keeps a large value as a
+    /// blob it removes only when it reclaims the segment that pointed to it, so each new
+    /// version would leave the last one on disk for a long while. `name` is lowercase ASCII
+    /// letters, digits and `_`.
+    pub fn put_kept_file(
+        &self,
+        name: &str,
+        stamp: u64,
+        fingerprint: &[u8],
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
+        use std::io::Write;
+        let path = self.kept_file_path(name)?;
+        let unwritable = |source| StoreError::Unreadable {
+            path: path.clone(),
+            source,
+        };
+        let dir = self.path.join(KEPT_DIR);
+        std::fs::create_dir_all(&dir).map_err(unwritable)?;
+        let tmp = path.with_extension("tmp");
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(unwritable)?;
+            f.write_all(&frame(stamp, fingerprint)?)
+                .and_then(|()| f.write_all(payload))
+                .and_then(|()| f.sync_all())
+                .map_err(unwritable)?;
         }
-        Ok(Some(KeptRollup {
-            generation,
-            fingerprint: stamped.to_vec(),
-            payload: payload.to_vec(),
-        }))
+        std::fs::rename(&tmp, &path).map_err(unwritable)?;
+        Ok(())
+    }
+
+    /// The file `kept/<name>` when it was kept with a fingerprint `accept` takes; `None` when
+    /// there is none, or another's.
+    pub fn kept_file(
+        &self,
+        name: &str,
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> Result<Option<KeptRollup>, StoreError> {
+        let path = self.kept_file_path(name)?;
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Unreadable { path, source }),
+        };
+        unframe(name, bytes, accept)
+    }
+
+    fn kept_file_path(&self, name: &str) -> Result<std::path::PathBuf, StoreError> {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Invalid {
+                what: format!("kept file {name:?}"),
+                reason: "a kept file's name is lowercase ASCII letters, digits and _".into(),
+            });
+        }
+        Ok(self.path.join(KEPT_DIR).join(name))
     }
 }
 
@@ -203,5 +307,41 @@ mod tests {
         // An empty batch is no commit.
         store.commit(WriteBatch::new()).expect("commit");
         assert_eq!(store.data_generation(), 2);
+    }
+
+    #[test]
+    fn a_kept_file_comes_back_for_its_fingerprint_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let same = |f: &[u8]| f == b"fp";
+        assert_eq!(store.kept_file("model", same).expect("read"), None);
+        store
+            .put_kept_file("model", 7, b"fp", b"first")
+            .expect("put");
+        store
+            .put_kept_file("model", 9, b"fp", b"second, longer")
+            .expect("put");
+        let kept = store.kept_file("model", same).expect("read").expect("kept");
+        assert_eq!(
+            (kept.generation, kept.payload.as_slice()),
+            (9, &b"second, longer"[..])
+        );
+        assert_eq!(
+            store.kept_file("model", |f| f == b"other").expect("read"),
+            None
+        );
+        // No temporary file is left behind; other names are refused.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("kept"))
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["model"]);
+        for bad in ["", "../x", "A", "a.b"] {
+            assert!(store.put_kept_file(bad, 1, b"fp", b"x").is_err(), "{bad:?}");
+            assert!(store.kept_file(bad, same).is_err(), "{bad:?}");
+        }
+        // Cut inside its head: an error, not a panic.
+        std::fs::write(dir.path().join("kept").join("model"), [0u8; 10]).expect("write");
+        assert!(store.kept_file("model", same).is_err());
     }
 }

@@ -360,6 +360,117 @@ fn an_incremental_update_is_the_full_rebuild() {
     check(&cache, &store, &settings, (5, 6), "discovered, same order");
 }
 
+/// A restarted process starts from the model the store kept, brought up to date from the groups
+/// of events changed since; never from one kept with other settings, or one that does not
+/// decode.
+#[test]
+fn a_restart_starts_from_the_kept_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings();
+    let open = || Store::open(dir.path()).unwrap();
+    let builds = |cache: &DoraCache| {
+        let b = cache.builds();
+        (b.full, b.incremental, b.kept)
+    };
+    let same = |cache: &DoraCache, store: &Store, settings: &Settings, what: &str| {
+        let cached = cache.get(store, settings).unwrap();
+        assert_eq!(*cached, dora_model(store, settings).unwrap(), "{what}");
+    };
+    {
+        let store = open();
+        let mut page = Page::default();
+        history(&mut page, "o/app", "app", 1..6, 100);
+        history(&mut page, "o/solo", "solo", 1..6, 300);
+        page.incident(
+            "o/ops",
+            1,
+            "after deployment 103",
+            &["incident", "service:app"],
+            8.5,
+        );
+        page.write(&store);
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "first process");
+        assert_eq!(builds(&cache), (1, 0, 0));
+    }
+    // Nothing changed: the kept model as it is.
+    {
+        let store = open();
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "restart");
+        assert_eq!(builds(&cache), (0, 0, 1));
+        // A page of one repository while stopped (a CLI sync), then a restart: the kept model
+        // and that repository's part only.
+        let mut page = Page::default();
+        history(&mut page, "o/solo", "solo", 6..9, 300);
+        page.write(&store);
+    }
+    {
+        let store = open();
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "restart after a page");
+        assert_eq!(builds(&cache), (0, 0, 1));
+        // Then as before: updated in place.
+        let mut page = Page::default();
+        history(&mut page, "o/app", "app", 6..8, 100);
+        page.write(&store);
+        same(&cache, &store, &settings, "a page after the restart");
+        assert_eq!(builds(&cache), (0, 1, 1));
+        // A new link between repositories: the kept model cannot be updated, built whole.
+        page.incident(
+            "o/solo",
+            4,
+            "app errors",
+            &["incident", "service:app"],
+            30.0,
+        );
+        page.write(&store);
+    }
+    {
+        let store = open();
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "restart after a new link");
+        assert_eq!(builds(&cache), (1, 0, 0));
+    }
+    {
+        // Kept from the whole build just made.
+        let store = open();
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "restart after the whole build");
+        assert_eq!(builds(&cache), (0, 0, 1));
+        // Other settings: not the kept model.
+        let mut other = settings.clone();
+        other.services.pop();
+        let cache = DoraCache::default();
+        same(&cache, &store, &other, "other settings");
+        assert_eq!(builds(&cache), (1, 0, 0));
+        // Kept again with these settings.
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "these settings again");
+        assert_eq!(builds(&cache), (1, 0, 0));
+    }
+    // A kept model that does not decode: warned, built whole, kept again; one cut inside its
+    // head is no error either.
+    let kept = dir.path().join("kept").join("dora_state");
+    let mut value = std::fs::read(&kept).expect("kept");
+    value.truncate(value.len() - 10);
+    std::fs::write(&kept, &value).unwrap();
+    {
+        let store = open();
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "damaged");
+        assert_eq!(builds(&cache), (1, 0, 0));
+    }
+    std::fs::write(&kept, [0u8; 5]).unwrap();
+    let store = open();
+    let cache = DoraCache::default();
+    same(&cache, &store, &settings, "cut in its head");
+    assert_eq!(builds(&cache), (1, 0, 0));
+    let cache = DoraCache::default();
+    same(&cache, &store, &settings, "kept again");
+    assert_eq!(builds(&cache), (0, 0, 1));
+}
+
 #[test]
 fn the_demo_analysed_part_by_part_is_the_whole_analysis() {
     let dir = tempfile::tempdir().unwrap();

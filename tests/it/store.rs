@@ -288,6 +288,47 @@ fn the_store_tells_which_groups_of_events_each_commit_changed() {
         None,
         "not a generation of this store"
     );
+
+    // Kept across a restart: the same answers.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.event_generation(), 3);
+    assert_eq!(
+        store.changed_groups_since(2),
+        (3, groups(&[("incident", "acme/web")]))
+    );
+    assert_eq!(
+        store.changed_groups_since(0).1,
+        groups(&[("incident", "acme/api"), ("incident", "acme/web")])
+    );
+    let mut more = WriteBatch::new();
+    more.upsert_event(&incident(9, "after the restart"));
+    store.commit(more).unwrap();
+    assert_eq!(
+        store.changed_groups_since(3),
+        (4, groups(&[("incident", "acme/api")]))
+    );
+
+    // A damaged entry makes the earlier past unknown (the caller reads everything), not the
+    // store unopenable; what comes after is known again.
+    drop(store);
+    {
+        let db = crate::helpers::raw_sled(dir.path());
+        let mut k = vec![0u8];
+        k.extend_from_slice(b"changed\0incident\0acme/web");
+        db.insert(k, &b"xx"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.changed_groups_since(2).1, None);
+    assert_eq!(store.changed_groups_since(4), (4, groups(&[])));
+    let mut after = WriteBatch::new();
+    after.upsert_event(&incident(10, "after the damage"));
+    store.commit(after).unwrap();
+    assert_eq!(
+        store.changed_groups_since(4),
+        (5, groups(&[("incident", "acme/api")]))
+    );
 }
 
 #[test]

@@ -142,7 +142,7 @@ pub struct DoraInput<'a> {
 }
 
 /// How a deployment's change set was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeSet {
     /// Commits reachable from this SHA and not from the previous successful deployment's.
@@ -299,6 +299,34 @@ impl DoraModel {
                 .and_then(|r| self.deployments.get(r.clone()))
                 .unwrap_or(&[]),
         }
+    }
+
+    /// A model from facts an analysis made (kept across restarts): `deployments` by service in
+    /// the order of `services`, then time, as [`analyse`] leaves them. `None` when they are
+    /// not so ordered (a service's deployments apart, or one of a service not listed).
+    pub fn from_facts(
+        services: Vec<ServiceSpec>,
+        deployments: Vec<DeployFacts>,
+        incidents: Vec<IncidentFacts>,
+        calendar: Calendar,
+    ) -> Option<Self> {
+        let mut ranges: HashMap<String, std::ops::Range<usize>> = HashMap::default();
+        let mut at = 0;
+        for spec in &services {
+            let n = deployments[at..]
+                .iter()
+                .take_while(|d| d.service == spec.name)
+                .count();
+            ranges.insert(spec.name.clone(), at..at + n);
+            at += n;
+        }
+        (at == deployments.len()).then_some(Self {
+            services,
+            deployments,
+            incidents,
+            ranges,
+            calendar,
+        })
     }
 
     /// The repository of a service.

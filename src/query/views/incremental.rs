@@ -22,10 +22,22 @@ pub(super) struct DoraState {
     partition: Partition,
     /// Per repository, the natural key of each service's first deployment in it.
     first: FirstDeployments,
+    /// Parts re-analysed since the state was last kept in the store (or since it was built).
+    parts_since_kept: usize,
 }
 
-/// Repository → service → natural key of its first deployment there.
-type FirstDeployments = BTreeMap<String, BTreeMap<String, String>>;
+use super::kept::{self, FirstDeployments};
+
+/// The name of the file the state is kept in by the store.
+const KEPT: &str = "dora_state";
+
+/// Bump when the kept layout (`kept`) or what the state holds changes without a new crate
+/// version.
+const KEPT_FORMAT: u32 = 1;
+
+/// Parts re-analysed since the state was last kept, past which an update keeps it again: a
+/// restart then replays at most this many parts' reads.
+const KEEP_AFTER_PARTS: usize = 16;
 
 fn first_deployments(deployments: &[Deployment]) -> FirstDeployments {
     let mut out = FirstDeployments::new();
@@ -66,6 +78,20 @@ fn services_of(settings: &Settings, first: &FirstDeployments) -> Vec<ServiceSpec
         }
     }
     out
+}
+
+/// What a kept state depends on besides the events: the settings, the kept layout, this build
+/// (another build may analyse otherwise; see `query::rollup`).
+fn kept_fingerprint(settings: &Settings) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(KEPT_FORMAT.to_be_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(crate::query::rollup::build_id().as_bytes());
+    h.update([0]);
+    h.update(fingerprint(settings).as_bytes());
+    h.finalize().to_vec()
 }
 
 fn fingerprint(settings: &Settings) -> String {
@@ -194,7 +220,91 @@ impl DoraState {
             links,
             partition,
             first: first_deployments(&events.deployments),
+            parts_since_kept: 0,
         })
+    }
+
+    /// Keeps the state in the store, stamped with its event generation, for the next process
+    /// to start from ([`DoraState::kept`]).
+    pub(super) fn keep(&mut self, store: &Store, settings: &Settings) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let bytes = kept::encode(
+            &self.model.deployments,
+            &self.model.incidents,
+            &self.links,
+            &self.first,
+        )
+        .map_err(|e| StoreError::Invalid {
+            what: "the DORA model to keep".into(),
+            reason: e.to_string(),
+        })?;
+        store.put_kept_file(KEPT, self.generation, &kept_fingerprint(settings), &bytes)?;
+        self.parts_since_kept = 0;
+        tracing::debug!(
+            bytes = bytes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "delivery model kept in the store"
+        );
+        Ok(())
+    }
+
+    /// The state the store kept with these settings and this build, as of the event generation
+    /// it was kept at (the caller brings it up to date with [`DoraState::update`]); `None` when
+    /// there is none, or it cannot be read or decoded (warned: the caller builds the model
+    /// whole, which a damaged file must not prevent).
+    pub(super) fn kept(store: &Store, settings: &Settings) -> Option<Self> {
+        let started = std::time::Instant::now();
+        let wanted = kept_fingerprint(settings);
+        let k = match store.kept_file(KEPT, |f| f == wanted) {
+            Ok(Some(k)) => k,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the kept delivery model cannot be read: built again from every event");
+                return None;
+            }
+        };
+        let read = started.elapsed();
+        let state = match kept::decode(&k.payload) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "the kept delivery model does not decode: built again from every event");
+                return None;
+            }
+        };
+        drop(k.payload);
+        let services = services_of(settings, &state.first);
+        let partition = Partition::new(&state.links, &services);
+        let Some(model) = DoraModel::from_facts(
+            services,
+            state.deployments,
+            state.incidents,
+            settings.dora.calendar,
+        ) else {
+            tracing::warn!(
+                "the kept delivery model does not match its services: built again from every event"
+            );
+            return None;
+        };
+        tracing::debug!(
+            read_ms = read.as_millis() as u64,
+            decoded_ms = started.elapsed().saturating_sub(read).as_millis() as u64,
+            generation = k.generation,
+            "delivery model read from the store"
+        );
+        Some(Self {
+            generation: k.generation,
+            fingerprint: fingerprint(settings),
+            model: Arc::new(model),
+            links: state.links,
+            partition,
+            first: state.first,
+            parts_since_kept: 0,
+        })
+    }
+
+    /// Whether enough changed since the state was kept to keep it again.
+    pub(super) fn worth_keeping(&self) -> bool {
+        self.parts_since_kept >= KEEP_AFTER_PARTS
     }
 
     /// Brings the model up to the store's current event generation by re-analysing the parts
@@ -256,6 +366,7 @@ impl DoraState {
                 s.spawn(move || drop(events));
                 model.splice(part, analysed);
             });
+            self.parts_since_kept += 1;
         }
         self.generation = now;
         Ok(true)
