@@ -132,6 +132,8 @@ pub struct DoraCache {
     /// Whether the organisation's weekly view was attempted once in this process: until then a
     /// request may be answered from what the store kept (`query::rollup`), labelled as older.
     warmed: AtomicBool,
+    /// The thread keeping the last model in the store, if one was started.
+    keeping: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// How a [`DoraCache`]'s models were made.
@@ -145,18 +147,38 @@ pub struct DoraBuilds {
     pub kept: u64,
 }
 
-/// Keeps a state in the store for the next process; a failure only costs that process a full
-/// build, so it is warned about, not returned.
-fn keep(state: &mut incremental::DoraState, store: &Store, settings: &Settings) {
-    if let Err(e) = state.keep(store, settings) {
-        tracing::warn!(error = %e, "could not keep the delivery model in the store");
-    }
-}
-
 impl DoraCache {
     /// How its models were made so far.
     pub fn builds(&self) -> DoraBuilds {
         *self.builds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps a state in the store for the next process, in the background; not while the
+    /// last one is still being written (the state is kept at a later update then).
+    fn keep(&self, state: &mut incremental::DoraState, store: &Store, settings: &Settings) {
+        let mut keeping = self.keeping.lock().unwrap_or_else(|p| p.into_inner());
+        if keeping.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        match state.keep(store, settings) {
+            Ok(handle) => *keeping = Some(handle),
+            Err(e) => tracing::warn!(error = %e, "could not start keeping the delivery model"),
+        }
+    }
+
+    /// Waits until the model being kept in the store, if any, is written: before the daemon
+    /// stops, so that the next one starts from it.
+    pub fn settle(&self) {
+        let handle = self
+            .keeping
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle {
+            if h.join().is_err() {
+                tracing::warn!("keeping the delivery model panicked");
+            }
+        }
     }
 
     fn count(&self, f: impl FnOnce(&mut DoraBuilds)) {
@@ -185,7 +207,7 @@ impl DoraCache {
                 Ok(true) => {
                     self.count(|b| b.incremental += 1);
                     if state.worth_keeping() {
-                        keep(state, store, settings);
+                        self.keep(state, store, settings);
                     }
                     return Ok(state.model.clone());
                 }
@@ -216,7 +238,7 @@ impl DoraCache {
         let generation = store.event_generation();
         let mut state = incremental::DoraState::full(store, settings, generation)?;
         self.count(|b| b.full += 1);
-        keep(&mut state, store, settings);
+        self.keep(&mut state, store, settings);
         let model = state.model.clone();
         *last = Some(state);
         Ok(model)

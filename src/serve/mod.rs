@@ -151,7 +151,7 @@ pub async fn run(
     } else {
         app
     };
-    let (config, store) = (app.config.clone(), app.store.clone());
+    let (config, store, dora) = (app.config.clone(), app.store.clone(), app.dora.clone());
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
         .await
@@ -295,6 +295,10 @@ pub async fn run(
             "background work did not finish within the shutdown grace period"
         );
     }
+    // The delivery model being kept for the next start, if any, is finished (about a second).
+    tokio::task::spawn_blocking(move || dora.settle())
+        .await
+        .map_err(|e| ServeError::Http(std::io::Error::other(e)))?;
     store.flush()?;
     tracing::info!("store flushed; stopped");
     served.map_err(ServeError::Http)

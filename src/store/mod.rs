@@ -102,7 +102,7 @@ pub use cursors::Cursor;
 pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
 pub use revenue_rows::{StoredMonth, CUSTOMERS_KIND};
-pub use rollups::KeptRollup;
+pub use rollups::{KeptFiles, KeptRollup};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +198,8 @@ pub struct Store {
     changed: Mutex<changed::ChangedGroups>,
     /// The data generation from which the change logs are complete (see [`Store::logs_since`]).
     logs_since: u64,
+    /// Large payloads kept as files of the data directory (`rollups`).
+    kept_files: rollups::KeptFiles,
     /// Keeps sled's I/O pool out of a known deadlock (see `pool_watch`); stopped on drop.
     _pool_watch: pool_watch::PoolWatch,
 }
@@ -278,6 +280,7 @@ impl Store {
             data_generation: Mutex::new(data_generation),
             changed: Mutex::new(changed),
             logs_since,
+            kept_files: rollups::KeptFiles::new(path),
             _pool_watch: pool_watch,
         })
     }

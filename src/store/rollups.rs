@@ -168,17 +168,39 @@ fn unframe(
 /// The folder of the data directory that holds kept files.
 const KEPT_DIR: &str = "kept";
 
+/// The kept files of a store's data directory: a handle a background thread can own (writing
+/// one takes a while), got from [`Store::kept_files`].
+#[derive(Debug, Clone)]
+pub struct KeptFiles {
+    dir: std::path::PathBuf,
+    /// One file written at a time: each is written to the same temporary name.
+    writing: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
 impl Store {
+    /// The kept files of this store.
+    pub fn kept_files(&self) -> KeptFiles {
+        self.kept_files.clone()
+    }
+}
+
+impl KeptFiles {
+    pub(super) fn new(data_dir: &std::path::Path) -> Self {
+        Self {
+            dir: data_dir.join(KEPT_DIR),
+            writing: Default::default(),
+        }
+    }
+
     /// Keeps a large `payload` (tens of megabytes: a whole model) as the file `kept/<name>` of
     /// the data directory, with a stamp the caller gives meaning to (e.g. the
     /// [`Store::event_generation`] it reflects, for a view brought up to date from what changed
-    /// since) and a fingerprint of what else it depends on; written whole to a
-    /// temporary file, synced, then renamed over the previous one, so that a crash leaves the
-    /// previous one or this one. A file rather than a sled value: sled keeps a large value as a
-    /// blob it removes only when it reclaims the segment that pointed to it, so each new
-    /// version would leave the last one on disk for a long while. `name` is lowercase ASCII
-    /// letters, digits and `_`.
-    pub fn put_kept_file(
+    /// since) and a fingerprint of what else it depends on; written whole to a temporary file,
+    /// synced, then renamed over the previous one, so that a crash leaves the previous one or
+    /// this one. A file rather than a sled value: sled keeps a large value as a blob it removes
+    /// only when it reclaims the segment that pointed to it, so each new version would leave
+    /// the last one on disk for a long while. `name` is lowercase ASCII letters, digits and `_`.
+    pub fn put(
         &self,
         name: &str,
         stamp: u64,
@@ -186,13 +208,13 @@ impl Store {
         payload: &[u8],
     ) -> Result<(), StoreError> {
         use std::io::Write;
-        let path = self.kept_file_path(name)?;
+        let path = self.path(name)?;
         let unwritable = |source| StoreError::Unreadable {
             path: path.clone(),
             source,
         };
-        let dir = self.path.join(KEPT_DIR);
-        std::fs::create_dir_all(&dir).map_err(unwritable)?;
+        let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        std::fs::create_dir_all(&self.dir).map_err(unwritable)?;
         let tmp = path.with_extension("tmp");
         {
             let mut f = std::fs::File::create(&tmp).map_err(unwritable)?;
@@ -207,12 +229,12 @@ impl Store {
 
     /// The file `kept/<name>` when it was kept with a fingerprint `accept` takes; `None` when
     /// there is none, or another's.
-    pub fn kept_file(
+    pub fn get(
         &self,
         name: &str,
         accept: impl Fn(&[u8]) -> bool,
     ) -> Result<Option<KeptRollup>, StoreError> {
-        let path = self.kept_file_path(name)?;
+        let path = self.path(name)?;
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -221,7 +243,7 @@ impl Store {
         unframe(name, bytes, accept)
     }
 
-    fn kept_file_path(&self, name: &str) -> Result<std::path::PathBuf, StoreError> {
+    fn path(&self, name: &str) -> Result<std::path::PathBuf, StoreError> {
         if name.is_empty()
             || !name
                 .bytes()
@@ -232,7 +254,7 @@ impl Store {
                 reason: "a kept file's name is lowercase ASCII letters, digits and _".into(),
             });
         }
-        Ok(self.path.join(KEPT_DIR).join(name))
+        Ok(self.dir.join(name))
     }
 }
 
@@ -314,20 +336,29 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let same = |f: &[u8]| f == b"fp";
-        assert_eq!(store.kept_file("model", same).expect("read"), None);
+        assert_eq!(store.kept_files().get("model", same).expect("read"), None);
         store
-            .put_kept_file("model", 7, b"fp", b"first")
+            .kept_files()
+            .put("model", 7, b"fp", b"first")
             .expect("put");
         store
-            .put_kept_file("model", 9, b"fp", b"second, longer")
+            .kept_files()
+            .put("model", 9, b"fp", b"second, longer")
             .expect("put");
-        let kept = store.kept_file("model", same).expect("read").expect("kept");
+        let kept = store
+            .kept_files()
+            .get("model", same)
+            .expect("read")
+            .expect("kept");
         assert_eq!(
             (kept.generation, kept.payload.as_slice()),
             (9, &b"second, longer"[..])
         );
         assert_eq!(
-            store.kept_file("model", |f| f == b"other").expect("read"),
+            store
+                .kept_files()
+                .get("model", |f| f == b"other")
+                .expect("read"),
             None
         );
         // No temporary file is left behind; other names are refused.
@@ -337,11 +368,14 @@ mod tests {
             .collect();
         assert_eq!(names, ["model"]);
         for bad in ["", "../x", "A", "a.b"] {
-            assert!(store.put_kept_file(bad, 1, b"fp", b"x").is_err(), "{bad:?}");
-            assert!(store.kept_file(bad, same).is_err(), "{bad:?}");
+            assert!(
+                store.kept_files().put(bad, 1, b"fp", b"x").is_err(),
+                "{bad:?}"
+            );
+            assert!(store.kept_files().get(bad, same).is_err(), "{bad:?}");
         }
         // Cut inside its head: an error, not a panic.
         std::fs::write(dir.path().join("kept").join("model"), [0u8; 10]).expect("write");
-        assert!(store.kept_file("model", same).is_err());
+        assert!(store.kept_files().get("model", same).is_err());
     }
 }

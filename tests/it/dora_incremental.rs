@@ -375,6 +375,8 @@ fn a_restart_starts_from_the_kept_model() {
     let same = |cache: &DoraCache, store: &Store, settings: &Settings, what: &str| {
         let cached = cache.get(store, settings).unwrap();
         assert_eq!(*cached, dora_model(store, settings).unwrap(), "{what}");
+        // Kept on a thread of its own, as a daemon waits for it before it stops.
+        cache.settle();
     };
     {
         let store = open();

@@ -225,27 +225,43 @@ impl DoraState {
     }
 
     /// Keeps the state in the store, stamped with its event generation, for the next process
-    /// to start from ([`DoraState::kept`]).
-    pub(super) fn keep(&mut self, store: &Store, settings: &Settings) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        let bytes = kept::encode(
-            &self.model.deployments,
-            &self.model.incidents,
-            &self.links,
-            &self.first,
-        )
-        .map_err(|e| StoreError::Invalid {
-            what: "the DORA model to keep".into(),
-            reason: e.to_string(),
-        })?;
-        store.put_kept_file(KEPT, self.generation, &kept_fingerprint(settings), &bytes)?;
+    /// to start from ([`DoraState::kept`]), on a thread of its own: encoding and writing a
+    /// large model takes about a second, which the page that needed the model must not wait
+    /// for. A failure only costs the next process a whole build: it is warned about.
+    pub(super) fn keep(
+        &mut self,
+        store: &Store,
+        settings: &Settings,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let files = store.kept_files();
+        let (model, links, first) = (self.model.clone(), self.links.clone(), self.first.clone());
+        let (generation, fingerprint) = (self.generation, kept_fingerprint(settings));
+        let handle = std::thread::Builder::new()
+            .name("keep-model".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let kept = kept::encode(&model.deployments, &model.incidents, &links, &first)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        files
+                            .put(KEPT, generation, &fingerprint, &bytes)
+                            .map(|()| bytes.len())
+                            .map_err(|e| e.to_string())
+                    });
+                match kept {
+                    Ok(bytes) => tracing::debug!(
+                        bytes,
+                        generation,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "delivery model kept in the store"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not keep the delivery model in the store")
+                    }
+                }
+            })?;
         self.parts_since_kept = 0;
-        tracing::debug!(
-            bytes = bytes.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "delivery model kept in the store"
-        );
-        Ok(())
+        Ok(handle)
     }
 
     /// The state the store kept with these settings and this build, as of the event generation
@@ -255,7 +271,7 @@ impl DoraState {
     pub(super) fn kept(store: &Store, settings: &Settings) -> Option<Self> {
         let started = std::time::Instant::now();
         let wanted = kept_fingerprint(settings);
-        let k = match store.kept_file(KEPT, |f| f == wanted) {
+        let k = match store.kept_files().get(KEPT, |f| f == wanted) {
             Ok(Some(k)) => k,
             Ok(None) => return None,
             Err(e) => {
