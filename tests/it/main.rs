@@ -34,3 +34,4 @@ mod system;
 mod teams;
 mod webhooks;
 mod weeks;
+mod written;
