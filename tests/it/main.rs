@@ -27,6 +27,7 @@ mod revenue;
 mod revenue_attributes;
 mod revenue_exports;
 mod serve;
+mod slo_rows;
 mod store;
 mod store_migration;
 mod support;
