@@ -28,9 +28,9 @@
 //! how much of the week had data. The current week is reported too, flagged `partial`, with its
 //! figures so far (burn rates and budget end at the last complete step).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::WEEK_MS;
+use super::{DAY_MS, WEEK_MS};
 use crate::model::Point;
 
 /// The burn-rate windows of the SRE Workbook's multi-window alerts, in hours.
@@ -96,7 +96,7 @@ impl<'a> SloSamples<'a> {
 }
 
 /// Whether the SLO held in a week.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SloStatus {
     /// availability ≥ target.
@@ -108,7 +108,7 @@ pub enum SloStatus {
 }
 
 /// One week of one SLO.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekReliability {
     /// Monday 00:00 UTC, milliseconds.
     pub week_start: i64,
@@ -138,13 +138,21 @@ pub struct WeekReliability {
     pub coverage: f64,
 }
 
-/// Per-step bad and total weights, sorted by time, with prefix sums for window queries.
+/// Per-step bad and total weights, sorted by time, with the sums of each UTC day for window
+/// queries.
+///
+/// A window's sum is the steps of its first and last partial days added one by one, and the
+/// day sums in between, each summed from the day's start: it depends only on the steps inside
+/// the window, never on where the read began. Prefix sums over everything read would make a
+/// week's figures differ in their last bits with the first week asked for, so a week computed
+/// alone (kept SLO rows brought up to date, `query::slo_rows`) would not equal the same week
+/// computed with the whole history.
 struct Steps {
     ts: Vec<i64>,
     bad: Vec<f64>,
     total: Vec<f64>,
-    cum_bad: Vec<f64>,
-    cum_total: Vec<f64>,
+    /// Each day with steps: its start, its first step's index, its bad and total sums.
+    days: Vec<(i64, usize, f64, f64)>,
 }
 
 impl Steps {
@@ -171,17 +179,22 @@ impl Steps {
         };
         rows.sort_by_key(|r| r.0);
         rows.dedup_by_key(|r| r.0);
-        let (mut cb, mut ct) = (vec![0.0], vec![0.0]);
-        for r in &rows {
-            cb.push(cb[cb.len() - 1] + r.1);
-            ct.push(ct[ct.len() - 1] + r.2);
+        let mut days: Vec<(i64, usize, f64, f64)> = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let day = r.0.div_euclid(DAY_MS) * DAY_MS;
+            match days.last_mut() {
+                Some(d) if d.0 == day => {
+                    d.2 += r.1;
+                    d.3 += r.2;
+                }
+                _ => days.push((day, i, r.1, r.2)),
+            }
         }
         Self {
             ts: rows.iter().map(|r| r.0).collect(),
             bad: rows.iter().map(|r| r.1).collect(),
             total: rows.iter().map(|r| r.2).collect(),
-            cum_bad: cb,
-            cum_total: ct,
+            days,
         }
     }
 
@@ -193,11 +206,44 @@ impl Steps {
         )
     }
 
+    /// Bad and total weights of the steps in `[from, to)`.
+    fn sums(&self, from: i64, to: i64) -> (f64, f64) {
+        let add = |(a, b): (usize, usize), into: &mut (f64, f64)| {
+            for i in a..b {
+                into.0 += self.bad[i];
+                into.1 += self.total[i];
+            }
+        };
+        let mut sum = (0.0, 0.0);
+        // The whole days inside the window.
+        let first_day = from.div_euclid(DAY_MS) * DAY_MS;
+        let first_day = if first_day < from {
+            first_day.saturating_add(DAY_MS)
+        } else {
+            first_day
+        };
+        let last_day = to.div_euclid(DAY_MS) * DAY_MS;
+        if first_day >= last_day {
+            add(self.span(from, to), &mut sum);
+            return sum;
+        }
+        add(self.span(from, first_day), &mut sum);
+        let (a, b) = (
+            self.days.partition_point(|d| d.0 < first_day),
+            self.days.partition_point(|d| d.0 < last_day),
+        );
+        for d in &self.days[a..b] {
+            sum.0 += d.2;
+            sum.1 += d.3;
+        }
+        add(self.span(last_day, to), &mut sum);
+        sum
+    }
+
     /// Error ratio over `[from, to)`, if any events happened in it.
     fn error_ratio(&self, from: i64, to: i64) -> Option<f64> {
-        let (a, b) = self.span(from, to);
-        let total = self.cum_total[b] - self.cum_total[a];
-        (total > 0.0).then(|| (self.cum_bad[b] - self.cum_bad[a]) / total)
+        let (bad, total) = self.sums(from, to);
+        (total > 0.0).then(|| bad / total)
     }
 }
 
@@ -249,8 +295,8 @@ pub fn weekly(
                 .zip(at(&week_good, ws))
                 .map(|(t, g)| (t, (t - g).clamp(0.0, t)));
             let summed = || {
-                let t = steps.cum_total[b] - steps.cum_total[a];
-                (t > 0.0).then(|| (t, steps.cum_bad[b] - steps.cum_bad[a]))
+                let (bad, t) = steps.sums(ws, we);
+                (t > 0.0).then_some((t, bad))
             };
             let (total_requests, error_requests) = match (counts, own.or_else(summed)) {
                 (true, Some((t, e))) => (Some(t), Some(e)),

@@ -11,6 +11,7 @@ pub mod revenue;
 pub mod rollup;
 pub mod settings;
 pub mod slo;
+pub mod slo_rows;
 pub mod system;
 pub mod teams;
 pub mod views;

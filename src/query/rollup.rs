@@ -33,11 +33,6 @@ impl Fingerprint {
     /// The fingerprint of `config` and `extra` (anything else the view depends on, written
     /// deterministically, e.g. with `Debug` of ordered types).
     pub fn new(config: &Config, extra: &str) -> Self {
-        let mut build = Sha256::new();
-        build.update(FORMAT.to_be_bytes());
-        build.update(env!("CARGO_PKG_VERSION").as_bytes());
-        build.update([0]);
-        build.update(build_id().as_bytes());
         let mut h = Sha256::new();
         // Serialized as JSON (redacted secrets, ordered maps), without the sections that change
         // where the daemon listens, logs or keeps the store, not what it computes.
@@ -60,7 +55,25 @@ impl Fingerprint {
         }
         h.update([0]);
         h.update(extra.as_bytes());
-        let mut both = h.finalize().to_vec();
+        Self::with_settings(h)
+    }
+
+    /// The fingerprint of `extra` alone, for a rollup whose bytes depend on no setting besides
+    /// what `extra` says (and this build).
+    pub fn of(extra: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(extra.as_bytes());
+        Self::with_settings(h)
+    }
+
+    /// The settings' half as hashed, then this build's.
+    fn with_settings(settings: Sha256) -> Self {
+        let mut build = Sha256::new();
+        build.update(FORMAT.to_be_bytes());
+        build.update(env!("CARGO_PKG_VERSION").as_bytes());
+        build.update([0]);
+        build.update(build_id().as_bytes());
+        let mut both = settings.finalize().to_vec();
         both.extend_from_slice(&build.finalize());
         Self(both)
     }

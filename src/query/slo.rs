@@ -39,21 +39,68 @@ pub fn slo_weeks_at(
     weeks: &[i64],
     now_ms: i64,
 ) -> Result<Vec<WeekReliability>, StoreError> {
-    let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
+    let Some(first) = weeks.iter().min() else {
         return Ok(Vec::new());
     };
     let from = first + WEEK_MS - def.spec.window_ms.max(WEEK_MS);
+    slo_weeks_from(store, def, weeks, now_ms, from)
+}
+
+/// The series an SLO's figures are read from ([`slo_weeks_from`]), by name.
+pub(super) fn series_read(def: &SloDef) -> &'static [&'static str] {
+    if def.ratio {
+        &[
+            series::SLO_ERROR_RATIO,
+            series::SLO_BAD_MINUTES,
+            series::SLO_KNOWN_MINUTES,
+            series::SLO_WINDOW_ERROR_RATIO,
+        ]
+    } else {
+        &[
+            series::SLO_GOOD,
+            series::SLO_TOTAL,
+            series::SLO_BAD_MINUTES,
+            series::SLO_KNOWN_MINUTES,
+            series::SLO_WEEK_GOOD,
+            series::SLO_WEEK_TOTAL,
+            series::SLO_WINDOW_GOOD,
+            series::SLO_WINDOW_TOTAL,
+        ]
+    }
+}
+
+/// The key of one of an SLO's series; `None` for names the key refuses (nothing can have been
+/// stored under them).
+pub(super) fn slo_key(def: &SloDef, name: &str) -> Option<SeriesKey> {
+    SeriesKey::new(
+        name,
+        [
+            ("slo", def.name.as_str()),
+            ("service", def.service.as_str()),
+        ],
+    )
+    .ok()
+}
+
+/// [`slo_weeks_at`] with the per-step samples read from `from` on (the per-week ones from the
+/// first week on): `from` must reach back as far as every rolling figure of the weeks does.
+pub(super) fn slo_weeks_from(
+    store: &Store,
+    def: &SloDef,
+    weeks: &[i64],
+    now_ms: i64,
+    from: i64,
+) -> Result<Vec<WeekReliability>, StoreError> {
+    let (Some(first), Some(last)) = (weeks.iter().min(), weeks.iter().max()) else {
+        return Ok(Vec::new());
+    };
     let to = last + WEEK_MS;
-    let labels = [
-        ("slo", def.name.as_str()),
-        ("service", def.service.as_str()),
-    ];
     // A name or service the key refuses cannot have been stored either: no samples. A store
-    // error is the caller's to report.
+    // error is the caller's to report. Every series read here is listed in `series_read`.
     let read_from = |name: &str, from: i64| -> Result<Vec<Point>, StoreError> {
-        match SeriesKey::new(name, labels) {
-            Ok(k) => store.range(&k, from, to),
-            Err(_) => Ok(Vec::new()),
+        match slo_key(def, name) {
+            Some(k) => store.range(&k, from, to),
+            None => Ok(Vec::new()),
         }
     };
     let read = |name: &str| read_from(name, from);

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::revenue;
 use super::settings::Settings;
 use super::slo::{slo_weeks_at, SloDef};
+use super::slo_rows::{SloRows, SloRowsStats};
 use crate::analysis::changepoints::ChangePoint;
 use crate::analysis::dora::{self, DoraInput, DoraModel, Scope, ServiceSpec};
 use crate::analysis::pressure::{week_range, WeekSignals};
@@ -134,6 +135,8 @@ pub struct DoraCache {
     warmed: AtomicBool,
     /// The thread keeping the last model in the store, if one was started.
     keeping: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Each SLO's weekly rows, recomputed only for the weeks the commits since changed.
+    slo_rows: SloRows,
 }
 
 /// How a [`DoraCache`]'s models were made.
@@ -262,13 +265,14 @@ impl DoraCache {
             }
         }
         let model = self.get(store, settings)?;
-        let (org, services) = rows_for(
+        let (org, services) = rows_kept(
             store,
             settings,
             &model,
             slos,
             now,
             ViewScope::Product(product),
+            Some(&self.slo_rows),
         )?;
         let l = live.entry(product.name.clone()).or_insert_with(|| Live {
             key,
@@ -303,7 +307,15 @@ impl DoraCache {
         let started = std::time::Instant::now();
         let read = self.get(store, settings).and_then(|model| {
             let modelled = started.elapsed();
-            let rows = rows(store, settings, &model, slos, now);
+            let rows = rows_kept(
+                store,
+                settings,
+                &model,
+                slos,
+                now,
+                ViewScope::Org,
+                Some(&self.slo_rows),
+            );
             tracing::debug!(
                 model_ms = modelled.as_millis() as u64,
                 rows_ms = started.elapsed().saturating_sub(modelled).as_millis() as u64,
@@ -330,6 +342,11 @@ impl DoraCache {
     /// changed, which rebuilds the delivery model whole); `false` while the first attempt runs.
     pub fn warmed(&self) -> bool {
         self.warmed.load(Ordering::Acquire)
+    }
+
+    /// How the SLO rows were made so far.
+    pub fn slo_rows_stats(&self) -> SloRowsStats {
+        self.slo_rows.stats()
     }
 
     /// The change points of one service (computed the first time they are asked for); `None`
@@ -428,6 +445,20 @@ pub fn rows_for(
     slos: &[SloDef],
     now_ms: i64,
     scope: ViewScope<'_>,
+) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
+    rows_kept(store, settings, model, slos, now_ms, scope, None)
+}
+
+/// [`rows_for`], with the SLO rows brought up to date in `kept` when given (else computed from
+/// every sample).
+fn rows_kept(
+    store: &Store,
+    settings: &Settings,
+    model: &DoraModel,
+    slos: &[SloDef],
+    now_ms: i64,
+    scope: ViewScope<'_>,
+    kept: Option<&SloRows>,
 ) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
     let cal = settings.calendar;
     let current = cal.week_start(now_ms);
@@ -564,13 +595,13 @@ pub fn rows_for(
     let t_delivery = t1.elapsed();
     // Each SLO's samples are read and summed on their own (a cold store spends most of a large
     // history's first page here, in sled's reads): on every core, kept in configuration order.
-    let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos
-        .iter()
-        .zip(crate::analysis::parallel_map(slos, |d| {
-            slo_weeks_at(store, d, &weeks, now_ms)
-        }))
-        .map(|(d, rows)| Ok((d, rows?)))
-        .collect::<Result<_, StoreError>>()?;
+    let computed: Vec<Vec<WeekReliability>> = match kept {
+        Some(kept) => kept.rows(store, slos, &weeks, now_ms)?,
+        None => crate::analysis::parallel_map(slos, |d| slo_weeks_at(store, d, &weeks, now_ms))
+            .into_iter()
+            .collect::<Result<_, StoreError>>()?,
+    };
+    let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos.iter().zip(computed).collect();
 
     let t_slo = t1.elapsed().saturating_sub(t_delivery);
     let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();

@@ -166,6 +166,27 @@ impl Store {
                 stats.points += points.len() as u64;
             }
         }
+        // Which series this commit writes, and the earliest point of each, logged in the same
+        // batch (`written`) with the data generation it will have (as below): what was
+        // computed from a series can then be brought up to date from that point on.
+        {
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            let mut written: BTreeMap<u64, i64> = BTreeMap::new();
+            for (key, points) in &batch.points {
+                let id = index
+                    .ids
+                    .get(key)
+                    .copied()
+                    .or_else(|| new_series.iter().find(|(k, _)| k == key).map(|(_, id)| *id));
+                if let (Some(id), Some(ts)) = (id, points.iter().map(|p| p.ts).min()) {
+                    let earliest = written.entry(id).or_insert(ts);
+                    *earliest = (*earliest).min(ts);
+                }
+            }
+            drop(index);
+            let generation = self.data_generation() + 1;
+            super::written::log(&self.db, &mut sled_batch, generation, &written)?;
+        }
         for (k, points) in blocks {
             sled_batch.insert(&k, encode_block(&points));
         }

@@ -8,6 +8,7 @@
 //! |-----|--------------------------------------------------|--------------------------|
 //! | 0   | `schema_version`, `data_generation`, `event_counts`, `logs_since`, `event_generation` | u32 / u64 BE, postcard map, u64 BE |
 //! | 0   | `changed`, NUL, event kind, NUL, key group       | generation of its last change, u64 BE |
+//! | 0   | `written`, NUL, series id (u64 BE)               | the series' write log (`written`) |
 //! | 1   | metric name, NUL, then `label NUL value NUL`…    | series id, u64 BE        |
 //! | 2   | series id (u64 BE), block start (i64, sign-flipped BE) | the block's points   |
 //! | 3   | (schema 1 only) event kind, NUL, natural key     | the event as JSON        |
@@ -42,8 +43,9 @@
 //! (batches and the atomic commit), `points`, `events` and `cursors` the read side of each kind
 //! of record, `rollups` what the read side computed and keeps across restarts, `encoding` the
 //! key and block formats, `tickets` the byte form of support-ticket
-//! chunks, `revenue_rows` the coded form of revenue months, and `changed` which groups of events (kind and key group) each commit changed, for
-//! caches that re-read only those.
+//! chunks, `revenue_rows` the coded form of revenue months, `changed` which groups of events (kind and key group) each commit changed, for
+//! caches that re-read only those, and `written` which series each commit wrote points to, from
+//! which timestamp.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
@@ -95,6 +97,7 @@ mod pool_watch;
 mod revenue_rows;
 mod rollups;
 mod tickets;
+mod written;
 
 pub use batch::{CommitStats, WriteBatch};
 pub use changed::EventGroup;
@@ -103,6 +106,7 @@ pub use deliveries::Delivery;
 pub use encoding::{encode_block, BLOCK_MS};
 pub use revenue_rows::{StoredMonth, CUSTOMERS_KIND};
 pub use rollups::{KeptFiles, KeptRollup};
+pub use written::Written;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
