@@ -23,6 +23,7 @@ use crate::store::{Store, StoreError};
 
 mod incremental;
 pub use incremental::dora_model_of;
+mod delivery_rows;
 mod kept;
 mod rows;
 pub(super) use rows::carried;
@@ -137,6 +138,8 @@ pub struct DoraCache {
     keeping: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Each SLO's weekly rows, recomputed only for the weeks the commits since changed.
     slo_rows: SloRows,
+    /// The weekly delivery figures of the last model.
+    delivery: delivery_rows::DeliveryRows,
 }
 
 /// How a [`DoraCache`]'s models were made.
@@ -172,6 +175,7 @@ impl DoraCache {
     /// Waits until the model being kept in the store, if any, is written: before the daemon
     /// stops, so that the next one starts from it.
     pub fn settle(&self) {
+        self.delivery.settle();
         let handle = self
             .keeping
             .lock()
@@ -184,6 +188,16 @@ impl DoraCache {
         }
     }
 
+    /// What the weekly rows of the model at `generation` are kept in.
+    fn keeping(&self, settings: &Settings, generation: u64) -> Keeping<'_> {
+        Keeping {
+            slo_rows: &self.slo_rows,
+            delivery: &self.delivery,
+            generation,
+            fingerprint: incremental::kept_fingerprint(settings),
+        }
+    }
+
     fn count(&self, f: impl FnOnce(&mut DoraBuilds)) {
         f(&mut self.builds.lock().unwrap_or_else(|p| p.into_inner()));
     }
@@ -192,6 +206,20 @@ impl DoraCache {
     /// wrote only points, or a cursor, leaves it be), and then only for the repositories the
     /// commits since wrote to, when the store can tell which (see `incremental`).
     pub fn get(&self, store: &Store, settings: &Settings) -> Result<Arc<DoraModel>, StoreError> {
+        self.get_at(store, settings).map(|(model, _)| model)
+    }
+
+    /// How many times the weekly delivery figures were taken as they were, and computed.
+    pub fn delivery_rows_stats(&self) -> (u64, u64) {
+        self.delivery.stats()
+    }
+
+    /// [`DoraCache::get`], with the event generation the model reflects.
+    fn get_at(
+        &self,
+        store: &Store,
+        settings: &Settings,
+    ) -> Result<(Arc<DoraModel>, u64), StoreError> {
         // Under the lock: two callers would do the same work twice, and the update needs the
         // state as it was.
         // A panic during an update may have left the state half updated: rebuilt whole then.
@@ -204,7 +232,7 @@ impl DoraCache {
         let first = last.is_none();
         if let Some(state) = &mut *last {
             if state.generation == store.event_generation() {
-                return Ok(state.model.clone());
+                return Ok((state.model.clone(), state.generation));
             }
             match state.update(store, settings) {
                 Ok(true) => {
@@ -212,7 +240,7 @@ impl DoraCache {
                     if state.worth_keeping() {
                         self.keep(state, store, settings);
                     }
-                    return Ok(state.model.clone());
+                    return Ok((state.model.clone(), state.generation));
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -232,7 +260,7 @@ impl DoraCache {
         {
             if state.update(store, settings)? {
                 self.count(|b| b.kept += 1);
-                let model = state.model.clone();
+                let model = (state.model.clone(), state.generation);
                 *last = Some(state);
                 return Ok(model);
             }
@@ -242,7 +270,7 @@ impl DoraCache {
         let mut state = incremental::DoraState::full(store, settings, generation)?;
         self.count(|b| b.full += 1);
         self.keep(&mut state, store, settings);
-        let model = state.model.clone();
+        let model = (state.model.clone(), state.generation);
         *last = Some(state);
         Ok(model)
     }
@@ -264,7 +292,7 @@ impl DoraCache {
                 return Ok(l.snapshot.clone());
             }
         }
-        let model = self.get(store, settings)?;
+        let (model, generation) = self.get_at(store, settings)?;
         let (org, services) = rows_kept(
             store,
             settings,
@@ -272,7 +300,7 @@ impl DoraCache {
             slos,
             now,
             ViewScope::Product(product),
-            Some(&self.slo_rows),
+            Some(self.keeping(settings, generation)),
         )?;
         let l = live.entry(product.name.clone()).or_insert_with(|| Live {
             key,
@@ -305,24 +333,26 @@ impl DoraCache {
         // would do the same work twice. The first attempt, whether it succeeds or not, ends
         // the warm-up: a failing store then shows as errors, not as an older page forever.
         let started = std::time::Instant::now();
-        let read = self.get(store, settings).and_then(|model| {
-            let modelled = started.elapsed();
-            let rows = rows_kept(
-                store,
-                settings,
-                &model,
-                slos,
-                now,
-                ViewScope::Org,
-                Some(&self.slo_rows),
-            );
-            tracing::debug!(
-                model_ms = modelled.as_millis() as u64,
-                rows_ms = started.elapsed().saturating_sub(modelled).as_millis() as u64,
-                "weekly view: delivery model and rows read"
-            );
-            rows
-        });
+        let read = self
+            .get_at(store, settings)
+            .and_then(|(model, generation)| {
+                let modelled = started.elapsed();
+                let rows = rows_kept(
+                    store,
+                    settings,
+                    &model,
+                    slos,
+                    now,
+                    ViewScope::Org,
+                    Some(self.keeping(settings, generation)),
+                );
+                tracing::debug!(
+                    model_ms = modelled.as_millis() as u64,
+                    rows_ms = started.elapsed().saturating_sub(modelled).as_millis() as u64,
+                    "weekly view: delivery model and rows read"
+                );
+                rows
+            });
         self.warmed.store(true, Ordering::Release);
         let (org, services) = read?;
         let l = live.get_or_insert_with(|| Live {
@@ -449,8 +479,17 @@ pub fn rows_for(
     rows_kept(store, settings, model, slos, now_ms, scope, None)
 }
 
-/// [`rows_for`], with the SLO rows brought up to date in `kept` when given (else computed from
-/// every sample).
+/// Where a [`DoraCache`] keeps weekly rows: each SLO's, and the delivery figures of its model
+/// (at event generation `generation`, whose kept form has the fingerprint `fingerprint`).
+struct Keeping<'a> {
+    slo_rows: &'a SloRows,
+    delivery: &'a delivery_rows::DeliveryRows,
+    generation: u64,
+    fingerprint: Vec<u8>,
+}
+
+/// [`rows_for`], with the SLO rows brought up to date and the delivery figures taken as they
+/// were in `kept` when given (else computed from every sample and deployment).
 fn rows_kept(
     store: &Store,
     settings: &Settings,
@@ -458,7 +497,7 @@ fn rows_kept(
     slos: &[SloDef],
     now_ms: i64,
     scope: ViewScope<'_>,
-    kept: Option<&SloRows>,
+    kept: Option<Keeping<'_>>,
 ) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
     let cal = settings.calendar;
     let current = cal.week_start(now_ms);
@@ -591,12 +630,26 @@ fn rows_kept(
         )
         .collect();
     let t1 = std::time::Instant::now();
-    let delivery = crate::analysis::dora::weekly_scopes(model, &scopes, &weeks, bands);
+    let delivery = match &kept {
+        Some(k) => k.delivery.rows(
+            store,
+            model,
+            k.generation,
+            &k.fingerprint,
+            &scopes,
+            &weeks,
+            bands,
+            product.is_none(),
+        ),
+        None => Arc::new(crate::analysis::dora::weekly_scopes(
+            model, &scopes, &weeks, bands,
+        )),
+    };
     let t_delivery = t1.elapsed();
     // Each SLO's samples are read and summed on their own (a cold store spends most of a large
     // history's first page here, in sled's reads): on every core, kept in configuration order.
     let computed: Vec<Vec<WeekReliability>> = match kept {
-        Some(kept) => kept.rows(store, slos, &weeks, now_ms)?,
+        Some(kept) => kept.slo_rows.rows(store, slos, &weeks, now_ms)?,
         None => crate::analysis::parallel_map(slos, |d| slo_weeks_at(store, d, &weeks, now_ms))
             .into_iter()
             .collect::<Result<_, StoreError>>()?,
@@ -644,7 +697,7 @@ fn rows_kept(
         slo_rows.iter().filter(|(d, _)| d.service == name).collect()
     };
     let mut services = BTreeMap::new();
-    for (scope, d) in scopes.iter().zip(&delivery).skip(1) {
+    for (scope, d) in scopes.iter().zip(delivery.iter()).skip(1) {
         let Scope::Service(name) = scope else {
             continue;
         };

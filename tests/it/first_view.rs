@@ -343,3 +343,73 @@ fn the_first_start_of_another_build_answers_the_page_it_kept_labelled() {
         .unwrap()
         .is_some());
 }
+
+/// A restarted process takes the delivery model, the weekly delivery figures and the SLO rows
+/// its predecessor kept, and its weekly view is the one computed afresh from every event and
+/// sample; a point no view reads changes none of them, a deployment recomputes the figures.
+#[test]
+fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), "");
+    let fresh = |app: &App| {
+        let model = barometer::query::views::dora_model(&app.store, &app.settings).unwrap();
+        let w = barometer::query::views::weekly(
+            &app.store,
+            &app.settings,
+            &model,
+            &app.slos,
+            barometer::clock::now_ms(),
+            None,
+        )
+        .unwrap();
+        serde_json::to_string(&w).unwrap()
+    };
+    let view = |app: &App| {
+        let w = app
+            .dora
+            .weekly(&app.store, &app.settings, &app.slos)
+            .unwrap();
+        app.dora.settle();
+        serde_json::to_string(&*w).unwrap()
+    };
+    {
+        let app = app(&store, &config);
+        assert_eq!(view(&app), fresh(&app));
+        assert_eq!(app.dora.builds().full, 1);
+        assert_eq!(app.dora.delivery_rows_stats(), (0, 1));
+    }
+    for touch in 1..=2 {
+        // A point no view reads, written while stopped.
+        if touch == 2 {
+            let app = app(&store, &config);
+            app.store.commit(unread_point(7)).unwrap();
+        }
+        let app = app(&store, &config);
+        assert_eq!(view(&app), fresh(&app), "restart {touch}");
+        let b = app.dora.builds();
+        assert_eq!((b.full, b.kept), (0, 1), "restart {touch}");
+        assert_eq!(app.dora.delivery_rows_stats(), (1, 0), "restart {touch}");
+        let slo = app.dora.slo_rows_stats();
+        assert!(slo.loaded > 0 && slo.whole == 0, "restart {touch}: {slo:?}");
+    }
+    // A deployment changes the figures: computed again, still the fresh view.
+    let app = app(&store, &config);
+    let model = app.dora.get(&app.store, &app.settings).unwrap();
+    let d = model.deployments.last().unwrap().clone();
+    let mut batch = WriteBatch::new();
+    batch.upsert_event(&barometer::model::Deployment {
+        repo: d.repo.clone(),
+        service: d.service.clone(),
+        environment: "production".into(),
+        id: d.id + 1_000_000,
+        source: barometer::model::DeploySource::DeploymentsApi,
+        sha: d.sha.clone(),
+        git_ref: "main".into(),
+        created_at: chrono::DateTime::from_timestamp_millis(d.at_ms + 60_000).unwrap(),
+        state: barometer::model::DeployState::Success,
+        finished_at: chrono::DateTime::from_timestamp_millis(d.at_ms + 120_000),
+    });
+    app.store.commit(batch).unwrap();
+    assert_eq!(view(&app), fresh(&app), "after a deployment");
+    assert_eq!(app.dora.delivery_rows_stats(), (0, 1));
+}

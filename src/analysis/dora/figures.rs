@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Band, BandTable, DeployFacts, DoraModel, IncidentFacts};
 use crate::analysis::{DAY_MS, WEEK_MS};
 
 /// One of the five DORA metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Deployment frequency.
@@ -60,7 +60,7 @@ impl FromStr for Metric {
 }
 
 /// Median and 90th percentile of durations, seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
     /// Median.
     pub p50: f64,
@@ -112,7 +112,7 @@ pub(super) fn selected_quantile(ms: &mut [i64], q: f64) -> f64 {
 
 /// A proportion with its Wilson score interval (Wilson 1927, "Probable inference, the law of
 /// succession, and statistical inference", JASA 22:209–212), z = 1.96 for 95 %.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
     /// k / n.
     pub value: f64,
@@ -153,7 +153,7 @@ impl Ratio {
 }
 
 /// How much of a figure rests on resolved data.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Share of deployments whose change set was resolved (exact, lookback or empty).
     pub change_sets_resolved: Option<f64>,
@@ -162,7 +162,7 @@ pub struct Coverage {
 }
 
 /// The DORA figures of one service (or the org) over a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoraFigures {
     /// Window start, ms (a Monday).
     pub from_ms: i64,

@@ -82,7 +82,7 @@ fn services_of(settings: &Settings, first: &FirstDeployments) -> Vec<ServiceSpec
 
 /// What a kept state depends on besides the events: the settings, the kept layout, this build
 /// (another build may analyse otherwise; see `query::rollup`).
-fn kept_fingerprint(settings: &Settings) -> Vec<u8> {
+pub(super) fn kept_fingerprint(settings: &Settings) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(KEPT_FORMAT.to_be_bytes());
