@@ -214,7 +214,7 @@ impl DoraCache {
         self.delivery.stats()
     }
 
-    /// [`DoraCache::get`], with the event generation the model reflects.
+    /// [`DoraCache::get`], with the event generation at which the model last changed.
     fn get_at(
         &self,
         store: &Store,
@@ -232,7 +232,7 @@ impl DoraCache {
         let first = last.is_none();
         if let Some(state) = &mut *last {
             if state.generation == store.event_generation() {
-                return Ok((state.model.clone(), state.generation));
+                return Ok((state.model.clone(), state.revision));
             }
             match state.update(store, settings) {
                 Ok(true) => {
@@ -240,7 +240,7 @@ impl DoraCache {
                     if state.worth_keeping() {
                         self.keep(state, store, settings);
                     }
-                    return Ok((state.model.clone(), state.generation));
+                    return Ok((state.model.clone(), state.revision));
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -260,7 +260,7 @@ impl DoraCache {
         {
             if state.update(store, settings)? {
                 self.count(|b| b.kept += 1);
-                let model = (state.model.clone(), state.generation);
+                let model = (state.model.clone(), state.revision);
                 *last = Some(state);
                 return Ok(model);
             }
@@ -270,7 +270,7 @@ impl DoraCache {
         let mut state = incremental::DoraState::full(store, settings, generation)?;
         self.count(|b| b.full += 1);
         self.keep(&mut state, store, settings);
-        let model = (state.model.clone(), state.generation);
+        let model = (state.model.clone(), state.revision);
         *last = Some(state);
         Ok(model)
     }
@@ -480,7 +480,7 @@ pub fn rows_for(
 }
 
 /// Where a [`DoraCache`] keeps weekly rows: each SLO's, and the delivery figures of its model
-/// (at event generation `generation`, whose kept form has the fingerprint `fingerprint`).
+/// (last changed at event generation `generation`; its kept form has the fingerprint `fingerprint`).
 struct Keeping<'a> {
     slo_rows: &'a SloRows,
     delivery: &'a delivery_rows::DeliveryRows,

@@ -378,11 +378,25 @@ fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
         assert_eq!(app.dora.builds().full, 1);
         assert_eq!(app.dora.delivery_rows_stats(), (0, 1));
     }
-    for touch in 1..=2 {
-        // A point no view reads, written while stopped.
+    for touch in 1..=3 {
+        // A point no view reads, then a business metric (stored as events of other kinds than
+        // delivery's), written while stopped.
         if touch == 2 {
             let app = app(&store, &config);
             app.store.commit(unread_point(7)).unwrap();
+        }
+        if touch == 3 {
+            let app = app(&store, &config);
+            let events = app.store.event_generation();
+            barometer::sources::set_import::import_metrics(
+                &app.store,
+                &app.config.revenue,
+                "touch.csv",
+                b"date,metric,value\n2026-11-20,bench_touch,1\n",
+                &barometer::sources::set_import::SetOptions::new("touch"),
+            )
+            .unwrap();
+            assert!(app.store.event_generation() > events);
         }
         let app = app(&store, &config);
         assert_eq!(view(&app), fresh(&app), "restart {touch}");

@@ -5,7 +5,7 @@
 //! services over five years).
 //!
 //! Kept in memory per set of scopes, weeks and bands, and the organisation's also as a file
-//! of the data directory, stamped with the model's event generation and fingerprinted like the
+//! of the data directory, stamped with the event generation of the model's last change and fingerprinted like the
 //! kept model (the settings and this build), for the next process.
 
 use std::collections::HashMap;
@@ -127,13 +127,22 @@ impl DeliveryRows {
             return None;
         }
         let kept = match store.kept_files().get(KEPT, |f| f == key) {
-            Ok(k) => k?,
+            Ok(Some(k)) => k,
+            Ok(None) => {
+                tracing::debug!("no kept delivery figures for these scopes, weeks and settings");
+                return None;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the kept delivery figures cannot be read: computed again");
                 return None;
             }
         };
         if kept.generation != generation {
+            tracing::debug!(
+                kept = kept.generation,
+                model = generation,
+                "the kept delivery figures are of another model"
+            );
             return None;
         }
         match postcard::from_bytes::<Vec<Vec<Week>>>(&kept.payload) {

@@ -15,6 +15,10 @@ use crate::store::{Store, StoreError};
 pub(super) struct DoraState {
     /// The event generation the model reflects (at least).
     pub(super) generation: u64,
+    /// The event generation at which the model last changed: commits of other events (a
+    /// business metric, a revenue import) move `generation`, not this, so what is computed
+    /// from the model (the weekly delivery figures) stays as it was.
+    pub(super) revision: u64,
     /// The settings it was analysed with, as text (they hold no comparable form).
     fingerprint: String,
     pub(super) model: Arc<DoraModel>,
@@ -215,6 +219,7 @@ impl DoraState {
         );
         Ok(Self {
             generation,
+            revision: generation,
             fingerprint: fingerprint(settings),
             model: Arc::new(model),
             links,
@@ -235,19 +240,26 @@ impl DoraState {
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let files = store.kept_files();
         let (model, links, first) = (self.model.clone(), self.links.clone(), self.first.clone());
-        let (generation, fingerprint) = (self.generation, kept_fingerprint(settings));
+        let (generation, revision) = (self.generation, self.revision);
+        let fingerprint = kept_fingerprint(settings);
         let handle = std::thread::Builder::new()
             .name("keep-model".into())
             .spawn(move || {
                 let started = std::time::Instant::now();
-                let kept = kept::encode(&model.deployments, &model.incidents, &links, &first)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        files
-                            .put(KEPT, generation, &fingerprint, &bytes)
-                            .map(|()| bytes.len())
-                            .map_err(|e| e.to_string())
-                    });
+                let kept = kept::encode(
+                    revision,
+                    &model.deployments,
+                    &model.incidents,
+                    &links,
+                    &first,
+                )
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    files
+                        .put(KEPT, generation, &fingerprint, &bytes)
+                        .map(|()| bytes.len())
+                        .map_err(|e| e.to_string())
+                });
                 match kept {
                     Ok(bytes) => tracing::debug!(
                         bytes,
@@ -309,6 +321,7 @@ impl DoraState {
         );
         Some(Self {
             generation: k.generation,
+            revision: state.revision,
             fingerprint: fingerprint(settings),
             model: Arc::new(model),
             links: state.links,
@@ -340,6 +353,13 @@ impl DoraState {
         let Some(changed) = changed else {
             return Ok(false);
         };
+        tracing::debug!(
+            from = self.generation,
+            to = now,
+            groups = ?changed.iter().take(8).collect::<Vec<_>>(),
+            changed = changed.len(),
+            "delivery model: groups of events changed since"
+        );
         let mut parts = BTreeSet::new();
         for (kind, group) in &changed {
             let Some(repo) = repo_of_group(kind, group) else {
@@ -350,6 +370,7 @@ impl DoraState {
                 None => return Ok(false),
             };
         }
+        let remodelled = !parts.is_empty();
         for p in parts {
             let repos = self.partition.parts()[p].repos.clone();
             let events = DeliveryEvents::read_repos(store, &repos)?;
@@ -383,6 +404,9 @@ impl DoraState {
                 model.splice(part, analysed);
             });
             self.parts_since_kept += 1;
+        }
+        if remodelled {
+            self.revision = now;
         }
         self.generation = now;
         Ok(true)

@@ -22,6 +22,8 @@ pub(super) type FirstDeployments = BTreeMap<String, BTreeMap<String, String>>;
 /// What is kept, owned.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct KeptState {
+    /// The event generation at which the model last changed.
+    pub(super) revision: u64,
     pub(super) deployments: Vec<DeployFacts>,
     pub(super) incidents: Vec<IncidentFacts>,
     pub(super) links: BTreeMap<String, RepoLinks>,
@@ -30,6 +32,7 @@ pub(super) struct KeptState {
 
 #[derive(Serialize, Deserialize)]
 struct Kept<'a> {
+    revision: u64,
     #[serde(borrow)]
     deployments: Vec<Deploy<'a>>,
     #[serde(borrow)]
@@ -113,12 +116,14 @@ struct Links<'a> {
 
 /// The bytes of a state's parts.
 pub(super) fn encode(
+    revision: u64,
     deployments: &[DeployFacts],
     incidents: &[IncidentFacts],
     links: &BTreeMap<String, RepoLinks>,
     first: &FirstDeployments,
 ) -> Result<Vec<u8>, postcard::Error> {
     let kept = Kept {
+        revision,
         deployments: deployments.iter().map(deploy).collect(),
         incidents: incidents
             .iter()
@@ -205,6 +210,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeptState, postcard::Error> {
     }
     let owned = |s: &str| s.to_owned();
     Ok(KeptState {
+        revision: kept.revision,
         deployments: kept
             .deployments
             .into_iter()
@@ -339,6 +345,7 @@ mod tests {
             }),
         };
         let state = KeptState {
+            revision: 3,
             deployments: vec![
                 deployment.clone(),
                 DeployFacts {
@@ -373,6 +380,7 @@ mod tests {
             .into(),
         };
         let bytes = encode(
+            state.revision,
             &state.deployments,
             &state.incidents,
             &state.links,
