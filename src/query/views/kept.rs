@@ -33,8 +33,10 @@ pub(super) struct KeptState {
 #[derive(Serialize, Deserialize)]
 struct Kept<'a> {
     revision: u64,
+    /// The deployments in runs of [`RUN`], each encoded on its own: decoding is most of a
+    /// restart's wait for the model, and runs decode on every core.
     #[serde(borrow)]
-    deployments: Vec<Deploy<'a>>,
+    deployments: Vec<&'a [u8]>,
     #[serde(borrow)]
     incidents: Vec<Incident<'a>>,
     #[serde(borrow)]
@@ -114,6 +116,9 @@ struct Links<'a> {
     labelled: Vec<&'a str>,
 }
 
+/// Deployments per separately encoded run.
+const RUN: usize = 8_192;
+
 /// The bytes of a state's parts.
 pub(super) fn encode(
     revision: u64,
@@ -122,9 +127,13 @@ pub(super) fn encode(
     links: &BTreeMap<String, RepoLinks>,
     first: &FirstDeployments,
 ) -> Result<Vec<u8>, postcard::Error> {
+    let runs = deployments
+        .chunks(RUN)
+        .map(|run| postcard::to_allocvec(&run.iter().map(deploy).collect::<Vec<_>>()))
+        .collect::<Result<Vec<_>, _>>()?;
     let kept = Kept {
         revision,
-        deployments: deployments.iter().map(deploy).collect(),
+        deployments: runs.iter().map(Vec::as_slice).collect(),
         incidents: incidents
             .iter()
             .map(|i| Incident {
@@ -202,63 +211,76 @@ fn deploy(d: &DeployFacts) -> Deploy<'_> {
     }
 }
 
+/// A deployment back in the model's form.
+fn owned_deploy(d: Deploy<'_>) -> DeployFacts {
+    let owned = |s: &str| s.to_owned();
+    DeployFacts {
+        service: owned(d.service),
+        repo: owned(d.repo),
+        id: d.id,
+        sha: owned(d.sha),
+        at_ms: d.at_ms,
+        state: d.state,
+        change_set: d.change_set,
+        changes: d
+            .changes
+            .into_iter()
+            .map(|c| ShippedChange {
+                pr: c.pr,
+                title: owned(c.title),
+                commits: c.commits.into_iter().map(owned).collect(),
+                first_commit_ms: c.first_commit_ms,
+                opened_ms: c.opened_ms,
+                merged_ms: c.merged_ms,
+                lead_ms: c.lead_ms,
+                commit_leads_ms: c.commit_leads_ms,
+                unplanned: c.unplanned.map(owned),
+            })
+            .collect(),
+        failures: d
+            .failures
+            .into_iter()
+            .map(|f| match f {
+                Failure::Status(state) => FailureSignal::Status { state },
+                Failure::Incident(number, how) => FailureSignal::Incident {
+                    number,
+                    how: owned(how),
+                },
+                Failure::Revert(by, reverted) => FailureSignal::Revert { by, reverted },
+                Failure::RolledBack(by) => FailureSignal::RolledBack { by },
+            })
+            .collect(),
+        unplanned: d.unplanned.map(owned),
+        rollback_of: d.rollback_of,
+        recovery: d.recovery.map(|r| Recovery {
+            end_ms: r.end_ms,
+            duration_ms: r.duration_ms,
+            by: owned(r.by),
+        }),
+    }
+}
+
 /// The parts back from their bytes; an error when they do not decode whole.
 pub(super) fn decode(bytes: &[u8]) -> Result<KeptState, postcard::Error> {
     let (kept, rest): (Kept<'_>, &[u8]) = postcard::take_from_bytes(bytes)?;
     if !rest.is_empty() {
         return Err(postcard::Error::DeserializeBadEncoding);
     }
+    let runs = crate::analysis::parallel_map(&kept.deployments, |run| {
+        let (run, rest): (Vec<Deploy<'_>>, &[u8]) = postcard::take_from_bytes(run)?;
+        if !rest.is_empty() {
+            return Err(postcard::Error::DeserializeBadEncoding);
+        }
+        Ok(run.into_iter().map(owned_deploy).collect::<Vec<_>>())
+    });
+    let mut deployments = Vec::with_capacity(kept.deployments.len() * RUN);
+    for run in runs {
+        deployments.extend(run?);
+    }
     let owned = |s: &str| s.to_owned();
     Ok(KeptState {
         revision: kept.revision,
-        deployments: kept
-            .deployments
-            .into_iter()
-            .map(|d| DeployFacts {
-                service: owned(d.service),
-                repo: owned(d.repo),
-                id: d.id,
-                sha: owned(d.sha),
-                at_ms: d.at_ms,
-                state: d.state,
-                change_set: d.change_set,
-                changes: d
-                    .changes
-                    .into_iter()
-                    .map(|c| ShippedChange {
-                        pr: c.pr,
-                        title: owned(c.title),
-                        commits: c.commits.into_iter().map(owned).collect(),
-                        first_commit_ms: c.first_commit_ms,
-                        opened_ms: c.opened_ms,
-                        merged_ms: c.merged_ms,
-                        lead_ms: c.lead_ms,
-                        commit_leads_ms: c.commit_leads_ms,
-                        unplanned: c.unplanned.map(owned),
-                    })
-                    .collect(),
-                failures: d
-                    .failures
-                    .into_iter()
-                    .map(|f| match f {
-                        Failure::Status(state) => FailureSignal::Status { state },
-                        Failure::Incident(number, how) => FailureSignal::Incident {
-                            number,
-                            how: owned(how),
-                        },
-                        Failure::Revert(by, reverted) => FailureSignal::Revert { by, reverted },
-                        Failure::RolledBack(by) => FailureSignal::RolledBack { by },
-                    })
-                    .collect(),
-                unplanned: d.unplanned.map(owned),
-                rollback_of: d.rollback_of,
-                recovery: d.recovery.map(|r| Recovery {
-                    end_ms: r.end_ms,
-                    duration_ms: r.duration_ms,
-                    by: owned(r.by),
-                }),
-            })
-            .collect(),
+        deployments,
         incidents: kept
             .incidents
             .into_iter()
@@ -388,6 +410,20 @@ mod tests {
         )
         .expect("encode");
         assert_eq!(decode(&bytes).expect("decode"), state);
+        // Several runs of deployments come back in order.
+        let mut many = state.deployments.clone();
+        for i in 0..2 * RUN as u64 {
+            many.push(DeployFacts {
+                id: i,
+                ..state.deployments[1].clone()
+            });
+        }
+        let big = KeptState {
+            deployments: many,
+            ..KeptState::default()
+        };
+        let bytes_big = encode(0, &big.deployments, &[], &big.links, &big.first).expect("encode");
+        assert_eq!(decode(&bytes_big).expect("decode"), big);
         // Cut short, or with bytes left over: refused.
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
         let mut longer = bytes.clone();
