@@ -8,6 +8,7 @@ use super::revenue;
 use super::settings::Settings;
 use super::slo::{slo_weeks_at, SloDef};
 use super::slo_rows::{SloRows, SloRowsStats};
+use crate::analysis::bugs::BugFacts;
 use crate::analysis::changepoints::ChangePoint;
 use crate::analysis::dora::{self, DoraInput, DoraModel, Scope, ServiceSpec};
 use crate::analysis::pressure::{week_range, WeekSignals};
@@ -140,6 +141,41 @@ pub struct DoraCache {
     slo_rows: SloRows,
     /// The weekly delivery figures of the last model.
     delivery: delivery_rows::DeliveryRows,
+    /// The stored bugs attributed against the last model.
+    bugs: BugFactsCache,
+}
+
+/// The stored bugs attributed against a model, kept while neither the events nor the model
+/// changed: the weekly rows, each product's, the page and `/metrics` all read them (a few
+/// hundred milliseconds each on a large store).
+#[derive(Default)]
+struct BugFactsCache(Mutex<Option<KeptBugs>>);
+
+/// (event generation, model revision, the facts).
+type KeptBugs = (u64, u64, Arc<Vec<BugFacts>>);
+
+impl BugFactsCache {
+    /// The facts of the bugs stored now against `model`, last changed at event generation
+    /// `revision`.
+    fn facts(
+        &self,
+        store: &Store,
+        model: &DoraModel,
+        revision: u64,
+        settings: &Settings,
+    ) -> Result<Arc<Vec<BugFacts>>, StoreError> {
+        // Read before the bugs: a commit landing meanwhile is read again next time.
+        let generation = store.event_generation();
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, r, facts)) = &*last {
+            if (*g, *r) == (generation, revision) {
+                return Ok(facts.clone());
+            }
+        }
+        let facts = Arc::new(super::bugs::bug_facts(store, model, settings)?);
+        *last = Some((generation, revision, facts.clone()));
+        Ok(facts)
+    }
 }
 
 /// How a [`DoraCache`]'s models were made.
@@ -193,6 +229,7 @@ impl DoraCache {
         Keeping {
             slo_rows: &self.slo_rows,
             delivery: &self.delivery,
+            bugs: &self.bugs,
             generation,
             fingerprint: incremental::kept_fingerprint(settings),
         }
@@ -207,6 +244,18 @@ impl DoraCache {
     /// commits since wrote to, when the store can tell which (see `incremental`).
     pub fn get(&self, store: &Store, settings: &Settings) -> Result<Arc<DoraModel>, StoreError> {
         self.get_at(store, settings).map(|(model, _)| model)
+    }
+
+    /// The stored bugs attributed against the model of the store as it is now; computed again
+    /// only when an event changed.
+    pub fn bug_facts(
+        &self,
+        store: &Store,
+        settings: &Settings,
+    ) -> Result<(Arc<DoraModel>, Arc<Vec<BugFacts>>), StoreError> {
+        let (model, revision) = self.get_at(store, settings)?;
+        let facts = self.bugs.facts(store, &model, revision, settings)?;
+        Ok((model, facts))
     }
 
     /// How many times the weekly delivery figures were taken as they were, and computed.
@@ -484,6 +533,7 @@ pub fn rows_for(
 struct Keeping<'a> {
     slo_rows: &'a SloRows,
     delivery: &'a delivery_rows::DeliveryRows,
+    bugs: &'a BugFactsCache,
     generation: u64,
     fingerprint: Vec<u8>,
 }
@@ -648,7 +698,7 @@ fn rows_kept(
     let t_delivery = t1.elapsed();
     // Each SLO's samples are read and summed on their own (a cold store spends most of a large
     // history's first page here, in sled's reads): on every core, kept in configuration order.
-    let computed: Vec<Vec<WeekReliability>> = match kept {
+    let computed: Vec<Vec<WeekReliability>> = match &kept {
         Some(kept) => kept.slo_rows.rows(store, slos, &weeks, now_ms)?,
         None => crate::analysis::parallel_map(slos, |d| slo_weeks_at(store, d, &weeks, now_ms))
             .into_iter()
@@ -664,7 +714,11 @@ fn rows_kept(
     }
     // Bug inflow, the index's optional component: the organisation's bugs, or those of the
     // product's services.
-    let opened: Vec<i64> = super::bugs::bug_facts(store, model, settings)?
+    let facts = match &kept {
+        Some(k) => k.bugs.facts(store, model, k.generation, settings)?,
+        None => Arc::new(super::bugs::bug_facts(store, model, settings)?),
+    };
+    let opened: Vec<i64> = facts
         .iter()
         .filter(|b| product.is_none_or(|_| b.service.as_deref().is_some_and(&mine)))
         .map(|b| cal.week_start(b.created_ms))

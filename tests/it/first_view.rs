@@ -427,3 +427,34 @@ fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
     assert_eq!(view(&app), fresh(&app), "after a deployment");
     assert_eq!(app.dora.delivery_rows_stats(), (0, 1));
 }
+
+/// The bugs attributed against the model are read once while nothing changed, and again after
+/// a bug is stored: never stale.
+#[test]
+fn bug_facts_are_kept_until_an_event_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(dir.path(), "");
+    let app = app(&store, &config);
+    let (model, first) = app.dora.bug_facts(&app.store, &app.settings).unwrap();
+    let (_, again) = app.dora.bug_facts(&app.store, &app.settings).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "read once");
+    let repo = model.deployments[0].repo.clone();
+    let mut batch = WriteBatch::new();
+    batch.upsert_event(&barometer::model::Bug {
+        repo,
+        number: 999_999,
+        title: "Crash on save".into(),
+        labels: vec!["bug".into()],
+        created_at: chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap(),
+        closed_at: None,
+        reopened_at: vec![],
+    });
+    app.store.commit(batch).unwrap();
+    let (model, after) = app.dora.bug_facts(&app.store, &app.settings).unwrap();
+    let fresh = barometer::query::bugs::bug_facts(&app.store, &model, &app.settings).unwrap();
+    assert_eq!(after.len(), first.len() + 1);
+    assert_eq!(
+        serde_json::to_string(&*after).unwrap(),
+        serde_json::to_string(&fresh).unwrap()
+    );
+}

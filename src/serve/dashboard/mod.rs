@@ -168,6 +168,7 @@ fn compute(
 ) -> Result<Result<String, String>, StoreError> {
     let (store, settings, cache, slos) = (&app.store, &app.settings, &app.dora, &app.slos);
     let cal = settings.calendar;
+    let started = std::time::Instant::now();
     let model = cache.get(store, settings)?;
     let w = match &sel.product {
         None => cache.weekly(store, settings, slos)?,
@@ -183,9 +184,11 @@ fn compute(
         }
     }
     let week = cal.week_start(crate::clock::now_ms()) - WEEK_MS;
+    let viewed = started.elapsed();
     let view = (!teams.is_empty())
         .then(|| crate::query::teams::teams_view(&model, teams, slos, week, &settings.bands));
-    let facts = crate::query::bugs::bug_facts(store, &model, settings)?;
+    let teamed = started.elapsed();
+    let (_, facts) = cache.bug_facts(store, settings)?;
     let bugs = if facts.is_empty() {
         Vec::new()
     } else {
@@ -221,8 +224,10 @@ fn compute(
         }
         None => None,
     };
+    let bugged = started.elapsed();
     let support = crate::query::business::support_report(store, settings, crate::clock::now_ms())?;
     let cost = crate::query::business::cost_report(store, settings)?;
+    let business = started.elapsed();
     let parts = Teams {
         view: view.as_ref(),
         selected: sel.team.as_ref(),
@@ -236,7 +241,17 @@ fn compute(
         name,
         latency: latency.as_ref(),
     });
-    Ok(Ok(render(cal, &w, service, parts, sel.from, sel.to)))
+    let html = render(cal, &w, service, parts, sel.from, sel.to);
+    // Where a page's time goes (issue 21: the first page after a start).
+    tracing::debug!(
+        view_ms = viewed.as_millis() as u64,
+        teams_ms = teamed.saturating_sub(viewed).as_millis() as u64,
+        bugs_ms = bugged.saturating_sub(teamed).as_millis() as u64,
+        business_ms = business.saturating_sub(bugged).as_millis() as u64,
+        render_ms = started.elapsed().saturating_sub(business).as_millis() as u64,
+        "dashboard page computed from the weekly view"
+    );
+    Ok(Ok(html))
 }
 
 /// HTML-escapes text from data.

@@ -60,9 +60,7 @@ impl BugGauges {
         teams: &Teams,
         cache: &DoraCache,
     ) {
-        let facts = cache.get(store, settings).and_then(|model| {
-            crate::query::bugs::bug_facts(store, &model, settings).map(|f| (model, f))
-        });
+        let facts = cache.bug_facts(store, settings);
         let (model, facts) = match facts {
             Ok(v) => v,
             Err(e) => {
