@@ -52,15 +52,24 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     // then its tickets and business metrics (cost) last: a refresh that ran while it was still
     // seeding shows the SLO and revenue figures already, but no open bug or cost yet; and the
     // demo is marked successful only after its last batch, so a refresh right after that batch
-    // may not have its success time yet.
+    // may not have its success time yet. A refresh computes the weekly view (the pressure index
+    // and its profitability tag) before it reads the cost gauges, so a batch landing between
+    // them shows cost without the tag until the next refresh: awaited too, as every family
+    // Grafana queries (checked below).
+    let queried = crate::deploy::grafana_metric_families();
     let text = daemon
         .metrics_when(10, |t| {
+            let exported = crate::deploy::exported_families(t);
             t.contains("barometer_source_last_success_timestamp_seconds{")
                 && t.contains("barometer_slo_availability_ratio{service=\"api\"")
                 && t.contains("barometer_revenue_nrr_ratio")
                 && metric(t, "barometer_bugs_open{service=\"all\",team=\"\"}")
                     .is_some_and(|open| open > 0.0)
                 && t.contains("barometer_cost{")
+                && queried.iter().all(|(family, _)| {
+                    family.starts_with("barometer_remote_write_")
+                        || exported.contains(family.as_str())
+                })
         })
         .await;
     assert_eq!(
@@ -414,7 +423,6 @@ async fn serve_demo_answers_health_metrics_and_the_api() {
     // the daemon exports. The remote-write families appear only with a receiver configured:
     // tests/it/remote_write.rs checks those.
     let exported = crate::deploy::exported_families(&text);
-    let queried = crate::deploy::grafana_metric_families();
     for (family, place) in &queried {
         assert!(
             family.starts_with("barometer_remote_write_") || exported.contains(family.as_str()),
