@@ -134,7 +134,12 @@ impl SloRows {
         let fingerprint = Fingerprint::of(&def_key(def));
         let kept = match kept {
             Some(k) => Some(k),
-            None => self.load(store, def, &fingerprint)?,
+            // What was kept only saves work: one that cannot be read is recomputed (and kept
+            // again over it), never a failed view.
+            None => self.load(store, def, &fingerprint).unwrap_or_else(|e| {
+                tracing::warn!(slo = %def.name, error = %e, "the kept SLO rows cannot be read: computed again");
+                None
+            }),
         };
         let mut kept = match kept {
             Some(k) => up_to_date(store, def, k)?,
@@ -184,7 +189,12 @@ impl SloRows {
         }
         kept.generation = generation;
         if kept.unsaved {
-            kept.unsaved = !self.save(store, def, &fingerprint, &kept)?;
+            kept.unsaved = !self
+                .save(store, def, &fingerprint, &kept)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(slo = %def.name, error = %e, "could not keep the SLO rows in the store");
+                    false
+                });
         }
         Ok((out, kept))
     }

@@ -137,6 +137,8 @@ pub struct DoraCache {
     warmed: AtomicBool,
     /// The thread keeping the last model in the store, if one was started.
     keeping: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Whether the model the store kept was tried in this process.
+    kept_tried: AtomicBool,
     /// Each SLO's weekly rows, recomputed only for the weeks the commits since changed.
     slo_rows: SloRows,
     /// The weekly delivery figures of the last model.
@@ -225,13 +227,13 @@ impl DoraCache {
     }
 
     /// What the weekly rows of the model at `generation` are kept in.
-    fn keeping(&self, settings: &Settings, generation: u64) -> Keeping<'_> {
+    fn keeping(&self, store: &Store, settings: &Settings, generation: u64) -> Keeping<'_> {
         Keeping {
             slo_rows: &self.slo_rows,
             delivery: &self.delivery,
             bugs: &self.bugs,
             generation,
-            fingerprint: incremental::kept_fingerprint(settings),
+            fingerprint: incremental::kept_fingerprint(store, settings),
         }
     }
 
@@ -278,7 +280,9 @@ impl DoraCache {
             last
         });
         self.last.clear_poison();
-        let first = last.is_none();
+        // The kept model is tried once per process: after a failed update (or a panic) the
+        // model is built whole, as what failed would fail again from the kept one.
+        let first = last.is_none() && !self.kept_tried.swap(true, Ordering::AcqRel);
         if let Some(state) = &mut *last {
             if state.generation == store.event_generation() {
                 return Ok((state.model.clone(), state.revision));
@@ -349,7 +353,7 @@ impl DoraCache {
             slos,
             now,
             ViewScope::Product(product),
-            Some(self.keeping(settings, generation)),
+            Some(self.keeping(store, settings, generation)),
         )?;
         let l = live.entry(product.name.clone()).or_insert_with(|| Live {
             key,
@@ -393,7 +397,7 @@ impl DoraCache {
                     slos,
                     now,
                     ViewScope::Org,
-                    Some(self.keeping(settings, generation)),
+                    Some(self.keeping(store, settings, generation)),
                 );
                 tracing::debug!(
                     model_ms = modelled.as_millis() as u64,

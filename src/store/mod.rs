@@ -204,6 +204,8 @@ pub struct Store {
     logs_since: u64,
     /// Large payloads kept as files of the data directory (`rollups`).
     kept_files: rollups::KeptFiles,
+    /// Random bytes given to the store when it was made (or first opened by schema 5).
+    id: [u8; 16],
     /// Keeps sled's I/O pool out of a known deadlock (see `pool_watch`); stopped on drop.
     _pool_watch: pool_watch::PoolWatch,
 }
@@ -274,7 +276,10 @@ impl Store {
         let data_generation = rollups::read_data_generation(&db)?;
         let logs_since = read_logs_since(&db)?;
         let changed = changed::ChangedGroups::load(&db)?;
+        let kept_files = rollups::KeptFiles::new(path, &db);
+        let id = store_id(&db)?;
         Ok(Self {
+            id,
             db,
             path: path.to_owned(),
             index: RwLock::new(SeriesIndex { ids, next_id }),
@@ -284,7 +289,7 @@ impl Store {
             data_generation: Mutex::new(data_generation),
             changed: Mutex::new(changed),
             logs_since,
-            kept_files: rollups::KeptFiles::new(path),
+            kept_files,
             _pool_watch: pool_watch,
         })
     }
@@ -344,6 +349,12 @@ impl Store {
     /// what changed after an earlier generation cannot be answered.
     pub fn logs_since(&self) -> u64 {
         self.logs_since
+    }
+
+    /// Random bytes given to this store when it was made: what was computed from one store
+    /// and kept beside it (a kept file copied along with another copy's data) is told apart.
+    pub fn id(&self) -> [u8; 16] {
+        self.id
     }
 
     /// A receiver that changes whenever a batch is committed.
@@ -422,6 +433,23 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// [`Store::id`]: read, or made and kept on first open. A damaged one is made again (what was
+/// kept against it is then computed again).
+fn store_id(db: &sled::Db) -> Result<[u8; 16], StoreError> {
+    let mut key = vec![TAG_META];
+    key.extend_from_slice(b"store_id");
+    if let Some(v) = db.get(&key)? {
+        if let Ok(id) = <[u8; 16]>::try_from(v.as_ref()) {
+            return Ok(id);
+        }
+        tracing::warn!("the store's id is damaged: a new one is made");
+    }
+    let id: [u8; 16] = rand::random();
+    db.insert(key, &id)?;
+    db.flush()?;
+    Ok(id)
+}
+
 /// The meta key of [`Store::logs_since`].
 fn logs_since_key() -> Vec<u8> {
     let mut key = vec![TAG_META];
@@ -429,15 +457,20 @@ fn logs_since_key() -> Vec<u8> {
     key
 }
 
-/// Reads [`Store::logs_since`]; a store without one (which `check_schema` never leaves) has
-/// logs that answer nothing.
+/// Reads [`Store::logs_since`]; a store without one (which `check_schema` never leaves), or
+/// with one that does not read, has logs that answer nothing (what was computed before is
+/// computed again) rather than being unopenable.
 fn read_logs_since(db: &sled::Db) -> Result<u64, StoreError> {
-    match db.get(logs_since_key())? {
-        None => Ok(u64::MAX),
-        Some(v) => {
-            v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
-                StoreError::Corrupt("the start of the change logs is not a u64".into())
-            })
-        }
-    }
+    Ok(match db.get(logs_since_key())? {
+        None => u64::MAX,
+        Some(v) => match <[u8; 8]>::try_from(v.as_ref()) {
+            Ok(b) => u64::from_be_bytes(b),
+            Err(_) => {
+                tracing::warn!(
+                    "the start of the store's change logs is damaged: what was kept is computed again"
+                );
+                u64::MAX
+            }
+        },
+    })
 }

@@ -173,6 +173,9 @@ const KEPT_DIR: &str = "kept";
 #[derive(Debug, Clone)]
 pub struct KeptFiles {
     dir: std::path::PathBuf,
+    /// Flushed before a file is written: a file stamped with a generation the store could
+    /// still lose in a crash would be taken, after it, against another history.
+    db: sled::Db,
     /// One file written at a time: each is written to the same temporary name.
     writing: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -185,9 +188,10 @@ impl Store {
 }
 
 impl KeptFiles {
-    pub(super) fn new(data_dir: &std::path::Path) -> Self {
+    pub(super) fn new(data_dir: &std::path::Path, db: &sled::Db) -> Self {
         Self {
             dir: data_dir.join(KEPT_DIR),
+            db: db.clone(),
             writing: Default::default(),
         }
     }
@@ -214,6 +218,8 @@ impl KeptFiles {
             source,
         };
         let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        // What the stamp stands for is on disk before the file that names it.
+        self.db.flush()?;
         std::fs::create_dir_all(&self.dir).map_err(unwritable)?;
         let tmp = path.with_extension("tmp");
         {

@@ -463,6 +463,23 @@ fn a_restart_starts_from_the_kept_model() {
         same(&cache, &store, &settings, "damaged");
         assert_eq!(builds(&cache), (1, 0, 0));
     }
+    // A kept file copied beside another store (of another history, further on): never taken,
+    // built whole.
+    {
+        let other = tempfile::tempdir().unwrap();
+        let store = Store::open(other.path()).unwrap();
+        let mut page = Page::default();
+        for n in 1..40 {
+            history(&mut page, "o/app", "app", n..n + 1, 100);
+            page.write(&store);
+        }
+        assert!(store.event_generation() > 30);
+        std::fs::create_dir_all(other.path().join("kept")).unwrap();
+        std::fs::copy(&kept, other.path().join("kept").join("dora_state")).unwrap();
+        let cache = DoraCache::default();
+        same(&cache, &store, &settings, "another store's");
+        assert_eq!(builds(&cache), (1, 0, 0));
+    }
     std::fs::write(&kept, [0u8; 5]).unwrap();
     let store = open();
     let cache = DoraCache::default();

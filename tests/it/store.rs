@@ -436,7 +436,8 @@ fn a_path_that_is_a_file_is_reported_as_unreadable() {
     );
 }
 
-/// A store created by this version logs what every commit wrote from its first commit on.
+/// A store created by this version logs what every commit wrote from its first commit on; a
+/// damaged start of the logs leaves them answering nothing, not the store unopenable.
 #[test]
 fn a_new_store_logs_changes_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -444,6 +445,14 @@ fn a_new_store_logs_changes_from_the_start() {
     assert_eq!(store.logs_since(), 0);
     drop(store);
     assert_eq!(Store::open(dir.path()).unwrap().logs_since(), 0);
+    {
+        let db = crate::helpers::raw_sled(dir.path());
+        let mut k = vec![0u8];
+        k.extend_from_slice(b"logs_since");
+        db.insert(k, &b"bad"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(Store::open(dir.path()).unwrap().logs_since(), u64::MAX);
 }
 
 #[test]

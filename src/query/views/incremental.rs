@@ -86,9 +86,10 @@ fn services_of(settings: &Settings, first: &FirstDeployments) -> Vec<ServiceSpec
 
 /// What a kept state depends on besides the events: the settings, the kept layout, this build
 /// (another build may analyse otherwise; see `query::rollup`).
-pub(super) fn kept_fingerprint(settings: &Settings) -> Vec<u8> {
+pub(super) fn kept_fingerprint(store: &Store, settings: &Settings) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    h.update(store.id());
     h.update(KEPT_FORMAT.to_be_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update([0]);
@@ -241,7 +242,7 @@ impl DoraState {
         let files = store.kept_files();
         let (model, links, first) = (self.model.clone(), self.links.clone(), self.first.clone());
         let (generation, revision) = (self.generation, self.revision);
-        let fingerprint = kept_fingerprint(settings);
+        let fingerprint = kept_fingerprint(store, settings);
         let handle = std::thread::Builder::new()
             .name("keep-model".into())
             .spawn(move || {
@@ -282,7 +283,7 @@ impl DoraState {
     /// whole, which a damaged file must not prevent).
     pub(super) fn kept(store: &Store, settings: &Settings) -> Option<Self> {
         let started = std::time::Instant::now();
-        let wanted = kept_fingerprint(settings);
+        let wanted = kept_fingerprint(store, settings);
         let k = match store.kept_files().get(KEPT, |f| f == wanted) {
             Ok(Some(k)) => k,
             Ok(None) => return None,
@@ -292,6 +293,16 @@ impl DoraState {
             }
         };
         let read = started.elapsed();
+        // Never ahead of the store (a file kept by another copy of it): what changed since
+        // could not be told.
+        if k.generation > store.event_generation() {
+            tracing::warn!(
+                kept = k.generation,
+                store = store.event_generation(),
+                "the kept delivery model is ahead of the store: built again from every event"
+            );
+            return None;
+        }
         let state = match kept::decode(&k.payload) {
             Ok(s) => s,
             Err(e) => {

@@ -273,9 +273,11 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeptState, postcard::Error> {
         }
         Ok(run.into_iter().map(owned_deploy).collect::<Vec<_>>())
     });
-    let mut deployments = Vec::with_capacity(kept.deployments.len() * RUN);
+    // Sized from what decoded, never from a count read out of the file.
+    let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut deployments = Vec::with_capacity(runs.iter().map(Vec::len).sum());
     for run in runs {
-        deployments.extend(run?);
+        deployments.extend(run);
     }
     let owned = |s: &str| s.to_owned();
     Ok(KeptState {

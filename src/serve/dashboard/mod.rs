@@ -169,7 +169,8 @@ fn compute(
     let (store, settings, cache, slos) = (&app.store, &app.settings, &app.dora, &app.slos);
     let cal = settings.calendar;
     let started = std::time::Instant::now();
-    let model = cache.get(store, settings)?;
+    // One model for the whole page: the one the bugs were attributed against.
+    let (model, facts) = cache.bug_facts(store, settings)?;
     let w = match &sel.product {
         None => cache.weekly(store, settings, slos)?,
         Some(p) => cache.product_weekly(store, settings, slos, p)?,
@@ -188,7 +189,6 @@ fn compute(
     let view = (!teams.is_empty())
         .then(|| crate::query::teams::teams_view(&model, teams, slos, week, &settings.bands));
     let teamed = started.elapsed();
-    let (_, facts) = cache.bug_facts(store, settings)?;
     let bugs = if facts.is_empty() {
         Vec::new()
     } else {
