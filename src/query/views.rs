@@ -214,16 +214,7 @@ impl DoraCache {
     /// stops, so that the next one starts from it.
     pub fn settle(&self) {
         self.delivery.settle();
-        let handle = self
-            .keeping
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(h) = handle {
-            if h.join().is_err() {
-                tracing::warn!("keeping the delivery model panicked");
-            }
-        }
+        join_keeping(&self.keeping, "the delivery model");
     }
 
     /// What the weekly rows of the model at `generation` are kept in.
@@ -530,6 +521,16 @@ pub fn rows_for(
     scope: ViewScope<'_>,
 ) -> Result<(Vec<WeekRow>, ServiceRows), StoreError> {
     rows_kept(store, settings, model, slos, now_ms, scope, None)
+}
+
+/// Waits for the thread keeping `what` in the store, if one was started.
+fn join_keeping(slot: &Mutex<Option<std::thread::JoinHandle<()>>>, what: &str) {
+    let handle = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(h) = handle {
+        if h.join().is_err() {
+            tracing::warn!("keeping {what} in the store panicked");
+        }
+    }
 }
 
 /// Where a [`DoraCache`] keeps weekly rows: each SLO's, and the delivery figures of its model

@@ -216,15 +216,6 @@ impl DeliveryRows {
 
     /// Waits until the figures being kept, if any, are written.
     pub(super) fn settle(&self) {
-        let handle = self
-            .keeping
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(h) = handle {
-            if h.join().is_err() {
-                tracing::warn!("keeping the delivery figures panicked");
-            }
-        }
+        super::join_keeping(&self.keeping, "the delivery figures");
     }
 }
