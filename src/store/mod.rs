@@ -379,14 +379,7 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
                 // version 3 instead of writing events without moving their kept counts, and one
                 // of version 4 instead of writing without logging what it wrote. The logs start
                 // here, in the same batch as the version.
-                let mut moved = sled::Batch::default();
-                moved.insert(
-                    logs_since_key(),
-                    &rollups::read_data_generation(db)?.to_be_bytes(),
-                );
-                moved.insert(key.as_slice(), &SCHEMA_VERSION.to_be_bytes());
-                db.apply_batch(moved)?;
-                db.flush()?;
+                move_version(db, &key)?;
                 tracing::info!(
                     path = %path.display(),
                     "the store moved from schema {found} to schema {SCHEMA_VERSION} (nothing to convert)"
@@ -394,14 +387,7 @@ fn check_schema(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
             } else if found == 1 {
                 let started = std::time::Instant::now();
                 let moved = migrate::from_v1(db)?;
-                let mut version = sled::Batch::default();
-                version.insert(
-                    logs_since_key(),
-                    &rollups::read_data_generation(db)?.to_be_bytes(),
-                );
-                version.insert(key.as_slice(), &SCHEMA_VERSION.to_be_bytes());
-                db.apply_batch(version)?;
-                db.flush()?;
+                move_version(db, &key)?;
                 tracing::info!(
                     events = moved,
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -448,6 +434,20 @@ fn store_id(db: &sled::Db) -> Result<[u8; 16], StoreError> {
     db.insert(key, &id)?;
     db.flush()?;
     Ok(id)
+}
+
+/// Records this schema version under `key`, with the change logs starting at the store's data
+/// generation now, in one batch (a store moved from an earlier schema).
+fn move_version(db: &sled::Db, key: &[u8]) -> Result<(), StoreError> {
+    let mut version = sled::Batch::default();
+    version.insert(
+        logs_since_key(),
+        &rollups::read_data_generation(db)?.to_be_bytes(),
+    );
+    version.insert(key, &SCHEMA_VERSION.to_be_bytes());
+    db.apply_batch(version)?;
+    db.flush()?;
+    Ok(())
 }
 
 /// The meta key of [`Store::logs_since`].
