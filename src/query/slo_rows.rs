@@ -9,25 +9,35 @@
 //! per-series write log tells ([`Store::points_written_since`]). The week holding business time
 //! is partial (its figures depend on the time) and is never kept.
 //!
-//! The rows of complete weeks are also kept in the store as a rollup per SLO, stamped with the
-//! data generation they were computed from and fingerprinted with the SLO's definition and this
-//! build: a restarted daemon brings them up to date the same way.
+//! The rows of complete weeks are also kept as one file of the data directory (`kept/slo_rows`),
+//! each SLO's stamped with the data generation it was computed from and keyed by its whole
+//! definition, the file fingerprinted with this store and this build: a restarted daemon reads
+//! it once and brings each SLO up to date the same way. One file rather than a sled rollup per
+//! SLO: reading 200 rollups (sled keeps each as a blob file of its own) was most of a restart's
+//! SLO rows (issue 21).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::rollup::{self, Fingerprint};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
 use super::slo::{series_read, slo_key, slo_weeks_from, SloDef};
 use crate::analysis::reliability::{WeekReliability, BURN_WINDOWS_H};
 use crate::analysis::WEEK_MS;
 use crate::store::{Store, StoreError, Written};
 
 /// Bump when the kept rows' encoding changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+
+/// The file the rows are kept in.
+const KEPT: &str = "slo_rows";
 
 /// An SLO's kept rows: the complete weeks, by week start, as of a data generation.
 #[derive(Debug, Clone, Default)]
 struct Kept {
+    /// The whole definition the rows were computed for ([`def_key`]).
+    def: String,
     generation: u64,
     rows: BTreeMap<i64, WeekReliability>,
     /// Whether the store's rollup lags behind these rows.
@@ -43,16 +53,30 @@ pub struct SloRowsStats {
     pub whole: u64,
     /// Weeks computed, the partial ones included.
     pub weeks_computed: u64,
-    /// Rollups written to the store.
+    /// SLOs whose rows were handed to be kept in the store's file.
     pub saved: u64,
 }
 
 /// Kept SLO rows; [`SloRows::rows`] answers as `query::slo_weeks_at` would.
 #[derive(Debug, Default)]
 pub struct SloRows {
-    /// By [`def_key`].
+    /// By [`slo_id`].
     kept: Mutex<HashMap<String, Kept>>,
+    /// Whether the kept file was read in this process (once: then the rows in memory are the
+    /// newer ones).
+    looked: Mutex<bool>,
+    /// The thread writing the kept file, if one was started.
+    keeping: Mutex<Option<std::thread::JoinHandle<()>>>,
     stats: Mutex<SloRowsStats>,
+}
+
+/// One SLO's entry in the kept file.
+#[derive(Serialize, Deserialize)]
+struct KeptEntry {
+    id: String,
+    def: String,
+    generation: u64,
+    rows: Vec<WeekReliability>,
 }
 
 /// What an SLO's rows depend on besides the samples: the whole definition.
@@ -60,10 +84,22 @@ fn def_key(def: &SloDef) -> String {
     format!("{FORMAT} {def:?}")
 }
 
-/// The rollup an SLO's rows are kept under (the definition's strings quoted, so no two SLOs
-/// share it).
-fn rollup_name(def: &SloDef) -> String {
-    format!("slo_rows {:?} {:?}", def.service, def.name)
+/// Which SLO: its service and name (quoted, so no two SLOs share it). Rows kept for an
+/// earlier definition of the same SLO are replaced, not kept beside.
+fn slo_id(def: &SloDef) -> String {
+    format!("{:?} {:?}", def.service, def.name)
+}
+
+/// What the kept file depends on besides each SLO's definition: this store (a file copied
+/// beside another store is never taken) and this build.
+fn file_fingerprint(store: &Store) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(store.id());
+    h.update(FORMAT.to_be_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(super::rollup::build_id().as_bytes());
+    h.finalize().to_vec()
 }
 
 /// How far before its start a week's figures read: its budget window or longest burn window,
@@ -98,25 +134,41 @@ impl SloRows {
         // Held throughout: two views brought up to date at once (the organisation's and a
         // product's) would otherwise each miss what the other took, and do its work again.
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if !std::mem::replace(
+            &mut *self.looked.lock().unwrap_or_else(|p| p.into_inner()),
+            true,
+        ) {
+            for (key, k) in self.load(store, generation) {
+                kept.entry(key).or_insert(k);
+            }
+        }
         let taken: Vec<(&SloDef, Mutex<Option<Kept>>)> = defs
             .iter()
-            .map(|d| (d, Mutex::new(kept.remove(&def_key(d)))))
+            .map(|d| {
+                let k = kept.remove(&slo_id(d)).filter(|k| k.def == def_key(d));
+                (d, Mutex::new(k))
+            })
             .collect();
         let done = crate::analysis::parallel_map(&taken, |(def, kept)| {
             let kept = kept.lock().unwrap_or_else(|p| p.into_inner()).take();
             self.one(store, def, kept, weeks, now_ms, generation)
         });
+        let mut unsaved = 0;
         // Every SLO that succeeded keeps its rows, also when another failed.
         let mut out = Vec::with_capacity(defs.len());
         let mut failed = None;
         for (def, result) in defs.iter().zip(done) {
             match result {
                 Ok((rows, k)) => {
-                    kept.insert(def_key(def), k);
+                    unsaved += u64::from(k.unsaved);
+                    kept.insert(slo_id(def), k);
                     out.push(rows);
                 }
                 Err(e) => failed = failed.or(Some(e)),
             }
+        }
+        if unsaved > 0 {
+            self.save(store, &mut kept, unsaved);
         }
         failed.map_or(Ok(out), Err)
     }
@@ -131,23 +183,16 @@ impl SloRows {
         now_ms: i64,
         generation: u64,
     ) -> Result<(Vec<WeekReliability>, Kept), StoreError> {
-        let fingerprint = Fingerprint::of(&def_key(def));
-        let kept = match kept {
-            Some(k) => Some(k),
-            // What was kept only saves work: one that cannot be read is recomputed (and kept
-            // again over it), never a failed view.
-            None => self.load(store, def, &fingerprint).unwrap_or_else(|e| {
-                tracing::warn!(slo = %def.name, error = %e, "the kept SLO rows cannot be read: computed again");
-                None
-            }),
-        };
         let mut kept = match kept {
             Some(k) => up_to_date(store, def, k)?,
             None => None,
         }
         .unwrap_or_else(|| {
             self.count(|s| s.whole += 1);
-            Kept::default()
+            Kept {
+                def: def_key(def),
+                ..Kept::default()
+            }
         });
         let mut wanted: Vec<i64> = weeks
             .iter()
@@ -188,75 +233,102 @@ impl SloRows {
             }
         }
         kept.generation = generation;
-        if kept.unsaved {
-            kept.unsaved = !self
-                .save(store, def, &fingerprint, &kept)
-                .unwrap_or_else(|e| {
-                    tracing::warn!(slo = %def.name, error = %e, "could not keep the SLO rows in the store");
-                    false
-                });
-        }
         Ok((out, kept))
     }
 
-    /// The rows the store kept for `def` by this build, if any.
-    fn load(
-        &self,
-        store: &Store,
-        def: &SloDef,
-        fingerprint: &Fingerprint,
-    ) -> Result<Option<Kept>, StoreError> {
-        let Some(found) = rollup::get_kept(store, &rollup_name(def), fingerprint)? else {
-            return Ok(None);
-        };
-        // Another build may encode rows otherwise: never decoded as this one's.
-        if !found.same_build {
-            return Ok(None);
-        }
-        match postcard::from_bytes::<Vec<WeekReliability>>(&found.rollup.payload) {
-            Ok(rows) => {
-                self.count(|s| s.loaded += 1);
-                Ok(Some(Kept {
-                    generation: found.rollup.generation,
-                    rows: rows.into_iter().map(|r| (r.week_start, r)).collect(),
-                    unsaved: false,
-                }))
-            }
+    /// The rows kept in the store's file by this build for this store, by [`slo_id`]; none
+    /// (warned about) when the file cannot be read or decoded: what was kept only saves work.
+    /// An entry stamped past the store's `generation` (a file from another history) is left out.
+    fn load(&self, store: &Store, generation: u64) -> HashMap<String, Kept> {
+        let fingerprint = file_fingerprint(store);
+        let found = match store.kept_files().get(KEPT, |f| f == fingerprint) {
+            Ok(Some(found)) => found,
+            Ok(None) => return HashMap::new(),
             Err(e) => {
-                tracing::warn!(slo = %def.name, error = %e, "kept SLO rows do not decode: recomputed");
-                Ok(None)
+                tracing::warn!(error = %e, "the kept SLO rows cannot be read: computed again");
+                return HashMap::new();
             }
+        };
+        let entries = match postcard::from_bytes::<Vec<KeptEntry>>(&found.payload) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, "the kept SLO rows do not decode: computed again");
+                return HashMap::new();
+            }
+        };
+        let mut out = HashMap::with_capacity(entries.len());
+        for e in entries {
+            if e.generation > generation {
+                tracing::warn!(
+                    kept = e.generation,
+                    store = generation,
+                    "kept SLO rows are ahead of the store: computed again"
+                );
+                continue;
+            }
+            self.count(|s| s.loaded += 1);
+            let rows = e.rows.into_iter().map(|r| (r.week_start, r)).collect();
+            out.insert(
+                e.id,
+                Kept {
+                    def: e.def,
+                    generation: e.generation,
+                    rows,
+                    unsaved: false,
+                },
+            );
+        }
+        out
+    }
+
+    /// Keeps every SLO's rows in the store's file, on a thread of its own (a few megabytes,
+    /// synced); `unsaved` of them changed. An earlier write still running is waited for (rows
+    /// change in the store only when a week ends or samples are backfilled, so rarely). A
+    /// failure only costs the next process their computation, so it is warned about.
+    fn save(&self, store: &Store, kept: &mut HashMap<String, Kept>, unsaved: u64) {
+        self.settle();
+        let mut keeping = self.keeping.lock().unwrap_or_else(|p| p.into_inner());
+        let entries: Vec<KeptEntry> = kept
+            .iter()
+            .map(|(id, k)| KeptEntry {
+                id: id.clone(),
+                def: k.def.clone(),
+                generation: k.generation,
+                rows: k.rows.values().cloned().collect(),
+            })
+            .collect();
+        // The newest generation named: the store is flushed past it before the file is written.
+        let stamp = entries.iter().map(|e| e.generation).max().unwrap_or(0);
+        let (files, fingerprint) = (store.kept_files(), file_fingerprint(store));
+        let spawned = std::thread::Builder::new()
+            .name("keep-slo-rows".into())
+            .spawn(move || {
+                let written = postcard::to_allocvec(&entries)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        files
+                            .put(KEPT, stamp, &fingerprint, &bytes)
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "could not keep the SLO rows in the store");
+                }
+            });
+        match spawned {
+            Ok(h) => {
+                *keeping = Some(h);
+                for k in kept.values_mut() {
+                    k.unsaved = false;
+                }
+                self.count(|s| s.saved += unsaved);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not start keeping the SLO rows"),
         }
     }
 
-    /// Keeps `kept` in the store; `false` when a commit landed since its generation (kept
-    /// next time).
-    fn save(
-        &self,
-        store: &Store,
-        def: &SloDef,
-        fingerprint: &Fingerprint,
-        kept: &Kept,
-    ) -> Result<bool, StoreError> {
-        let rows: Vec<&WeekReliability> = kept.rows.values().collect();
-        let payload = match postcard::to_allocvec(&rows) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(slo = %def.name, error = %e, "SLO rows do not encode: not kept");
-                return Ok(false);
-            }
-        };
-        let saved = rollup::put(
-            store,
-            &rollup_name(def),
-            kept.generation,
-            fingerprint,
-            &payload,
-        )?;
-        if saved {
-            self.count(|s| s.saved += 1);
-        }
-        Ok(saved)
+    /// Waits until the rows being kept, if any, are written.
+    pub fn settle(&self) {
+        super::views::join_keeping(&self.keeping, "the SLO rows");
     }
 }
 

@@ -214,6 +214,7 @@ impl DoraCache {
     /// stops, so that the next one starts from it.
     pub fn settle(&self) {
         self.delivery.settle();
+        self.slo_rows.settle();
         join_keeping(&self.keeping, "the delivery model");
     }
 
@@ -524,7 +525,7 @@ pub fn rows_for(
 }
 
 /// Waits for the thread keeping `what` in the store, if one was started.
-fn join_keeping(slot: &Mutex<Option<std::thread::JoinHandle<()>>>, what: &str) {
+pub(crate) fn join_keeping(slot: &Mutex<Option<std::thread::JoinHandle<()>>>, what: &str) {
     let handle = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(h) = handle {
         if h.join().is_err() {

@@ -220,6 +220,7 @@ fn kept_slo_rows_equal_rows_from_every_sample_after_each_change() {
     // A restart: a new handle on the same directory and a fresh cache use the kept rows, after
     // a backfill the old process never saw.
     write(&store, &defs[0], monday(-3), monday(-3) + 2 * H, 42);
+    rows.settle();
     drop(store);
     let store = Store::open(dir.path()).expect("reopen");
     let rows = SloRows::default();
@@ -234,6 +235,7 @@ fn kept_slo_rows_equal_rows_from_every_sample_after_each_change() {
     // A store whose logs start after the kept rows (moved from an earlier schema): what
     // changed since is unknown, so each SLO is recomputed whole.
     write(&store, &defs[1], later - H, later, 43);
+    rows.settle();
     drop(store);
     {
         let db = crate::helpers::raw_sled(dir.path());
@@ -250,6 +252,7 @@ fn kept_slo_rows_equal_rows_from_every_sample_after_each_change() {
     assert_eq!((s.loaded, s.whole), (n, n));
     assert_eq!(s.weeks_computed, 20 * n);
     // And the rows then kept serve the next start.
+    rows.settle();
     drop(rows);
     let rows = SloRows::default();
     let s = check(
@@ -261,4 +264,65 @@ fn kept_slo_rows_equal_rows_from_every_sample_after_each_change() {
         "after the whole recompute",
     );
     assert_eq!((s.loaded, s.whole, s.weeks_computed), (n, 0, n));
+}
+
+/// The kept file only saves work: a damaged one, one copied beside another store, and rows
+/// stamped past the store's data (a store put back from an older backup) are each recomputed
+/// whole, equal to the rows from every sample.
+#[test]
+fn a_damaged_foreign_or_newer_kept_file_is_recomputed() {
+    let now = crate::helpers::now().timestamp_millis();
+    let defs = vec![def("checkout", true, 0.999), def("api", false, 0.995)];
+    let n = defs.len() as u64;
+    let list = weeks(-7, 0);
+    let seeded = |path: &std::path::Path| {
+        let store = Store::open(path).expect("open");
+        for (i, d) in defs.iter().enumerate() {
+            write(&store, d, monday(-9), now, i as i64);
+        }
+        let rows = SloRows::default();
+        check(&rows, &store, &defs, &list, now, "first");
+        rows.settle();
+        store
+    };
+    // A restart's rows: a new cache, its writes waited for.
+    let restarted = |store: &Store, what: &str| {
+        let rows = SloRows::default();
+        let s = check(&rows, store, &defs, &list, now, what);
+        rows.settle();
+        s
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = seeded(dir.path());
+    let file = dir.path().join("kept").join("slo_rows");
+    let good = std::fs::read(&file).expect("a kept file");
+    // Taken as kept on a restart.
+    let s = restarted(&store, "kept");
+    assert_eq!((s.loaded, s.whole, s.weeks_computed), (n, 0, n));
+
+    // Cut in the middle of its rows.
+    std::fs::write(&file, &good[..good.len() / 2]).expect("cut");
+    let s = restarted(&store, "cut");
+    assert_eq!((s.loaded, s.whole), (0, n));
+
+    // Copied beside another store holding the same samples.
+    let other = tempfile::tempdir().expect("tempdir");
+    let store2 = seeded(other.path());
+    std::fs::write(other.path().join("kept").join("slo_rows"), &good).expect("copy");
+    let s = restarted(&store2, "copied");
+    assert_eq!((s.loaded, s.whole), (0, n));
+    drop(store2);
+
+    // Stamped past the store's data generation.
+    std::fs::write(&file, &good).expect("put back");
+    drop(store);
+    {
+        let db = crate::helpers::raw_sled(dir.path());
+        db.insert(b"\0data_generation", &1u64.to_be_bytes())
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    let s = restarted(&store, "ahead");
+    assert_eq!((s.loaded, s.whole), (0, n));
 }
