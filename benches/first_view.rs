@@ -494,8 +494,9 @@ fn measure(bin: &str, cfg: &Path) -> (Duration, Duration, String, usize, bool, O
     // The older page reloads itself: as a browser would, until the current page is there (which
     // the daemon then keeps for the next start).
     let older = is_older(&body);
+    // Every 50 ms: a coarser poll would round the time to the current page up by as much.
     let current = older.then(|| loop {
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50));
         if !is_older(&get_root(&addr)) {
             break t0.elapsed();
         }

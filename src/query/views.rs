@@ -685,60 +685,78 @@ fn rows_kept(
                 .map(|s| Scope::Service(s.name.clone())),
         )
         .collect();
+    // The delivery figures on a thread of their own while this one reads the SLO rows, the
+    // bugs, tickets and cost: after a restart each is a file or the store to read and decode
+    // (issue 21).
     let t1 = std::time::Instant::now();
-    let delivery = match &kept {
-        Some(k) => k.delivery.rows(
-            store,
-            model,
-            k.generation,
-            &k.fingerprint,
-            &scopes,
-            &weeks,
-            bands,
-            product.is_none(),
-        ),
-        None => Arc::new(crate::analysis::dora::weekly_scopes(
-            model, &scopes, &weeks, bands,
-        )),
-    };
-    let t_delivery = t1.elapsed();
-    // Each SLO's samples are read and summed on their own (a cold store spends most of a large
-    // history's first page here, in sled's reads): on every core, kept in configuration order.
-    let computed: Vec<Vec<WeekReliability>> = match &kept {
-        Some(kept) => kept.slo_rows.rows(store, slos, &weeks, now_ms)?,
-        None => crate::analysis::parallel_map(slos, |d| slo_weeks_at(store, d, &weeks, now_ms))
-            .into_iter()
-            .collect::<Result<_, StoreError>>()?,
-    };
+    let (delivery, rest) = std::thread::scope(|s| {
+        let delivery = s.spawn(|| {
+            let rows = match &kept {
+                Some(k) => k.delivery.rows(
+                    store,
+                    model,
+                    k.generation,
+                    &k.fingerprint,
+                    &scopes,
+                    &weeks,
+                    bands,
+                    product.is_none(),
+                ),
+                None => Arc::new(crate::analysis::dora::weekly_scopes(
+                    model, &scopes, &weeks, bands,
+                )),
+            };
+            (rows, t1.elapsed())
+        });
+        let rest = (|| -> Result<_, StoreError> {
+            // Each SLO's samples are read and summed on their own (a cold store spends most of
+            // a large history's first page here, in sled's reads): on every core, kept in
+            // configuration order.
+            let computed: Vec<Vec<WeekReliability>> = match &kept {
+                Some(kept) => kept.slo_rows.rows(store, slos, &weeks, now_ms)?,
+                None => {
+                    crate::analysis::parallel_map(slos, |d| slo_weeks_at(store, d, &weeks, now_ms))
+                        .into_iter()
+                        .collect::<Result<_, StoreError>>()?
+                }
+            };
+            let t_slo = t1.elapsed();
+            // Bug inflow, the index's optional component.
+            let facts = match &kept {
+                Some(k) => k.bugs.facts(store, model, k.generation, settings)?,
+                None => Arc::new(super::bugs::bug_facts(store, model, settings)?),
+            };
+            // Support and cost, the index's other optional components and its profitability
+            // tag: the organisation's, or what can be attributed to the product.
+            let business = match product {
+                None => super::business_rows::organisation(store, settings, &snapshots)?,
+                Some(p) => {
+                    let revenue: BTreeMap<i32, f64> =
+                        months.iter().map(|(m, f)| (*m, f.mrr)).collect();
+                    super::business_rows::product(store, settings, &snapshots, p, &known, &revenue)?
+                }
+            };
+            Ok((computed, t_slo, facts, business))
+        })();
+        let delivery = delivery
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (delivery, rest)
+    });
+    let ((delivery, t_delivery), (computed, t_slo, facts, business)) = (delivery, rest?);
     let slo_rows: Vec<(&SloDef, Vec<WeekReliability>)> = slos.iter().zip(computed).collect();
-
-    let t_slo = t1.elapsed().saturating_sub(t_delivery);
     let org_slos: Vec<&(&SloDef, Vec<WeekReliability>)> = slo_rows.iter().collect();
     let mut org = scope_rows(&weeks, current, delivery.first(), &org_slos);
     for (row, w) in org.iter_mut().zip(&weeks) {
         revenue_into(row, *w, &months, cal);
     }
-    // Bug inflow, the index's optional component: the organisation's bugs, or those of the
-    // product's services.
-    let facts = match &kept {
-        Some(k) => k.bugs.facts(store, model, k.generation, settings)?,
-        None => Arc::new(super::bugs::bug_facts(store, model, settings)?),
-    };
+    // The organisation's bugs, or those of the product's services.
     let opened: Vec<i64> = facts
         .iter()
         .filter(|b| product.is_none_or(|_| b.service.as_deref().is_some_and(&mine)))
         .map(|b| cal.week_start(b.created_ms))
         .collect();
     bugs_into(&mut org, &opened);
-    // Support and cost, the index's other optional components and its profitability tag: the
-    // organisation's, or what can be attributed to the product.
-    let business = match product {
-        None => super::business_rows::organisation(store, settings, &snapshots)?,
-        Some(p) => {
-            let revenue: BTreeMap<i32, f64> = months.iter().map(|(m, f)| (*m, f.mrr)).collect();
-            super::business_rows::product(store, settings, &snapshots, p, &known, &revenue)?
-        }
-    };
     super::business_rows::support_into(&mut org, &business, &cal);
     super::business_rows::cost_into(&mut org, &business, cal);
     tracing::debug!(
@@ -747,9 +765,9 @@ fn rows_kept(
         slo_ms = t_slo.as_millis() as u64,
         rest_ms = t0
             .elapsed()
-            .saturating_sub(t_rev + t_delivery + t_slo)
+            .saturating_sub(t_rev + t_delivery.max(t_slo))
             .as_millis() as u64,
-        "weekly rows"
+        "weekly rows (the delivery figures beside the rest)"
     );
     // Each service with deployments, then each with SLOs only; a service's reliability is that
     // of its own SLOs.

@@ -21,7 +21,7 @@ use crate::store::Store;
 const KEPT: &str = "delivery_rows";
 
 /// Bump when the kept layout changes without a new crate version.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Each scope's weeks, in the order of the scopes.
 pub(super) type Rows = Arc<Vec<Vec<DoraWeek>>>;
@@ -145,24 +145,31 @@ impl DeliveryRows {
             );
             return None;
         }
-        match postcard::from_bytes::<Vec<Vec<Week>>>(&kept.payload) {
-            Ok(rows) => Some(Arc::new(
-                rows.into_iter()
-                    .map(|scope| {
-                        scope
-                            .into_iter()
-                            .map(|w| DoraWeek {
-                                week_ms: w.week_ms,
-                                service: w.service,
-                                team: w.team,
-                                week: w.week,
-                                rolling_4w: w.rolling_4w,
-                                rolling_13w: w.rolling_13w,
-                            })
-                            .collect()
+        // Each scope encoded on its own, decoded on every core.
+        let scopes = match postcard::from_bytes::<Vec<&[u8]>>(&kept.payload) {
+            Ok(scopes) => scopes,
+            Err(e) => {
+                tracing::warn!(error = %e, "the kept delivery figures do not decode: computed again");
+                return None;
+            }
+        };
+        let decoded = crate::analysis::parallel_map(&scopes, |bytes| {
+            postcard::from_bytes::<Vec<Week>>(bytes).map(|weeks| {
+                weeks
+                    .into_iter()
+                    .map(|w| DoraWeek {
+                        week_ms: w.week_ms,
+                        service: w.service,
+                        team: w.team,
+                        week: w.week,
+                        rolling_4w: w.rolling_4w,
+                        rolling_13w: w.rolling_13w,
                     })
-                    .collect(),
-            )),
+                    .collect::<Vec<_>>()
+            })
+        });
+        match decoded.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(rows) => Some(Arc::new(rows)),
             Err(e) => {
                 tracing::warn!(error = %e, "the kept delivery figures do not decode: computed again");
                 None
@@ -181,10 +188,10 @@ impl DeliveryRows {
         let spawned = std::thread::Builder::new()
             .name("keep-delivery".into())
             .spawn(move || {
-                let weeks: Vec<Vec<Week>> = rows
+                let scopes: Result<Vec<Vec<u8>>, _> = rows
                     .iter()
                     .map(|scope| {
-                        scope
+                        let weeks: Vec<Week> = scope
                             .iter()
                             .map(|w| Week {
                                 week_ms: w.week_ms,
@@ -194,10 +201,15 @@ impl DeliveryRows {
                                 rolling_4w: w.rolling_4w.clone(),
                                 rolling_13w: w.rolling_13w.clone(),
                             })
-                            .collect()
+                            .collect();
+                        postcard::to_allocvec(&weeks)
                     })
                     .collect();
-                let kept = postcard::to_allocvec(&weeks)
+                let kept = scopes
+                    .and_then(|scopes| {
+                        let scopes: Vec<&[u8]> = scopes.iter().map(Vec::as_slice).collect();
+                        postcard::to_allocvec(&scopes)
+                    })
                     .map_err(|e| e.to_string())
                     .and_then(|bytes| {
                         files

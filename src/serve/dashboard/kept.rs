@@ -185,6 +185,16 @@ pub async fn keeper(
     mut refreshed: tokio::sync::watch::Receiver<u64>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    // At a start the page is computed at once, beside the first refresh rather than after it:
+    // after a restart with changed data, its teams, bugs, tickets and cost are read while the
+    // refresh brings the delivery model and the weekly view up to date, which the two share
+    // (issue 21). Nothing is computed when the kept page is current.
+    let first = app.clone();
+    match tokio::task::spawn_blocking(move || keep_default_page(&first)).await {
+        Ok(Ok(kept)) => tracing::debug!(kept, "dashboard page kept at the start"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot keep the dashboard page"),
+        Err(e) => tracing::error!(error = %e, "keeping the dashboard page panicked"),
+    }
     loop {
         // A refresh that finished as the daemon stops is still kept (the daemon waits for it
         // within its shutdown grace, as for any running work), so that the next start finds
