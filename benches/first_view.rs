@@ -23,6 +23,12 @@
 //!    computes the current one: the run then polls `/` as the reloads would, and also prints
 //!    the time from spawning to the current page. Prints each run and the medians of each case.
 //!
+//! `BENCH_TOUCH=deployment` makes the commit a new deployment of one service instead (as a sync
+//! of one repository would bring: the delivery model, its figures and the bugs' attribution
+//! change, each run another service).
+//!
+//! `BENCH_LOG=FILE` appends each daemon's debug log (where its time goes) to FILE.
+//!
 //! `BENCH_SERVICES` / `BENCH_WEEKS` scale the store down for a quick look (a store of another
 //! shape is built in its own subdirectory).
 
@@ -467,12 +473,27 @@ fn measure(bin: &str, cfg: &Path) -> (Duration, Duration, String, usize, bool, O
         .port();
     let addr = format!("127.0.0.1:{port}");
     let t0 = Instant::now();
+    // `BENCH_LOG=FILE`: each daemon's debug log (where its time goes) appended to FILE.
+    let log = std::env::var_os("BENCH_LOG").map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("the BENCH_LOG file")
+    });
     let mut child = Command::new(bin)
         .args(["serve", "--listen", &addr, "--now", NOW, "--config"])
         .arg(cfg)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            if log.is_some() {
+                "barometer=debug"
+            } else {
+                "warn"
+            },
+        )
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log.map_or_else(Stdio::null, Stdio::from))
         .spawn()
         .expect("barometer serve");
     let mut stream = loop {
@@ -553,7 +574,7 @@ fn main() {
     for r in 0..runs {
         for (case, label) in ["changed", "restart"].iter().enumerate() {
             if case == 0 {
-                touch(&dir.join("store"), r);
+                touch(&dir.join("store"), r, services);
             }
             let (open, first, status, bytes, older, current) = measure(bin, &cfg);
             println!(
@@ -564,8 +585,8 @@ fn main() {
                 (open + first).as_secs_f64() * 1e3,
                 if older { ", the older page, labelled" } else { "" },
                 current.map_or(String::new(), |c| format!(
-                    "; the current page after {:.1} s",
-                    c.as_secs_f64()
+                    "; the current page after {:.0} ms",
+                    c.as_secs_f64() * 1e3
                 ))
             );
             if let Some(c) = current {
@@ -588,22 +609,45 @@ fn main() {
     }
     if !currents.is_empty() {
         println!(
-            "median of {} (changed): process start to the current page {:.1} s",
+            "median of {} (changed): process start to the current page {:.0} ms",
             currents.len(),
-            median(currents)
+            median(currents) * 1e3
         );
     }
 }
 
 /// A commit of data that changes no figure: one point of a series no view reads (a cursor
 /// alone is no data, and leaves the kept page current).
-fn touch(store: &Path, run: usize) {
+fn touch(store: &Path, run: usize, services: usize) {
     let store = Store::open(store).expect("store");
     let mut batch = WriteBatch::new();
-    batch.put_point(
-        &key("bench_touch", &[("bench", "first_view")]),
-        1_700_000_000_000 + run as i64 * 60_000,
-        run as f64,
-    );
+    if std::env::var("BENCH_TOUCH").as_deref() == Ok("deployment") {
+        // As a sync of one repository would bring: a deployment the day before business time,
+        // which the delivery model, its figures and the bugs' attribution take in.
+        // Another deployment each time, also across invocations on the same store.
+        let n = store.event_generation() * 1_000 + run as u64;
+        let name = service(run % services.max(1));
+        let at = utc(NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"))
+            + Span::hours(10)
+            + Span::minutes(run as i64);
+        batch.upsert_event(&Deployment {
+            repo: format!("org/{name}"),
+            service: name,
+            environment: "production".into(),
+            id: 9_000_000_000 + n,
+            source: DeploySource::DeploymentsApi,
+            sha: format!("{:040x}", 0xbe9c_0000_0000_u64 + n),
+            git_ref: "main".into(),
+            created_at: at,
+            state: DeployState::Success,
+            finished_at: Some(at + Span::minutes(7)),
+        });
+    } else {
+        batch.put_point(
+            &key("bench_touch", &[("bench", "first_view")]),
+            1_700_000_000_000 + run as i64 * 60_000,
+            run as f64,
+        );
+    }
     store.commit(batch).expect("touch");
 }
