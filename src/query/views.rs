@@ -23,8 +23,13 @@ use crate::model::{Change, Commit, Deployment, Event, Incident};
 use crate::store::{Store, StoreError};
 
 mod incremental;
+mod model_changes;
+
+/// A model, the event generation at which it last changed, and the revisions it went through.
+type Modelled = (Arc<DoraModel>, u64, Arc<model_changes::History>);
 pub use incremental::dora_model_of;
 mod delivery_rows;
+pub use delivery_rows::DeliveryRowsStats;
 mod kept;
 mod rows;
 pub(super) use rows::carried;
@@ -219,12 +224,19 @@ impl DoraCache {
     }
 
     /// What the weekly rows of the model at `generation` are kept in.
-    fn keeping(&self, store: &Store, settings: &Settings, generation: u64) -> Keeping<'_> {
+    fn keeping(
+        &self,
+        store: &Store,
+        settings: &Settings,
+        generation: u64,
+        history: Arc<model_changes::History>,
+    ) -> Keeping<'_> {
         Keeping {
             slo_rows: &self.slo_rows,
             delivery: &self.delivery,
             bugs: &self.bugs,
             generation,
+            history,
             fingerprint: incremental::kept_fingerprint(store, settings),
         }
     }
@@ -237,7 +249,7 @@ impl DoraCache {
     /// wrote only points, or a cursor, leaves it be), and then only for the repositories the
     /// commits since wrote to, when the store can tell which (see `incremental`).
     pub fn get(&self, store: &Store, settings: &Settings) -> Result<Arc<DoraModel>, StoreError> {
-        self.get_at(store, settings).map(|(model, _)| model)
+        self.get_at(store, settings).map(|(model, _, _)| model)
     }
 
     /// The stored bugs attributed against the model of the store as it is now; computed again
@@ -247,22 +259,18 @@ impl DoraCache {
         store: &Store,
         settings: &Settings,
     ) -> Result<(Arc<DoraModel>, Arc<Vec<BugFacts>>), StoreError> {
-        let (model, revision) = self.get_at(store, settings)?;
+        let (model, revision, _) = self.get_at(store, settings)?;
         let facts = self.bugs.facts(store, &model, revision, settings)?;
         Ok((model, facts))
     }
 
-    /// How many times the weekly delivery figures were taken as they were, and computed.
-    pub fn delivery_rows_stats(&self) -> (u64, u64) {
+    /// How the weekly delivery figures were made so far.
+    pub fn delivery_rows_stats(&self) -> DeliveryRowsStats {
         self.delivery.stats()
     }
 
     /// [`DoraCache::get`], with the event generation at which the model last changed.
-    fn get_at(
-        &self,
-        store: &Store,
-        settings: &Settings,
-    ) -> Result<(Arc<DoraModel>, u64), StoreError> {
+    fn get_at(&self, store: &Store, settings: &Settings) -> Result<Modelled, StoreError> {
         // Under the lock: two callers would do the same work twice, and the update needs the
         // state as it was.
         // A panic during an update may have left the state half updated: rebuilt whole then.
@@ -277,7 +285,7 @@ impl DoraCache {
         let first = last.is_none() && !self.kept_tried.swap(true, Ordering::AcqRel);
         if let Some(state) = &mut *last {
             if state.generation == store.event_generation() {
-                return Ok((state.model.clone(), state.revision));
+                return Ok(state.modelled());
             }
             match state.update(store, settings) {
                 Ok(true) => {
@@ -285,7 +293,7 @@ impl DoraCache {
                     if state.worth_keeping() {
                         self.keep(state, store, settings);
                     }
-                    return Ok((state.model.clone(), state.revision));
+                    return Ok(state.modelled());
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -305,7 +313,7 @@ impl DoraCache {
         {
             if state.update(store, settings)? {
                 self.count(|b| b.kept += 1);
-                let model = (state.model.clone(), state.revision);
+                let model = state.modelled();
                 *last = Some(state);
                 return Ok(model);
             }
@@ -315,7 +323,7 @@ impl DoraCache {
         let mut state = incremental::DoraState::full(store, settings, generation)?;
         self.count(|b| b.full += 1);
         self.keep(&mut state, store, settings);
-        let model = (state.model.clone(), state.revision);
+        let model = state.modelled();
         *last = Some(state);
         Ok(model)
     }
@@ -337,7 +345,7 @@ impl DoraCache {
                 return Ok(l.snapshot.clone());
             }
         }
-        let (model, generation) = self.get_at(store, settings)?;
+        let (model, generation, history) = self.get_at(store, settings)?;
         let (org, services) = rows_kept(
             store,
             settings,
@@ -345,7 +353,7 @@ impl DoraCache {
             slos,
             now,
             ViewScope::Product(product),
-            Some(self.keeping(store, settings, generation)),
+            Some(self.keeping(store, settings, generation, history)),
         )?;
         let l = live.entry(product.name.clone()).or_insert_with(|| Live {
             key,
@@ -380,7 +388,7 @@ impl DoraCache {
         let started = std::time::Instant::now();
         let read = self
             .get_at(store, settings)
-            .and_then(|(model, generation)| {
+            .and_then(|(model, generation, history)| {
                 let modelled = started.elapsed();
                 let rows = rows_kept(
                     store,
@@ -389,7 +397,7 @@ impl DoraCache {
                     slos,
                     now,
                     ViewScope::Org,
-                    Some(self.keeping(store, settings, generation)),
+                    Some(self.keeping(store, settings, generation, history)),
                 );
                 tracing::debug!(
                     model_ms = modelled.as_millis() as u64,
@@ -541,6 +549,8 @@ struct Keeping<'a> {
     delivery: &'a delivery_rows::DeliveryRows,
     bugs: &'a BugFactsCache,
     generation: u64,
+    /// The revisions the model went through, and what changed at each.
+    history: Arc<model_changes::History>,
     fingerprint: Vec<u8>,
 }
 
@@ -696,6 +706,7 @@ fn rows_kept(
                     store,
                     model,
                     k.generation,
+                    &k.history,
                     &k.fingerprint,
                     &scopes,
                     &weeks,

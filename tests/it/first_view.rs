@@ -376,7 +376,7 @@ fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
         let app = app(&store, &config);
         assert_eq!(view(&app), fresh(&app));
         assert_eq!(app.dora.builds().full, 1);
-        assert_eq!(app.dora.delivery_rows_stats(), (0, 1));
+        assert_eq!(app.dora.delivery_rows_stats(), stats(0, 0, 1));
     }
     for touch in 1..=3 {
         // A point no view reads, then a business metric (stored as events of other kinds than
@@ -402,30 +402,70 @@ fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
         assert_eq!(view(&app), fresh(&app), "restart {touch}");
         let b = app.dora.builds();
         assert_eq!((b.full, b.kept), (0, 1), "restart {touch}");
-        assert_eq!(app.dora.delivery_rows_stats(), (1, 0), "restart {touch}");
+        assert_eq!(
+            app.dora.delivery_rows_stats(),
+            stats(1, 0, 0),
+            "restart {touch}"
+        );
         let slo = app.dora.slo_rows_stats();
         assert!(slo.loaded > 0 && slo.whole == 0, "restart {touch}: {slo:?}");
     }
-    // A deployment changes the figures: computed again, still the fresh view.
-    let app = app(&store, &config);
-    let model = app.dora.get(&app.store, &app.settings).unwrap();
-    let d = model.deployments.last().unwrap().clone();
-    let mut batch = WriteBatch::new();
-    batch.upsert_event(&barometer::model::Deployment {
-        repo: d.repo.clone(),
-        service: d.service.clone(),
-        environment: "production".into(),
-        id: d.id + 1_000_000,
-        source: barometer::model::DeploySource::DeploymentsApi,
-        sha: d.sha.clone(),
-        git_ref: "main".into(),
-        created_at: chrono::DateTime::from_timestamp_millis(d.at_ms + 60_000).unwrap(),
-        state: barometer::model::DeployState::Success,
-        finished_at: chrono::DateTime::from_timestamp_millis(d.at_ms + 120_000),
-    });
-    app.store.commit(batch).unwrap();
-    assert_eq!(view(&app), fresh(&app), "after a deployment");
-    assert_eq!(app.dora.delivery_rows_stats(), (0, 1));
+    // A deployment of service `k` `weeks_back` weeks before its last one, in state `state`.
+    let deploy = |app: &App, k: usize, weeks_back: i64, state: barometer::model::DeployState| {
+        let model = app.dora.get(&app.store, &app.settings).unwrap();
+        let name = &model.services[k].name;
+        let d = model.deployments_of(Some(name)).last().unwrap().clone();
+        let at = d.at_ms - weeks_back * barometer::analysis::WEEK_MS + 60_000;
+        let mut batch = WriteBatch::new();
+        batch.upsert_event(&barometer::model::Deployment {
+            repo: d.repo.clone(),
+            service: d.service.clone(),
+            environment: "production".into(),
+            id: d.id + 1_000_000 + weeks_back as u64,
+            source: barometer::model::DeploySource::DeploymentsApi,
+            sha: d.sha.clone(),
+            git_ref: "main".into(),
+            created_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
+            state,
+            finished_at: chrono::DateTime::from_timestamp_millis(at + 60_000),
+        });
+        app.store.commit(batch).unwrap();
+    };
+    use barometer::model::DeployState::{Failure, Success};
+    // A deployment: the figures of the organisation and that service brought up to date from
+    // the figures of the model before, still the fresh view.
+    {
+        let app = app(&store, &config);
+        deploy(&app, 0, 0, Success);
+        assert_eq!(view(&app), fresh(&app), "after a deployment");
+        assert_eq!(app.dora.delivery_rows_stats(), stats(0, 1, 0));
+    }
+    // Deployments written while stopped (a failed one weeks back, then another service's):
+    // each restart brings the kept figures up to date, from the model file kept before the
+    // first of them (kept again only after many re-analysed parts), still the fresh view.
+    for (round, (k, weeks_back, state)) in
+        [(1, 8, Failure), (2, 0, Success)].into_iter().enumerate()
+    {
+        deploy(&app(&store, &config), k, weeks_back, state);
+        let app = app(&store, &config);
+        assert_eq!(view(&app), fresh(&app), "deployment while stopped {round}");
+        let b = app.dora.builds();
+        assert_eq!((b.full, b.kept), (0, 1), "deployment while stopped {round}");
+        assert_eq!(
+            app.dora.delivery_rows_stats(),
+            stats(0, 1, 0),
+            "deployment while stopped {round}"
+        );
+    }
+}
+
+/// Delivery figures taken, brought up to date, computed.
+fn stats(taken: u64, updated: u64, computed: u64) -> barometer::query::views::DeliveryRowsStats {
+    barometer::query::views::DeliveryRowsStats {
+        taken,
+        updated,
+        computed,
+    }
 }
 
 /// The bugs attributed against the model are read once while nothing changed, and again after

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::model_changes::{Changed, History};
 use crate::analysis::dora::{self, BandTable, DoraFigures, DoraModel, DoraWeek, Scope};
 use crate::store::Store;
 
@@ -21,7 +22,7 @@ use crate::store::Store;
 const KEPT: &str = "delivery_rows";
 
 /// Bump when the kept layout changes without a new crate version.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Each scope's weeks, in the order of the scopes.
 pub(super) type Rows = Arc<Vec<Vec<DoraWeek>>>;
@@ -35,8 +36,8 @@ pub(super) struct DeliveryRows {
     looked: Mutex<bool>,
     /// The thread keeping the organisation's figures, if one was started.
     keeping: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Figures taken as they were, and computed (for tests and logs).
-    stats: Mutex<(u64, u64)>,
+    /// How the figures were made (for tests and logs).
+    stats: Mutex<DeliveryRowsStats>,
 }
 
 /// What the figures depend on besides the model: the scopes, the weeks, the bands, the kept
@@ -64,21 +65,82 @@ struct Week {
     rolling_13w: DoraFigures,
 }
 
+/// The kept file's layout.
+#[derive(Serialize, Deserialize)]
+struct KeptRows<'a> {
+    /// The revision of the model file kept beside, and what changed from it to these figures'
+    /// revision; `None` when not known (the figures are then taken only for their own).
+    from_kept: Option<(u64, Changed)>,
+    /// Each scope's weeks, encoded on its own (decoded on every core).
+    #[serde(borrow)]
+    scopes: Vec<&'a [u8]>,
+}
+
+/// How the figures were made so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryRowsStats {
+    /// Taken as they were (computed for the same model, in this process or kept).
+    pub taken: u64,
+    /// Brought up to date from those of an earlier model: only the scopes and weeks whose
+    /// facts changed computed again.
+    pub updated: u64,
+    /// Computed whole.
+    pub computed: u64,
+}
+
+/// Figures found for an earlier or the same model: its revision, what changed from the model
+/// file kept beside them to that revision (`Some`: kept by another process; `Some(None)`: not
+/// known), and the figures.
+type Found = (u64, Option<Option<(u64, Changed)>>, Rows);
+
+/// `rows` (computed for an earlier model) brought up to date for `model` by computing again
+/// the weeks of the scopes `changed` touches, from its first changed week on; `None` when
+/// `rows` are not of `scopes` and `weeks`.
+fn brought_up_to_date(
+    model: &DoraModel,
+    scopes: &[Scope],
+    weeks: &[i64],
+    bands: &BandTable,
+    rows: &Rows,
+    changed: &Changed,
+) -> Option<Rows> {
+    if rows.len() != scopes.len() || rows.iter().any(|r| r.len() != weeks.len()) {
+        return None;
+    }
+    let Some(from) = changed.from_week() else {
+        return Some(rows.clone());
+    };
+    let at = weeks.partition_point(|w| *w < from);
+    let touched: Vec<usize> = (0..scopes.len())
+        .filter(|&i| changed.touches(&scopes[i]))
+        .collect();
+    let again =
+        crate::analysis::parallel_map(&touched, |&i| scopes[i].weekly(model, &weeks[at..], bands));
+    let mut out: Vec<Vec<DoraWeek>> = rows.as_ref().clone();
+    for (i, weeks) in touched.into_iter().zip(again) {
+        out[i].truncate(at);
+        out[i].extend(weeks);
+    }
+    Some(Arc::new(out))
+}
+
 impl DeliveryRows {
-    /// (taken as they were, computed) so far.
-    pub(super) fn stats(&self) -> (u64, u64) {
+    /// How the figures were made so far.
+    pub(super) fn stats(&self) -> DeliveryRowsStats {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The figures of `scopes` over `weeks` from `model`, as of event generation `generation`:
-    /// those computed before for the same, else computed now. `org` says whether they are the
-    /// organisation's (kept for the next process).
+    /// those computed before for the same; else those computed for an earlier model brought
+    /// up to date, when `history` tells what changed since; else computed now. `org` says
+    /// whether they are the organisation's (kept for the next process).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn rows(
         &self,
         store: &Store,
         model: &DoraModel,
         generation: u64,
+        history: &History,
         fingerprint: &[u8],
         scopes: &[Scope],
         weeks: &[i64],
@@ -87,23 +149,47 @@ impl DeliveryRows {
     ) -> Rows {
         let key = key(scopes, weeks, bands, fingerprint);
         let mut computed = self.computed.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, rows)) = computed.get(&key) {
-            if *g == generation {
-                self.count(true);
-                return rows.clone();
-            }
+        let mut found: Option<Found> = computed.get(&key).map(|(g, rows)| (*g, None, rows.clone()));
+        if found.is_none() && org {
+            found = self.kept(store, &key);
         }
-        if org {
-            if let Some(rows) = self.kept(store, &key, generation) {
-                self.count(true);
+        let rows = match found {
+            Some((g, _, rows)) if g == generation => {
+                self.count(|s| s.taken += 1);
                 computed.insert(key, (generation, rows.clone()));
                 return rows;
             }
-        }
-        let rows: Rows = Arc::new(dora::weekly_scopes(model, scopes, weeks, bands));
-        self.count(false);
+            // Figures of a later model (another caller's) are never taken back.
+            Some((g, from_kept, rows)) if g < generation => {
+                // Kept by another process: what changed from the model file it kept beside to
+                // those figures, and what changed from that model in this process.
+                let changed = match from_kept {
+                    None => history.since(g),
+                    Some(None) => None,
+                    Some(Some((base, before))) => history.since(base).map(|c| c.union(&before)),
+                };
+                changed.and_then(|c| brought_up_to_date(model, scopes, weeks, bands, &rows, &c))
+            }
+            _ => None,
+        };
+        let rows = match rows {
+            Some(rows) => {
+                self.count(|s| s.updated += 1);
+                rows
+            }
+            None => {
+                self.count(|s| s.computed += 1);
+                Arc::new(dora::weekly_scopes(model, scopes, weeks, bands))
+            }
+        };
         if org {
-            self.keep(store, &key, generation, &rows);
+            self.keep(
+                store,
+                &key,
+                generation,
+                history.from_kept(generation),
+                &rows,
+            );
         }
         // One entry per view (the organisation, each product): an older model's go.
         computed.retain(|_, (g, _)| *g == generation);
@@ -111,17 +197,13 @@ impl DeliveryRows {
         rows
     }
 
-    fn count(&self, taken: bool) {
-        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        if taken {
-            s.0 += 1;
-        } else {
-            s.1 += 1;
-        }
+    fn count(&self, f: impl FnOnce(&mut DeliveryRowsStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    /// The kept figures, the first time in this process, when they are those asked for.
-    fn kept(&self, store: &Store, key: &[u8], generation: u64) -> Option<Rows> {
+    /// The kept figures, the first time in this process, when they are of these scopes, weeks
+    /// and settings.
+    fn kept(&self, store: &Store, key: &[u8]) -> Option<Found> {
         let mut looked = self.looked.lock().unwrap_or_else(|p| p.into_inner());
         if std::mem::replace(&mut *looked, true) {
             return None;
@@ -137,23 +219,14 @@ impl DeliveryRows {
                 return None;
             }
         };
-        if kept.generation != generation {
-            tracing::debug!(
-                kept = kept.generation,
-                model = generation,
-                "the kept delivery figures are of another model"
-            );
-            return None;
-        }
-        // Each scope encoded on its own, decoded on every core.
-        let scopes = match postcard::from_bytes::<Vec<&[u8]>>(&kept.payload) {
-            Ok(scopes) => scopes,
+        let file = match postcard::from_bytes::<KeptRows>(&kept.payload) {
+            Ok(file) => file,
             Err(e) => {
                 tracing::warn!(error = %e, "the kept delivery figures do not decode: computed again");
                 return None;
             }
         };
-        let decoded = crate::analysis::parallel_map(&scopes, |bytes| {
+        let decoded = crate::analysis::parallel_map(&file.scopes, |bytes| {
             postcard::from_bytes::<Vec<Week>>(bytes).map(|weeks| {
                 weeks
                     .into_iter()
@@ -169,7 +242,7 @@ impl DeliveryRows {
             })
         });
         match decoded.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(rows) => Some(Arc::new(rows)),
+            Ok(rows) => Some((kept.generation, Some(file.from_kept), Arc::new(rows))),
             Err(e) => {
                 tracing::warn!(error = %e, "the kept delivery figures do not decode: computed again");
                 None
@@ -179,7 +252,14 @@ impl DeliveryRows {
 
     /// Keeps the organisation's figures for the next process, on a thread of its own (a few
     /// megabytes); a failure only costs the next process their computation, so it is warned about.
-    fn keep(&self, store: &Store, key: &[u8], generation: u64, rows: &Rows) {
+    fn keep(
+        &self,
+        store: &Store,
+        key: &[u8],
+        generation: u64,
+        from_kept: Option<(u64, Changed)>,
+        rows: &Rows,
+    ) {
         let mut keeping = self.keeping.lock().unwrap_or_else(|p| p.into_inner());
         if keeping.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
@@ -207,8 +287,10 @@ impl DeliveryRows {
                     .collect();
                 let kept = scopes
                     .and_then(|scopes| {
-                        let scopes: Vec<&[u8]> = scopes.iter().map(Vec::as_slice).collect();
-                        postcard::to_allocvec(&scopes)
+                        postcard::to_allocvec(&KeptRows {
+                            from_kept,
+                            scopes: scopes.iter().map(Vec::as_slice).collect(),
+                        })
                     })
                     .map_err(|e| e.to_string())
                     .and_then(|bytes| {

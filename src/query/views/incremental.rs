@@ -28,9 +28,12 @@ pub(super) struct DoraState {
     first: FirstDeployments,
     /// Parts re-analysed since the state was last kept in the store (or since it was built).
     parts_since_kept: usize,
+    /// The revisions the model went through in this process, and what changed at each.
+    pub(super) history: Arc<History>,
 }
 
 use super::kept::{self, FirstDeployments};
+use super::model_changes::{self, Changed, History};
 
 /// The name of the file the state is kept in by the store.
 const KEPT: &str = "dora_state";
@@ -227,6 +230,7 @@ impl DoraState {
             partition,
             first: first_deployments(&events.deployments),
             parts_since_kept: 0,
+            history: Arc::new(History::new(generation, false)),
         })
     }
 
@@ -274,6 +278,9 @@ impl DoraState {
                 }
             })?;
         self.parts_since_kept = 0;
+        // Taken as written: a file that fails to be written leaves an older one, whose
+        // revision then matches nothing kept beside it (figures computed whole).
+        Arc::make_mut(&mut self.history).kept_at(revision);
         Ok(handle)
     }
 
@@ -339,7 +346,13 @@ impl DoraState {
             partition,
             first: state.first,
             parts_since_kept: 0,
+            history: Arc::new(History::new(state.revision, true)),
         })
+    }
+
+    /// The model, its revision and its history, for a caller.
+    pub(super) fn modelled(&self) -> super::Modelled {
+        (self.model.clone(), self.revision, self.history.clone())
     }
 
     /// Whether enough changed since the state was kept to keep it again.
@@ -382,6 +395,7 @@ impl DoraState {
             };
         }
         let remodelled = !parts.is_empty();
+        let mut changed = Changed::default();
         for p in parts {
             let repos = self.partition.parts()[p].repos.clone();
             let events = DeliveryEvents::read_repos(store, &repos)?;
@@ -407,6 +421,7 @@ impl DoraState {
             }
             let part = &self.partition.parts()[p];
             let analysed = dora::analyse(events.input(), &part.services, &settings.dora);
+            changed = changed.union(&model_changes::of_part(&self.model, &analysed, part));
             // Freeing the part's events (some 14 000 for a repository with 6 000 pull requests)
             // takes about as long as the splice, so it is done alongside it (issue 21).
             let model = Arc::make_mut(&mut self.model);
@@ -418,6 +433,7 @@ impl DoraState {
         }
         if remodelled {
             self.revision = now;
+            Arc::make_mut(&mut self.history).step(now, changed);
         }
         self.generation = now;
         Ok(true)
