@@ -107,7 +107,7 @@ fn brought_up_to_date(
     if rows.len() != scopes.len() || rows.iter().any(|r| r.len() != weeks.len()) {
         return None;
     }
-    let Some(from) = changed.from_week() else {
+    let Some(from) = changed.first_week() else {
         return Some(rows.clone());
     };
     let at = weeks.partition_point(|w| *w < from);
@@ -187,7 +187,7 @@ impl DeliveryRows {
                 store,
                 &key,
                 generation,
-                history.from_kept(generation),
+                history.since_kept_file(generation),
                 &rows,
             );
         }

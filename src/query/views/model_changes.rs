@@ -34,7 +34,7 @@ impl Changed {
     }
 
     /// The first week whose figures may differ, if any.
-    pub(super) fn from_week(&self) -> Option<i64> {
+    pub(super) fn first_week(&self) -> Option<i64> {
         self.from_week
     }
 
@@ -184,7 +184,7 @@ impl History {
     /// The revision of the kept model file and what changed from it to `revision`, when the
     /// model passed both in that order: what figures kept at `revision` need besides the model
     /// file to be brought up to date by the next process.
-    pub(super) fn from_kept(&self, revision: u64) -> Option<(u64, Changed)> {
+    pub(super) fn since_kept_file(&self, revision: u64) -> Option<(u64, Changed)> {
         let kept = self.kept?;
         (kept <= revision && self.passed(revision)).then(|| {
             let changed = self
@@ -218,12 +218,16 @@ mod tests {
         assert_eq!(h.since(12), Some(changed(&["b"], 100)));
         assert_eq!(h.since(10), Some(changed(&["a", "b"], 100)));
         assert_eq!(h.since(11), None, "never at 11");
-        assert_eq!(h.from_kept(15), Some((10, changed(&["a"], 300))));
+        assert_eq!(h.since_kept_file(15), Some((10, changed(&["a"], 300))));
         h.kept_at(15);
-        assert_eq!(h.from_kept(20), Some((15, changed(&["b"], 100))));
-        assert_eq!(h.from_kept(12), None, "kept after 12");
+        assert_eq!(h.since_kept_file(20), Some((15, changed(&["b"], 100))));
+        assert_eq!(h.since_kept_file(12), None, "kept after 12");
         h.kept_at(13);
-        assert_eq!(h.from_kept(20), None, "a file of a revision never passed");
+        assert_eq!(
+            h.since_kept_file(20),
+            None,
+            "a file of a revision never passed"
+        );
     }
 
     #[test]
@@ -233,7 +237,7 @@ mod tests {
             h.step(r, changed(&["a"], r as i64));
         }
         assert_eq!(h.since(0), None);
-        assert_eq!(h.from_kept(10), None);
+        assert_eq!(h.since_kept_file(10), None);
         assert_eq!(h.base(), 5);
         assert!(h.since(5).is_some());
     }
