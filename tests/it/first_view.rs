@@ -410,26 +410,9 @@ fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
         let slo = app.dora.slo_rows_stats();
         assert!(slo.loaded > 0 && slo.whole == 0, "restart {touch}: {slo:?}");
     }
-    // A deployment of service `k` `weeks_back` weeks before its last one, in state `state`.
-    let deploy = |app: &App, k: usize, weeks_back: i64, state: barometer::model::DeployState| {
+    let deploy = |app: &App, k: usize, weeks_back: i64, state| {
         let model = app.dora.get(&app.store, &app.settings).unwrap();
-        let name = &model.services[k].name;
-        let d = model.deployments_of(Some(name)).last().unwrap().clone();
-        let at = d.at_ms - weeks_back * barometer::analysis::WEEK_MS + 60_000;
-        let mut batch = WriteBatch::new();
-        batch.upsert_event(&barometer::model::Deployment {
-            repo: d.repo.clone(),
-            service: d.service.clone(),
-            environment: "production".into(),
-            id: d.id + 1_000_000 + weeks_back as u64,
-            source: barometer::model::DeploySource::DeploymentsApi,
-            sha: d.sha.clone(),
-            git_ref: "main".into(),
-            created_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
-            state,
-            finished_at: chrono::DateTime::from_timestamp_millis(at + 60_000),
-        });
-        app.store.commit(batch).unwrap();
+        deploy(app, &model.services[k].name, weeks_back, state);
     };
     use barometer::model::DeployState::{Failure, Success};
     // A deployment: the figures of the organisation and that service brought up to date from
@@ -457,6 +440,89 @@ fn a_restart_takes_the_kept_model_figures_and_slo_rows_to_the_same_view() {
             "deployment while stopped {round}"
         );
     }
+}
+
+/// Commits a deployment of `service` `weeks_back` weeks before its last one, in `state`.
+fn deploy(app: &App, service: &str, weeks_back: i64, state: barometer::model::DeployState) {
+    let model = app.dora.get(&app.store, &app.settings).unwrap();
+    let d = model.deployments_of(Some(service)).last().unwrap().clone();
+    let at = d.at_ms - weeks_back * barometer::analysis::WEEK_MS + 60_000;
+    let mut batch = WriteBatch::new();
+    batch.upsert_event(&barometer::model::Deployment {
+        repo: d.repo.clone(),
+        service: d.service.clone(),
+        environment: "production".into(),
+        id: d.id + 1_000_000 + weeks_back as u64,
+        source: barometer::model::DeploySource::DeploymentsApi,
+        sha: d.sha.clone(),
+        git_ref: "main".into(),
+        created_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
+        state,
+        finished_at: chrono::DateTime::from_timestamp_millis(at + 60_000),
+    });
+    app.store.commit(batch).unwrap();
+}
+
+/// The organisation's view and a product's are each brought up to date from their own figures
+/// of the model before, to the views computed afresh.
+#[test]
+fn each_view_brings_its_own_delivery_figures_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = seeded_demo_with(
+        dir.path(),
+        "[[products]]\nname = \"shop\"\nservices = [\"storefront\", \"api\"]\n",
+    );
+    let app = app(&store, &config);
+    let shop = app.products.get("shop").unwrap().clone();
+    let views = |app: &App| {
+        let org = app
+            .dora
+            .weekly(&app.store, &app.settings, &app.slos)
+            .unwrap();
+        let product = app
+            .dora
+            .product_weekly(&app.store, &app.settings, &app.slos, &shop)
+            .unwrap();
+        (
+            serde_json::to_string(&*org).unwrap(),
+            serde_json::to_string(&*product).unwrap(),
+        )
+    };
+    let fresh = |app: &App| {
+        let model = barometer::query::views::dora_model(&app.store, &app.settings).unwrap();
+        let now = barometer::clock::now_ms();
+        let org = barometer::query::views::weekly(
+            &app.store,
+            &app.settings,
+            &model,
+            &app.slos,
+            now,
+            None,
+        )
+        .unwrap();
+        let product = barometer::query::views::product_weekly(
+            &app.store,
+            &app.settings,
+            &model,
+            &app.slos,
+            now,
+            &shop,
+        )
+        .unwrap();
+        (
+            serde_json::to_string(&org).unwrap(),
+            serde_json::to_string(&product).unwrap(),
+        )
+    };
+    assert_eq!(views(&app), fresh(&app));
+    assert_eq!(app.dora.delivery_rows_stats(), stats(0, 0, 2));
+    // A failed deployment of a service of the product four weeks back, then another service's.
+    deploy(&app, "api", 4, barometer::model::DeployState::Failure);
+    assert_eq!(views(&app), fresh(&app), "after api's");
+    assert_eq!(app.dora.delivery_rows_stats(), stats(0, 2, 2));
+    deploy(&app, "billing", 0, barometer::model::DeployState::Success);
+    assert_eq!(views(&app), fresh(&app), "after billing's");
+    assert_eq!(app.dora.delivery_rows_stats(), stats(0, 4, 2));
 }
 
 /// Delivery figures taken, brought up to date, computed.

@@ -391,6 +391,11 @@ pub fn weekly_team(
     out
 }
 
+/// The longest window a week's figures read: the week and the 12 before it (`rolling_13w`).
+/// Each of a week's figures comes from the facts of the weeks in its windows alone, which is
+/// what bringing figures up to date after a change relies on (`query::views`).
+pub const LONGEST_WINDOW_WEEKS: i64 = 13;
+
 /// The weekly figures of the given deployments and of the incidents `incident` keeps.
 fn pooled<'a>(
     model: &'a DoraModel,
@@ -430,7 +435,7 @@ fn pooled<'a>(
             team: None,
             week: span(w, 1),
             rolling_4w: span(w, 4),
-            rolling_13w: span(w, 13),
+            rolling_13w: span(w, LONGEST_WINDOW_WEEKS),
         })
         .collect()
 }

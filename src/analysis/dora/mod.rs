@@ -47,7 +47,7 @@ use crate::model::{Calendar, Change, Commit, DeployState, Deployment, Incident};
 pub use bands::{Band, BandTable};
 pub use figures::{
     explain, quantile, weekly, weekly_each, weekly_scopes, weekly_team, window, Coverage,
-    DoraFigures, DoraWeek, Explanation, Metric, Quantiles, Ratio, Scope,
+    DoraFigures, DoraWeek, Explanation, Metric, Quantiles, Ratio, Scope, LONGEST_WINDOW_WEEKS,
 };
 
 /// How a failed deployment recovered.

@@ -94,32 +94,35 @@ pub struct DeliveryRowsStats {
 type Found = (u64, Option<Option<(u64, Changed)>>, Rows);
 
 /// `rows` (computed for an earlier model) brought up to date for `model` by computing again
-/// the weeks of the scopes `changed` touches, from its first changed week on; `None` when
-/// `rows` are not of `scopes` and `weeks`.
+/// the weeks `changed` touches of the scopes it touches; `None` when `rows` are not of `scopes`
+/// and `weeks`. Changed in place when nothing else holds them (the usual case), else copied.
 fn brought_up_to_date(
     model: &DoraModel,
     scopes: &[Scope],
     weeks: &[i64],
     bands: &BandTable,
-    rows: &Rows,
+    rows: Rows,
     changed: &Changed,
 ) -> Option<Rows> {
     if rows.len() != scopes.len() || rows.iter().any(|r| r.len() != weeks.len()) {
         return None;
     }
-    let Some(from) = changed.first_week() else {
-        return Some(rows.clone());
+    let Some((first, last)) = changed.weeks_touched() else {
+        return Some(rows);
     };
-    let at = weeks.partition_point(|w| *w < from);
+    let (from, to) = (
+        weeks.partition_point(|w| *w < first),
+        weeks.partition_point(|w| *w <= last),
+    );
     let touched: Vec<usize> = (0..scopes.len())
         .filter(|&i| changed.touches(&scopes[i]))
         .collect();
-    let again =
-        crate::analysis::parallel_map(&touched, |&i| scopes[i].weekly(model, &weeks[at..], bands));
-    let mut out: Vec<Vec<DoraWeek>> = rows.as_ref().clone();
+    let again = crate::analysis::parallel_map(&touched, |&i| {
+        scopes[i].weekly(model, &weeks[from..to], bands)
+    });
+    let mut out: Vec<Vec<DoraWeek>> = Arc::unwrap_or_clone(rows);
     for (i, weeks) in touched.into_iter().zip(again) {
-        out[i].truncate(at);
-        out[i].extend(weeks);
+        out[i].splice(from..to, weeks);
     }
     Some(Arc::new(out))
 }
@@ -149,7 +152,8 @@ impl DeliveryRows {
     ) -> Rows {
         let key = key(scopes, weeks, bands, fingerprint);
         let mut computed = self.computed.lock().unwrap_or_else(|p| p.into_inner());
-        let mut found: Option<Found> = computed.get(&key).map(|(g, rows)| (*g, None, rows.clone()));
+        // Taken out: an update changes them in place.
+        let mut found: Option<Found> = computed.remove(&key).map(|(g, rows)| (g, None, rows));
         if found.is_none() && org {
             found = self.kept(store, &key);
         }
@@ -168,7 +172,7 @@ impl DeliveryRows {
                     Some(None) => None,
                     Some(Some((base, before))) => history.since(base).map(|c| c.union(&before)),
                 };
-                changed.and_then(|c| brought_up_to_date(model, scopes, weeks, bands, &rows, &c))
+                changed.and_then(|c| brought_up_to_date(model, scopes, weeks, bands, rows, &c))
             }
             _ => None,
         };
@@ -191,8 +195,13 @@ impl DeliveryRows {
                 &rows,
             );
         }
-        // One entry per view (the organisation, each product): an older model's go.
-        computed.retain(|_, (g, _)| *g == generation);
+        // One entry per view (the organisation, each product), each the latest figures of its
+        // scopes and weeks: an older model's are what the next update of that view starts
+        // from. Views of an earlier week list (before a new week began) go.
+        let current = weeks.last().copied();
+        computed.retain(|_, (_, rows)| {
+            rows.first().and_then(|r| r.last()).map(|w| w.week_ms) == current
+        });
         computed.insert(key, (generation, rows.clone()));
         rows
     }

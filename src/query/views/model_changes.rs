@@ -11,36 +11,40 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::analysis::dora::{DoraModel, Part, Scope};
+use crate::analysis::dora::{DoraModel, Part, Scope, LONGEST_WINDOW_WEEKS};
+use crate::analysis::WEEK_MS;
 
 /// What changed between two revisions of the model; the default is nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Changed {
     /// The services whose deployments or incidents changed.
     services: BTreeSet<String>,
-    /// The first week (its Monday, ms) whose facts changed; `None`: none changed.
-    from_week: Option<i64>,
+    /// The first and the last week (their Mondays, ms) whose facts changed; `None`: none
+    /// changed.
+    weeks: Option<(i64, i64)>,
 }
 
 impl Changed {
     /// Both changes.
     pub(super) fn union(mut self, other: &Changed) -> Changed {
         self.services.extend(other.services.iter().cloned());
-        self.from_week = match (self.from_week, other.from_week) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+        self.weeks = match (self.weeks, other.weeks) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
             (a, b) => a.or(b),
         };
         self
     }
 
-    /// The first week whose figures may differ, if any.
-    pub(super) fn first_week(&self) -> Option<i64> {
-        self.from_week
+    /// The first and the last week whose figures may differ, if any: from the first week whose
+    /// facts changed to the last week whose longest window holds one.
+    pub(super) fn weeks_touched(&self) -> Option<(i64, i64)> {
+        self.weeks
+            .map(|(first, last)| (first, last + (LONGEST_WINDOW_WEEKS - 1) * WEEK_MS))
     }
 
-    /// Whether `scope`'s figures may differ (from [`Changed::from_week`] on).
+    /// Whether `scope`'s figures may differ (in [`Changed::weeks_touched`]).
     pub(super) fn touches(&self, scope: &Scope) -> bool {
-        if self.from_week.is_none() {
+        if self.weeks.is_none() {
             return false;
         }
         match scope {
@@ -58,28 +62,28 @@ pub(super) fn of_part(old: &DoraModel, new: &DoraModel, part: &Part) -> Changed 
     let mut changed = Changed::default();
     for spec in &part.services {
         let name = spec.name.as_str();
-        let week = first_differing_week(
+        let weeks = differing_weeks(
             old.deployments_of(Some(name)).iter(),
             new.deployments_of(Some(name)).iter(),
             |d| cal.week_start(d.at_ms),
         );
-        if week.is_some() {
+        if weeks.is_some() {
             changed.services.insert(name.to_owned());
             changed = changed.union(&Changed {
                 services: BTreeSet::new(),
-                from_week: week,
+                weeks,
             });
         }
     }
     // The part's incidents: those of its repositories (labelled, if at all, with a service of
     // the part, which the update checks).
     let ours = |i: &&crate::analysis::dora::IncidentFacts| part.repos.contains(&i.repo);
-    let week = first_differing_week(
+    let weeks = differing_weeks(
         old.incidents.iter().filter(ours),
         new.incidents.iter().filter(ours),
         |i| cal.week_start(i.opened_ms),
     );
-    if week.is_some() {
+    if weeks.is_some() {
         for i in old
             .incidents
             .iter()
@@ -92,19 +96,19 @@ pub(super) fn of_part(old: &DoraModel, new: &DoraModel, part: &Part) -> Changed 
         }
         changed = changed.union(&Changed {
             services: BTreeSet::new(),
-            from_week: week,
+            weeks,
         });
     }
     changed
 }
 
-/// The first week whose facts differ between `old` and `new` (each fact's week by `week`),
-/// compared as lists in their order within the week.
-fn first_differing_week<'a, T: PartialEq + 'a>(
+/// The first and the last week whose facts differ between `old` and `new` (each fact's week
+/// by `week`), compared as lists in their order within the week.
+fn differing_weeks<'a, T: PartialEq + 'a>(
     old: impl Iterator<Item = &'a T>,
     new: impl Iterator<Item = &'a T>,
     week: impl Fn(&T) -> i64,
-) -> Option<i64> {
+) -> Option<(i64, i64)> {
     let by_week = |facts: &mut dyn Iterator<Item = &'a T>| {
         let mut m: BTreeMap<i64, Vec<&'a T>> = BTreeMap::new();
         for f in facts {
@@ -115,7 +119,9 @@ fn first_differing_week<'a, T: PartialEq + 'a>(
     let (mut old, mut new) = (old, new);
     let (old, new) = (by_week(&mut old), by_week(&mut new));
     let weeks: BTreeSet<i64> = old.keys().chain(new.keys()).copied().collect();
-    weeks.into_iter().find(|w| old.get(w) != new.get(w))
+    let mut differing = weeks.into_iter().filter(|w| old.get(w) != new.get(w));
+    let first = differing.next()?;
+    Some((first, differing.next_back().unwrap_or(first)))
 }
 
 /// Most revisions remembered: an older one is answered "unknown" (figures computed whole).
@@ -201,10 +207,10 @@ impl History {
 mod tests {
     use super::*;
 
-    fn changed(services: &[&str], from_week: i64) -> Changed {
+    fn changed(services: &[&str], week: i64) -> Changed {
         Changed {
             services: services.iter().map(|s| s.to_string()).collect(),
-            from_week: Some(from_week),
+            weeks: Some((week, week)),
         }
     }
 
@@ -216,7 +222,11 @@ mod tests {
         h.step(20, changed(&["b"], 100));
         assert_eq!(h.since(20), Some(Changed::default()));
         assert_eq!(h.since(12), Some(changed(&["b"], 100)));
-        assert_eq!(h.since(10), Some(changed(&["a", "b"], 100)));
+        let both = Changed {
+            services: ["a".to_string(), "b".to_string()].into(),
+            weeks: Some((100, 300)),
+        };
+        assert_eq!(h.since(10), Some(both));
         assert_eq!(h.since(11), None, "never at 11");
         assert_eq!(h.since_kept_file(15), Some((10, changed(&["a"], 300))));
         h.kept_at(15);
@@ -228,6 +238,27 @@ mod tests {
             None,
             "a file of a revision never passed"
         );
+    }
+
+    #[test]
+    fn a_change_touches_the_weeks_whose_longest_window_holds_it() {
+        let w = WEEK_MS;
+        let c = Changed {
+            services: ["a".to_string()].into(),
+            weeks: Some((10 * w, 11 * w)),
+        };
+        // A change in weeks 10 and 11 reaches the 13-week windows ending in weeks 10 to 23.
+        assert_eq!(c.weeks_touched(), Some((10 * w, 23 * w)));
+        assert!(c.touches(&Scope::Org));
+        assert!(c.touches(&Scope::Service("a".into())));
+        assert!(!c.touches(&Scope::Service("b".into())));
+        let pool = |s: &[&str]| Scope::Team {
+            name: "t".into(),
+            services: s.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(c.touches(&pool(&["b", "a"])));
+        assert!(!c.touches(&pool(&["b"])));
+        assert!(!Changed::default().touches(&Scope::Org), "nothing changed");
     }
 
     #[test]
