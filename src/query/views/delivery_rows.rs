@@ -322,3 +322,111 @@ impl DeliveryRows {
         super::join_keeping(&self.keeping, "the delivery figures");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::incremental::DoraState;
+    use super::*;
+    use crate::analysis::pressure::week_range;
+    use crate::config::{Config, Sources};
+    use crate::model::{DeploySource, DeployState, Deployment};
+    use crate::query::settings::Settings;
+    use crate::store::WriteBatch;
+
+    /// Every figure of every scope (the 13-week windows too, which the weekly view does not
+    /// read) brought up to date after deployments equals the figures computed whole: a failed
+    /// one 30 weeks back (its 13-week windows end long before the last week), then a redeploy in
+    /// the last week of another service.
+    #[test]
+    fn figures_brought_up_to_date_equal_the_whole_computation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        crate::sources::demo::seed(&store, 7, end, &Default::default()).expect("demo");
+        let config = Config::load(&Sources {
+            env: Some(Default::default()),
+            ..Sources::default()
+        })
+        .expect("the default configuration");
+        let settings = Settings::new(&config).expect("settings");
+        let mut state =
+            DoraState::full(&store, &settings, store.event_generation()).expect("model");
+        let model = state.model.clone();
+        let scopes: Vec<Scope> = std::iter::once(Scope::Org)
+            .chain(
+                model
+                    .services
+                    .iter()
+                    .map(|s| Scope::Service(s.name.clone())),
+            )
+            .chain(std::iter::once(Scope::Team {
+                name: "pool".into(),
+                services: model
+                    .services
+                    .iter()
+                    .take(2)
+                    .map(|s| s.name.clone())
+                    .collect(),
+            }))
+            .collect();
+        let first = model
+            .deployments
+            .iter()
+            .map(|d| d.at_ms)
+            .min()
+            .expect("deployments");
+        let cal = settings.calendar;
+        let weeks = week_range(cal.week_start(first), cal.week_start(end_ms(end)));
+        let bands = &settings.bands;
+        let mut rows: Rows = Arc::new(dora::weekly_scopes(&model, &scopes, &weeks, bands));
+        for (k, weeks_back, state_now) in
+            [(0, 30, DeployState::Failure), (2, 0, DeployState::Success)]
+        {
+            let revision = state.revision;
+            let name = state.model.services[k].name.clone();
+            let d = state
+                .model
+                .deployments_of(Some(&name))
+                .last()
+                .expect("one")
+                .clone();
+            let at = d.at_ms - weeks_back * crate::analysis::WEEK_MS + 60_000;
+            let mut batch = WriteBatch::new();
+            batch.upsert_event(&Deployment {
+                repo: d.repo.clone(),
+                service: d.service.clone(),
+                environment: "production".into(),
+                id: d.id + 1_000_000,
+                source: DeploySource::DeploymentsApi,
+                sha: d.sha.clone(),
+                git_ref: "main".into(),
+                created_at: chrono::DateTime::from_timestamp_millis(at).expect("time"),
+                state: state_now,
+                finished_at: chrono::DateTime::from_timestamp_millis(at + 60_000),
+            });
+            store.commit(batch).expect("commit");
+            assert!(
+                state.update(&store, &settings).expect("update"),
+                "updated in place"
+            );
+            let changed = state.history.since(revision).expect("a revision it passed");
+            assert!(changed.touches(&Scope::Service(name.clone())));
+            let untouched = scopes.iter().filter(|s| !changed.touches(s)).count();
+            assert!(
+                untouched > 0,
+                "other services' figures are left as they were"
+            );
+            rows = brought_up_to_date(&state.model, &scopes, &weeks, bands, rows, &changed)
+                .expect("same scopes and weeks");
+            let whole = dora::weekly_scopes(&state.model, &scopes, &weeks, bands);
+            assert_eq!(*rows, whole, "after {name}'s deployment");
+        }
+    }
+
+    fn end_ms(day: chrono::NaiveDate) -> i64 {
+        day.and_hms_opt(12, 0, 0)
+            .expect("noon")
+            .and_utc()
+            .timestamp_millis()
+    }
+}
