@@ -249,6 +249,27 @@ impl KeptFiles {
         unframe(name, bytes, accept)
     }
 
+    /// Bytes the kept files take (0 before the first one).
+    pub(super) fn size(&self) -> Result<u64, StoreError> {
+        let unreadable = |source| StoreError::Unreadable {
+            path: self.dir.clone(),
+            source,
+        };
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(unreadable(e)),
+        };
+        let mut total = 0;
+        for entry in entries {
+            let meta = entry.and_then(|e| e.metadata()).map_err(unreadable)?;
+            if meta.is_file() {
+                total += meta.len();
+            }
+        }
+        Ok(total)
+    }
+
     fn path(&self, name: &str) -> Result<std::path::PathBuf, StoreError> {
         if name.is_empty()
             || !name
@@ -343,6 +364,11 @@ mod tests {
         let store = Store::open(dir.path()).expect("open");
         let same = |f: &[u8]| f == b"fp";
         assert_eq!(store.kept_files().get("model", same).expect("read"), None);
+        assert_eq!(
+            store.kept_files().size().expect("size"),
+            0,
+            "no kept folder yet"
+        );
         store
             .kept_files()
             .put("model", 7, b"fp", b"first")
@@ -373,6 +399,10 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["model"]);
+        // The store's size counts its kept files: the frame (8 + 4 + 2) and the payload.
+        let kept = store.kept_files().size().expect("size");
+        assert_eq!(kept, 14 + b"second, longer".len() as u64);
+        assert!(store.size_on_disk().expect("size") >= kept);
         for bad in ["", "../x", "A", "a.b"] {
             assert!(
                 store.kept_files().put(bad, 1, b"fp", b"x").is_err(),
