@@ -342,7 +342,39 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
-        crate::sources::demo::seed(&store, 7, end, &Default::default()).expect("demo");
+        // 60 weeks of three services deploying twice a day on weekdays, one in six failing
+        // (restored by the next), each of its own SHA.
+        let start = end_ms(end) - 60 * crate::analysis::WEEK_MS;
+        let mut batch = WriteBatch::new();
+        for service in 0..3u64 {
+            for day in 0..420i64 {
+                if day % 7 >= 5 {
+                    continue;
+                }
+                for k in 0..2u64 {
+                    let n = (service * 1_000 + day as u64) * 2 + k;
+                    let at = start + day * 86_400_000 + (9 + 4 * k as i64) * 3_600_000;
+                    let created_at = chrono::DateTime::from_timestamp_millis(at).expect("time");
+                    batch.upsert_event(&Deployment {
+                        repo: format!("org/svc{service}"),
+                        service: format!("svc{service}"),
+                        environment: "production".into(),
+                        id: n,
+                        source: DeploySource::DeploymentsApi,
+                        sha: format!("{n:040x}"),
+                        git_ref: "main".into(),
+                        created_at,
+                        state: if n % 6 == 0 {
+                            DeployState::Failure
+                        } else {
+                            DeployState::Success
+                        },
+                        finished_at: Some(created_at + chrono::Duration::minutes(5)),
+                    });
+                }
+            }
+            store.commit(std::mem::take(&mut batch)).expect("commit");
+        }
         let config = Config::load(&Sources {
             env: Some(Default::default()),
             ..Sources::default()
