@@ -299,21 +299,13 @@ impl SloRows {
             .collect();
         // The newest generation named: the store is flushed past it before the file is written.
         let stamp = entries.iter().map(|e| e.generation).max().unwrap_or(0);
-        let (files, fingerprint) = (store.kept_files(), file_fingerprint(store));
-        let spawned = std::thread::Builder::new()
-            .name("keep-slo-rows".into())
-            .spawn(move || {
-                let written = postcard::to_allocvec(&entries)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        files
-                            .put(KEPT, stamp, &fingerprint, &bytes)
-                            .map_err(|e| e.to_string())
-                    });
-                if let Err(e) = written {
-                    tracing::warn!(error = %e, "could not keep the SLO rows in the store");
-                }
-            });
+        let spawned = store.kept_files().put_in_background(
+            KEPT,
+            stamp,
+            file_fingerprint(store),
+            "the SLO rows",
+            move || postcard::to_allocvec(&entries).map_err(|e| e.to_string()),
+        );
         match spawned {
             Ok(h) => {
                 *keeping = Some(h);

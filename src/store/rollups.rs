@@ -233,6 +233,32 @@ impl KeptFiles {
         Ok(())
     }
 
+    /// [`KeptFiles::put`] on a thread of its own, of the bytes `encode` makes there (encoding a
+    /// large value takes a while too): a failure is warned about as keeping `what`, as it only
+    /// costs the next process the computation the file would have saved.
+    pub fn put_in_background(
+        &self,
+        name: &'static str,
+        stamp: u64,
+        fingerprint: Vec<u8>,
+        what: &'static str,
+        encode: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let files = self.clone();
+        std::thread::Builder::new()
+            .name(format!("keep-{name}"))
+            .spawn(move || {
+                let kept = encode().and_then(|bytes| {
+                    files
+                        .put(name, stamp, &fingerprint, &bytes)
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(e) = kept {
+                    tracing::warn!(error = %e, "could not keep {what} in the store");
+                }
+            })
+    }
+
     /// The file `kept/<name>` when it was kept with a fingerprint `accept` takes; `None` when
     /// there is none, or another's.
     pub fn get(

@@ -273,44 +273,41 @@ impl DeliveryRows {
         if keeping.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
-        let (files, key, rows) = (store.kept_files(), key.to_vec(), rows.clone());
-        let spawned = std::thread::Builder::new()
-            .name("keep-delivery".into())
-            .spawn(move || {
-                let scopes: Result<Vec<Vec<u8>>, _> = rows
-                    .iter()
-                    .map(|scope| {
-                        let weeks: Vec<Week> = scope
-                            .iter()
-                            .map(|w| Week {
-                                week_ms: w.week_ms,
-                                service: w.service.clone(),
-                                team: w.team.clone(),
-                                week: w.week.clone(),
-                                rolling_4w: w.rolling_4w.clone(),
-                                rolling_13w: w.rolling_13w.clone(),
-                            })
-                            .collect();
-                        postcard::to_allocvec(&weeks)
-                    })
-                    .collect();
-                let kept = scopes
-                    .and_then(|scopes| {
-                        postcard::to_allocvec(&KeptRows {
-                            from_kept,
-                            scopes: scopes.iter().map(Vec::as_slice).collect(),
+        let rows = rows.clone();
+        let encode = move || {
+            let scopes: Result<Vec<Vec<u8>>, _> = rows
+                .iter()
+                .map(|scope| {
+                    let weeks: Vec<Week> = scope
+                        .iter()
+                        .map(|w| Week {
+                            week_ms: w.week_ms,
+                            service: w.service.clone(),
+                            team: w.team.clone(),
+                            week: w.week.clone(),
+                            rolling_4w: w.rolling_4w.clone(),
+                            rolling_13w: w.rolling_13w.clone(),
                         })
+                        .collect();
+                    postcard::to_allocvec(&weeks)
+                })
+                .collect();
+            scopes
+                .and_then(|scopes| {
+                    postcard::to_allocvec(&KeptRows {
+                        from_kept,
+                        scopes: scopes.iter().map(Vec::as_slice).collect(),
                     })
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        files
-                            .put(KEPT, generation, &key, &bytes)
-                            .map_err(|e| e.to_string())
-                    });
-                if let Err(e) = kept {
-                    tracing::warn!(error = %e, "could not keep the delivery figures in the store");
-                }
-            });
+                })
+                .map_err(|e| e.to_string())
+        };
+        let spawned = store.kept_files().put_in_background(
+            KEPT,
+            generation,
+            key.to_vec(),
+            "the delivery figures",
+            encode,
+        );
         match spawned {
             Ok(h) => *keeping = Some(h),
             Err(e) => tracing::warn!(error = %e, "could not start keeping the delivery figures"),
